@@ -1,0 +1,11 @@
+//! Pure domain types and rules shared by every function.
+//!
+//! Nothing in this crate performs I/O: handlers in `crm-app` receive ports (store,
+//! Notion, Slack, clock) and feed what they return through the rules here, which is what
+//! lets every rule be tested without a server.
+
+pub mod clock;
+pub mod notion_id;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use notion_id::{NotionId, NotionIdError};

@@ -1,0 +1,24 @@
+//! Configuration and secrets, loaded once per cold start.
+//!
+//! * [`Settings`]: every non-secret setting, from `CRM_*` environment variables (set by
+//!   `template.yaml` parameters) layered over a TOML file for local runs. Validation
+//!   happens at load, so a function with a bad setting fails at start with one error
+//!   naming every bad setting, instead of failing later on the first lead.
+//! * [`Secrets`]: every token and signing secret, from one Secrets Manager secret (JSON)
+//!   or, locally, the TOML file's `[secrets]` table. [`CachedSecrets`] re-reads it after
+//!   a TTL so a rotated token takes effect without a redeploy. No secret value can reach
+//!   `Debug`, `Display` or an error message.
+
+mod aws;
+mod config;
+mod secrets;
+
+pub use aws::sdk_config;
+pub use config::{
+    ActivityProperties, ConfigError, ContactProperties, DealProperties, ENV_PREFIX, NotionSettings,
+    Problem, PropertyNames, SecretsLocation, Settings, StageRoute, StaleSettings,
+};
+pub use secrets::{
+    CachedSecrets, FORM_PROVIDERS, Secrets, SecretsError, SecretsFormatError, SecretsManagerSource,
+    SecretsSource, StaticSecrets,
+};

@@ -1,0 +1,378 @@
+//! Secrets: one JSON document, typed, never printable.
+//!
+//! ```json
+//! {
+//!   "notion_token": "ntn_…",
+//!   "notion_webhook_token": "",
+//!   "form_secrets": { "own": "…", "tally": "…", "typeform": "…", "formspree": "…" },
+//!   "slack_webhooks": { "won": "https://hooks.slack.com/…", "digest": "https://…" }
+//! }
+//! ```
+//!
+//! `notion_webhook_token` starts empty: the webhook function fills it in during Notion's
+//! verification handshake. A missing form secret makes that provider's route refuse
+//! every request (fail closed); a missing Slack webhook makes its messages wait in the
+//! inbox until it is added.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_secretsmanager::Client;
+use crm_domain::{Clock, Timestamp};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+/// Form providers that have a signing secret, in the order the intake routes list them.
+pub const FORM_PROVIDERS: &[&str] = &["own", "tally", "typeform", "formspree"];
+
+/// Every secret the functions use. `Debug` shows which secrets are present, never their
+/// values.
+#[derive(Clone)]
+pub struct Secrets {
+    pub notion_token: SecretString,
+    pub notion_webhook_token: Option<SecretString>,
+    pub form_secrets: BTreeMap<String, SecretString>,
+    pub slack_webhooks: BTreeMap<String, SecretString>,
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secrets")
+            .field("notion_token", &"[redacted]")
+            .field(
+                "notion_webhook_token",
+                &self.notion_webhook_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "form_secrets",
+                &self.form_secrets.keys().collect::<Vec<_>>(),
+            )
+            .field(
+                "slack_webhooks",
+                &self.slack_webhooks.keys().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// What is wrong with a secret document: the field, never its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct SecretsFormatError {
+    pub field: String,
+    pub reason: String,
+}
+
+fn format_error(field: impl Into<String>, reason: impl Into<String>) -> SecretsFormatError {
+    SecretsFormatError {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+impl Secrets {
+    /// Parses the secret's JSON. Errors name the field and the problem but never quote
+    /// the input, because the input is the secret.
+    pub fn from_json(text: &str) -> Result<Self, SecretsFormatError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            format_error(
+                "(document)",
+                format!("not valid JSON (line {}, column {})", e.line(), e.column()),
+            )
+        })?;
+        Self::from_value(&value)
+    }
+
+    /// Parses the `[secrets]` table of the local TOML config.
+    pub fn from_toml(value: &toml::Value) -> Result<Self, SecretsFormatError> {
+        let table = value
+            .as_table()
+            .ok_or_else(|| format_error("(table)", "expected a table"))?;
+        let mut json = serde_json::Map::new();
+        for (key, value) in table {
+            json.insert(key.clone(), toml_to_json(value));
+        }
+        Self::from_value(&Value::Object(json))
+    }
+
+    fn from_value(value: &Value) -> Result<Self, SecretsFormatError> {
+        let object = value
+            .as_object()
+            .ok_or_else(|| format_error("(document)", "expected a JSON object"))?;
+        for key in object.keys() {
+            if !matches!(
+                key.as_str(),
+                "notion_token" | "notion_webhook_token" | "form_secrets" | "slack_webhooks"
+            ) {
+                return Err(format_error(key.as_str(), "unknown field"));
+            }
+        }
+        let notion_token = match string_field(object, "notion_token")? {
+            Some(token) if !token.trim().is_empty() => secret(token),
+            _ => return Err(format_error("notion_token", "missing (required)")),
+        };
+        let notion_webhook_token = string_field(object, "notion_webhook_token")?
+            .filter(|t| !t.trim().is_empty())
+            .map(secret);
+        let form_secrets = string_map(object, "form_secrets")?;
+        if let Some(unknown) = form_secrets
+            .keys()
+            .find(|k| !FORM_PROVIDERS.contains(&k.as_str()))
+        {
+            return Err(format_error(
+                format!("form_secrets.{unknown}"),
+                format!(
+                    "unknown form provider (expected one of {})",
+                    FORM_PROVIDERS.join(", ")
+                ),
+            ));
+        }
+        let slack_webhooks = string_map(object, "slack_webhooks")?;
+        for (name, url) in &slack_webhooks {
+            let url = url.expose_secret();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(format_error(
+                    format!("slack_webhooks.{name}"),
+                    "expected an http(s) URL",
+                ));
+            }
+        }
+        Ok(Self {
+            notion_token,
+            notion_webhook_token,
+            form_secrets,
+            slack_webhooks,
+        })
+    }
+
+    /// The secret as a JSON document, for writing back (the webhook token) and for tests.
+    pub fn to_json(&self) -> String {
+        let map = |m: &BTreeMap<String, SecretString>| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.expose_secret().to_owned())))
+                .collect::<serde_json::Map<_, _>>()
+        };
+        serde_json::json!({
+            "notion_token": self.notion_token.expose_secret(),
+            "notion_webhook_token": self
+                .notion_webhook_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned())
+                .unwrap_or_default(),
+            "form_secrets": map(&self.form_secrets),
+            "slack_webhooks": map(&self.slack_webhooks),
+        })
+        .to_string()
+    }
+}
+
+fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+fn string_field<'a>(
+    object: &'a serde_json::Map<String, Value>,
+    field: &str,
+) -> Result<Option<&'a str>, SecretsFormatError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format_error(field, "expected a string")),
+    }
+}
+
+fn string_map(
+    object: &serde_json::Map<String, Value>,
+    field: &str,
+) -> Result<BTreeMap<String, SecretString>, SecretsFormatError> {
+    let Some(value) = object.get(field) else {
+        return Ok(BTreeMap::new());
+    };
+    let inner = match value {
+        Value::Null => return Ok(BTreeMap::new()),
+        Value::Object(inner) => inner,
+        _ => return Err(format_error(field, "expected an object of strings")),
+    };
+    let mut out = BTreeMap::new();
+    for (key, value) in inner {
+        match value {
+            // An empty value means "not configured", like a missing key.
+            Value::String(s) if s.trim().is_empty() => {}
+            Value::String(s) => {
+                out.insert(key.clone(), secret(s));
+            }
+            _ => return Err(format_error(format!("{field}.{key}"), "expected a string")),
+        }
+    }
+    Ok(out)
+}
+
+fn toml_to_json(value: &toml::Value) -> Value {
+    match value {
+        toml::Value::String(s) => Value::String(s.clone()),
+        toml::Value::Table(t) => Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
+        // Any other TOML type is a mistake in a secrets table; keep its shape (not its
+        // value) so the parser reports the field as "expected a string".
+        toml::Value::Array(_) => Value::Array(Vec::new()),
+        _ => Value::Bool(false),
+    }
+}
+
+/// Why secrets could not be loaded. Names the secret (ARN) and the field, never a value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("secret {arn} does not exist (check CRM_SECRET_ARN and the region)")]
+    NotFound { arn: String },
+    #[error("secret {arn} has no string value (store the secrets as JSON text)")]
+    NotString { arn: String },
+    #[error("secret {arn} is malformed: {problem}")]
+    Malformed {
+        arn: String,
+        #[source]
+        problem: SecretsFormatError,
+    },
+    #[error("could not read secret {arn}")]
+    Unavailable {
+        arn: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Where secrets are read from.
+pub trait SecretsSource: Send + Sync {
+    fn fetch(&self) -> impl Future<Output = Result<Secrets, SecretsError>> + Send;
+}
+
+/// The production source: one Secrets Manager secret, by ARN (or name).
+#[derive(Debug, Clone)]
+pub struct SecretsManagerSource {
+    client: Client,
+    arn: String,
+}
+
+impl SecretsManagerSource {
+    pub fn new(client: Client, arn: impl Into<String>) -> Self {
+        Self {
+            client,
+            arn: arn.into(),
+        }
+    }
+
+    pub fn arn(&self) -> &str {
+        &self.arn
+    }
+}
+
+impl SecretsSource for SecretsManagerSource {
+    async fn fetch(&self) -> Result<Secrets, SecretsError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.arn)
+            .send()
+            .await
+            .map_err(|e| {
+                let e = e.into_service_error();
+                if e.is_resource_not_found_exception() {
+                    SecretsError::NotFound {
+                        arn: self.arn.clone(),
+                    }
+                } else {
+                    SecretsError::Unavailable {
+                        arn: self.arn.clone(),
+                        source: Box::new(e),
+                    }
+                }
+            })?;
+        let text = out.secret_string().ok_or_else(|| SecretsError::NotString {
+            arn: self.arn.clone(),
+        })?;
+        Secrets::from_json(text).map_err(|problem| SecretsError::Malformed {
+            arn: self.arn.clone(),
+            problem,
+        })
+    }
+}
+
+/// Secrets given up front: the local config's `[secrets]` table.
+#[derive(Debug, Clone)]
+pub struct StaticSecrets(pub Secrets);
+
+impl SecretsSource for StaticSecrets {
+    async fn fetch(&self) -> Result<Secrets, SecretsError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// Reads secrets at most once per TTL, so a warm Lambda does not pay a Secrets Manager
+/// call per request, yet a rotated value is picked up within one TTL.
+pub struct CachedSecrets<S> {
+    source: S,
+    ttl: Duration,
+    clock: Arc<dyn Clock>,
+    cached: Mutex<Option<(Timestamp, Arc<Secrets>)>>,
+}
+
+impl<S> fmt::Debug for CachedSecrets<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedSecrets")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: SecretsSource> CachedSecrets<S> {
+    pub fn new(source: S, ttl: Duration, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            source,
+            ttl,
+            clock,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// The current secrets: cached while younger than the TTL, otherwise fetched.
+    ///
+    /// When a refresh fails but an earlier value is cached, the earlier value is
+    /// returned and the failure logged: a Secrets Manager hiccup should not fail
+    /// requests that the old token still serves. Only a cold start with no value fails.
+    pub async fn get(&self) -> Result<Arc<Secrets>, SecretsError> {
+        // Holding the lock across the fetch makes concurrent callers share one fetch.
+        let mut cached = self.cached.lock().await;
+        let now = self.clock.now();
+        if let Some((fetched_at, secrets)) = cached.as_ref()
+            && now < fetched_at.plus(self.ttl)
+        {
+            return Ok(Arc::clone(secrets));
+        }
+        match self.source.fetch().await {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                *cached = Some((now, Arc::clone(&fresh)));
+                Ok(fresh)
+            }
+            Err(err) => match cached.as_ref() {
+                Some((_, stale)) => {
+                    tracing::warn!(error = %err, "refreshing secrets failed; using the cached value");
+                    Ok(Arc::clone(stale))
+                }
+                None => Err(err),
+            },
+        }
+    }
+
+    /// Forgets the cached value, so the next [`get`](Self::get) reads the source: for when
+    /// a service rejects a token that may have been rotated.
+    pub async fn invalidate(&self) {
+        *self.cached.lock().await = None;
+    }
+}

@@ -1,0 +1,230 @@
+//! Settings: defaults, layering, and errors that name the setting.
+
+use crm_settings::{SecretsLocation, Settings};
+
+const CONTACTS: &str = "1c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d";
+const DEALS: &str = "2c2b3a4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+const ACTIVITIES: &str = "3c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d";
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn complete_env() -> Vec<(String, String)> {
+    env(&[
+        ("CRM_TABLE_NAME", "crm-prod"),
+        (
+            "CRM_SECRET_ARN",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:crm-AbCdEf",
+        ),
+        ("CRM_CONTACTS_DATA_SOURCE_ID", CONTACTS),
+        ("CRM_DEALS_DATA_SOURCE_ID", DEALS),
+        ("CRM_ACTIVITIES_DATA_SOURCE_ID", ACTIVITIES),
+        ("PATH", "/usr/bin"),
+    ])
+}
+
+fn with(mut base: Vec<(String, String)>, key: &str, value: &str) -> Vec<(String, String)> {
+    base.retain(|(k, _)| k != key);
+    base.push((key.to_owned(), value.to_owned()));
+    base
+}
+
+fn without(mut base: Vec<(String, String)>, key: &str) -> Vec<(String, String)> {
+    base.retain(|(k, _)| k != key);
+    base
+}
+
+#[test]
+fn complete_environment_loads_with_spec_defaults() {
+    let s = Settings::load(None, complete_env()).unwrap();
+    assert_eq!(s.table_name, "crm-prod");
+    assert!(
+        matches!(s.secrets, SecretsLocation::SecretsManager { ref arn } if arn.ends_with("crm-AbCdEf"))
+    );
+    assert_eq!(
+        s.notion.contacts.as_str(),
+        "1c2b3a4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+    );
+    assert_eq!(s.notion.base_url, "https://api.notion.com");
+    assert_eq!(s.notion.rate_per_second, 3.0);
+    assert_eq!(s.properties.contacts.last_contacted, "Last Contacted");
+    assert_eq!(s.properties.deals.name, "Deal Name");
+    assert_eq!(s.properties.activities.kind, "Type");
+    let stages: Vec<&str> = s.routes.iter().map(|r| r.stage.as_str()).collect();
+    assert_eq!(stages, ["won", "lost", "negotiation"]);
+    assert_eq!(s.routes[0].destination, "won");
+    assert_eq!(s.stale.days, 30);
+    assert_eq!(s.stale.open_statuses, ["new lead"]);
+    assert_eq!(s.stale.timezone, chrono_tz::UTC);
+    assert_eq!(s.secrets_ttl.as_secs(), 300);
+}
+
+#[test]
+fn a_missing_setting_is_named() {
+    let err = Settings::load(None, without(complete_env(), "CRM_TABLE_NAME")).unwrap_err();
+    assert_eq!(err.problems.len(), 1, "{err}");
+    assert_eq!(err.problems[0].setting, "CRM_TABLE_NAME");
+    assert!(err.to_string().contains("CRM_TABLE_NAME: missing"), "{err}");
+
+    let err =
+        Settings::load(None, with(complete_env(), "CRM_DEALS_DATA_SOURCE_ID", " ")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("CRM_DEALS_DATA_SOURCE_ID: missing"),
+        "{err}"
+    );
+
+    let err = Settings::load(None, without(complete_env(), "CRM_SECRET_ARN")).unwrap_err();
+    assert!(err.mentions("CRM_SECRET_ARN"), "{err}");
+}
+
+#[test]
+fn a_malformed_setting_is_named_with_what_was_expected() {
+    let cases = [
+        ("CRM_STALE_DAYS", "thirty", "whole number of days"),
+        ("CRM_STALE_DAYS", "0", "from 1 to 3650"),
+        ("CRM_TIMEZONE", "Mars/Olympus", "IANA time zone"),
+        ("CRM_CONTACTS_DATA_SOURCE_ID", "not-an-id", "Notion id"),
+        ("CRM_NOTION_RATE_PER_SECOND", "-1", "requests per second"),
+        ("CRM_NOTION_BASE_URL", "api.notion.com", "http(s) URL"),
+        ("CRM_TABLE_NAME", "a b", "DynamoDB table name"),
+        ("CRM_SECRET_ARN", "my-secret", "Secrets Manager ARN"),
+        ("CRM_SLACK_ROUTES", "won,won", "routed twice"),
+        ("CRM_SECRETS_TTL_SECONDS", "forever", "whole seconds"),
+    ];
+    for (name, value, expected) in cases {
+        let err = Settings::load(None, with(complete_env(), name, value)).unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{name}={value}: {err}");
+        assert_eq!(err.problems[0].setting, name, "{err}");
+        assert!(
+            err.problems[0].reason.contains(expected),
+            "{name}={value}: {err}"
+        );
+    }
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let env = with(
+        with(
+            without(complete_env(), "CRM_TABLE_NAME"),
+            "CRM_STALE_DAYS",
+            "x",
+        ),
+        "CRM_TIMEZONE",
+        "Nowhere",
+    );
+    let err = Settings::load(None, env).unwrap_err();
+    for name in ["CRM_TABLE_NAME", "CRM_STALE_DAYS", "CRM_TIMEZONE"] {
+        assert!(err.mentions(name), "{name} not in {err}");
+    }
+    assert_eq!(err.problems.len(), 3);
+}
+
+#[test]
+fn a_misspelt_variable_is_an_error_not_silently_ignored() {
+    let err = Settings::load(None, with(complete_env(), "CRM_STALE_DAY", "10")).unwrap_err();
+    assert!(
+        err.to_string().contains("CRM_STALE_DAY: unknown setting"),
+        "{err}"
+    );
+}
+
+#[test]
+fn routes_accept_custom_destinations_and_normalise_stage_case() {
+    let s = Settings::load(
+        None,
+        with(
+            complete_env(),
+            "CRM_SLACK_ROUTES",
+            "Won=sales, lost , proposal=pipeline",
+        ),
+    )
+    .unwrap();
+    let routes: Vec<(&str, &str)> = s
+        .routes
+        .iter()
+        .map(|r| (r.stage.as_str(), r.destination.as_str()))
+        .collect();
+    assert_eq!(
+        routes,
+        [("won", "sales"), ("lost", "lost"), ("proposal", "pipeline")]
+    );
+}
+
+const LOCAL_TOML: &str = r#"
+table_name = "crm-local"
+contacts_data_source_id = "1c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d"
+deals_data_source_id = "2c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d"
+activities_data_source_id = "3c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d"
+stale_days = 14
+stale_statuses = ["new lead", "contacted"]
+timezone = "Europe/Berlin"
+
+[secrets]
+notion_token = "ntn_local_token_value"
+form_secrets = { own = "local-form-secret" }
+slack_webhooks = { won = "http://127.0.0.1:9/won" }
+"#;
+
+#[test]
+fn toml_file_is_layered_under_the_environment() {
+    let s = Settings::load(
+        Some(("crm.toml", LOCAL_TOML)),
+        env(&[("CRM_STALE_DAYS", "7"), ("HOME", "/root")]),
+    )
+    .unwrap();
+    assert_eq!(s.table_name, "crm-local");
+    assert_eq!(s.stale.days, 7, "the environment overrides the file");
+    assert_eq!(s.stale.open_statuses, ["new lead", "contacted"]);
+    assert_eq!(s.stale.timezone, chrono_tz::Europe::Berlin);
+    let SecretsLocation::Inline(secrets) = &s.secrets else {
+        panic!("expected inline secrets, got {:?}", s.secrets);
+    };
+    assert!(secrets.form_secrets.contains_key("own"));
+    let debug = format!("{s:?}");
+    for value in [
+        "ntn_local_token_value",
+        "local-form-secret",
+        "127.0.0.1:9/won",
+    ] {
+        assert!(!debug.contains(value), "{value} leaked into Debug: {debug}");
+    }
+}
+
+#[test]
+fn toml_problems_name_the_key_and_the_file() {
+    let toml = LOCAL_TOML.replace(
+        "stale_days = 14",
+        "stale_days = \"soon\"\ncolour = \"blue\"",
+    );
+    let err = Settings::load(Some(("crm.toml", &toml)), Vec::new()).unwrap_err();
+    assert!(err.mentions("stale_days in crm.toml"), "{err}");
+    assert!(err.mentions("colour in crm.toml"), "{err}");
+
+    let toml = LOCAL_TOML.replace(
+        "notion_token = \"ntn_local_token_value\"",
+        "notion_token = 5",
+    );
+    let err = Settings::load(Some(("crm.toml", &toml)), Vec::new()).unwrap_err();
+    assert!(err.mentions("secrets.notion_token in crm.toml"), "{err}");
+
+    let err = Settings::load(Some(("crm.toml", "table_name = ")), Vec::new()).unwrap_err();
+    assert!(
+        err.to_string().contains("crm.toml: not valid TOML"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_config_file_that_cannot_be_read_is_named() {
+    let err =
+        Settings::from_file_and_env(std::path::Path::new("/nonexistent/crm.toml"), Vec::new())
+            .unwrap_err();
+    assert!(err.to_string().contains("CRM_CONFIG_FILE"), "{err}");
+    assert!(err.to_string().contains("/nonexistent/crm.toml"), "{err}");
+}

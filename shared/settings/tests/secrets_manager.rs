@@ -1,0 +1,212 @@
+//! Secrets against moto_server's Secrets Manager. `make test` starts it and sets
+//! `AWS_ENDPOINT_URL_SECRETS_MANAGER`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_secretsmanager::Client;
+use crm_domain::ManualClock;
+use crm_settings::{CachedSecrets, Secrets, SecretsError, SecretsManagerSource, SecretsSource};
+use secrecy::ExposeSecret;
+
+const NOTION_TOKEN: &str = "ntn_4f9a1c77e2b0d35a8e6c";
+const WEBHOOK_TOKEN: &str = "secret_whk_0d9e8f7a6b5c";
+const FORM_SECRET: &str = "form-signing-7Hq2Lw9Xz";
+const TALLY_SECRET: &str = "tally-signing-Pp31Zk";
+const SLACK_URL: &str = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX";
+
+async fn client() -> Client {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER is not set: run these tests with `make test`, \
+             which starts moto_server"
+        )
+    });
+    assert!(
+        endpoint.contains("127.0.0.1") || endpoint.contains("localhost"),
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER must point at a local server, got {endpoint}"
+    );
+    Client::new(&crm_settings::sdk_config().await)
+}
+
+fn document(notion_token: &str) -> String {
+    serde_json::json!({
+        "notion_token": notion_token,
+        "notion_webhook_token": WEBHOOK_TOKEN,
+        "form_secrets": { "own": FORM_SECRET, "tally": TALLY_SECRET, "typeform": "" },
+        "slack_webhooks": { "won": SLACK_URL },
+    })
+    .to_string()
+}
+
+/// Creates a uniquely named secret and returns its ARN.
+async fn create_secret(client: &Client, value: &str) -> String {
+    let out = client
+        .create_secret()
+        .name(format!("crm-test-{}", uuid::Uuid::new_v4()))
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create secret");
+    out.arn().expect("arn").to_owned()
+}
+
+#[tokio::test]
+async fn loads_the_secret_by_arn_typed() {
+    let client = client().await;
+    let arn = create_secret(&client, &document(NOTION_TOKEN)).await;
+    let secrets = SecretsManagerSource::new(client, &arn)
+        .fetch()
+        .await
+        .unwrap();
+    assert_eq!(secrets.notion_token.expose_secret(), NOTION_TOKEN);
+    assert_eq!(
+        secrets
+            .notion_webhook_token
+            .as_ref()
+            .unwrap()
+            .expose_secret(),
+        WEBHOOK_TOKEN
+    );
+    assert_eq!(secrets.form_secrets["own"].expose_secret(), FORM_SECRET);
+    assert_eq!(secrets.form_secrets["tally"].expose_secret(), TALLY_SECRET);
+    assert!(
+        !secrets.form_secrets.contains_key("typeform"),
+        "an empty secret counts as not configured"
+    );
+    assert_eq!(secrets.slack_webhooks["won"].expose_secret(), SLACK_URL);
+}
+
+#[tokio::test]
+async fn cached_within_ttl_and_rotation_is_seen_after_it() {
+    let client = client().await;
+    let arn = create_secret(&client, &document("ntn_before_rotation")).await;
+    let clock = ManualClock::starting_now();
+    let cache = CachedSecrets::new(
+        SecretsManagerSource::new(client.clone(), &arn),
+        Duration::from_secs(300),
+        Arc::new(clock.clone()),
+    );
+    let first = cache.get().await.unwrap();
+    assert_eq!(first.notion_token.expose_secret(), "ntn_before_rotation");
+
+    client
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(document("ntn_after_rotation"))
+        .send()
+        .await
+        .expect("rotate");
+
+    clock.advance(Duration::from_secs(299));
+    let cached = cache.get().await.unwrap();
+    assert_eq!(
+        cached.notion_token.expose_secret(),
+        "ntn_before_rotation",
+        "within the TTL the cached value is served without a fetch"
+    );
+    assert!(Arc::ptr_eq(&first, &cached));
+
+    clock.advance(Duration::from_secs(2));
+    let rotated = cache.get().await.unwrap();
+    assert_eq!(rotated.notion_token.expose_secret(), "ntn_after_rotation");
+
+    client
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(document("ntn_second_rotation"))
+        .send()
+        .await
+        .expect("rotate again");
+    cache.invalidate().await;
+    assert_eq!(
+        cache.get().await.unwrap().notion_token.expose_secret(),
+        "ntn_second_rotation"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_secret_names_the_arn() {
+    let client = client().await;
+    let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:crm-does-not-exist-Zz9";
+    let err = SecretsManagerSource::new(client, arn)
+        .fetch()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SecretsError::NotFound { .. }), "{err:?}");
+    assert!(err.to_string().contains(arn), "{err}");
+}
+
+#[tokio::test]
+async fn a_malformed_secret_names_the_field_but_not_the_value() {
+    let client = client().await;
+    let bad_type = serde_json::json!({
+        "notion_token": NOTION_TOKEN,
+        "form_secrets": { "own": 12345 },
+    })
+    .to_string();
+    let arn = create_secret(&client, &bad_type).await;
+    let err = SecretsManagerSource::new(client.clone(), &arn)
+        .fetch()
+        .await
+        .unwrap_err();
+    let text = format!("{err} / {err:?}");
+    assert!(text.contains("form_secrets.own"), "{text}");
+    assert!(!text.contains(NOTION_TOKEN), "{text}");
+
+    // Not JSON at all: the parser must not quote the document back.
+    let arn = create_secret(&client, &format!("notion_token={NOTION_TOKEN}")).await;
+    let err = SecretsManagerSource::new(client.clone(), &arn)
+        .fetch()
+        .await
+        .unwrap_err();
+    let text = format!("{err} / {err:?}");
+    assert!(text.contains("not valid JSON"), "{text}");
+    assert!(!text.contains(NOTION_TOKEN), "{text}");
+
+    let arn = create_secret(&client, r#"{"form_secrets": {}}"#).await;
+    let err = SecretsManagerSource::new(client, &arn)
+        .fetch()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("notion_token: missing"), "{err}");
+}
+
+#[tokio::test]
+async fn debug_output_of_loaded_secrets_shows_no_secret_value() {
+    let client = client().await;
+    let arn = create_secret(&client, &document(NOTION_TOKEN)).await;
+    let source = SecretsManagerSource::new(client, &arn);
+    let secrets = source.fetch().await.unwrap();
+    let cache = CachedSecrets::new(
+        source,
+        Duration::from_secs(60),
+        Arc::new(ManualClock::starting_now()),
+    );
+    let cached = cache.get().await.unwrap();
+    let printed = format!("{secrets:?} {secrets:#?} {cached:?} {cache:?}");
+    for value in [
+        NOTION_TOKEN,
+        WEBHOOK_TOKEN,
+        FORM_SECRET,
+        TALLY_SECRET,
+        SLACK_URL,
+        "hooks.slack.com",
+    ] {
+        assert!(!printed.contains(value), "{value} leaked: {printed}");
+    }
+    // What is configured stays visible, which is what an operator needs to debug.
+    assert!(
+        printed.contains("tally") && printed.contains("won"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn the_json_round_trip_keeps_every_secret() {
+    let secrets = Secrets::from_json(&document(NOTION_TOKEN)).unwrap();
+    let again = Secrets::from_json(&secrets.to_json()).unwrap();
+    assert_eq!(again.notion_token.expose_secret(), NOTION_TOKEN);
+    assert_eq!(again.form_secrets["tally"].expose_secret(), TALLY_SECRET);
+    assert_eq!(again.slack_webhooks["won"].expose_secret(), SLACK_URL);
+}

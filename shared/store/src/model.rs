@@ -1,0 +1,92 @@
+use crm_domain::Timestamp;
+
+/// Result of [`crate::Store::put_if_absent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Inserted,
+    /// A live mark already exists: this is a repeat.
+    Exists,
+}
+
+/// Result of [`crate::Store::take_lease`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    Acquired,
+    /// Another owner holds it until `until`.
+    Held {
+        until: Timestamp,
+    },
+}
+
+/// Result of [`crate::Store::begin`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begin {
+    /// The caller now owns the work.
+    Claimed,
+    /// Someone else is working on it; their lease runs until `until`.
+    InProgress { until: Timestamp },
+    /// Already done; `result` is what the owner recorded.
+    Completed { result: Option<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheEntry {
+    pub value: String,
+    pub version: i64,
+}
+
+/// Result of [`crate::Store::inbox_insert`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    New,
+    Duplicate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxStatus {
+    Pending,
+    Failed,
+    Done,
+}
+
+impl InboxStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+            Self::Done => "done",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "failed" => Some(Self::Failed),
+            "done" => Some(Self::Done),
+            _ => None,
+        }
+    }
+}
+
+/// What the HTTP functions write: the work, as received, for the worker to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInboxItem {
+    /// Unique per unit of work: a form submission id or a Notion event id.
+    pub id: String,
+    /// What the payload is (`lead`, `notion_event`), so the worker can route it.
+    pub kind: String,
+    /// The payload as the worker will parse it (JSON).
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxItem {
+    pub id: String,
+    pub kind: String,
+    pub payload: String,
+    pub status: InboxStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub received_at: Timestamp,
+    pub updated_at: Timestamp,
+}

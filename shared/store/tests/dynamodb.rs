@@ -1,0 +1,100 @@
+//! The store suite against DynamoDB Local (AWS's own engine: its conditional writes are
+//! atomic, unlike moto's). `make test` starts it and sets `AWS_ENDPOINT_URL_DYNAMODB`.
+
+mod suite;
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{StreamViewType, TimeToLiveStatus};
+use crm_domain::{Clock, ManualClock};
+use crm_store::{DynamoStore, OPEN_INBOX_INDEX, Store};
+
+async fn client() -> Client {
+    // Never let these tests reach a real AWS account.
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
+        panic!(
+            "AWS_ENDPOINT_URL_DYNAMODB is not set: run these tests with `make test`, \
+             which starts DynamoDB Local"
+        )
+    });
+    assert!(
+        endpoint.contains("127.0.0.1") || endpoint.contains("localhost"),
+        "AWS_ENDPOINT_URL_DYNAMODB must point at a local server, got {endpoint}"
+    );
+    Client::new(&crm_settings::sdk_config().await)
+}
+
+async fn fresh_table() -> (Client, String) {
+    let client = client().await;
+    let table = format!("crm-test-{}", uuid::Uuid::new_v4());
+    DynamoStore::create_table(&client, &table)
+        .await
+        .expect("create table");
+    (client, table)
+}
+
+async fn fresh() -> (Arc<DynamoStore>, ManualClock) {
+    let (client, table) = fresh_table().await;
+    let clock = ManualClock::starting_now();
+    (
+        Arc::new(DynamoStore::new(client, table, Arc::new(clock.clone()))),
+        clock,
+    )
+}
+
+store_suite!(fresh);
+
+#[tokio::test]
+async fn created_table_has_ttl_stream_and_open_inbox_index() {
+    let (client, table) = fresh_table().await;
+    let described = client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let t = described.table().unwrap();
+    let stream = t.stream_specification().unwrap();
+    assert!(stream.stream_enabled());
+    assert_eq!(stream.stream_view_type(), Some(&StreamViewType::NewImage));
+    assert!(
+        t.global_secondary_indexes()
+            .iter()
+            .any(|i| i.index_name() == Some(OPEN_INBOX_INDEX))
+    );
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), Some("expires_at"));
+    assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
+}
+
+#[tokio::test]
+async fn expires_at_is_stored_in_whole_seconds_for_dynamodb_ttl() {
+    let (client, table) = fresh_table().await;
+    let clock = ManualClock::starting_now();
+    let store = DynamoStore::new(client.clone(), table.clone(), Arc::new(clock.clone()));
+    store
+        .put_if_absent("evt-1", std::time::Duration::from_secs(3 * 86_400))
+        .await
+        .unwrap();
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("dedupe#evt-1".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let expires: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+    assert_eq!(expires, clock.now().as_secs() + 3 * 86_400);
+}

@@ -1,0 +1,494 @@
+//! The behavioural suite every store adapter must pass. Each test file provides a
+//! `fresh()` that builds an empty store on a [`ManualClock`], then expands
+//! [`store_suite!`] to run every case against it.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crm_domain::{Clock, ManualClock, Timestamp};
+use crm_store::{
+    Begin, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome, Store, StoreError,
+};
+use futures::future::join_all;
+
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86_400);
+
+#[macro_export]
+macro_rules! store_suite {
+    ($fresh:path) => {
+        $crate::store_suite!(@cases $fresh;
+            concurrent_put_if_absent_has_exactly_one_winner_per_key,
+            put_if_absent_can_be_claimed_again_after_expiry,
+            lease_is_exclusive_until_released_or_expired,
+            concurrent_lease_takers_get_one_lease,
+            idempotency_moves_from_in_progress_to_completed,
+            expired_in_progress_claim_is_claimable_and_old_owner_loses,
+            failed_work_is_claimable_again,
+            completed_record_is_claimable_after_retention,
+            concurrent_begin_has_one_claimant,
+            cache_only_moves_forward,
+            inbox_item_is_inserted_once_and_kept_until_done,
+            concurrent_inbox_inserts_store_one_item,
+            inbox_lists_open_items_oldest_first,
+            inbox_updates_on_missing_items_say_so,
+        );
+    };
+    (@cases $fresh:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let (store, clock) = $fresh().await;
+                $crate::suite::$case(store, clock).await;
+            }
+        )*
+    };
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4())
+}
+
+pub async fn concurrent_put_if_absent_has_exactly_one_winner_per_key<S: Store + 'static>(
+    store: Arc<S>,
+    _clock: ManualClock,
+) {
+    for round in 0..20 {
+        let key = unique(&format!("event-{round}"));
+        let attempts = (0..50).map(|_| {
+            let store = Arc::clone(&store);
+            let key = key.clone();
+            tokio::spawn(async move { store.put_if_absent(&key, HOUR).await })
+        });
+        let outcomes: Vec<PutOutcome> = join_all(attempts)
+            .await
+            .into_iter()
+            .map(|r| r.expect("task").expect("put_if_absent"))
+            .collect();
+        let winners = outcomes
+            .iter()
+            .filter(|o| **o == PutOutcome::Inserted)
+            .count();
+        assert_eq!(winners, 1, "key {key}: {winners} of 50 concurrent puts won");
+    }
+}
+
+pub async fn put_if_absent_can_be_claimed_again_after_expiry<S: Store>(
+    store: Arc<S>,
+    clock: ManualClock,
+) {
+    let key = unique("event");
+    assert_eq!(
+        store.put_if_absent(&key, MINUTE).await.unwrap(),
+        PutOutcome::Inserted
+    );
+    assert_eq!(
+        store.put_if_absent(&key, MINUTE).await.unwrap(),
+        PutOutcome::Exists
+    );
+    clock.advance(Duration::from_secs(59));
+    assert_eq!(
+        store.put_if_absent(&key, MINUTE).await.unwrap(),
+        PutOutcome::Exists,
+        "a mark is live until its expiry"
+    );
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(
+        store.put_if_absent(&key, MINUTE).await.unwrap(),
+        PutOutcome::Inserted,
+        "an expired mark counts as absent"
+    );
+    assert_eq!(
+        store.put_if_absent(&key, MINUTE).await.unwrap(),
+        PutOutcome::Exists
+    );
+}
+
+pub async fn lease_is_exclusive_until_released_or_expired<S: Store>(
+    store: Arc<S>,
+    clock: ManualClock,
+) {
+    let name = unique("email");
+    let ttl = Duration::from_secs(30);
+    assert_eq!(
+        store.take_lease(&name, "a", ttl).await.unwrap(),
+        LeaseOutcome::Acquired
+    );
+    let until = clock.now().plus(ttl);
+    assert_eq!(
+        store.take_lease(&name, "b", ttl).await.unwrap(),
+        LeaseOutcome::Held {
+            until: Timestamp::from_secs(until.as_secs())
+        }
+    );
+    assert!(
+        !store.renew_lease(&name, "b", ttl).await.unwrap(),
+        "b does not hold it"
+    );
+    assert!(
+        !store.release_lease(&name, "b").await.unwrap(),
+        "b cannot release a's lease"
+    );
+    assert!(matches!(
+        store.take_lease(&name, "b", ttl).await.unwrap(),
+        LeaseOutcome::Held { .. }
+    ));
+
+    // Renewing moves the expiry: 20 s + 20 s is past the first expiry, still held.
+    clock.advance(Duration::from_secs(20));
+    assert!(store.renew_lease(&name, "a", ttl).await.unwrap());
+    clock.advance(Duration::from_secs(20));
+    assert!(matches!(
+        store.take_lease(&name, "b", ttl).await.unwrap(),
+        LeaseOutcome::Held { .. }
+    ));
+
+    assert!(store.release_lease(&name, "a").await.unwrap());
+    assert_eq!(
+        store.take_lease(&name, "b", ttl).await.unwrap(),
+        LeaseOutcome::Acquired
+    );
+
+    // b never releases (crashed): after expiry a can take it, and b's renewal fails.
+    clock.advance(Duration::from_secs(31));
+    assert_eq!(
+        store.take_lease(&name, "a", ttl).await.unwrap(),
+        LeaseOutcome::Acquired
+    );
+    assert!(!store.renew_lease(&name, "b", ttl).await.unwrap());
+    assert!(!store.release_lease(&name, "b").await.unwrap());
+    assert!(store.renew_lease(&name, "a", ttl).await.unwrap());
+}
+
+pub async fn concurrent_lease_takers_get_one_lease<S: Store + 'static>(
+    store: Arc<S>,
+    _clock: ManualClock,
+) {
+    for round in 0..5 {
+        let name = unique(&format!("email-{round}"));
+        let takers = (0..50).map(|i| {
+            let store = Arc::clone(&store);
+            let name = name.clone();
+            tokio::spawn(async move {
+                store
+                    .take_lease(&name, &format!("worker-{i}"), MINUTE)
+                    .await
+            })
+        });
+        let acquired = join_all(takers)
+            .await
+            .into_iter()
+            .map(|r| r.expect("task").expect("take_lease"))
+            .filter(|o| *o == LeaseOutcome::Acquired)
+            .count();
+        assert_eq!(
+            acquired, 1,
+            "lease {name}: {acquired} of 50 takers acquired it"
+        );
+    }
+}
+
+pub async fn idempotency_moves_from_in_progress_to_completed<S: Store>(
+    store: Arc<S>,
+    clock: ManualClock,
+) {
+    let key = unique("lead");
+    assert_eq!(
+        store.begin(&key, "a", MINUTE, DAY).await.unwrap(),
+        Begin::Claimed
+    );
+    assert_eq!(
+        store.begin(&key, "b", MINUTE, DAY).await.unwrap(),
+        Begin::InProgress {
+            until: Timestamp::from_secs(clock.now().plus(MINUTE).as_secs())
+        }
+    );
+    store
+        .complete(&key, "a", Some("page-123"), DAY)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.begin(&key, "b", MINUTE, DAY).await.unwrap(),
+        Begin::Completed {
+            result: Some("page-123".into())
+        }
+    );
+    // Long after the lease, a completed record stays completed (until its retention).
+    clock.advance(HOUR);
+    assert!(matches!(
+        store.begin(&key, "b", MINUTE, DAY).await.unwrap(),
+        Begin::Completed { .. }
+    ));
+    let err = store.complete(&key, "a", None, DAY).await.unwrap_err();
+    assert!(matches!(err, StoreError::ClaimLost { .. }), "{err:?}");
+
+    let other = unique("lead");
+    assert_eq!(
+        store.begin(&other, "a", MINUTE, DAY).await.unwrap(),
+        Begin::Claimed
+    );
+    store.complete(&other, "a", None, DAY).await.unwrap();
+    assert_eq!(
+        store.begin(&other, "b", MINUTE, DAY).await.unwrap(),
+        Begin::Completed { result: None }
+    );
+}
+
+pub async fn expired_in_progress_claim_is_claimable_and_old_owner_loses<S: Store>(
+    store: Arc<S>,
+    clock: ManualClock,
+) {
+    let key = unique("lead");
+    assert_eq!(
+        store.begin(&key, "a", MINUTE, DAY).await.unwrap(),
+        Begin::Claimed
+    );
+    clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        store.begin(&key, "b", MINUTE, DAY).await.unwrap(),
+        Begin::Claimed,
+        "a crashed owner's claim is free once its lease has passed"
+    );
+    let err = store.complete(&key, "a", None, DAY).await.unwrap_err();
+    assert!(matches!(err, StoreError::ClaimLost { .. }), "{err:?}");
+    let err = store.fail(&key, "a", "late").await.unwrap_err();
+    assert!(matches!(err, StoreError::ClaimLost { .. }), "{err:?}");
+    store.complete(&key, "b", None, DAY).await.unwrap();
+    assert!(matches!(
+        store.begin(&key, "c", MINUTE, DAY).await.unwrap(),
+        Begin::Completed { .. }
+    ));
+}
+
+pub async fn failed_work_is_claimable_again<S: Store>(store: Arc<S>, _clock: ManualClock) {
+    let key = unique("lead");
+    assert_eq!(
+        store.begin(&key, "a", MINUTE, DAY).await.unwrap(),
+        Begin::Claimed
+    );
+    store.fail(&key, "a", "notion answered 503").await.unwrap();
+    assert_eq!(
+        store.begin(&key, "b", MINUTE, DAY).await.unwrap(),
+        Begin::Claimed,
+        "failed work is handed back at once, without waiting for the lease"
+    );
+    assert!(matches!(
+        store.begin(&key, "c", MINUTE, DAY).await.unwrap(),
+        Begin::InProgress { .. }
+    ));
+}
+
+pub async fn completed_record_is_claimable_after_retention<S: Store>(
+    store: Arc<S>,
+    clock: ManualClock,
+) {
+    let key = unique("lead");
+    assert_eq!(
+        store.begin(&key, "a", MINUTE, HOUR).await.unwrap(),
+        Begin::Claimed
+    );
+    store.complete(&key, "a", None, HOUR).await.unwrap();
+    clock.advance(HOUR + Duration::from_secs(1));
+    assert_eq!(
+        store.begin(&key, "b", MINUTE, HOUR).await.unwrap(),
+        Begin::Claimed
+    );
+}
+
+pub async fn concurrent_begin_has_one_claimant<S: Store + 'static>(
+    store: Arc<S>,
+    _clock: ManualClock,
+) {
+    for round in 0..5 {
+        let key = unique(&format!("lead-{round}"));
+        let claimants = (0..50).map(|i| {
+            let store = Arc::clone(&store);
+            let key = key.clone();
+            tokio::spawn(async move { store.begin(&key, &format!("w{i}"), MINUTE, DAY).await })
+        });
+        let claimed = join_all(claimants)
+            .await
+            .into_iter()
+            .map(|r| r.expect("task").expect("begin"))
+            .filter(|b| *b == Begin::Claimed)
+            .count();
+        assert_eq!(claimed, 1, "{key}: {claimed} of 50 claimed it");
+    }
+}
+
+pub async fn cache_only_moves_forward<S: Store>(store: Arc<S>, _clock: ManualClock) {
+    let key = unique("deal-stage");
+    assert_eq!(store.cache_get(&key).await.unwrap(), None);
+    assert!(store.cache_put(&key, "proposal", 1_000).await.unwrap());
+    assert!(
+        !store.cache_put(&key, "lead", 500).await.unwrap(),
+        "an older event must not overwrite a newer one"
+    );
+    let entry = store.cache_get(&key).await.unwrap().unwrap();
+    assert_eq!((entry.value.as_str(), entry.version), ("proposal", 1_000));
+    assert!(
+        store.cache_put(&key, "proposal", 1_000).await.unwrap(),
+        "redelivery is a no-op"
+    );
+    assert!(store.cache_put(&key, "won", 2_000).await.unwrap());
+    let entry = store.cache_get(&key).await.unwrap().unwrap();
+    assert_eq!((entry.value.as_str(), entry.version), ("won", 2_000));
+    store.cache_delete(&key).await.unwrap();
+    assert_eq!(store.cache_get(&key).await.unwrap(), None);
+    store.cache_delete(&key).await.unwrap();
+}
+
+fn lead(id: &str) -> NewInboxItem {
+    NewInboxItem {
+        id: id.to_owned(),
+        kind: "lead".into(),
+        payload: format!(r#"{{"email":"{id}@example.com","message":"hi"}}"#),
+    }
+}
+
+pub async fn inbox_item_is_inserted_once_and_kept_until_done<S: Store>(
+    store: Arc<S>,
+    clock: ManualClock,
+) {
+    let id = unique("sub");
+    let received = clock.now();
+    assert_eq!(store.inbox_insert(&lead(&id)).await.unwrap(), Inserted::New);
+    assert_eq!(
+        store.inbox_insert(&lead(&id)).await.unwrap(),
+        Inserted::Duplicate
+    );
+
+    let item = store.inbox_get(&id).await.unwrap().unwrap();
+    assert_eq!(item.status, InboxStatus::Pending);
+    assert_eq!(item.payload, lead(&id).payload);
+    assert_eq!(item.kind, "lead");
+    assert_eq!(item.attempts, 0);
+    assert_eq!(item.received_at, received);
+
+    clock.advance(Duration::from_secs(5));
+    store
+        .inbox_mark_failed(&id, "notion answered 503 after 4 attempts")
+        .await
+        .unwrap();
+    let item = store.inbox_get(&id).await.unwrap().unwrap();
+    assert_eq!(item.status, InboxStatus::Failed);
+    assert_eq!(item.attempts, 1);
+    assert_eq!(
+        item.last_error.as_deref(),
+        Some("notion answered 503 after 4 attempts")
+    );
+    assert!(
+        store
+            .inbox_list_open(100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|i| i.id == id)
+    );
+
+    // A failed item is never replaced by a late duplicate, however much time passes.
+    clock.advance(DAY * 30);
+    assert_eq!(
+        store.inbox_insert(&lead(&id)).await.unwrap(),
+        Inserted::Duplicate
+    );
+    assert_eq!(store.inbox_get(&id).await.unwrap().unwrap().attempts, 1);
+
+    store.inbox_mark_done(&id, DAY).await.unwrap();
+    let item = store.inbox_get(&id).await.unwrap().unwrap();
+    assert_eq!(item.status, InboxStatus::Done);
+    assert!(
+        !store
+            .inbox_list_open(100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|i| i.id == id)
+    );
+
+    // A failure reported late (another attempt already finished) does not reopen it.
+    store.inbox_mark_failed(&id, "late").await.unwrap();
+    assert_eq!(
+        store.inbox_get(&id).await.unwrap().unwrap().status,
+        InboxStatus::Done
+    );
+
+    assert_eq!(
+        store.inbox_insert(&lead(&id)).await.unwrap(),
+        Inserted::Duplicate
+    );
+    clock.advance(DAY + Duration::from_secs(1));
+    assert_eq!(
+        store.inbox_insert(&lead(&id)).await.unwrap(),
+        Inserted::New,
+        "after the retention window the id is new again"
+    );
+}
+
+pub async fn concurrent_inbox_inserts_store_one_item<S: Store + 'static>(
+    store: Arc<S>,
+    _clock: ManualClock,
+) {
+    let id = unique("sub");
+    let inserts = (0..50).map(|_| {
+        let store = Arc::clone(&store);
+        let id = id.clone();
+        tokio::spawn(async move { store.inbox_insert(&lead(&id)).await })
+    });
+    let new = join_all(inserts)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task").expect("insert"))
+        .filter(|o| *o == Inserted::New)
+        .count();
+    assert_eq!(new, 1);
+}
+
+pub async fn inbox_lists_open_items_oldest_first<S: Store>(store: Arc<S>, clock: ManualClock) {
+    let ids: Vec<String> = (0..5).map(|i| unique(&format!("sub{i}"))).collect();
+    for id in &ids {
+        store.inbox_insert(&lead(id)).await.unwrap();
+        clock.advance(Duration::from_millis(10));
+    }
+    store.inbox_mark_done(&ids[1], DAY).await.unwrap();
+    store
+        .inbox_mark_failed(&ids[3], "slack down")
+        .await
+        .unwrap();
+    let open: Vec<String> = store
+        .inbox_list_open(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(
+        open,
+        vec![
+            ids[0].clone(),
+            ids[2].clone(),
+            ids[3].clone(),
+            ids[4].clone()
+        ]
+    );
+    let first_two: Vec<String> = store
+        .inbox_list_open(2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(first_two, vec![ids[0].clone(), ids[2].clone()]);
+}
+
+pub async fn inbox_updates_on_missing_items_say_so<S: Store>(store: Arc<S>, _clock: ManualClock) {
+    let id = unique("nothing");
+    assert_eq!(store.inbox_get(&id).await.unwrap(), None);
+    let err = store.inbox_mark_done(&id, DAY).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    let err = store.inbox_mark_failed(&id, "x").await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+}
