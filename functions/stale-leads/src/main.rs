@@ -1,0 +1,19 @@
+//! Daily stale-lead digest (EventBridge Scheduler, 09:00 in the configured time zone).
+//!
+//! Thin by design: build the context once per cold start, then serve events.
+
+use crm_app::{Context, HandlerUnavailable};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+const FUNCTION: &str = "stale-leads";
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    crm_app::telemetry::init_json();
+    let _ctx = Context::start(FUNCTION).await?;
+    lambda_runtime::run(service_fn(|_event: LambdaEvent<Value>| async {
+        Err::<Value, Error>(HandlerUnavailable { function: FUNCTION }.into())
+    }))
+    .await
+}

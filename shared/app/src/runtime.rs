@@ -1,0 +1,114 @@
+//! The context a function builds once per cold start: settings, AWS clients, the store
+//! and the secrets cache. Building clients once is what keeps warm invocations at
+//! milliseconds; validating settings here is what makes a bad deploy fail at start with
+//! a message naming the setting, not on the first lead.
+
+use std::sync::Arc;
+
+use crm_domain::{Clock, SystemClock};
+use crm_settings::{
+    CachedSecrets, ConfigError, Secrets, SecretsError, SecretsLocation, SecretsManagerSource,
+    SecretsSource, Settings, StaticSecrets,
+};
+use crm_store::DynamoStore;
+
+/// The secrets source this deployment is configured with.
+#[derive(Debug, Clone)]
+pub enum SecretsProvider {
+    SecretsManager(SecretsManagerSource),
+    Static(StaticSecrets),
+}
+
+impl SecretsSource for SecretsProvider {
+    async fn fetch(&self) -> Result<Secrets, SecretsError> {
+        match self {
+            Self::SecretsManager(s) => s.fetch().await,
+            Self::Static(s) => s.fetch().await,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// Everything a handler needs, built once.
+pub struct Context {
+    pub settings: Settings,
+    pub clock: Arc<dyn Clock>,
+    pub store: DynamoStore,
+    pub secrets: CachedSecrets<SecretsProvider>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("table", &self.store.table())
+            .field("secrets", &self.secrets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    /// Loads settings from the environment and builds the context.
+    pub async fn from_env() -> Result<Self, ContextError> {
+        let settings = Settings::from_env()?;
+        Ok(Self::build(settings, Arc::new(SystemClock)).await)
+    }
+
+    /// [`from_env`](Self::from_env) for a function's `main`: logs why it cannot start,
+    /// in one line naming every bad setting, before the runtime reports the failure.
+    pub async fn start(function: &'static str) -> Result<Self, ContextError> {
+        match Self::from_env().await {
+            Ok(ctx) => {
+                tracing::info!(function, table = ctx.store.table(), "ready");
+                Ok(ctx)
+            }
+            Err(err) => {
+                tracing::error!(function, error = %err, "cannot start");
+                Err(err)
+            }
+        }
+    }
+
+    /// Builds the AWS clients for `settings` and warms the secrets cache.
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        let aws = crm_settings::sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+        let provider = match &settings.secrets {
+            SecretsLocation::SecretsManager { arn } => SecretsProvider::SecretsManager(
+                SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), arn),
+            ),
+            SecretsLocation::Inline(secrets) => {
+                SecretsProvider::Static(StaticSecrets((**secrets).clone()))
+            }
+        };
+        let secrets = CachedSecrets::new(provider, settings.secrets_ttl, Arc::clone(&clock));
+        // Reading the secret now puts its latency in the cold start instead of the first
+        // request. A failure is not fatal here: each request retries the read, and the
+        // error (which names the secret, never a value) is in the log.
+        if let Err(err) = secrets.get().await {
+            tracing::error!(error = %err, "could not load secrets at start");
+        }
+        let store = DynamoStore::new(dynamodb, &settings.table_name, Arc::clone(&clock));
+        Self {
+            settings,
+            clock,
+            store,
+            secrets,
+        }
+    }
+}
+
+/// The error a function answers with while its handler is not part of this build.
+///
+/// The Lambda wiring (settings, clients, secrets) is in place and tested before the
+/// handlers are; `template.yaml` deploys a function only once its handler exists, so
+/// this is never what a deployed function answers.
+#[derive(Debug, thiserror::Error)]
+#[error("the {function} handler is not part of this build; the event was not processed")]
+pub struct HandlerUnavailable {
+    pub function: &'static str,
+}

@@ -1,0 +1,64 @@
+//! The cold-start context, built from settings against moto (secrets) and DynamoDB Local.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crm_app::Context;
+use crm_domain::ManualClock;
+use crm_settings::Settings;
+use crm_store::{DynamoStore, PutOutcome, Store};
+use secrecy::ExposeSecret;
+
+#[tokio::test]
+async fn context_reads_the_secret_by_arn_and_uses_the_configured_table() {
+    for var in [
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    ] {
+        let v = std::env::var(var).unwrap_or_else(|_| panic!("{var} unset: run `make test`"));
+        assert!(v.contains("127.0.0.1"), "{var} must be local, got {v}");
+    }
+    let aws = crm_settings::sdk_config().await;
+    let table = format!("crm-test-{}", uuid::Uuid::new_v4());
+    DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&aws), &table)
+        .await
+        .unwrap();
+    let secret = aws_sdk_secretsmanager::Client::new(&aws)
+        .create_secret()
+        .name(format!("crm-test-{}", uuid::Uuid::new_v4()))
+        .secret_string(r#"{"notion_token":"ntn_context_test","form_secrets":{"own":"s3"}}"#)
+        .send()
+        .await
+        .unwrap();
+    let env = [
+        ("CRM_TABLE_NAME", table.as_str()),
+        ("CRM_SECRET_ARN", secret.arn().unwrap()),
+        (
+            "CRM_CONTACTS_DATA_SOURCE_ID",
+            "1c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d",
+        ),
+        (
+            "CRM_DEALS_DATA_SOURCE_ID",
+            "2c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d",
+        ),
+        (
+            "CRM_ACTIVITIES_DATA_SOURCE_ID",
+            "3c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d",
+        ),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let settings = Settings::load(None, env).unwrap();
+    let ctx = Context::build(settings, Arc::new(ManualClock::starting_now())).await;
+
+    let secrets = ctx.secrets.get().await.unwrap();
+    assert_eq!(secrets.notion_token.expose_secret(), "ntn_context_test");
+    assert_eq!(ctx.store.table(), table);
+    assert_eq!(
+        ctx.store
+            .put_if_absent("evt", Duration::from_secs(60))
+            .await
+            .unwrap(),
+        PutOutcome::Inserted
+    );
+    assert!(!format!("{ctx:?}").contains("ntn_context_test"));
+}
