@@ -1,0 +1,151 @@
+//! What every `/v1` request passes through: token and version checks, the rate limit,
+//! injected faults, and the request log.
+
+use std::time::Duration;
+
+use axum::body::to_bytes;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::Shared;
+use crate::error::ApiError;
+use crate::faults::FaultAction;
+use crate::state::LoggedRequest;
+
+pub const SUPPORTED_VERSIONS: &[&str] = &["2022-06-28", "2025-09-03", "2026-03-11"];
+
+pub async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let (at_ms, latency, action, rate_ok, token) = {
+        let mut state = shared.lock().unwrap_or_else(|p| p.into_inner());
+        let at_ms = u64::try_from(state.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut latency = 0;
+        let mut action = None;
+        for rule in state.faults.iter_mut() {
+            if !rule.matches(&method, &path) {
+                continue;
+            }
+            let applies = match &rule.action {
+                FaultAction::Latency { ms } => {
+                    latency += ms;
+                    true
+                }
+                other if action.is_none() => {
+                    action = Some(other.clone());
+                    true
+                }
+                _ => false,
+            };
+            if applies && let Some(n) = rule.times.as_mut() {
+                *n -= 1;
+            }
+        }
+        state.faults.retain(|r| r.times != Some(0));
+        let rate_ok = state.take_rate_token();
+        (at_ms, latency, action, rate_ok, state.token.clone())
+    };
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let response = match check(&request, &token, &path) {
+        Err(e) => e.into_response(),
+        Ok(()) if !rate_ok => {
+            let mut e = ApiError::for_status(429);
+            e.retry_after = Some(1);
+            e.additional_data = Some(json!({
+                "retry_after": 1,
+                "rate_limit_reason": "public_api_request_rate_limit"
+            }));
+            e.into_response()
+        }
+        Ok(()) => match action {
+            Some(FaultAction::Status {
+                status,
+                retry_after,
+                rate_limit_reason,
+            }) => {
+                let mut e = ApiError::for_status(status);
+                e.retry_after = retry_after;
+                if retry_after.is_some() || rate_limit_reason.is_some() {
+                    e.additional_data = Some(json!({
+                        "retry_after": retry_after,
+                        "rate_limit_reason": rate_limit_reason,
+                    }));
+                }
+                e.into_response()
+            }
+            Some(FaultAction::CommitThen503) => {
+                let is_create = method == "POST";
+                let response = next.run(request).await;
+                commit_then_503(response, is_create).await
+            }
+            _ => next.run(request).await,
+        },
+    };
+    let mut state = shared.lock().unwrap_or_else(|p| p.into_inner());
+    state.log.push(LoggedRequest {
+        method,
+        path,
+        status: response.status().as_u16(),
+        at_ms,
+    });
+    drop(state);
+    crate::webhooks::pump(&shared);
+    response
+}
+
+fn check(request: &Request, token: &str, path: &str) -> Result<(), ApiError> {
+    let auth = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if auth.strip_prefix("Bearer ") != Some(token) {
+        return Err(ApiError::new(401, "unauthorized", "API token is invalid."));
+    }
+    let Some(version) = request
+        .headers()
+        .get("notion-version")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(ApiError::new(
+            400,
+            "missing_version",
+            "Notion-Version header failed validation: Notion-Version header should be defined, instead was `undefined`.",
+        ));
+    };
+    if !SUPPORTED_VERSIONS.contains(&version) {
+        return Err(ApiError::validation(format!(
+            "Notion-Version header failed validation: `{version}` is not a supported version."
+        )));
+    }
+    // Data-source endpoints do not exist before 2025-09-03.
+    if version == "2022-06-28" && path.starts_with("/v1/data_sources") {
+        return Err(ApiError::invalid_url());
+    }
+    Ok(())
+}
+
+/// Keeps the write the handler made and answers 503 as Notion does when a write was
+/// saved but the response failed.
+async fn commit_then_503(response: Response, is_create: bool) -> Response {
+    if !response.status().is_success() {
+        return response;
+    }
+    let bytes = to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap_or_default();
+    let id = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned));
+    let mut e = ApiError::for_status(503);
+    let mut extra = json!({"retry_guidance": "The write may have been saved. Read the object again before retrying; do not repeat the write."});
+    if is_create && let Some(id) = id {
+        extra["committed_resource_id"] = Value::String(id);
+    }
+    e.additional_data = Some(extra);
+    e.into_response()
+}

@@ -1,0 +1,208 @@
+//! A Notion API emulator for tests and `make local`.
+//!
+//! It keeps real state (databases, data sources, pages) and answers the endpoints this
+//! project uses the way Notion does — shapes, error bodies, filters, sorts, cursors —
+//! so that the project's client and an unmodified official SDK behave against it as
+//! against `api.notion.com`. On top of Notion, it can be told to misbehave the ways
+//! Notion does (429 with `Retry-After`, 529, 5xx, a 503 after committing a write,
+//! latency, a rate limit), it logs every request so tests can count calls, and it sends
+//! signed webhook deliveries for page changes, optionally duplicated, reordered or
+//! delayed.
+//!
+//! Admin routes live under `/__admin`, outside Notion's `/v1`, and need no token.
+
+mod admin;
+mod api;
+mod error;
+mod faults;
+mod filter;
+mod gate;
+mod ids;
+mod model;
+mod schema;
+mod seed;
+mod state;
+mod values;
+mod webhooks;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use faults::{FaultAction, FaultRule};
+pub use seed::{SeededWorkspace, StageKind};
+pub use state::LoggedRequest;
+pub use webhooks::{DeliveryMode, DeliveryRecord};
+
+use state::State;
+
+/// The token the emulator accepts unless told otherwise.
+pub const DEFAULT_TOKEN: &str = "ntn_emulator_token";
+
+/// A running emulator. Dropping it stops the server.
+pub struct Emulator {
+    addr: SocketAddr,
+    shared: Shared,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// State shared by the HTTP handlers and the typed handle.
+pub(crate) type Shared = Arc<Mutex<State>>;
+
+impl Emulator {
+    /// Starts on 127.0.0.1 at `port` (0 picks a free one), accepting `token`.
+    pub async fn start(port: u16, token: &str) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let shared: Shared = Arc::new(Mutex::new(State::new(token)));
+        let app = router(Arc::clone(&shared));
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Self {
+            addr,
+            shared,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL to give a Notion client (without `/v1`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Creates the CRM workspace of SPEC §3 (Contacts, Deals, Activities).
+    pub fn seed_crm(&self, stage: StageKind) -> SeededWorkspace {
+        seed::seed_crm(&mut self.state(), stage)
+    }
+
+    pub fn inject(&self, rule: FaultRule) {
+        self.state().faults.push(rule);
+    }
+
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
+    }
+
+    /// Answers 429 like Notion beyond `per_second` requests per second (with `burst`).
+    pub fn set_rate_limit(&self, limit: Option<(f64, u32)>) {
+        self.state().set_rate_limit(limit);
+    }
+
+    /// Caps query results like Notion's 10,000-row limit, at `cap` rows.
+    pub fn set_result_cap(&self, cap: usize) {
+        self.state().result_cap = cap;
+    }
+
+    /// Every `/v1` request so far: method, path, status, time.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.state().log.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.state().log.clear();
+    }
+
+    /// Registers a webhook subscription: sends the verification handshake to `url` and
+    /// signs later deliveries with the token it returns.
+    pub async fn subscribe(&self, url: &str) -> String {
+        webhooks::subscribe(&self.shared, url, None).await
+    }
+
+    pub fn set_delivery_mode(&self, mode: DeliveryMode) {
+        self.state().webhooks.mode = mode;
+    }
+
+    /// Sends the events held back by [`DeliveryMode::reorder`], newest first.
+    pub fn flush_deliveries(&self) {
+        webhooks::flush(&self.shared);
+    }
+
+    pub fn deliveries(&self) -> Vec<DeliveryRecord> {
+        self.state().webhooks.deliveries.clone()
+    }
+
+    /// Sends an already delivered event again, as Notion's retries do.
+    pub fn redeliver(&self, event_id: &str) -> bool {
+        webhooks::redeliver(&self.shared, event_id)
+    }
+
+    /// Pages of a data source as the API would return them (trashed ones included).
+    pub fn pages(&self, data_source_id: &str) -> Vec<serde_json::Value> {
+        let state = self.state();
+        state.pages_json(data_source_id)
+    }
+
+    /// Creates a page as a person in the Notion app would (authored by a person).
+    pub fn create_page_as_person(
+        &self,
+        properties: serde_json::Value,
+        data_source_id: &str,
+    ) -> Result<serde_json::Value, String> {
+        admin::create_page_as_person(&self.shared, data_source_id, properties)
+    }
+
+    /// Edits a page as a person in the Notion app would.
+    pub fn update_page_as_person(
+        &self,
+        page_id: &str,
+        properties: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        admin::update_page_as_person(&self.shared, page_id, properties)
+    }
+
+    /// Moves a page's creation and edit times, for tests of age-based rules.
+    pub fn set_page_times(
+        &self,
+        page_id: &str,
+        created: Option<chrono::DateTime<chrono::Utc>>,
+        last_edited: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> bool {
+        self.state().set_page_times(page_id, created, last_edited)
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        self.stop_inner().await;
+    }
+
+    async fn stop_inner(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn router(shared: Shared) -> axum::Router {
+    api::routes(Arc::clone(&shared))
+        .merge(admin::routes(Arc::clone(&shared)))
+}

@@ -1,0 +1,258 @@
+//! The emulator's whole state, behind one mutex: every request is short.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use tokio::time::Instant;
+
+use crate::faults::FaultRule;
+use crate::ids;
+use crate::model::{DataSource, Database, PageRec, User, empty_value, iso, plain, to_minute};
+use crate::webhooks::WebhookState;
+
+/// One `/v1` request as the emulator saw it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    /// Milliseconds since the emulator started, when the request arrived.
+    pub at_ms: u64,
+}
+
+/// The rate limit Notion applies per connection (a token bucket).
+#[derive(Debug)]
+pub struct RateLimit {
+    pub per_second: f64,
+    pub burst: f64,
+    pub tokens: f64,
+    pub last: Instant,
+}
+
+pub struct State {
+    pub token: String,
+    pub bot_id: String,
+    pub users: Vec<User>,
+    pub workspace_pages: HashMap<String, String>,
+    pub databases: HashMap<String, Database>,
+    pub data_sources: HashMap<String, DataSource>,
+    pub pages: Vec<PageRec>,
+    pub page_index: HashMap<String, usize>,
+    pub log: Vec<LoggedRequest>,
+    pub faults: Vec<FaultRule>,
+    pub rate: Option<RateLimit>,
+    pub result_cap: usize,
+    pub webhooks: WebhookState,
+    pub started: Instant,
+}
+
+impl State {
+    pub fn new(token: &str) -> Self {
+        let bot = User {
+            id: ids::new_id(),
+            name: "CRM automations".into(),
+            bot: true,
+            email: None,
+        };
+        Self {
+            token: token.to_owned(),
+            bot_id: bot.id.clone(),
+            users: vec![bot],
+            workspace_pages: HashMap::new(),
+            databases: HashMap::new(),
+            data_sources: HashMap::new(),
+            pages: Vec::new(),
+            page_index: HashMap::new(),
+            log: Vec::new(),
+            faults: Vec::new(),
+            rate: None,
+            result_cap: 10_000,
+            webhooks: WebhookState::default(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    pub fn set_rate_limit(&mut self, limit: Option<(f64, u32)>) {
+        self.rate = limit.map(|(per_second, burst)| RateLimit {
+            per_second,
+            burst: f64::from(burst.max(1)),
+            tokens: f64::from(burst.max(1)),
+            last: Instant::now(),
+        });
+    }
+
+    /// Takes one request from the rate budget; `false` when it is spent.
+    pub fn take_rate_token(&mut self) -> bool {
+        let Some(rate) = self.rate.as_mut() else {
+            return true;
+        };
+        let now = Instant::now();
+        let refill = now.duration_since(rate.last).as_secs_f64() * rate.per_second;
+        rate.tokens = (rate.tokens + refill).min(rate.burst);
+        rate.last = now;
+        if rate.tokens >= 1.0 {
+            rate.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn user(&self, id: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    pub fn page(&self, id: &str) -> Option<&PageRec> {
+        self.page_index.get(id).map(|i| &self.pages[*i])
+    }
+
+    pub fn page_mut(&mut self, id: &str) -> Option<&mut PageRec> {
+        let i = *self.page_index.get(id)?;
+        Some(&mut self.pages[i])
+    }
+
+    pub fn insert_page(&mut self, page: PageRec) {
+        self.page_index.insert(page.id.clone(), self.pages.len());
+        self.pages.push(page);
+    }
+
+    pub fn set_page_times(
+        &mut self,
+        page_id: &str,
+        created: Option<DateTime<Utc>>,
+        edited: Option<DateTime<Utc>>,
+    ) -> bool {
+        let Some(id) = ids::normalize(page_id) else {
+            return false;
+        };
+        let Some(page) = self.page_mut(&id) else {
+            return false;
+        };
+        if let Some(c) = created {
+            page.created = to_minute(c);
+        }
+        if let Some(e) = edited {
+            page.edited = to_minute(e);
+        }
+        true
+    }
+
+    /// The page as the API returns it; `only` restricts properties to those ids/names.
+    pub fn page_json(&self, page: &PageRec, only: &[String]) -> Value {
+        let Some(ds) = self.data_sources.get(&page.data_source_id) else {
+            return Value::Null;
+        };
+        let mut properties = Map::new();
+        for schema in &ds.properties {
+            if !only.is_empty() && !only.iter().any(|o| *o == schema.id || *o == schema.name) {
+                continue;
+            }
+            let value = match schema.kind.as_str() {
+                "created_time" => Value::String(iso(page.created)),
+                "last_edited_time" => Value::String(iso(page.edited)),
+                "people" => self.people_json(page.values.get(&schema.id)),
+                _ => page
+                    .values
+                    .get(&schema.id)
+                    .cloned()
+                    .unwrap_or_else(|| empty_value(schema)),
+            };
+            let mut prop = Map::new();
+            prop.insert("id".into(), Value::String(schema.id.clone()));
+            prop.insert("type".into(), Value::String(schema.kind.clone()));
+            prop.insert(schema.kind.clone(), value);
+            if schema.kind == "relation" {
+                prop.insert("has_more".into(), Value::Bool(false));
+            }
+            properties.insert(schema.name.clone(), Value::Object(prop));
+        }
+        let title = ds
+            .title_property()
+            .and_then(|t| page.values.get(&t.id))
+            .map(plain)
+            .unwrap_or_default();
+        let user = |id: &str| {
+            self.user(id)
+                .map(User::short_json)
+                .unwrap_or_else(|| json!({"object": "user", "id": id}))
+        };
+        json!({
+            "object": "page",
+            "id": page.id,
+            "created_time": iso(page.created),
+            "last_edited_time": iso(page.edited),
+            "created_by": user(&page.created_by),
+            "last_edited_by": user(&page.edited_by),
+            "cover": null,
+            "icon": null,
+            "parent": {
+                "type": "data_source_id",
+                "data_source_id": ds.id,
+                "database_id": ds.database_id,
+            },
+            "in_trash": page.in_trash,
+            "is_archived": false,
+            "is_locked": false,
+            "properties": properties,
+            "url": ids::page_url(&title, &page.id),
+            "public_url": null,
+        })
+    }
+
+    fn people_json(&self, stored: Option<&Value>) -> Value {
+        let ids = stored.and_then(Value::as_array).cloned().unwrap_or_default();
+        Value::Array(
+            ids.iter()
+                .filter_map(|v| v.get("id").and_then(Value::as_str))
+                .map(|id| {
+                    self.user(id)
+                        .map(User::to_json)
+                        .unwrap_or_else(|| json!({"object": "user", "id": id}))
+                })
+                .collect(),
+        )
+    }
+
+    pub fn pages_json(&self, data_source_id: &str) -> Vec<Value> {
+        let Some(ds_id) = ids::normalize(data_source_id) else {
+            return Vec::new();
+        };
+        self.pages
+            .iter()
+            .filter(|p| p.data_source_id == ds_id)
+            .map(|p| self.page_json(p, &[]))
+            .collect()
+    }
+
+    pub fn database_json(&self, db: &Database) -> Value {
+        let sources: Vec<Value> = db
+            .data_sources
+            .iter()
+            .filter_map(|id| self.data_sources.get(id))
+            .map(|ds| json!({"id": ds.id, "name": ds.title}))
+            .collect();
+        json!({
+            "object": "database",
+            "id": db.id,
+            "created_time": iso(db.created),
+            "last_edited_time": iso(db.created),
+            "title": crate::model::rich_text_json(&db.title),
+            "description": [],
+            "parent": {"type": "page_id", "page_id": db.parent_page_id},
+            "is_inline": false,
+            "in_trash": false,
+            "is_locked": false,
+            "data_sources": sources,
+            "icon": null,
+            "cover": null,
+            "url": ids::page_url(&db.title, &db.id),
+            "public_url": null,
+        })
+    }
+}

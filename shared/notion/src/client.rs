@@ -1,0 +1,408 @@
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::error::NotionError;
+use crate::limiter::Limiter;
+use crate::retry::{RetryPolicy, parse_retry_after};
+use crate::types::{
+    CreateDatabase, CreatePage, DataSource, Database, Page, QueryRequest, QueryResponse,
+    UpdatePage,
+};
+
+/// The API version every request is sent with.
+pub const NOTION_VERSION: &str = "2026-03-11";
+
+/// How to reach Notion.
+#[derive(Clone)]
+pub struct NotionConfig {
+    /// `https://api.notion.com`, or the emulator's address.
+    pub base_url: String,
+    pub token: SecretString,
+    pub rate_per_second: f64,
+    pub burst: u32,
+    /// Longest wait for one HTTP exchange.
+    pub request_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl NotionConfig {
+    pub fn new(base_url: impl Into<String>, token: SecretString) -> Self {
+        Self {
+            base_url: base_url.into(),
+            token,
+            rate_per_second: 3.0,
+            burst: 3,
+            request_timeout: Duration::from_secs(20),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Whether repeating a request can change anything beyond what the first did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// Reads (GET, and the read-only POST of a query): retried on 5xx and errors.
+    Safe,
+    /// Writes: retried only when Notion certainly did not act (429, 529, refused
+    /// connection), because Notion has no idempotency keys.
+    Unsafe,
+}
+
+/// The Notion client. Cheap to clone; clones share the connection pool and the limiter.
+#[derive(Clone)]
+pub struct NotionClient {
+    http: reqwest::Client,
+    base_url: String,
+    token: SecretString,
+    limiter: Arc<Limiter>,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for NotionClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotionClient")
+            .field("base_url", &self.base_url)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NotionClient {
+    pub fn new(config: NotionConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("notion-crm/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            base_url: config.base_url.trim_end_matches('/').to_owned(),
+            token: config.token,
+            limiter: Arc::new(Limiter::new(config.rate_per_second, config.burst)),
+            retry: config.retry,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// One page of a data source query.
+    pub async fn query_data_source(
+        &self,
+        data_source_id: &str,
+        request: &QueryRequest,
+    ) -> Result<QueryResponse, NotionError> {
+        let query: Vec<(&str, &str)> = request
+            .filter_properties
+            .iter()
+            .map(|p| ("filter_properties", p.as_str()))
+            .collect();
+        self.call(
+            Method::POST,
+            &format!("/v1/data_sources/{data_source_id}/query"),
+            &query,
+            Some(request.to_body()),
+            Repeat::Safe,
+        )
+        .await
+    }
+
+    /// Every page matching the query, following each cursor. The flag is false when
+    /// Notion stopped at its 10,000-row cap, so callers can say the list is partial.
+    pub async fn query_all(
+        &self,
+        data_source_id: &str,
+        request: &QueryRequest,
+    ) -> Result<(Vec<Page>, bool), NotionError> {
+        let mut request = request.clone();
+        let mut pages = Vec::new();
+        loop {
+            let response = self.query_data_source(data_source_id, &request).await?;
+            let complete = response.is_complete();
+            pages.extend(response.results);
+            match (response.has_more, response.next_cursor) {
+                (true, Some(cursor)) => request.start_cursor = Some(cursor),
+                _ => return Ok((pages, complete)),
+            }
+        }
+    }
+
+    pub async fn retrieve_page(
+        &self,
+        page_id: &str,
+        filter_properties: &[String],
+    ) -> Result<Page, NotionError> {
+        let query: Vec<(&str, &str)> = filter_properties
+            .iter()
+            .map(|p| ("filter_properties", p.as_str()))
+            .collect();
+        self.call(
+            Method::GET,
+            &format!("/v1/pages/{page_id}"),
+            &query,
+            None,
+            Repeat::Safe,
+        )
+        .await
+    }
+
+    /// Creates a page. A 503 for a create Notion did commit comes back as the created
+    /// page (read through `committed_resource_id`), so a retry can never make two.
+    pub async fn create_page(&self, request: &CreatePage) -> Result<Page, NotionError> {
+        let result = self
+            .call(
+                Method::POST,
+                "/v1/pages",
+                &[],
+                Some(request.to_body()),
+                Repeat::Unsafe,
+            )
+            .await;
+        match result {
+            Err(NotionError::Api {
+                status: 503,
+                committed_resource_id: Some(id),
+                ..
+            }) => {
+                tracing::info!(page_id = %id, "create answered 503 after commit; reading the page");
+                self.retrieve_page(&id, &[]).await
+            }
+            other => other,
+        }
+    }
+
+    pub async fn update_page(
+        &self,
+        page_id: &str,
+        request: &UpdatePage,
+    ) -> Result<Page, NotionError> {
+        self.call(
+            Method::PATCH,
+            &format!("/v1/pages/{page_id}"),
+            &[],
+            Some(request.to_body()),
+            Repeat::Unsafe,
+        )
+        .await
+    }
+
+    pub async fn retrieve_data_source(&self, id: &str) -> Result<DataSource, NotionError> {
+        self.call(
+            Method::GET,
+            &format!("/v1/data_sources/{id}"),
+            &[],
+            None,
+            Repeat::Safe,
+        )
+        .await
+    }
+
+    pub async fn retrieve_database(&self, id: &str) -> Result<Database, NotionError> {
+        self.call(
+            Method::GET,
+            &format!("/v1/databases/{id}"),
+            &[],
+            None,
+            Repeat::Safe,
+        )
+        .await
+    }
+
+    /// Creates a database with its first data source; like [`create_page`](Self::create_page),
+    /// a 503 after commit is resolved by reading what was created.
+    pub async fn create_database(&self, request: &CreateDatabase) -> Result<Database, NotionError> {
+        let result = self
+            .call(
+                Method::POST,
+                "/v1/databases",
+                &[],
+                Some(request.to_body()),
+                Repeat::Unsafe,
+            )
+            .await;
+        match result {
+            Err(NotionError::Api {
+                status: 503,
+                committed_resource_id: Some(id),
+                ..
+            }) => self.retrieve_database(&id).await,
+            other => other,
+        }
+    }
+
+    /// Sends one logical call, paced and retried within the policy.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+        repeat: Repeat,
+    ) -> Result<T, NotionError> {
+        let started = Instant::now();
+        let mut retries = 0u32;
+        loop {
+            self.limiter.acquire().await;
+            let outcome = self.send_once(&method, path, query, body.as_ref()).await;
+            let wait = match &outcome {
+                Ok(_) => None,
+                Err(err) => self.retry_wait(err, repeat, retries),
+            };
+            let Some(wait) = wait else {
+                return outcome.and_then(|value| decode(&method, path, value));
+            };
+            retries += 1;
+            let within_budget = retries < self.retry.max_attempts
+                && started.elapsed() + wait <= self.retry.max_elapsed;
+            if !within_budget {
+                return outcome.and_then(|value| decode(&method, path, value));
+            }
+            if let Err(err) = &outcome {
+                tracing::warn!(%method, path, retry = retries, wait_ms = wait.as_millis() as u64, error = %err, "retrying Notion call");
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// How long to wait before retrying after `err`, or `None` when it must not be
+    /// retried.
+    fn retry_wait(&self, err: &NotionError, repeat: Repeat, retry: u32) -> Option<Duration> {
+        match err {
+            NotionError::Api {
+                status: 429 | 529,
+                rate_limit_reason,
+                retry_after,
+                ..
+            } => {
+                // Blocked access will not unblock by waiting.
+                if rate_limit_reason.as_deref() == Some("public_api_request_blocked") {
+                    return None;
+                }
+                Some(self.retry.after_rate_limit(*retry_after, retry))
+            }
+            NotionError::Api {
+                status: 500 | 502 | 503 | 504,
+                ..
+            } if repeat == Repeat::Safe => Some(self.retry.backoff(retry)),
+            NotionError::Transport { source, .. }
+                if repeat == Repeat::Safe || source.is_connect() =>
+            {
+                Some(self.retry.backoff(retry))
+            }
+            NotionError::Timeout { .. } if repeat == Repeat::Safe => {
+                Some(self.retry.backoff(retry))
+            }
+            _ => None,
+        }
+    }
+
+    async fn send_once(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value, NotionError> {
+        let url = format!("{}{}", self.base_url, path);
+        let mut request = self
+            .http
+            .request(method.clone(), &url)
+            .bearer_auth(self.token.expose_secret())
+            .header("Notion-Version", NOTION_VERSION);
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let transport = |source: reqwest::Error| {
+            if source.is_timeout() {
+                NotionError::Timeout {
+                    method: method.to_string(),
+                    path: path.to_owned(),
+                }
+            } else {
+                NotionError::Transport {
+                    method: method.to_string(),
+                    path: path.to_owned(),
+                    source: source.without_url(),
+                }
+            }
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let header_request_id = response
+            .headers()
+            .get("x-notion-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = response.bytes().await.map_err(transport)?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| NotionError::Decode {
+                method: method.to_string(),
+                path: path.to_owned(),
+                detail: e.to_string(),
+            });
+        }
+        Err(api_error(status, &bytes, retry_after, header_request_id))
+    }
+}
+
+fn decode<T: DeserializeOwned>(method: &Method, path: &str, value: Value) -> Result<T, NotionError> {
+    serde_json::from_value(value).map_err(|e| NotionError::Decode {
+        method: method.to_string(),
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })
+}
+
+/// Reads Notion's error body. An edge proxy may answer with HTML instead; then the
+/// status alone decides.
+fn api_error(
+    status: StatusCode,
+    body: &[u8],
+    header_retry_after: Option<Duration>,
+    header_request_id: Option<String>,
+) -> NotionError {
+    let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
+    let additional = json.get("additional_data");
+    let additional_text = |key: &str| {
+        additional
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let body_retry_after = additional
+        .and_then(|a| a.get("retry_after"))
+        .and_then(Value::as_f64)
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64);
+    NotionError::Api {
+        status: status.as_u16(),
+        code: text("code").unwrap_or_else(|| {
+            status
+                .canonical_reason()
+                .unwrap_or("unknown")
+                .to_lowercase()
+                .replace(' ', "_")
+        }),
+        message: text("message").unwrap_or_else(|| format!("HTTP {status}")),
+        request_id: text("request_id").or(header_request_id),
+        retry_after: header_retry_after.or(body_retry_after),
+        rate_limit_reason: additional_text("rate_limit_reason"),
+        committed_resource_id: additional_text("committed_resource_id"),
+    }
+}

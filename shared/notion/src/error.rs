@@ -1,0 +1,85 @@
+use std::time::Duration;
+
+/// A failed Notion call, after the client's own retries.
+#[derive(Debug, thiserror::Error)]
+pub enum NotionError {
+    /// Notion answered with an error status. Keeps what Notion said so the log shows
+    /// the `request_id` Notion support asks for.
+    #[error("Notion answered {status} {code}: {message}{}", request_id_suffix(.request_id))]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+        request_id: Option<String>,
+        retry_after: Option<Duration>,
+        rate_limit_reason: Option<String>,
+        /// Set on a 503 for a write Notion did commit: the id of what it created.
+        committed_resource_id: Option<String>,
+    },
+
+    /// No answer within the per-request timeout.
+    #[error("Notion did not answer {method} {path} in time")]
+    Timeout { method: String, path: String },
+
+    /// The request could not be sent or the answer could not be read.
+    #[error("could not reach Notion for {method} {path}")]
+    Transport {
+        method: String,
+        path: String,
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// Notion answered 2xx with a body we cannot read.
+    #[error("unexpected Notion response to {method} {path}: {detail}")]
+    Decode {
+        method: String,
+        path: String,
+        detail: String,
+    },
+}
+
+fn request_id_suffix(id: &Option<String>) -> String {
+    id.as_ref()
+        .map(|id| format!(" (request id {id})"))
+        .unwrap_or_default()
+}
+
+impl NotionError {
+    /// Whether the same call may succeed later (the caller should keep the work and
+    /// retry), as opposed to a request that will fail the same way every time.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Api {
+                status,
+                rate_limit_reason,
+                ..
+            } => match status {
+                429 => rate_limit_reason.as_deref() != Some("public_api_request_blocked"),
+                409 | 500 | 502 | 503 | 504 | 529 => true,
+                _ => false,
+            },
+            Self::Timeout { .. } | Self::Transport { .. } => true,
+            Self::Decode { .. } => false,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// 404 `object_not_found`: absent, or not shared with the integration.
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}

@@ -1,0 +1,104 @@
+use std::time::Duration;
+
+/// How hard one call tries before giving up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts in total, the first included.
+    pub max_attempts: u32,
+    /// Give up rather than start a wait that would end after this much time since the
+    /// call began: a worker must keep time to record the failure.
+    pub max_elapsed: Duration,
+    /// First backoff delay; doubles per attempt, with jitter.
+    pub base_delay: Duration,
+    /// Longest single wait, for backoff and for `Retry-After`.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            max_elapsed: Duration::from_secs(60),
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Exponential backoff with jitter for retry number `retry` (0 for the first retry):
+    /// between half and one and a half times `base · 2^retry`, capped. Jitter keeps
+    /// concurrent workers that failed together from retrying together.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let exp = self.base_delay.saturating_mul(2u32.saturating_pow(retry.min(16)));
+        let jittered = exp.mul_f64(0.5 + fastrand::f64());
+        jittered.min(self.max_delay)
+    }
+
+    /// The wait before retrying after a 429/529: what the server asked for, capped.
+    pub fn after_rate_limit(&self, retry_after: Option<Duration>, retry: u32) -> Duration {
+        match retry_after {
+            Some(wait) => wait.min(self.max_delay),
+            None => self.backoff(retry),
+        }
+    }
+}
+
+/// Parses `Retry-After`: delta-seconds or an HTTP date.
+pub(crate) fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    if let Ok(secs) = value.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Some(Duration::from_secs_f64(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn retry_after_accepts_seconds_and_http_dates() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("1.5", now), Some(Duration::from_millis(1500)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
+        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
+        assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", SystemTime::now()), None);
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let p = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            ..RetryPolicy::default()
+        };
+        for _ in 0..100 {
+            let d0 = p.backoff(0);
+            assert!(d0 >= Duration::from_millis(50) && d0 <= Duration::from_millis(150));
+            let d2 = p.backoff(2);
+            assert!(d2 >= Duration::from_millis(200) && d2 <= Duration::from_millis(600));
+            assert!(p.backoff(30) <= Duration::from_secs(1));
+        }
+        assert_eq!(
+            p.after_rate_limit(Some(Duration::from_secs(60)), 0),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            p.after_rate_limit(Some(Duration::from_millis(300)), 3),
+            Duration::from_millis(300)
+        );
+    }
+}
