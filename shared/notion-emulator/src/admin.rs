@@ -31,7 +31,10 @@ pub fn routes(shared: Shared) -> Router {
             "/__admin/data_sources/{id}/pages",
             get(list_pages).post(person_creates_page),
         )
-        .route("/__admin/pages/{id}", axum::routing::patch(person_edits_page))
+        .route(
+            "/__admin/pages/{id}",
+            axum::routing::patch(person_edits_page),
+        )
         .with_state(shared)
 }
 
@@ -212,7 +215,11 @@ async fn person_edits_page(
 }
 
 /// For the typed handle: create a page as a person.
-pub fn create_page_as_person(shared: &Shared, ds: &str, properties: Value) -> Result<Value, String> {
+pub fn create_page_as_person(
+    shared: &Shared,
+    ds: &str,
+    properties: Value,
+) -> Result<Value, String> {
     let result = {
         let ds = crate::ids::normalize(ds).ok_or("bad data source id")?;
         let mut state = lock(shared);
@@ -224,7 +231,11 @@ pub fn create_page_as_person(shared: &Shared, ds: &str, properties: Value) -> Re
 }
 
 /// For the typed handle: edit a page as a person.
-pub fn update_page_as_person(shared: &Shared, page_id: &str, properties: Value) -> Result<Value, String> {
+pub fn update_page_as_person(
+    shared: &Shared,
+    page_id: &str,
+    properties: Value,
+) -> Result<Value, String> {
     let result = {
         let id = crate::ids::normalize(page_id).ok_or("bad page id")?;
         let mut state = lock(shared);

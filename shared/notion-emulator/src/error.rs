@@ -49,15 +49,33 @@ impl ApiError {
         let (code, message) = match status {
             400 => ("validation_error", "Body failed validation."),
             401 => ("unauthorized", "API token is invalid."),
-            403 => ("restricted_resource", "Insufficient permissions for this resource."),
+            403 => (
+                "restricted_resource",
+                "Insufficient permissions for this resource.",
+            ),
             404 => ("object_not_found", "Could not find object."),
-            409 => ("conflict_error", "Conflict occurred while saving. Please try again."),
-            429 => ("rate_limited", "You have been rate limited. Please try again in a few minutes."),
+            409 => (
+                "conflict_error",
+                "Conflict occurred while saving. Please try again.",
+            ),
+            429 => (
+                "rate_limited",
+                "You have been rate limited. Please try again in a few minutes.",
+            ),
             500 => ("internal_server_error", "Unexpected error occurred."),
             502 => ("bad_gateway", "Bad gateway."),
-            503 => ("service_unavailable", "Notion is unavailable. Please try again later."),
-            504 => ("gateway_timeout", "Notion timed out while processing the request."),
-            529 => ("service_overload", "Notion is overloaded. Please try again later."),
+            503 => (
+                "service_unavailable",
+                "Notion is unavailable. Please try again later.",
+            ),
+            504 => (
+                "gateway_timeout",
+                "Notion timed out while processing the request.",
+            ),
+            529 => (
+                "service_overload",
+                "Notion is overloaded. Please try again later.",
+            ),
             _ => ("internal_server_error", "Unexpected error occurred."),
         };
         Self::new(status, code, message)

@@ -106,6 +106,10 @@ mod tests {
         assert!(!rule.matches("GET", "/v1/data_sources/abc/query"));
         assert!(!rule.matches("POST", "/v1/data_sources/abc"));
         assert!(FaultRule::status(None, "*", 500).matches("PATCH", "/v1/pages/x"));
-        assert!(!FaultRule::status(None, "*", 500).times(0).matches("GET", "/"));
+        assert!(
+            !FaultRule::status(None, "*", 500)
+                .times(0)
+                .matches("GET", "/")
+        );
     }
 }

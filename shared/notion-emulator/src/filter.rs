@@ -17,8 +17,15 @@ use crate::values::parse_date;
 pub enum Compiled {
     And(Vec<Compiled>),
     Or(Vec<Compiled>),
-    Property { id: String, kind: String, cond: Cond },
-    Timestamp { created: bool, cond: DateCond },
+    Property {
+        id: String,
+        kind: String,
+        cond: Cond,
+    },
+    Timestamp {
+        created: bool,
+        cond: DateCond,
+    },
 }
 
 #[derive(Debug)]
@@ -73,11 +80,17 @@ pub fn compile(filter: &Value, ds: &DataSource, depth: usize) -> Result<Compiled
         let created = match ts {
             "created_time" => true,
             "last_edited_time" => false,
-            other => return Err(bad(format!("body.filter.timestamp should be `created_time` or `last_edited_time`, instead was `{other}`."))),
+            other => {
+                return Err(bad(format!(
+                    "body.filter.timestamp should be `created_time` or `last_edited_time`, instead was `{other}`."
+                )));
+            }
         };
-        let cond = obj
-            .get(ts)
-            .ok_or_else(|| bad(format!("body.filter.{ts} should be defined, instead was `undefined`.")))?;
+        let cond = obj.get(ts).ok_or_else(|| {
+            bad(format!(
+                "body.filter.{ts} should be defined, instead was `undefined`."
+            ))
+        })?;
         return Ok(Compiled::Timestamp {
             created,
             cond: date_cond(cond)?,
@@ -100,14 +113,30 @@ pub fn compile(filter: &Value, ds: &DataSource, depth: usize) -> Result<Compiled
     let (op, arg) = single_op(condition, kind)?;
     let cond = match kind {
         "title" | "rich_text" | "email" | "phone_number" | "url" => {
-            let arg = text_arg(&op, arg, kind, &["equals", "does_not_equal", "contains", "does_not_contain", "starts_with", "ends_with"])?;
+            let arg = text_arg(
+                &op,
+                arg,
+                kind,
+                &[
+                    "equals",
+                    "does_not_equal",
+                    "contains",
+                    "does_not_contain",
+                    "starts_with",
+                    "ends_with",
+                ],
+            )?;
             Cond::Text(op, arg)
         }
         "select" | "status" => match op.as_str() {
             "equals" | "does_not_equal" => {
                 let names = match arg {
                     Value::String(s) => vec![s.clone()],
-                    Value::Array(a) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                    Value::Array(a) => a
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect(),
                     _ => return Err(bad(format!("body.filter.{kind}.{op} should be a string."))),
                 };
                 Cond::Choice(op, names)
@@ -116,16 +145,24 @@ pub fn compile(filter: &Value, ds: &DataSource, depth: usize) -> Result<Compiled
             _ => return Err(unknown_op(kind, &op)),
         },
         "number" => match op.as_str() {
-            "equals" | "does_not_equal" | "greater_than" | "less_than"
-            | "greater_than_or_equal_to" | "less_than_or_equal_to" => {
-                let n = arg.as_f64().ok_or_else(|| bad(format!("body.filter.number.{op} should be a number.")))?;
+            "equals"
+            | "does_not_equal"
+            | "greater_than"
+            | "less_than"
+            | "greater_than_or_equal_to"
+            | "less_than_or_equal_to" => {
+                let n = arg
+                    .as_f64()
+                    .ok_or_else(|| bad(format!("body.filter.number.{op} should be a number.")))?;
                 Cond::Number(op, Some(n))
             }
             "is_empty" | "is_not_empty" => Cond::Number(op, None),
             _ => return Err(unknown_op(kind, &op)),
         },
         "checkbox" => {
-            let b = arg.as_bool().ok_or_else(|| bad(format!("body.filter.checkbox.{op} should be a boolean.")))?;
+            let b = arg
+                .as_bool()
+                .ok_or_else(|| bad(format!("body.filter.checkbox.{op} should be a boolean.")))?;
             match op.as_str() {
                 "equals" => Cond::Checkbox(true, b),
                 "does_not_equal" => Cond::Checkbox(false, b),
@@ -135,16 +172,19 @@ pub fn compile(filter: &Value, ds: &DataSource, depth: usize) -> Result<Compiled
         "date" | "created_time" | "last_edited_time" => Cond::Date(date_cond(condition)?),
         "relation" => match op.as_str() {
             "contains" | "does_not_contain" => {
-                let id = arg
-                    .as_str()
-                    .and_then(ids::normalize)
-                    .ok_or_else(|| bad(format!("body.filter.relation.{op} should be a valid uuid.")))?;
+                let id = arg.as_str().and_then(ids::normalize).ok_or_else(|| {
+                    bad(format!("body.filter.relation.{op} should be a valid uuid."))
+                })?;
                 Cond::Relation(op, Some(id))
             }
             "is_empty" | "is_not_empty" => Cond::Relation(op, None),
             _ => return Err(unknown_op(kind, &op)),
         },
-        other => return Err(bad(format!("Filtering on properties of type {other} is not supported."))),
+        other => {
+            return Err(bad(format!(
+                "Filtering on properties of type {other} is not supported."
+            )));
+        }
     };
     Ok(Compiled::Property {
         id: schema.id.clone(),
@@ -154,7 +194,9 @@ pub fn compile(filter: &Value, ds: &DataSource, depth: usize) -> Result<Compiled
 }
 
 fn unknown_op(kind: &str, op: &str) -> ApiError {
-    bad(format!("body failed validation: `{op}` is not a valid {kind} filter condition."))
+    bad(format!(
+        "body failed validation: `{op}` is not a valid {kind} filter condition."
+    ))
 }
 
 fn single_op<'a>(condition: &'a Value, kind: &str) -> Result<(String, &'a Value), ApiError> {
@@ -186,11 +228,16 @@ fn date_cond(condition: &Value) -> Result<DateCond, ApiError> {
     let (op, arg) = single_op(condition, "date")?;
     let arg = match op.as_str() {
         "equals" | "before" | "after" | "on_or_before" | "on_or_after" => {
-            let s = arg.as_str().ok_or_else(|| bad(format!("body.filter.date.{op} should be a string.")))?;
+            let s = arg
+                .as_str()
+                .ok_or_else(|| bad(format!("body.filter.date.{op} should be a string.")))?;
             let at = parse_date(s).ok_or_else(|| {
                 bad(format!("body.filter.date.{op} should be a valid ISO 8601 date string, instead was `\"{s}\"`."))
             })?;
-            Some(DateArg { at, date_only: s.len() == 10 })
+            Some(DateArg {
+                at,
+                date_only: s.len() == 10,
+            })
         }
         "is_empty" | "is_not_empty" => None,
         _ => return Err(unknown_op("date", &op)),
@@ -203,9 +250,10 @@ pub fn matches(f: &Compiled, page: &PageRec) -> bool {
     match f {
         Compiled::And(items) => items.iter().all(|i| matches(i, page)),
         Compiled::Or(items) => items.iter().any(|i| matches(i, page)),
-        Compiled::Timestamp { created, cond } => {
-            date_matches(cond, Some(if *created { page.created } else { page.edited }))
-        }
+        Compiled::Timestamp { created, cond } => date_matches(
+            cond,
+            Some(if *created { page.created } else { page.edited }),
+        ),
         Compiled::Property { id, kind, cond } => {
             let value = page.values.get(id).unwrap_or(&Value::Null);
             property_matches(kind, cond, value, page)
@@ -266,14 +314,21 @@ fn property_matches(kind: &str, cond: &Cond, value: &Value, page: &PageRec) -> b
             let at = match kind {
                 "created_time" => Some(page.created),
                 "last_edited_time" => Some(page.edited),
-                _ => value.get("start").and_then(Value::as_str).and_then(parse_date),
+                _ => value
+                    .get("start")
+                    .and_then(Value::as_str)
+                    .and_then(parse_date),
             };
             date_matches(cond, at)
         }
         Cond::Relation(op, arg) => {
             let ids: Vec<&str> = value
                 .as_array()
-                .map(|a| a.iter().filter_map(|r| r.get("id").and_then(Value::as_str)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|r| r.get("id").and_then(Value::as_str))
+                        .collect()
+                })
                 .unwrap_or_default();
             match op.as_str() {
                 "contains" => arg.as_deref().is_some_and(|a| ids.contains(&a)),
@@ -318,7 +373,9 @@ pub struct SortKey {
 
 pub fn compile_sorts(sorts: &Value, ds: &DataSource) -> Result<Vec<SortKey>, ApiError> {
     let Some(items) = sorts.as_array() else {
-        return Err(bad("body failed validation: body.sorts should be an array."));
+        return Err(bad(
+            "body failed validation: body.sorts should be an array.",
+        ));
     };
     items
         .iter()
@@ -361,12 +418,20 @@ enum Key {
 
 fn sort_key(key: &SortKey, page: &PageRec) -> Option<Key> {
     let Some((id, kind)) = &key.property else {
-        return Some(Key::Time(if key.created { page.created } else { page.edited }));
+        return Some(Key::Time(if key.created {
+            page.created
+        } else {
+            page.edited
+        }));
     };
     let value = page.values.get(id).unwrap_or(&Value::Null);
     match kind.as_str() {
         "number" => value.as_f64().map(Key::Num),
-        "checkbox" => Some(Key::Num(if value.as_bool() == Some(true) { 1.0 } else { 0.0 })),
+        "checkbox" => Some(Key::Num(if value.as_bool() == Some(true) {
+            1.0
+        } else {
+            0.0
+        })),
         "date" => value
             .get("start")
             .and_then(Value::as_str)
@@ -374,7 +439,10 @@ fn sort_key(key: &SortKey, page: &PageRec) -> Option<Key> {
             .map(Key::Time),
         "created_time" => Some(Key::Time(page.created)),
         "last_edited_time" => Some(Key::Time(page.edited)),
-        "select" | "status" => value.get("name").and_then(Value::as_str).map(|s| Key::Text(s.to_owned())),
+        "select" | "status" => value
+            .get("name")
+            .and_then(Value::as_str)
+            .map(|s| Key::Text(s.to_owned())),
         _ => {
             let t = text_of(kind, value);
             (!t.is_empty()).then_some(Key::Text(t))

@@ -19,9 +19,19 @@ pub const SUPPORTED_VERSIONS: &[&str] = &["2022-06-28", "2025-09-03", "2026-03-1
 pub async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
-    let (at_ms, latency, action, rate_ok, token) = {
+    let (seq, latency, action, rate_ok, token) = {
         let mut state = shared.lock().unwrap_or_else(|p| p.into_inner());
         let at_ms = u64::try_from(state.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        // Logged on arrival, so a request whose client gave up still counts.
+        state.log_seq += 1;
+        let seq = state.log_seq;
+        state.log.push(LoggedRequest {
+            seq,
+            method: method.clone(),
+            path: path.clone(),
+            status: 499,
+            at_ms,
+        });
         let mut latency = 0;
         let mut action = None;
         for rule in state.faults.iter_mut() {
@@ -45,7 +55,7 @@ pub async fn gate(State(shared): State<Shared>, request: Request, next: Next) ->
         }
         state.faults.retain(|r| r.times != Some(0));
         let rate_ok = state.take_rate_token();
-        (at_ms, latency, action, rate_ok, state.token.clone())
+        (seq, latency, action, rate_ok, state.token.clone())
     };
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
@@ -86,12 +96,9 @@ pub async fn gate(State(shared): State<Shared>, request: Request, next: Next) ->
         },
     };
     let mut state = shared.lock().unwrap_or_else(|p| p.into_inner());
-    state.log.push(LoggedRequest {
-        method,
-        path,
-        status: response.status().as_u16(),
-        at_ms,
-    });
+    if let Some(entry) = state.log.iter_mut().rev().find(|r| r.seq == seq) {
+        entry.status = response.status().as_u16();
+    }
     drop(state);
     crate::webhooks::pump(&shared);
     response

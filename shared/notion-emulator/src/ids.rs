@@ -26,7 +26,8 @@ pub fn normalize(id: &str) -> Option<String> {
 /// URL-encoded (`%3AUPp`). Using such characters on purpose makes sure no consumer
 /// double-encodes or decodes them.
 pub fn new_property_id() -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:;@[]^`{|}~";
+    const CHARS: &[u8] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:;@[]^`{|}~";
     let mut out = String::new();
     for _ in 0..4 {
         let c = CHARS[fastrand::usize(..CHARS.len())] as char;
@@ -68,7 +69,10 @@ mod tests {
             normalize(id).as_deref(),
             Some("1c2b3a4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d")
         );
-        assert_eq!(normalize("1c2b3a4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"), normalize(id));
+        assert_eq!(
+            normalize("1c2b3a4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"),
+            normalize(id)
+        );
         assert_eq!(normalize("nope"), None);
     }
 
@@ -76,7 +80,10 @@ mod tests {
     fn property_ids_are_url_encoded() {
         for _ in 0..200 {
             let id = new_property_id();
-            assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '%'), "{id}");
+            assert!(
+                id.chars().all(|c| c.is_ascii_alphanumeric() || c == '%'),
+                "{id}"
+            );
         }
     }
 }

@@ -203,6 +203,5 @@ impl Drop for Emulator {
 }
 
 fn router(shared: Shared) -> axum::Router {
-    api::routes(Arc::clone(&shared))
-        .merge(admin::routes(Arc::clone(&shared)))
+    api::routes(Arc::clone(&shared)).merge(admin::routes(Arc::clone(&shared)))
 }

@@ -24,11 +24,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "status" => Some(StageKind::Status),
                     "select" => Some(StageKind::Select),
                     "none" => None,
-                    other => return Err(format!("--seed: expected status, select or none, got {other}").into()),
+                    other => {
+                        return Err(format!(
+                            "--seed: expected status, select or none, got {other}"
+                        )
+                        .into());
+                    }
                 }
             }
             "-h" | "--help" => {
-                println!("notion-emulator [--port 7700] [--token TOKEN] [--seed status|select|none]");
+                println!(
+                    "notion-emulator [--port 7700] [--token TOKEN] [--seed status|select|none]"
+                );
                 return Ok(());
             }
             other => return Err(format!("unknown argument {other}").into()),

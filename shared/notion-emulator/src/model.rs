@@ -175,7 +175,11 @@ pub fn plain(value: &Value) -> String {
         .map(|parts| {
             parts
                 .iter()
-                .filter_map(|p| p.get("plain_text").and_then(Value::as_str))
+                .filter_map(|p| {
+                    p.get("plain_text")
+                        .or_else(|| p.get("text").and_then(|t| t.get("content")))
+                        .and_then(Value::as_str)
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -187,11 +191,7 @@ pub fn empty_value(schema: &PropSchema) -> Value {
         "title" | "rich_text" | "relation" | "people" | "multi_select" | "files" => json!([]),
         "checkbox" => Value::Bool(false),
         // A status always has a value in Notion: the first option.
-        "status" => schema
-            .options()
-            .first()
-            .cloned()
-            .unwrap_or(Value::Null),
+        "status" => schema.options().first().cloned().unwrap_or(Value::Null),
         _ => Value::Null,
     }
 }

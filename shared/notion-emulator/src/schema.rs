@@ -25,17 +25,23 @@ const KINDS: &[&str] = &[
     "last_edited_time",
 ];
 
-const COLORS: &[&str] = &["blue", "green", "yellow", "orange", "red", "purple", "pink", "brown", "gray"];
+const COLORS: &[&str] = &[
+    "blue", "green", "yellow", "orange", "red", "purple", "pink", "brown", "gray",
+];
 
 /// `POST /v1/databases`: returns the new database's id.
 pub fn create_database(state: &mut State, body: &Value) -> Result<String, ApiError> {
-    let parent = body
-        .get("parent")
-        .ok_or_else(|| ApiError::validation("body.parent should be defined, instead was `undefined`."))?;
+    let parent = body.get("parent").ok_or_else(|| {
+        ApiError::validation("body.parent should be defined, instead was `undefined`.")
+    })?;
     let page_id = parent
         .get("page_id")
         .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::validation("body.parent.page_id should be defined (databases are created under a page)."))?;
+        .ok_or_else(|| {
+            ApiError::validation(
+                "body.parent.page_id should be defined (databases are created under a page).",
+            )
+        })?;
     let page_id = ids::normalize(page_id)
         .ok_or_else(|| ApiError::validation("body.parent.page_id should be a valid uuid."))?;
     if !state.workspace_pages.contains_key(&page_id) && state.page(&page_id).is_none() {
@@ -48,7 +54,9 @@ pub fn create_database(state: &mut State, body: &Value) -> Result<String, ApiErr
         .or_else(|| body.get("properties"))
         .and_then(Value::as_object)
         .ok_or_else(|| {
-            ApiError::validation("body.initial_data_source.properties should be defined, instead was `undefined`.")
+            ApiError::validation(
+                "body.initial_data_source.properties should be defined, instead was `undefined`.",
+            )
         })?;
     let schema = properties
         .iter()
@@ -88,16 +96,20 @@ pub fn create_database(state: &mut State, body: &Value) -> Result<String, ApiErr
 }
 
 fn property_schema(state: &State, name: &str, config: &Value) -> Result<PropSchema, ApiError> {
-    let obj = config
-        .as_object()
-        .ok_or_else(|| ApiError::validation(format!("body.properties.{name} should be an object.")))?;
+    let obj = config.as_object().ok_or_else(|| {
+        ApiError::validation(format!("body.properties.{name} should be an object."))
+    })?;
     let kind = match obj.get("type").and_then(Value::as_str) {
         Some(t) => t.to_owned(),
         None => obj
             .keys()
             .find(|k| KINDS.contains(&k.as_str()))
             .cloned()
-            .ok_or_else(|| ApiError::validation(format!("body.properties.{name} has no known property type.")))?,
+            .ok_or_else(|| {
+                ApiError::validation(format!(
+                    "body.properties.{name} has no known property type."
+                ))
+            })?,
     };
     if !KINDS.contains(&kind.as_str()) {
         return Err(ApiError::validation(format!(
@@ -118,7 +130,9 @@ fn property_schema(state: &State, name: &str, config: &Value) -> Result<PropSche
                 .and_then(Value::as_str)
                 .and_then(ids::normalize)
                 .ok_or_else(|| {
-                    ApiError::validation(format!("body.properties.{name}.relation.data_source_id should be a valid uuid."))
+                    ApiError::validation(format!(
+                        "body.properties.{name}.relation.data_source_id should be a valid uuid."
+                    ))
                 })?;
             let ds = state
                 .data_sources
@@ -133,7 +147,11 @@ fn property_schema(state: &State, name: &str, config: &Value) -> Result<PropSche
         }
         _ => Value::Object(Map::new()),
     };
-    let id = if kind == "title" { "title".to_owned() } else { ids::new_property_id() };
+    let id = if kind == "title" {
+        "title".to_owned()
+    } else {
+        ids::new_property_id()
+    };
     Ok(PropSchema {
         id,
         name: name.to_owned(),
@@ -155,7 +173,10 @@ fn options(given: &Value, defaults: &[&str]) -> Vec<Value> {
             .iter()
             .filter_map(|o| {
                 let name = o.get("name").and_then(Value::as_str)?;
-                Some((name.to_owned(), o.get("color").and_then(Value::as_str).map(str::to_owned)))
+                Some((
+                    name.to_owned(),
+                    o.get("color").and_then(Value::as_str).map(str::to_owned),
+                ))
             })
             .collect()
     };

@@ -32,7 +32,14 @@ pub struct SeededWorkspace {
     pub people: Vec<(String, String)>,
 }
 
-const STAGES: &[&str] = &["lead", "qualified", "proposal", "negotiation", "won", "lost"];
+const STAGES: &[&str] = &[
+    "lead",
+    "qualified",
+    "proposal",
+    "negotiation",
+    "won",
+    "lost",
+];
 
 fn select(options: &[&str]) -> Value {
     json!({"options": options.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()})
@@ -46,7 +53,10 @@ pub fn seed_crm(state: &mut State, stage: StageKind) -> SeededWorkspace {
             id: ids::new_id(),
             name: name.into(),
             bot: false,
-            email: Some(format!("{}@example.com", name.split(' ').next().unwrap_or("x").to_lowercase())),
+            email: Some(format!(
+                "{}@example.com",
+                name.split(' ').next().unwrap_or("x").to_lowercase()
+            )),
         });
     }
     let mut create = |title: &str, properties: Value| {

@@ -15,8 +15,11 @@ use crate::webhooks::WebhookState;
 /// One `/v1` request as the emulator saw it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LoggedRequest {
+    /// Arrival order, from 1.
+    pub seq: u64,
     pub method: String,
     pub path: String,
+    /// The answer's status; 499 while unanswered or when the client gave up waiting.
     pub status: u16,
     /// Milliseconds since the emulator started, when the request arrived.
     pub at_ms: u64,
@@ -41,6 +44,7 @@ pub struct State {
     pub pages: Vec<PageRec>,
     pub page_index: HashMap<String, usize>,
     pub log: Vec<LoggedRequest>,
+    pub log_seq: u64,
     pub faults: Vec<FaultRule>,
     pub rate: Option<RateLimit>,
     pub result_cap: usize,
@@ -66,6 +70,7 @@ impl State {
             pages: Vec::new(),
             page_index: HashMap::new(),
             log: Vec::new(),
+            log_seq: 0,
             faults: Vec::new(),
             rate: None,
             result_cap: 10_000,
@@ -206,7 +211,10 @@ impl State {
     }
 
     fn people_json(&self, stored: Option<&Value>) -> Value {
-        let ids = stored.and_then(Value::as_array).cloned().unwrap_or_default();
+        let ids = stored
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         Value::Array(
             ids.iter()
                 .filter_map(|v| v.get("id").and_then(Value::as_str))

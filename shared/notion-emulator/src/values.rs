@@ -37,9 +37,7 @@ pub fn write_properties(
             .data_sources
             .get(ds_id)
             .and_then(|ds| ds.property_index(key))
-            .ok_or_else(|| {
-                ApiError::validation(format!("{key} is not a property that exists."))
-            })?;
+            .ok_or_else(|| ApiError::validation(format!("{key} is not a property that exists.")))?;
         let value = write_value(state, ds_id, index, key, input)?;
         let id = state.data_sources[ds_id].properties[index].id.clone();
         out.push((id, value));
@@ -94,11 +92,19 @@ fn write_value(
         "select" | "status" => {
             if value.is_null() {
                 if kind == "status" {
-                    return Err(ApiError::validation(format!("{path} should be defined, instead was `null`.")));
+                    return Err(ApiError::validation(format!(
+                        "{path} should be defined, instead was `null`."
+                    )));
                 }
                 return Ok(Value::Null);
             }
-            option(state.data_sources.get_mut(ds_id), index, value, &path, kind == "select")
+            option(
+                state.data_sources.get_mut(ds_id),
+                index,
+                value,
+                &path,
+                kind == "select",
+            )
         }
         "multi_select" => {
             let items = value.as_array().ok_or_else(|| {
@@ -109,7 +115,13 @@ fn write_value(
             }
             let mut out = Vec::new();
             for item in items {
-                out.push(option(state.data_sources.get_mut(ds_id), index, item, &path, true)?);
+                out.push(option(
+                    state.data_sources.get_mut(ds_id),
+                    index,
+                    item,
+                    &path,
+                    true,
+                )?);
             }
             Ok(Value::Array(out))
         }
@@ -128,7 +140,9 @@ fn write_value(
                     .get("id")
                     .and_then(Value::as_str)
                     .and_then(ids::normalize)
-                    .ok_or_else(|| ApiError::validation(format!("{path}[].id should be a valid uuid.")))?;
+                    .ok_or_else(|| {
+                        ApiError::validation(format!("{path}[].id should be a valid uuid."))
+                    })?;
                 out.push(json!({"id": id}));
             }
             Ok(Value::Array(out))
@@ -182,9 +196,16 @@ fn rich_text(value: &Value, path: &str) -> Result<Value, ApiError> {
             })?;
         let len = utf16_len(content);
         if len > MAX_TEXT {
-            return Err(too_long(&format!("{path}[{i}].text.content"), MAX_TEXT, len));
+            return Err(too_long(
+                &format!("{path}[{i}].text.content"),
+                MAX_TEXT,
+                len,
+            ));
         }
-        let link = item.get("text").and_then(|t| t.get("link")).filter(|l| !l.is_null());
+        let link = item
+            .get("text")
+            .and_then(|t| t.get("link"))
+            .filter(|l| !l.is_null());
         out.push(text_object(content, link));
     }
     Ok(Value::Array(out))
@@ -244,10 +265,14 @@ pub fn parse_date(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         return Some(dt.with_timezone(&chrono::Utc));
     }
     // A date-time without offset is UTC.
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
-        .iter()
-        .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
-        .map(|dt| dt.and_utc())
+    [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+    .map(|dt| dt.and_utc())
 }
 
 fn date(value: &Value, path: &str) -> Result<Value, ApiError> {
@@ -255,7 +280,9 @@ fn date(value: &Value, path: &str) -> Result<Value, ApiError> {
         return Ok(Value::Null);
     }
     let start = value.get("start").and_then(Value::as_str).ok_or_else(|| {
-        ApiError::validation(format!("{path}.start should be defined, instead was `undefined`."))
+        ApiError::validation(format!(
+            "{path}.start should be defined, instead was `undefined`."
+        ))
     })?;
     if parse_date(start).is_none() {
         return Err(ApiError::validation(format!(
@@ -300,7 +327,9 @@ fn relation(
             .and_then(ids::normalize)
             .ok_or_else(|| ApiError::validation(format!("{path}[].id should be a valid uuid.")))?;
         let page = state.page(&id).ok_or_else(|| {
-            ApiError::validation(format!("Relation page {id} does not exist or is not shared."))
+            ApiError::validation(format!(
+                "Relation page {id} does not exist or is not shared."
+            ))
         })?;
         if target.as_deref().is_some_and(|t| t != page.data_source_id) {
             return Err(ApiError::validation(format!(

@@ -121,7 +121,11 @@ pub fn pump(shared: &Shared) {
             state.webhooks.held.extend(events);
             return;
         }
-        (events, state.webhooks.subscriptions.clone(), state.webhooks.mode.clone())
+        (
+            events,
+            state.webhooks.subscriptions.clone(),
+            state.webhooks.mode.clone(),
+        )
     };
     spawn_all(shared, events, subs, mode);
 }
@@ -132,7 +136,11 @@ pub fn flush(shared: &Shared) {
         let mut state = lock(shared);
         let mut events: Vec<Value> = state.webhooks.held.drain(..).collect();
         events.reverse();
-        (events, state.webhooks.subscriptions.clone(), state.webhooks.mode.clone())
+        (
+            events,
+            state.webhooks.subscriptions.clone(),
+            state.webhooks.mode.clone(),
+        )
     };
     spawn_all(shared, events, subs, mode);
 }
@@ -210,7 +218,10 @@ async fn deliver(shared: &Shared, sub: &Subscription, mut event: Value, first: u
         lock(shared).webhooks.deliveries.push(DeliveryRecord {
             event_id: event["id"].as_str().unwrap_or_default().to_owned(),
             event_type: event["type"].as_str().unwrap_or_default().to_owned(),
-            entity_id: event["entity"]["id"].as_str().unwrap_or_default().to_owned(),
+            entity_id: event["entity"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             attempt,
             status,
         });

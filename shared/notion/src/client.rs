@@ -7,12 +7,11 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::error::NotionError;
+use crate::error::{ApiFailure, NotionError};
 use crate::limiter::Limiter;
 use crate::retry::{RetryPolicy, parse_retry_after};
 use crate::types::{
-    CreateDatabase, CreatePage, DataSource, Database, Page, QueryRequest, QueryResponse,
-    UpdatePage,
+    CreateDatabase, CreatePage, DataSource, Database, Page, QueryRequest, QueryResponse, UpdatePage,
 };
 
 /// The API version every request is sent with.
@@ -166,15 +165,14 @@ impl NotionClient {
             )
             .await;
         match result {
-            Err(NotionError::Api {
-                status: 503,
-                committed_resource_id: Some(id),
-                ..
-            }) => {
-                tracing::info!(page_id = %id, "create answered 503 after commit; reading the page");
-                self.retrieve_page(&id, &[]).await
-            }
-            other => other,
+            Err(err) => match err.committed_resource_id() {
+                Some(id) => {
+                    tracing::info!(page_id = %id, "create answered 503 after commit; reading the page");
+                    self.retrieve_page(id, &[]).await
+                }
+                None => Err(err),
+            },
+            ok => ok,
         }
     }
 
@@ -228,12 +226,11 @@ impl NotionClient {
             )
             .await;
         match result {
-            Err(NotionError::Api {
-                status: 503,
-                committed_resource_id: Some(id),
-                ..
-            }) => self.retrieve_database(&id).await,
-            other => other,
+            Err(err) => match err.committed_resource_id() {
+                Some(id) => self.retrieve_database(id).await,
+                None => Err(err),
+            },
+            ok => ok,
         }
     }
 
@@ -275,22 +272,18 @@ impl NotionClient {
     /// retried.
     fn retry_wait(&self, err: &NotionError, repeat: Repeat, retry: u32) -> Option<Duration> {
         match err {
-            NotionError::Api {
-                status: 429 | 529,
-                rate_limit_reason,
-                retry_after,
-                ..
-            } => {
+            NotionError::Api(e) if matches!(e.status, 429 | 529) => {
                 // Blocked access will not unblock by waiting.
-                if rate_limit_reason.as_deref() == Some("public_api_request_blocked") {
+                if e.rate_limit_reason.as_deref() == Some("public_api_request_blocked") {
                     return None;
                 }
-                Some(self.retry.after_rate_limit(*retry_after, retry))
+                Some(self.retry.after_rate_limit(e.retry_after, retry))
             }
-            NotionError::Api {
-                status: 500 | 502 | 503 | 504,
-                ..
-            } if repeat == Repeat::Safe => Some(self.retry.backoff(retry)),
+            NotionError::Api(e)
+                if matches!(e.status, 500 | 502 | 503 | 504) && repeat == Repeat::Safe =>
+            {
+                Some(self.retry.backoff(retry))
+            }
             NotionError::Transport { source, .. }
                 if repeat == Repeat::Safe || source.is_connect() =>
             {
@@ -360,7 +353,11 @@ impl NotionClient {
     }
 }
 
-fn decode<T: DeserializeOwned>(method: &Method, path: &str, value: Value) -> Result<T, NotionError> {
+fn decode<T: DeserializeOwned>(
+    method: &Method,
+    path: &str,
+    value: Value,
+) -> Result<T, NotionError> {
     serde_json::from_value(value).map_err(|e| NotionError::Decode {
         method: method.to_string(),
         path: path.to_owned(),
@@ -390,7 +387,7 @@ fn api_error(
         .and_then(Value::as_f64)
         .filter(|s| s.is_finite() && *s >= 0.0)
         .map(Duration::from_secs_f64);
-    NotionError::Api {
+    NotionError::Api(Box::new(ApiFailure {
         status: status.as_u16(),
         code: text("code").unwrap_or_else(|| {
             status
@@ -404,5 +401,5 @@ fn api_error(
         retry_after: header_retry_after.or(body_retry_after),
         rate_limit_reason: additional_text("rate_limit_reason"),
         committed_resource_id: additional_text("committed_resource_id"),
-    }
+    }))
 }

@@ -3,19 +3,9 @@ use std::time::Duration;
 /// A failed Notion call, after the client's own retries.
 #[derive(Debug, thiserror::Error)]
 pub enum NotionError {
-    /// Notion answered with an error status. Keeps what Notion said so the log shows
-    /// the `request_id` Notion support asks for.
-    #[error("Notion answered {status} {code}: {message}{}", request_id_suffix(.request_id))]
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-        request_id: Option<String>,
-        retry_after: Option<Duration>,
-        rate_limit_reason: Option<String>,
-        /// Set on a 503 for a write Notion did commit: the id of what it created.
-        committed_resource_id: Option<String>,
-    },
+    /// Notion answered with an error status.
+    #[error("{0}")]
+    Api(Box<ApiFailure>),
 
     /// No answer within the per-request timeout.
     #[error("Notion did not answer {method} {path} in time")]
@@ -39,6 +29,21 @@ pub enum NotionError {
     },
 }
 
+/// What Notion said when it refused a call. Keeps the `request_id` Notion support asks
+/// for.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("Notion answered {status} {code}: {message}{}", request_id_suffix(.request_id))]
+pub struct ApiFailure {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub request_id: Option<String>,
+    pub retry_after: Option<Duration>,
+    pub rate_limit_reason: Option<String>,
+    /// Set on a 503 for a write Notion did commit: the id of what it created.
+    pub committed_resource_id: Option<String>,
+}
+
 fn request_id_suffix(id: &Option<String>) -> String {
     id.as_ref()
         .map(|id| format!(" (request id {id})"))
@@ -50,12 +55,8 @@ impl NotionError {
     /// retry), as opposed to a request that will fail the same way every time.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Api {
-                status,
-                rate_limit_reason,
-                ..
-            } => match status {
-                429 => rate_limit_reason.as_deref() != Some("public_api_request_blocked"),
+            Self::Api(e) => match e.status {
+                429 => e.rate_limit_reason.as_deref() != Some("public_api_request_blocked"),
                 409 | 500 | 502 | 503 | 504 | 529 => true,
                 _ => false,
             },
@@ -66,19 +67,27 @@ impl NotionError {
 
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::Api { status, .. } => Some(*status),
+            Self::Api(e) => Some(e.status),
             _ => None,
         }
     }
 
     pub fn code(&self) -> Option<&str> {
         match self {
-            Self::Api { code, .. } => Some(code),
+            Self::Api(e) => Some(&e.code),
             _ => None,
         }
     }
 
     /// 404 `object_not_found`: absent, or not shared with the integration.
+    /// The id of what a create committed before Notion answered 503.
+    pub fn committed_resource_id(&self) -> Option<&str> {
+        match self {
+            Self::Api(e) if e.status == 503 => e.committed_resource_id.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
     }

@@ -180,9 +180,15 @@ mod tests {
     #[test]
     fn filters_serialise_like_the_reference() {
         let stale = Filter::and([
-            Filter::property("Status", Condition::Select(Choice::Equals("new lead".into()))),
+            Filter::property(
+                "Status",
+                Condition::Select(Choice::Equals("new lead".into())),
+            ),
             Filter::or([
-                Filter::property("Last Contacted", Condition::Date(Date::Before("2026-10-25".into()))),
+                Filter::property(
+                    "Last Contacted",
+                    Condition::Date(Date::Before("2026-10-25".into())),
+                ),
                 Filter::property("Last Contacted", Condition::Date(Date::IsEmpty(true))),
             ]),
         ]);
@@ -214,8 +220,14 @@ mod tests {
         );
         assert_eq!(
             serde_json::to_value(vec![
-                Sort::Property { property: "Last Contacted".into(), direction: Direction::Ascending },
-                Sort::Timestamp { timestamp: Timestamp::CreatedTime, direction: Direction::Descending },
+                Sort::Property {
+                    property: "Last Contacted".into(),
+                    direction: Direction::Ascending
+                },
+                Sort::Timestamp {
+                    timestamp: Timestamp::CreatedTime,
+                    direction: Direction::Descending
+                },
             ])
             .unwrap(),
             json!([

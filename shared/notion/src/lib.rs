@@ -22,7 +22,7 @@ mod retry;
 pub mod types;
 
 pub use client::{NOTION_VERSION, NotionClient, NotionConfig};
-pub use error::NotionError;
+pub use error::{ApiFailure, NotionError};
 pub use filter::{Direction, Filter, Sort};
 pub use limiter::Limiter;
 pub use retry::RetryPolicy;

@@ -66,7 +66,10 @@ mod tests {
         // Then one every 333 ms.
         for (i, t) in at[3..].iter().enumerate() {
             let expected = Duration::from_secs_f64((i + 1) as f64 / 3.0);
-            assert!(t.abs_diff(expected) < Duration::from_millis(2), "{i}: {t:?}");
+            assert!(
+                t.abs_diff(expected) < Duration::from_millis(2),
+                "{i}: {t:?}"
+            );
         }
     }
 
@@ -94,10 +97,16 @@ mod tests {
                 .iter()
                 .take_while(|u| **u < *t + Duration::from_secs(1))
                 .count();
-            assert!(in_window <= 6, "{in_window} requests in the second after {t:?}");
+            assert!(
+                in_window <= 6,
+                "{in_window} requests in the second after {t:?}"
+            );
         }
         let total = *times.last().unwrap();
-        assert!(total >= Duration::from_secs(19), "60 calls took only {total:?}");
+        assert!(
+            total >= Duration::from_secs(19),
+            "60 calls took only {total:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -30,7 +30,9 @@ impl RetryPolicy {
     /// between half and one and a half times `base · 2^retry`, capped. Jitter keeps
     /// concurrent workers that failed together from retrying together.
     pub fn backoff(&self, retry: u32) -> Duration {
-        let exp = self.base_delay.saturating_mul(2u32.saturating_pow(retry.min(16)));
+        let exp = self
+            .base_delay
+            .saturating_mul(2u32.saturating_pow(retry.min(16)));
         let jittered = exp.mul_f64(0.5 + fastrand::f64());
         jittered.min(self.max_delay)
     }
@@ -70,9 +72,15 @@ mod tests {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("1.5", now), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_retry_after("1.5", now),
+            Some(Duration::from_millis(1500))
+        );
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(30))
+        );
         let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", SystemTime::now()), None);

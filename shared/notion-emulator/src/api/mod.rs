@@ -21,13 +21,19 @@ pub fn routes(shared: Shared) -> Router {
     Router::new()
         .route("/v1/pages", post(pages::create))
         .route("/v1/pages/{id}", get(pages::retrieve).patch(pages::update))
-        .route("/v1/data_sources/{id}", get(schema_routes::retrieve_data_source))
+        .route(
+            "/v1/data_sources/{id}",
+            get(schema_routes::retrieve_data_source),
+        )
         .route("/v1/data_sources/{id}/query", post(query::query))
         .route("/v1/databases", post(schema_routes::create_database))
         .route("/v1/databases/{id}", get(schema_routes::retrieve_database))
         .fallback(invalid_url)
         .method_not_allowed_fallback(invalid_url)
-        .layer(middleware::from_fn_with_state(shared.clone(), crate::gate::gate))
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            crate::gate::gate,
+        ))
         .with_state(shared)
 }
 
@@ -99,10 +105,15 @@ mod tests {
     #[test]
     fn filter_properties_are_decoded_once() {
         assert_eq!(
-            filter_properties(Some("filter_properties=%253AUPp&filter_properties=title&x=1")),
+            filter_properties(Some(
+                "filter_properties=%253AUPp&filter_properties=title&x=1"
+            )),
             ["%3AUPp", "title"]
         );
-        assert_eq!(filter_properties(Some("filter_properties=Last+Contacted")), ["Last Contacted"]);
+        assert_eq!(
+            filter_properties(Some("filter_properties=Last+Contacted")),
+            ["Last Contacted"]
+        );
         assert!(filter_properties(None).is_empty());
     }
 }

@@ -68,15 +68,19 @@ pub fn create_page(
 
 fn parent_data_source(state: &EmuState, body: &Value) -> Result<String, ApiError> {
     let parent = body.get("parent").ok_or_else(|| {
-        ApiError::validation("body failed validation: body.parent should be defined, instead was `undefined`.")
+        ApiError::validation(
+            "body failed validation: body.parent should be defined, instead was `undefined`.",
+        )
     })?;
     if let Some(ds) = parent.get("data_source_id").and_then(Value::as_str) {
-        return crate::ids::normalize(ds)
-            .ok_or_else(|| ApiError::validation("body.parent.data_source_id should be a valid uuid."));
+        return crate::ids::normalize(ds).ok_or_else(|| {
+            ApiError::validation("body.parent.data_source_id should be a valid uuid.")
+        });
     }
     if let Some(db) = parent.get("database_id").and_then(Value::as_str) {
-        let id = crate::ids::normalize(db)
-            .ok_or_else(|| ApiError::validation("body.parent.database_id should be a valid uuid."))?;
+        let id = crate::ids::normalize(db).ok_or_else(|| {
+            ApiError::validation("body.parent.database_id should be a valid uuid.")
+        })?;
         let database = state
             .databases
             .get(&id)
@@ -101,7 +105,9 @@ pub async fn retrieve(
     let id = path_id(&raw, "page")?;
     let only = filter_properties(query.as_deref());
     let state = lock(&shared);
-    let page = state.page(&id).ok_or_else(|| ApiError::not_found("page", &id))?;
+    let page = state
+        .page(&id)
+        .ok_or_else(|| ApiError::not_found("page", &id))?;
     Ok(Json(state.page_json(page, &only)))
 }
 
@@ -116,7 +122,10 @@ pub async fn update(
     let only = filter_properties(query.as_deref());
     let mut state = lock(&shared);
     let page = update_page(&mut state, &id, &body, Author::Bot)?;
-    let rec = state.page(&page).cloned().ok_or_else(|| ApiError::not_found("page", &id))?;
+    let rec = state
+        .page(&page)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("page", &id))?;
     Ok(Json(state.page_json(&rec, &only)))
 }
 
@@ -128,7 +137,10 @@ pub fn update_page(
     body: &Value,
     author: Author,
 ) -> Result<String, ApiError> {
-    let page = state.page(id).cloned().ok_or_else(|| ApiError::not_found("page", id))?;
+    let page = state
+        .page(id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("page", id))?;
     let in_trash = body
         .get("in_trash")
         .or_else(|| body.get("archived"))
@@ -145,7 +157,9 @@ pub fn update_page(
     };
     let author_id = author.id(state);
     let now = to_minute(state.now());
-    let page_mut = state.page_mut(id).ok_or_else(|| ApiError::not_found("page", id))?;
+    let page_mut = state
+        .page_mut(id)
+        .ok_or_else(|| ApiError::not_found("page", id))?;
     let mut changed = Vec::new();
     for (prop, value) in values {
         if page_mut.values.get(&prop) != Some(&value) {
@@ -163,11 +177,21 @@ pub fn update_page(
     }
     let snapshot = page_mut.clone();
     if trash_changed {
-        let kind = if snapshot.in_trash { "page.deleted" } else { "page.undeleted" };
+        let kind = if snapshot.in_trash {
+            "page.deleted"
+        } else {
+            "page.undeleted"
+        };
         webhooks::emit(state, kind, &snapshot, Vec::new(), &author);
     }
     if !changed.is_empty() {
-        webhooks::emit(state, "page.properties_updated", &snapshot, changed, &author);
+        webhooks::emit(
+            state,
+            "page.properties_updated",
+            &snapshot,
+            changed,
+            &author,
+        );
     }
     Ok(snapshot.id)
 }

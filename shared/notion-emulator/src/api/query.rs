@@ -42,7 +42,10 @@ pub async fn query(
         None | Some(Value::Null) => Vec::new(),
         Some(s) => compile_sorts(s, ds)?,
     };
-    let in_trash = body.get("in_trash").and_then(Value::as_bool).unwrap_or(false);
+    let in_trash = body
+        .get("in_trash")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
 
     let mut rows: Vec<_> = state
         .pages

@@ -7,6 +7,7 @@ mod property;
 mod query;
 mod rich_text;
 mod schema;
+mod webhook;
 
 pub use page::{CreatePage, Page, PageProperty, Parent, UpdatePage};
 pub use property::{DateValue, PageRef, PropertyValue, SelectValue, UserRef};
@@ -17,3 +18,4 @@ pub use rich_text::{
 pub use schema::{
     CreateDatabase, DataSource, DataSourceRef, Database, PropertySchema, SelectOption,
 };
+pub use webhook::{EventAuthor, EventData, EventEntity, EventParent, WebhookEvent};

@@ -174,9 +174,9 @@ impl PropertyValue {
     pub fn as_text(&self) -> Option<String> {
         let text = match self {
             Self::Title { title: t } | Self::RichText { rich_text: t } => plain_text(t),
-            Self::Email { email: v } | Self::PhoneNumber { phone_number: v } | Self::Url { url: v } => {
-                v.clone()?
-            }
+            Self::Email { email: v }
+            | Self::PhoneNumber { phone_number: v }
+            | Self::Url { url: v } => v.clone()?,
             Self::Select { select: v } | Self::Status { status: v } => v.as_ref()?.name.clone()?,
             _ => return None,
         };
@@ -229,9 +229,10 @@ mod tests {
 
     #[test]
     fn unknown_property_types_are_read_as_unsupported() {
-        let v: PropertyValue =
-            serde_json::from_value(json!({"type": "formula", "formula": {"type": "number", "number": 3}}))
-                .unwrap();
+        let v: PropertyValue = serde_json::from_value(
+            json!({"type": "formula", "formula": {"type": "number", "number": 3}}),
+        )
+        .unwrap();
         assert_eq!(v, PropertyValue::Unsupported);
         assert!(v.is_empty());
     }
@@ -242,6 +243,9 @@ mod tests {
         assert!(PropertyValue::Email { email: None }.is_empty());
         assert!(PropertyValue::Select { select: None }.is_empty());
         assert!(!PropertyValue::rich_text("Acme").is_empty());
-        assert_eq!(PropertyValue::select("won").as_text().as_deref(), Some("won"));
+        assert_eq!(
+            PropertyValue::select("won").as_text().as_deref(),
+            Some("won")
+        );
     }
 }

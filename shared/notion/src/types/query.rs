@@ -20,10 +20,16 @@ impl QueryRequest {
     pub fn to_body(&self) -> Value {
         let mut body = Map::new();
         if let Some(filter) = &self.filter {
-            body.insert("filter".into(), serde_json::to_value(filter).unwrap_or(Value::Null));
+            body.insert(
+                "filter".into(),
+                serde_json::to_value(filter).unwrap_or(Value::Null),
+            );
         }
         if !self.sorts.is_empty() {
-            body.insert("sorts".into(), serde_json::to_value(&self.sorts).unwrap_or(Value::Null));
+            body.insert(
+                "sorts".into(),
+                serde_json::to_value(&self.sorts).unwrap_or(Value::Null),
+            );
         }
         // Notion wants the cursor omitted, not null, on the first page.
         if let Some(cursor) = &self.start_cursor {

@@ -119,7 +119,10 @@ mod tests {
     fn long_text_is_split_at_the_limit_without_losing_anything() {
         let text = "a".repeat(4500);
         let parts = rich_text(&text);
-        assert_eq!(parts.iter().map(units).collect::<Vec<_>>(), [2000, 2000, 500]);
+        assert_eq!(
+            parts.iter().map(units).collect::<Vec<_>>(),
+            [2000, 2000, 500]
+        );
         assert_eq!(plain_text(&parts), text);
     }
 

@@ -1,0 +1,141 @@
+//! Raw HTTP access to the emulator, the way any Notion client would talk to it.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use crm_notion_emulator::{DEFAULT_TOKEN, Emulator};
+use serde_json::{Value, json};
+
+pub const VERSION: &str = "2026-03-11";
+
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(emulator: &Emulator) -> Self {
+        Self {
+            base: emulator.base_url(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+        version: Option<&str>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(v) = version {
+            req = req.header("Notion-Version", v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.raw(method, path, body, Some(DEFAULT_TOKEN), Some(VERSION))
+            .await
+    }
+
+    /// A successful call's body.
+    pub async fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, body) = self.call(method, path, body).await;
+        assert_eq!(status, 200, "{method} {path}: {body}");
+        body
+    }
+
+    pub async fn query(&self, ds: &str, body: Value) -> (u16, Value) {
+        self.call("POST", &format!("/v1/data_sources/{ds}/query"), Some(body))
+            .await
+    }
+}
+
+/// Asserts Notion's error body: object, status, code, message, request_id.
+pub fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status, want_status, "{body}");
+    assert_eq!(body["object"], "error", "{body}");
+    assert_eq!(body["status"], want_status, "{body}");
+    assert_eq!(body["code"], want_code, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(body["request_id"].as_str().is_some(), "{body}");
+}
+
+/// What a webhook receiver got: headers and raw body of each POST.
+#[derive(Clone, Default)]
+pub struct Received(pub Arc<Mutex<Vec<(HeaderMap, Bytes)>>>);
+
+impl Received {
+    pub fn all(&self) -> Vec<(HeaderMap, Bytes)> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn events(&self) -> Vec<Value> {
+        self.all()
+            .iter()
+            .map(|(_, b)| serde_json::from_slice::<Value>(b).unwrap())
+            .filter(|v| v.get("verification_token").is_none())
+            .collect()
+    }
+
+    /// Waits until `n` events arrived (or panics after 10 s).
+    pub async fn wait_for(&self, n: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            let events = self.events();
+            if events.len() >= n {
+                return events;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("expected {n} events, got {:?}", self.events());
+    }
+}
+
+/// A receiver on 127.0.0.1 answering `status` to every delivery.
+pub async fn receiver(status: Arc<Mutex<u16>>) -> (String, Received) {
+    let received = Received::default();
+    let store = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: Bytes| {
+            let store = store.clone();
+            let status = status.clone();
+            async move {
+                store.0.lock().unwrap().push((headers, body));
+                StatusCode::from_u16(*status.lock().unwrap()).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hook"), received)
+}
+
+pub fn ok_status() -> Arc<Mutex<u16>> {
+    Arc::new(Mutex::new(200))
+}
+
+pub fn title(text: &str) -> Value {
+    json!({"title": [{"text": {"content": text}}]})
+}

@@ -1,0 +1,261 @@
+//! Pages, databases and data sources shaped like Notion's.
+
+mod common;
+
+use common::{Api, title};
+use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, StageKind};
+use serde_json::json;
+
+#[tokio::test]
+async fn pages_look_like_notions_and_ids_work_with_or_without_dashes() {
+    let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
+    let ws = emulator.seed_crm(StageKind::Status);
+    let api = Api::new(&emulator);
+    let ds_undashed = ws.contacts_data_source_id.replace('-', "");
+    let page = api
+        .ok(
+            "POST",
+            "/v1/pages",
+            Some(json!({
+                "parent": {"type": "data_source_id", "data_source_id": ds_undashed},
+                "properties": {
+                    "Name": title("Ann Lee"),
+                    "Email": {"email": "ann@example.com"},
+                    "Status": {"select": {"name": "new lead"}},
+                    "Source": {"select": {"name": "newsletter"}},
+                    "Last Contacted": {"date": {"start": "2026-11-24"}},
+                }
+            })),
+        )
+        .await;
+    assert_eq!(page["object"], "page");
+    let id = page["id"].as_str().unwrap();
+    assert_eq!(id.len(), 36);
+    assert!(
+        page["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&id.replace('-', ""))
+    );
+    assert!(page["url"].as_str().unwrap().contains("Ann-Lee"));
+    assert!(
+        page["created_time"].as_str().unwrap().ends_with(":00.000Z"),
+        "minute precision"
+    );
+    assert_eq!(page["in_trash"], false);
+    assert_eq!(page["parent"]["type"], "data_source_id");
+    assert_eq!(page["parent"]["data_source_id"], ws.contacts_data_source_id);
+    assert_eq!(page["parent"]["database_id"], ws.contacts_database_id);
+    let props = &page["properties"];
+    assert_eq!(props["Name"]["id"], "title");
+    assert_eq!(props["Name"]["type"], "title");
+    assert_eq!(props["Name"]["title"][0]["plain_text"], "Ann Lee");
+    assert_eq!(props["Email"]["email"], "ann@example.com");
+    assert_eq!(props["Company"]["rich_text"], json!([]));
+    assert_eq!(props["Phone"]["phone_number"], json!(null));
+    assert_eq!(props["Status"]["select"]["name"], "new lead");
+    assert_eq!(props["Last Contacted"]["date"]["start"], "2026-11-24");
+    // A new select option is created on write, as Notion does.
+    assert_eq!(props["Source"]["select"]["name"], "newsletter");
+    let schema = api
+        .ok("GET", &format!("/v1/data_sources/{ds_undashed}"), None)
+        .await;
+    let options: Vec<&str> = schema["properties"]["Source"]["select"]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(options, ["website", "newsletter"]);
+    // Property ids are URL-encoded strings; the same in pages and schemas.
+    let email_id = props["Email"]["id"].as_str().unwrap();
+    assert_eq!(schema["properties"]["Email"]["id"], email_id);
+    assert!(
+        email_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '%')
+    );
+
+    let undashed = id.replace('-', "");
+    let fetched = api.ok("GET", &format!("/v1/pages/{undashed}"), None).await;
+    assert_eq!(fetched["id"], id);
+
+    // filter_properties, URL-encoded once by the client, selects by id.
+    let url = format!("{}/v1/pages/{id}", api.base);
+    let only: serde_json::Value = api
+        .http
+        .get(url)
+        .query(&[("filter_properties", email_id)])
+        .bearer_auth(DEFAULT_TOKEN)
+        .header("Notion-Version", common::VERSION)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(only["properties"].as_object().unwrap().len(), 1);
+    assert_eq!(only["properties"]["Email"]["email"], "ann@example.com");
+
+    // Update: only listed properties change; trash hides the page from queries.
+    let updated = api
+        .ok(
+            "PATCH",
+            &format!("/v1/pages/{id}"),
+            Some(
+                json!({"properties": {"Company": {"rich_text": [{"text": {"content": "Acme"}}]}}}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        updated["properties"]["Company"]["rich_text"][0]["plain_text"],
+        "Acme"
+    );
+    assert_eq!(updated["properties"]["Email"]["email"], "ann@example.com");
+    api.ok(
+        "PATCH",
+        &format!("/v1/pages/{id}"),
+        Some(json!({"in_trash": true})),
+    )
+    .await;
+    let (_, list) = api.query(&ws.contacts_data_source_id, json!({})).await;
+    assert_eq!(list["results"], json!([]));
+    let trashed = api.ok("GET", &format!("/v1/pages/{id}"), None).await;
+    assert_eq!(trashed["in_trash"], true);
+    let (s, b) = api
+        .call(
+            "PATCH",
+            &format!("/v1/pages/{id}"),
+            Some(json!({"properties": {"Email": {"email": "x@y.z"}}})),
+        )
+        .await;
+    common::assert_error(s, &b, 400, "validation_error");
+}
+
+#[tokio::test]
+async fn the_seeded_schema_is_the_crm_schema() {
+    for (kind, expected) in [(StageKind::Status, "status"), (StageKind::Select, "select")] {
+        let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
+        let ws = emulator.seed_crm(kind);
+        let api = Api::new(&emulator);
+        let deals = api
+            .ok(
+                "GET",
+                &format!("/v1/data_sources/{}", ws.deals_data_source_id),
+                None,
+            )
+            .await;
+        assert_eq!(deals["object"], "data_source");
+        assert_eq!(deals["parent"]["database_id"], ws.deals_database_id);
+        assert_eq!(deals["properties"]["Stage"]["type"], expected);
+        let stages: Vec<&str> = deals["properties"]["Stage"][expected]["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                "lead",
+                "qualified",
+                "proposal",
+                "negotiation",
+                "won",
+                "lost"
+            ]
+        );
+        assert_eq!(
+            deals["properties"]["Contact"]["relation"]["data_source_id"],
+            ws.contacts_data_source_id
+        );
+        assert_eq!(deals["properties"]["Owner"]["type"], "people");
+        let db = api
+            .ok(
+                "GET",
+                &format!("/v1/databases/{}", ws.deals_database_id),
+                None,
+            )
+            .await;
+        assert_eq!(db["data_sources"][0]["id"], ws.deals_data_source_id);
+        assert_eq!(db["data_sources"][0]["name"], "Deals");
+        let contacts = api
+            .ok(
+                "GET",
+                &format!("/v1/data_sources/{}", ws.contacts_data_source_id),
+                None,
+            )
+            .await;
+        for (name, kind) in [
+            ("Name", "title"),
+            ("Email", "email"),
+            ("Company", "rich_text"),
+            ("Phone", "phone_number"),
+            ("Status", "select"),
+            ("Source", "select"),
+            ("Last Contacted", "date"),
+            ("Notes", "rich_text"),
+        ] {
+            assert_eq!(contacts["properties"][name]["type"], kind, "{name}");
+        }
+        let activities = api
+            .ok(
+                "GET",
+                &format!("/v1/data_sources/{}", ws.activities_data_source_id),
+                None,
+            )
+            .await;
+        assert_eq!(
+            activities["properties"]["Deal"]["relation"]["data_source_id"],
+            ws.deals_data_source_id
+        );
+    }
+}
+
+#[tokio::test]
+async fn people_and_relations_resolve() {
+    let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
+    let ws = emulator.seed_crm(StageKind::Status);
+    let api = Api::new(&emulator);
+    let contact = api
+        .ok("POST", "/v1/pages", Some(json!({"parent": {"data_source_id": ws.contacts_data_source_id}, "properties": {"Name": title("Ann")}})))
+        .await;
+    let (dana, dana_name) = ws.people[0].clone();
+    let deal = api
+        .ok(
+            "POST",
+            "/v1/pages",
+            Some(
+                json!({"parent": {"data_source_id": ws.deals_data_source_id}, "properties": {
+                    "Deal Name": title("Acme"),
+                    "Contact": {"relation": [{"id": contact["id"]}]},
+                    "Owner": {"people": [{"object": "user", "id": dana}]},
+                    "Value": {"number": 12000},
+                }}),
+            ),
+        )
+        .await;
+    assert_eq!(deal["properties"]["Owner"]["people"][0]["name"], dana_name);
+    assert_eq!(
+        deal["properties"]["Contact"]["relation"][0]["id"],
+        contact["id"]
+    );
+    assert_eq!(deal["properties"]["Contact"]["has_more"], false);
+    assert_eq!(
+        deal["properties"]["Stage"]["status"]["name"], "lead",
+        "a status starts at its first option"
+    );
+    // A relation to a page of another data source is refused.
+    let (s, b) = api
+        .call(
+            "POST",
+            "/v1/pages",
+            Some(
+                json!({"parent": {"data_source_id": ws.deals_data_source_id}, "properties": {
+                    "Contact": {"relation": [{"id": deal["id"]}]},
+                }}),
+            ),
+        )
+        .await;
+    common::assert_error(s, &b, 400, "validation_error");
+}

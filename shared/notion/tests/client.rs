@@ -1,0 +1,552 @@
+//! The client against the emulator: pagination, every retry rule, counted in the
+//! emulator's request log.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use crm_notion::filter::{Choice, Condition, Text};
+use crm_notion::{
+    CreatePage, Filter, NotionClient, NotionConfig, NotionError, PropertyValue, QueryRequest,
+    RetryPolicy, UpdatePage,
+};
+use crm_notion_emulator::{
+    DEFAULT_TOKEN, Emulator, FaultAction, FaultRule, SeededWorkspace, StageKind,
+};
+use secrecy::SecretString;
+use serde_json::json;
+use tokio::time::Instant;
+
+struct Setup {
+    emulator: Emulator,
+    ws: SeededWorkspace,
+}
+
+async fn setup() -> Setup {
+    let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
+    let ws = emulator.seed_crm(StageKind::Status);
+    Setup { emulator, ws }
+}
+
+/// A client fast enough that tests measure retries, not pacing.
+fn client(emulator: &Emulator) -> NotionClient {
+    client_with(emulator, |_| {})
+}
+
+fn client_with(emulator: &Emulator, tweak: impl FnOnce(&mut NotionConfig)) -> NotionClient {
+    let mut config = NotionConfig::new(emulator.base_url(), SecretString::from(DEFAULT_TOKEN));
+    config.rate_per_second = 1000.0;
+    config.burst = 1000;
+    config.retry = RetryPolicy {
+        max_attempts: 5,
+        max_elapsed: Duration::from_secs(30),
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_secs(5),
+    };
+    tweak(&mut config);
+    NotionClient::new(config).unwrap()
+}
+
+fn contact(name: &str, email: &str) -> CreatePage {
+    contact_in("", name, email)
+}
+
+fn contact_in(ds: &str, name: &str, email: &str) -> CreatePage {
+    CreatePage {
+        data_source_id: ds.to_owned(),
+        properties: BTreeMap::from([
+            ("Name".to_owned(), PropertyValue::title(name)),
+            ("Email".to_owned(), PropertyValue::email(email)),
+            ("Status".to_owned(), PropertyValue::select("new lead")),
+        ]),
+    }
+}
+
+/// Requests logged for `method` on paths starting with `prefix`.
+fn count(emulator: &Emulator, method: &str, prefix: &str) -> usize {
+    emulator
+        .requests()
+        .iter()
+        .filter(|r| r.method == method && r.path.starts_with(prefix))
+        .count()
+}
+
+#[tokio::test]
+async fn pagination_returns_all_250_rows_once() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client(&emulator);
+    for i in 0..250 {
+        notion
+            .create_page(&contact_in(
+                &ws.contacts_data_source_id,
+                &format!("Lead {i}"),
+                &format!("lead{i}@example.com"),
+            ))
+            .await
+            .unwrap();
+    }
+    emulator.clear_requests();
+    let request = QueryRequest {
+        page_size: Some(100),
+        ..QueryRequest::default()
+    };
+    let (pages, complete) = notion
+        .query_all(&ws.contacts_data_source_id, &request)
+        .await
+        .unwrap();
+    assert!(complete);
+    assert_eq!(pages.len(), 250);
+    let ids: HashSet<&str> = pages.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids.len(), 250, "no row twice");
+    assert_eq!(
+        count(&emulator, "POST", "/v1/data_sources"),
+        3,
+        "100 + 100 + 50"
+    );
+}
+
+#[tokio::test]
+async fn a_capped_query_is_reported_incomplete() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client(&emulator);
+    for i in 0..12 {
+        notion
+            .create_page(&contact_in(
+                &ws.contacts_data_source_id,
+                &format!("L{i}"),
+                &format!("l{i}@example.com"),
+            ))
+            .await
+            .unwrap();
+    }
+    emulator.set_result_cap(10);
+    let request = QueryRequest {
+        page_size: Some(4),
+        ..QueryRequest::default()
+    };
+    let (pages, complete) = notion
+        .query_all(&ws.contacts_data_source_id, &request)
+        .await
+        .unwrap();
+    assert_eq!(pages.len(), 10);
+    assert!(!complete);
+}
+
+#[tokio::test]
+async fn rate_limited_calls_wait_out_retry_after() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client(&emulator);
+    emulator.inject(FaultRule::rate_limited(Some("POST"), "/v1/data_sources/*/query", 1).times(1));
+    let started = Instant::now();
+    notion
+        .query_data_source(&ws.contacts_data_source_id, &QueryRequest::default())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 was honoured"
+    );
+    assert_eq!(count(&emulator, "POST", "/v1/data_sources"), 2);
+    let statuses: Vec<u16> = emulator.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [429, 200]);
+}
+
+#[tokio::test]
+async fn a_rate_limited_create_is_retried_and_makes_one_page() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client(&emulator);
+    emulator.inject(FaultRule::rate_limited(Some("POST"), "/v1/pages", 1).times(2));
+    notion
+        .create_page(&contact_in(
+            &ws.contacts_data_source_id,
+            "Ann",
+            "ann@example.com",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(count(&emulator, "POST", "/v1/pages"), 3);
+    assert_eq!(emulator.pages(&ws.contacts_data_source_id).len(), 1);
+}
+
+#[tokio::test]
+async fn overload_529_is_retried_like_429_even_for_writes() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client(&emulator);
+    emulator.inject(FaultRule::status(Some("POST"), "/v1/pages", 529).times(1));
+    notion
+        .create_page(&contact_in(
+            &ws.contacts_data_source_id,
+            "Ann",
+            "ann@example.com",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(count(&emulator, "POST", "/v1/pages"), 2);
+    assert_eq!(emulator.pages(&ws.contacts_data_source_id).len(), 1);
+}
+
+#[tokio::test]
+async fn blocked_access_is_not_retried() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client(&emulator);
+    emulator.inject(FaultRule::new(
+        None,
+        "*",
+        FaultAction::Status {
+            status: 429,
+            retry_after: Some(1),
+            rate_limit_reason: Some("public_api_request_blocked".into()),
+        },
+    ));
+    let err = notion
+        .query_data_source(&ws.contacts_data_source_id, &QueryRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(429));
+    assert!(!err.is_retryable());
+    assert_eq!(emulator.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_for_reads_only() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client(&emulator);
+    let page = notion
+        .create_page(&contact_in(
+            &ws.contacts_data_source_id,
+            "Ann",
+            "ann@example.com",
+        ))
+        .await
+        .unwrap();
+    for status in [500, 502, 503, 504] {
+        emulator.clear_requests();
+        emulator
+            .inject(FaultRule::status(Some("POST"), "/v1/data_sources/*/query", status).times(2));
+        notion
+            .query_data_source(&ws.contacts_data_source_id, &QueryRequest::default())
+            .await
+            .unwrap_or_else(|e| panic!("query after {status}: {e}"));
+        assert_eq!(
+            emulator.requests().len(),
+            3,
+            "query retried through two {status}s"
+        );
+
+        emulator.clear_requests();
+        emulator.inject(FaultRule::status(Some("GET"), "/v1/pages/*", status).times(1));
+        notion.retrieve_page(&page.id, &[]).await.unwrap();
+        assert_eq!(emulator.requests().len(), 2, "GET retried through {status}");
+
+        emulator.clear_requests();
+        emulator.inject(FaultRule::status(Some("POST"), "/v1/pages", status).times(1));
+        let err = notion
+            .create_page(&contact_in(
+                &ws.contacts_data_source_id,
+                "Bo",
+                "bo@example.com",
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(status));
+        assert!(
+            err.is_retryable(),
+            "the caller may retry after checking state"
+        );
+        assert_eq!(
+            emulator.requests().len(),
+            1,
+            "a create is never repeated after {status}"
+        );
+
+        emulator.clear_requests();
+        emulator.inject(FaultRule::status(Some("PATCH"), "/v1/pages/*", status).times(1));
+        let update = UpdatePage {
+            properties: BTreeMap::from([("Company".to_owned(), PropertyValue::rich_text("Acme"))]),
+            in_trash: None,
+        };
+        notion.update_page(&page.id, &update).await.unwrap_err();
+        assert_eq!(
+            emulator.requests().len(),
+            1,
+            "an update is not repeated after {status}"
+        );
+    }
+    assert_eq!(emulator.pages(&ws.contacts_data_source_id).len(), 1);
+}
+
+#[tokio::test]
+async fn a_create_answered_503_after_commit_returns_the_committed_page_and_is_sent_once() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client(&emulator);
+    emulator.inject(FaultRule::new(Some("POST"), "/v1/pages", FaultAction::CommitThen503).times(1));
+    let page = notion
+        .create_page(&contact_in(
+            &ws.contacts_data_source_id,
+            "Ann",
+            "ann@example.com",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.property("Email")
+            .and_then(PropertyValue::as_text)
+            .as_deref(),
+        Some("ann@example.com")
+    );
+    let log: Vec<(String, String, u16)> = emulator
+        .requests()
+        .into_iter()
+        .map(|r| (r.method, r.path, r.status))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            ("POST".to_owned(), "/v1/pages".to_owned(), 503),
+            ("GET".to_owned(), format!("/v1/pages/{}", page.id), 200),
+        ]
+    );
+    assert_eq!(emulator.pages(&ws.contacts_data_source_id).len(), 1);
+}
+
+#[tokio::test]
+async fn validation_errors_keep_notions_code_message_and_request_id() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client(&emulator);
+    let mut bad = contact_in(&ws.contacts_data_source_id, "Ann", "ann@example.com");
+    bad.properties
+        .insert("Shoe Size".into(), PropertyValue::number(44.0));
+    let err = notion.create_page(&bad).await.unwrap_err();
+    let NotionError::Api(api) = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!((api.status, api.code.as_str()), (400, "validation_error"));
+    assert!(api.message.contains("Shoe Size"), "{}", api.message);
+    assert!(api.request_id.is_some());
+    assert!(!err.is_retryable());
+    assert_eq!(emulator.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn the_retry_budget_bounds_attempts() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client_with(&emulator, |c| c.retry.max_attempts = 3);
+    emulator.inject(FaultRule::status(None, "/v1/data_sources/*/query", 503));
+    let err = notion
+        .query_data_source(&ws.contacts_data_source_id, &QueryRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503));
+    assert!(err.is_retryable());
+    assert_eq!(emulator.requests().len(), 3);
+
+    // A Retry-After longer than the time budget is not waited for at all.
+    emulator.clear_faults();
+    emulator.clear_requests();
+    let notion = client_with(&emulator, |c| c.retry.max_elapsed = Duration::from_secs(2));
+    emulator.inject(FaultRule::rate_limited(None, "*", 5));
+    let started = Instant::now();
+    let err = notion
+        .query_data_source(&ws.contacts_data_source_id, &QueryRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(429));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(emulator.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn every_call_times_out_and_only_reads_retry_a_timeout() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client_with(&emulator, |c| {
+        c.request_timeout = Duration::from_millis(300);
+        c.retry.max_attempts = 2;
+    });
+    emulator.inject(FaultRule::new(None, "*", FaultAction::Latency { ms: 1500 }).times(2));
+    let err = notion
+        .query_data_source(&ws.contacts_data_source_id, &QueryRequest::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, NotionError::Timeout { .. }), "{err:?}");
+    assert!(err.is_retryable());
+
+    emulator.clear_faults();
+    emulator.inject(FaultRule::new(None, "*", FaultAction::Latency { ms: 1500 }).times(1));
+    let err = notion
+        .create_page(&contact_in(
+            &ws.contacts_data_source_id,
+            "Ann",
+            "ann@example.com",
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, NotionError::Timeout { .. }), "{err:?}");
+    // Wait for the emulator to finish the slow requests, then count: the query was
+    // sent twice, the create once.
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    assert_eq!(count(&emulator, "POST", "/v1/data_sources"), 2);
+    assert_eq!(count(&emulator, "POST", "/v1/pages"), 1);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_an_error_that_may_be_retried() {
+    let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
+    let base = emulator.base_url();
+    emulator.stop().await;
+    let mut config = NotionConfig::new(base, SecretString::from(DEFAULT_TOKEN));
+    config.retry.max_attempts = 2;
+    config.retry.base_delay = Duration::from_millis(10);
+    let notion = NotionClient::new(config).unwrap();
+    let err = notion
+        .retrieve_page("59833787-2cf9-4fdf-8782-e53db20768a5", &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, NotionError::Transport { .. }), "{err:?}");
+    assert!(err.is_retryable());
+    assert!(!format!("{err:?}").contains(DEFAULT_TOKEN));
+}
+
+#[tokio::test]
+async fn the_limiter_paces_60_calls_at_3_per_second_plus_burst() {
+    let Setup { emulator, ws } = setup().await;
+    // Notion's own limit, with a little slack for scheduling jitter.
+    emulator.set_rate_limit(Some((3.0, 5)));
+    let notion = client_with(&emulator, |c| {
+        c.rate_per_second = 3.0;
+        c.burst = 3;
+    });
+    let calls = (0..60).map(|_| {
+        let notion = notion.clone();
+        let ds = ws.contacts_data_source_id.clone();
+        tokio::spawn(async move {
+            notion
+                .query_data_source(
+                    &ds,
+                    &QueryRequest {
+                        page_size: Some(1),
+                        ..QueryRequest::default()
+                    },
+                )
+                .await
+        })
+    });
+    for call in futures::future::join_all(calls).await {
+        call.unwrap().unwrap();
+    }
+    let log = emulator.requests();
+    assert_eq!(log.len(), 60, "no call needed a retry");
+    assert!(log.iter().all(|r| r.status == 200));
+    let mut at: Vec<u64> = log.iter().map(|r| r.at_ms).collect();
+    at.sort_unstable();
+    for (i, t) in at.iter().enumerate() {
+        let in_second = at[i..].iter().take_while(|u| **u < t + 1000).count();
+        assert!(
+            in_second <= 3 + 3,
+            "{in_second} calls in the second from {t} ms"
+        );
+    }
+    assert!(
+        at[59] - at[0] >= 18_000,
+        "60 calls at 3/s take about 19 s, took {} ms",
+        at[59] - at[0]
+    );
+}
+
+#[tokio::test]
+async fn filters_sorts_and_filter_properties_reach_notion() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client(&emulator);
+    for (name, email) in [("Ann", "ann@example.com"), ("Bo", "bo@example.com")] {
+        notion
+            .create_page(&contact_in(&ws.contacts_data_source_id, name, email))
+            .await
+            .unwrap();
+    }
+    let ds = notion
+        .retrieve_data_source(&ws.contacts_data_source_id)
+        .await
+        .unwrap();
+    let email_id = ds.properties["Email"].id.clone();
+    let request = QueryRequest {
+        filter: Some(Filter::and([
+            Filter::property(
+                "Email",
+                Condition::Email(Text::Equals("bo@example.com".into())),
+            ),
+            Filter::property(
+                "Status",
+                Condition::Select(Choice::Equals("new lead".into())),
+            ),
+        ])),
+        filter_properties: vec![email_id.clone()],
+        ..QueryRequest::default()
+    };
+    let response = notion
+        .query_data_source(&ws.contacts_data_source_id, &request)
+        .await
+        .unwrap();
+    assert_eq!(response.results.len(), 1);
+    let only = &response.results[0];
+    assert_eq!(
+        only.properties.len(),
+        1,
+        "only the requested property came back"
+    );
+    assert_eq!(
+        only.property("Email")
+            .and_then(PropertyValue::as_text)
+            .as_deref(),
+        Some("bo@example.com")
+    );
+    let fetched = notion.retrieve_page(&only.id, &[email_id]).await.unwrap();
+    assert_eq!(fetched.properties.keys().collect::<Vec<_>>(), ["Email"]);
+}
+
+#[tokio::test]
+async fn databases_are_created_and_read_back_through_their_data_source() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client(&emulator);
+    let db = notion
+        .create_database(&crm_notion::CreateDatabase {
+            parent_page_id: ws.root_page_id.clone(),
+            title: "Partners".into(),
+            properties: BTreeMap::from([
+                ("Name".to_owned(), json!({"title": {}})),
+                (
+                    "Tier".to_owned(),
+                    json!({"select": {"options": [{"name": "gold"}]}}),
+                ),
+            ]),
+        })
+        .await
+        .unwrap();
+    assert_eq!(db.data_sources.len(), 1);
+    let again = notion
+        .retrieve_database(&db.id.replace('-', ""))
+        .await
+        .unwrap();
+    assert_eq!(again.id, db.id);
+    let ds = notion
+        .retrieve_data_source(&db.data_sources[0].id)
+        .await
+        .unwrap();
+    assert_eq!(ds.name(), "Partners");
+    assert_eq!(ds.properties["Tier"].options()[0].name, "gold");
+    assert_eq!(ds.properties["Name"].kind, "title");
+}
+
+#[tokio::test]
+async fn long_text_is_split_not_rejected() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client(&emulator);
+    let mut page = contact_in(&ws.contacts_data_source_id, "Ann", "ann@example.com");
+    let notes = "x".repeat(4_500);
+    page.properties
+        .insert("Notes".into(), PropertyValue::rich_text(&notes));
+    let created = notion.create_page(&page).await.unwrap();
+    let Some(PropertyValue::RichText { rich_text }) = created.property("Notes") else {
+        panic!("notes");
+    };
+    assert_eq!(rich_text.len(), 3);
+    assert_eq!(crm_notion::plain_text(rich_text), notes);
+    let _ = contact("unused", "unused");
+}
