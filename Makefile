@@ -2,12 +2,14 @@
 SHELL := bash
 CARGO ?= cargo
 
-.PHONY: help test test-servers fmt lint check clean-test-servers
+SDK_CHECK := shared/notion-emulator/tests/sdk
+
+.PHONY: help test test-deps fmt lint check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
-test: test-servers ## install what the tests need, check format and lints, run every test
+test: test-deps ## install what the tests need, check format and lints, run every test
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	# Build with the registries reachable; the tests then run offline in a private
@@ -15,8 +17,13 @@ test: test-servers ## install what the tests need, check format and lints, run e
 	$(CARGO) test --workspace --locked --no-run
 	infra/isolated.sh infra/test-servers.sh run $(CARGO) test --workspace --locked --offline
 
-test-servers: ## install DynamoDB Local and moto_server if missing
+test-deps: ## install DynamoDB Local, moto_server and the official Notion SDK if missing
 	infra/test-servers.sh install
+	@if [ -d $(SDK_CHECK)/node_modules/@notionhq/client ]; then \
+	  echo "test-deps: Notion SDK already installed in $(SDK_CHECK)"; \
+	else \
+	  npm ci --no-audit --no-fund --prefix $(SDK_CHECK); \
+	fi
 
 fmt: ## format the code
 	$(CARGO) fmt --all

@@ -40,6 +40,37 @@ pub fn new_property_id() -> String {
     out
 }
 
+/// Decodes `%XX` escapes (and `+` as a space, as in query strings).
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether `key` names the property with id `id`: Notion accepts the id as it sends it
+/// (URL-encoded) and decoded, which is what the official SDK sends in query strings.
+pub fn is_property_id(id: &str, key: &str) -> bool {
+    key == id || percent_decode(id) == key
+}
+
 /// Notion's page URL: title slug, then the undashed id.
 pub fn page_url(title: &str, id: &str) -> String {
     let slug: String = title

@@ -59,17 +59,22 @@ pub struct DataSource {
 impl DataSource {
     /// A property by name or by id (ids as sent: URL-encoded).
     pub fn property(&self, key: &str) -> Option<&PropSchema> {
-        self.properties
-            .iter()
-            .find(|p| p.name == key)
-            .or_else(|| self.properties.iter().find(|p| p.id == key))
+        self.properties.iter().find(|p| p.name == key).or_else(|| {
+            self.properties
+                .iter()
+                .find(|p| crate::ids::is_property_id(&p.id, key))
+        })
     }
 
     pub fn property_index(&self, key: &str) -> Option<usize> {
         self.properties
             .iter()
             .position(|p| p.name == key)
-            .or_else(|| self.properties.iter().position(|p| p.id == key))
+            .or_else(|| {
+                self.properties
+                    .iter()
+                    .position(|p| crate::ids::is_property_id(&p.id, key))
+            })
     }
 
     pub fn title_property(&self) -> Option<&PropSchema> {

@@ -155,7 +155,8 @@ impl State {
         };
         let mut properties = Map::new();
         for schema in &ds.properties {
-            if !only.is_empty() && !only.iter().any(|o| *o == schema.id || *o == schema.name) {
+            let wanted = |o: &String| *o == schema.name || ids::is_property_id(&schema.id, o);
+            if !only.is_empty() && !only.iter().any(wanted) {
                 continue;
             }
             let value = match schema.kind.as_str() {

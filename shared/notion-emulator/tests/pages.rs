@@ -96,6 +96,25 @@ async fn pages_look_like_notions_and_ids_work_with_or_without_dashes() {
         .unwrap();
     assert_eq!(only["properties"].as_object().unwrap().len(), 1);
     assert_eq!(only["properties"]["Email"]["email"], "ann@example.com");
+    // The official SDK sends ids decoded (`%3A` as `:`); Notion accepts both.
+    let decoded = decode(email_id);
+    let only: serde_json::Value = api
+        .http
+        .get(format!("{}/v1/pages/{id}", api.base))
+        .query(&[("filter_properties", decoded.as_str())])
+        .bearer_auth(DEFAULT_TOKEN)
+        .header("Notion-Version", common::VERSION)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        only["properties"].as_object().unwrap().len(),
+        1,
+        "{decoded}"
+    );
 
     // Update: only listed properties change; trash hides the page from queries.
     let updated = api
@@ -258,4 +277,18 @@ async fn people_and_relations_resolve() {
         )
         .await;
     common::assert_error(s, &b, 400, "validation_error");
+}
+
+/// `%XX` → byte, for the property ids the emulator makes (ASCII only).
+fn decode(id: &str) -> String {
+    let mut out = String::new();
+    let mut rest = id;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let byte = u8::from_str_radix(&rest[i + 1..i + 3], 16).unwrap();
+        out.push(byte as char);
+        rest = &rest[i + 3..];
+    }
+    out.push_str(rest);
+    out
 }

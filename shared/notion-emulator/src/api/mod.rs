@@ -65,33 +65,11 @@ pub(crate) fn filter_properties(query: Option<&str>) -> Vec<String> {
         .unwrap_or_default()
         .split('&')
         .filter_map(|pair| pair.split_once('='))
-        .filter(|(k, _)| percent_decode(k) == "filter_properties" || *k == "filter_properties[]")
-        .map(|(_, v)| percent_decode(v))
+        .filter(|(k, _)| {
+            crate::ids::percent_decode(k) == "filter_properties" || *k == "filter_properties[]"
+        })
+        .map(|(_, v)| crate::ids::percent_decode(v))
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 pub(crate) fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, State> {

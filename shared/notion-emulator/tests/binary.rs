@@ -1,0 +1,54 @@
+//! The standalone `notion-emulator` binary serves a seeded workspace on 127.0.0.1.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// Stops the emulator by its PID even when an assertion fails first.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_binary_prints_its_address_and_serves_the_seeded_workspace() {
+    let mut child = Running(
+        Command::new(env!("CARGO_BIN_EXE_notion-emulator"))
+            .args([
+                "--port",
+                "0",
+                "--token",
+                "ntn_binary_test",
+                "--seed",
+                "select",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the emulator"),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let started: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    let base = started["base_url"].as_str().unwrap().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let deals = started["workspace"]["deals_data_source_id"]
+        .as_str()
+        .unwrap();
+    let schema: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/v1/data_sources/{deals}"))
+        .bearer_auth("ntn_binary_test")
+        .header("Notion-Version", "2026-03-11")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    drop(child);
+    assert_eq!(schema["properties"]["Stage"]["type"], "select");
+}
