@@ -81,35 +81,17 @@ async fn pages_look_like_notions_and_ids_work_with_or_without_dashes() {
     assert_eq!(fetched["id"], id);
 
     // filter_properties, URL-encoded once by the client, selects by id.
-    let url = format!("{}/v1/pages/{id}", api.base);
-    let only: serde_json::Value = api
-        .http
-        .get(url)
-        .query(&[("filter_properties", email_id)])
-        .bearer_auth(DEFAULT_TOKEN)
-        .header("Notion-Version", common::VERSION)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page_path = format!("/v1/pages/{id}");
+    let only = api
+        .get_with(&page_path, &[("filter_properties", email_id)])
+        .await;
     assert_eq!(only["properties"].as_object().unwrap().len(), 1);
     assert_eq!(only["properties"]["Email"]["email"], "ann@example.com");
     // The official SDK sends ids decoded (`%3A` as `:`); Notion accepts both.
     let decoded = decode(email_id);
-    let only: serde_json::Value = api
-        .http
-        .get(format!("{}/v1/pages/{id}", api.base))
-        .query(&[("filter_properties", decoded.as_str())])
-        .bearer_auth(DEFAULT_TOKEN)
-        .header("Notion-Version", common::VERSION)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let only = api
+        .get_with(&page_path, &[("filter_properties", decoded.as_str())])
+        .await;
     assert_eq!(
         only["properties"].as_object().unwrap().len(),
         1,

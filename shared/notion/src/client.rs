@@ -155,25 +155,8 @@ impl NotionClient {
     /// Creates a page. A 503 for a create Notion did commit comes back as the created
     /// page (read through `committed_resource_id`), so a retry can never make two.
     pub async fn create_page(&self, request: &CreatePage) -> Result<Page, NotionError> {
-        let result = self
-            .call(
-                Method::POST,
-                "/v1/pages",
-                &[],
-                Some(request.to_body()),
-                Repeat::Unsafe,
-            )
-            .await;
-        match result {
-            Err(err) => match err.committed_resource_id() {
-                Some(id) => {
-                    tracing::info!(page_id = %id, "create answered 503 after commit; reading the page");
-                    self.retrieve_page(id, &[]).await
-                }
-                None => Err(err),
-            },
-            ok => ok,
-        }
+        self.create("/v1/pages", request.to_body(), "/v1/pages")
+            .await
     }
 
     pub async fn update_page(
@@ -216,18 +199,29 @@ impl NotionClient {
     /// Creates a database with its first data source; like [`create_page`](Self::create_page),
     /// a 503 after commit is resolved by reading what was created.
     pub async fn create_database(&self, request: &CreateDatabase) -> Result<Database, NotionError> {
+        self.create("/v1/databases", request.to_body(), "/v1/databases")
+            .await
+    }
+
+    /// POSTs a create to `path`; when Notion answers 503 but names the object it
+    /// committed, reads that object from `read_prefix/{id}` instead of failing, since
+    /// the caller's retry would otherwise create it twice.
+    async fn create<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: Value,
+        read_prefix: &str,
+    ) -> Result<T, NotionError> {
         let result = self
-            .call(
-                Method::POST,
-                "/v1/databases",
-                &[],
-                Some(request.to_body()),
-                Repeat::Unsafe,
-            )
+            .call(Method::POST, path, &[], Some(body), Repeat::Unsafe)
             .await;
         match result {
             Err(err) => match err.committed_resource_id() {
-                Some(id) => self.retrieve_database(id).await,
+                Some(id) => {
+                    tracing::info!(id, path, "create answered 503 after commit; reading it");
+                    let read = format!("{read_prefix}/{id}");
+                    self.call(Method::GET, &read, &[], None, Repeat::Safe).await
+                }
                 None => Err(err),
             },
             ok => ok,

@@ -163,6 +163,26 @@ impl DynamoStore {
         }
     }
 
+    /// Writes `item` unless a record with its key exists and has not expired; `true`
+    /// when written. A record without `expires_at` never expires.
+    async fn put_unless_live(
+        &self,
+        operation: &'static str,
+        item: Item,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let outcome = self
+            .put_conditional(
+                operation,
+                item,
+                "attribute_not_exists(pk) OR expires_at <= :now",
+                &[],
+                vec![(":now", n(now.as_secs()))],
+            )
+            .await?;
+        Ok(matches!(outcome, Conditional::Written))
+    }
+
     async fn update_conditional(
         &self,
         operation: &'static str,
@@ -219,18 +239,10 @@ impl Store for DynamoStore {
             ("pk".to_owned(), s(&pk("dedupe", key))),
             ("expires_at".to_owned(), n(secs_after(now, ttl))),
         ]);
-        let outcome = self
-            .put_conditional(
-                "put_if_absent",
-                item,
-                "attribute_not_exists(pk) OR expires_at <= :now",
-                &[],
-                vec![(":now", n(now.as_secs()))],
-            )
-            .await?;
-        Ok(match outcome {
-            Conditional::Written => PutOutcome::Inserted,
-            Conditional::Rejected(_) => PutOutcome::Exists,
+        Ok(if self.put_unless_live("put_if_absent", item, now).await? {
+            PutOutcome::Inserted
+        } else {
+            PutOutcome::Exists
         })
     }
 
@@ -485,18 +497,10 @@ impl Store for DynamoStore {
         ]);
         // Only done items carry `expires_at`, so a pending or failed item can never be
         // overwritten: the work it holds is not lost to a late duplicate.
-        let outcome = self
-            .put_conditional(
-                "inbox_insert",
-                item,
-                "attribute_not_exists(pk) OR expires_at <= :now",
-                &[],
-                vec![(":now", n(now.as_secs()))],
-            )
-            .await?;
-        Ok(match outcome {
-            Conditional::Written => Inserted::New,
-            Conditional::Rejected(_) => Inserted::Duplicate,
+        Ok(if self.put_unless_live("inbox_insert", item, now).await? {
+            Inserted::New
+        } else {
+            Inserted::Duplicate
         })
     }
 

@@ -62,6 +62,21 @@ impl Api {
         body
     }
 
+    /// A GET with query parameters, encoded as an HTTP client encodes them.
+    pub async fn get_with(&self, path: &str, query: &[(&str, &str)]) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .query(query)
+            .bearer_auth(DEFAULT_TOKEN)
+            .header("Notion-Version", VERSION)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn query(&self, ds: &str, body: Value) -> (u16, Value) {
         self.call("POST", &format!("/v1/data_sources/{ds}/query"), Some(body))
             .await
