@@ -5,7 +5,13 @@
 //! lets every rule be tested without a server.
 
 pub mod clock;
+pub mod email;
+pub mod intake;
+pub mod lead;
 pub mod notion_id;
+pub mod signature;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use email::{ContactEmail, EmailError};
+pub use lead::{Lead, LeadError, LeadFields};
 pub use notion_id::{NotionId, NotionIdError};
