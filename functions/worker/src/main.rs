@@ -1,19 +1,20 @@
-//! Worker: does the Notion and Slack work for inbox items (DynamoDB stream).
-//!
-//! Thin by design: build the context once per cold start, then serve events.
+//! Worker: does the Notion and Slack work for inbox items, triggered by the table's
+//! DynamoDB stream (INSERTs of inbox items), reporting partial batch failures.
 
-use crm_app::{Context, HandlerUnavailable};
+use aws_lambda_events::event::dynamodb::Event;
+use crm_app::Context;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
 
 const FUNCTION: &str = "worker";
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     crm_app::telemetry::init_json();
-    let _ctx = Context::start(FUNCTION).await?;
-    lambda_runtime::run(service_fn(|_event: LambdaEvent<Value>| async {
-        Err::<Value, Error>(HandlerUnavailable { function: FUNCTION }.into())
+    let ctx = Context::start(FUNCTION).await?;
+    let worker = ctx.worker();
+    let worker = &worker;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
+        Ok::<_, Error>(worker.handle_stream(event.payload).await)
     }))
     .await
 }

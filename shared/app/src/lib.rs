@@ -1,8 +1,11 @@
 //! What every function does, written once: the runtime context built at cold start and
-//! (in the modules added per function) the handlers, generic over the ports so the
-//! Lambda binaries, `crm serve` and the tests all run the same code.
+//! the handlers, generic over the ports (store, secrets, clock; Notion through a client
+//! whose base URL points at Notion or the emulator), so the Lambda binaries, `crm serve`
+//! and the tests all run the same code.
 
+pub mod intake;
 pub mod runtime;
 pub mod telemetry;
+pub mod worker;
 
 pub use runtime::{Context, ContextError, HandlerUnavailable, SecretsProvider};

@@ -6,11 +6,16 @@
 use std::sync::Arc;
 
 use crm_domain::{Clock, SystemClock};
+use crm_notion::{NotionClient, NotionConfig};
 use crm_settings::{
     CachedSecrets, ConfigError, Secrets, SecretsError, SecretsLocation, SecretsManagerSource,
     SecretsSource, Settings, StaticSecrets,
 };
 use crm_store::DynamoStore;
+use secrecy::SecretString;
+
+use crate::intake::Intake;
+use crate::worker::{Worker, WorkerSettings};
 
 /// The secrets source this deployment is configured with.
 #[derive(Debug, Clone)]
@@ -32,6 +37,8 @@ impl SecretsSource for SecretsProvider {
 pub enum ContextError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error("could not build the HTTP client")]
+    Http(#[from] crm_notion::HttpError),
 }
 
 /// Everything a handler needs, built once.
@@ -39,7 +46,9 @@ pub struct Context {
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
     pub store: DynamoStore,
-    pub secrets: CachedSecrets<SecretsProvider>,
+    pub secrets: Arc<CachedSecrets<SecretsProvider>>,
+    /// Paced for the whole process; each use takes the current token from `secrets`.
+    pub notion: NotionClient,
 }
 
 impl std::fmt::Debug for Context {
@@ -55,7 +64,7 @@ impl Context {
     /// Loads settings from the environment and builds the context.
     pub async fn from_env() -> Result<Self, ContextError> {
         let settings = Settings::from_env()?;
-        Ok(Self::build(settings, Arc::new(SystemClock)).await)
+        Self::build(settings, Arc::new(SystemClock)).await
     }
 
     /// [`from_env`](Self::from_env) for a function's `main`: logs why it cannot start,
@@ -74,7 +83,7 @@ impl Context {
     }
 
     /// Builds the AWS clients for `settings` and warms the secrets cache.
-    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Self {
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, ContextError> {
         let aws = crm_settings::sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
         let provider = match &settings.secrets {
@@ -85,7 +94,11 @@ impl Context {
                 SecretsProvider::Static(StaticSecrets((**secrets).clone()))
             }
         };
-        let secrets = CachedSecrets::new(provider, settings.secrets_ttl, Arc::clone(&clock));
+        let secrets = Arc::new(CachedSecrets::new(
+            provider,
+            settings.secrets_ttl,
+            Arc::clone(&clock),
+        ));
         // Reading the secret now puts its latency in the cold start instead of the first
         // request. A failure is not fatal here: each request retries the read, and the
         // error (which names the secret, never a value) is in the log.
@@ -93,11 +106,37 @@ impl Context {
             tracing::error!(error = %err, "could not load secrets at start");
         }
         let store = DynamoStore::new(dynamodb, &settings.table_name, Arc::clone(&clock));
-        Self {
+        let mut notion = NotionConfig::new(&settings.notion.base_url, SecretString::from(""));
+        notion.rate_per_second = settings.notion.rate_per_second;
+        notion.burst = settings.notion.burst;
+        let notion = NotionClient::new(notion)?;
+        Ok(Self {
             settings,
             clock,
             store,
             secrets,
+            notion,
+        })
+    }
+
+    /// The lead-intake handler over this context.
+    pub fn intake(&self) -> Intake<DynamoStore, SecretsProvider> {
+        Intake {
+            store: self.store.clone(),
+            secrets: Arc::clone(&self.secrets),
+            clock: Arc::clone(&self.clock),
+            accept_plain_signature: self.settings.leads.accept_plain_signature,
+        }
+    }
+
+    /// The worker over this context.
+    pub fn worker(&self) -> Worker<DynamoStore, SecretsProvider> {
+        Worker {
+            store: self.store.clone(),
+            notion: self.notion.clone(),
+            secrets: Arc::clone(&self.secrets),
+            clock: Arc::clone(&self.clock),
+            settings: WorkerSettings::from_settings(&self.settings),
         }
     }
 }

@@ -48,7 +48,9 @@ async fn context_reads_the_secret_by_arn_and_uses_the_configured_table() {
     ]
     .map(|(k, v)| (k.to_owned(), v.to_owned()));
     let settings = Settings::load(None, env).unwrap();
-    let ctx = Context::build(settings, Arc::new(ManualClock::starting_now())).await;
+    let ctx = Context::build(settings, Arc::new(ManualClock::starting_now()))
+        .await
+        .unwrap();
 
     let secrets = ctx.secrets.get().await.unwrap();
     assert_eq!(secrets.notion_token.expose_secret(), "ntn_context_test");

@@ -250,3 +250,17 @@ pub fn update_page_as_person(
     crate::webhooks::pump(shared);
     result
 }
+
+/// For the typed handle: move a page to (or out of) the trash as a person.
+pub fn trash_page_as_person(shared: &Shared, page_id: &str, in_trash: bool) -> Result<(), String> {
+    let result = {
+        let id = crate::ids::normalize(page_id).ok_or("bad page id")?;
+        let mut state = lock(shared);
+        let author = person(&state, None);
+        update_page(&mut state, &id, &json!({"in_trash": in_trash}), author)
+            .map(|_| ())
+            .map_err(|e| e.message)
+    };
+    crate::webhooks::pump(shared);
+    result
+}

@@ -18,6 +18,9 @@ pub enum FaultAction {
     /// Carry out the write, then answer 503 as if it had failed; for a create, with
     /// `additional_data.committed_resource_id` naming what was created.
     CommitThen503,
+    /// Carry out the write, then answer this error status with no hint that it was
+    /// saved: the case where a caller must read state before trying again.
+    CommitThen { status: u16 },
     /// Wait this long before handling the request.
     Latency { ms: u64 },
 }

@@ -92,6 +92,14 @@ pub async fn gate(State(shared): State<Shared>, request: Request, next: Next) ->
                 let response = next.run(request).await;
                 commit_then_503(response, is_create).await
             }
+            Some(FaultAction::CommitThen { status }) => {
+                let response = next.run(request).await;
+                if response.status().is_success() {
+                    ApiError::for_status(status).into_response()
+                } else {
+                    response
+                }
+            }
             _ => next.run(request).await,
         },
     };

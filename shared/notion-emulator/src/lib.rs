@@ -169,6 +169,11 @@ impl Emulator {
         admin::update_page_as_person(&self.shared, page_id, properties)
     }
 
+    /// Moves a page to the trash (or restores it) as a person would.
+    pub fn trash_page_as_person(&self, page_id: &str, in_trash: bool) -> Result<(), String> {
+        admin::trash_page_as_person(&self.shared, page_id, in_trash)
+    }
+
     /// Moves a page's creation and edit times, for tests of age-based rules.
     pub fn set_page_times(
         &self,

@@ -88,6 +88,15 @@ impl NotionClient {
         })
     }
 
+    /// The same client — connection pool and limiter included — with another token, for
+    /// when the secret was rotated: pacing stays shared across the change.
+    pub fn with_token(&self, token: SecretString) -> Self {
+        Self {
+            token,
+            ..self.clone()
+        }
+    }
+
     pub fn base_url(&self) -> &str {
         &self.base_url
     }

@@ -27,3 +27,6 @@ pub use filter::{Direction, Filter, Sort};
 pub use limiter::Limiter;
 pub use retry::RetryPolicy;
 pub use types::*;
+
+/// The error building the HTTP client can return.
+pub use reqwest::Error as HttpError;

@@ -143,6 +143,17 @@ pub struct StaleSettings {
     pub destination: String,
 }
 
+/// How leads are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadSettings {
+    /// Status of a contact created from a lead.
+    pub new_status: String,
+    /// Type of the Activity logged for each submission.
+    pub activity_type: String,
+    /// Accept the older plain signature (bare hex HMAC of the body) on `POST /lead`.
+    pub accept_plain_signature: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub table_name: String,
@@ -152,6 +163,7 @@ pub struct Settings {
     pub properties: PropertyNames,
     pub routes: Vec<StageRoute>,
     pub stale: StaleSettings,
+    pub leads: LeadSettings,
 }
 
 /// One raw value and where it came from, for error messages.
@@ -208,6 +220,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("STALE_STATUSES", "new lead"),
     ("STALE_DESTINATION", "digest"),
     ("TIMEZONE", "UTC"),
+    ("NEW_LEAD_STATUS", "new lead"),
+    ("ACTIVITY_FORM_TYPE", "form submission"),
+    ("ACCEPT_PLAIN_SIGNATURE", "false"),
 ];
 
 /// Settings without a default.
@@ -458,6 +473,7 @@ impl Parser<'_> {
         let properties = self.properties();
         let routes = self.routes();
         let stale = self.stale();
+        let leads = self.leads();
         Some(Settings {
             table_name: table_name?,
             secrets: secrets?,
@@ -466,6 +482,24 @@ impl Parser<'_> {
             properties: properties?,
             routes: routes?,
             stale: stale?,
+            leads: leads?,
+        })
+    }
+
+    fn leads(&mut self) -> Option<LeadSettings> {
+        let new_status = self.required("NEW_LEAD_STATUS");
+        let activity_type = self.required("ACTIVITY_FORM_TYPE");
+        let accept_plain_signature = self.parse("ACCEPT_PLAIN_SIGNATURE", |v| {
+            match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" => Ok(false),
+                _ => Err(format!("expected true or false, got {v:?}")),
+            }
+        });
+        Some(LeadSettings {
+            new_status: new_status?,
+            activity_type: activity_type?,
+            accept_plain_signature: accept_plain_signature?,
         })
     }
 

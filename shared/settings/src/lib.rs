@@ -15,8 +15,8 @@ mod secrets;
 
 pub use aws::sdk_config;
 pub use config::{
-    ActivityProperties, ConfigError, ContactProperties, DealProperties, ENV_PREFIX, NotionSettings,
-    Problem, PropertyNames, SecretsLocation, Settings, StageRoute, StaleSettings,
+    ActivityProperties, ConfigError, ContactProperties, DealProperties, ENV_PREFIX, LeadSettings,
+    NotionSettings, Problem, PropertyNames, SecretsLocation, Settings, StageRoute, StaleSettings,
 };
 pub use secrets::{
     CachedSecrets, FORM_PROVIDERS, Secrets, SecretsError, SecretsFormatError, SecretsManagerSource,

@@ -61,6 +61,9 @@ fn complete_environment_loads_with_spec_defaults() {
     assert_eq!(s.stale.open_statuses, ["new lead"]);
     assert_eq!(s.stale.timezone, chrono_tz::UTC);
     assert_eq!(s.secrets_ttl.as_secs(), 300);
+    assert_eq!(s.leads.new_status, "new lead");
+    assert_eq!(s.leads.activity_type, "form submission");
+    assert!(!s.leads.accept_plain_signature);
 }
 
 #[test]
@@ -95,6 +98,7 @@ fn a_malformed_setting_is_named_with_what_was_expected() {
         ("CRM_SECRET_ARN", "my-secret", "Secrets Manager ARN"),
         ("CRM_SLACK_ROUTES", "won,won", "routed twice"),
         ("CRM_SECRETS_TTL_SECONDS", "forever", "whole seconds"),
+        ("CRM_ACCEPT_PLAIN_SIGNATURE", "maybe", "true or false"),
     ];
     for (name, value, expected) in cases {
         let err = Settings::load(None, with(complete_env(), name, value)).unwrap_err();

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
-    StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    KeyType, Projection, ProjectionType, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use crm_domain::{Clock, Timestamp};
 
@@ -44,7 +44,8 @@ impl std::fmt::Debug for DynamoStore {
 /// Outcome of a conditional write: the old item comes back when the condition failed,
 /// so the caller can say *why* without a second read.
 enum Conditional {
-    Written,
+    /// Written; the item it replaced, if any.
+    Written(Option<Item>),
     Rejected(Option<Item>),
 }
 
@@ -141,6 +142,7 @@ impl DynamoStore {
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression(condition)
+            .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         for (k, v) in names {
             req = req.expression_attribute_names(*k, *v);
@@ -149,7 +151,7 @@ impl DynamoStore {
             req = req.expression_attribute_values(k, v);
         }
         match req.send().await {
-            Ok(_) => Ok(Conditional::Written),
+            Ok(out) => Ok(Conditional::Written(out.attributes)),
             Err(err) => match err.into_service_error() {
                 e if e.is_conditional_check_failed_exception() => {
                     let old = match e {
@@ -180,7 +182,7 @@ impl DynamoStore {
                 vec![(":now", n(now.as_secs()))],
             )
             .await?;
-        Ok(matches!(outcome, Conditional::Written))
+        Ok(matches!(outcome, Conditional::Written(_)))
     }
 
     async fn update_conditional(
@@ -264,7 +266,7 @@ impl Store for DynamoStore {
             )
             .await?;
         match outcome {
-            Conditional::Written => Ok(LeaseOutcome::Acquired),
+            Conditional::Written(_) => Ok(LeaseOutcome::Acquired),
             Conditional::Rejected(old) => {
                 let old = old.unwrap_or_default();
                 Ok(LeaseOutcome::Held {
@@ -345,7 +347,8 @@ impl Store for DynamoStore {
             )
             .await?;
         let old = match outcome {
-            Conditional::Written => return Ok(Begin::Claimed),
+            Conditional::Written(None) => return Ok(Begin::Claimed),
+            Conditional::Written(Some(_)) => return Ok(Begin::Reclaimed),
             Conditional::Rejected(old) => old.unwrap_or_default(),
         };
         match get_s(&old, "state") {
@@ -465,7 +468,7 @@ impl Store for DynamoStore {
                 vec![(":version", n(version))],
             )
             .await?;
-        Ok(matches!(outcome, Conditional::Written))
+        Ok(matches!(outcome, Conditional::Written(_)))
     }
 
     async fn cache_delete(&self, key: &str) -> Result<()> {
@@ -626,6 +629,30 @@ fn get_n(item: &Item, name: &str) -> Option<i64> {
     item.get(name)
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse().ok())
+}
+
+/// Reads the inbox item in a DynamoDB stream record's `NewImage` (DynamoDB JSON:
+/// `{"pk": {"S": "inbox#…"}, "attempts": {"N": "0"}, …}`). `Ok(None)` when the record is
+/// not an inbox item, which the worker skips.
+pub fn inbox_item_from_stream_image(image: &serde_json::Value) -> Result<Option<InboxItem>> {
+    let Some(map) = image.as_object() else {
+        return Ok(None);
+    };
+    let mut item = Item::new();
+    for (name, value) in map {
+        let attr = if let Some(s) = value.get("S").and_then(serde_json::Value::as_str) {
+            AttributeValue::S(s.to_owned())
+        } else if let Some(n) = value.get("N").and_then(serde_json::Value::as_str) {
+            AttributeValue::N(n.to_owned())
+        } else {
+            continue;
+        };
+        item.insert(name.clone(), attr);
+    }
+    match get_s(&item, "pk") {
+        Some(pk) if pk.starts_with("inbox#") => inbox_item_from(&item).map(Some),
+        _ => Ok(None),
+    }
 }
 
 /// Reads an inbox item from a table item or a stream image (same attributes).

@@ -49,7 +49,7 @@ mod error;
 mod model;
 mod sqlite;
 
-pub use dynamo::{DynamoStore, OPEN_INBOX_INDEX};
+pub use dynamo::{DynamoStore, OPEN_INBOX_INDEX, inbox_item_from_stream_image};
 pub use error::StoreError;
 pub use model::{
     Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome,

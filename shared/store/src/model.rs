@@ -21,12 +21,23 @@ pub enum LeaseOutcome {
 /// Result of [`crate::Store::begin`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Begin {
-    /// The caller now owns the work.
+    /// The caller now owns the work; nobody tried it before.
     Claimed,
+    /// The caller now owns work an earlier attempt started and did not finish (it
+    /// failed, crashed, or its record expired): some of it may already be done, so
+    /// steps that create things must check first.
+    Reclaimed,
     /// Someone else is working on it; their lease runs until `until`.
     InProgress { until: Timestamp },
     /// Already done; `result` is what the owner recorded.
     Completed { result: Option<String> },
+}
+
+impl Begin {
+    /// Whether the caller now owns the work.
+    pub fn is_claimed(&self) -> bool {
+        matches!(self, Self::Claimed | Self::Reclaimed)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

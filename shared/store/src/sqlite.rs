@@ -226,6 +226,7 @@ impl Store for SqliteStore {
                 )
                 .optional()
                 .map_err(sql("begin"))?;
+            let existed = row.is_some();
             if let Some((state, lease_until, result, expires_at)) = row {
                 let expired = expires_at.is_some_and(|e| e <= now.as_secs());
                 match state.as_deref() {
@@ -259,7 +260,11 @@ impl Store for SqliteStore {
                 ],
             )
             .map_err(sql("begin"))?;
-            Ok(Begin::Claimed)
+            Ok(if existed {
+                Begin::Reclaimed
+            } else {
+                Begin::Claimed
+            })
         })
         .await
     }

@@ -2,8 +2,6 @@
 //! `"{t}.{raw body}"`; `t` must be within five minutes of now. The body carries the
 //! submitted fields under `submission` (older payloads: at the top level).
 
-use serde_json::Value;
-
 use super::fields::{Collector, Slot, slot_for, text};
 use super::{PayloadError, SignatureError, Signed, check_age, json};
 use crate::lead::LeadFields;

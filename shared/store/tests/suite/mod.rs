@@ -249,7 +249,7 @@ pub async fn expired_in_progress_claim_is_claimable_and_old_owner_loses<S: Store
     clock.advance(Duration::from_secs(61));
     assert_eq!(
         store.begin(&key, "b", MINUTE, DAY).await.unwrap(),
-        Begin::Claimed,
+        Begin::Reclaimed,
         "a crashed owner's claim is free once its lease has passed"
     );
     let err = store.complete(&key, "a", None, DAY).await.unwrap_err();
@@ -272,7 +272,7 @@ pub async fn failed_work_is_claimable_again<S: Store>(store: Arc<S>, _clock: Man
     store.fail(&key, "a", "notion answered 503").await.unwrap();
     assert_eq!(
         store.begin(&key, "b", MINUTE, DAY).await.unwrap(),
-        Begin::Claimed,
+        Begin::Reclaimed,
         "failed work is handed back at once, without waiting for the lease"
     );
     assert!(matches!(
@@ -294,7 +294,7 @@ pub async fn completed_record_is_claimable_after_retention<S: Store>(
     clock.advance(HOUR + Duration::from_secs(1));
     assert_eq!(
         store.begin(&key, "b", MINUTE, HOUR).await.unwrap(),
-        Begin::Claimed
+        Begin::Reclaimed
     );
 }
 
@@ -313,7 +313,7 @@ pub async fn concurrent_begin_has_one_claimant<S: Store + 'static>(
             .await
             .into_iter()
             .map(|r| r.expect("task").expect("begin"))
-            .filter(|b| *b == Begin::Claimed)
+            .filter(Begin::is_claimed)
             .count();
         assert_eq!(claimed, 1, "{key}: {claimed} of 50 claimed it");
     }

@@ -1,0 +1,196 @@
+//! Lead intake: verify, validate, write one inbox item, answer. No Notion call is made
+//! here, so a slow or failing Notion can never make a form provider time out and drop
+//! a lead: the worker does the Notion work from the inbox.
+
+mod error;
+
+use std::sync::Arc;
+
+use crm_domain::intake::{PayloadError, Signed, provider};
+use crm_domain::{Clock, Lead};
+use crm_settings::{CachedSecrets, SecretsSource};
+use crm_store::{Inserted, NewInboxItem, Store};
+use lambda_http::http::{HeaderMap, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use secrecy::ExposeSecret;
+use serde_json::json;
+use tracing::Instrument;
+
+pub use error::IntakeError;
+
+/// Bodies above this are refused before anything else is read.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Inbox `kind` of a lead.
+pub const LEAD_KIND: &str = "lead";
+
+/// What the intake handler needs.
+pub struct Intake<S, P> {
+    pub store: S,
+    pub secrets: Arc<CachedSecrets<P>>,
+    pub clock: Arc<dyn Clock>,
+    pub accept_plain_signature: bool,
+}
+
+/// The inbox id of a lead: its kind and submission id.
+pub fn inbox_id(submission_id: &str) -> String {
+    format!("lead:{submission_id}")
+}
+
+impl<S: Store, P: SecretsSource> Intake<S, P> {
+    /// Answers one HTTP request. Never fails: every outcome is a response, and every
+    /// error response has a stable `error` code.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let span = tracing::info_span!("intake", route = %request.uri().path(), submission_id = tracing::field::Empty);
+        async move {
+            match self.accept(&request).await {
+                Ok((status, submission_id)) => {
+                    tracing::Span::current().record("submission_id", submission_id.as_str());
+                    let word = if status == StatusCode::ACCEPTED {
+                        "accepted"
+                    } else {
+                        "duplicate"
+                    };
+                    tracing::info!(status = word, "lead {word}");
+                    respond(
+                        status,
+                        json!({"status": word, "submission_id": submission_id}),
+                    )
+                }
+                Err(err) => {
+                    err.log();
+                    respond(err.status(), err.body())
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn accept(&self, request: &Request) -> Result<(StatusCode, String), IntakeError> {
+        if request.method() != Method::POST {
+            return Err(IntakeError::MethodNotAllowed);
+        }
+        let name = route(request.uri().path()).ok_or(IntakeError::NotFound)?;
+        let provider = provider(name).ok_or(IntakeError::NotFound)?;
+        let body: &[u8] = request.body().as_ref();
+        if body.len() > MAX_BODY_BYTES {
+            return Err(IntakeError::TooLarge);
+        }
+        if !is_json(request.headers()) {
+            return Err(IntakeError::UnsupportedMediaType);
+        }
+        let secrets = self.secrets.get().await.map_err(IntakeError::Secrets)?;
+        let secret = secrets.form_secrets.get(provider.name);
+        let headers = request.headers();
+        let lookup = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let now = self.clock.now();
+        (provider.verify)(&Signed {
+            header: &lookup,
+            body,
+            secret: secret.map(|s| s.expose_secret().as_bytes()),
+            now_secs: now.as_secs(),
+            accept_plain: self.accept_plain_signature && provider.name == "own",
+        })
+        .map_err(|reason| IntakeError::Unauthorized {
+            provider: provider.name,
+            reason,
+        })?;
+        let fields = (provider.parse)(body).map_err(|e| match e {
+            PayloadError::Field(field) => IntakeError::Invalid(field),
+            other => IntakeError::Malformed(other),
+        })?;
+        let lead = Lead::parse(fields, provider.name, body, now.as_millis())
+            .map_err(IntakeError::Invalid)?;
+        tracing::Span::current().record("submission_id", lead.submission_id.as_str());
+        tracing::debug!(email = %lead.email.redacted(), "lead parsed");
+        let item = NewInboxItem {
+            id: inbox_id(&lead.submission_id),
+            kind: LEAD_KIND.to_owned(),
+            payload: serde_json::to_string(&lead)
+                .map_err(|e| IntakeError::Internal(e.to_string()))?,
+        };
+        match self
+            .store
+            .inbox_insert(&item)
+            .await
+            .map_err(IntakeError::Store)?
+        {
+            Inserted::New => Ok((StatusCode::ACCEPTED, lead.submission_id)),
+            Inserted::Duplicate => Ok((StatusCode::OK, lead.submission_id)),
+        }
+    }
+}
+
+/// `/lead` → `own`, `/lead/tally` → `tally`. A stage prefix (`/prod/lead`) is allowed,
+/// since API Gateway keeps it in the path of a named stage.
+fn route(path: &str) -> Option<&str> {
+    let path = path.trim_end_matches('/');
+    let (_, after) = path
+        .rsplit_once("/lead")
+        .filter(|(_, rest)| rest.is_empty() || rest.starts_with('/'))?;
+    match after.trim_start_matches('/') {
+        "" => Some("own"),
+        name if !name.contains('/') => Some(name),
+        _ => None,
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+}
+
+fn respond(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::Text(body.to_string()))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_map_to_providers() {
+        assert_eq!(route("/lead"), Some("own"));
+        assert_eq!(route("/lead/"), Some("own"));
+        assert_eq!(route("/prod/lead/tally"), Some("tally"));
+        assert_eq!(route("/lead/typeform"), Some("typeform"));
+        assert_eq!(route("/leads"), None);
+        assert_eq!(route("/lead/a/b"), None);
+        assert_eq!(route("/other"), None);
+    }
+
+    #[test]
+    fn json_content_types() {
+        let mut h = HeaderMap::new();
+        assert!(!is_json(&h));
+        h.insert(
+            "content-type",
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
+        assert!(is_json(&h));
+        h.insert("content-type", "text/plain".parse().unwrap());
+        assert!(!is_json(&h));
+        h.insert(
+            "content-type",
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
+        assert!(!is_json(&h));
+    }
+}

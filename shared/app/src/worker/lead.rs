@@ -1,0 +1,384 @@
+//! A lead, written to Notion: one contact per email, one Activity per submission.
+//!
+//! Two guards make that hold whatever is delivered twice or concurrently:
+//! * the submission's idempotency record: a submission done once is never redone,
+//!   and a retry after a crash knows it is one (`Reclaimed`) and looks for the Activity
+//!   it may already have written;
+//! * a lease on the contact's email: two submissions for one person are written one
+//!   after the other, so the second finds the contact the first created.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use crm_domain::{ContactEmail, Lead};
+use crm_notion::filter::{Condition, Relation, Text};
+use crm_notion::{
+    CreatePage, Direction, Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest,
+    Sort, UpdatePage,
+};
+use crm_settings::SecretsSource;
+use crm_store::{Begin, InboxItem, LeaseOutcome, Store, StoreError};
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+
+use super::{Outcome, Worker};
+
+/// Why writing a lead stopped.
+#[derive(Debug, thiserror::Error)]
+enum LeadFailure {
+    #[error(transparent)]
+    Notion(#[from] NotionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the lease on the contact expired mid-write; another attempt owns it now")]
+    LeaseLost,
+}
+
+impl LeadFailure {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Notion(e) => e.is_retryable(),
+            Self::Store(e) => e.is_retryable(),
+            Self::LeaseLost => true,
+        }
+    }
+}
+
+/// The store key for things about one email, hashed so addresses do not sit in keys
+/// (keys show up in the console, in metrics and in logs).
+pub fn email_key(email: &ContactEmail) -> String {
+    let digest = hex::encode(Sha256::digest(email.as_str().as_bytes()));
+    format!("email:{}", &digest[..32])
+}
+
+pub async fn process<S: Store, P: SecretsSource>(
+    worker: &Worker<S, P>,
+    notion: &NotionClient,
+    item: &InboxItem,
+) -> Outcome {
+    let lead: Lead = match serde_json::from_str(&item.payload) {
+        Ok(lead) => lead,
+        Err(e) => return Outcome::Failed(format!("unreadable lead payload: {e}")),
+    };
+    let span = tracing::info_span!("lead", submission_id = %lead.submission_id, email = %lead.email.redacted());
+    Run {
+        worker,
+        notion,
+        lead: &lead,
+        owner: uuid::Uuid::new_v4().to_string(),
+    }
+    .run()
+    .instrument(span)
+    .await
+}
+
+struct Run<'a, S, P> {
+    worker: &'a Worker<S, P>,
+    notion: &'a NotionClient,
+    lead: &'a Lead,
+    /// This attempt's identity in the idempotency record and the lease.
+    owner: String,
+}
+
+impl<S: Store, P: SecretsSource> Run<'_, S, P> {
+    async fn run(&self) -> Outcome {
+        let store = &self.worker.store;
+        let settings = &self.worker.settings;
+        let key = format!("lead:{}", self.lead.submission_id);
+        let resumed = match store
+            .begin(&key, &self.owner, settings.lease, settings.retention)
+            .await
+        {
+            Err(e) => return Outcome::Retry(format!("store unavailable: {e}")),
+            Ok(Begin::Completed { .. }) => {
+                tracing::info!("already written; nothing to do");
+                return Outcome::Done;
+            }
+            Ok(Begin::InProgress { .. }) => {
+                return Outcome::Retry("another attempt is writing this submission".into());
+            }
+            Ok(Begin::Claimed) => false,
+            Ok(Begin::Reclaimed) => true,
+        };
+        let lease = email_key(&self.lead.email);
+        match store.take_lease(&lease, &self.owner, settings.lease).await {
+            Ok(LeaseOutcome::Acquired) => {}
+            Ok(LeaseOutcome::Held { .. }) => {
+                let _ = store.fail(&key, &self.owner, "contact busy").await;
+                return Outcome::Retry(
+                    "another submission for this contact is being written".into(),
+                );
+            }
+            Err(e) => {
+                let _ = store.fail(&key, &self.owner, "store unavailable").await;
+                return Outcome::Retry(format!("store unavailable: {e}"));
+            }
+        }
+        let written = self.write(&lease, resumed).await;
+        if let Err(e) = store.release_lease(&lease, &self.owner).await {
+            // It expires on its own; the next writer waits at most one lease.
+            tracing::warn!(error = %e, "could not release the contact lease");
+        }
+        match written {
+            Ok(activity_id) => {
+                match store
+                    .complete(&key, &self.owner, Some(&activity_id), settings.retention)
+                    .await
+                {
+                    Ok(()) | Err(StoreError::ClaimLost { .. }) => Outcome::Done,
+                    Err(e) => Outcome::Retry(format!("written, but not recorded as done: {e}")),
+                }
+            }
+            Err(failure) => {
+                let reason = failure.to_string();
+                let _ = store.fail(&key, &self.owner, &reason).await;
+                if failure.is_retryable() {
+                    Outcome::Retry(reason)
+                } else {
+                    Outcome::Failed(reason)
+                }
+            }
+        }
+    }
+
+    /// Finds or creates the contact, then logs the Activity; returns the Activity's id.
+    async fn write(&self, lease: &str, resumed: bool) -> Result<String, LeadFailure> {
+        let contact_id = match self.find_contact().await? {
+            Some(contact) => {
+                self.update_contact(&contact).await?;
+                contact.id
+            }
+            None => {
+                self.keep_lease(lease).await?;
+                let created = self.notion.create_page(&self.new_contact()).await?;
+                tracing::info!(page_id = %created.id, "contact created");
+                created.id
+            }
+        };
+        let now = self.worker.clock.now().as_millis();
+        self.worker.store.cache_put(lease, &contact_id, now).await?;
+        if resumed && let Some(existing) = self.find_activity(&contact_id).await? {
+            tracing::info!(page_id = %existing, "the Activity was written by an earlier attempt");
+            return Ok(existing);
+        }
+        self.keep_lease(lease).await?;
+        let activity = self.notion.create_page(&self.activity(&contact_id)).await?;
+        tracing::info!(page_id = %activity.id, "activity logged");
+        Ok(activity.id)
+    }
+
+    /// Renews the lease before a create: if it lapsed, another attempt may be writing
+    /// the same contact, and creating now could make a second one.
+    async fn keep_lease(&self, lease: &str) -> Result<(), LeadFailure> {
+        let settings = &self.worker.settings;
+        if self
+            .worker
+            .store
+            .renew_lease(lease, &self.owner, settings.lease)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(LeadFailure::LeaseLost)
+        }
+    }
+
+    /// The contact for this email: the cached page when it still exists and is not in
+    /// the trash, else the oldest contact Notion finds with the address.
+    async fn find_contact(&self) -> Result<Option<Page>, LeadFailure> {
+        let store = &self.worker.store;
+        let key = email_key(&self.lead.email);
+        if let Some(cached) = store.cache_get(&key).await? {
+            match self.notion.retrieve_page(&cached.value, &[]).await {
+                Ok(page) if !page.in_trash => return Ok(Some(page)),
+                Ok(_) => tracing::info!("cached contact is in the trash; looking again"),
+                Err(e) if e.is_not_found() => {
+                    tracing::info!("cached contact is gone; looking again")
+                }
+                Err(e) => return Err(e.into()),
+            }
+            store.cache_delete(&key).await?;
+        }
+        let props = &self.worker.settings.properties.contacts;
+        let request = QueryRequest {
+            filter: Some(Filter::property(
+                &props.email,
+                Condition::Email(Text::Equals(self.lead.email.to_string())),
+            )),
+            sorts: vec![Sort::Timestamp {
+                timestamp: crm_notion::filter::Timestamp::CreatedTime,
+                direction: Direction::Ascending,
+            }],
+            page_size: Some(10),
+            ..QueryRequest::default()
+        };
+        let found = self
+            .notion
+            .query_data_source(&self.worker.settings.contacts_data_source, &request)
+            .await?;
+        // Notion does not document whether `equals` ignores case: compare here too.
+        let mut matches: Vec<Page> = found
+            .results
+            .into_iter()
+            .filter(|p| !p.in_trash)
+            .filter(|p| {
+                p.property(&props.email)
+                    .and_then(PropertyValue::as_text)
+                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(self.lead.email.as_str()))
+            })
+            .collect();
+        if matches.len() > 1 {
+            tracing::warn!(
+                count = matches.len(),
+                "several contacts share this email; updating the oldest"
+            );
+        }
+        Ok((!matches.is_empty()).then(|| matches.remove(0)))
+    }
+
+    /// The day of the submission in the configured time zone: what "Last Contacted" means
+    /// to the person reading the CRM.
+    fn contacted_on(&self) -> String {
+        self.received_at()
+            .with_timezone(&self.worker.settings.timezone)
+            .format("%Y-%m-%d")
+            .to_string()
+    }
+
+    fn received_at(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.lead.received_at_ms).unwrap_or_else(Utc::now)
+    }
+
+    fn new_contact(&self) -> CreatePage {
+        let p = &self.worker.settings.properties.contacts;
+        let lead = self.lead;
+        let mut properties = BTreeMap::from([
+            (p.name.clone(), PropertyValue::title(&lead.display_name())),
+            (p.email.clone(), PropertyValue::email(lead.email.as_str())),
+            (
+                p.status.clone(),
+                PropertyValue::select(&self.worker.settings.leads.new_status),
+            ),
+            (p.source.clone(), PropertyValue::select(&lead.source)),
+            (
+                p.last_contacted.clone(),
+                PropertyValue::date(self.contacted_on()),
+            ),
+        ]);
+        if let Some(company) = &lead.company {
+            properties.insert(p.company.clone(), PropertyValue::rich_text(company));
+        }
+        if let Some(phone) = &lead.phone {
+            properties.insert(p.phone.clone(), PropertyValue::phone(phone));
+        }
+        CreatePage {
+            data_source_id: self.worker.settings.contacts_data_source.clone(),
+            properties,
+        }
+    }
+
+    /// Moves Last Contacted forward and fills fields that are empty; never overwrites
+    /// what a person entered.
+    async fn update_contact(&self, contact: &Page) -> Result<(), LeadFailure> {
+        let p = &self.worker.settings.properties.contacts;
+        let lead = self.lead;
+        let mut changes = BTreeMap::new();
+        let day = self.contacted_on();
+        let last = match contact.property(&p.last_contacted) {
+            Some(PropertyValue::Date { date: Some(d) }) => d.start.get(..10).map(str::to_owned),
+            _ => None,
+        };
+        if last.is_none_or(|l| l < day) {
+            changes.insert(p.last_contacted.clone(), PropertyValue::date(day));
+        }
+        let empty = |name: &str| contact.property(name).is_none_or(PropertyValue::is_empty);
+        if empty(&p.name) {
+            changes.insert(p.name.clone(), PropertyValue::title(&lead.display_name()));
+        }
+        if let Some(company) = lead.company.as_deref().filter(|_| empty(&p.company)) {
+            changes.insert(p.company.clone(), PropertyValue::rich_text(company));
+        }
+        if let Some(phone) = lead.phone.as_deref().filter(|_| empty(&p.phone)) {
+            changes.insert(p.phone.clone(), PropertyValue::phone(phone));
+        }
+        if empty(&p.source) {
+            changes.insert(p.source.clone(), PropertyValue::select(&lead.source));
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let update = UpdatePage {
+            properties: changes,
+            in_trash: None,
+        };
+        self.notion.update_page(&contact.id, &update).await?;
+        tracing::info!(page_id = %contact.id, "contact updated");
+        Ok(())
+    }
+
+    fn activity(&self, contact_id: &str) -> CreatePage {
+        let p = &self.worker.settings.properties.activities;
+        let lead = self.lead;
+        let when = self
+            .received_at()
+            .with_timezone(&self.worker.settings.timezone)
+            .to_rfc3339_opts(SecondsFormat::Secs, true);
+        CreatePage {
+            data_source_id: self.worker.settings.activities_data_source.clone(),
+            properties: BTreeMap::from([
+                (
+                    p.title.clone(),
+                    PropertyValue::title(&format!("Form submission: {}", lead.display_name())),
+                ),
+                (
+                    p.kind.clone(),
+                    PropertyValue::select(&self.worker.settings.leads.activity_type),
+                ),
+                (p.date.clone(), PropertyValue::date(when)),
+                (
+                    p.contact.clone(),
+                    PropertyValue::relation([contact_id.to_owned()]),
+                ),
+                (
+                    p.details.clone(),
+                    PropertyValue::rich_text(&lead.activity_details()),
+                ),
+            ]),
+        }
+    }
+
+    /// The Activity an earlier attempt wrote for this submission, if any. Notion's
+    /// `contains` also matches longer ids (`sub-1` in `sub-10`), so the marker line is
+    /// compared exactly here.
+    async fn find_activity(&self, contact_id: &str) -> Result<Option<String>, LeadFailure> {
+        let p = &self.worker.settings.properties.activities;
+        let marker = Lead::submission_marker(&self.lead.submission_id);
+        let request = QueryRequest {
+            filter: Some(Filter::and([
+                Filter::property(
+                    &p.contact,
+                    Condition::Relation(Relation::Contains(contact_id.to_owned())),
+                ),
+                Filter::property(
+                    &p.details,
+                    Condition::RichText(Text::Contains(marker.clone())),
+                ),
+            ])),
+            page_size: Some(100),
+            ..QueryRequest::default()
+        };
+        let (found, _) = self
+            .notion
+            .query_all(&self.worker.settings.activities_data_source, &request)
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter(|page| !page.in_trash)
+            .find(|page| {
+                page.property(&p.details)
+                    .and_then(PropertyValue::as_text)
+                    .is_some_and(|details| details.lines().any(|line| line == marker))
+            })
+            .map(|page| page.id))
+    }
+}

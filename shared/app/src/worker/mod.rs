@@ -1,0 +1,142 @@
+//! The worker: does the Notion work for inbox items, triggered by the table's stream.
+//!
+//! Each record ends one of three ways:
+//! * **done** — the item is marked done;
+//! * **retry** — a fault that may pass (Notion 429/5xx, a busy contact, the store): the
+//!   item is marked failed with the reason and the record is reported as a batch item
+//!   failure, so the stream delivers it again with backoff;
+//! * **failed** — a fault retrying cannot fix (a payload we cannot read, Notion refusing
+//!   the write as invalid): the item is marked failed with the reason and the stream
+//!   moves on. It stays in the table, listed as open, to be replayed once fixed.
+//!
+//! Nothing is dropped: in every case the item and its reason are in the table.
+
+mod lead;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use chrono_tz::Tz;
+use crm_domain::Clock;
+use crm_notion::NotionClient;
+use crm_settings::{CachedSecrets, LeadSettings, PropertyNames, SecretsSource};
+use crm_store::{InboxItem, Store, inbox_item_from_stream_image};
+
+/// How an item ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Retry(String),
+    Failed(String),
+}
+
+/// Settings the worker reads.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub contacts_data_source: String,
+    pub activities_data_source: String,
+    pub properties: PropertyNames,
+    pub timezone: Tz,
+    pub leads: LeadSettings,
+    /// How long one attempt may hold a contact (and a submission) before another
+    /// worker may take over; longer than the worst case of one lead's Notion calls.
+    pub lease: Duration,
+    /// How long a done item (and its submission id) is remembered for duplicates.
+    pub retention: Duration,
+}
+
+impl WorkerSettings {
+    pub fn from_settings(s: &crm_settings::Settings) -> Self {
+        Self {
+            contacts_data_source: s.notion.contacts.to_string(),
+            activities_data_source: s.notion.activities.to_string(),
+            properties: s.properties.clone(),
+            timezone: s.stale.timezone,
+            leads: s.leads.clone(),
+            lease: Duration::from_secs(300),
+            retention: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+pub struct Worker<S, P> {
+    pub store: S,
+    /// The client without a token; each batch uses it with the current secret.
+    pub notion: NotionClient,
+    pub secrets: Arc<CachedSecrets<P>>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: WorkerSettings,
+}
+
+impl<S: Store, P: SecretsSource> Worker<S, P> {
+    /// Handles one batch of stream records and reports the ones to retry.
+    pub async fn handle_stream(&self, event: Event) -> DynamoDbEventResponse {
+        let mut response = DynamoDbEventResponse::default();
+        for record in event.records {
+            if record.event_name != "INSERT" {
+                continue;
+            }
+            let image = serde_json::to_value(&record.change.new_image).unwrap_or_default();
+            let item = match inbox_item_from_stream_image(&image) {
+                Ok(Some(item)) => item,
+                Ok(None) => continue,
+                Err(err) => {
+                    // The item is in the table, listed as open; retrying cannot fix it.
+                    tracing::error!(error = %err, "unreadable inbox record in the stream");
+                    continue;
+                }
+            };
+            if !self.finish(&item, self.process(&item).await).await {
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = record.change.sequence_number.clone();
+                response.batch_item_failures.push(failure);
+            }
+        }
+        response
+    }
+
+    /// Processes one inbox item (from the stream, a replay or the local server).
+    pub async fn process(&self, item: &InboxItem) -> Outcome {
+        let secrets = match self.secrets.get().await {
+            Ok(s) => s,
+            Err(err) => return Outcome::Retry(format!("secrets unavailable: {err}")),
+        };
+        let notion = self.notion.with_token(secrets.notion_token.clone());
+        match item.kind.as_str() {
+            crate::intake::LEAD_KIND => lead::process(self, &notion, item).await,
+            other => Outcome::Failed(format!("no processor for inbox items of kind {other:?}")),
+        }
+    }
+
+    /// Records the outcome on the item; `false` when the stream should deliver the
+    /// record again.
+    pub async fn finish(&self, item: &InboxItem, outcome: Outcome) -> bool {
+        let recorded = match &outcome {
+            Outcome::Done => {
+                self.store
+                    .inbox_mark_done(&item.id, self.settings.retention)
+                    .await
+            }
+            Outcome::Retry(reason) | Outcome::Failed(reason) => {
+                self.store.inbox_mark_failed(&item.id, reason).await
+            }
+        };
+        match (&outcome, recorded) {
+            (_, Err(err)) => {
+                tracing::error!(item = %item.id, error = %err, ?outcome, "could not record the outcome; the stream will retry");
+                false
+            }
+            (Outcome::Done, Ok(())) => true,
+            (Outcome::Retry(reason), Ok(())) => {
+                tracing::warn!(item = %item.id, %reason, "will retry");
+                false
+            }
+            (Outcome::Failed(reason), Ok(())) => {
+                tracing::error!(item = %item.id, %reason, "failed; kept in the inbox for replay");
+                true
+            }
+        }
+    }
+}

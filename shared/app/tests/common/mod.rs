@@ -1,0 +1,312 @@
+//! The real handlers against real local servers: DynamoDB Local (store), moto (secrets)
+//! and the Notion emulator. Requests are built from the checked-in API Gateway fixture;
+//! stream events from what the table holds.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::dynamodb::Event;
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine;
+use crm_app::intake::Intake;
+use crm_app::worker::{Worker, WorkerSettings};
+use crm_domain::signature::{hmac_sha256, to_hex};
+use crm_domain::{Clock, ManualClock};
+use crm_notion::{NotionClient, NotionConfig, RetryPolicy};
+use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, SeededWorkspace, StageKind};
+use crm_settings::{CachedSecrets, SecretsManagerSource, Settings};
+use crm_store::{DynamoStore, InboxItem, Store};
+use lambda_http::{Body, Request, Response};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+pub const OWN_SECRET: &str = "own-form-secret-5b1e";
+pub const TALLY_SECRET: &str = "tally-secret-77a0";
+pub const TYPEFORM_SECRET: &str = "typeform-secret-e41c";
+pub const FORMSPREE_SECRET: &str = "formspree-secret-09fd";
+
+pub type TestIntake = Intake<DynamoStore, SecretsManagerSource>;
+pub type TestWorker = Worker<DynamoStore, SecretsManagerSource>;
+
+pub struct Harness {
+    pub emulator: Emulator,
+    pub ws: SeededWorkspace,
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub table: String,
+    pub store: DynamoStore,
+    pub intake: Arc<TestIntake>,
+    pub worker: Arc<TestWorker>,
+    pub clock: ManualClock,
+    seq: std::sync::atomic::AtomicU64,
+}
+
+fn local(var: &str) {
+    let v = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: run `make test`"));
+    assert!(
+        v.contains("127.0.0.1") || v.contains("localhost"),
+        "{var} must be local: {v}"
+    );
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        Self::with_secrets(json!({
+            "notion_token": DEFAULT_TOKEN,
+            "form_secrets": {
+                "own": OWN_SECRET, "tally": TALLY_SECRET,
+                "typeform": TYPEFORM_SECRET, "formspree": FORMSPREE_SECRET,
+            },
+        }))
+        .await
+    }
+
+    pub async fn with_secrets(secret: Value) -> Self {
+        local("AWS_ENDPOINT_URL_DYNAMODB");
+        local("AWS_ENDPOINT_URL_SECRETS_MANAGER");
+        let aws = crm_settings::sdk_config().await;
+        let ddb = aws_sdk_dynamodb::Client::new(&aws);
+        let table = format!("crm-test-{}", uuid::Uuid::new_v4());
+        DynamoStore::create_table(&ddb, &table).await.unwrap();
+        let arn = aws_sdk_secretsmanager::Client::new(&aws)
+            .create_secret()
+            .name(format!("crm-test-{}", uuid::Uuid::new_v4()))
+            .secret_string(secret.to_string())
+            .send()
+            .await
+            .unwrap()
+            .arn()
+            .unwrap()
+            .to_owned();
+        let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
+        let ws = emulator.seed_crm(StageKind::Status);
+        let clock = ManualClock::starting_now();
+        let store = DynamoStore::new(ddb.clone(), &table, Arc::new(clock.clone()));
+        let settings = Settings::load(
+            None,
+            [
+                ("CRM_TABLE_NAME", table.as_str()),
+                ("CRM_SECRET_ARN", arn.as_str()),
+                (
+                    "CRM_CONTACTS_DATA_SOURCE_ID",
+                    ws.contacts_data_source_id.as_str(),
+                ),
+                ("CRM_DEALS_DATA_SOURCE_ID", ws.deals_data_source_id.as_str()),
+                (
+                    "CRM_ACTIVITIES_DATA_SOURCE_ID",
+                    ws.activities_data_source_id.as_str(),
+                ),
+                ("CRM_TIMEZONE", "Europe/Berlin"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        )
+        .unwrap();
+        let secrets = Arc::new(CachedSecrets::new(
+            SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), &arn),
+            Duration::from_secs(300),
+            Arc::new(clock.clone()),
+        ));
+        let mut notion = NotionConfig::new(emulator.base_url(), SecretString::from(""));
+        notion.rate_per_second = 500.0;
+        notion.burst = 100;
+        notion.request_timeout = Duration::from_secs(5);
+        notion.retry = RetryPolicy {
+            max_attempts: 4,
+            max_elapsed: Duration::from_secs(10),
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_secs(3),
+        };
+        let clock_arc: Arc<dyn Clock> = Arc::new(clock.clone());
+        let intake = Arc::new(Intake {
+            store: store.clone(),
+            secrets: Arc::clone(&secrets),
+            clock: Arc::clone(&clock_arc),
+            accept_plain_signature: false,
+        });
+        let worker = Arc::new(Worker {
+            store: store.clone(),
+            notion: NotionClient::new(notion).unwrap(),
+            secrets,
+            clock: clock_arc,
+            settings: WorkerSettings::from_settings(&settings),
+        });
+        Self {
+            emulator,
+            ws,
+            ddb,
+            table,
+            store,
+            intake,
+            worker,
+            clock,
+            seq: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    /// POSTs `body` to `path` through the intake handler, as API Gateway would deliver it.
+    pub async fn post(&self, path: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, Value) {
+        self.post_encoded(path, headers, body, false).await
+    }
+
+    pub async fn post_encoded(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: &[u8],
+        base64: bool,
+    ) -> (u16, Value) {
+        let response = self
+            .intake
+            .handle(api_gateway_request(path, headers, body, base64))
+            .await;
+        read(response)
+    }
+
+    /// A lead signed with the own scheme (timestamped), as a form backend would send it.
+    pub async fn post_lead(&self, lead: &Value) -> (u16, Value) {
+        let body = lead.to_string();
+        self.post("/lead", &self.own_headers(body.as_bytes()), body.as_bytes())
+            .await
+    }
+
+    pub fn own_headers(&self, body: &[u8]) -> Vec<(&'static str, String)> {
+        let ts = self.clock.now().as_secs().to_string();
+        let sig = to_hex(&hmac_sha256(
+            OWN_SECRET.as_bytes(),
+            &[ts.as_bytes(), b".", body],
+        ));
+        vec![
+            ("content-type", "application/json".into()),
+            ("x-form-timestamp", ts),
+            ("x-form-signature", format!("sha256={sig}")),
+        ]
+    }
+
+    /// The stream event DynamoDB would emit for the INSERT of these inbox items, built
+    /// from what the table holds.
+    pub async fn stream_event(&self, inbox_ids: &[String]) -> Event {
+        let template: Value =
+            serde_json::from_str(&fixture("dynamodb-stream-insert.json")).unwrap();
+        let mut records = Vec::new();
+        for id in inbox_ids {
+            let item = self
+                .ddb
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(format!("inbox#{id}")))
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap_or_else(|| panic!("no inbox item {id}"));
+            let mut record = template["Records"][0].clone();
+            record["dynamodb"]["Keys"] = json!({"pk": {"S": format!("inbox#{id}")}});
+            record["dynamodb"]["NewImage"] = dynamodb_json(&item);
+            let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            record["dynamodb"]["SequenceNumber"] = json!(format!("{seq:028}"));
+            record["eventID"] = json!(uuid::Uuid::new_v4().simple().to_string());
+            records.push(record);
+        }
+        serde_json::from_value(json!({"Records": records})).unwrap()
+    }
+
+    /// Feeds the items to the worker as one stream batch; returns the failed sequence
+    /// numbers.
+    pub async fn run_worker(&self, inbox_ids: &[String]) -> Vec<String> {
+        let event = self.stream_event(inbox_ids).await;
+        let response = self.worker.handle_stream(event).await;
+        response
+            .batch_item_failures
+            .into_iter()
+            .filter_map(|f| f.item_identifier)
+            .collect()
+    }
+
+    pub async fn inbox(&self, id: &str) -> InboxItem {
+        self.store.inbox_get(id).await.unwrap().unwrap()
+    }
+
+    pub fn contacts(&self) -> Vec<Value> {
+        self.emulator.pages(&self.ws.contacts_data_source_id)
+    }
+
+    pub fn activities(&self) -> Vec<Value> {
+        self.emulator.pages(&self.ws.activities_data_source_id)
+    }
+}
+
+pub fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+pub fn api_gateway_request(
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+    base64: bool,
+) -> Request {
+    let mut event: Value = serde_json::from_str(&fixture("apigw-v2-lead.json")).unwrap();
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["path"] = json!(path);
+    event["routeKey"] = json!(format!("POST {path}"));
+    let map = event["headers"].as_object_mut().unwrap();
+    map.insert("content-length".into(), json!(body.len().to_string()));
+    map.remove("content-type");
+    for (k, v) in headers {
+        map.insert(k.to_lowercase(), json!(v));
+    }
+    event["isBase64Encoded"] = json!(base64);
+    event["body"] = if base64 {
+        json!(base64::engine::general_purpose::STANDARD.encode(body))
+    } else {
+        json!(String::from_utf8_lossy(body))
+    };
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+pub fn read(response: Response<Body>) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body: &[u8] = response.body().as_ref();
+    (status, serde_json::from_slice(body).unwrap_or(Value::Null))
+}
+
+/// A table item as DynamoDB JSON (`{"S": …}` / `{"N": …}`), as stream records carry it.
+fn dynamodb_json(item: &HashMap<String, AttributeValue>) -> Value {
+    let mut out = serde_json::Map::new();
+    for (k, v) in item {
+        let value = match v {
+            AttributeValue::S(s) => json!({"S": s}),
+            AttributeValue::N(n) => json!({"N": n}),
+            AttributeValue::Bool(b) => json!({"BOOL": b}),
+            other => panic!("unexpected attribute {other:?}"),
+        };
+        out.insert(k.clone(), value);
+    }
+    Value::Object(out)
+}
+
+/// A property's plain text in an emulator page.
+pub fn text(page: &Value, property: &str) -> String {
+    let p = &page["properties"][property];
+    match p["type"].as_str().unwrap_or_default() {
+        "title" | "rich_text" => p[p["type"].as_str().unwrap()]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["plain_text"].as_str().unwrap_or_default())
+            .collect(),
+        "select" | "status" => p[p["type"].as_str().unwrap()]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        "date" => p["date"]["start"].as_str().unwrap_or_default().to_owned(),
+        kind => p[kind].as_str().unwrap_or_default().to_owned(),
+    }
+}

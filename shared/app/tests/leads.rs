@@ -1,0 +1,720 @@
+//! Lead intake end to end: signed form → inbox → worker → one Notion contact, with
+//! nothing lost and nothing doubled.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::TimeZone;
+use common::{Harness, text};
+use crm_app::intake::inbox_id;
+use crm_domain::Clock;
+use crm_notion_emulator::{FaultAction, FaultRule};
+use crm_store::{InboxStatus, Store};
+use serde_json::{Value, json};
+
+fn today_in_berlin(h: &Harness) -> String {
+    chrono::Utc
+        .timestamp_millis_opt(h.clock.now().as_millis())
+        .unwrap()
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+fn relation_ids(page: &Value, property: &str) -> Vec<String> {
+    page["properties"][property]["relation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_signed_lead_becomes_one_contact_and_one_activity_and_repeats_add_only_activities() {
+    let h = Harness::new().await;
+    let first = json!({
+        "submission_id": "sub-1001",
+        "email": "  Ann.Lee@Example.com ",
+        "name": "Ann Lee",
+        "phone": "+49 30 1234567",
+        "message": "We need 20 seats.",
+        "utm_source": "newsletter",
+        "utm_campaign": "autumn",
+    });
+    let (status, body) = h.post_lead(&first).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(
+        body,
+        json!({"status": "accepted", "submission_id": "sub-1001"})
+    );
+    assert!(h.contacts().is_empty(), "intake never calls Notion");
+
+    let failures = h.run_worker(&[inbox_id("sub-1001")]).await;
+    assert!(failures.is_empty());
+    let contacts = h.contacts();
+    assert_eq!(contacts.len(), 1);
+    let contact = &contacts[0];
+    assert_eq!(text(contact, "Name"), "Ann Lee");
+    assert_eq!(text(contact, "Email"), "ann.lee@example.com");
+    assert_eq!(text(contact, "Phone"), "+49 30 1234567");
+    assert_eq!(text(contact, "Status"), "new lead");
+    assert_eq!(text(contact, "Source"), "newsletter");
+    assert_eq!(text(contact, "Company"), "");
+    assert_eq!(text(contact, "Last Contacted"), today_in_berlin(&h));
+    let activities = h.activities();
+    assert_eq!(activities.len(), 1);
+    let activity = &activities[0];
+    assert_eq!(text(activity, "Type"), "form submission");
+    assert_eq!(text(activity, "Title"), "Form submission: Ann Lee");
+    let details = text(activity, "Details");
+    assert!(details.starts_with("We need 20 seats."), "{details}");
+    assert!(details.contains("utm_campaign: autumn"));
+    assert!(details.contains("Submission: sub-1001"));
+    assert_eq!(
+        relation_ids(activity, "Contact"),
+        [contact["id"].as_str().unwrap()]
+    );
+    assert_eq!(
+        h.inbox(&inbox_id("sub-1001")).await.status,
+        InboxStatus::Done
+    );
+
+    // The same submission again: a duplicate, and no new Activity even if the stream
+    // delivers the record again.
+    let (status, body) = h.post_lead(&first).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"status": "duplicate", "submission_id": "sub-1001"})
+    );
+    assert!(h.run_worker(&[inbox_id("sub-1001")]).await.is_empty());
+    assert_eq!(h.activities().len(), 1);
+
+    // Two days later, a new submission with a company: Last Contacted moves, the empty
+    // Company is filled, a second Activity holds the new message.
+    h.clock.advance(Duration::from_secs(2 * 86_400));
+    let second = json!({
+        "submission_id": "sub-1002",
+        "email": "ann.lee@example.com",
+        "name": "A. Lee",
+        "company": "Acme GmbH",
+        "message": "Also: invoices in EUR?",
+    });
+    assert_eq!(h.post_lead(&second).await.0, 202);
+    assert!(h.run_worker(&[inbox_id("sub-1002")]).await.is_empty());
+    let contacts = h.contacts();
+    assert_eq!(contacts.len(), 1, "still one contact");
+    assert_eq!(text(&contacts[0], "Company"), "Acme GmbH");
+    assert_eq!(
+        text(&contacts[0], "Name"),
+        "Ann Lee",
+        "a name a person entered is kept"
+    );
+    assert_eq!(text(&contacts[0], "Last Contacted"), today_in_berlin(&h));
+    assert_eq!(h.activities().len(), 2);
+    assert!(
+        h.activities()
+            .iter()
+            .any(|a| text(a, "Details").starts_with("Also: invoices in EUR?"))
+    );
+
+    // A third with another company does not overwrite the first one.
+    let third = json!({"submission_id": "sub-1003", "email": "ann.lee@example.com", "company": "Other Corp"});
+    assert_eq!(h.post_lead(&third).await.0, 202);
+    assert!(h.run_worker(&[inbox_id("sub-1003")]).await.is_empty());
+    assert_eq!(text(&h.contacts()[0], "Company"), "Acme GmbH");
+    assert_eq!(h.activities().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_submissions_for_one_email_make_one_contact_and_twenty_activities() {
+    let h = std::sync::Arc::new(Harness::new().await);
+    let variants = [
+        "zoe@example.com",
+        "Zoe@Example.com",
+        " ZOE@EXAMPLE.COM",
+        "zoe@EXAMPLE.com",
+    ];
+    let posts = (0..20).map(|i| {
+        let h = std::sync::Arc::clone(&h);
+        let email = variants[i % variants.len()];
+        tokio::spawn(async move {
+            let lead = json!({"submission_id": format!("zoe-{i}"), "email": email, "message": format!("message {i}")});
+            h.post_lead(&lead).await.0
+        })
+    });
+    for status in futures::future::join_all(posts).await {
+        assert_eq!(status.unwrap(), 202);
+    }
+    // Twenty worker invocations at once, one record each, as parallel shards would.
+    // A record whose contact is busy is reported failed; the stream delivers it again.
+    let mut pending: Vec<String> = (0..20).map(|i| inbox_id(&format!("zoe-{i}"))).collect();
+    for round in 0..30 {
+        let runs = pending.iter().map(|id| {
+            let h = std::sync::Arc::clone(&h);
+            let id = id.clone();
+            tokio::spawn(async move { (id.clone(), h.run_worker(std::slice::from_ref(&id)).await) })
+        });
+        let mut again = Vec::new();
+        for run in futures::future::join_all(runs).await {
+            let (id, failures) = run.unwrap();
+            if !failures.is_empty() {
+                again.push(id);
+            }
+        }
+        pending = again;
+        if pending.is_empty() {
+            break;
+        }
+        assert!(round < 29, "still failing after 30 rounds: {pending:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(h.contacts().len(), 1, "exactly one contact");
+    let activities = h.activities();
+    assert_eq!(activities.len(), 20, "one Activity per submission");
+    for i in 0..20 {
+        let marker = format!("Submission: zoe-{i}");
+        assert_eq!(
+            activities
+                .iter()
+                .filter(|a| text(a, "Details").lines().any(|l| l == marker))
+                .count(),
+            1,
+            "{marker}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_made_by_hand_is_found_and_updated_not_duplicated() {
+    let h = Harness::new().await;
+    let by_hand = h
+        .emulator
+        .create_page_as_person(
+            json!({
+                "Name": {"title": [{"text": {"content": "Dana Fox"}}]},
+                "Email": {"email": "dana@example.com"},
+                "Company": {"rich_text": [{"text": {"content": "Fox & Co"}}]},
+                "Status": {"select": {"name": "qualified"}},
+                "Last Contacted": {"date": {"start": "2026-01-05"}},
+            }),
+            &h.ws.contacts_data_source_id,
+        )
+        .unwrap();
+    let lead = json!({"submission_id": "d-1", "email": "Dana@Example.com ", "name": "Dana", "company": "Elsewhere", "phone": "555"});
+    assert_eq!(h.post_lead(&lead).await.0, 202);
+    assert!(h.run_worker(&[inbox_id("d-1")]).await.is_empty());
+    let contacts = h.contacts();
+    assert_eq!(contacts.len(), 1);
+    let c = &contacts[0];
+    assert_eq!(c["id"], by_hand["id"]);
+    assert_eq!(text(c, "Name"), "Dana Fox");
+    assert_eq!(text(c, "Company"), "Fox & Co");
+    assert_eq!(
+        text(c, "Status"),
+        "qualified",
+        "a lead never resets the status"
+    );
+    assert_eq!(text(c, "Phone"), "555", "an empty field is filled");
+    assert_eq!(text(c, "Last Contacted"), today_in_berlin(&h));
+
+    // Trashed in Notion after being cached: the next lead makes a new contact.
+    h.emulator
+        .trash_page_as_person(by_hand["id"].as_str().unwrap(), true)
+        .unwrap();
+    assert_eq!(
+        h.post_lead(&json!({"submission_id": "d-2", "email": "dana@example.com"}))
+            .await
+            .0,
+        202
+    );
+    assert!(h.run_worker(&[inbox_id("d-2")]).await.is_empty());
+    let contacts = h.contacts();
+    let live: Vec<&Value> = contacts.iter().filter(|c| c["in_trash"] == false).collect();
+    assert_eq!(live.len(), 1);
+    assert_ne!(live[0]["id"], by_hand["id"]);
+}
+
+/// What is sent, the headers, the body, and the status and code expected back.
+type Rejection = (
+    &'static str,
+    Vec<(&'static str, String)>,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rejection_has_its_status_and_code_and_stores_nothing() {
+    let h = Harness::new().await;
+    let body = json!({"email": "ann@example.com", "message": "hi"}).to_string();
+    let signed = h.own_headers(body.as_bytes());
+    let json_ct = ("content-type", "application/json".to_owned());
+
+    let mut cases: Vec<Rejection> = vec![(
+        "unsigned",
+        vec![json_ct.clone()],
+        body.clone().into_bytes(),
+        401,
+        "unauthorized",
+    )];
+    let mut wrong = signed.clone();
+    wrong[2].1 = format!("sha256={}", "0".repeat(64));
+    cases.push((
+        "wrong signature",
+        wrong,
+        body.clone().into_bytes(),
+        401,
+        "unauthorized",
+    ));
+    let stale_ts = (h.clock.now().as_secs() - 301).to_string();
+    let stale_sig = crm_domain::signature::to_hex(&crm_domain::signature::hmac_sha256(
+        common::OWN_SECRET.as_bytes(),
+        &[stale_ts.as_bytes(), b".", body.as_bytes()],
+    ));
+    cases.push((
+        "stale timestamp",
+        vec![
+            json_ct.clone(),
+            ("x-form-timestamp", stale_ts),
+            ("x-form-signature", format!("sha256={stale_sig}")),
+        ],
+        body.clone().into_bytes(),
+        401,
+        "unauthorized",
+    ));
+    let mut form_ct = signed.clone();
+    form_ct[0].1 = "application/x-www-form-urlencoded".into();
+    cases.push((
+        "wrong content type",
+        form_ct,
+        body.clone().into_bytes(),
+        415,
+        "unsupported_media_type",
+    ));
+    let big = json!({"email": "ann@example.com", "message": "x".repeat(70_000)})
+        .to_string()
+        .into_bytes();
+    cases.push((
+        "64 KiB+",
+        h.own_headers(&big),
+        big,
+        413,
+        "payload_too_large",
+    ));
+    let malformed = b"{\"email\": \"ann@example.com\",".to_vec();
+    cases.push((
+        "malformed JSON",
+        h.own_headers(&malformed),
+        malformed,
+        400,
+        "malformed_json",
+    ));
+    let no_email = json!({"name": "Ann"}).to_string().into_bytes();
+    cases.push((
+        "missing email",
+        h.own_headers(&no_email),
+        no_email,
+        422,
+        "missing_email",
+    ));
+    let bad_email = json!({"email": "ann@localhost"}).to_string().into_bytes();
+    cases.push((
+        "invalid email",
+        h.own_headers(&bad_email),
+        bad_email,
+        422,
+        "invalid_email",
+    ));
+
+    for (what, headers, body, want_status, want_code) in cases {
+        let (status, response) = h.post("/lead", &headers, &body).await;
+        assert_eq!(status, want_status, "{what}: {response}");
+        assert_eq!(response["error"], want_code, "{what}: {response}");
+        if want_status == 401 {
+            assert_eq!(
+                response,
+                json!({"error": "unauthorized"}),
+                "{what}: no detail"
+            );
+        }
+        if want_status == 422 {
+            assert!(
+                response["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("email")),
+                "{what}: {response}"
+            );
+        }
+    }
+    assert!(
+        h.store.inbox_list_open(100).await.unwrap().is_empty(),
+        "nothing stored"
+    );
+    assert_eq!(h.post("/nope", &signed, body_bytes(&body)).await.0, 404);
+}
+
+fn body_bytes(s: &str) -> &[u8] {
+    s.as_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_provider_secret_fails_closed() {
+    let h = Harness::with_secrets(
+        json!({"notion_token": "ntn_x", "form_secrets": {"own": common::OWN_SECRET}}),
+    )
+    .await;
+    let body = tally_body();
+    let sig = crm_domain::signature::to_base64(&crm_domain::signature::hmac_sha256(
+        b"anything",
+        &[body.as_bytes()],
+    ));
+    let (status, response) = h
+        .post(
+            "/lead/tally",
+            &[
+                ("content-type", "application/json".into()),
+                ("tally-signature", sig),
+            ],
+            body.as_bytes(),
+        )
+        .await;
+    assert_eq!((status, response), (401, json!({"error": "unauthorized"})));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_gateway_base64_bodies_are_decoded_before_verifying() {
+    let h = Harness::new().await;
+    let body = json!({"submission_id": "b64-1", "email": "b64@example.com"}).to_string();
+    let (status, response) = h
+        .post_encoded(
+            "/lead",
+            &h.own_headers(body.as_bytes()),
+            body.as_bytes(),
+            true,
+        )
+        .await;
+    assert_eq!(status, 202, "{response}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notion_outage_keeps_the_item_failed_until_notion_recovers_then_one_contact() {
+    let h = Harness::new().await;
+    assert_eq!(
+        h.post_lead(&json!({"submission_id": "o-1", "email": "omar@example.com"}))
+            .await
+            .0,
+        202
+    );
+    h.emulator.inject(FaultRule::status(None, "*", 503));
+    let failures = h.run_worker(&[inbox_id("o-1")]).await;
+    assert_eq!(failures.len(), 1, "reported for the stream to retry");
+    let item = h.inbox(&inbox_id("o-1")).await;
+    assert_eq!(item.status, InboxStatus::Failed);
+    assert_eq!(item.attempts, 1);
+    assert!(
+        item.last_error.as_deref().unwrap().contains("503"),
+        "{:?}",
+        item.last_error
+    );
+    assert!(
+        h.store
+            .inbox_list_open(10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|i| i.id == item.id)
+    );
+    assert!(h.run_worker(&[inbox_id("o-1")]).await.len() == 1);
+
+    h.emulator.clear_faults();
+    assert!(h.run_worker(&[inbox_id("o-1")]).await.is_empty());
+    assert_eq!(h.contacts().len(), 1);
+    assert_eq!(h.activities().len(), 1);
+    assert_eq!(h.inbox(&inbox_id("o-1")).await.status, InboxStatus::Done);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_waited_out_within_one_attempt() {
+    let h = Harness::new().await;
+    assert_eq!(
+        h.post_lead(&json!({"submission_id": "r-1", "email": "rae@example.com"}))
+            .await
+            .0,
+        202
+    );
+    h.emulator
+        .inject(FaultRule::rate_limited(None, "*", 1).times(2));
+    let started = std::time::Instant::now();
+    assert!(h.run_worker(&[inbox_id("r-1")]).await.is_empty());
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert_eq!(h.contacts().len(), 1);
+    assert_eq!(
+        h.inbox(&inbox_id("r-1")).await.attempts,
+        0,
+        "no failed attempt"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_notion_saved_before_failing_are_never_repeated() {
+    let h = Harness::new().await;
+    // 503 after commit, with the committed id: the client reads the page back.
+    assert_eq!(
+        h.post_lead(&json!({"submission_id": "c-1", "email": "cy@example.com"}))
+            .await
+            .0,
+        202
+    );
+    h.emulator
+        .inject(FaultRule::new(Some("POST"), "/v1/pages", FaultAction::CommitThen503).times(1));
+    assert!(h.run_worker(&[inbox_id("c-1")]).await.is_empty());
+    assert_eq!(h.contacts().len(), 1);
+    assert_eq!(h.activities().len(), 1);
+
+    // A gateway timeout after the Activity was saved, with no hint: the retry finds it.
+    assert_eq!(
+        h.post_lead(&json!({"submission_id": "c-2", "email": "cy@example.com"}))
+            .await
+            .0,
+        202
+    );
+    h.emulator.inject(
+        FaultRule::new(
+            Some("POST"),
+            "/v1/pages",
+            FaultAction::CommitThen { status: 504 },
+        )
+        .times(1),
+    );
+    assert_eq!(
+        h.run_worker(&[inbox_id("c-2")]).await.len(),
+        1,
+        "reported for retry"
+    );
+    assert_eq!(h.activities().len(), 2, "saved once");
+    assert!(h.run_worker(&[inbox_id("c-2")]).await.is_empty());
+    assert_eq!(h.activities().len(), 2, "not saved again");
+    assert_eq!(h.inbox(&inbox_id("c-2")).await.status, InboxStatus::Done);
+
+    // The same for a new contact: the retry finds the contact instead of making another.
+    assert_eq!(
+        h.post_lead(&json!({"submission_id": "c-3", "email": "new@example.com"}))
+            .await
+            .0,
+        202
+    );
+    h.emulator.inject(
+        FaultRule::new(
+            Some("POST"),
+            "/v1/pages",
+            FaultAction::CommitThen { status: 504 },
+        )
+        .times(1),
+    );
+    assert_eq!(h.run_worker(&[inbox_id("c-3")]).await.len(), 1);
+    assert!(h.run_worker(&[inbox_id("c-3")]).await.is_empty());
+    let named: Vec<Value> = h
+        .contacts()
+        .into_iter()
+        .filter(|c| text(c, "Email") == "new@example.com")
+        .collect();
+    assert_eq!(named.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_notion_refuses_is_kept_failed_and_the_stream_moves_on() {
+    let h = Harness::new().await;
+    assert_eq!(
+        h.post_lead(&json!({"submission_id": "v-1", "email": "val@example.com"}))
+            .await
+            .0,
+        202
+    );
+    h.emulator
+        .inject(FaultRule::status(Some("POST"), "/v1/data_sources/*/query", 400).times(1));
+    let failures = h.run_worker(&[inbox_id("v-1")]).await;
+    assert!(
+        failures.is_empty(),
+        "a permanent error does not block the stream"
+    );
+    let item = h.inbox(&inbox_id("v-1")).await;
+    assert_eq!(item.status, InboxStatus::Failed);
+    assert!(item.last_error.unwrap().contains("validation_error"));
+    assert!(
+        h.store
+            .inbox_list_open(10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|i| i.id == item.id),
+        "kept for replay"
+    );
+}
+
+fn tally_body() -> String {
+    json!({
+        "eventId": "a4cb511e-d513-4fa5-baee-b815d718dfd1",
+        "eventType": "FORM_RESPONSE",
+        "createdAt": "2026-06-28T15:00:21.889Z",
+        "data": {
+            "responseId": "2wgx4n", "submissionId": "2wgx4n", "respondentId": "dwQKYm",
+            "formId": "VwbNEw", "formName": "Contact us", "createdAt": "2026-06-28T15:00:21.000Z",
+            "fields": [
+                {"key": "question_1", "label": "Full name", "type": "INPUT_TEXT", "value": "Alice Ng"},
+                {"key": "question_2", "label": "Work email", "type": "INPUT_EMAIL", "value": "alice@example.com"},
+                {"key": "question_3", "label": "Company", "type": "INPUT_TEXT", "value": "Acme"},
+                {"key": "question_4", "label": "Anything else?", "type": "TEXTAREA", "value": "Pricing please"}
+            ]
+        }
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tally_typeform_and_formspree_payloads_are_verified_and_mapped() {
+    use crm_domain::signature::{hmac_sha256, to_base64, to_hex};
+    let h = Harness::new().await;
+    let ct = ("content-type", "application/json".to_owned());
+
+    let tally = tally_body();
+    let sig = to_base64(&hmac_sha256(
+        common::TALLY_SECRET.as_bytes(),
+        &[tally.as_bytes()],
+    ));
+    let (status, body) = h
+        .post(
+            "/lead/tally",
+            &[ct.clone(), ("tally-signature", sig.clone())],
+            tally.as_bytes(),
+        )
+        .await;
+    assert_eq!(
+        (status, body["submission_id"].as_str()),
+        (202, Some("tally:2wgx4n")),
+        "{body}"
+    );
+    let tampered = tally.replace("Acme", "Evil");
+    assert_eq!(
+        h.post(
+            "/lead/tally",
+            &[ct.clone(), ("tally-signature", sig)],
+            tampered.as_bytes()
+        )
+        .await
+        .0,
+        401
+    );
+
+    let typeform = json!({
+        "event_id": "01HXQ6W5M2H7T6Q7W1H5E0Z8YB", "event_type": "form_response",
+        "form_response": {
+            "form_id": "lT4Z3j", "token": "a3a12ec67a1365927098a606107fac15",
+            "submitted_at": "2026-01-18T18:17:02Z", "hidden": {"utm_source": "linkedin"},
+            "definition": {"id": "lT4Z3j", "title": "Talk to sales", "fields": [
+                {"id": "f1", "title": "What's your full name?", "type": "short_text", "ref": "r1"},
+                {"id": "f2", "title": "Work email", "type": "email", "ref": "email"},
+                {"id": "f3", "title": "Where do you work?", "type": "short_text", "ref": "company"}
+            ]},
+            "answers": [
+                {"type": "text", "text": "Laura Diaz", "field": {"id": "f1", "type": "short_text", "ref": "r1"}},
+                {"type": "email", "email": "laura@example.com", "field": {"id": "f2", "type": "email", "ref": "email"}},
+                {"type": "text", "text": "Globex", "field": {"id": "f3", "type": "short_text", "ref": "company"}}
+            ]
+        }
+    })
+    .to_string();
+    let sig = format!(
+        "sha256={}",
+        to_base64(&hmac_sha256(
+            common::TYPEFORM_SECRET.as_bytes(),
+            &[typeform.as_bytes()]
+        ))
+    );
+    assert_eq!(
+        h.post(
+            "/lead/typeform",
+            &[ct.clone(), ("typeform-signature", sig.clone())],
+            typeform.as_bytes()
+        )
+        .await
+        .0,
+        202
+    );
+    let tampered = typeform.replace("Globex", "Initech");
+    assert_eq!(
+        h.post(
+            "/lead/typeform",
+            &[ct.clone(), ("typeform-signature", sig)],
+            tampered.as_bytes()
+        )
+        .await
+        .0,
+        401
+    );
+
+    let formspree = json!({
+        "form": "mqkrwzyx", "keys": ["email", "name", "company", "message"],
+        "submission": {"_date": "2026-05-07T16:09:10.000Z", "email": "ada@example.com", "name": "Ada Lovelace",
+                       "company": "Analytical Engines Ltd", "message": "Loved the docs."}
+    })
+    .to_string();
+    let t = h.clock.now().as_secs().to_string();
+    let v1 = to_hex(&hmac_sha256(
+        common::FORMSPREE_SECRET.as_bytes(),
+        &[t.as_bytes(), b".", formspree.as_bytes()],
+    ));
+    let header = format!("t={t},v1={v1}");
+    let (status, fs) = h
+        .post(
+            "/lead/formspree",
+            &[ct.clone(), ("formspree-signature", header.clone())],
+            formspree.as_bytes(),
+        )
+        .await;
+    assert_eq!(status, 202, "{fs}");
+    let tampered = formspree.replace("Ada", "Eve");
+    assert_eq!(
+        h.post(
+            "/lead/formspree",
+            &[ct.clone(), ("formspree-signature", header)],
+            tampered.as_bytes()
+        )
+        .await
+        .0,
+        401
+    );
+
+    let ids = [
+        inbox_id("tally:2wgx4n"),
+        inbox_id("typeform:a3a12ec67a1365927098a606107fac15"),
+        inbox_id(fs["submission_id"].as_str().unwrap()),
+    ];
+    assert!(h.run_worker(&ids).await.is_empty());
+    let contacts = h.contacts();
+    let by_email = |e: &str| {
+        contacts
+            .iter()
+            .find(|c| text(c, "Email") == e)
+            .unwrap_or_else(|| panic!("{e}"))
+    };
+    assert_eq!(text(by_email("alice@example.com"), "Company"), "Acme");
+    assert_eq!(text(by_email("alice@example.com"), "Name"), "Alice Ng");
+    assert_eq!(text(by_email("laura@example.com"), "Company"), "Globex");
+    assert_eq!(text(by_email("laura@example.com"), "Source"), "linkedin");
+    assert_eq!(text(by_email("ada@example.com"), "Name"), "Ada Lovelace");
+    let activities = h.activities();
+    assert_eq!(activities.len(), 3);
+    assert!(
+        activities
+            .iter()
+            .any(|a| text(a, "Details").starts_with("Pricing please"))
+    );
+    assert!(
+        activities
+            .iter()
+            .any(|a| text(a, "Details").starts_with("Loved the docs."))
+    );
+}
