@@ -224,12 +224,7 @@ async fn a_contact_made_by_hand_is_found_and_updated_not_duplicated() {
     h.emulator
         .trash_page_as_person(by_hand["id"].as_str().unwrap(), true)
         .unwrap();
-    assert_eq!(
-        h.post_lead(&json!({"submission_id": "d-2", "email": "dana@example.com"}))
-            .await
-            .0,
-        202
-    );
+    h.accept("d-2", "dana@example.com").await;
     assert!(h.run_worker(&[inbox_id("d-2")]).await.is_empty());
     let contacts = h.contacts();
     let live: Vec<&Value> = contacts.iter().filter(|c| c["in_trash"] == false).collect();
@@ -402,12 +397,7 @@ async fn api_gateway_base64_bodies_are_decoded_before_verifying() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notion_outage_keeps_the_item_failed_until_notion_recovers_then_one_contact() {
     let h = Harness::new().await;
-    assert_eq!(
-        h.post_lead(&json!({"submission_id": "o-1", "email": "omar@example.com"}))
-            .await
-            .0,
-        202
-    );
+    h.accept("o-1", "omar@example.com").await;
     h.emulator.inject(FaultRule::status(None, "*", 503));
     let failures = h.run_worker(&[inbox_id("o-1")]).await;
     assert_eq!(failures.len(), 1, "reported for the stream to retry");
@@ -439,12 +429,7 @@ async fn a_notion_outage_keeps_the_item_failed_until_notion_recovers_then_one_co
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_are_waited_out_within_one_attempt() {
     let h = Harness::new().await;
-    assert_eq!(
-        h.post_lead(&json!({"submission_id": "r-1", "email": "rae@example.com"}))
-            .await
-            .0,
-        202
-    );
+    h.accept("r-1", "rae@example.com").await;
     h.emulator
         .inject(FaultRule::rate_limited(None, "*", 1).times(2));
     let started = std::time::Instant::now();
@@ -462,12 +447,7 @@ async fn rate_limits_are_waited_out_within_one_attempt() {
 async fn writes_notion_saved_before_failing_are_never_repeated() {
     let h = Harness::new().await;
     // 503 after commit, with the committed id: the client reads the page back.
-    assert_eq!(
-        h.post_lead(&json!({"submission_id": "c-1", "email": "cy@example.com"}))
-            .await
-            .0,
-        202
-    );
+    h.accept("c-1", "cy@example.com").await;
     h.emulator
         .inject(FaultRule::new(Some("POST"), "/v1/pages", FaultAction::CommitThen503).times(1));
     assert!(h.run_worker(&[inbox_id("c-1")]).await.is_empty());
@@ -475,20 +455,8 @@ async fn writes_notion_saved_before_failing_are_never_repeated() {
     assert_eq!(h.activities().len(), 1);
 
     // A gateway timeout after the Activity was saved, with no hint: the retry finds it.
-    assert_eq!(
-        h.post_lead(&json!({"submission_id": "c-2", "email": "cy@example.com"}))
-            .await
-            .0,
-        202
-    );
-    h.emulator.inject(
-        FaultRule::new(
-            Some("POST"),
-            "/v1/pages",
-            FaultAction::CommitThen { status: 504 },
-        )
-        .times(1),
-    );
+    h.accept("c-2", "cy@example.com").await;
+    h.emulator.inject(commit_then_504());
     assert_eq!(
         h.run_worker(&[inbox_id("c-2")]).await.len(),
         1,
@@ -500,20 +468,8 @@ async fn writes_notion_saved_before_failing_are_never_repeated() {
     assert_eq!(h.inbox(&inbox_id("c-2")).await.status, InboxStatus::Done);
 
     // The same for a new contact: the retry finds the contact instead of making another.
-    assert_eq!(
-        h.post_lead(&json!({"submission_id": "c-3", "email": "new@example.com"}))
-            .await
-            .0,
-        202
-    );
-    h.emulator.inject(
-        FaultRule::new(
-            Some("POST"),
-            "/v1/pages",
-            FaultAction::CommitThen { status: 504 },
-        )
-        .times(1),
-    );
+    h.accept("c-3", "new@example.com").await;
+    h.emulator.inject(commit_then_504());
     assert_eq!(h.run_worker(&[inbox_id("c-3")]).await.len(), 1);
     assert!(h.run_worker(&[inbox_id("c-3")]).await.is_empty());
     let named: Vec<Value> = h
@@ -527,12 +483,7 @@ async fn writes_notion_saved_before_failing_are_never_repeated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lead_notion_refuses_is_kept_failed_and_the_stream_moves_on() {
     let h = Harness::new().await;
-    assert_eq!(
-        h.post_lead(&json!({"submission_id": "v-1", "email": "val@example.com"}))
-            .await
-            .0,
-        202
-    );
+    h.accept("v-1", "val@example.com").await;
     h.emulator
         .inject(FaultRule::status(Some("POST"), "/v1/data_sources/*/query", 400).times(1));
     let failures = h.run_worker(&[inbox_id("v-1")]).await;
@@ -717,4 +668,48 @@ async fn tally_typeform_and_formspree_payloads_are_verified_and_mapped() {
             .iter()
             .any(|a| text(a, "Details").starts_with("Loved the docs."))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_several_contacts_share_an_email_the_oldest_is_updated() {
+    let h = Harness::new().await;
+    let make = |name: &str| {
+        h.emulator
+            .create_page_as_person(
+                json!({"Name": {"title": [{"text": {"content": name}}]}, "Email": {"email": "twin@example.com"}}),
+                &h.ws.contacts_data_source_id,
+            )
+            .unwrap()
+    };
+    let newer = make("Newer twin");
+    let older = make("Older twin");
+    let long_ago = chrono::Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0).unwrap();
+    assert!(
+        h.emulator
+            .set_page_times(older["id"].as_str().unwrap(), Some(long_ago), None)
+    );
+    let lead = json!({"submission_id": "t-1", "email": "twin@example.com", "company": "Twins Ltd"});
+    assert_eq!(h.post_lead(&lead).await.0, 202);
+    assert!(h.run_worker(&[inbox_id("t-1")]).await.is_empty());
+    let contacts = h.contacts();
+    assert_eq!(contacts.len(), 2, "no third contact");
+    let company_of = |id: &Value| {
+        contacts
+            .iter()
+            .find(|c| c["id"] == *id)
+            .map(|c| text(c, "Company"))
+            .unwrap()
+    };
+    assert_eq!(company_of(&older["id"]), "Twins Ltd");
+    assert_eq!(company_of(&newer["id"]), "");
+}
+
+/// The next page create is saved, then answered 504 with no hint that it was saved.
+fn commit_then_504() -> FaultRule {
+    FaultRule::new(
+        Some("POST"),
+        "/v1/pages",
+        FaultAction::CommitThen { status: 504 },
+    )
+    .times(1)
 }

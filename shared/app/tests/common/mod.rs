@@ -171,6 +171,13 @@ impl Harness {
             .await
     }
 
+    /// Posts a minimal signed lead and asserts it was accepted.
+    pub async fn accept(&self, submission_id: &str, email: &str) {
+        let lead = json!({"submission_id": submission_id, "email": email});
+        let (status, body) = self.post_lead(&lead).await;
+        assert_eq!(status, 202, "{body}");
+    }
+
     pub fn own_headers(&self, body: &[u8]) -> Vec<(&'static str, String)> {
         let ts = self.clock.now().as_secs().to_string();
         let sig = to_hex(&hmac_sha256(

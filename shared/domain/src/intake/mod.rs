@@ -78,6 +78,20 @@ fn check_age(timestamp: i64, now: i64) -> Result<(), SignatureError> {
     }
 }
 
+/// Whether `given` is the base64 HMAC of the raw body (Tally, Typeform).
+fn base64_body_signature(
+    req: &Signed<'_>,
+    secret: &[u8],
+    given: &str,
+) -> Result<(), SignatureError> {
+    let expected = crate::signature::hmac_sha256(secret, &[req.body]);
+    if crate::signature::matches_base64(&expected, given) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
 fn json(body: &[u8]) -> Result<Value, PayloadError> {
     serde_json::from_slice(body).map_err(|_| PayloadError::MalformedJson)
 }

@@ -5,20 +5,15 @@
 use serde_json::Value;
 
 use super::fields::{Collector, Slot, slot_for, text};
-use super::{PayloadError, SignatureError, Signed, json};
+use super::{PayloadError, SignatureError, Signed, base64_body_signature, json};
 use crate::lead::LeadFields;
-use crate::signature::{hmac_sha256, matches_base64};
 
 pub const SIGNATURE_HEADER: &str = "tally-signature";
 
 pub fn verify(req: &Signed<'_>) -> Result<(), SignatureError> {
     let secret = req.secret()?;
     let given = req.required(SIGNATURE_HEADER)?;
-    if matches_base64(&hmac_sha256(secret, &[req.body]), &given) {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch)
-    }
+    base64_body_signature(req, secret, &given)
 }
 
 pub fn parse(body: &[u8]) -> Result<LeadFields, PayloadError> {
@@ -60,7 +55,7 @@ pub fn parse(body: &[u8]) -> Result<LeadFields, PayloadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signature::to_base64;
+    use crate::signature::{hmac_sha256, to_base64};
 
     /// Shaped like the example payload in Tally's webhook documentation.
     pub const SAMPLE: &str = r#"{

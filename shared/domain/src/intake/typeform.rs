@@ -6,9 +6,8 @@
 use serde_json::Value;
 
 use super::fields::{Collector, Slot, slot_for, text};
-use super::{PayloadError, SignatureError, Signed, json};
+use super::{PayloadError, SignatureError, Signed, base64_body_signature, json};
 use crate::lead::LeadFields;
-use crate::signature::{hmac_sha256, matches_base64};
 
 pub const SIGNATURE_HEADER: &str = "typeform-signature";
 
@@ -18,11 +17,7 @@ pub fn verify(req: &Signed<'_>) -> Result<(), SignatureError> {
     let b64 = given
         .strip_prefix("sha256=")
         .ok_or(SignatureError::Malformed("Typeform-Signature"))?;
-    if matches_base64(&hmac_sha256(secret, &[req.body]), b64) {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch)
-    }
+    base64_body_signature(req, secret, b64)
 }
 
 pub fn parse(body: &[u8]) -> Result<LeadFields, PayloadError> {
@@ -96,7 +91,7 @@ pub fn parse(body: &[u8]) -> Result<LeadFields, PayloadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signature::to_base64;
+    use crate::signature::{hmac_sha256, to_base64};
 
     /// Shaped like the example `form_response` in Typeform's webhook documentation.
     pub const SAMPLE: &str = r#"{
