@@ -151,7 +151,7 @@ async fn twenty_concurrent_submissions_for_one_email_make_one_contact_and_twenty
     // Twenty worker invocations at once, one record each, as parallel shards would.
     // A record whose contact is busy is reported failed; the stream delivers it again.
     let mut pending: Vec<String> = (0..20).map(|i| inbox_id(&format!("zoe-{i}"))).collect();
-    for round in 0..30 {
+    for round in 0..60 {
         let runs = pending.iter().map(|id| {
             let h = std::sync::Arc::clone(&h);
             let id = id.clone();
@@ -168,7 +168,7 @@ async fn twenty_concurrent_submissions_for_one_email_make_one_contact_and_twenty
         if pending.is_empty() {
             break;
         }
-        assert!(round < 29, "still failing after 30 rounds: {pending:?}");
+        assert!(round < 59, "still failing after 60 rounds: {pending:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(h.contacts().len(), 1, "exactly one contact");
