@@ -8,11 +8,10 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::error::{ApiFailure, NotionError};
-use crate::limiter::Limiter;
-use crate::retry::{RetryPolicy, parse_retry_after};
 use crate::types::{
     CreateDatabase, CreatePage, DataSource, Database, Page, QueryRequest, QueryResponse, UpdatePage,
 };
+use crm_pacing::{Limiter, RetryPolicy, parse_retry_after};
 
 /// The API version every request is sent with.
 pub const NOTION_VERSION: &str = "2026-03-11";

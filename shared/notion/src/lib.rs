@@ -17,15 +17,12 @@
 mod client;
 mod error;
 pub mod filter;
-mod limiter;
-mod retry;
 pub mod types;
 
 pub use client::{NOTION_VERSION, NotionClient, NotionConfig};
+pub use crm_pacing::{Limiter, RetryPolicy};
 pub use error::{ApiFailure, NotionError};
 pub use filter::{Direction, Filter, Sort};
-pub use limiter::Limiter;
-pub use retry::RetryPolicy;
 pub use types::*;
 
 /// The error building the HTTP client can return.

@@ -47,7 +47,7 @@ impl RetryPolicy {
 }
 
 /// Parses `Retry-After`: delta-seconds or an HTTP date.
-pub(crate) fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));

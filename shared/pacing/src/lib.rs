@@ -1,0 +1,9 @@
+//! Pacing and retry timing for HTTP clients of rate-limited services (Notion allows
+//! about 3 requests per second, a Slack webhook about 1 message per second): a limiter
+//! that spaces requests before they are sent, and the waits between retries.
+
+mod limiter;
+mod retry;
+
+pub use limiter::Limiter;
+pub use retry::{RetryPolicy, parse_retry_after};

@@ -1,0 +1,168 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use crm_pacing::{Limiter, RetryPolicy, parse_retry_after};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use crate::SlackMessage;
+
+/// Why a message was not posted, after the client's retries. Never contains the URL.
+#[derive(Debug, thiserror::Error)]
+pub enum SlackError {
+    /// Slack refused the message for good (bad payload, webhook revoked or channel gone).
+    #[error("Slack refused the message: {status} {body}")]
+    Rejected { status: u16, body: String },
+    /// Still rate limited or failing when the retry budget ran out.
+    #[error("Slack answered {status} until the retry budget ran out")]
+    Unavailable { status: u16 },
+    #[error("Slack did not answer in time")]
+    Timeout,
+    #[error("could not reach Slack")]
+    Transport(#[source] reqwest::Error),
+}
+
+impl SlackError {
+    /// Whether posting the same message later may work.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, Self::Rejected { .. })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SlackConfig {
+    /// Messages per second per webhook.
+    pub per_second: f64,
+    pub request_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        Self {
+            per_second: 1.0,
+            request_timeout: Duration::from_secs(10),
+            retry: RetryPolicy {
+                max_attempts: 4,
+                max_elapsed: Duration::from_secs(30),
+                base_delay: Duration::from_millis(500),
+                max_delay: Duration::from_secs(15),
+            },
+        }
+    }
+}
+
+/// The Slack client. Cheap to clone; clones share connections and limiters.
+#[derive(Clone)]
+pub struct SlackClient {
+    http: reqwest::Client,
+    config: SlackConfig,
+    /// One limiter per webhook, keyed by a hash of its URL.
+    limiters: Arc<Mutex<HashMap<String, Arc<Limiter>>>>,
+}
+
+impl std::fmt::Debug for SlackClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackClient")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SlackClient {
+    pub fn new(config: SlackConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .build()?;
+        Ok(Self {
+            http,
+            config,
+            limiters: Arc::new(Mutex::new(HashMap::new())),
+        })
+    }
+
+    fn limiter(&self, webhook: &SecretString) -> Arc<Limiter> {
+        let key = hex::encode(Sha256::digest(webhook.expose_secret().as_bytes()));
+        let mut limiters = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(
+            limiters
+                .entry(key)
+                .or_insert_with(|| Arc::new(Limiter::new(self.config.per_second, 1))),
+        )
+    }
+
+    /// Posts `message` to the incoming webhook `webhook`.
+    pub async fn post(
+        &self,
+        webhook: &SecretString,
+        message: &SlackMessage,
+    ) -> Result<(), SlackError> {
+        let limiter = self.limiter(webhook);
+        let started = Instant::now();
+        let policy = &self.config.retry;
+        let mut retries = 0u32;
+        loop {
+            limiter.acquire().await;
+            let (error, wait) = match self.send_once(webhook, message).await {
+                Ok(()) => return Ok(()),
+                Err(Attempt::Final(e)) => return Err(e),
+                Err(Attempt::RateLimited(retry_after)) => (
+                    SlackError::Unavailable { status: 429 },
+                    policy.after_rate_limit(retry_after, retries),
+                ),
+                Err(Attempt::Again(e)) => (e, policy.backoff(retries)),
+            };
+            retries += 1;
+            if retries >= policy.max_attempts || started.elapsed() + wait > policy.max_elapsed {
+                return Err(error);
+            }
+            tracing::warn!(retry = retries, wait_ms = wait.as_millis() as u64, error = %error, "retrying Slack post");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        webhook: &SecretString,
+        message: &SlackMessage,
+    ) -> Result<(), Attempt> {
+        let response = self
+            .http
+            .post(webhook.expose_secret())
+            .json(message)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    Attempt::Again(SlackError::Timeout)
+                } else {
+                    Attempt::Again(SlackError::Transport(e.without_url()))
+                }
+            })?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let body = response.text().await.unwrap_or_default();
+        match status {
+            200..=299 => Ok(()),
+            429 => Err(Attempt::RateLimited(retry_after)),
+            500..=599 => Err(Attempt::Again(SlackError::Unavailable { status })),
+            _ => Err(Attempt::Final(SlackError::Rejected {
+                status,
+                body: body.chars().take(200).collect(),
+            })),
+        }
+    }
+}
+
+enum Attempt {
+    Final(SlackError),
+    RateLimited(Option<Duration>),
+    Again(SlackError),
+}

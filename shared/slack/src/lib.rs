@@ -1,0 +1,15 @@
+//! Posting to Slack through incoming webhooks.
+//!
+//! * one pacing limiter per webhook (Slack allows about one message per second each);
+//! * `429` waits out `Retry-After`, `5xx` and unreachable are retried with backoff;
+//! * every other answer is final: a deleted webhook (`404`/`410`) or a rejected payload
+//!   (`400`) will not heal by retrying, and the caller keeps the message to replay;
+//! * the webhook URL is a secret: it never appears in errors, logs or `Debug`.
+
+mod client;
+mod message;
+#[cfg(feature = "receiver")]
+pub mod receiver;
+
+pub use client::{SlackClient, SlackConfig, SlackError};
+pub use message::SlackMessage;

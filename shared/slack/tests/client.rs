@@ -1,0 +1,99 @@
+//! The Slack client against the local receiver.
+
+use std::time::{Duration, Instant};
+
+use crm_pacing::RetryPolicy;
+use crm_slack::receiver::SlackReceiver;
+use crm_slack::{SlackClient, SlackConfig, SlackError, SlackMessage};
+use secrecy::SecretString;
+use serde_json::json;
+
+fn client(per_second: f64) -> SlackClient {
+    SlackClient::new(SlackConfig {
+        per_second,
+        request_timeout: Duration::from_secs(2),
+        retry: RetryPolicy {
+            max_attempts: 4,
+            max_elapsed: Duration::from_secs(10),
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_secs(3),
+        },
+    })
+    .unwrap()
+}
+
+fn message(text: &str) -> SlackMessage {
+    SlackMessage {
+        text: text.into(),
+        blocks: vec![json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})],
+    }
+}
+
+#[tokio::test]
+async fn posts_blocks_with_fallback_text() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let url = SecretString::from(slack.url("won"));
+    client(100.0).post(&url, &message("Deal won")).await.unwrap();
+    let got = slack.to("won");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["text"], "Deal won");
+    assert_eq!(got[0]["blocks"][0]["type"], "section");
+}
+
+#[tokio::test]
+async fn rate_limits_are_waited_out_and_server_errors_retried() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let url = SecretString::from(slack.url("won"));
+    slack.fail_next(1, 429, Some(1));
+    let started = Instant::now();
+    client(100.0).post(&url, &message("one")).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    slack.fail_next(2, 500, None);
+    client(100.0).post(&url, &message("two")).await.unwrap();
+    assert_eq!(slack.to("won").len(), 2, "each posted once");
+}
+
+#[tokio::test]
+async fn a_refused_message_is_final_and_errors_never_show_the_url() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let url = SecretString::from(slack.url("secret-hook-T000-B000"));
+    slack.fail_next(1, 404, None);
+    let err = client(100.0).post(&url, &message("x")).await.unwrap_err();
+    assert!(matches!(err, SlackError::Rejected { status: 404, .. }), "{err:?}");
+    assert!(!err.is_retryable());
+    assert!(slack.received().is_empty());
+
+    slack.fail_next(10, 503, None);
+    let err = client(100.0).post(&url, &message("x")).await.unwrap_err();
+    assert!(err.is_retryable());
+    let printed = format!("{err} {err:?}");
+    assert!(!printed.contains("secret-hook"), "{printed}");
+
+    let gone = SecretString::from("http://127.0.0.1:9/hooks/secret-hook-T000".to_owned());
+    let err = client(100.0).post(&gone, &message("x")).await.unwrap_err();
+    assert!(err.is_retryable());
+    let printed = format!("{err} {err:?}");
+    assert!(!printed.contains("secret-hook"), "{printed}");
+}
+
+#[tokio::test]
+async fn each_webhook_is_paced_on_its_own() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let slack_client = client(2.0);
+    let won = SecretString::from(slack.url("won"));
+    let lost = SecretString::from(slack.url("lost"));
+    let started = Instant::now();
+    let posts = (0..3).map(|i| {
+        let c = slack_client.clone();
+        let won = won.clone();
+        async move { c.post(&won, &message(&format!("w{i}"))).await }
+    });
+    let l0 = message("l0");
+    let other = slack_client.post(&lost, &l0);
+    let (results, other) = tokio::join!(futures::future::join_all(posts), other);
+    assert!(results.into_iter().all(|r| r.is_ok()));
+    other.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(950), "3 posts at 2/s take about 1 s");
+    assert_eq!(slack.to("won").len(), 3);
+    assert_eq!(slack.to("lost").len(), 1);
+}
