@@ -1,19 +1,22 @@
-//! Notion webhook receiver (Lambda Function URL).
-//!
-//! Thin by design: build the context once per cold start, then serve events.
+//! Notion webhook receiver (Lambda Function URL): answers the verification handshake,
+//! verifies each delivery's signature and puts deal events in the inbox once; the
+//! worker does the rest.
 
-use crm_app::{Context, HandlerUnavailable};
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
+use std::convert::Infallible;
+
+use crm_app::Context;
+use lambda_http::{Error, Request, service_fn};
 
 const FUNCTION: &str = "notion-webhook";
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     crm_app::telemetry::init_json();
-    let _ctx = Context::start(FUNCTION).await?;
-    lambda_runtime::run(service_fn(|_event: LambdaEvent<Value>| async {
-        Err::<Value, Error>(HandlerUnavailable { function: FUNCTION }.into())
+    let ctx = Context::start(FUNCTION).await?;
+    let webhook = ctx.webhook();
+    let webhook = &webhook;
+    lambda_http::run(service_fn(move |request: Request| async move {
+        Ok::<_, Infallible>(webhook.handle(request).await)
     }))
     .await
 }

@@ -6,6 +6,7 @@
 pub mod intake;
 pub mod runtime;
 pub mod telemetry;
+pub mod webhook;
 pub mod worker;
 
 pub use runtime::{Context, ContextError, HandlerUnavailable, SecretsProvider};

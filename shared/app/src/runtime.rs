@@ -15,7 +15,9 @@ use crm_store::DynamoStore;
 use secrecy::SecretString;
 
 use crate::intake::Intake;
+use crate::webhook::NotionWebhook;
 use crate::worker::{Worker, WorkerSettings};
+use crm_slack::{SlackClient, SlackConfig};
 
 /// The secrets source this deployment is configured with.
 #[derive(Debug, Clone)]
@@ -29,6 +31,13 @@ impl SecretsSource for SecretsProvider {
         match self {
             Self::SecretsManager(s) => s.fetch().await,
             Self::Static(s) => s.fetch().await,
+        }
+    }
+
+    async fn save_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
+        match self {
+            Self::SecretsManager(s) => s.save_webhook_token(token).await,
+            Self::Static(s) => s.save_webhook_token(token).await,
         }
     }
 }
@@ -49,6 +58,7 @@ pub struct Context {
     pub secrets: Arc<CachedSecrets<SecretsProvider>>,
     /// Paced for the whole process; each use takes the current token from `secrets`.
     pub notion: NotionClient,
+    pub slack: SlackClient,
 }
 
 impl std::fmt::Debug for Context {
@@ -110,12 +120,14 @@ impl Context {
         notion.rate_per_second = settings.notion.rate_per_second;
         notion.burst = settings.notion.burst;
         let notion = NotionClient::new(notion)?;
+        let slack = SlackClient::new(SlackConfig::default())?;
         Ok(Self {
             settings,
             clock,
             store,
             secrets,
             notion,
+            slack,
         })
     }
 
@@ -129,11 +141,21 @@ impl Context {
         }
     }
 
+    /// The Notion webhook handler over this context.
+    pub fn webhook(&self) -> NotionWebhook<DynamoStore, SecretsProvider> {
+        NotionWebhook {
+            store: self.store.clone(),
+            secrets: Arc::clone(&self.secrets),
+            deals_data_source: self.settings.notion.deals.to_string(),
+        }
+    }
+
     /// The worker over this context.
     pub fn worker(&self) -> Worker<DynamoStore, SecretsProvider> {
         Worker {
             store: self.store.clone(),
             notion: self.notion.clone(),
+            slack: self.slack.clone(),
             secrets: Arc::clone(&self.secrets),
             clock: Arc::clone(&self.clock),
             settings: WorkerSettings::from_settings(&self.settings),

@@ -5,11 +5,13 @@
 //! lets every rule be tested without a server.
 
 pub mod clock;
+pub mod deal;
 pub mod email;
 pub mod intake;
 pub mod lead;
 pub mod notion_id;
 pub mod signature;
+pub mod slack;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use email::{ContactEmail, EmailError};

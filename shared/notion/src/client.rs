@@ -9,7 +9,8 @@ use tokio::time::Instant;
 
 use crate::error::{ApiFailure, NotionError};
 use crate::types::{
-    CreateDatabase, CreatePage, DataSource, Database, Page, QueryRequest, QueryResponse, UpdatePage,
+    CreateDatabase, CreatePage, DataSource, Database, Page, QueryRequest, QueryResponse,
+    UpdatePage, UserRef,
 };
 use crm_pacing::{Limiter, RetryPolicy, parse_retry_after};
 
@@ -180,6 +181,13 @@ impl NotionClient {
             Repeat::Unsafe,
         )
         .await
+    }
+
+    /// The integration's own bot user: the author of every change this project makes,
+    /// which is how its own writes are told apart in webhook events.
+    pub async fn retrieve_bot_user(&self) -> Result<UserRef, NotionError> {
+        self.call(Method::GET, "/v1/users/me", &[], None, Repeat::Safe)
+            .await
     }
 
     pub async fn retrieve_data_source(&self, id: &str) -> Result<DataSource, NotionError> {

@@ -239,6 +239,10 @@ pub enum SecretsError {
         #[source]
         problem: SecretsFormatError,
     },
+    #[error(
+        "these secrets come from the config file, which is not written to; add notion_webhook_token to its [secrets] table"
+    )]
+    ReadOnly,
     #[error("could not read secret {arn}")]
     Unavailable {
         arn: String,
@@ -250,6 +254,14 @@ pub enum SecretsError {
 /// Where secrets are read from.
 pub trait SecretsSource: Send + Sync {
     fn fetch(&self) -> impl Future<Output = Result<Secrets, SecretsError>> + Send;
+
+    /// Records Notion's webhook verification token when none is stored yet. Returns
+    /// where it went (for the log) or, when one is already there, `Ok(None)`: a token a
+    /// person put there is never overwritten by a request.
+    fn save_webhook_token(
+        &self,
+        token: &str,
+    ) -> impl Future<Output = Result<Option<String>, SecretsError>> + Send;
 }
 
 /// The production source: one Secrets Manager secret, by ARN (or name).
@@ -273,6 +285,51 @@ impl SecretsManagerSource {
 }
 
 impl SecretsSource for SecretsManagerSource {
+    async fn save_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
+        let current = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.arn)
+            .send()
+            .await
+            .map_err(|e| SecretsError::Unavailable {
+                arn: self.arn.clone(),
+                source: Box::new(e.into_service_error()),
+            })?;
+        let text = current
+            .secret_string()
+            .ok_or_else(|| SecretsError::NotString {
+                arn: self.arn.clone(),
+            })?;
+        let mut document: Value =
+            serde_json::from_str(text).map_err(|_| SecretsError::Malformed {
+                arn: self.arn.clone(),
+                problem: format_error("(document)", "not valid JSON"),
+            })?;
+        let stored = document
+            .get("notion_webhook_token")
+            .and_then(Value::as_str)
+            .is_some_and(|t| !t.trim().is_empty());
+        if stored {
+            return Ok(None);
+        }
+        document["notion_webhook_token"] = Value::String(token.to_owned());
+        self.client
+            .put_secret_value()
+            .secret_id(&self.arn)
+            .secret_string(document.to_string())
+            .send()
+            .await
+            .map_err(|e| SecretsError::Unavailable {
+                arn: self.arn.clone(),
+                source: Box::new(e.into_service_error()),
+            })?;
+        Ok(Some(format!(
+            "the notion_webhook_token field of secret {}",
+            self.arn
+        )))
+    }
+
     async fn fetch(&self) -> Result<Secrets, SecretsError> {
         let out = self
             .client
@@ -310,6 +367,12 @@ pub struct StaticSecrets(pub Secrets);
 impl SecretsSource for StaticSecrets {
     async fn fetch(&self) -> Result<Secrets, SecretsError> {
         Ok(self.0.clone())
+    }
+
+    /// A config file is not written by the server: the token is logged as missing and
+    /// must be added to `[secrets]` by hand.
+    async fn save_webhook_token(&self, _token: &str) -> Result<Option<String>, SecretsError> {
+        Err(SecretsError::ReadOnly)
     }
 }
 
@@ -368,6 +431,11 @@ impl<S: SecretsSource> CachedSecrets<S> {
                 None => Err(err),
             },
         }
+    }
+
+    /// Where the secrets come from (to write the webhook token back).
+    pub fn source(&self) -> &S {
+        &self.source
     }
 
     /// Forgets the cached value, so the next [`get`](Self::get) reads the source: for when

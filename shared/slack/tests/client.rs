@@ -33,7 +33,10 @@ fn message(text: &str) -> SlackMessage {
 async fn posts_blocks_with_fallback_text() {
     let slack = SlackReceiver::start(0, false).await.unwrap();
     let url = SecretString::from(slack.url("won"));
-    client(100.0).post(&url, &message("Deal won")).await.unwrap();
+    client(100.0)
+        .post(&url, &message("Deal won"))
+        .await
+        .unwrap();
     let got = slack.to("won");
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["text"], "Deal won");
@@ -59,7 +62,10 @@ async fn a_refused_message_is_final_and_errors_never_show_the_url() {
     let url = SecretString::from(slack.url("secret-hook-T000-B000"));
     slack.fail_next(1, 404, None);
     let err = client(100.0).post(&url, &message("x")).await.unwrap_err();
-    assert!(matches!(err, SlackError::Rejected { status: 404, .. }), "{err:?}");
+    assert!(
+        matches!(err, SlackError::Rejected { status: 404, .. }),
+        "{err:?}"
+    );
     assert!(!err.is_retryable());
     assert!(slack.received().is_empty());
 
@@ -93,7 +99,10 @@ async fn each_webhook_is_paced_on_its_own() {
     let (results, other) = tokio::join!(futures::future::join_all(posts), other);
     assert!(results.into_iter().all(|r| r.is_ok()));
     other.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(950), "3 posts at 2/s take about 1 s");
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "3 posts at 2/s take about 1 s"
+    );
     assert_eq!(slack.to("won").len(), 3);
     assert_eq!(slack.to("lost").len(), 1);
 }

@@ -11,6 +11,7 @@
 //!
 //! Nothing is dropped: in every case the item and its reason are in the table.
 
+mod deal;
 mod lead;
 
 use std::sync::Arc;
@@ -21,7 +22,8 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use chrono_tz::Tz;
 use crm_domain::Clock;
 use crm_notion::NotionClient;
-use crm_settings::{CachedSecrets, LeadSettings, PropertyNames, SecretsSource};
+use crm_settings::{CachedSecrets, LeadSettings, PropertyNames, SecretsSource, StageRoute};
+use crm_slack::SlackClient;
 use crm_store::{InboxItem, Store, inbox_item_from_stream_image};
 
 /// How an item ended.
@@ -36,7 +38,10 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
     pub contacts_data_source: String,
+    pub deals_data_source: String,
     pub activities_data_source: String,
+    /// Stages announced in Slack and where.
+    pub routes: Vec<StageRoute>,
     pub properties: PropertyNames,
     pub timezone: Tz,
     pub leads: LeadSettings,
@@ -51,7 +56,9 @@ impl WorkerSettings {
     pub fn from_settings(s: &crm_settings::Settings) -> Self {
         Self {
             contacts_data_source: s.notion.contacts.to_string(),
+            deals_data_source: s.notion.deals.to_string(),
             activities_data_source: s.notion.activities.to_string(),
+            routes: s.routes.clone(),
             properties: s.properties.clone(),
             timezone: s.stale.timezone,
             leads: s.leads.clone(),
@@ -65,6 +72,7 @@ pub struct Worker<S, P> {
     pub store: S,
     /// The client without a token; each batch uses it with the current secret.
     pub notion: NotionClient,
+    pub slack: SlackClient,
     pub secrets: Arc<CachedSecrets<P>>,
     pub clock: Arc<dyn Clock>,
     pub settings: WorkerSettings,
@@ -106,6 +114,7 @@ impl<S: Store, P: SecretsSource> Worker<S, P> {
         let notion = self.notion.with_token(secrets.notion_token.clone());
         match item.kind.as_str() {
             crate::intake::LEAD_KIND => lead::process(self, &notion, item).await,
+            crate::webhook::EVENT_KIND => deal::process(self, &notion, &secrets, item).await,
             other => Outcome::Failed(format!("no processor for inbox items of kind {other:?}")),
         }
     }

@@ -128,6 +128,17 @@ impl Harness {
         let worker = Arc::new(Worker {
             store: store.clone(),
             notion: NotionClient::new(notion).unwrap(),
+            slack: crm_slack::SlackClient::new(crm_slack::SlackConfig {
+                per_second: 100.0,
+                request_timeout: Duration::from_secs(5),
+                retry: RetryPolicy {
+                    max_attempts: 3,
+                    max_elapsed: Duration::from_secs(10),
+                    base_delay: Duration::from_millis(20),
+                    max_delay: Duration::from_secs(3),
+                },
+            })
+            .unwrap(),
             secrets,
             clock: clock_arc,
             settings: WorkerSettings::from_settings(&settings),
@@ -243,6 +254,37 @@ impl Harness {
     pub fn activities(&self) -> Vec<Value> {
         self.emulator.pages(&self.ws.activities_data_source_id)
     }
+}
+
+/// Serves a lambda_http handler on 127.0.0.1 the way a Lambda Function URL would invoke
+/// it (HTTP API v2 events), so Notion's emulator can deliver webhooks to it. Returns the
+/// URL to POST to.
+pub async fn serve_function<F, Fut>(handler: F) -> String
+where
+    F: Fn(Request) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Body>> + Send,
+{
+    use axum::http::{HeaderMap, StatusCode};
+    let app = axum::Router::new().route(
+        "/notion",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let handler = handler.clone();
+            async move {
+                let headers: Vec<(&str, String)> = headers
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?.to_owned())))
+                    .collect();
+                let response = handler(api_gateway_request("/", &headers, &body, false)).await;
+                let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+                let body: &[u8] = response.body().as_ref();
+                (status, body.to_vec())
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/notion")
 }
 
 pub fn fixture(name: &str) -> String {

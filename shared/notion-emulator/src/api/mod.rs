@@ -28,6 +28,7 @@ pub fn routes(shared: Shared) -> Router {
         .route("/v1/data_sources/{id}/query", post(query::query))
         .route("/v1/databases", post(schema_routes::create_database))
         .route("/v1/databases/{id}", get(schema_routes::retrieve_database))
+        .route("/v1/users/me", get(me))
         .fallback(invalid_url)
         .method_not_allowed_fallback(invalid_url)
         .layer(middleware::from_fn_with_state(
@@ -35,6 +36,16 @@ pub fn routes(shared: Shared) -> Router {
             crate::gate::gate,
         ))
         .with_state(shared)
+}
+
+/// The integration's bot user, as `GET /v1/users/me` returns it.
+async fn me(axum::extract::State(shared): axum::extract::State<Shared>) -> axum::Json<Value> {
+    let state = lock(&shared);
+    let bot = state
+        .user(&state.bot_id)
+        .map(crate::model::User::to_json)
+        .unwrap_or(Value::Null);
+    axum::Json(bot)
 }
 
 async fn invalid_url() -> Response {

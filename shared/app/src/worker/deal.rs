@@ -1,0 +1,290 @@
+//! A deal's stage change, announced in Slack exactly once.
+//!
+//! Webhook events carry no values and arrive late, twice, merged or out of order, so an
+//! event is only a prompt: the worker reads the deal's current stage and compares it
+//! with the last stage it applied (kept with the timestamp of the event it came from).
+//! An event older than the last applied one is ignored. An announcement is claimed
+//! under a key made of the deal, the state it moves from and the stage it moves to, so
+//! however many events report one transition, one message is posted.
+
+use chrono::DateTime;
+use crm_domain::deal::{Deal, announcement, changed};
+use crm_notion::{NotionClient, NotionError, Page, PropertyValue, WebhookEvent};
+use crm_settings::{Secrets, SecretsSource};
+use crm_slack::{SlackError, SlackMessage};
+use crm_store::{Begin, InboxItem, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+
+use super::{Outcome, Worker};
+
+#[derive(Debug, thiserror::Error)]
+enum DealFailure {
+    #[error(transparent)]
+    Notion(#[from] NotionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Slack(#[from] SlackError),
+    #[error("the Deals data source has no property named {0:?}")]
+    NoProperty(String),
+    #[error(
+        "no Slack webhook is configured for destination {0:?} (add it to slack_webhooks in the secret)"
+    )]
+    NoWebhook(String),
+}
+
+impl DealFailure {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Notion(e) => e.is_retryable(),
+            Self::Store(e) => e.is_retryable(),
+            Self::Slack(e) => e.is_retryable(),
+            Self::NoProperty(_) | Self::NoWebhook(_) => false,
+        }
+    }
+}
+
+/// Property ids of the Deals data source that events and reads use.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DealSchema {
+    stage: String,
+    name: String,
+    value: Option<String>,
+    owner: Option<String>,
+}
+
+const SCHEMA_KEY: &str = "notion:deals-schema";
+const BOT_KEY: &str = "notion:bot-user";
+/// How long the schema's ids are trusted before being read again (ids survive
+/// renames; a re-read catches a property that was replaced).
+const SCHEMA_TTL_MS: i64 = 3_600_000;
+
+pub async fn process<S: Store, P: SecretsSource>(
+    worker: &Worker<S, P>,
+    notion: &NotionClient,
+    secrets: &Secrets,
+    item: &InboxItem,
+) -> Outcome {
+    let event: WebhookEvent = match serde_json::from_str(&item.payload) {
+        Ok(e) => e,
+        Err(e) => return Outcome::Failed(format!("unreadable event: {e}")),
+    };
+    let span = tracing::info_span!("deal_event", event_id = %event.id, page_id = %event.entity.id, kind = %event.kind);
+    let run = Run {
+        worker,
+        notion,
+        secrets,
+        event: &event,
+    };
+    match run.run().instrument(span).await {
+        Ok(()) => Outcome::Done,
+        Err(failure) if failure.is_retryable() => Outcome::Retry(failure.to_string()),
+        Err(failure) => Outcome::Failed(failure.to_string()),
+    }
+}
+
+struct Run<'a, S, P> {
+    worker: &'a Worker<S, P>,
+    notion: &'a NotionClient,
+    secrets: &'a Secrets,
+    event: &'a WebhookEvent,
+}
+
+impl<S: Store, P: SecretsSource> Run<'_, S, P> {
+    async fn run(&self) -> Result<(), DealFailure> {
+        let schema = self.schema().await?;
+        let event = self.event;
+        if event.kind == "page.properties_updated"
+            && !event.data.updated_properties.contains(&schema.stage)
+        {
+            tracing::debug!("stage not among the updated properties");
+            return Ok(());
+        }
+        if event.is_only_by(&self.bot_id().await?) {
+            tracing::debug!("our own change");
+            return Ok(());
+        }
+        let ids: Vec<String> = [
+            Some(schema.stage.clone()),
+            Some(schema.name.clone()),
+            schema.value.clone(),
+            schema.owner.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let page = match self.notion.retrieve_page(&event.entity.id, &ids).await {
+            Ok(page) => page,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        if page.in_trash {
+            return Ok(());
+        }
+        let deal = read_deal(&page, &schema);
+        let event_ms = DateTime::parse_from_rfc3339(&event.timestamp)
+            .map(|t| t.timestamp_millis())
+            .unwrap_or_else(|_| self.worker.clock.now().as_millis());
+        let store = &self.worker.store;
+        let key = format!("deal:{}", page.id);
+        let last = store.cache_get(&key).await?;
+        if let Some(last) = &last
+            && event_ms < last.version
+        {
+            tracing::info!("older than the last applied event; ignored");
+            return Ok(());
+        }
+        let previous = last.as_ref().map(|l| l.value.clone());
+        let current = deal.stage.clone();
+        if !changed(previous.as_deref(), current.as_deref()) {
+            if let Some(stage) = &current {
+                store.cache_put(&key, stage, event_ms).await?;
+            }
+            return Ok(());
+        }
+        let stage = current.unwrap_or_default();
+        let route = self
+            .worker
+            .settings
+            .routes
+            .iter()
+            .find(|r| r.stage.eq_ignore_ascii_case(stage.trim()));
+        if let Some(route) = route {
+            let since = last.as_ref().map_or(0, |l| l.version);
+            let claim = format!(
+                "announce:{}:{since}:{}",
+                page.id,
+                stage.trim().to_lowercase()
+            );
+            self.announce(&claim, previous.as_deref(), &deal, &route.destination)
+                .await?;
+        }
+        store.cache_put(&key, &stage, event_ms).await?;
+        Ok(())
+    }
+
+    /// Posts the announcement once per claim key.
+    async fn announce(
+        &self,
+        claim: &str,
+        previous: Option<&str>,
+        deal: &Deal,
+        destination: &str,
+    ) -> Result<(), DealFailure> {
+        let store = &self.worker.store;
+        let settings = &self.worker.settings;
+        let owner = uuid::Uuid::new_v4().to_string();
+        match store
+            .begin(claim, &owner, settings.lease, settings.retention)
+            .await?
+        {
+            Begin::Completed { .. } => return Ok(()),
+            Begin::InProgress { .. } => {
+                return Err(DealFailure::Store(StoreError::ClaimLost {
+                    key: claim.to_owned(),
+                }));
+            }
+            Begin::Claimed | Begin::Reclaimed => {}
+        }
+        let Some(webhook) = self.secrets.slack_webhooks.get(destination) else {
+            let _ = store.fail(claim, &owner, "no webhook").await;
+            return Err(DealFailure::NoWebhook(destination.to_owned()));
+        };
+        let emoji = deal
+            .stage
+            .as_deref()
+            .filter(|s| s.trim().eq_ignore_ascii_case("won"))
+            .map(|_| "🎉");
+        let (text, blocks) = announcement(previous, deal, emoji);
+        if let Err(e) = self
+            .worker
+            .slack
+            .post(webhook, &SlackMessage { text, blocks })
+            .await
+        {
+            let _ = store.fail(claim, &owner, &e.to_string()).await;
+            return Err(e.into());
+        }
+        tracing::info!(destination, "stage change announced");
+        match store
+            .complete(claim, &owner, None, settings.retention)
+            .await
+        {
+            Ok(()) | Err(StoreError::ClaimLost { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The ids of the Deals properties, read from the schema and cached.
+    async fn schema(&self) -> Result<DealSchema, DealFailure> {
+        let store = &self.worker.store;
+        let now = self.worker.clock.now().as_millis();
+        if let Some(cached) = store.cache_get(SCHEMA_KEY).await?
+            && now - cached.version < SCHEMA_TTL_MS
+            && let Ok(schema) = serde_json::from_str(&cached.value)
+        {
+            return Ok(schema);
+        }
+        let ds = self
+            .notion
+            .retrieve_data_source(&self.worker.settings.deals_data_source)
+            .await?;
+        let names = &self.worker.settings.properties.deals;
+        let id = |name: &str| ds.properties.get(name).map(|p| p.id.clone());
+        let schema = DealSchema {
+            stage: id(&names.stage).ok_or_else(|| DealFailure::NoProperty(names.stage.clone()))?,
+            name: id(&names.name).ok_or_else(|| DealFailure::NoProperty(names.name.clone()))?,
+            value: id(&names.value),
+            owner: id(&names.owner),
+        };
+        let json = serde_json::to_string(&schema).unwrap_or_default();
+        store.cache_put(SCHEMA_KEY, &json, now).await?;
+        Ok(schema)
+    }
+
+    /// This integration's bot user id, read once and cached.
+    async fn bot_id(&self) -> Result<String, DealFailure> {
+        let store = &self.worker.store;
+        if let Some(cached) = store.cache_get(BOT_KEY).await? {
+            return Ok(cached.value);
+        }
+        let bot = self.notion.retrieve_bot_user().await?;
+        store.cache_put(BOT_KEY, &bot.id, 0).await?;
+        Ok(bot.id)
+    }
+}
+
+fn read_deal(page: &Page, schema: &DealSchema) -> Deal {
+    let by_id = |id: &str| page.property_by_id(id).map(|(_, v)| v);
+    let stage = by_id(&schema.stage).and_then(PropertyValue::as_text);
+    let name = by_id(&schema.name)
+        .and_then(PropertyValue::as_text)
+        .unwrap_or_default();
+    let value = schema
+        .value
+        .as_deref()
+        .and_then(by_id)
+        .and_then(|v| match v {
+            PropertyValue::Number { number } => *number,
+            _ => None,
+        });
+    let owners = schema
+        .owner
+        .as_deref()
+        .and_then(by_id)
+        .map(|v| match v {
+            PropertyValue::People { people } => {
+                people.iter().filter_map(|p| p.name.clone()).collect()
+            }
+            _ => Vec::new(),
+        })
+        .unwrap_or_default();
+    Deal {
+        name,
+        url: page.url.clone(),
+        stage,
+        value,
+        owners,
+    }
+}

@@ -1,0 +1,421 @@
+//! Notion webhook → worker → Slack: one message per stage transition, whatever Notion,
+//! the stream or the worker repeat, reorder or run at once.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Harness, serve_function};
+use crm_app::webhook::{NotionWebhook, inbox_id};
+use crm_domain::signature::{hmac_sha256, to_hex};
+use crm_notion_emulator::{DEFAULT_TOKEN, DeliveryMode};
+use crm_settings::{SecretsManagerSource, SecretsSource};
+use crm_slack::receiver::SlackReceiver;
+use crm_store::{InboxStatus, Store};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+type Webhook = NotionWebhook<crm_store::DynamoStore, SecretsManagerSource>;
+
+struct Deals {
+    h: Arc<Harness>,
+    slack: SlackReceiver,
+    webhook: Arc<Webhook>,
+    url: String,
+}
+
+impl Deals {
+    /// A subscribed workspace: the handshake stored the token in the secret.
+    async fn new() -> Self {
+        Self::with_webhooks(&["won", "lost", "negotiation"]).await
+    }
+
+    async fn with_webhooks(names: &[&str]) -> Self {
+        let slack = SlackReceiver::start(0, false).await.unwrap();
+        let hooks: serde_json::Map<String, Value> = names
+            .iter()
+            .map(|n| ((*n).to_owned(), json!(slack.url(n))))
+            .collect();
+        let h = Arc::new(
+            Harness::with_secrets(json!({
+                "notion_token": DEFAULT_TOKEN,
+                "notion_webhook_token": "",
+                "slack_webhooks": hooks,
+            }))
+            .await,
+        );
+        let webhook = Arc::new(NotionWebhook {
+            store: h.store.clone(),
+            secrets: Arc::clone(&h.worker.secrets),
+            deals_data_source: h.ws.deals_data_source_id.clone(),
+        });
+        let handler = Arc::clone(&webhook);
+        let url = serve_function(move |req| {
+            let handler = Arc::clone(&handler);
+            async move { handler.handle(req).await }
+        })
+        .await;
+        Self {
+            h,
+            slack,
+            webhook,
+            url,
+        }
+    }
+
+    async fn subscribe(&self) -> String {
+        self.h.emulator.subscribe(&self.url).await
+    }
+
+    /// Waits until the emulator has delivered `n` events that were answered 200.
+    async fn delivered(&self, n: usize) {
+        for _ in 0..200 {
+            let ok = self
+                .h
+                .emulator
+                .deliveries()
+                .iter()
+                .filter(|d| d.status == Some(200))
+                .count();
+            if ok >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("deliveries: {:?}", self.h.emulator.deliveries());
+    }
+
+    /// Runs the worker over every open inbox item, as the stream would.
+    async fn drain(&self) -> Vec<String> {
+        let open: Vec<String> = self
+            .h
+            .store
+            .inbox_list_open(100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        if open.is_empty() {
+            return Vec::new();
+        }
+        self.h.run_worker(&open).await
+    }
+
+    fn new_deal(&self, name: &str) -> String {
+        let (dana, _) = &self.h.ws.people[0];
+        self.h
+            .emulator
+            .create_page_as_person(
+                json!({
+                    "Deal Name": {"title": [{"text": {"content": name}}]},
+                    "Value": {"number": 12000},
+                    "Owner": {"people": [{"id": dana}]},
+                    "Stage": {"status": {"name": "lead"}},
+                }),
+                &self.h.ws.deals_data_source_id,
+            )
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn move_to(&self, deal: &str, stage: &str) {
+        self.h
+            .emulator
+            .update_page_as_person(deal, json!({"Stage": {"status": {"name": stage}}}))
+            .unwrap();
+    }
+
+    /// Posts a body straight to the webhook handler with a signature header.
+    async fn post(&self, body: &str, signature: &str) -> (u16, Value) {
+        let request = common::api_gateway_request(
+            "/",
+            &[
+                ("content-type", "application/json".into()),
+                ("x-notion-signature", signature.to_owned()),
+            ],
+            body.as_bytes(),
+            false,
+        );
+        common::read(self.webhook.handle(request).await)
+    }
+
+    fn texts(&self, destination: &str) -> Vec<String> {
+        self.slack
+            .to(destination)
+            .iter()
+            .map(|m| m["text"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_handshake_stores_the_token_where_the_functions_read_it() {
+    let d = Deals::new().await;
+    let token = d.subscribe().await;
+    let stored = d.h.worker.secrets.source().fetch().await.unwrap();
+    assert_eq!(stored.notion_webhook_token.unwrap().expose_secret(), token);
+    // A second handshake (a new subscription) never overwrites a stored token.
+    d.h.emulator.subscribe(&d.url).await;
+    let again = d.h.worker.secrets.source().fetch().await.unwrap();
+    assert_eq!(again.notion_webhook_token.unwrap().expose_secret(), token);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_routed_transition_is_posted_once_with_the_deal_details() {
+    let d = Deals::new().await;
+    d.subscribe().await;
+    let deal = d.new_deal("Acme renewal");
+    d.delivered(1).await;
+    assert!(d.drain().await.is_empty());
+    assert!(d.slack.received().is_empty(), "lead is not routed");
+
+    d.move_to(&deal, "negotiation");
+    d.delivered(2).await;
+    assert!(d.drain().await.is_empty());
+    assert_eq!(d.texts("negotiation").len(), 1);
+    assert!(
+        d.texts("negotiation")[0]
+            .starts_with("Lead → Negotiation: Acme renewal — $12,000 (Dana Lee)")
+    );
+
+    d.move_to(&deal, "won");
+    d.delivered(3).await;
+    assert!(d.drain().await.is_empty());
+    let won = d.slack.to("won");
+    assert_eq!(won.len(), 1);
+    let text = won[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with(
+            "🎉 Negotiation → Won: Acme renewal — $12,000 (Dana Lee) https://www.notion.so/"
+        ),
+        "{text}"
+    );
+    let block = won[0]["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(
+        block.contains("|Acme renewal>"),
+        "the name links to the page: {block}"
+    );
+
+    // The stream delivering the same records again posts nothing more.
+    let all: Vec<String> =
+        d.h.emulator
+            .deliveries()
+            .iter()
+            .map(|x| inbox_id(&x.event_id))
+            .collect();
+    assert!(d.h.run_worker(&all).await.is_empty());
+    assert_eq!(d.slack.received().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn duplicates_redeliveries_and_reordering_never_double_post() {
+    let d = Deals::new().await;
+    d.subscribe().await;
+    let deal = d.new_deal("Globex");
+    d.delivered(1).await;
+    d.drain().await;
+    d.move_to(&deal, "negotiation");
+    d.delivered(2).await;
+    d.drain().await;
+
+    d.h.emulator.set_delivery_mode(DeliveryMode {
+        duplicate: true,
+        ..DeliveryMode::default()
+    });
+    d.move_to(&deal, "won");
+    d.delivered(4).await;
+    let last = d.h.emulator.deliveries().last().unwrap().event_id.clone();
+    assert!(d.h.emulator.redeliver(&last));
+    d.delivered(5).await;
+    assert!(d.drain().await.is_empty());
+    assert_eq!(d.texts("won").len(), 1, "one message for one transition");
+
+    // Won → lost → won again quickly, delivered newest first: what is true now is
+    // announced, older events are ignored.
+    d.h.emulator.set_delivery_mode(DeliveryMode {
+        reorder: true,
+        ..DeliveryMode::default()
+    });
+    d.move_to(&deal, "lost");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    d.move_to(&deal, "negotiation");
+    d.h.emulator.flush_deliveries();
+    d.delivered(7).await;
+    assert!(d.drain().await.is_empty());
+    assert_eq!(
+        d.texts("lost").len(),
+        0,
+        "a stage no longer true is not announced late"
+    );
+    assert_eq!(d.texts("negotiation").len(), 2);
+    assert!(d.texts("negotiation")[1].starts_with("Won → Negotiation"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_events_for_one_transition_post_one_message() {
+    let d = Deals::new().await;
+    let token = d.subscribe().await;
+    let deal = d.new_deal("Initech");
+    d.delivered(1).await;
+    d.drain().await;
+    d.move_to(&deal, "won");
+    d.delivered(2).await;
+    // Notion may send several events for one change (aggregation windows); forge four
+    // more, each with its own id, properly signed.
+    let original: Value = {
+        let item = d.h.store.inbox_list_open(10).await.unwrap().pop().unwrap();
+        serde_json::from_str(&item.payload).unwrap()
+    };
+    for i in 0..4 {
+        let mut event = original.clone();
+        event["id"] = json!(format!("{}-{i}", original["id"].as_str().unwrap()));
+        let body = event.to_string();
+        let sig = format!(
+            "sha256={}",
+            to_hex(&hmac_sha256(token.as_bytes(), &[body.as_bytes()]))
+        );
+        let (status, _) = d.post(&body, &sig).await;
+        assert_eq!(status, 200);
+    }
+    let open: Vec<String> =
+        d.h.store
+            .inbox_list_open(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+    assert_eq!(open.len(), 5);
+    let runs = open.iter().map(|id| {
+        let h = Arc::clone(&d.h);
+        let id = id.clone();
+        tokio::spawn(async move { h.run_worker(&[id]).await })
+    });
+    let mut retry = Vec::new();
+    for (run, id) in futures::future::join_all(runs).await.into_iter().zip(&open) {
+        if !run.unwrap().is_empty() {
+            retry.push(id.clone());
+        }
+    }
+    if !retry.is_empty() {
+        assert!(d.h.run_worker(&retry).await.is_empty());
+    }
+    assert_eq!(d.texts("won").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_are_verified_and_unhandled_ones_acknowledged() {
+    let d = Deals::new().await;
+    let token = d.subscribe().await;
+    let sign = |b: &str| {
+        format!(
+            "sha256={}",
+            to_hex(&hmac_sha256(token.as_bytes(), &[b.as_bytes()]))
+        )
+    };
+    let event = json!({
+        "id": "0f9e8d7c-6b5a-4493-8271-605f4e3d2c1b", "timestamp": "2026-11-24T09:00:00.000Z",
+        "type": "page.properties_updated", "authors": [{"id": "u1", "type": "person"}],
+        "entity": {"id": "59833787-2cf9-4fdf-8782-e53db20768a5", "type": "page"},
+        "data": {"parent": {"id": "x", "type": "database", "data_source_id": d.h.ws.deals_data_source_id}, "updated_properties": ["abc"]},
+    })
+    .to_string();
+    assert_eq!(
+        d.post(&event, "sha256=00").await,
+        (401, json!({"error": "unauthorized"}))
+    );
+    assert_eq!(d.post(&event, "").await.0, 401);
+    assert_eq!(d.post("{nope", &sign("{nope")).await.0, 400);
+    let comment =
+        json!({"id": "c1", "type": "comment.created", "entity": {"id": "e", "type": "comment"}})
+            .to_string();
+    assert_eq!(
+        d.post(&comment, &sign(&comment)).await,
+        (200, json!({"status": "ignored"}))
+    );
+    let contact_event = event.replace(
+        &d.h.ws.deals_data_source_id,
+        &d.h.ws.contacts_data_source_id,
+    );
+    assert_eq!(
+        d.post(&contact_event, &sign(&contact_event)).await,
+        (200, json!({"status": "ignored"}))
+    );
+    assert!(
+        d.h.store.inbox_list_open(10).await.unwrap().is_empty(),
+        "nothing stored so far"
+    );
+    assert_eq!(
+        d.post(&event, &sign(&event)).await,
+        (200, json!({"status": "accepted"}))
+    );
+    assert_eq!(
+        d.post(&event, &sign(&event)).await,
+        (200, json!({"status": "duplicate"}))
+    );
+    assert_eq!(d.h.store.inbox_list_open(10).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_outages_are_retried_and_post_once_recovered() {
+    let d = Deals::new().await;
+    d.subscribe().await;
+    let deal = d.new_deal("Umbrella");
+    d.delivered(1).await;
+    d.drain().await;
+    d.move_to(&deal, "won");
+    d.delivered(2).await;
+    d.slack.fail_next(3, 503, None);
+    let failures = d.drain().await;
+    assert_eq!(failures.len(), 1, "kept for the stream to retry");
+    let id = inbox_id(&d.h.emulator.deliveries().last().unwrap().event_id);
+    let item = d.h.store.inbox_get(&id).await.unwrap().unwrap();
+    assert_eq!(item.status, InboxStatus::Failed);
+    assert!(item.last_error.unwrap().contains("503"));
+    assert!(d.slack.received().is_empty());
+
+    // Slack is back but rate limits once: waited out, then one message.
+    d.slack.fail_next(1, 429, Some(1));
+    assert!(d.h.run_worker(std::slice::from_ref(&id)).await.is_empty());
+    assert_eq!(d.texts("won").len(), 1);
+    assert_eq!(
+        d.h.store.inbox_get(&id).await.unwrap().unwrap().status,
+        InboxStatus::Done
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_slack_webhook_keeps_the_event_failed_for_replay() {
+    let d = Deals::with_webhooks(&["won", "negotiation"]).await;
+    d.subscribe().await;
+    let deal = d.new_deal("Hooli");
+    d.delivered(1).await;
+    d.drain().await;
+    d.move_to(&deal, "lost");
+    d.delivered(2).await;
+    assert!(
+        d.drain().await.is_empty(),
+        "a configuration problem does not block the stream"
+    );
+    let id = inbox_id(&d.h.emulator.deliveries().last().unwrap().event_id);
+    let item = d.h.store.inbox_get(&id).await.unwrap().unwrap();
+    assert_eq!(item.status, InboxStatus::Failed);
+    let reason = item.last_error.unwrap();
+    assert!(
+        reason.contains("\"lost\"") && reason.contains("slack_webhooks"),
+        "{reason}"
+    );
+    assert!(
+        d.h.store
+            .inbox_list_open(10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|i| i.id == id)
+    );
+    assert!(d.slack.received().is_empty());
+}
