@@ -1,8 +1,8 @@
-//! Daily stale-lead digest (EventBridge Scheduler, 09:00 in the configured time zone).
-//!
-//! Thin by design: build the context once per cold start, then serve events.
+//! Daily stale-lead digest, fired at 09:00 in the configured time zone by EventBridge
+//! Scheduler. Posts at most one digest per day; a failed run returns an error so the
+//! scheduler retries it.
 
-use crm_app::{Context, HandlerUnavailable};
+use crm_app::Context;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -11,9 +11,12 @@ const FUNCTION: &str = "stale-leads";
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     crm_app::telemetry::init_json();
-    let _ctx = Context::start(FUNCTION).await?;
-    lambda_runtime::run(service_fn(|_event: LambdaEvent<Value>| async {
-        Err::<Value, Error>(HandlerUnavailable { function: FUNCTION }.into())
+    let ctx = Context::start(FUNCTION).await?;
+    let digest = ctx.digest();
+    let digest = &digest;
+    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
+        let report = digest.run().await?;
+        Ok::<_, Error>(serde_json::to_value(report)?)
     }))
     .await
 }

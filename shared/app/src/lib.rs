@@ -3,10 +3,11 @@
 //! whose base URL points at Notion or the emulator), so the Lambda binaries, `crm serve`
 //! and the tests all run the same code.
 
+pub mod digest;
 pub mod intake;
 pub mod runtime;
 pub mod telemetry;
 pub mod webhook;
 pub mod worker;
 
-pub use runtime::{Context, ContextError, HandlerUnavailable, SecretsProvider};
+pub use runtime::{Context, ContextError, SecretsProvider};

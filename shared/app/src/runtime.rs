@@ -14,6 +14,7 @@ use crm_settings::{
 use crm_store::DynamoStore;
 use secrecy::SecretString;
 
+use crate::digest::{Digest, DigestSettings};
 use crate::intake::Intake;
 use crate::webhook::NotionWebhook;
 use crate::worker::{Worker, WorkerSettings};
@@ -150,6 +151,18 @@ impl Context {
         }
     }
 
+    /// The stale-lead digest over this context.
+    pub fn digest(&self) -> Digest<DynamoStore, SecretsProvider> {
+        Digest {
+            store: self.store.clone(),
+            notion: self.notion.clone(),
+            slack: self.slack.clone(),
+            secrets: Arc::clone(&self.secrets),
+            clock: Arc::clone(&self.clock),
+            settings: DigestSettings::from_settings(&self.settings),
+        }
+    }
+
     /// The worker over this context.
     pub fn worker(&self) -> Worker<DynamoStore, SecretsProvider> {
         Worker {
@@ -161,15 +174,4 @@ impl Context {
             settings: WorkerSettings::from_settings(&self.settings),
         }
     }
-}
-
-/// The error a function answers with while its handler is not part of this build.
-///
-/// The Lambda wiring (settings, clients, secrets) is in place and tested before the
-/// handlers are; `template.yaml` deploys a function only once its handler exists, so
-/// this is never what a deployed function answers.
-#[derive(Debug, thiserror::Error)]
-#[error("the {function} handler is not part of this build; the event was not processed")]
-pub struct HandlerUnavailable {
-    pub function: &'static str,
 }

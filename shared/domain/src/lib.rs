@@ -12,6 +12,7 @@ pub mod lead;
 pub mod notion_id;
 pub mod signature;
 pub mod slack;
+pub mod stale;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use email::{ContactEmail, EmailError};

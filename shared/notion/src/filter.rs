@@ -58,6 +58,9 @@ pub enum Text {
 #[serde(rename_all = "snake_case")]
 pub enum Choice {
     Equals(String),
+    /// Any of several options (Notion accepts a list for `equals`).
+    #[serde(rename = "equals")]
+    EqualsAny(Vec<String>),
     DoesNotEqual(String),
     IsEmpty(bool),
     IsNotEmpty(bool),

@@ -1,0 +1,208 @@
+//! The daily stale-lead digest: one Slack message naming the leads nobody has touched
+//! in N days, at most once per day however often the scheduler retries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use crm_domain::Clock;
+use crm_domain::stale::{StaleLead, cutoff, digest};
+use crm_notion::filter::{Choice, Condition, Date, Timestamp};
+use crm_notion::{Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest};
+use crm_settings::{CachedSecrets, ContactProperties, SecretsError, SecretsSource, StaleSettings};
+use crm_slack::{SlackClient, SlackError, SlackMessage};
+use crm_store::{Begin, Store, StoreError};
+use serde::Serialize;
+
+#[derive(Debug, Clone)]
+pub struct DigestSettings {
+    pub contacts_data_source: String,
+    pub properties: ContactProperties,
+    pub stale: StaleSettings,
+}
+
+impl DigestSettings {
+    pub fn from_settings(s: &crm_settings::Settings) -> Self {
+        Self {
+            contacts_data_source: s.notion.contacts.to_string(),
+            properties: s.properties.contacts.clone(),
+            stale: s.stale.clone(),
+        }
+    }
+}
+
+pub struct Digest<S, P> {
+    pub store: S,
+    pub notion: NotionClient,
+    pub slack: SlackClient,
+    pub secrets: Arc<CachedSecrets<P>>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: DigestSettings,
+}
+
+/// What a run did, returned to the scheduler (and logged).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DigestReport {
+    pub date: String,
+    pub stale: usize,
+    pub posted: bool,
+    /// False when the digest for this date had already been handled.
+    pub ran: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error(transparent)]
+    Notion(#[from] NotionError),
+    #[error(transparent)]
+    Slack(#[from] SlackError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("another run is making today's digest")]
+    Busy,
+    #[error(
+        "no Slack webhook is configured for the digest destination {0:?} (add it to slack_webhooks in the secret)"
+    )]
+    NoWebhook(String),
+}
+
+/// A day's claim is kept a few days: long enough to outlast every scheduler retry.
+const CLAIM_RETENTION: Duration = Duration::from_secs(3 * 86_400);
+const CLAIM_LEASE: Duration = Duration::from_secs(15 * 60);
+
+impl<S: Store, P: SecretsSource> Digest<S, P> {
+    pub async fn run(&self) -> Result<DigestReport, DigestError> {
+        let tz = self.settings.stale.timezone;
+        let now = self.clock.now();
+        let today = Utc
+            .timestamp_millis_opt(now.as_millis())
+            .single()
+            .unwrap_or_else(Utc::now)
+            .with_timezone(&tz)
+            .date_naive();
+        let key = format!("digest:{today}");
+        let owner = uuid::Uuid::new_v4().to_string();
+        match self
+            .store
+            .begin(&key, &owner, CLAIM_LEASE, CLAIM_RETENTION)
+            .await?
+        {
+            Begin::Completed { .. } => {
+                tracing::info!(date = %today, "today's digest was already handled");
+                return Ok(DigestReport {
+                    date: today.to_string(),
+                    stale: 0,
+                    posted: false,
+                    ran: false,
+                });
+            }
+            Begin::InProgress { .. } => return Err(DigestError::Busy),
+            Begin::Claimed | Begin::Reclaimed => {}
+        }
+        match self.make_and_post(today, tz).await {
+            Ok((stale, posted)) => {
+                match self
+                    .store
+                    .complete(&key, &owner, None, CLAIM_RETENTION)
+                    .await
+                {
+                    Ok(()) | Err(StoreError::ClaimLost { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                tracing::info!(date = %today, stale, posted, "digest done");
+                Ok(DigestReport {
+                    date: today.to_string(),
+                    stale,
+                    posted,
+                    ran: true,
+                })
+            }
+            Err(err) => {
+                let _ = self.store.fail(&key, &owner, &err.to_string()).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn make_and_post(&self, today: NaiveDate, tz: Tz) -> Result<(usize, bool), DigestError> {
+        let stale = &self.settings.stale;
+        let p = &self.settings.properties;
+        let cut = cutoff(today, stale.days);
+        let cut_instant = tz
+            .from_local_datetime(&cut.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|| cut.to_string());
+        let status = |names: &[String]| match names {
+            [one] => Choice::Equals(one.clone()),
+            many => Choice::EqualsAny(many.to_vec()),
+        };
+        // Two branches, each within Notion's two levels of nesting: touched long ago,
+        // or never touched and created long ago.
+        let request = QueryRequest {
+            filter: Some(Filter::or([
+                Filter::and([
+                    Filter::property(&p.status, Condition::Select(status(&stale.open_statuses))),
+                    Filter::property(
+                        &p.last_contacted,
+                        Condition::Date(Date::Before(cut.to_string())),
+                    ),
+                ]),
+                Filter::and([
+                    Filter::property(&p.status, Condition::Select(status(&stale.open_statuses))),
+                    Filter::property(&p.last_contacted, Condition::Date(Date::IsEmpty(true))),
+                    Filter::timestamp(Timestamp::CreatedTime, Date::Before(cut_instant)),
+                ]),
+            ])),
+            page_size: Some(100),
+            ..QueryRequest::default()
+        };
+        let secrets = self.secrets.get().await?;
+        let notion = self.notion.with_token(secrets.notion_token.clone());
+        let (pages, complete) = notion
+            .query_all(&self.settings.contacts_data_source, &request)
+            .await?;
+        let leads: Vec<StaleLead> = pages
+            .iter()
+            .filter(|page| !page.in_trash)
+            .filter_map(|page| self.stale_lead(page, tz))
+            .filter(|lead| lead.last_touch < cut)
+            .collect();
+        if leads.is_empty() {
+            return Ok((0, false));
+        }
+        let webhook = secrets
+            .slack_webhooks
+            .get(&stale.destination)
+            .ok_or_else(|| DigestError::NoWebhook(stale.destination.clone()))?;
+        let (text, blocks) = digest(&leads, today, stale.days, complete);
+        self.slack
+            .post(webhook, &SlackMessage { text, blocks })
+            .await?;
+        Ok((leads.len(), true))
+    }
+
+    fn stale_lead(&self, page: &Page, tz: Tz) -> Option<StaleLead> {
+        let p = &self.settings.properties;
+        let text = |name: &str| page.property(name).and_then(PropertyValue::as_text);
+        let last_touch = match page.property(&p.last_contacted) {
+            Some(PropertyValue::Date { date: Some(d) }) => {
+                NaiveDate::parse_from_str(d.start.get(..10)?, "%Y-%m-%d").ok()?
+            }
+            _ => DateTime::parse_from_rfc3339(&page.created_time)
+                .ok()?
+                .with_timezone(&tz)
+                .date_naive(),
+        };
+        Some(StaleLead {
+            name: text(&p.name).unwrap_or_default(),
+            email: text(&p.email),
+            company: text(&p.company),
+            url: page.url.clone(),
+            last_touch,
+        })
+    }
+}

@@ -1,0 +1,187 @@
+//! The stale-lead digest against the emulator and the Slack receiver.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Days, NaiveDate, TimeZone, Utc};
+use common::Harness;
+use crm_app::digest::{Digest, DigestSettings};
+use crm_domain::Clock;
+use crm_notion_emulator::DEFAULT_TOKEN;
+use crm_settings::SecretsManagerSource;
+use crm_slack::receiver::SlackReceiver;
+use serde_json::json;
+
+struct Setup {
+    h: Harness,
+    slack: SlackReceiver,
+    digest: Digest<crm_store::DynamoStore, SecretsManagerSource>,
+}
+
+async fn setup() -> Setup {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let h = Harness::with_secrets(json!({
+        "notion_token": DEFAULT_TOKEN,
+        "slack_webhooks": {"digest": slack.url("digest")},
+    }))
+    .await;
+    let settings = crm_settings::Settings::load(
+        None,
+        [
+            ("CRM_TABLE_NAME", "unused"),
+            (
+                "CRM_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:1:secret:unused",
+            ),
+            (
+                "CRM_CONTACTS_DATA_SOURCE_ID",
+                h.ws.contacts_data_source_id.as_str(),
+            ),
+            (
+                "CRM_DEALS_DATA_SOURCE_ID",
+                h.ws.deals_data_source_id.as_str(),
+            ),
+            (
+                "CRM_ACTIVITIES_DATA_SOURCE_ID",
+                h.ws.activities_data_source_id.as_str(),
+            ),
+            ("CRM_TIMEZONE", "Europe/Berlin"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    )
+    .unwrap();
+    let digest = Digest {
+        store: h.store.clone(),
+        notion: h.worker.notion.clone(),
+        slack: h.worker.slack.clone(),
+        secrets: Arc::clone(&h.worker.secrets),
+        clock: Arc::clone(&h.worker.clock),
+        settings: DigestSettings::from_settings(&settings),
+    };
+    Setup { h, slack, digest }
+}
+
+fn today(h: &Harness) -> NaiveDate {
+    Utc.timestamp_millis_opt(h.clock.now().as_millis())
+        .unwrap()
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .date_naive()
+}
+
+/// A contact as a person made it: `last` days since Last Contacted (None: empty), and
+/// created `created` days ago.
+fn contact(s: &Setup, name: &str, status: &str, last: Option<u64>, created: u64) {
+    let t = today(&s.h);
+    let mut props = json!({
+        "Name": {"title": [{"text": {"content": name}}]},
+        "Email": {"email": format!("{}@example.com", name.to_lowercase())},
+        "Status": {"select": {"name": status}},
+    });
+    if let Some(days) = last {
+        props["Last Contacted"] =
+            json!({"date": {"start": t.checked_sub_days(Days::new(days)).unwrap().to_string()}});
+    }
+    let page =
+        s.h.emulator
+            .create_page_as_person(props, &s.h.ws.contacts_data_source_id)
+            .unwrap();
+    let at = Utc::now() - chrono::Duration::days(created as i64);
+    assert!(
+        s.h.emulator
+            .set_page_times(page["id"].as_str().unwrap(), Some(at), Some(at))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_the_stale_leads_oldest_first_once_a_day() {
+    let s = setup().await;
+    contact(&s, "Ann", "new lead", Some(40), 60);
+    contact(&s, "Bo", "new lead", Some(30), 60); // exactly 30 days: not yet
+    contact(&s, "Cy", "new lead", Some(31), 60);
+    contact(&s, "Dee", "contacted", Some(100), 120); // not an open status
+    contact(&s, "Eve", "new lead", None, 45); // never touched, created long ago
+    contact(&s, "Fay", "new lead", None, 5);
+    contact(&s, "Gus", "new lead", Some(2), 60);
+
+    let report = s.digest.run().await.unwrap();
+    assert_eq!((report.stale, report.posted, report.ran), (3, true, true));
+    let messages = s.slack.to("digest");
+    assert_eq!(messages.len(), 1);
+    let text = messages[0]["text"].as_str().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "3 leads not contacted in over 30 days");
+    assert!(
+        lines[1].starts_with("• Eve — eve@example.com — 45 days"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("• Ann — ann@example.com — 40 days"),
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with("• Cy — cy@example.com — 31 days"),
+        "{text}"
+    );
+    assert_eq!(lines.len(), 4);
+    let block = messages[0]["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(block.contains("|Eve>"), "names link to the pages: {block}");
+
+    // The scheduler retrying the same day posts nothing more.
+    let again = s.digest.run().await.unwrap();
+    assert!(!again.ran);
+    assert_eq!(s.slack.to("digest").len(), 1);
+
+    // The next day, Bo has crossed the line too.
+    s.h.clock.advance(Duration::from_secs(86_400));
+    let next = s.digest.run().await.unwrap();
+    assert_eq!((next.stale, next.posted), (4, true));
+    assert_eq!(s.slack.to("digest").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_posted_when_no_lead_is_stale() {
+    let s = setup().await;
+    contact(&s, "Fay", "new lead", None, 5);
+    contact(&s, "Gus", "new lead", Some(2), 60);
+    let report = s.digest.run().await.unwrap();
+    assert_eq!((report.stale, report.posted, report.ran), (0, false, true));
+    assert!(s.slack.received().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_open_statuses_and_the_row_cap_are_handled() {
+    let mut s = setup().await;
+    s.digest.settings.stale.open_statuses = vec!["new lead".into(), "contacted".into()];
+    contact(&s, "Ann", "new lead", Some(40), 60);
+    contact(&s, "Dee", "contacted", Some(100), 120);
+    contact(&s, "Hal", "customer", Some(100), 120);
+    s.h.emulator.set_result_cap(1);
+    let report = s.digest.run().await.unwrap();
+    assert!(report.posted);
+    let text = s.slack.to("digest")[0]["text"].as_str().unwrap().to_owned();
+    assert!(text.starts_with("at least 1 lead"), "{text}");
+    assert!(text.contains("10,000-row limit"), "{text}");
+
+    s.h.emulator.set_result_cap(10_000);
+    s.h.clock.advance(Duration::from_secs(86_400));
+    let report = s.digest.run().await.unwrap();
+    assert_eq!(report.stale, 2, "new lead and contacted, not customer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_post_is_retried_by_the_scheduler_and_then_posts_once() {
+    let s = setup().await;
+    contact(&s, "Ann", "new lead", Some(40), 60);
+    // Three failures: every attempt of the first run.
+    s.slack.fail_next(3, 500, None);
+    assert!(
+        s.digest.run().await.is_err(),
+        "an error makes the scheduler retry"
+    );
+    assert!(s.slack.received().is_empty());
+    let report = s.digest.run().await;
+    assert!(report.unwrap().posted);
+    assert_eq!(s.slack.to("digest").len(), 1);
+}
