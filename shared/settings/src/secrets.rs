@@ -284,25 +284,41 @@ impl SecretsManagerSource {
     }
 }
 
-impl SecretsSource for SecretsManagerSource {
-    async fn save_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
-        let current = self
+impl SecretsManagerSource {
+    /// The secret's current text (the JSON document).
+    async fn read(&self) -> Result<String, SecretsError> {
+        let out = self
             .client
             .get_secret_value()
             .secret_id(&self.arn)
             .send()
             .await
-            .map_err(|e| SecretsError::Unavailable {
-                arn: self.arn.clone(),
-                source: Box::new(e.into_service_error()),
+            .map_err(|e| {
+                let e = e.into_service_error();
+                if e.is_resource_not_found_exception() {
+                    SecretsError::NotFound {
+                        arn: self.arn.clone(),
+                    }
+                } else {
+                    SecretsError::Unavailable {
+                        arn: self.arn.clone(),
+                        source: Box::new(e),
+                    }
+                }
             })?;
-        let text = current
-            .secret_string()
+        out.secret_string()
+            .map(str::to_owned)
             .ok_or_else(|| SecretsError::NotString {
                 arn: self.arn.clone(),
-            })?;
+            })
+    }
+}
+
+impl SecretsSource for SecretsManagerSource {
+    async fn save_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
+        let text = self.read().await?;
         let mut document: Value =
-            serde_json::from_str(text).map_err(|_| SecretsError::Malformed {
+            serde_json::from_str(&text).map_err(|_| SecretsError::Malformed {
                 arn: self.arn.clone(),
                 problem: format_error("(document)", "not valid JSON"),
             })?;
@@ -331,29 +347,8 @@ impl SecretsSource for SecretsManagerSource {
     }
 
     async fn fetch(&self) -> Result<Secrets, SecretsError> {
-        let out = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.arn)
-            .send()
-            .await
-            .map_err(|e| {
-                let e = e.into_service_error();
-                if e.is_resource_not_found_exception() {
-                    SecretsError::NotFound {
-                        arn: self.arn.clone(),
-                    }
-                } else {
-                    SecretsError::Unavailable {
-                        arn: self.arn.clone(),
-                        source: Box::new(e),
-                    }
-                }
-            })?;
-        let text = out.secret_string().ok_or_else(|| SecretsError::NotString {
-            arn: self.arn.clone(),
-        })?;
-        Secrets::from_json(text).map_err(|problem| SecretsError::Malformed {
+        let text = self.read().await?;
+        Secrets::from_json(&text).map_err(|problem| SecretsError::Malformed {
             arn: self.arn.clone(),
             problem,
         })
