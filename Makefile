@@ -4,12 +4,13 @@ CARGO ?= cargo
 
 SDK_CHECK := shared/notion-emulator/tests/sdk
 
-.PHONY: help test test-deps fmt lint check
+.PHONY: help test test-deps lint-template deploy fmt lint check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
 test: test-deps ## install what the tests need, check format and lints, run every test
+	infra/lint-template.sh
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	# Build with the registries reachable; the tests then run offline in a private
@@ -24,6 +25,12 @@ test-deps: ## install DynamoDB Local, moto_server and the official Notion SDK if
 	else \
 	  npm ci --no-audit --no-fund --prefix $(SDK_CHECK); \
 	fi
+
+lint-template: ## sam validate --lint and cfn-lint (also after the SAM transform) on template.yaml
+	infra/lint-template.sh
+
+deploy: ## build every function (arm64) with cargo-lambda and deploy with SAM (guided the first time)
+	infra/deploy.sh
 
 fmt: ## format the code
 	$(CARGO) fmt --all

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Checks template.yaml the three ways that together catch what a first deploy would
+# trip on: `sam validate --lint`, cfn-lint on the template, and cfn-lint on the template
+# as SAM expands it (offline). Installs the SAM CLI into a venv when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${CRM_SAM_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/notion-crm/sam-venv}
+export SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1
+
+if [ ! -x "$VENV/bin/sam" ]; then
+  echo "lint-template: installing the SAM CLI into $VENV" >&2
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check aws-sam-cli
+fi
+
+"$VENV/bin/sam" validate --lint --region us-east-1 --template template.yaml
+"$VENV/bin/cfn-lint" template.yaml
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" infra/transform-template.py template.yaml "$out/transformed.json"
+"$VENV/bin/cfn-lint" "$out/transformed.json"
+echo "lint-template: template.yaml passes sam validate --lint, cfn-lint and cfn-lint after the SAM transform"
