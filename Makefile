@@ -4,7 +4,7 @@ CARGO ?= cargo
 
 SDK_CHECK := shared/notion-emulator/tests/sdk
 
-.PHONY: help test test-deps lint-template deploy fmt lint check
+.PHONY: help test test-deps lint-template deploy local fmt lint check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ test-deps: ## install DynamoDB Local, moto_server and the official Notion SDK if
 
 lint-template: ## sam validate --lint and cfn-lint (also after the SAM transform) on template.yaml
 	infra/lint-template.sh
+
+local: ## run everything on 127.0.0.1: Notion emulator, SQLite store, Slack to the console (CONFIG=crm.local.toml for real services)
+	$(CARGO) run -q -p crm-cli -- serve $(if $(CONFIG),--config $(CONFIG),)
 
 deploy: ## build every function (arm64) with cargo-lambda and deploy with SAM (guided the first time)
 	infra/deploy.sh

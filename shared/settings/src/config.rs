@@ -236,6 +236,25 @@ const REQUIRED: &[&str] = &[
 /// Optional settings without a default.
 const OPTIONAL: &[&str] = &["SECRET_ARN"];
 
+/// Every setting's environment variable name (`CRM_…`).
+pub fn setting_names() -> Vec<String> {
+    DEFAULTS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(REQUIRED.iter().copied())
+        .chain(OPTIONAL.iter().copied())
+        .map(|n| format!("{ENV_PREFIX}{n}"))
+        .collect()
+}
+
+/// The settings that have no default.
+pub fn required_setting_names() -> Vec<String> {
+    REQUIRED
+        .iter()
+        .map(|n| format!("{ENV_PREFIX}{n}"))
+        .collect()
+}
+
 fn is_known(name: &str) -> bool {
     DEFAULTS.iter().any(|(n, _)| *n == name) || REQUIRED.contains(&name) || OPTIONAL.contains(&name)
 }

@@ -371,6 +371,32 @@ impl SecretsSource for StaticSecrets {
     }
 }
 
+/// Secrets held in memory and writable: for a local run, where the webhook handshake's
+/// token must reach the same process without a secret store.
+#[derive(Debug)]
+pub struct MemorySecrets(std::sync::RwLock<Secrets>);
+
+impl MemorySecrets {
+    pub fn new(secrets: Secrets) -> Self {
+        Self(std::sync::RwLock::new(secrets))
+    }
+}
+
+impl SecretsSource for MemorySecrets {
+    async fn fetch(&self) -> Result<Secrets, SecretsError> {
+        Ok(self.0.read().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    async fn save_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
+        let mut secrets = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if secrets.notion_webhook_token.is_some() {
+            return Ok(None);
+        }
+        secrets.notion_webhook_token = Some(secret(token));
+        Ok(Some("memory (this run only)".to_owned()))
+    }
+}
+
 /// Reads secrets at most once per TTL, so a warm Lambda does not pay a Secrets Manager
 /// call per request, yet a rotated value is picked up within one TTL.
 pub struct CachedSecrets<S> {

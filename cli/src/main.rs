@@ -1,0 +1,54 @@
+//! `crm`: the product on one machine.
+//!
+//! * `crm serve` — every endpoint on 127.0.0.1, the worker and the digest in-process, an
+//!   embedded SQLite store; with no config, the built-in Notion emulator and Slack
+//!   messages printed to the console (see `make local`).
+//! * `crm sign` — the headers a form must send, for trying the intake with curl.
+//! * `crm emulator` — the Notion emulator alone.
+
+mod bridge;
+mod serve;
+mod sign;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "crm", version, about = "Notion CRM automations")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything locally (intake, webhook, worker, digest).
+    Serve(serve::ServeArgs),
+    /// Print the signature headers for a form body (the own scheme, with a timestamp).
+    Sign(sign::SignArgs),
+    /// Run the Notion emulator on 127.0.0.1.
+    Emulator {
+        #[arg(long, default_value_t = 7700)]
+        port: u16,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Sign(args) => sign::run(&args),
+        Command::Emulator { port } => {
+            let emulator =
+                crm_notion_emulator::Emulator::start(port, crm_notion_emulator::DEFAULT_TOKEN)
+                    .await?;
+            let ws = emulator.seed_crm(crm_notion_emulator::StageKind::Status);
+            println!(
+                "{}",
+                serde_json::json!({"base_url": emulator.base_url(), "workspace": ws})
+            );
+            tokio::signal::ctrl_c().await?;
+            Ok(())
+        }
+    }
+}

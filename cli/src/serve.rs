@@ -1,0 +1,307 @@
+//! `crm serve`: the whole product on 127.0.0.1.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use clap::Args;
+use crm_app::digest::{Digest, DigestSettings};
+use crm_app::intake::Intake;
+use crm_app::webhook::NotionWebhook;
+use crm_app::worker::{Worker, WorkerSettings};
+use crm_domain::{Clock, SystemClock};
+use crm_notion::{NotionClient, NotionConfig};
+use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, StageKind};
+use crm_settings::{CachedSecrets, MemorySecrets, Secrets, SecretsLocation, Settings};
+use crm_slack::receiver::SlackReceiver;
+use crm_slack::{SlackClient, SlackConfig};
+use crm_store::{InboxStatus, SqliteStore, Store};
+use secrecy::SecretString;
+use serde_json::json;
+
+use crate::bridge::{from_lambda, to_lambda};
+
+/// The signing secret of `POST /lead` when running on the emulator.
+pub const LOCAL_FORM_SECRET: &str = "local-form-secret";
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// A TOML config (settings and a `[secrets]` table) for real Notion and Slack;
+    /// without one, the built-in Notion emulator and console Slack are used.
+    #[arg(long, env = "CRM_CONFIG_FILE")]
+    config: Option<PathBuf>,
+    /// Port for the intake and webhook endpoints (0 picks a free one).
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// Where the SQLite store lives.
+    #[arg(long, default_value = ".crm-local")]
+    data: PathBuf,
+}
+
+type Store_ = SqliteStore;
+
+struct App {
+    intake: Intake<Store_, MemorySecrets>,
+    webhook: NotionWebhook<Store_, MemorySecrets>,
+    worker: Worker<Store_, MemorySecrets>,
+    digest: Digest<Store_, MemorySecrets>,
+    store: Store_,
+}
+
+pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+
+    // Keep the emulator and the Slack console alive for the whole run.
+    let mut _emulator = None;
+    let mut _slack = None;
+    let mut workspace = None;
+    let (settings, secrets) = match &args.config {
+        Some(path) => {
+            let settings = Settings::from_file_and_env(path, std::env::vars())?;
+            let secrets = match &settings.secrets {
+                SecretsLocation::Inline(s) => (**s).clone(),
+                SecretsLocation::SecretsManager { .. } => {
+                    return Err("crm serve reads secrets from the config's [secrets] table; remove secret_arn".into());
+                }
+            };
+            (settings, secrets)
+        }
+        None => {
+            let emulator = Emulator::start(0, DEFAULT_TOKEN).await?;
+            let ws = emulator.seed_crm(StageKind::Status);
+            workspace = Some(ws.clone());
+            let slack = SlackReceiver::start(0, true).await?;
+            let toml = format!(
+                r#"
+table_name = "local"
+contacts_data_source_id = "{}"
+deals_data_source_id = "{}"
+activities_data_source_id = "{}"
+notion_base_url = "{}"
+notion_rate_per_second = 10
+[secrets]
+notion_token = "{DEFAULT_TOKEN}"
+form_secrets = {{ own = "{LOCAL_FORM_SECRET}" }}
+slack_webhooks = {{ won = "{}", lost = "{}", negotiation = "{}", digest = "{}" }}
+"#,
+                ws.contacts_data_source_id,
+                ws.deals_data_source_id,
+                ws.activities_data_source_id,
+                emulator.base_url(),
+                slack.url("won"),
+                slack.url("lost"),
+                slack.url("negotiation"),
+                slack.url("digest"),
+            );
+            let settings =
+                Settings::load(Some(("(built-in local config)", &toml)), std::env::vars())?;
+            let SecretsLocation::Inline(secrets) = &settings.secrets else {
+                return Err("local config has no secrets".into());
+            };
+            let secrets = (**secrets).clone();
+            _emulator = Some(emulator);
+            _slack = Some(slack);
+            (settings, secrets)
+        }
+    };
+
+    std::fs::create_dir_all(&args.data)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = SqliteStore::open(&args.data.join("crm.sqlite"), Arc::clone(&clock))?;
+    let app = Arc::new(build(&settings, secrets, store, clock)?);
+
+    tokio::spawn(work_loop(Arc::clone(&app)));
+    tokio::spawn(digest_loop(Arc::clone(&app)));
+
+    let router = Router::new()
+        .route("/lead", post(intake))
+        .route("/lead/{provider}", post(intake))
+        .route("/notion/webhook", post(webhook))
+        .route("/digest", post(digest))
+        .route("/inbox", get(inbox))
+        .with_state(Arc::clone(&app));
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+
+    if let Some(emulator) = &_emulator {
+        emulator.subscribe(&format!("{base}/notion/webhook")).await;
+    }
+    println!(
+        "{}",
+        json!({
+            "intake": format!("{base}/lead"),
+            "webhook": format!("{base}/notion/webhook"),
+            "digest": format!("{base}/digest"),
+            "inbox": format!("{base}/inbox"),
+            "notion": settings.notion.base_url,
+            "form_secret": if _emulator.is_some() { Some(LOCAL_FORM_SECRET) } else { None },
+            "workspace": workspace,
+        })
+    );
+    if _emulator.is_some() {
+        println!(
+            "Try: $(cargo run -q -p crm-cli -- sign --secret {LOCAL_FORM_SECRET} --curl {base}/lead '{{\"email\":\"ann@example.com\",\"name\":\"Ann\",\"message\":\"Hello\"}}')"
+        );
+    }
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        r = server => { r??; }
+    }
+    Ok(())
+}
+
+fn build(
+    settings: &Settings,
+    secrets: Secrets,
+    store: Store_,
+    clock: Arc<dyn Clock>,
+) -> Result<App, Box<dyn std::error::Error>> {
+    let secrets = Arc::new(CachedSecrets::new(
+        MemorySecrets::new(secrets),
+        Duration::from_secs(1),
+        Arc::clone(&clock),
+    ));
+    let mut notion = NotionConfig::new(&settings.notion.base_url, SecretString::from(""));
+    notion.rate_per_second = settings.notion.rate_per_second;
+    notion.burst = settings.notion.burst;
+    let notion = NotionClient::new(notion)?;
+    let slack = SlackClient::new(SlackConfig::default())?;
+    Ok(App {
+        intake: Intake {
+            store: store.clone(),
+            secrets: Arc::clone(&secrets),
+            clock: Arc::clone(&clock),
+            accept_plain_signature: settings.leads.accept_plain_signature,
+        },
+        webhook: NotionWebhook {
+            store: store.clone(),
+            secrets: Arc::clone(&secrets),
+            deals_data_source: settings.notion.deals.to_string(),
+        },
+        worker: Worker {
+            store: store.clone(),
+            notion: notion.clone(),
+            slack: slack.clone(),
+            secrets: Arc::clone(&secrets),
+            clock: Arc::clone(&clock),
+            settings: WorkerSettings::from_settings(settings),
+        },
+        digest: Digest {
+            store: store.clone(),
+            notion,
+            slack,
+            secrets,
+            clock,
+            settings: DigestSettings::from_settings(settings),
+        },
+        store,
+    })
+}
+
+async fn intake(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    from_lambda(
+        app.intake
+            .handle(to_lambda(method, uri, headers, body))
+            .await,
+    )
+}
+
+async fn webhook(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    from_lambda(
+        app.webhook
+            .handle(to_lambda(method, uri, headers, body))
+            .await,
+    )
+}
+
+async fn digest(State(app): State<Arc<App>>) -> Response {
+    match app.digest.run().await {
+        Ok(report) => axum::Json(json!(report)).into_response(),
+        Err(e) => (
+            axum::http::StatusCode::BAD_GATEWAY,
+            axum::Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+async fn inbox(State(app): State<Arc<App>>) -> Response {
+    match app.store.inbox_list_open(100).await {
+        Ok(items) => axum::Json(json!(items
+            .iter()
+            .map(|i| json!({"id": i.id, "kind": i.kind, "status": i.status.as_str(), "attempts": i.attempts, "last_error": i.last_error}))
+            .collect::<Vec<_>>()))
+        .into_response(),
+        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// The stream's job locally: process open inbox items, retrying failed ones with a
+/// growing pause (up to a minute) so a Notion outage is waited out, not hammered.
+async fn work_loop(app: Arc<App>) {
+    loop {
+        match app.store.inbox_list_open(50).await {
+            Ok(items) => {
+                let now = app.worker.clock.now().as_millis();
+                for item in items {
+                    if item.status == InboxStatus::Failed {
+                        let pause = 1000i64
+                            .saturating_mul(1 << item.attempts.min(6))
+                            .min(60_000);
+                        if now - item.updated_at.as_millis() < pause {
+                            continue;
+                        }
+                    }
+                    let outcome = app.worker.process(&item).await;
+                    app.worker.finish(&item, outcome).await;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "could not read the inbox"),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The scheduler's job locally: from 09:00 in the configured time zone, run the digest
+/// (it posts at most once a day on its own).
+async fn digest_loop(app: Arc<App>) {
+    loop {
+        let tz = app.digest.settings.stale.timezone;
+        let hour = chrono::Utc::now()
+            .with_timezone(&tz)
+            .format("%H")
+            .to_string();
+        if hour.parse::<u32>().unwrap_or(0) >= 9
+            && let Err(e) = app.digest.run().await
+        {
+            tracing::warn!(error = %e, "digest failed; will try again in a minute");
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    }
+}

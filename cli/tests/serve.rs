@@ -1,0 +1,137 @@
+//! `crm serve` with no config: the whole product on 127.0.0.1 against the built-in
+//! Notion emulator, Slack printed to the console.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crm_domain::signature::{hmac_sha256, to_hex};
+use serde_json::{Value, json};
+
+/// Stops the server by its PID even when an assertion fails.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_line(
+    lines: &mpsc::Receiver<String>,
+    what: &str,
+    pred: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) if pred(&line) => return line,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    panic!("no {what} on the server's output");
+}
+
+#[tokio::test]
+async fn a_lead_and_a_won_deal_go_through_the_local_product() {
+    let data = std::env::temp_dir().join(format!("crm-serve-{}", std::process::id()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crm"))
+        .args(["serve", "--port", "0", "--data"])
+        .arg(&data)
+        .env_remove("CRM_CONFIG_FILE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start crm serve");
+    let stdout = child.stdout.take().unwrap();
+    let _server = Server(child);
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let banner = wait_for_line(&lines, "startup line", |l| l.starts_with('{'));
+    let info: Value = serde_json::from_str(&banner).unwrap();
+    let intake = info["intake"].as_str().unwrap().to_owned();
+    let notion = info["notion"].as_str().unwrap().to_owned();
+    let secret = info["form_secret"].as_str().unwrap().to_owned();
+    let ws = &info["workspace"];
+    let http = reqwest::Client::new();
+
+    let body =
+        json!({"email": "Local@Example.com", "name": "Local Lead", "message": "Hi from a form"})
+            .to_string();
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let sig = to_hex(&hmac_sha256(
+        secret.as_bytes(),
+        &[ts.as_bytes(), b".", body.as_bytes()],
+    ));
+    let response = http
+        .post(&intake)
+        .header("content-type", "application/json")
+        .header("x-form-timestamp", &ts)
+        .header("x-form-signature", format!("sha256={sig}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+
+    let contacts_url = format!(
+        "{notion}/__admin/data_sources/{}/pages",
+        ws["contacts_data_source_id"].as_str().unwrap()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pages: Vec<Value> = http
+            .get(&contacts_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(page) = pages.first() {
+            assert_eq!(page["properties"]["Email"]["email"], "local@example.com");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker did not write the contact"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let deals = ws["deals_data_source_id"].as_str().unwrap();
+    let deal: Value = http
+        .post(format!("{notion}/__admin/data_sources/{deals}/pages"))
+        .json(&json!({"properties": {"Deal Name": {"title": [{"text": {"content": "Local deal"}}]}, "Stage": {"status": {"name": "lead"}}}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    http.patch(format!(
+        "{notion}/__admin/pages/{}",
+        deal["id"].as_str().unwrap()
+    ))
+    .json(&json!({"properties": {"Stage": {"status": {"name": "won"}}}}))
+    .send()
+    .await
+    .unwrap();
+    let posted = wait_for_line(&lines, "Slack message", |l| l.starts_with("[slack:won]"));
+    assert!(posted.contains("Lead → Won: Local deal"), "{posted}");
+    let _ = std::fs::remove_dir_all(&data);
+}

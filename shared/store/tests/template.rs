@@ -1,0 +1,22 @@
+//! The table `template.yaml` deploys has the shape the DynamoDB adapter relies on.
+
+fn template() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml")).unwrap()
+}
+
+#[test]
+fn the_deployed_table_matches_the_adapter() {
+    let t = template();
+    for needle in [
+        format!("IndexName: {}", crm_store::OPEN_INBOX_INDEX),
+        "AttributeName: expires_at".to_owned(),
+        "StreamViewType: NEW_IMAGE".to_owned(),
+        "AttributeName: open_sk".to_owned(),
+        // The worker's stream filter selects inbox inserts by the key prefix.
+        r#"{"prefix": "inbox#"}"#.to_owned(),
+        r#""eventName": ["INSERT"]"#.to_owned(),
+        "ReportBatchItemFailures".to_owned(),
+    ] {
+        assert!(t.contains(&needle), "template.yaml lacks {needle}");
+    }
+}
