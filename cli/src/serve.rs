@@ -11,18 +11,16 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clap::Args;
-use crm_app::digest::{Digest, DigestSettings};
+use crm_app::Ports;
+use crm_app::digest::Digest;
 use crm_app::intake::Intake;
 use crm_app::webhook::NotionWebhook;
-use crm_app::worker::{Worker, WorkerSettings};
+use crm_app::worker::Worker;
 use crm_domain::{Clock, SystemClock};
-use crm_notion::{NotionClient, NotionConfig};
 use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, StageKind};
 use crm_settings::{CachedSecrets, MemorySecrets, Secrets, SecretsLocation, Settings};
 use crm_slack::receiver::SlackReceiver;
-use crm_slack::{SlackClient, SlackConfig};
 use crm_store::{InboxStatus, SqliteStore, Store};
-use secrecy::SecretString;
 use serde_json::json;
 
 use crate::bridge::{from_lambda, to_lambda};
@@ -123,7 +121,8 @@ slack_webhooks = {{ won = "{}", lost = "{}", negotiation = "{}", digest = "{}" }
     std::fs::create_dir_all(&args.data)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = SqliteStore::open(&args.data.join("crm.sqlite"), Arc::clone(&clock))?;
-    let app = Arc::new(build(&settings, secrets, store, clock)?);
+    let notion_url = settings.notion.base_url.clone();
+    let app = Arc::new(build(settings, secrets, store, clock)?);
 
     tokio::spawn(work_loop(Arc::clone(&app)));
     tokio::spawn(digest_loop(Arc::clone(&app)));
@@ -147,7 +146,7 @@ slack_webhooks = {{ won = "{}", lost = "{}", negotiation = "{}", digest = "{}" }
             "webhook": format!("{base}/notion/webhook"),
             "digest": format!("{base}/digest"),
             "inbox": format!("{base}/inbox"),
-            "notion": settings.notion.base_url,
+            "notion": notion_url,
             "form_secret": if _emulator.is_some() { Some(LOCAL_FORM_SECRET) } else { None },
             "workspace": workspace,
         })
@@ -165,7 +164,7 @@ slack_webhooks = {{ won = "{}", lost = "{}", negotiation = "{}", digest = "{}" }
 }
 
 fn build(
-    settings: &Settings,
+    settings: Settings,
     secrets: Secrets,
     store: Store_,
     clock: Arc<dyn Clock>,
@@ -175,39 +174,12 @@ fn build(
         Duration::from_secs(1),
         Arc::clone(&clock),
     ));
-    let mut notion = NotionConfig::new(&settings.notion.base_url, SecretString::from(""));
-    notion.rate_per_second = settings.notion.rate_per_second;
-    notion.burst = settings.notion.burst;
-    let notion = NotionClient::new(notion)?;
-    let slack = SlackClient::new(SlackConfig::default())?;
+    let ports = Ports::new(settings, store.clone(), secrets, clock)?;
     Ok(App {
-        intake: Intake {
-            store: store.clone(),
-            secrets: Arc::clone(&secrets),
-            clock: Arc::clone(&clock),
-            accept_plain_signature: settings.leads.accept_plain_signature,
-        },
-        webhook: NotionWebhook {
-            store: store.clone(),
-            secrets: Arc::clone(&secrets),
-            deals_data_source: settings.notion.deals.to_string(),
-        },
-        worker: Worker {
-            store: store.clone(),
-            notion: notion.clone(),
-            slack: slack.clone(),
-            secrets: Arc::clone(&secrets),
-            clock: Arc::clone(&clock),
-            settings: WorkerSettings::from_settings(settings),
-        },
-        digest: Digest {
-            store: store.clone(),
-            notion,
-            slack,
-            secrets,
-            clock,
-            settings: DigestSettings::from_settings(settings),
-        },
+        intake: ports.intake(),
+        webhook: ports.webhook(),
+        worker: ports.worker(),
+        digest: ports.digest(),
         store,
     })
 }

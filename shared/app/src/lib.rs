@@ -10,4 +10,4 @@ pub mod telemetry;
 pub mod webhook;
 pub mod worker;
 
-pub use runtime::{Context, ContextError, SecretsProvider};
+pub use runtime::{Context, ContextError, Ports, SecretsProvider};

@@ -11,7 +11,7 @@ use crm_settings::{
     CachedSecrets, ConfigError, Secrets, SecretsError, SecretsLocation, SecretsManagerSource,
     SecretsSource, Settings, StaticSecrets,
 };
-use crm_store::DynamoStore;
+use crm_store::{DynamoStore, Store};
 use secrecy::SecretString;
 
 use crate::digest::{Digest, DigestSettings};
@@ -51,23 +51,92 @@ pub enum ContextError {
     Http(#[from] crm_notion::HttpError),
 }
 
-/// Everything a handler needs, built once.
-pub struct Context {
+/// Everything the handlers share, built once: settings, clock, store, secrets and the
+/// two HTTP clients. Generic over the store and the secrets source, so the Lambda
+/// functions (DynamoDB, Secrets Manager) and `crm serve` (SQLite, a config file) build
+/// the same handlers the same way.
+pub struct Ports<S, P> {
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
-    pub store: DynamoStore,
-    pub secrets: Arc<CachedSecrets<SecretsProvider>>,
+    pub store: S,
+    pub secrets: Arc<CachedSecrets<P>>,
     /// Paced for the whole process; each use takes the current token from `secrets`.
     pub notion: NotionClient,
     pub slack: SlackClient,
 }
 
-impl std::fmt::Debug for Context {
+/// The context of a deployed function.
+pub type Context = Ports<DynamoStore, SecretsProvider>;
+
+impl<S, P> std::fmt::Debug for Ports<S, P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context")
-            .field("table", &self.store.table())
+        f.debug_struct("Ports")
             .field("secrets", &self.secrets)
             .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
+    pub fn new(
+        settings: Settings,
+        store: S,
+        secrets: Arc<CachedSecrets<P>>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, crm_notion::HttpError> {
+        let mut notion = NotionConfig::new(&settings.notion.base_url, SecretString::from(""));
+        notion.rate_per_second = settings.notion.rate_per_second;
+        notion.burst = settings.notion.burst;
+        Ok(Self {
+            notion: NotionClient::new(notion)?,
+            slack: SlackClient::new(SlackConfig::default())?,
+            settings,
+            clock,
+            store,
+            secrets,
+        })
+    }
+
+    /// The lead-intake handler.
+    pub fn intake(&self) -> Intake<S, P> {
+        Intake {
+            store: self.store.clone(),
+            secrets: Arc::clone(&self.secrets),
+            clock: Arc::clone(&self.clock),
+            accept_plain_signature: self.settings.leads.accept_plain_signature,
+        }
+    }
+
+    /// The Notion webhook handler.
+    pub fn webhook(&self) -> NotionWebhook<S, P> {
+        NotionWebhook {
+            store: self.store.clone(),
+            secrets: Arc::clone(&self.secrets),
+            deals_data_source: self.settings.notion.deals.to_string(),
+        }
+    }
+
+    /// The stale-lead digest.
+    pub fn digest(&self) -> Digest<S, P> {
+        Digest {
+            store: self.store.clone(),
+            notion: self.notion.clone(),
+            slack: self.slack.clone(),
+            secrets: Arc::clone(&self.secrets),
+            clock: Arc::clone(&self.clock),
+            settings: DigestSettings::from_settings(&self.settings),
+        }
+    }
+
+    /// The worker.
+    pub fn worker(&self) -> Worker<S, P> {
+        Worker {
+            store: self.store.clone(),
+            notion: self.notion.clone(),
+            slack: self.slack.clone(),
+            secrets: Arc::clone(&self.secrets),
+            clock: Arc::clone(&self.clock),
+            settings: WorkerSettings::from_settings(&self.settings),
+        }
     }
 }
 
@@ -117,61 +186,6 @@ impl Context {
             tracing::error!(error = %err, "could not load secrets at start");
         }
         let store = DynamoStore::new(dynamodb, &settings.table_name, Arc::clone(&clock));
-        let mut notion = NotionConfig::new(&settings.notion.base_url, SecretString::from(""));
-        notion.rate_per_second = settings.notion.rate_per_second;
-        notion.burst = settings.notion.burst;
-        let notion = NotionClient::new(notion)?;
-        let slack = SlackClient::new(SlackConfig::default())?;
-        Ok(Self {
-            settings,
-            clock,
-            store,
-            secrets,
-            notion,
-            slack,
-        })
-    }
-
-    /// The lead-intake handler over this context.
-    pub fn intake(&self) -> Intake<DynamoStore, SecretsProvider> {
-        Intake {
-            store: self.store.clone(),
-            secrets: Arc::clone(&self.secrets),
-            clock: Arc::clone(&self.clock),
-            accept_plain_signature: self.settings.leads.accept_plain_signature,
-        }
-    }
-
-    /// The Notion webhook handler over this context.
-    pub fn webhook(&self) -> NotionWebhook<DynamoStore, SecretsProvider> {
-        NotionWebhook {
-            store: self.store.clone(),
-            secrets: Arc::clone(&self.secrets),
-            deals_data_source: self.settings.notion.deals.to_string(),
-        }
-    }
-
-    /// The stale-lead digest over this context.
-    pub fn digest(&self) -> Digest<DynamoStore, SecretsProvider> {
-        Digest {
-            store: self.store.clone(),
-            notion: self.notion.clone(),
-            slack: self.slack.clone(),
-            secrets: Arc::clone(&self.secrets),
-            clock: Arc::clone(&self.clock),
-            settings: DigestSettings::from_settings(&self.settings),
-        }
-    }
-
-    /// The worker over this context.
-    pub fn worker(&self) -> Worker<DynamoStore, SecretsProvider> {
-        Worker {
-            store: self.store.clone(),
-            notion: self.notion.clone(),
-            slack: self.slack.clone(),
-            secrets: Arc::clone(&self.secrets),
-            clock: Arc::clone(&self.clock),
-            settings: WorkerSettings::from_settings(&self.settings),
-        }
+        Ok(Self::new(settings, store, secrets, clock)?)
     }
 }
