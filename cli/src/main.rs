@@ -3,11 +3,13 @@
 //! * `crm serve` — every endpoint on 127.0.0.1, the worker and the digest in-process, an
 //!   embedded SQLite store; with no config, the built-in Notion emulator and Slack
 //!   messages printed to the console (see `make local`).
+//! * `crm setup` — create the three Notion data sources, or check existing ones.
 //! * `crm sign` — the headers a form must send, for trying the intake with curl.
 //! * `crm emulator` — the Notion emulator alone.
 
 mod bridge;
 mod serve;
+mod setup;
 mod sign;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +25,8 @@ struct Cli {
 enum Command {
     /// Run everything locally (intake, webhook, worker, digest).
     Serve(serve::ServeArgs),
+    /// Create the Contacts, Deals and Activities data sources, or check existing ones.
+    Setup(setup::SetupArgs),
     /// Print the signature headers for a form body (the own scheme, with a timestamp).
     Sign(sign::SignArgs),
     /// Run the Notion emulator on 127.0.0.1.
@@ -38,6 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Sign(args) => sign::run(&args),
+        Command::Setup(args) => setup::run(args).await,
         Command::Emulator { port } => {
             let emulator =
                 crm_notion_emulator::Emulator::start(port, crm_notion_emulator::DEFAULT_TOKEN)
@@ -50,5 +55,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tokio::signal::ctrl_c().await?;
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -6,6 +6,7 @@
 pub mod digest;
 pub mod intake;
 pub mod runtime;
+pub mod setup;
 pub mod telemetry;
 pub mod webhook;
 pub mod worker;

@@ -236,6 +236,30 @@ const REQUIRED: &[&str] = &[
 /// Optional settings without a default.
 const OPTIONAL: &[&str] = &["SECRET_ARN"];
 
+/// The property names used when none are configured (SPEC §3).
+pub fn default_property_names() -> PropertyNames {
+    let raw: BTreeMap<String, Raw> = DEFAULTS
+        .iter()
+        .map(|(k, v)| {
+            (
+                (*k).to_owned(),
+                Raw {
+                    value: (*v).to_owned(),
+                    origin: Origin::Default,
+                },
+            )
+        })
+        .collect();
+    let mut parser = Parser {
+        raw: &raw,
+        problems: Vec::new(),
+    };
+    // Every property name has a default, so this cannot come back empty.
+    parser
+        .properties()
+        .unwrap_or_else(|| unreachable!("property names all have defaults"))
+}
+
 /// Every setting's environment variable name (`CRM_…`).
 pub fn setting_names() -> Vec<String> {
     DEFAULTS

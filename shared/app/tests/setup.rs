@@ -1,0 +1,94 @@
+//! `crm setup` against the emulator: what it creates fits, and a misbuilt workspace is
+//! described property by property.
+
+use std::collections::BTreeMap;
+
+use crm_app::setup::{Created, check, create};
+use crm_notion::{CreateDatabase, NotionClient, NotionConfig};
+use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, StageKind};
+use secrecy::SecretString;
+use serde_json::json;
+
+#[tokio::test]
+async fn created_data_sources_fit_and_mismatches_are_named_with_fixes() {
+    let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
+    let ws = emulator.seed_crm(StageKind::Status);
+    let notion = NotionClient::new(NotionConfig::new(
+        emulator.base_url(),
+        SecretString::from(DEFAULT_TOKEN),
+    ))
+    .unwrap();
+    let names = crm_settings::default_property_names();
+    let open = ["new lead".to_owned()];
+
+    let created = create(&notion, &ws.root_page_id, &names).await.unwrap();
+    assert!(
+        check(&notion, &created, &names, &open)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The seeded workspace (Stage as a status) fits too.
+    let seeded = Created {
+        contacts: ws.contacts_data_source_id.clone(),
+        deals: ws.deals_data_source_id.clone(),
+        activities: ws.activities_data_source_id.clone(),
+    };
+    assert!(
+        check(&notion, &seeded, &names, &open)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A hand-made Contacts with mistakes.
+    let wrong = notion
+        .create_database(&CreateDatabase {
+            parent_page_id: ws.root_page_id.clone(),
+            title: "Contacts (hand-made)".into(),
+            properties: BTreeMap::from([
+                ("Name".to_owned(), json!({"title": {}})),
+                ("Email".to_owned(), json!({"rich_text": {}})),
+                ("company".to_owned(), json!({"rich_text": {}})),
+                (
+                    "Status".to_owned(),
+                    json!({"select": {"options": [{"name": "open"}]}}),
+                ),
+                ("Source".to_owned(), json!({"select": {}})),
+                ("Last Contacted".to_owned(), json!({"date": {}})),
+                ("Notes".to_owned(), json!({"rich_text": {}})),
+            ]),
+        })
+        .await
+        .unwrap();
+    let ids = Created {
+        contacts: wrong.data_sources[0].id.clone(),
+        ..seeded
+    };
+    let found: Vec<String> = check(&notion, &ids, &names, &open)
+        .await
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let has = |needle: &str| found.iter().any(|m| m.contains(needle));
+    assert!(
+        has("Contacts › Email: is of type rich_text. Fix: change its type to email"),
+        "{found:#?}"
+    );
+    assert!(
+        has("Contacts › Company: missing. Fix: rename \"company\" to \"Company\""),
+        "{found:#?}"
+    );
+    assert!(
+        has("Contacts › Phone: missing. Fix: add a phone_number property named \"Phone\""),
+        "{found:#?}"
+    );
+    assert!(has("has no option \"new lead\""), "{found:#?}");
+    assert!(has("Deals › Contact: relates to data source"), "{found:#?}");
+    assert!(
+        has("Activities › Contact: relates to data source"),
+        "{found:#?}"
+    );
+    assert_eq!(found.len(), 6, "{found:#?}");
+}
