@@ -4,10 +4,12 @@
 //!   embedded SQLite store; with no config, the built-in Notion emulator and Slack
 //!   messages printed to the console (see `make local`).
 //! * `crm setup` — create the three Notion data sources, or check existing ones.
+//! * `crm replay` — process the deployed inbox's failed items again.
 //! * `crm sign` — the headers a form must send, for trying the intake with curl.
 //! * `crm emulator` — the Notion emulator alone.
 
 mod bridge;
+mod replay;
 mod serve;
 mod setup;
 mod sign;
@@ -25,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run everything locally (intake, webhook, worker, digest).
     Serve(serve::ServeArgs),
+    /// Process the deployed inbox's items that are not done (after fixing a cause).
+    Replay(replay::ReplayArgs),
     /// Create the Contacts, Deals and Activities data sources, or check existing ones.
     Setup(setup::SetupArgs),
     /// Print the signature headers for a form body (the own scheme, with a timestamp).
@@ -43,6 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Serve(args) => serve::run(args).await,
         Command::Sign(args) => sign::run(&args),
         Command::Setup(args) => setup::run(args).await,
+        Command::Replay(args) => replay::run(args).await,
         Command::Emulator { port } => {
             let emulator =
                 crm_notion_emulator::Emulator::start(port, crm_notion_emulator::DEFAULT_TOKEN)

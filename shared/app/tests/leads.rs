@@ -713,3 +713,24 @@ fn commit_then_504() -> FaultRule {
     )
     .times(1)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_items_are_replayed_once_the_cause_is_fixed() {
+    let h = Harness::new().await;
+    h.accept("p-1", "pia@example.com").await;
+    h.accept("p-2", "pat@example.com").await;
+    h.emulator.inject(FaultRule::status(None, "*", 503));
+    let ids = [inbox_id("p-1"), inbox_id("p-2")];
+    assert_eq!(h.run_worker(&ids).await.len(), 2);
+    let report = h.worker.replay(100).await.unwrap();
+    assert!(report.done.is_empty());
+    assert_eq!(report.failed.len(), 2);
+    assert!(report.failed[0].1.contains("503"));
+
+    h.emulator.clear_faults();
+    let report = h.worker.replay(100).await.unwrap();
+    assert_eq!(report.done.len(), 2);
+    assert!(h.store.inbox_list_open(10).await.unwrap().is_empty());
+    assert_eq!(h.contacts().len(), 2);
+    assert_eq!(h.activities().len(), 2);
+}

@@ -34,6 +34,14 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// What a replay did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    pub done: Vec<String>,
+    /// Item id and why it failed again.
+    pub failed: Vec<(String, String)>,
+}
+
 /// Settings the worker reads.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -103,6 +111,23 @@ impl<S: Store, P: SecretsSource> Worker<S, P> {
             }
         }
         response
+    }
+
+    /// Processes every item not yet done (pending or failed), oldest first, and records
+    /// each outcome: what an operator runs once the cause of failures is fixed.
+    pub async fn replay(&self, limit: usize) -> Result<ReplayReport, crm_store::StoreError> {
+        let mut report = ReplayReport::default();
+        for item in self.store.inbox_list_open(limit).await? {
+            let outcome = self.process(&item).await;
+            match &outcome {
+                Outcome::Done => report.done.push(item.id.clone()),
+                Outcome::Retry(reason) | Outcome::Failed(reason) => {
+                    report.failed.push((item.id.clone(), reason.clone()));
+                }
+            }
+            self.finish(&item, outcome).await;
+        }
+        Ok(report)
     }
 
     /// Processes one inbox item (from the stream, a replay or the local server).
