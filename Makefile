@@ -4,7 +4,7 @@ CARGO ?= cargo
 
 SDK_CHECK := shared/notion-emulator/tests/sdk
 
-.PHONY: help test test-deps lint-template deploy local fmt lint check
+.PHONY: help test test-deps lint-template deploy local bench fmt lint check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -28,6 +28,11 @@ test-deps: ## install DynamoDB Local, moto_server and the official Notion SDK if
 
 lint-template: ## sam validate --lint and cfn-lint (also after the SAM transform) on template.yaml
 	infra/lint-template.sh
+
+bench: test-deps ## measure latency, throughput, Notion calls, burst drain, cold start, memory and size; prints a table
+	$(CARGO) build --release -p lead-intake -p notion-webhook -p worker -p stale-leads
+	$(CARGO) build --profile measure -p crm-bench
+	infra/isolated.sh infra/test-servers.sh run env CARGO_TARGET_DIR=target target/measure/crm-bench
 
 local: ## run everything on 127.0.0.1: Notion emulator, SQLite store, Slack to the console (CONFIG=crm.local.toml for real services)
 	$(CARGO) run -q -p crm-cli -- serve $(if $(CONFIG),--config $(CONFIG),)
