@@ -186,11 +186,11 @@ async fn intake_latency(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn st
     for (label, intake) in [
         (
             "DynamoDB Local",
-            Arc::new(ports(env, dynamo(env), 1000.0)?.intake()) as Arc<dyn IntakeLike>,
+            Arc::new(ports(env, dynamo(env), 100.0)?.intake()) as Arc<dyn IntakeLike>,
         ),
         (
             "SQLite",
-            Arc::new(ports(env, sqlite, 1000.0)?.intake()) as Arc<dyn IntakeLike>,
+            Arc::new(ports(env, sqlite, 100.0)?.intake()) as Arc<dyn IntakeLike>,
         ),
     ] {
         // Warm the secret cache and connections.
@@ -249,7 +249,7 @@ impl<S: Store + Clone + 'static> IntakeLike for crm_app::intake::Intake<S, Secre
 }
 
 async fn webhook_latency(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::error::Error>> {
-    let webhook = ports(env, dynamo(env), 1000.0)?.webhook();
+    let webhook = ports(env, dynamo(env), 100.0)?.webhook();
     let mut samples = Vec::new();
     for i in 0..300 {
         let body = json!({
@@ -285,7 +285,7 @@ async fn calls<F: std::future::Future<Output = ()>>(env: &Env, f: F) -> usize {
 }
 
 async fn notion_calls(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::error::Error>> {
-    let p = ports(env, dynamo(env), 1000.0)?;
+    let p = ports(env, dynamo(env), 100.0)?;
     let (intake, worker, digest) = (p.intake(), p.worker(), p.digest());
     let process = |id: String| {
         let worker = &worker;
@@ -345,7 +345,7 @@ async fn notion_calls(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std:
 async fn drain(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::error::Error>> {
     // Notion's own limit, and the client's default pacing.
     env.emulator.set_rate_limit(Some((3.0, 5)));
-    let p = ports(env, dynamo(env), 3.0)?;
+    let p = ports(env, fresh_dynamo(env).await?, 3.0)?;
     let (intake, worker) = (p.intake(), p.worker());
     let burst = 30;
     for i in 0..burst {
@@ -376,4 +376,12 @@ async fn drain(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::error:
     ));
     env.emulator.set_rate_limit(None);
     Ok(())
+}
+
+/// A store on a new, empty table: so one measurement never processes another's items.
+async fn fresh_dynamo(env: &Env) -> Result<DynamoStore, Box<dyn std::error::Error>> {
+    let client = aws_sdk_dynamodb::Client::new(&env.aws);
+    let table = format!("crm-bench-{}", uuid::Uuid::new_v4());
+    DynamoStore::create_table(&client, &table).await?;
+    Ok(DynamoStore::new(client, table, Arc::new(SystemClock)))
 }
