@@ -236,9 +236,9 @@ const REQUIRED: &[&str] = &[
 /// Optional settings without a default.
 const OPTIONAL: &[&str] = &["SECRET_ARN"];
 
-/// The property names used when none are configured (SPEC §3).
-pub fn default_property_names() -> PropertyNames {
-    let raw: BTreeMap<String, Raw> = DEFAULTS
+/// Every setting that has a default, at its default.
+fn defaults() -> BTreeMap<String, Raw> {
+    DEFAULTS
         .iter()
         .map(|(k, v)| {
             (
@@ -249,7 +249,12 @@ pub fn default_property_names() -> PropertyNames {
                 },
             )
         })
-        .collect();
+        .collect()
+}
+
+/// The property names used when none are configured (SPEC §3).
+pub fn default_property_names() -> PropertyNames {
+    let raw = defaults();
     let mut parser = Parser {
         raw: &raw,
         problems: Vec::new(),
@@ -319,18 +324,7 @@ impl Settings {
         file: Option<(&str, &str)>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut raw: BTreeMap<String, Raw> = DEFAULTS
-            .iter()
-            .map(|(k, v)| {
-                (
-                    (*k).to_owned(),
-                    Raw {
-                        value: (*v).to_owned(),
-                        origin: Origin::Default,
-                    },
-                )
-            })
-            .collect();
+        let mut raw = defaults();
         let mut problems = Vec::new();
         let mut inline_secrets = None;
 
