@@ -305,6 +305,13 @@ async fn concurrent_events_for_one_transition_post_one_message() {
         assert!(d.h.run_worker(&retry).await.is_empty());
     }
     assert_eq!(d.texts("won").len(), 1);
+    // A record that met another attempt mid-announcement is retried, not parked as
+    // failed: every item ends done.
+    assert!(
+        d.h.store.inbox_list_open(10).await.unwrap().is_empty(),
+        "{:?}",
+        d.h.store.inbox_list_open(10).await.unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,6 +26,9 @@ enum DealFailure {
     Store(#[from] StoreError),
     #[error(transparent)]
     Slack(#[from] SlackError),
+    /// Another attempt holds this announcement right now; it will post or hand it back.
+    #[error("another attempt is announcing this stage change")]
+    Busy,
     #[error("the Deals data source has no property named {0:?}")]
     NoProperty(String),
     #[error(
@@ -40,6 +43,7 @@ impl DealFailure {
             Self::Notion(e) => e.is_retryable(),
             Self::Store(e) => e.is_retryable(),
             Self::Slack(e) => e.is_retryable(),
+            Self::Busy => true,
             Self::NoProperty(_) | Self::NoWebhook(_) => false,
         }
     }
@@ -180,11 +184,7 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
             .await?
         {
             Begin::Completed { .. } => return Ok(()),
-            Begin::InProgress { .. } => {
-                return Err(DealFailure::Store(StoreError::ClaimLost {
-                    key: claim.to_owned(),
-                }));
-            }
+            Begin::InProgress { .. } => return Err(DealFailure::Busy),
             Begin::Claimed | Begin::Reclaimed => {}
         }
         let Some(webhook) = self.secrets.slack_webhooks.get(destination) else {
