@@ -426,3 +426,53 @@ async fn a_missing_slack_webhook_keeps_the_event_failed_for_replay() {
     );
     assert!(d.slack.received().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notion_outage_while_reading_the_deal_is_retried_then_posts_once() {
+    let d = Deals::new().await;
+    d.subscribe().await;
+    let deal = d.new_deal("Stark");
+    d.delivered(1).await;
+    d.drain().await;
+    d.move_to(&deal, "won");
+    d.delivered(2).await;
+    d.h.emulator.inject(crm_notion_emulator::FaultRule::status(
+        Some("GET"),
+        "/v1/pages/*",
+        503,
+    ));
+    assert_eq!(d.drain().await.len(), 1, "reported for the stream to retry");
+    let id = inbox_id(&d.h.emulator.deliveries().last().unwrap().event_id);
+    let item = d.h.store.inbox_get(&id).await.unwrap().unwrap();
+    assert_eq!(item.status, InboxStatus::Failed);
+    assert!(item.last_error.unwrap().contains("503"));
+    assert!(d.slack.received().is_empty());
+
+    d.h.emulator.clear_faults();
+    assert!(d.drain().await.is_empty());
+    assert!(d.drain().await.is_empty(), "nothing left open");
+    assert_eq!(d.texts("won").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_the_handshake_and_for_bad_requests_nothing_is_stored() {
+    let d = Deals::new().await;
+    let event = json!({"id": "e1", "type": "page.created", "entity": {"id": "p", "type": "page"},
+                       "data": {"parent": {"data_source_id": d.h.ws.deals_data_source_id}}})
+    .to_string();
+    let sig = format!(
+        "sha256={}",
+        to_hex(&hmac_sha256(b"any-token", &[event.as_bytes()]))
+    );
+    assert_eq!(
+        d.post(&event, &sig).await,
+        (401, json!({"error": "unauthorized"})),
+        "no token stored yet: fail closed"
+    );
+    let mut get = common::api_gateway_request("/", &[], b"", false);
+    *get.method_mut() = lambda_http::http::Method::GET;
+    assert_eq!(common::read(d.webhook.handle(get).await).0, 405);
+    let huge = "x".repeat(300 * 1024);
+    assert_eq!(d.post(&huge, &sig).await.0, 413);
+    assert!(d.h.store.inbox_list_open(10).await.unwrap().is_empty());
+}

@@ -185,3 +185,21 @@ async fn a_failed_post_is_retried_by_the_scheduler_and_then_posts_once() {
     assert!(report.unwrap().posted);
     assert_eq!(s.slack.to("digest").len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notion_outage_fails_the_run_for_the_scheduler_to_retry() {
+    let s = setup().await;
+    contact(&s, "Ann", "new lead", Some(40), 60);
+    s.h.emulator.inject(crm_notion_emulator::FaultRule::status(
+        None,
+        "/v1/data_sources/*/query",
+        503,
+    ));
+    let err = s.digest.run().await.unwrap_err();
+    assert!(err.to_string().contains("503"), "{err}");
+    assert!(s.slack.received().is_empty());
+    s.h.emulator.clear_faults();
+    assert!(s.digest.run().await.unwrap().posted);
+    assert!(!s.digest.run().await.unwrap().ran);
+    assert_eq!(s.slack.to("digest").len(), 1);
+}

@@ -734,3 +734,72 @@ async fn failed_items_are_replayed_once_the_cause_is_fixed() {
     assert_eq!(h.contacts().len(), 2);
     assert_eq!(h.activities().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_method_and_a_payload_in_the_wrong_shape_are_refused_with_their_codes() {
+    let h = Harness::new().await;
+    let body = json!({"email": "ann@example.com"}).to_string();
+    let mut get = common::api_gateway_request(
+        "/lead",
+        &h.own_headers(body.as_bytes()),
+        body.as_bytes(),
+        false,
+    );
+    *get.method_mut() = lambda_http::http::Method::GET;
+    let (status, response) = common::read(h.intake.handle(get).await);
+    assert_eq!(
+        (status, response),
+        (405, json!({"error": "method_not_allowed"}))
+    );
+
+    // Correctly signed for Tally, but not Tally's webhook format.
+    let not_tally = json!({"email": "ann@example.com"}).to_string();
+    let sig = crm_domain::signature::to_base64(&crm_domain::signature::hmac_sha256(
+        common::TALLY_SECRET.as_bytes(),
+        &[not_tally.as_bytes()],
+    ));
+    let (status, response) = h
+        .post(
+            "/lead/tally",
+            &[
+                ("content-type", "application/json".into()),
+                ("tally-signature", sig),
+            ],
+            not_tally.as_bytes(),
+        )
+        .await;
+    assert_eq!(status, 400, "{response}");
+    assert_eq!(response["error"], "unexpected_payload");
+    assert!(response["message"].as_str().unwrap().contains("Tally"));
+    assert!(h.store.inbox_list_open(10).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_secret_answers_503_so_the_form_retries_and_stores_nothing() {
+    let h = Harness::new().await;
+    let aws = crm_settings::sdk_config().await;
+    let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:crm-missing-Ab12Cd";
+    let intake = crm_app::intake::Intake {
+        store: h.store.clone(),
+        secrets: std::sync::Arc::new(crm_settings::CachedSecrets::new(
+            crm_settings::SecretsManagerSource::new(
+                aws_sdk_secretsmanager::Client::new(&aws),
+                missing,
+            ),
+            Duration::from_secs(300),
+            std::sync::Arc::new(h.clock.clone()),
+        )),
+        clock: std::sync::Arc::new(h.clock.clone()),
+        accept_plain_signature: false,
+    };
+    let body = json!({"submission_id": "s-1", "email": "ann@example.com"}).to_string();
+    let request = common::api_gateway_request(
+        "/lead",
+        &h.own_headers(body.as_bytes()),
+        body.as_bytes(),
+        false,
+    );
+    let (status, response) = common::read(intake.handle(request).await);
+    assert_eq!((status, response), (503, json!({"error": "unavailable"})));
+    assert!(h.store.inbox_get(&inbox_id("s-1")).await.unwrap().is_none());
+}
