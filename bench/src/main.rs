@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crm_app::Ports;
-use crm_domain::signature::{hmac_sha256, to_hex};
+use crm_domain::intake::own;
+use crm_domain::notion_signature;
 use crm_domain::{Clock, SystemClock};
 use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, SeededWorkspace, StageKind};
 use crm_settings::{CachedSecrets, SecretsManagerSource, Settings};
@@ -141,10 +142,7 @@ fn dynamo(env: &Env) -> DynamoStore {
 
 pub fn signed_lead(body: &str) -> lambda_http::Request {
     let ts = SystemClock.now().as_secs().to_string();
-    let sig = to_hex(&hmac_sha256(
-        FORM_SECRET.as_bytes(),
-        &[ts.as_bytes(), b".", body.as_bytes()],
-    ));
+    let sig = own::sign(FORM_SECRET.as_bytes(), &ts, body.as_bytes());
     let mut request = lambda_http::Request::new(lambda_http::Body::Text(body.to_owned()));
     *request.method_mut() = lambda_http::http::Method::POST;
     *request.uri_mut() = "/lead".parse().unwrap_or_default();
@@ -161,9 +159,7 @@ pub fn signed_lead(body: &str) -> lambda_http::Request {
     );
     headers.insert(
         "x-form-signature",
-        format!("sha256={sig}")
-            .parse()
-            .unwrap_or_else(|_| unreachable!()),
+        sig.parse().unwrap_or_else(|_| unreachable!()),
     );
     request
 }
@@ -259,12 +255,12 @@ async fn webhook_latency(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn s
             "data": {"parent": {"id": "d", "type": "database", "data_source_id": env.ws.deals_data_source_id}, "updated_properties": ["x"]},
         })
         .to_string();
-        let sig = to_hex(&hmac_sha256(WEBHOOK_TOKEN.as_bytes(), &[body.as_bytes()]));
+        let sig = notion_signature::sign(WEBHOOK_TOKEN, body.as_bytes());
         let mut request = lambda_http::Request::new(lambda_http::Body::Text(body));
         *request.method_mut() = lambda_http::http::Method::POST;
         request
             .headers_mut()
-            .insert("x-notion-signature", format!("sha256={sig}").parse()?);
+            .insert(notion_signature::HEADER, sig.parse()?);
         let started = Instant::now();
         let status = webhook.handle(request).await.status().as_u16();
         samples.push(started.elapsed());

@@ -1,5 +1,5 @@
 use clap::Args;
-use crm_domain::signature::{hmac_sha256, to_hex};
+use crm_domain::intake::own;
 
 #[derive(Args)]
 pub struct SignArgs {
@@ -18,18 +18,15 @@ pub fn run(args: &SignArgs) -> Result<(), Box<dyn std::error::Error>> {
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs()
         .to_string();
-    let sig = to_hex(&hmac_sha256(
-        args.secret.as_bytes(),
-        &[ts.as_bytes(), b".", args.body.as_bytes()],
-    ));
+    let sig = own::sign(args.secret.as_bytes(), &ts, args.body.as_bytes());
     match &args.curl {
         Some(url) => println!(
-            "curl -sS -X POST {url} -H 'content-type: application/json' -H 'x-form-timestamp: {ts}' -H 'x-form-signature: sha256={sig}' --data '{}'",
+            "curl -sS -X POST {url} -H 'content-type: application/json' -H 'x-form-timestamp: {ts}' -H 'x-form-signature: {sig}' --data '{}'",
             args.body.replace('\'', r"'\''")
         ),
         None => {
             println!("X-Form-Timestamp: {ts}");
-            println!("X-Form-Signature: sha256={sig}");
+            println!("X-Form-Signature: {sig}");
         }
     }
     Ok(())

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crm_domain::signature::{hmac_sha256, to_hex};
+use crm_domain::intake::own;
 use serde_json::{Value, json};
 
 /// Stops the server by its PID even when an assertion fails.
@@ -72,15 +72,12 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
         .unwrap()
         .as_secs()
         .to_string();
-    let sig = to_hex(&hmac_sha256(
-        secret.as_bytes(),
-        &[ts.as_bytes(), b".", body.as_bytes()],
-    ));
+    let sig = own::sign(secret.as_bytes(), &ts, body.as_bytes());
     let response = http
         .post(&intake)
         .header("content-type", "application/json")
         .header("x-form-timestamp", &ts)
-        .header("x-form-signature", format!("sha256={sig}"))
+        .header("x-form-signature", sig)
         .body(body)
         .send()
         .await

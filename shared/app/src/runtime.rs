@@ -8,8 +8,8 @@ use std::sync::Arc;
 use crm_domain::{Clock, SystemClock};
 use crm_notion::{NotionClient, NotionConfig};
 use crm_settings::{
-    CachedSecrets, ConfigError, Secrets, SecretsError, SecretsLocation, SecretsManagerSource,
-    SecretsSource, Settings, StaticSecrets,
+    CachedSecrets, ConfigError, MemorySecrets, Secrets, SecretsError, SecretsLocation,
+    SecretsManagerSource, SecretsSource, Settings,
 };
 use crm_store::{DynamoStore, Store};
 use secrecy::SecretString;
@@ -21,24 +21,25 @@ use crate::worker::{Worker, WorkerSettings};
 use crm_slack::{SlackClient, SlackConfig};
 
 /// The secrets source this deployment is configured with.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum SecretsProvider {
     SecretsManager(SecretsManagerSource),
-    Static(StaticSecrets),
+    /// The `[secrets]` table of a config file, held in memory.
+    Memory(MemorySecrets),
 }
 
 impl SecretsSource for SecretsProvider {
     async fn fetch(&self) -> Result<Secrets, SecretsError> {
         match self {
             Self::SecretsManager(s) => s.fetch().await,
-            Self::Static(s) => s.fetch().await,
+            Self::Memory(s) => s.fetch().await,
         }
     }
 
     async fn save_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
         match self {
             Self::SecretsManager(s) => s.save_webhook_token(token).await,
-            Self::Static(s) => s.save_webhook_token(token).await,
+            Self::Memory(s) => s.save_webhook_token(token).await,
         }
     }
 }
@@ -111,7 +112,7 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
         NotionWebhook {
             store: self.store.clone(),
             secrets: Arc::clone(&self.secrets),
-            deals_data_source: self.settings.notion.deals.to_string(),
+            deals_data_source: self.settings.notion.deals.clone(),
         }
     }
 
@@ -171,7 +172,7 @@ impl Context {
                 SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), arn),
             ),
             SecretsLocation::Inline(secrets) => {
-                SecretsProvider::Static(StaticSecrets((**secrets).clone()))
+                SecretsProvider::Memory(MemorySecrets::new((**secrets).clone()))
             }
         };
         let secrets = Arc::new(CachedSecrets::new(

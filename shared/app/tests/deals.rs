@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{Harness, serve_function};
 use crm_app::webhook::{NotionWebhook, inbox_id};
-use crm_domain::signature::{hmac_sha256, to_hex};
+use crm_domain::notion_signature;
 use crm_notion_emulator::{DEFAULT_TOKEN, DeliveryMode};
 use crm_settings::{SecretsManagerSource, SecretsSource};
 use crm_slack::receiver::SlackReceiver;
@@ -48,7 +48,7 @@ impl Deals {
         let webhook = Arc::new(NotionWebhook {
             store: h.store.clone(),
             secrets: Arc::clone(&h.worker.secrets),
-            deals_data_source: h.ws.deals_data_source_id.clone(),
+            deals_data_source: crm_domain::NotionId::parse(&h.ws.deals_data_source_id).unwrap(),
         });
         let handler = Arc::clone(&webhook);
         let url = serve_function(move |req| {
@@ -274,10 +274,7 @@ async fn concurrent_events_for_one_transition_post_one_message() {
         let mut event = original.clone();
         event["id"] = json!(format!("{}-{i}", original["id"].as_str().unwrap()));
         let body = event.to_string();
-        let sig = format!(
-            "sha256={}",
-            to_hex(&hmac_sha256(token.as_bytes(), &[body.as_bytes()]))
-        );
+        let sig = notion_signature::sign(&token, body.as_bytes());
         let (status, _) = d.post(&body, &sig).await;
         assert_eq!(status, 200);
     }
@@ -318,12 +315,7 @@ async fn concurrent_events_for_one_transition_post_one_message() {
 async fn deliveries_are_verified_and_unhandled_ones_acknowledged() {
     let d = Deals::new().await;
     let token = d.subscribe().await;
-    let sign = |b: &str| {
-        format!(
-            "sha256={}",
-            to_hex(&hmac_sha256(token.as_bytes(), &[b.as_bytes()]))
-        )
-    };
+    let sign = |b: &str| notion_signature::sign(&token, b.as_bytes());
     let event = json!({
         "id": "0f9e8d7c-6b5a-4493-8271-605f4e3d2c1b", "timestamp": "2026-11-24T09:00:00.000Z",
         "type": "page.properties_updated", "authors": [{"id": "u1", "type": "person"}],
@@ -460,10 +452,7 @@ async fn before_the_handshake_and_for_bad_requests_nothing_is_stored() {
     let event = json!({"id": "e1", "type": "page.created", "entity": {"id": "p", "type": "page"},
                        "data": {"parent": {"data_source_id": d.h.ws.deals_data_source_id}}})
     .to_string();
-    let sig = format!(
-        "sha256={}",
-        to_hex(&hmac_sha256(b"any-token", &[event.as_bytes()]))
-    );
+    let sig = notion_signature::sign("any-token", event.as_bytes());
     assert_eq!(
         d.post(&event, &sig).await,
         (401, json!({"error": "unauthorized"})),

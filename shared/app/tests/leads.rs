@@ -265,16 +265,14 @@ async fn every_rejection_has_its_status_and_code_and_stores_nothing() {
         "unauthorized",
     ));
     let stale_ts = (h.clock.now().as_secs() - 301).to_string();
-    let stale_sig = crm_domain::signature::to_hex(&crm_domain::signature::hmac_sha256(
-        common::OWN_SECRET.as_bytes(),
-        &[stale_ts.as_bytes(), b".", body.as_bytes()],
-    ));
+    let stale_sig =
+        crm_domain::intake::own::sign(common::OWN_SECRET.as_bytes(), &stale_ts, body.as_bytes());
     cases.push((
         "stale timestamp",
         vec![
             json_ct.clone(),
             ("x-form-timestamp", stale_ts),
-            ("x-form-signature", format!("sha256={stale_sig}")),
+            ("x-form-signature", stale_sig),
         ],
         body.clone().into_bytes(),
         401,

@@ -1,8 +1,8 @@
 //! Deal stage changes and how they are announced.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::slack::{escape, link_text};
+use crate::slack::{escape, link_text, sections};
 
 /// What the worker knows about a deal when its stage changes.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,10 +89,7 @@ pub fn announcement(
         deal.url,
         link_text(&name)
     );
-    (
-        text,
-        vec![json!({"type": "section", "text": {"type": "mrkdwn", "text": line}})],
-    )
+    (text, sections(&[line]))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod email;
 pub mod intake;
 pub mod lead;
 pub mod notion_id;
+pub mod notion_signature;
 pub mod signature;
 pub mod slack;
 pub mod stale;

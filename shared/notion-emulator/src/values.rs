@@ -107,12 +107,7 @@ fn write_value(
             )
         }
         "multi_select" => {
-            let items = value.as_array().ok_or_else(|| {
-                ApiError::validation(format!("{path} should be an array, instead was `{value}`."))
-            })?;
-            if items.len() > MAX_ARRAY {
-                return Err(too_long(&path, MAX_ARRAY, items.len()));
-            }
+            let items = array(value, &path)?;
             let mut out = Vec::new();
             for item in items {
                 out.push(option(
@@ -128,12 +123,7 @@ fn write_value(
         "date" => date(value, &path),
         "relation" => relation(state, ds_id, index, value, &path),
         "people" => {
-            let items = value.as_array().ok_or_else(|| {
-                ApiError::validation(format!("{path} should be an array, instead was `{value}`."))
-            })?;
-            if items.len() > MAX_ARRAY {
-                return Err(too_long(&path, MAX_ARRAY, items.len()));
-            }
+            let items = array(value, &path)?;
             let mut out = Vec::new();
             for item in items {
                 let id = item
@@ -159,6 +149,17 @@ fn too_long(path: &str, max: usize, got: usize) -> ApiError {
     ))
 }
 
+/// A JSON array of at most Notion's 100 elements.
+fn array<'a>(value: &'a Value, path: &str) -> Result<&'a Vec<Value>, ApiError> {
+    let items = value.as_array().ok_or_else(|| {
+        ApiError::validation(format!("{path} should be an array, instead was `{value}`."))
+    })?;
+    if items.len() > MAX_ARRAY {
+        return Err(too_long(path, MAX_ARRAY, items.len()));
+    }
+    Ok(items)
+}
+
 fn string_or_null(value: &Value, path: &str, max: usize) -> Result<Value, ApiError> {
     match value {
         Value::Null => Ok(Value::Null),
@@ -171,12 +172,7 @@ fn string_or_null(value: &Value, path: &str, max: usize) -> Result<Value, ApiErr
 }
 
 fn rich_text(value: &Value, path: &str) -> Result<Value, ApiError> {
-    let items = value.as_array().ok_or_else(|| {
-        ApiError::validation(format!("{path} should be an array, instead was `{value}`."))
-    })?;
-    if items.len() > MAX_ARRAY {
-        return Err(too_long(path, MAX_ARRAY, items.len()));
-    }
+    let items = array(value, path)?;
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let kind = item.get("type").and_then(Value::as_str).unwrap_or("text");
@@ -308,12 +304,7 @@ fn relation(
     value: &Value,
     path: &str,
 ) -> Result<Value, ApiError> {
-    let items = value.as_array().ok_or_else(|| {
-        ApiError::validation(format!("{path} should be an array, instead was `{value}`."))
-    })?;
-    if items.len() > MAX_ARRAY {
-        return Err(too_long(path, MAX_ARRAY, items.len()));
-    }
+    let items = array(value, path)?;
     let target = state.data_sources[ds_id].properties[index]
         .config
         .get("data_source_id")

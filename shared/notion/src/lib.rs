@@ -20,7 +20,7 @@ pub mod filter;
 pub mod types;
 
 pub use client::{NOTION_VERSION, NotionClient, NotionConfig};
-pub use crm_pacing::{Limiter, RetryPolicy};
+pub use crm_pacing::RetryPolicy;
 pub use error::{ApiFailure, NotionError};
 pub use filter::{Direction, Filter, Sort};
 pub use types::*;

@@ -46,11 +46,7 @@ fn client_with(emulator: &Emulator, tweak: impl FnOnce(&mut NotionConfig)) -> No
     NotionClient::new(config).unwrap()
 }
 
-fn contact(name: &str, email: &str) -> CreatePage {
-    contact_in("", name, email)
-}
-
-fn contact_in(ds: &str, name: &str, email: &str) -> CreatePage {
+fn contact(ds: &str, name: &str, email: &str) -> CreatePage {
     CreatePage {
         data_source_id: ds.to_owned(),
         properties: BTreeMap::from([
@@ -59,6 +55,11 @@ fn contact_in(ds: &str, name: &str, email: &str) -> CreatePage {
             ("Status".to_owned(), PropertyValue::select("new lead")),
         ]),
     }
+}
+
+/// The contact most tests create.
+fn ann(ws: &SeededWorkspace) -> CreatePage {
+    contact(&ws.contacts_data_source_id, "Ann", "ann@example.com")
 }
 
 /// Requests logged for `method` on paths starting with `prefix`.
@@ -76,7 +77,7 @@ async fn pagination_returns_all_250_rows_once() {
     let notion = client(&emulator);
     for i in 0..250 {
         notion
-            .create_page(&contact_in(
+            .create_page(&contact(
                 &ws.contacts_data_source_id,
                 &format!("Lead {i}"),
                 &format!("lead{i}@example.com"),
@@ -110,7 +111,7 @@ async fn a_capped_query_is_reported_incomplete() {
     let notion = client(&emulator);
     for i in 0..12 {
         notion
-            .create_page(&contact_in(
+            .create_page(&contact(
                 &ws.contacts_data_source_id,
                 &format!("L{i}"),
                 &format!("l{i}@example.com"),
@@ -155,14 +156,7 @@ async fn a_rate_limited_create_is_retried_and_makes_one_page() {
     let Setup { emulator, ws } = setup().await;
     let notion = client(&emulator);
     emulator.inject(FaultRule::rate_limited(Some("POST"), "/v1/pages", 1).times(2));
-    notion
-        .create_page(&contact_in(
-            &ws.contacts_data_source_id,
-            "Ann",
-            "ann@example.com",
-        ))
-        .await
-        .unwrap();
+    notion.create_page(&ann(&ws)).await.unwrap();
     assert_eq!(count(&emulator, "POST", "/v1/pages"), 3);
     assert_eq!(emulator.pages(&ws.contacts_data_source_id).len(), 1);
 }
@@ -172,14 +166,7 @@ async fn overload_529_is_retried_like_429_even_for_writes() {
     let Setup { emulator, ws } = setup().await;
     let notion = client(&emulator);
     emulator.inject(FaultRule::status(Some("POST"), "/v1/pages", 529).times(1));
-    notion
-        .create_page(&contact_in(
-            &ws.contacts_data_source_id,
-            "Ann",
-            "ann@example.com",
-        ))
-        .await
-        .unwrap();
+    notion.create_page(&ann(&ws)).await.unwrap();
     assert_eq!(count(&emulator, "POST", "/v1/pages"), 2);
     assert_eq!(emulator.pages(&ws.contacts_data_source_id).len(), 1);
 }
@@ -210,14 +197,7 @@ async fn blocked_access_is_not_retried() {
 async fn server_errors_are_retried_for_reads_only() {
     let Setup { emulator, ws } = setup().await;
     let notion = client(&emulator);
-    let page = notion
-        .create_page(&contact_in(
-            &ws.contacts_data_source_id,
-            "Ann",
-            "ann@example.com",
-        ))
-        .await
-        .unwrap();
+    let page = notion.create_page(&ann(&ws)).await.unwrap();
     for status in [500, 502, 503, 504] {
         emulator.clear_requests();
         emulator
@@ -240,7 +220,7 @@ async fn server_errors_are_retried_for_reads_only() {
         emulator.clear_requests();
         emulator.inject(FaultRule::status(Some("POST"), "/v1/pages", status).times(1));
         let err = notion
-            .create_page(&contact_in(
+            .create_page(&contact(
                 &ws.contacts_data_source_id,
                 "Bo",
                 "bo@example.com",
@@ -279,14 +259,7 @@ async fn a_create_answered_503_after_commit_returns_the_committed_page_and_is_se
     let Setup { emulator, ws } = setup().await;
     let notion = client(&emulator);
     emulator.inject(FaultRule::new(Some("POST"), "/v1/pages", FaultAction::CommitThen503).times(1));
-    let page = notion
-        .create_page(&contact_in(
-            &ws.contacts_data_source_id,
-            "Ann",
-            "ann@example.com",
-        ))
-        .await
-        .unwrap();
+    let page = notion.create_page(&ann(&ws)).await.unwrap();
     assert_eq!(
         page.property("Email")
             .and_then(PropertyValue::as_text)
@@ -312,7 +285,7 @@ async fn a_create_answered_503_after_commit_returns_the_committed_page_and_is_se
 async fn validation_errors_keep_notions_code_message_and_request_id() {
     let Setup { emulator, ws } = setup().await;
     let notion = client(&emulator);
-    let mut bad = contact_in(&ws.contacts_data_source_id, "Ann", "ann@example.com");
+    let mut bad = ann(&ws);
     bad.properties
         .insert("Shoe Size".into(), PropertyValue::number(44.0));
     let err = notion.create_page(&bad).await.unwrap_err();
@@ -371,14 +344,7 @@ async fn every_call_times_out_and_only_reads_retry_a_timeout() {
 
     emulator.clear_faults();
     emulator.inject(FaultRule::new(None, "*", FaultAction::Latency { ms: 1500 }).times(1));
-    let err = notion
-        .create_page(&contact_in(
-            &ws.contacts_data_source_id,
-            "Ann",
-            "ann@example.com",
-        ))
-        .await
-        .unwrap_err();
+    let err = notion.create_page(&ann(&ws)).await.unwrap_err();
     assert!(matches!(err, NotionError::Timeout { .. }), "{err:?}");
     // Wait for the emulator to finish the slow requests, then count: the query was
     // sent twice, the create once.
@@ -457,7 +423,7 @@ async fn filters_sorts_and_filter_properties_reach_notion() {
     let notion = client(&emulator);
     for (name, email) in [("Ann", "ann@example.com"), ("Bo", "bo@example.com")] {
         notion
-            .create_page(&contact_in(&ws.contacts_data_source_id, name, email))
+            .create_page(&contact(&ws.contacts_data_source_id, name, email))
             .await
             .unwrap();
     }
@@ -538,7 +504,7 @@ async fn databases_are_created_and_read_back_through_their_data_source() {
 async fn long_text_is_split_not_rejected() {
     let Setup { emulator, ws } = setup().await;
     let notion = client(&emulator);
-    let mut page = contact_in(&ws.contacts_data_source_id, "Ann", "ann@example.com");
+    let mut page = ann(&ws);
     let notes = "x".repeat(4_500);
     page.properties
         .insert("Notes".into(), PropertyValue::rich_text(&notes));
@@ -548,5 +514,4 @@ async fn long_text_is_split_not_rejected() {
     };
     assert_eq!(rich_text.len(), 3);
     assert_eq!(crm_notion::plain_text(rich_text), notes);
-    let _ = contact("unused", "unused");
 }

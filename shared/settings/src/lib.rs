@@ -21,5 +21,5 @@ pub use config::{
 };
 pub use secrets::{
     CachedSecrets, FORM_PROVIDERS, MemorySecrets, Secrets, SecretsError, SecretsFormatError,
-    SecretsManagerSource, SecretsSource, StaticSecrets,
+    SecretsManagerSource, SecretsSource,
 };

@@ -355,24 +355,9 @@ impl SecretsSource for SecretsManagerSource {
     }
 }
 
-/// Secrets given up front: the local config's `[secrets]` table.
-#[derive(Debug, Clone)]
-pub struct StaticSecrets(pub Secrets);
-
-impl SecretsSource for StaticSecrets {
-    async fn fetch(&self) -> Result<Secrets, SecretsError> {
-        Ok(self.0.clone())
-    }
-
-    /// A config file is not written by the server: the token is logged as missing and
-    /// must be added to `[secrets]` by hand.
-    async fn save_webhook_token(&self, _token: &str) -> Result<Option<String>, SecretsError> {
-        Err(SecretsError::ReadOnly)
-    }
-}
-
-/// Secrets held in memory and writable: for a local run, where the webhook handshake's
-/// token must reach the same process without a secret store.
+/// Secrets given up front (the `[secrets]` table of a config file), held in memory and
+/// writable: the webhook handshake's token reaches the same process without a secret
+/// store, and lasts as long as the process.
 #[derive(Debug)]
 pub struct MemorySecrets(std::sync::RwLock<Secrets>);
 

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crm_domain::NotionId;
 use crm_notion::{CreateDatabase, DataSource, NotionClient, NotionError};
 use crm_settings::PropertyNames;
 use serde_json::{Value, json};
@@ -192,7 +193,7 @@ pub async fn check(
     for (expected, ds) in [(&ce, &contacts), (&de, &deals), (&ae, &activities)] {
         compare(expected, ds, &mut out);
     }
-    let same = |a: &str, b: &str| a.replace('-', "").eq_ignore_ascii_case(&b.replace('-', ""));
+    let same = |a: &str, b: &str| matches!((NotionId::parse(a), NotionId::parse(b)), (Ok(x), Ok(y)) if x == y);
     let relation_target = |ds: &DataSource, name: &str| {
         ds.properties
             .get(name)

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crm_domain::signature::{hmac_sha256, matches_hex};
+use crm_domain::{NotionId, notion_signature};
 use crm_settings::{CachedSecrets, SecretsSource};
 use crm_store::{Inserted, NewInboxItem, Store};
 use lambda_http::http::{Method, StatusCode};
@@ -27,15 +27,11 @@ pub struct NotionWebhook<S, P> {
     pub store: S,
     pub secrets: Arc<CachedSecrets<P>>,
     /// Only events about pages of the Deals data source are kept.
-    pub deals_data_source: String,
+    pub deals_data_source: NotionId,
 }
 
 pub fn inbox_id(event_id: &str) -> String {
     format!("event:{event_id}")
-}
-
-fn normalize_id(id: &str) -> String {
-    id.replace('-', "").to_ascii_lowercase()
 }
 
 impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
@@ -85,11 +81,9 @@ impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
         };
         let signature = request
             .headers()
-            .get("x-notion-signature")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("sha256="));
-        let expected = hmac_sha256(token.expose_secret().as_bytes(), &[body]);
-        if !signature.is_some_and(|s| matches_hex(&expected, s)) {
+            .get(notion_signature::HEADER)
+            .and_then(|v| v.to_str().ok());
+        if !notion_signature::verify(token.expose_secret(), body, signature) {
             tracing::warn!("webhook signature refused");
             return (StatusCode::UNAUTHORIZED, json!({"error": "unauthorized"}));
         }
@@ -110,8 +104,8 @@ impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
         let data_source = event
             .pointer("/data/parent/data_source_id")
             .and_then(Value::as_str)
-            .map(normalize_id);
-        if data_source.as_deref() != Some(normalize_id(&self.deals_data_source).as_str()) {
+            .and_then(|id| NotionId::parse(id).ok());
+        if data_source.as_ref() != Some(&self.deals_data_source) {
             return (StatusCode::OK, json!({"status": "ignored"}));
         }
         let item = NewInboxItem {

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
 use crm_app::intake::Intake;
 use crm_app::worker::{Worker, WorkerSettings};
-use crm_domain::signature::{hmac_sha256, to_hex};
+use crm_domain::intake::own;
 use crm_domain::{Clock, ManualClock};
 use crm_notion::{NotionClient, NotionConfig, RetryPolicy};
 use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, SeededWorkspace, StageKind};
@@ -191,14 +191,11 @@ impl Harness {
 
     pub fn own_headers(&self, body: &[u8]) -> Vec<(&'static str, String)> {
         let ts = self.clock.now().as_secs().to_string();
-        let sig = to_hex(&hmac_sha256(
-            OWN_SECRET.as_bytes(),
-            &[ts.as_bytes(), b".", body],
-        ));
+        let signature = own::sign(OWN_SECRET.as_bytes(), &ts, body);
         vec![
             ("content-type", "application/json".into()),
             ("x-form-timestamp", ts),
-            ("x-form-signature", format!("sha256={sig}")),
+            ("x-form-signature", signature),
         ]
     }
 

@@ -11,10 +11,19 @@ use serde_json::Value;
 use super::fields::text;
 use super::{PayloadError, SignatureError, Signed, check_age, json};
 use crate::lead::LeadFields;
-use crate::signature::{hmac_sha256, matches_hex};
+use crate::signature::{hmac_sha256, matches_hex, to_hex};
 
 pub const SIGNATURE_HEADER: &str = "x-form-signature";
 pub const TIMESTAMP_HEADER: &str = "x-form-timestamp";
+
+/// The `X-Form-Signature` value for `body` sent with `X-Form-Timestamp: timestamp`: what
+/// a form backend (or `crm sign`) computes.
+pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
+    format!(
+        "sha256={}",
+        to_hex(&hmac_sha256(secret, &[timestamp.as_bytes(), b".", body]))
+    )
+}
 
 pub fn verify(req: &Signed<'_>) -> Result<(), SignatureError> {
     let secret = req.secret()?;
@@ -75,7 +84,6 @@ pub fn parse(body: &[u8]) -> Result<LeadFields, PayloadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signature::to_hex;
 
     const SECRET: &[u8] = b"form-secret";
     const BODY: &[u8] = br#"{"email":"ann@example.com","message":"hi"}"#;
@@ -153,6 +161,20 @@ mod tests {
         assert_eq!(
             check(&h, false, Some(SECRET)),
             Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn what_sign_makes_is_accepted() {
+        let ts = NOW.to_string();
+        let h = [
+            ("x-form-timestamp", ts.clone()),
+            ("x-form-signature", sign(SECRET, &ts, BODY)),
+        ];
+        assert_eq!(check(&h, false, Some(SECRET)), Ok(()));
+        assert_eq!(
+            sign(SECRET, &ts, BODY),
+            format!("sha256={}", sig(&[ts.as_bytes(), b".", BODY]))
         );
     }
 
