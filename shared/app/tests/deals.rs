@@ -211,6 +211,62 @@ async fn each_routed_transition_is_posted_once_with_the_deal_details() {
     assert_eq!(d.slack.received().len(), 2);
 }
 
+/// Notion sends property ids URL-encoded (`%3AUPp` for `:UPp`); read back with
+/// `filter_properties`, each must be encoded once on the wire, or Notion answers 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn property_ids_with_escapes_are_encoded_once_on_the_wire() {
+    let d = Deals::new().await;
+    let ds = &d.h.ws.deals_data_source_id;
+    // As JSON names them: Stage `:UPp`, Value `M;Bw`, Owner `%@Ge`.
+    let ids = [
+        ("Stage", "%3AUPp"),
+        ("Value", "M%3BBw"),
+        ("Owner", "%25%40Ge"),
+    ];
+    for (name, id) in ids {
+        assert!(d.h.emulator.set_property_id(ds, name, id), "{name}");
+    }
+    d.subscribe().await;
+    let deal = d.new_deal("Escaped ids");
+    d.delivered(1).await;
+    assert!(d.drain().await.is_empty());
+    d.move_to(&deal, "won");
+    d.delivered(2).await;
+    assert!(
+        d.drain().await.is_empty(),
+        "{:?}",
+        d.h.store.inbox_list_open(10).await
+    );
+    let won = d.texts("won");
+    assert_eq!(won.len(), 1, "{won:?}");
+    assert!(
+        won[0].contains("Lead → Won: Escaped ids — $12,000 (Dana Lee)"),
+        "{}",
+        won[0]
+    );
+    let reads: Vec<_> =
+        d.h.emulator
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path == format!("/v1/pages/{deal}"))
+            .collect();
+    assert!(!reads.is_empty());
+    for read in &reads {
+        assert_eq!(read.status, 200, "{read:?}");
+        // One encoding: the JSON form is decoded, then encoded by the query encoder.
+        for (_, id) in ids {
+            assert!(
+                read.query.contains(&format!("filter_properties={id}")),
+                "{id} not single-encoded in {:?}",
+                read.query
+            );
+        }
+        for twice in ["%253A", "%253B", "%2525"] {
+            assert!(!read.query.contains(twice), "{:?}", read.query);
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn duplicates_redeliveries_and_reordering_never_double_post() {
     let d = Deals::new().await;

@@ -19,6 +19,7 @@ pub const SUPPORTED_VERSIONS: &[&str] = &["2022-06-28", "2025-09-03", "2026-03-1
 pub async fn gate(State(shared): State<Shared>, request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or_default().to_owned();
     let (seq, latency, action, rate_ok, token) = {
         let mut state = shared.lock().unwrap_or_else(|p| p.into_inner());
         let at_ms = u64::try_from(state.started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -31,6 +32,7 @@ pub async fn gate(State(shared): State<Shared>, request: Request, next: Next) ->
             path: path.clone(),
             status: 499,
             at_ms,
+            query,
         });
         let mut latency = 0;
         let mut action = None;

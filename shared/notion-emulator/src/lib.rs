@@ -174,6 +174,12 @@ impl Emulator {
         admin::trash_page_as_person(&self.shared, page_id, in_trash)
     }
 
+    /// Gives a property a chosen id (URL-encoded, as the API sends ids), e.g. one with
+    /// `%3A` in it, so tests can check how clients put ids on the wire.
+    pub fn set_property_id(&self, data_source_id: &str, name: &str, id: &str) -> bool {
+        self.state().set_property_id(data_source_id, name, id)
+    }
+
     /// Moves a page's creation and edit times, for tests of age-based rules.
     pub fn set_page_times(
         &self,

@@ -23,6 +23,8 @@ pub struct LoggedRequest {
     pub status: u16,
     /// Milliseconds since the emulator started, when the request arrived.
     pub at_ms: u64,
+    /// The query string exactly as it came over the wire (still percent-encoded).
+    pub query: String,
 }
 
 /// The rate limit Notion applies per connection (a token bucket).
@@ -148,15 +150,37 @@ impl State {
         true
     }
 
-    /// The page as the API returns it; `only` restricts properties to those ids/names.
+    /// Gives the property `name` of a data source the id `id` (as the API sends it,
+    /// URL-encoded), carrying the pages' values over: for tests that need ids with
+    /// particular characters.
+    pub fn set_property_id(&mut self, data_source_id: &str, name: &str, id: &str) -> bool {
+        let Some(ds) = self.data_sources.get_mut(data_source_id) else {
+            return false;
+        };
+        let Some(prop) = ds.properties.iter_mut().find(|p| p.name == name) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut prop.id, id.to_owned());
+        for page in self
+            .pages
+            .iter_mut()
+            .filter(|p| p.data_source_id == data_source_id)
+        {
+            if let Some(value) = page.values.remove(&old) {
+                page.values.insert(id.to_owned(), value);
+            }
+        }
+        true
+    }
+
+    /// The page as the API returns it; `only` restricts properties to those ids.
     pub fn page_json(&self, page: &PageRec, only: &[String]) -> Value {
         let Some(ds) = self.data_sources.get(&page.data_source_id) else {
             return Value::Null;
         };
         let mut properties = Map::new();
         for schema in &ds.properties {
-            let wanted = |o: &String| *o == schema.name || ids::is_property_id(&schema.id, o);
-            if !only.is_empty() && !only.iter().any(wanted) {
+            if !only.is_empty() && !only.contains(&schema.id) {
                 continue;
             }
             let value = match schema.kind.as_str() {

@@ -341,7 +341,8 @@ async fn cursors_walk_every_row_once_with_opaque_tokens() {
             seen.push_str(f.name(r["id"].as_str().unwrap()));
         }
         assert_eq!(result["object"], "list");
-        assert_eq!(result["request_status"]["type"], "complete");
+        // Ordinary responses carry no `request_status`; only a capped one does.
+        assert!(result.get("request_status").is_none(), "{result}");
         if result["has_more"] == true {
             cursor = Some(result["next_cursor"].as_str().unwrap().to_owned());
         } else {

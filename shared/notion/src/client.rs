@@ -107,11 +107,7 @@ impl NotionClient {
         data_source_id: &str,
         request: &QueryRequest,
     ) -> Result<QueryResponse, NotionError> {
-        let query: Vec<(&str, &str)> = request
-            .filter_properties
-            .iter()
-            .map(|p| ("filter_properties", p.as_str()))
-            .collect();
+        let query = filter_properties_query(&request.filter_properties);
         self.call(
             Method::POST,
             &format!("/v1/data_sources/{data_source_id}/query"),
@@ -147,10 +143,7 @@ impl NotionClient {
         page_id: &str,
         filter_properties: &[String],
     ) -> Result<Page, NotionError> {
-        let query: Vec<(&str, &str)> = filter_properties
-            .iter()
-            .map(|p| ("filter_properties", p.as_str()))
-            .collect();
+        let query = filter_properties_query(filter_properties);
         self.call(
             Method::GET,
             &format!("/v1/pages/{page_id}"),
@@ -249,7 +242,7 @@ impl NotionClient {
         &self,
         method: Method,
         path: &str,
-        query: &[(&str, &str)],
+        query: &[(&str, String)],
         body: Option<Value>,
         repeat: Repeat,
     ) -> Result<T, NotionError> {
@@ -310,7 +303,7 @@ impl NotionClient {
         &self,
         method: &Method,
         path: &str,
-        query: &[(&str, &str)],
+        query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, NotionError> {
         let url = format!("{}{}", self.base_url, path);
@@ -363,6 +356,22 @@ impl NotionClient {
     }
 }
 
+/// The `filter_properties` query pairs for property ids as Notion names them.
+///
+/// Notion sends property ids URL-encoded (`%3AUPp` is the id `:UPp`), and the query
+/// string encoder encodes whatever it is given, so an id passed as-is reaches Notion as
+/// `%253AUPp` and is refused with 400. Each id is therefore decoded once here and
+/// encoded once by the encoder — what the official SDK does since its PR #402. Both
+/// calls that take `filter_properties` build their query through this one function.
+fn filter_properties_query(ids: &[String]) -> Vec<(&'static str, String)> {
+    ids.iter()
+        .map(|id| {
+            let decoded = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
+            ("filter_properties", decoded.into_owned())
+        })
+        .collect()
+}
+
 fn decode<T: DeserializeOwned>(
     method: &Method,
     path: &str,
@@ -412,4 +421,18 @@ fn api_error(
         rate_limit_reason: additional_text("rate_limit_reason"),
         committed_resource_id: additional_text("committed_resource_id"),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter_properties_query;
+
+    #[test]
+    fn property_ids_are_decoded_once_for_the_query_encoder() {
+        let ids = ["%3AUPp", "M%3BBw", "%25%40Ge", "title"].map(String::from);
+        let pairs = filter_properties_query(&ids);
+        let values: Vec<&str> = pairs.iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(values, [":UPp", "M;Bw", "%@Ge", "title"]);
+        assert!(pairs.iter().all(|(k, _)| *k == "filter_properties"));
+    }
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::Shared;
 use crate::error::ApiError;
+use crate::model::DataSource;
 use crate::state::State;
 
 pub use pages::{Author, create_page, update_page};
@@ -70,8 +71,20 @@ pub(crate) fn path_id(raw: &str, what: &str) -> Result<String, ApiError> {
     })
 }
 
-/// Repeated `filter_properties` query parameters, decoded once.
-pub(crate) fn filter_properties(query: Option<&str>) -> Vec<String> {
+/// The `filter_properties` query parameters, resolved to property ids of `ds`.
+///
+/// Notion names property ids URL-encoded in JSON (`%3AUPp` is the id `:UPp`) and, like
+/// every HTTP server, decodes the query string once, so the one wire form of that id is
+/// `filter_properties=%3AUPp`. A client that hands the JSON form to its query encoder
+/// sends `%253AUPp`, which decodes to `%3AUPp`: no property has that id, and Notion
+/// answers 400 — the bug the official SDK fixed in its PR #402 ("Fix bug for encoding
+/// filter_properties query parameter": Notion "looked for `U%253AC%253C` but couldn't
+/// find it & returned an error"). The parameter takes property ids only (the API
+/// reference: "a list of page property value IDs"), so names are refused the same way.
+pub(crate) fn wanted_properties(
+    query: Option<&str>,
+    ds: &DataSource,
+) -> Result<Vec<String>, ApiError> {
     query
         .unwrap_or_default()
         .split('&')
@@ -79,7 +92,18 @@ pub(crate) fn filter_properties(query: Option<&str>) -> Vec<String> {
         .filter(|(k, _)| {
             crate::ids::percent_decode(k) == "filter_properties" || *k == "filter_properties[]"
         })
-        .map(|(_, v)| crate::ids::percent_decode(v))
+        .map(|(_, v)| {
+            let wire = crate::ids::percent_decode(v);
+            ds.properties
+                .iter()
+                .find(|p| crate::ids::percent_decode(&p.id) == wire)
+                .map(|p| p.id.clone())
+                .ok_or_else(|| {
+                    ApiError::validation(format!(
+                        "filter_properties failed validation: no property of this data source has the id `{wire}`."
+                    ))
+                })
+        })
         .collect()
 }
 
@@ -91,18 +115,33 @@ pub(crate) fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, State> {
 mod tests {
     use super::*;
 
+    /// Deals, with Stage's id `:UPp` (`%3AUPp` in JSON).
+    fn deals() -> DataSource {
+        let mut state = State::new("t");
+        let ws = crate::seed::seed_crm(&mut state, crate::StageKind::Select);
+        assert!(state.set_property_id(&ws.deals_data_source_id, "Stage", "%3AUPp"));
+        state.data_sources[&ws.deals_data_source_id].clone()
+    }
+
     #[test]
-    fn filter_properties_are_decoded_once() {
+    fn filter_properties_match_the_single_encoded_wire_form_only() {
+        let ds = deals();
+        for wire in ["%3AUPp", ":UPp", "%3aUPp"] {
+            assert_eq!(
+                wanted_properties(Some(&format!("filter_properties={wire}&x=1")), &ds).unwrap(),
+                ["%3AUPp"],
+                "{wire}"
+            );
+        }
         assert_eq!(
-            filter_properties(Some(
-                "filter_properties=%253AUPp&filter_properties=title&x=1"
-            )),
-            ["%3AUPp", "title"]
+            wanted_properties(Some("filter_properties=title"), &ds).unwrap(),
+            ["title"]
         );
-        assert_eq!(
-            filter_properties(Some("filter_properties=Last+Contacted")),
-            ["Last Contacted"]
-        );
-        assert!(filter_properties(None).is_empty());
+        assert!(wanted_properties(None, &ds).unwrap().is_empty());
+        // The JSON form encoded again: `%253AUPp` on the wire.
+        let err = wanted_properties(Some("filter_properties=%253AUPp"), &ds).unwrap_err();
+        assert_eq!((err.status, err.code), (400, "validation_error"));
+        // Names are not ids.
+        assert!(wanted_properties(Some("filter_properties=Stage"), &ds).is_err());
     }
 }

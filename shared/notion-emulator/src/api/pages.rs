@@ -1,9 +1,10 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
 use serde_json::Value;
 
-use super::{filter_properties, json_body, lock, path_id};
+use super::{json_body, lock, path_id, wanted_properties};
 use crate::Shared;
 use crate::error::ApiError;
 use crate::model::{PageRec, to_minute};
@@ -103,11 +104,11 @@ pub async fn retrieve(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let id = path_id(&raw, "page")?;
-    let only = filter_properties(query.as_deref());
     let state = lock(&shared);
     let page = state
         .page(&id)
         .ok_or_else(|| ApiError::not_found("page", &id))?;
+    let only = page_properties(&state, page, query.as_deref())?;
     Ok(Json(state.page_json(page, &only)))
 }
 
@@ -115,18 +116,45 @@ pub async fn update(
     State(shared): State<Shared>,
     Path(raw): Path<String>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let id = path_id(&raw, "page")?;
     let body = json_body(&body)?;
-    let only = filter_properties(query.as_deref());
+    // API 2026-03-11 removed `archived` everywhere in favour of `in_trash` (upgrade guide
+    // for 2026-03-11); earlier versions still take it as an alias.
+    let version = headers
+        .get("notion-version")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if body.get("archived").is_some() && version >= "2026-03-11" {
+        return Err(ApiError::validation(
+            "body failed validation: body.archived is not supported in this API version; use body.in_trash.",
+        ));
+    }
     let mut state = lock(&shared);
+    if let Some(page) = state.page(&id) {
+        page_properties(&state, page, query.as_deref())?;
+    }
     let page = update_page(&mut state, &id, &body, Author::Bot)?;
     let rec = state
         .page(&page)
         .cloned()
         .ok_or_else(|| ApiError::not_found("page", &id))?;
+    let only = page_properties(&state, &rec, query.as_deref())?;
     Ok(Json(state.page_json(&rec, &only)))
+}
+
+/// `filter_properties` of a request about `page`, checked against its data source.
+fn page_properties(
+    state: &EmuState,
+    page: &PageRec,
+    query: Option<&str>,
+) -> Result<Vec<String>, ApiError> {
+    match state.data_sources.get(&page.data_source_id) {
+        Some(ds) => wanted_properties(query, ds),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// Applies `body` (`properties`, `in_trash`) to a page; shared by API and admin routes.

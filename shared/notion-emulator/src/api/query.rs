@@ -3,7 +3,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use serde_json::{Value, json};
 
-use super::{filter_properties, json_body, lock, path_id};
+use super::{json_body, lock, path_id, wanted_properties};
 use crate::Shared;
 use crate::error::ApiError;
 use crate::filter::{compare, compile, compile_sorts, matches};
@@ -16,12 +16,12 @@ pub async fn query(
 ) -> Result<Json<Value>, ApiError> {
     let id = path_id(&raw, "data_source")?;
     let body = json_body(&body)?;
-    let only = filter_properties(query.as_deref());
     let state = lock(&shared);
     let ds = state
         .data_sources
         .get(&id)
         .ok_or_else(|| ApiError::not_found("data_source", &id))?;
+    let only = wanted_properties(query.as_deref(), ds)?;
 
     let page_size = match body.get("page_size") {
         None | Some(Value::Null) => 100,
@@ -42,15 +42,19 @@ pub async fn query(
         None | Some(Value::Null) => Vec::new(),
         Some(s) => compile_sorts(s, ds)?,
     };
-    let in_trash = body
-        .get("in_trash")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    // Trashed pages are never returned, and `in_trash` is not a body parameter of this
+    // endpoint (query-a-data-source reference, 2026 copy): refused rather than ignored,
+    // so no caller can come to rely on it.
+    if body.get("in_trash").is_some() {
+        return Err(ApiError::validation(
+            "body failed validation: body.in_trash is not a parameter of this endpoint.",
+        ));
+    }
 
     let mut rows: Vec<_> = state
         .pages
         .iter()
-        .filter(|p| p.data_source_id == id && p.in_trash == in_trash)
+        .filter(|p| p.data_source_id == id && !p.in_trash)
         .filter(|p| filter.as_ref().is_none_or(|f| matches(f, p)))
         .collect();
     rows.sort_by(|a, b| compare(&sorts, a, b));
@@ -76,18 +80,19 @@ pub async fn query(
         .map(|p| state.page_json(p, &only))
         .collect();
     let has_more = end < rows.len();
-    let request_status = if capped && !has_more {
-        json!({"type": "incomplete", "incomplete_reason": "query_result_limit_reached"})
-    } else {
-        json!({"type": "complete"})
-    };
-    Ok(Json(json!({
+    let mut list = json!({
         "object": "list",
         "results": results,
         "next_cursor": if has_more { Value::String(rows[end].id.clone()) } else { Value::Null },
         "has_more": has_more,
         "type": "page_or_data_source",
         "page_or_data_source": {},
-        "request_status": request_status,
-    })))
+    });
+    // Only a response cut at the 10,000-row cap carries `request_status` (changelog
+    // 2026-07-08; a live capture shows it absent on ordinary responses).
+    if capped && !has_more {
+        list["request_status"] =
+            json!({"type": "incomplete", "incomplete_reason": "query_result_limit_reached"});
+    }
+    Ok(Json(list))
 }

@@ -64,17 +64,24 @@ impl Api {
 
     /// A GET with query parameters, encoded as an HTTP client encodes them.
     pub async fn get_with(&self, path: &str, query: &[(&str, &str)]) -> Value {
-        self.http
+        let (status, body) = self.get_status(path, query).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// A GET with query parameters (encoded by the client's query encoder).
+    pub async fn get_status(&self, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
+        let response = self
+            .http
             .get(format!("{}{path}", self.base))
             .query(query)
             .bearer_auth(DEFAULT_TOKEN)
             .header("Notion-Version", VERSION)
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn query(&self, ds: &str, body: Value) -> (u16, Value) {
