@@ -109,11 +109,11 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
 
     /// The Notion webhook handler.
     pub fn webhook(&self) -> NotionWebhook<S, P> {
-        NotionWebhook {
-            store: self.store.clone(),
-            secrets: Arc::clone(&self.secrets),
-            deals_data_source: self.settings.notion.deals.clone(),
-        }
+        NotionWebhook::new(
+            self.store.clone(),
+            Arc::clone(&self.secrets),
+            self.settings.notion.deals.clone(),
+        )
     }
 
     /// The stale-lead digest.

@@ -45,11 +45,11 @@ impl Deals {
             }))
             .await,
         );
-        let webhook = Arc::new(NotionWebhook {
-            store: h.store.clone(),
-            secrets: Arc::clone(&h.worker.secrets),
-            deals_data_source: crm_domain::NotionId::parse(&h.ws.deals_data_source_id).unwrap(),
-        });
+        let webhook = Arc::new(NotionWebhook::new(
+            h.store.clone(),
+            Arc::clone(&h.worker.secrets),
+            crm_domain::NotionId::parse(&h.ws.deals_data_source_id).unwrap(),
+        ));
         let handler = Arc::clone(&webhook);
         let url = serve_function(move |req| {
             let handler = Arc::clone(&handler);
@@ -141,6 +141,53 @@ impl Deals {
             false,
         );
         common::read(self.webhook.handle(request).await)
+    }
+
+    /// Answers Notion's handshake with a token of our choosing, without a subscription
+    /// in the emulator (so no delivery is sent but the ones a test posts).
+    async fn handshake(&self) -> String {
+        let token = "secret_fixture_token".to_owned();
+        let body = json!({"verification_token": token}).to_string();
+        let request = common::api_gateway_request(
+            "/",
+            &[("content-type", "application/json".into())],
+            body.as_bytes(),
+            false,
+        );
+        let (status, _) = common::read(self.webhook.handle(request).await);
+        assert_eq!(status, 200);
+        token
+    }
+
+    /// A checked-in event, with the ids of this workspace: about `deal`, its Stage
+    /// updated, under `database` (Deals' own unless given).
+    async fn fixture_event(&self, name: &str, deal: &str, database: Option<&str>) -> Value {
+        let mut event: Value = serde_json::from_str(&common::fixture(name)).unwrap();
+        let notion = self
+            .h
+            .worker
+            .notion
+            .with_token(secrecy::SecretString::from(DEFAULT_TOKEN));
+        let schema = notion
+            .retrieve_data_source(&self.h.ws.deals_data_source_id)
+            .await
+            .unwrap();
+        event["id"] = json!(uuid::Uuid::new_v4().to_string());
+        event["entity"]["id"] = json!(deal);
+        event["authors"][0]["id"] = json!(self.h.ws.people[0].0);
+        event["data"]["parent"]["id"] = json!(database.unwrap_or(&self.h.ws.deals_database_id));
+        if event["data"]["parent"].get("data_source_id").is_some() {
+            event["data"]["parent"]["data_source_id"] = json!(self.h.ws.deals_data_source_id);
+        }
+        event["data"]["updated_properties"] = json!([schema.properties["Stage"].id]);
+        event
+    }
+
+    /// Posts an event signed with `token`; returns the answer.
+    async fn post_event(&self, event: &Value, token: &str) -> (u16, Value) {
+        let body = event.to_string();
+        self.post(&body, &notion_signature::sign(token, body.as_bytes()))
+            .await
     }
 
     fn texts(&self, destination: &str) -> Vec<String> {
@@ -520,4 +567,211 @@ async fn before_the_handshake_and_for_bad_requests_nothing_is_stored() {
     let huge = "x".repeat(300 * 1024);
     assert_eq!(d.post(&huge, &sig).await.0, 413);
     assert!(d.h.store.inbox_list_open(10).await.unwrap().is_empty());
+}
+
+/// Subscriptions created with API version 2022-06-28 send a page's parent as its
+/// database only; both shapes, from Notion's reference, must give the same message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_of_both_api_versions_give_the_same_message() {
+    let mut messages = Vec::new();
+    for fixture in [
+        "notion-event-2026-03-11.json",
+        "notion-event-2022-06-28.json",
+    ] {
+        let d = Deals::new().await;
+        let token = d.handshake().await;
+        let deal = d.new_deal("Acme renewal");
+        d.move_to(&deal, "won");
+        let event = d.fixture_event(fixture, &deal, None).await;
+        let (status, body) = d.post_event(&event, &token).await;
+        assert_eq!(
+            (status, &body["status"]),
+            (200, &json!("accepted")),
+            "{fixture}"
+        );
+        assert!(d.drain().await.is_empty(), "{fixture}");
+        let won = d.texts("won");
+        assert_eq!(won.len(), 1, "{fixture}: {won:?}");
+        // The same words; only the page (and so its link) differs between runs.
+        messages.push(won[0].split(" https://").next().unwrap().to_owned());
+        let item = d.h.inbox(&inbox_id(event["id"].as_str().unwrap())).await;
+        assert_eq!(item.status, InboxStatus::Done, "{fixture}");
+    }
+    assert!(messages[0].contains("Won: Acme renewal — $12,000 (Dana Lee)"));
+    assert_eq!(messages[0], messages[1]);
+}
+
+/// The same through the emulator: a subscription on 2022-06-28, a person's stage change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_subscription_on_an_older_api_version_still_announces() {
+    let d = Deals::new().await;
+    d.h.emulator
+        .subscribe_with_version(&d.url, "2022-06-28")
+        .await;
+    let deal = d.new_deal("Hooli");
+    d.delivered(1).await;
+    assert!(d.drain().await.is_empty());
+    d.move_to(&deal, "won");
+    d.delivered(2).await;
+    assert!(d.drain().await.is_empty());
+    let won = d.texts("won");
+    assert_eq!(won.len(), 1, "{won:?}");
+    assert!(won[0].starts_with("🎉 Lead → Won: Hooli"), "{}", won[0]);
+}
+
+/// Events for another database are acknowledged (Notion pauses subscriptions that fail)
+/// and dropped, with one warning per process naming the likely cause; the same for
+/// an old API version.
+#[tokio::test]
+async fn events_for_another_database_are_acknowledged_and_named_once() {
+    let (_guard, logs) = common::Logs::capture();
+    let d = Deals::new().await;
+    let token = d.handshake().await;
+    let deal = d.new_deal("Acme renewal");
+    d.move_to(&deal, "won");
+    // Once the worker has read the Deals schema, the webhook knows Deals' database.
+    let first = d
+        .fixture_event("notion-event-2022-06-28.json", &deal, None)
+        .await;
+    d.post_event(&first, &token).await;
+    assert!(d.drain().await.is_empty());
+    let elsewhere = uuid::Uuid::new_v4().to_string();
+    for _ in 0..3 {
+        let event = d
+            .fixture_event("notion-event-2022-06-28.json", &deal, Some(&elsewhere))
+            .await;
+        let (status, body) = d.post_event(&event, &token).await;
+        assert_eq!((status, &body["status"]), (200, &json!("ignored")));
+        let stored =
+            d.h.store
+                .inbox_get(&inbox_id(event["id"].as_str().unwrap()))
+                .await
+                .unwrap();
+        assert!(stored.is_none(), "not stored");
+    }
+    assert_eq!(
+        logs.lines_with("neither the Deals data source nor its database"),
+        1,
+        "{}",
+        logs.text()
+    );
+    assert_eq!(
+        logs.lines_with("sends events in an API version before 2025-09-03"),
+        1,
+        "{}",
+        logs.text()
+    );
+    assert_eq!(d.texts("won").len(), 1);
+}
+
+/// A database id pasted where the data source id belongs is named, with the fix.
+#[tokio::test]
+async fn a_database_id_configured_as_the_data_source_is_named_with_its_fix() {
+    let (_guard, logs) = common::Logs::capture();
+    let d = Deals::new().await;
+    let token = d.handshake().await;
+    let misconfigured = NotionWebhook::new(
+        d.h.store.clone(),
+        Arc::clone(&d.h.worker.secrets),
+        crm_domain::NotionId::parse(&d.h.ws.deals_database_id).unwrap(),
+    );
+    let deal = d.new_deal("Acme renewal");
+    let event = d
+        .fixture_event("notion-event-2026-03-11.json", &deal, None)
+        .await;
+    let body = event.to_string();
+    let request = common::api_gateway_request(
+        "/",
+        &[
+            ("content-type", "application/json".into()),
+            (
+                "x-notion-signature",
+                notion_signature::sign(&token, body.as_bytes()),
+            ),
+        ],
+        body.as_bytes(),
+        false,
+    );
+    let (status, _) = common::read(misconfigured.handle(request).await);
+    assert_eq!(status, 200);
+    let line = format!("set it to {}", d.h.ws.deals_data_source_id);
+    assert_eq!(logs.lines_with(&line), 1, "{}", logs.text());
+}
+
+/// Notion merges page events within a short window: a deal moved Negotiation → Won →
+/// Lost inside it arrives as one event, and one message names where it ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn merged_events_announce_the_stage_the_deal_ends_in() {
+    let d = Deals::new().await;
+    d.subscribe().await;
+    d.h.emulator.set_delivery_mode(DeliveryMode {
+        aggregate_ms: 400,
+        ..DeliveryMode::default()
+    });
+    let deal = d.new_deal("Globex");
+    d.delivered(1).await;
+    assert!(d.drain().await.is_empty());
+    for stage in ["negotiation", "won", "lost"] {
+        d.move_to(&deal, stage);
+    }
+    d.delivered(2).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(d.h.emulator.deliveries().len(), 2, "one merged event");
+    assert!(d.drain().await.is_empty());
+    assert_eq!(d.texts("lost").len(), 1);
+    assert!(
+        d.texts("lost")[0].starts_with("Lead → Lost: Globex"),
+        "{:?}",
+        d.texts("lost")
+    );
+    assert!(d.texts("won").is_empty() && d.texts("negotiation").is_empty());
+}
+
+/// A merged event whose authors are a person and our own bot is a person's change too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_merged_event_by_a_person_and_the_bot_is_processed() {
+    let d = Deals::new().await;
+    d.subscribe().await;
+    d.h.emulator.set_delivery_mode(DeliveryMode {
+        aggregate_ms: 400,
+        ..DeliveryMode::default()
+    });
+    let deal = d.new_deal("Soylent");
+    d.delivered(1).await;
+    assert!(d.drain().await.is_empty());
+    d.move_to(&deal, "negotiation");
+    let bot =
+        d.h.worker
+            .notion
+            .with_token(secrecy::SecretString::from(DEFAULT_TOKEN));
+    bot.update_page(
+        &deal,
+        &crm_notion::UpdatePage {
+            properties: [(
+                "Value".to_owned(),
+                crm_notion::PropertyValue::number(15000.0),
+            )]
+            .into(),
+            in_trash: None,
+        },
+    )
+    .await
+    .unwrap();
+    d.delivered(2).await;
+    let item = d.h.store.inbox_list_open(10).await.unwrap().pop().unwrap();
+    let event: Value = serde_json::from_str(&item.payload).unwrap();
+    let kinds: Vec<&str> = event["authors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["person", "bot"]);
+    assert!(d.drain().await.is_empty());
+    let posted = d.texts("negotiation");
+    assert_eq!(posted.len(), 1);
+    assert!(
+        posted[0].starts_with("Lead → Negotiation: Soylent — $15,000"),
+        "{posted:?}"
+    );
 }

@@ -103,10 +103,19 @@ async fn result_cap(State(shared): State<Shared>, Json(body): Json<CapBody>) -> 
 struct SubscribeBody {
     url: String,
     verification_token: Option<String>,
+    /// The subscription's API version (default 2026-03-11).
+    #[serde(default)]
+    api_version: Option<String>,
 }
 
 async fn subscribe(State(shared): State<Shared>, Json(body): Json<SubscribeBody>) -> Json<Value> {
-    let token = crate::webhooks::subscribe(&shared, &body.url, body.verification_token).await;
+    let token = crate::webhooks::subscribe(
+        &shared,
+        &body.url,
+        body.verification_token,
+        body.api_version,
+    )
+    .await;
     Json(json!({"verification_token": token}))
 }
 

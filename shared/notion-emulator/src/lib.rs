@@ -124,7 +124,13 @@ impl Emulator {
     /// Registers a webhook subscription: sends the verification handshake to `url` and
     /// signs later deliveries with the token it returns.
     pub async fn subscribe(&self, url: &str) -> String {
-        webhooks::subscribe(&self.shared, url, None).await
+        webhooks::subscribe(&self.shared, url, None, None).await
+    }
+
+    /// Like [`subscribe`](Self::subscribe), for a subscription created with another
+    /// API version (`2022-06-28` payloads name a page's database, not its data source).
+    pub async fn subscribe_with_version(&self, url: &str, api_version: &str) -> String {
+        webhooks::subscribe(&self.shared, url, None, Some(api_version.to_owned())).await
     }
 
     pub fn set_delivery_mode(&self, mode: DeliveryMode) {

@@ -1,7 +1,13 @@
 //! Webhook deliveries shaped and signed like Notion's.
 //!
 //! Notion aggregates, delays, duplicates and reorders deliveries, and retries a failed
-//! one up to 8 times. The delivery mode switches make each of those happen on demand.
+//! one up to 8 times ("Event types & delivery" in Notion's webhook reference). The
+//! delivery mode switches make each of those happen on demand.
+//!
+//! Payload shapes follow the subscription's API version: from 2025-09-03 a page's
+//! `data.parent` names its `data_source_id`; a subscription on 2022-06-28 gets
+//! `{"id": <database>, "type": "database"}` only (Notion's "Webhook events" reference,
+//! `api_version` field; upgrade guide for 2025-09-03).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -29,6 +35,13 @@ pub struct DeliveryMode {
     /// Wait this long before each delivery.
     #[serde(default)]
     pub delay_ms: u64,
+    /// Merge events of one type about one page raised within this many milliseconds
+    /// into one, as Notion does for page events (except page.locked/unlocked): the
+    /// merged event lists every updated property and every author, carries the time
+    /// of the last change, and the states in between are never delivered. How long
+    /// Notion's window is, it does not say; 0 turns merging off.
+    #[serde(default)]
+    pub aggregate_ms: u64,
 }
 
 /// One delivery attempt and how the receiver answered.
@@ -47,7 +60,12 @@ pub struct Subscription {
     pub id: String,
     pub url: String,
     pub token: String,
+    /// The API version chosen when the subscription was created: it shapes payloads.
+    pub api_version: String,
 }
+
+/// The API version a subscription gets unless told otherwise.
+pub const DEFAULT_API_VERSION: &str = "2026-03-11";
 
 #[derive(Debug, Default)]
 pub struct WebhookState {
@@ -58,6 +76,8 @@ pub struct WebhookState {
     pub sent: HashMap<String, Value>,
     pub deliveries: Vec<DeliveryRecord>,
     pub workspace_id: String,
+    /// Events being merged, each with the time its window closes.
+    pub merging: Vec<(Value, tokio::time::Instant)>,
 }
 
 /// Queues the event for a page change; [`pump`] sends it once the state lock is free.
@@ -93,7 +113,7 @@ pub fn emit(state: &mut State, kind: &str, page: &PageRec, updated: Vec<String>,
         "type": kind,
         "authors": [{"id": author_id, "type": author_type}],
         "attempt_number": 1,
-        "api_version": "2026-03-11",
+        "api_version": DEFAULT_API_VERSION,
         "entity": {"id": page.id, "type": "page"},
         "data": data,
     });
@@ -104,14 +124,20 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, State> {
     shared.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Sends (or holds, when reordering) every queued event.
+/// Sends (or holds, when reordering, or merges, when aggregating) every queued event.
 pub fn pump(shared: &Shared) {
     let (events, subs, mode) = {
         let mut state = lock(shared);
-        if state.webhooks.outbox.is_empty() {
+        let mut events: Vec<Value> = state.webhooks.outbox.drain(..).collect();
+        let window = state.webhooks.mode.aggregate_ms;
+        if window > 0 {
+            let now = tokio::time::Instant::now();
+            events = merge(&mut state.webhooks.merging, events, now, window, shared);
+            events.extend(take_due(&mut state.webhooks.merging, now));
+        }
+        if events.is_empty() {
             return;
         }
-        let events: Vec<Value> = state.webhooks.outbox.drain(..).collect();
         for e in &events {
             if let Some(id) = e["id"].as_str() {
                 state.webhooks.sent.insert(id.to_owned(), e.clone());
@@ -128,6 +154,83 @@ pub fn pump(shared: &Shared) {
         )
     };
     spawn_all(shared, events, subs, mode);
+}
+
+/// Folds aggregatable events into the ones being merged; returns the others. A new
+/// merge window wakes the pump when it closes.
+fn merge(
+    merging: &mut Vec<(Value, tokio::time::Instant)>,
+    events: Vec<Value>,
+    now: tokio::time::Instant,
+    window_ms: u64,
+    shared: &Shared,
+) -> Vec<Value> {
+    let mut rest = Vec::new();
+    for event in events {
+        let kind = event["type"].as_str().unwrap_or_default();
+        let aggregated = kind.starts_with("page.") && !kind.ends_with("locked");
+        if !aggregated {
+            rest.push(event);
+            continue;
+        }
+        let same =
+            |e: &Value| e["type"] == event["type"] && e["entity"]["id"] == event["entity"]["id"];
+        if let Some((into, _)) = merging.iter_mut().find(|(e, _)| same(e)) {
+            fold(into, &event);
+            continue;
+        }
+        let closes = now + Duration::from_millis(window_ms);
+        merging.push((event, closes));
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(closes).await;
+            pump(&shared);
+        });
+    }
+    rest
+}
+
+/// `later` merged into `into`: the union of updated properties and authors, the time
+/// of the last change.
+fn fold(into: &mut Value, later: &Value) {
+    for key in ["updated_properties"] {
+        if let (Some(have), Some(more)) = (
+            into["data"][key].as_array().cloned(),
+            later["data"][key].as_array(),
+        ) {
+            let mut all = have;
+            all.extend(
+                more.iter()
+                    .filter(|p| !all.contains(p))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+            into["data"][key] = Value::Array(all);
+        }
+    }
+    if let (Some(have), Some(more)) = (
+        into["authors"].as_array().cloned(),
+        later["authors"].as_array(),
+    ) {
+        let mut all = have;
+        for a in more {
+            if !all.iter().any(|x| x["id"] == a["id"]) {
+                all.push(a.clone());
+            }
+        }
+        into["authors"] = Value::Array(all);
+    }
+    into["timestamp"] = later["timestamp"].clone();
+}
+
+/// The merged events whose window has closed.
+fn take_due(
+    merging: &mut Vec<(Value, tokio::time::Instant)>,
+    now: tokio::time::Instant,
+) -> Vec<Value> {
+    let (due, open): (Vec<_>, Vec<_>) = merging.drain(..).partition(|(_, closes)| *closes <= now);
+    *merging = open;
+    due.into_iter().map(|(e, _)| e).collect()
 }
 
 /// Sends held events, newest first.
@@ -212,6 +315,7 @@ async fn deliver(shared: &Shared, sub: &Subscription, mut event: Value, first: u
     loop {
         event["attempt_number"] = json!(attempt);
         event["subscription_id"] = json!(sub.id);
+        shape_for_version(&mut event, &sub.api_version);
         let body = serde_json::to_vec(&event).unwrap_or_default();
         let result = http
             .post(&sub.url)
@@ -241,14 +345,31 @@ async fn deliver(shared: &Shared, sub: &Subscription, mut event: Value, first: u
     }
 }
 
+/// Gives an event the shape of the subscription's API version: before 2025-09-03 a
+/// page's parent names only its database.
+fn shape_for_version(event: &mut Value, api_version: &str) {
+    event["api_version"] = json!(api_version);
+    if api_version < "2025-09-03"
+        && let Some(parent) = event["data"]["parent"].as_object_mut()
+    {
+        parent.remove("data_source_id");
+    }
+}
+
 /// Registers a subscription: posts the verification handshake (`{"verification_token"}`,
 /// unsigned, as Notion does) and signs later deliveries with that token.
-pub async fn subscribe(shared: &Shared, url: &str, token: Option<String>) -> String {
+pub async fn subscribe(
+    shared: &Shared,
+    url: &str,
+    token: Option<String>,
+    api_version: Option<String>,
+) -> String {
     let token = token.unwrap_or_else(|| format!("secret_{}", uuid::Uuid::new_v4().simple()));
     let sub = Subscription {
         id: crate::ids::new_id(),
         url: url.to_owned(),
         token: token.clone(),
+        api_version: api_version.unwrap_or_else(|| DEFAULT_API_VERSION.to_owned()),
     };
     let handshake = json!({"verification_token": token});
     let _ = client().post(url).json(&handshake).send().await;

@@ -3,9 +3,13 @@
 //! subscription whose deliveries keep failing, so everything correctly signed is
 //! answered 200 unless it could not be stored.
 
-use std::sync::Arc;
+mod parent;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crm_domain::{NotionId, notion_signature};
+use crm_notion::WebhookEvent;
 use crm_settings::{CachedSecrets, SecretsSource};
 use crm_store::{Inserted, NewInboxItem, Store};
 use lambda_http::http::{Method, StatusCode};
@@ -23,11 +27,19 @@ pub const HANDLED: &[&str] = &["page.properties_updated", "page.created"];
 /// Notion deliveries are small; anything larger is not one.
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
+pub use parent::{FIRST_DATA_SOURCE_VERSION, Mismatch, Relevance, classify};
+
 pub struct NotionWebhook<S, P> {
-    pub store: S,
-    pub secrets: Arc<CachedSecrets<P>>,
+    store: S,
+    secrets: Arc<CachedSecrets<P>>,
     /// Only events about pages of the Deals data source are kept.
-    pub deals_data_source: NotionId,
+    deals_data_source: NotionId,
+    /// The database that holds the Deals data source, once the worker has read it:
+    /// events of subscriptions on API versions before data sources name only it.
+    deals_database: OnceLock<NotionId>,
+    /// Each operator-facing warning is logged once per process, not once per event.
+    warned_old_version: AtomicBool,
+    warned_mismatch: AtomicBool,
 }
 
 pub fn inbox_id(event_id: &str) -> String {
@@ -35,6 +47,21 @@ pub fn inbox_id(event_id: &str) -> String {
 }
 
 impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
+    pub fn new(store: S, secrets: Arc<CachedSecrets<P>>, deals_data_source: NotionId) -> Self {
+        Self {
+            store,
+            secrets,
+            deals_data_source,
+            deals_database: OnceLock::new(),
+            warned_old_version: AtomicBool::new(false),
+            warned_mismatch: AtomicBool::new(false),
+        }
+    }
+
+    pub fn secrets(&self) -> &Arc<CachedSecrets<P>> {
+        &self.secrets
+    }
+
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let span = tracing::info_span!("notion_webhook", event_id = tracing::field::Empty);
         let (status, body) = self.answer(&request).instrument(span).await;
@@ -87,12 +114,12 @@ impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
             tracing::warn!("webhook signature refused");
             return (StatusCode::UNAUTHORIZED, json!({"error": "unauthorized"}));
         }
-        let Some(event) = parsed else {
+        let Some(envelope) = parsed else {
             return (StatusCode::BAD_REQUEST, json!({"error": "malformed_json"}));
         };
         let (Some(id), Some(kind)) = (
-            event.get("id").and_then(Value::as_str),
-            event.get("type").and_then(Value::as_str),
+            envelope.get("id").and_then(Value::as_str),
+            envelope.get("type").and_then(Value::as_str),
         ) else {
             return (StatusCode::BAD_REQUEST, json!({"error": "not_an_event"}));
         };
@@ -101,12 +128,29 @@ impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
             tracing::debug!(kind, "event type not handled");
             return (StatusCode::OK, json!({"status": "ignored"}));
         }
-        let data_source = event
-            .pointer("/data/parent/data_source_id")
-            .and_then(Value::as_str)
-            .and_then(|id| NotionId::parse(id).ok());
-        if data_source.as_ref() != Some(&self.deals_data_source) {
-            return (StatusCode::OK, json!({"status": "ignored"}));
+        // A page event the worker will act on: read it whole, as the worker will.
+        let Ok(event) = serde_json::from_value::<WebhookEvent>(envelope.clone()) else {
+            return (StatusCode::BAD_REQUEST, json!({"error": "not_an_event"}));
+        };
+        if parent::is_before_data_sources(event.api_version.as_deref())
+            && !self.warned_old_version.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                api_version = event.api_version.as_deref().unwrap_or_default(),
+                "this Notion webhook subscription sends events in an API version before {FIRST_DATA_SOURCE_VERSION}: they name the Deals database, not its data source. They are handled, but recreate the subscription with API version 2026-03-11 (README, 'Connect Notion')"
+            );
+        }
+        let deals_database = self.deals_database().await;
+        match parent::classify(
+            event.data.parent.as_ref(),
+            &self.deals_data_source,
+            deals_database.as_ref(),
+        ) {
+            Relevance::Deals | Relevance::Undecided => {}
+            Relevance::Other(mismatch) => {
+                self.warn_mismatch(&mismatch);
+                return (StatusCode::OK, json!({"status": "ignored"}));
+            }
         }
         let item = NewInboxItem {
             id: inbox_id(id),
@@ -126,6 +170,37 @@ impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
                     json!({"error": "unavailable"}),
                 )
             }
+        }
+    }
+
+    /// The Deals database id: learnt once from the schema the worker cached.
+    async fn deals_database(&self) -> Option<NotionId> {
+        if let Some(known) = self.deals_database.get() {
+            return Some(known.clone());
+        }
+        let learnt = crate::worker::known_deals_database(&self.store).await?;
+        Some(self.deals_database.get_or_init(|| learnt).clone())
+    }
+
+    /// Says once per process why page events are being dropped: most often a
+    /// misconfiguration that would otherwise look like "Slack never hears anything".
+    fn warn_mismatch(&self, mismatch: &Mismatch) {
+        if self.warned_mismatch.swap(true, Ordering::Relaxed) {
+            tracing::debug!(?mismatch, "page event not about Deals; ignored");
+            return;
+        }
+        match mismatch {
+            Mismatch::ConfiguredDatabaseId { data_source } => tracing::warn!(
+                configured = %self.deals_data_source,
+                data_source = %data_source,
+                "CRM_DEALS_DATA_SOURCE_ID holds the Deals database id, not its data source id: set it to {data_source}; until then every deal event is ignored"
+            ),
+            Mismatch::Elsewhere { kind, id } => tracing::warn!(
+                parent_type = %kind,
+                parent_id = %id,
+                deals_data_source = %self.deals_data_source,
+                "page events arrive for a parent that is neither the Deals data source nor its database; they are acknowledged and ignored. If deal changes never reach Slack, check CRM_DEALS_DATA_SOURCE_ID (crm setup --check prints the ids)"
+            ),
         }
     }
 

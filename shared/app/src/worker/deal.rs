@@ -8,6 +8,7 @@
 //! however many events report one transition, one message is posted.
 
 use chrono::DateTime;
+use crm_domain::NotionId;
 use crm_domain::deal::{Deal, announcement, changed};
 use crm_notion::{NotionClient, NotionError, Page, PropertyValue, WebhookEvent};
 use crm_settings::{Secrets, SecretsSource};
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
 use super::{Outcome, Worker};
+use crate::webhook::{Relevance, classify};
 
 #[derive(Debug, thiserror::Error)]
 enum DealFailure {
@@ -49,13 +51,16 @@ impl DealFailure {
     }
 }
 
-/// Property ids of the Deals data source that events and reads use.
+/// Property ids of the Deals data source that events and reads use, and the database
+/// that holds it (which events of subscriptions before data sources name instead).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct DealSchema {
     stage: String,
     name: String,
     value: Option<String>,
     owner: Option<String>,
+    #[serde(default)]
+    database: Option<String>,
 }
 
 const SCHEMA_KEY: &str = "notion:deals-schema";
@@ -63,6 +68,14 @@ const BOT_KEY: &str = "notion:bot-user";
 /// How long the schema's ids are trusted before being read again (ids survive
 /// renames; a re-read catches a property that was replaced).
 const SCHEMA_TTL_MS: i64 = 3_600_000;
+
+/// The Deals database id as last read from the schema, if it has been read. A data
+/// source never moves to another database, so the age of the entry does not matter.
+pub async fn known_deals_database<S: Store>(store: &S) -> Option<NotionId> {
+    let cached = store.cache_get(SCHEMA_KEY).await.ok()??;
+    let schema: DealSchema = serde_json::from_str(&cached.value).ok()?;
+    NotionId::parse(schema.database.as_deref()?).ok()
+}
 
 pub async fn process<S: Store, P: SecretsSource>(
     worker: &Worker<S, P>,
@@ -99,6 +112,12 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
     async fn run(&self) -> Result<(), DealFailure> {
         let schema = self.schema().await?;
         let event = self.event;
+        if !self.is_about_deals(&schema) {
+            tracing::warn!(
+                "an event that names a database other than Deals' was ignored (the webhook let it through before it knew the Deals database)"
+            );
+            return Ok(());
+        }
         if event.kind == "page.properties_updated"
             && !event.data.updated_properties.contains(&schema.stage)
         {
@@ -216,6 +235,24 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
         }
     }
 
+    /// Whether the event is about the Deals data source. The webhook lets an event
+    /// through that names only a database while it does not know Deals' database yet;
+    /// here the schema says.
+    fn is_about_deals(&self, schema: &DealSchema) -> bool {
+        // Settings are validated at start; an id that does not parse cannot happen.
+        let Ok(deals) = NotionId::parse(&self.worker.settings.deals_data_source) else {
+            return true;
+        };
+        let database = schema
+            .database
+            .as_deref()
+            .and_then(|d| NotionId::parse(d).ok());
+        !matches!(
+            classify(self.event.data.parent.as_ref(), &deals, database.as_ref()),
+            Relevance::Other(_)
+        )
+    }
+
     /// The ids of the Deals properties, read from the schema and cached.
     async fn schema(&self) -> Result<DealSchema, DealFailure> {
         let store = &self.worker.store;
@@ -237,6 +274,7 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
             name: id(&names.name).ok_or_else(|| DealFailure::NoProperty(names.name.clone()))?,
             value: id(&names.value),
             owner: id(&names.owner),
+            database: ds.parent.database_id.clone(),
         };
         let json = serde_json::to_string(&schema).unwrap_or_default();
         store.cache_put(SCHEMA_KEY, &json, now).await?;

@@ -14,6 +14,8 @@
 mod deal;
 mod lead;
 
+pub(crate) use deal::known_deals_database;
+
 use std::sync::Arc;
 use std::time::Duration;
 
