@@ -9,7 +9,7 @@ use chrono::TimeZone;
 use common::{Harness, text};
 use crm_app::intake::inbox_id;
 use crm_domain::Clock;
-use crm_notion_emulator::{FaultAction, FaultRule};
+use crm_notion_emulator::{FaultAction, FaultRule, TextCase};
 use crm_store::{InboxStatus, Store};
 use serde_json::{Value, json};
 
@@ -230,6 +230,55 @@ async fn a_contact_made_by_hand_is_found_and_updated_not_duplicated() {
     let live: Vec<&Value> = contacts.iter().filter(|c| c["in_trash"] == false).collect();
     assert_eq!(live.len(), 1);
     assert_ne!(live[0]["id"], by_hand["id"]);
+}
+
+/// Notion does not document whether `equals` ignores case. A contact typed by hand as
+/// `Ann@Example.COM` is the one `ann@example.com`'s lead updates, whichever way the
+/// emulator is switched: the first lookup indexes every contact, later ones catch up
+/// with contacts typed since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_typed_by_hand_in_another_case_is_updated_in_either_text_case() {
+    for case in [TextCase::Sensitive, TextCase::Insensitive] {
+        let h = Harness::new().await;
+        h.emulator.set_text_case(case);
+        let by_hand = |name: &str, email: &str| {
+            h.emulator
+                .create_page_as_person(
+                    json!({"Name": {"title": [{"text": {"content": name}}]}, "Email": {"email": email}}),
+                    &h.ws.contacts_data_source_id,
+                )
+                .unwrap()["id"]
+                .clone()
+        };
+        let ann = by_hand("Ann Lee", "Ann@Example.COM");
+        let lead = json!({"submission_id": "c-1", "email": "ann@example.com", "phone": "555"});
+        assert_eq!(h.post_lead(&lead).await.0, 202);
+        assert!(
+            h.run_worker(&[inbox_id("c-1")]).await.is_empty(),
+            "{case:?}"
+        );
+        let contacts = h.contacts();
+        assert_eq!(contacts.len(), 1, "{case:?}: no second contact");
+        assert_eq!(contacts[0]["id"], ann);
+        assert_eq!(text(&contacts[0], "Phone"), "555", "{case:?}");
+
+        // Typed by hand after the index was built, found once the index catches up.
+        let bob = by_hand("Bob Stone", "Bob@Example.com");
+        h.clock.advance(Duration::from_secs(120));
+        h.accept("c-2", "bob@example.com").await;
+        assert!(
+            h.run_worker(&[inbox_id("c-2")]).await.is_empty(),
+            "{case:?}"
+        );
+        let contacts = h.contacts();
+        assert_eq!(contacts.len(), 2, "{case:?}: no third contact");
+        let activity = h
+            .activities()
+            .into_iter()
+            .find(|a| text(a, "Details").contains("c-2"))
+            .unwrap();
+        assert_eq!(activity["properties"]["Contact"]["relation"][0]["id"], bob);
+    }
 }
 
 /// What is sent, the headers, the body, and the status and code expected back.

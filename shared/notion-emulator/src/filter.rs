@@ -1,7 +1,8 @@
 //! Query filters and sorts, evaluated the way Notion's filter reference describes.
 //!
-//! Text comparisons are case-sensitive: Notion does not document them as
-//! case-insensitive, so code tested here must not depend on case folding by the server.
+//! Whether text comparisons ignore case, Notion does not document (the filter reference
+//! says only that `equals` "matches the provided string"), so it is a switch,
+//! [`TextCase`], and the product's tests pass in both settings.
 
 use std::cmp::Ordering;
 
@@ -246,17 +247,39 @@ fn date_cond(condition: &Value) -> Result<DateCond, ApiError> {
 }
 
 /// Whether `page` passes the compiled filter.
-pub fn matches(f: &Compiled, page: &PageRec) -> bool {
+/// How text filters compare: one of Notion's undocumented behaviours, so a switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextCase {
+    /// `Ann@Example.com` does not equal `ann@example.com`.
+    #[default]
+    Sensitive,
+    /// Text filters ignore case.
+    Insensitive,
+}
+
+impl TextCase {
+    /// The setting named by `NOTION_EMULATOR_TEXT_CASE` (`sensitive` or `insensitive`),
+    /// so a whole test run can be repeated in the other mode.
+    pub fn from_env() -> Self {
+        match std::env::var("NOTION_EMULATOR_TEXT_CASE").as_deref() {
+            Ok("insensitive") => Self::Insensitive,
+            _ => Self::Sensitive,
+        }
+    }
+}
+
+pub fn matches(f: &Compiled, page: &PageRec, case: TextCase) -> bool {
     match f {
-        Compiled::And(items) => items.iter().all(|i| matches(i, page)),
-        Compiled::Or(items) => items.iter().any(|i| matches(i, page)),
+        Compiled::And(items) => items.iter().all(|i| matches(i, page, case)),
+        Compiled::Or(items) => items.iter().any(|i| matches(i, page, case)),
         Compiled::Timestamp { created, cond } => date_matches(
             cond,
             Some(if *created { page.created } else { page.edited }),
         ),
         Compiled::Property { id, kind, cond } => {
             let value = page.values.get(id).unwrap_or(&Value::Null);
-            property_matches(kind, cond, value, page)
+            property_matches(kind, cond, value, page, case)
         }
     }
 }
@@ -268,11 +291,22 @@ fn text_of(kind: &str, value: &Value) -> String {
     }
 }
 
-fn property_matches(kind: &str, cond: &Cond, value: &Value, page: &PageRec) -> bool {
+fn property_matches(
+    kind: &str,
+    cond: &Cond,
+    value: &Value,
+    page: &PageRec,
+    case: TextCase,
+) -> bool {
     match cond {
         Cond::Text(op, arg) => {
-            let text = text_of(kind, value);
-            let arg = arg.as_deref().unwrap_or_default();
+            let fold = |s: String| match case {
+                TextCase::Sensitive => s,
+                TextCase::Insensitive => s.to_lowercase(),
+            };
+            let text = fold(text_of(kind, value));
+            let arg = fold(arg.clone().unwrap_or_default());
+            let arg = arg.as_str();
             match op.as_str() {
                 "equals" => text == arg,
                 "does_not_equal" => text != arg,

@@ -33,6 +33,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::{FaultAction, FaultRule};
+pub use filter::TextCase;
 pub use seed::{SeededWorkspace, StageKind};
 pub use state::LoggedRequest;
 pub use webhooks::{DeliveryMode, DeliveryRecord};
@@ -105,6 +106,16 @@ impl Emulator {
     /// Answers 429 like Notion beyond `per_second` requests per second (with `burst`).
     pub fn set_rate_limit(&self, limit: Option<(f64, u32)>) {
         self.state().set_rate_limit(limit);
+    }
+
+    /// Whether text filters ignore case (Notion does not say); the default comes from
+    /// `NOTION_EMULATOR_TEXT_CASE`.
+    pub fn set_text_case(&self, case: TextCase) {
+        self.state().text_case = case;
+    }
+
+    pub fn text_case(&self) -> TextCase {
+        self.state().text_case
     }
 
     /// Caps query results like Notion's 10,000-row limit, at `cap` rows.

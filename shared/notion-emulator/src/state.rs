@@ -52,6 +52,7 @@ pub struct State {
     pub result_cap: usize,
     pub webhooks: WebhookState,
     pub started: Instant,
+    pub text_case: crate::filter::TextCase,
 }
 
 impl State {
@@ -78,6 +79,7 @@ impl State {
             result_cap: 10_000,
             webhooks: WebhookState::default(),
             started: Instant::now(),
+            text_case: crate::filter::TextCase::from_env(),
         }
     }
 

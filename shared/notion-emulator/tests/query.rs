@@ -353,3 +353,36 @@ async fn cursors_walk_every_row_once_with_opaque_tokens() {
     assert_eq!(seen, "CDBA");
     assert_eq!(pages, 2);
 }
+
+/// Notion does not document whether text filters ignore case: the switch decides, and
+/// each setting does what it says.
+#[tokio::test]
+async fn text_case_is_a_switch() {
+    let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
+    let ws = emulator.seed_crm(StageKind::Status);
+    let api = Api::new(&emulator);
+    let ds = &ws.contacts_data_source_id;
+    let page = json!({"parent": {"data_source_id": ds}, "properties": {
+        "Name": title("Ann"), "Email": {"email": "Ann@Example.COM"}}});
+    api.ok("POST", "/v1/pages", Some(page)).await;
+    let equals =
+        |address: &str| json!({"filter": {"property": "Email", "email": {"equals": address}}});
+    for (case, lower, typed) in [
+        (crm_notion_emulator::TextCase::Sensitive, 0, 1),
+        (crm_notion_emulator::TextCase::Insensitive, 1, 1),
+    ] {
+        emulator.set_text_case(case);
+        let (_, found) = api.query(ds, equals("ann@example.com")).await;
+        assert_eq!(
+            found["results"].as_array().unwrap().len(),
+            lower,
+            "{case:?}"
+        );
+        let (_, found) = api.query(ds, equals("Ann@Example.COM")).await;
+        assert_eq!(
+            found["results"].as_array().unwrap().len(),
+            typed,
+            "{case:?}"
+        );
+    }
+}

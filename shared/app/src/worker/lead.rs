@@ -13,14 +13,14 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crm_domain::{ContactEmail, Lead};
 use crm_notion::filter::{Condition, Relation, Text};
 use crm_notion::{
-    CreatePage, Direction, Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest,
-    Sort, UpdatePage,
+    CreatePage, Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest, UpdatePage,
 };
 use crm_settings::SecretsSource;
 use crm_store::{Begin, InboxItem, LeaseOutcome, Store, StoreError};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
+use super::contacts_index::{Contacts, LookupError};
 use super::{Outcome, Worker};
 
 /// Why writing a lead stopped.
@@ -32,6 +32,15 @@ enum LeadFailure {
     Store(#[from] StoreError),
     #[error("the lease on the contact expired mid-write; another attempt owns it now")]
     LeaseLost,
+}
+
+impl From<LookupError> for LeadFailure {
+    fn from(e: LookupError) -> Self {
+        match e {
+            LookupError::Notion(e) => Self::Notion(e),
+            LookupError::Store(e) => Self::Store(e),
+        }
+    }
 }
 
 impl LeadFailure {
@@ -184,7 +193,7 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
     }
 
     /// The contact for this email: the cached page when it still exists and is not in
-    /// the trash, else the oldest contact Notion finds with the address.
+    /// the trash, else the oldest contact Notion has with the address in any case.
     async fn find_contact(&self) -> Result<Option<Page>, LeadFailure> {
         let store = &self.worker.store;
         let key = email_key(&self.lead.email);
@@ -199,41 +208,14 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
             }
             store.cache_delete(&key).await?;
         }
-        let props = &self.worker.settings.properties.contacts;
-        let request = QueryRequest {
-            filter: Some(Filter::property(
-                &props.email,
-                Condition::Email(Text::Equals(self.lead.email.to_string())),
-            )),
-            sorts: vec![Sort::Timestamp {
-                timestamp: crm_notion::filter::Timestamp::CreatedTime,
-                direction: Direction::Ascending,
-            }],
-            page_size: Some(10),
-            ..QueryRequest::default()
+        let contacts = Contacts {
+            store,
+            notion: self.notion,
+            data_source: &self.worker.settings.contacts_data_source,
+            email_property: &self.worker.settings.properties.contacts.email,
         };
-        let found = self
-            .notion
-            .query_data_source(&self.worker.settings.contacts_data_source, &request)
-            .await?;
-        // Notion does not document whether `equals` ignores case: compare here too.
-        let mut matches: Vec<Page> = found
-            .results
-            .into_iter()
-            .filter(|p| !p.in_trash)
-            .filter(|p| {
-                p.property(&props.email)
-                    .and_then(PropertyValue::as_text)
-                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(self.lead.email.as_str()))
-            })
-            .collect();
-        if matches.len() > 1 {
-            tracing::warn!(
-                count = matches.len(),
-                "several contacts share this email; updating the oldest"
-            );
-        }
-        Ok((!matches.is_empty()).then(|| matches.remove(0)))
+        let now = self.worker.clock.now().as_millis();
+        Ok(contacts.find(&self.lead.email, now).await?)
     }
 
     /// The day of the submission in the configured time zone: what "Last Contacted" means

@@ -11,6 +11,7 @@
 //!
 //! Nothing is dropped: in every case the item and its reason are in the table.
 
+mod contacts_index;
 mod deal;
 mod lead;
 

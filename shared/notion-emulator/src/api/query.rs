@@ -55,7 +55,11 @@ pub async fn query(
         .pages
         .iter()
         .filter(|p| p.data_source_id == id && !p.in_trash)
-        .filter(|p| filter.as_ref().is_none_or(|f| matches(f, p)))
+        .filter(|p| {
+            filter
+                .as_ref()
+                .is_none_or(|f| matches(f, p, state.text_case))
+        })
         .collect();
     rows.sort_by(|a, b| compare(&sorts, a, b));
     let capped = rows.len() > state.result_cap;

@@ -1,0 +1,167 @@
+//! Finding the contact for an email address, whatever case it was typed in.
+//!
+//! Leads are written with the canonical (lowercase) address, but a person may type a
+//! contact by hand as `Ann@Example.COM`. Notion does not document whether the email
+//! filter's `equals` ignores case; if it does not, `equals "ann@example.com"` misses that
+//! contact and a second one would be created. So, beside the query for the address, the
+//! worker keeps an index in the store — the same `email:` cache entries a lead writes,
+//! canonical address → page — of every contact Notion holds:
+//!
+//! * the first lookup with no index reads every contact once (all cursors);
+//! * after that, a lookup at most every [`CATCH_UP_EVERY_MS`] widens the one query it
+//!   makes anyway to "this address, or any contact edited since the last catch-up", so
+//!   a contact typed or fixed by hand is indexed within that interval at no extra call;
+//! * every other lookup asks for the address alone, as before.
+//!
+//! Where Notion does fold case, the address query alone finds the contact; where it does
+//! not, the index does. The matches are compared without case here in both cases.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use crm_domain::ContactEmail;
+use crm_notion::filter::{Condition, Date, Text, Timestamp};
+use crm_notion::{
+    Direction, Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest, Sort,
+};
+use crm_store::{Store, StoreError};
+
+use super::lead::email_key;
+
+/// When the index last caught up with Notion (its version, in Unix milliseconds).
+const WATERMARK_KEY: &str = "notion:contacts-index";
+/// How often a lookup widens its query to catch the index up. Bounds the extra rows a
+/// burst of leads reads (each catch-up returns the contacts edited since the last).
+pub const CATCH_UP_EVERY_MS: i64 = 60_000;
+/// Notion rounds `last_edited_time` down to the minute and does not document how soon a
+/// write shows in queries: each catch-up starts this much before the previous one.
+const OVERLAP_MS: i64 = 5 * 60_000;
+/// Index entries written at once (store round trips, not Notion calls).
+const WRITES_AT_ONCE: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error(transparent)]
+    Notion(#[from] NotionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where the contacts are and how their email property is named.
+pub struct Contacts<'a, S> {
+    pub store: &'a S,
+    pub notion: &'a NotionClient,
+    pub data_source: &'a str,
+    pub email_property: &'a str,
+}
+
+/// What one lookup asks Notion for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// The address only.
+    Address,
+    /// The address, and every contact edited since this instant (ms).
+    AddressAndEditedSince(i64),
+    /// Every contact with an address: the index is built.
+    Everything,
+}
+
+impl<S: Store> Contacts<'_, S> {
+    /// The oldest live contact whose address is `email` in any case.
+    pub async fn find(
+        &self,
+        email: &ContactEmail,
+        now_ms: i64,
+    ) -> Result<Option<Page>, LookupError> {
+        let watermark = self
+            .store
+            .cache_get(WATERMARK_KEY)
+            .await?
+            .map(|e| e.version);
+        let scope = match watermark {
+            None => Scope::Everything,
+            Some(last) if now_ms - last >= CATCH_UP_EVERY_MS => {
+                Scope::AddressAndEditedSince(last - OVERLAP_MS)
+            }
+            Some(_) => Scope::Address,
+        };
+        let request = QueryRequest {
+            filter: Some(self.filter(email, scope)),
+            // Oldest first: of several contacts with one address, the oldest is kept.
+            sorts: vec![Sort::Timestamp {
+                timestamp: Timestamp::CreatedTime,
+                direction: Direction::Ascending,
+            }],
+            page_size: Some(100),
+            ..QueryRequest::default()
+        };
+        let (pages, complete) = self.notion.query_all(self.data_source, &request).await?;
+        if !complete {
+            tracing::warn!(
+                "Notion capped the contacts query at its row limit; contacts beyond it are found by address only"
+            );
+        }
+        let mut oldest: BTreeMap<String, &Page> = BTreeMap::new();
+        for page in pages.iter().filter(|p| !p.in_trash) {
+            if let Some(address) = self.address(page) {
+                oldest.entry(email_key(&address)).or_insert(page);
+            }
+        }
+        let found = oldest.get(&email_key(email)).map(|p| (*p).clone());
+        if scope != Scope::Address {
+            self.index(&oldest, now_ms).await?;
+            self.store.cache_put(WATERMARK_KEY, "", now_ms).await?;
+            tracing::info!(
+                contacts = oldest.len(),
+                full = scope == Scope::Everything,
+                "contacts index caught up"
+            );
+        }
+        Ok(found)
+    }
+
+    fn filter(&self, email: &ContactEmail, scope: Scope) -> Filter {
+        let property = |text| Filter::property(self.email_property, Condition::Email(text));
+        let address = property(Text::Equals(email.to_string()));
+        match scope {
+            Scope::Address => address,
+            Scope::AddressAndEditedSince(since) => Filter::or([
+                address,
+                Filter::timestamp(Timestamp::LastEditedTime, Date::OnOrAfter(iso(since))),
+            ]),
+            Scope::Everything => property(Text::IsNotEmpty(true)),
+        }
+    }
+
+    /// The page's address, canonical; `None` when it has none that parses.
+    fn address(&self, page: &Page) -> Option<ContactEmail> {
+        let text = page
+            .property(self.email_property)
+            .and_then(PropertyValue::as_text)?;
+        ContactEmail::parse(&text).ok()
+    }
+
+    /// Records the pages under their addresses where no entry exists yet: an entry a
+    /// lead wrote (or an older contact) keeps its page.
+    async fn index(&self, pages: &BTreeMap<String, &Page>, now_ms: i64) -> Result<(), LookupError> {
+        let entries: Vec<(&String, &str)> = pages.iter().map(|(k, p)| (k, p.id.as_str())).collect();
+        for chunk in entries.chunks(WRITES_AT_ONCE) {
+            let writes = chunk.iter().map(|(key, page_id)| async move {
+                if self.store.cache_get(key).await?.is_none() {
+                    self.store.cache_put(key, page_id, now_ms).await?;
+                }
+                Ok::<(), StoreError>(())
+            });
+            for result in futures::future::join_all(writes).await {
+                result?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn iso(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
