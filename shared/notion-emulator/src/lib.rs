@@ -6,8 +6,38 @@
 //! against `api.notion.com`. On top of Notion, it can be told to misbehave the ways
 //! Notion does (429 with `Retry-After`, 529, 5xx, a 503 after committing a write,
 //! latency, a rate limit), it logs every request so tests can count calls, and it sends
-//! signed webhook deliveries for page changes, optionally duplicated, reordered or
-//! delayed.
+//! signed webhook deliveries for page changes, optionally duplicated, reordered,
+//! delayed or merged.
+//!
+//! # A witness, not a friend
+//!
+//! Where Notion documents a behaviour, the emulator does exactly that and refuses what
+//! Notion refuses, so a client bug fails here as it would against Notion. Where Notion
+//! does not document it, the emulator has a switch, and the product's tests pass in
+//! every setting. Each behaviour names its source:
+//!
+//! | behaviour | source |
+//! |---|---|
+//! | `Notion-Version` required; data-source paths refused on 2022-06-28 (`invalid_request_url`) | versioning page; notion-mcp-server issues #178/#179 |
+//! | error body `{object, status, code, message, request_id}`; codes per status | status-codes page; SDK `src/errors.ts` |
+//! | 429 `rate_limited` with `Retry-After` and `additional_data.retry_after`; 529 `service_overload`; 503 after a saved write with `committed_resource_id` | request-limits page |
+//! | `filter_properties` matches a property id in its one wire form (the JSON id decoded, then query-encoded); a double-encoded id (`%253A…`) or a name is a 400 `validation_error` | retrieve-a-page reference ("page property value IDs"); SDK PR #402 |
+//! | `request_status` only on a response cut at the 10,000-row cap | changelog 2026-07-08; a live capture without it |
+//! | `archived` refused on 2026-03-11 (use `in_trash`); accepted before | upgrade guide 2026-03-11 |
+//! | `in_trash` is not a query body parameter; trashed pages are never returned | query-a-data-source reference (2026 copy) |
+//! | filters: operators per type, two levels of `and`/`or`, sorts, opaque cursors, `page_size` 1–100 | filter and sort reference; SDK `api-endpoints` types |
+//! | rich text ≤ 2,000 characters, arrays ≤ 100 | request-limits page |
+//! | webhook handshake unsigned, deliveries signed `sha256=` HMAC of the body with the verification token | webhooks page; SDK `src/webhooks.ts` |
+//! | a page's event parent names `data_source_id` from API 2025-09-03, only the database on 2022-06-28 | "Webhook events" reference; upgrade guide 2025-09-03 |
+//! | deliveries retried up to 8 times; may be duplicated, delayed, out of order | "Event types & delivery" page |
+//!
+//! Switches for what Notion leaves unsaid:
+//!
+//! | switch | why |
+//! |---|---|
+//! | [`TextCase`] (`set_text_case`, `NOTION_EMULATOR_TEXT_CASE`): text filters case-sensitive or not | the filter reference says only "matches the provided string" |
+//! | [`DeliveryMode::aggregate_ms`]: merge a page's events within a window | the delivery page says page events are aggregated, not for how long |
+//! | [`DeliveryMode`] `duplicate` / `reorder` / `delay_ms` | delivery is "at most once" in aim, retried, unordered |
 //!
 //! Admin routes live under `/__admin`, outside Notion's `/v1`, and need no token.
 

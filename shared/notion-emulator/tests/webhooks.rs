@@ -209,3 +209,66 @@ async fn failed_deliveries_are_retried_with_rising_attempt_numbers() {
         "no delivery after the first 200"
     );
 }
+
+/// A subscription on 2022-06-28 names a page's database only; merging folds a page's
+/// changes within the window into one event with every property and author.
+#[tokio::test]
+async fn older_versions_and_merged_events_are_shaped_like_notions() {
+    let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
+    let ws = emulator.seed_crm(StageKind::Status);
+    let (url, received) = receiver(ok_status()).await;
+    emulator.subscribe_with_version(&url, "2022-06-28").await;
+    emulator.set_delivery_mode(DeliveryMode {
+        aggregate_ms: 300,
+        ..DeliveryMode::default()
+    });
+    let deal = emulator
+        .create_page_as_person(
+            json!({"Deal Name": title("Acme")}),
+            &ws.deals_data_source_id,
+        )
+        .unwrap();
+    let deal_id = deal["id"].as_str().unwrap();
+    for stage in ["negotiation", "won", "lost"] {
+        emulator
+            .update_page_as_person(deal_id, json!({"Stage": {"status": {"name": stage}}}))
+            .unwrap();
+    }
+    let api = Api::new(&emulator);
+    api.ok(
+        "PATCH",
+        &format!("/v1/pages/{deal_id}"),
+        Some(json!({"properties": {"Value": {"number": 7}}})),
+    )
+    .await;
+    received.wait_for(2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let events = received.events();
+    assert_eq!(
+        events.len(),
+        2,
+        "created, then one merged update: {events:?}"
+    );
+    let created = &events[0];
+    assert_eq!(created["api_version"], "2022-06-28");
+    assert_eq!(
+        created["data"]["parent"],
+        json!({"id": ws.deals_database_id, "type": "database"})
+    );
+    let merged = &events[1];
+    assert_eq!(merged["type"], "page.properties_updated");
+    assert_eq!(
+        merged["data"]["updated_properties"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let authors: Vec<&str> = merged["authors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(authors, ["person", "bot"]);
+}
