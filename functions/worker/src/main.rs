@@ -1,5 +1,5 @@
 //! Worker: does the Notion and Slack work for inbox items, triggered by the table's
-//! DynamoDB stream (INSERTs of inbox items), reporting partial batch failures.
+//! DynamoDB stream (inbox items that become pending), reporting partial batch failures.
 
 use aws_lambda_events::event::dynamodb::Event;
 use crm_app::Context;

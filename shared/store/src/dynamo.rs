@@ -348,6 +348,13 @@ impl Store for DynamoStore {
             .await?;
         let old = match outcome {
             Conditional::Written(None) => return Ok(Begin::Claimed),
+            // A record past its retention counts as absent: the work is new, not a
+            // resumption of an earlier attempt.
+            Conditional::Written(Some(old))
+                if get_n(&old, "expires_at").is_some_and(|e| e <= now.as_secs()) =>
+            {
+                return Ok(Begin::Claimed);
+            }
             Conditional::Written(Some(_)) => return Ok(Begin::Reclaimed),
             Conditional::Rejected(old) => old.unwrap_or_default(),
         };

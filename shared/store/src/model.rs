@@ -24,8 +24,9 @@ pub enum Begin {
     /// The caller now owns the work; nobody tried it before.
     Claimed,
     /// The caller now owns work an earlier attempt started and did not finish (it
-    /// failed, crashed, or its record expired): some of it may already be done, so
-    /// steps that create things must check first.
+    /// failed, or crashed and its lease ran out): some of it may already be done, so
+    /// steps that create things must check first. A record past its retention is not
+    /// an earlier attempt: beginning it again is [`Begin::Claimed`].
     Reclaimed,
     /// Someone else is working on it; their lease runs until `until`.
     InProgress { until: Timestamp },

@@ -226,7 +226,11 @@ impl Store for SqliteStore {
                 )
                 .optional()
                 .map_err(sql("begin"))?;
-            let existed = row.is_some();
+            // A record past its retention counts as absent: the work is new, not a
+            // resumption of an earlier attempt.
+            let existed = row
+                .as_ref()
+                .is_some_and(|(_, _, _, e)| !e.is_some_and(|e| e <= now.as_secs()));
             if let Some((state, lease_until, result, expires_at)) = row {
                 let expired = expires_at.is_some_and(|e| e <= now.as_secs());
                 match state.as_deref() {

@@ -12,9 +12,11 @@ fn the_deployed_table_matches_the_adapter() {
         "AttributeName: expires_at".to_owned(),
         "StreamViewType: NEW_IMAGE".to_owned(),
         "AttributeName: open_sk".to_owned(),
-        // The worker's stream filter selects inbox inserts by the key prefix.
+        // The worker's stream filter selects inbox items that become pending by the key
+        // prefix: inserted, or a done item replaced when its id is accepted again.
         r#"{"prefix": "inbox#"}"#.to_owned(),
-        r#""eventName": ["INSERT"]"#.to_owned(),
+        r#""eventName": ["INSERT", "MODIFY"]"#.to_owned(),
+        r#""NewImage": {"status": {"S": ["pending"]}}"#.to_owned(),
         "ReportBatchItemFailures".to_owned(),
     ] {
         assert!(t.contains(&needle), "template.yaml lacks {needle}");

@@ -353,9 +353,16 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
             .notion
             .query_all(&self.worker.settings.activities_data_source, &request)
             .await?;
+        // The same id accepted again after its retention is a new submission with an
+        // Activity of its own: only one dated the day of this acceptance is this one's.
+        let day = self.contacted_on();
         Ok(found
             .into_iter()
             .filter(|page| !page.in_trash)
+            .filter(|page| match page.property(&p.date) {
+                Some(PropertyValue::Date { date: Some(d) }) => d.start.get(..10) == Some(&day),
+                _ => false,
+            })
             .find(|page| {
                 page.property(&p.details)
                     .and_then(PropertyValue::as_text)

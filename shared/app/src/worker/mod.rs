@@ -27,7 +27,7 @@ use crm_domain::Clock;
 use crm_notion::NotionClient;
 use crm_settings::{CachedSecrets, LeadSettings, PropertyNames, SecretsSource, StageRoute};
 use crm_slack::SlackClient;
-use crm_store::{InboxItem, Store, inbox_item_from_stream_image};
+use crm_store::{InboxItem, InboxStatus, Store, inbox_item_from_stream_image};
 
 /// How an item ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,13 +94,19 @@ impl<S: Store, P: SecretsSource> Worker<S, P> {
     pub async fn handle_stream(&self, event: Event) -> DynamoDbEventResponse {
         let mut response = DynamoDbEventResponse::default();
         for record in event.records {
-            if record.event_name != "INSERT" {
-                continue;
-            }
+            // New work is an inbox item that becomes pending: an INSERT, or a MODIFY when
+            // an id whose done item had expired (but was not yet deleted by TTL) is
+            // accepted again and the put replaces it. The stream filter in
+            // `template.yaml` lets exactly these through; they are checked here too.
+            let modify = match record.event_name.as_str() {
+                "INSERT" => false,
+                "MODIFY" => true,
+                _ => continue,
+            };
             let image = serde_json::to_value(&record.change.new_image).unwrap_or_default();
             let item = match inbox_item_from_stream_image(&image) {
-                Ok(Some(item)) => item,
-                Ok(None) => continue,
+                Ok(Some(item)) if !modify || item.status == InboxStatus::Pending => item,
+                Ok(_) => continue,
                 Err(err) => {
                     // The item is in the table, listed as open; retrying cannot fix it.
                     tracing::error!(error = %err, "unreadable inbox record in the stream");

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod stream;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;

@@ -294,7 +294,8 @@ pub async fn completed_record_is_claimable_after_retention<S: Store>(
     clock.advance(HOUR + Duration::from_secs(1));
     assert_eq!(
         store.begin(&key, "b", MINUTE, HOUR).await.unwrap(),
-        Begin::Reclaimed
+        Begin::Claimed,
+        "past its retention the record counts as absent: new work, not a resumption"
     );
 }
 
