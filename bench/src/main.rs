@@ -302,7 +302,7 @@ async fn notion_calls(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std:
             r#"{"email":"calls@example.com","submission_id":"calls-1","message":"a"}"#,
         ))
         .await;
-    let first = calls(env, process("lead:calls-1".into())).await;
+    let first = calls(env, process("lead:own:calls-1".into())).await;
     rows.push((
         "Notion calls, new lead (query, create contact, create activity)".into(),
         first.to_string(),
@@ -312,7 +312,7 @@ async fn notion_calls(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std:
             r#"{"email":"calls@example.com","submission_id":"calls-2","message":"b"}"#,
         ))
         .await;
-    let repeat = calls(env, process("lead:calls-2".into())).await;
+    let repeat = calls(env, process("lead:own:calls-2".into())).await;
     rows.push((
         "Notion calls, repeat lead (cached contact: read, activity)".into(),
         repeat.to_string(),

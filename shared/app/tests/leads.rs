@@ -9,6 +9,7 @@ use chrono::TimeZone;
 use common::{Harness, text};
 use crm_app::intake::inbox_id;
 use crm_domain::Clock;
+use crm_domain::signature::{hmac_sha256, to_base64};
 use crm_notion_emulator::{FaultAction, FaultRule, TextCase};
 use crm_store::{InboxStatus, Store};
 use serde_json::{Value, json};
@@ -51,7 +52,7 @@ async fn a_signed_lead_becomes_one_contact_and_one_activity_and_repeats_add_only
     );
     assert!(h.contacts().is_empty(), "intake never calls Notion");
 
-    let failures = h.run_worker(&[inbox_id("sub-1001")]).await;
+    let failures = h.run_worker(&[inbox_id("own:sub-1001")]).await;
     assert!(failures.is_empty());
     let contacts = h.contacts();
     assert_eq!(contacts.len(), 1);
@@ -71,13 +72,13 @@ async fn a_signed_lead_becomes_one_contact_and_one_activity_and_repeats_add_only
     let details = text(activity, "Details");
     assert!(details.starts_with("We need 20 seats."), "{details}");
     assert!(details.contains("utm_campaign: autumn"));
-    assert!(details.contains("Submission: sub-1001"));
+    assert!(details.contains("Submission: own:sub-1001"));
     assert_eq!(
         relation_ids(activity, "Contact"),
         [contact["id"].as_str().unwrap()]
     );
     assert_eq!(
-        h.inbox(&inbox_id("sub-1001")).await.status,
+        h.inbox(&inbox_id("own:sub-1001")).await.status,
         InboxStatus::Done
     );
 
@@ -89,7 +90,7 @@ async fn a_signed_lead_becomes_one_contact_and_one_activity_and_repeats_add_only
         body,
         json!({"status": "duplicate", "submission_id": "sub-1001"})
     );
-    assert!(h.run_worker(&[inbox_id("sub-1001")]).await.is_empty());
+    assert!(h.run_worker(&[inbox_id("own:sub-1001")]).await.is_empty());
     assert_eq!(h.activities().len(), 1);
 
     // Two days later, a new submission with a company: Last Contacted moves, the empty
@@ -103,7 +104,7 @@ async fn a_signed_lead_becomes_one_contact_and_one_activity_and_repeats_add_only
         "message": "Also: invoices in EUR?",
     });
     assert_eq!(h.post_lead(&second).await.0, 202);
-    assert!(h.run_worker(&[inbox_id("sub-1002")]).await.is_empty());
+    assert!(h.run_worker(&[inbox_id("own:sub-1002")]).await.is_empty());
     let contacts = h.contacts();
     assert_eq!(contacts.len(), 1, "still one contact");
     assert_eq!(text(&contacts[0], "Company"), "Acme GmbH");
@@ -123,7 +124,7 @@ async fn a_signed_lead_becomes_one_contact_and_one_activity_and_repeats_add_only
     // A third with another company does not overwrite the first one.
     let third = json!({"submission_id": "sub-1003", "email": "ann.lee@example.com", "company": "Other Corp"});
     assert_eq!(h.post_lead(&third).await.0, 202);
-    assert!(h.run_worker(&[inbox_id("sub-1003")]).await.is_empty());
+    assert!(h.run_worker(&[inbox_id("own:sub-1003")]).await.is_empty());
     assert_eq!(text(&h.contacts()[0], "Company"), "Acme GmbH");
     assert_eq!(h.activities().len(), 3);
 }
@@ -150,7 +151,7 @@ async fn twenty_concurrent_submissions_for_one_email_make_one_contact_and_twenty
     }
     // Twenty worker invocations at once, one record each, as parallel shards would.
     // A record whose contact is busy is reported failed; the stream delivers it again.
-    let mut pending: Vec<String> = (0..20).map(|i| inbox_id(&format!("zoe-{i}"))).collect();
+    let mut pending: Vec<String> = (0..20).map(|i| inbox_id(&format!("own:zoe-{i}"))).collect();
     for round in 0..60 {
         let runs = pending.iter().map(|id| {
             let h = std::sync::Arc::clone(&h);
@@ -175,7 +176,7 @@ async fn twenty_concurrent_submissions_for_one_email_make_one_contact_and_twenty
     let activities = h.activities();
     assert_eq!(activities.len(), 20, "one Activity per submission");
     for i in 0..20 {
-        let marker = format!("Submission: zoe-{i}");
+        let marker = format!("Submission: own:zoe-{i}");
         assert_eq!(
             activities
                 .iter()
@@ -205,7 +206,7 @@ async fn a_contact_made_by_hand_is_found_and_updated_not_duplicated() {
         .unwrap();
     let lead = json!({"submission_id": "d-1", "email": "Dana@Example.com ", "name": "Dana", "company": "Elsewhere", "phone": "555"});
     assert_eq!(h.post_lead(&lead).await.0, 202);
-    assert!(h.run_worker(&[inbox_id("d-1")]).await.is_empty());
+    assert!(h.run_worker(&[inbox_id("own:d-1")]).await.is_empty());
     let contacts = h.contacts();
     assert_eq!(contacts.len(), 1);
     let c = &contacts[0];
@@ -225,7 +226,7 @@ async fn a_contact_made_by_hand_is_found_and_updated_not_duplicated() {
         .trash_page_as_person(by_hand["id"].as_str().unwrap(), true)
         .unwrap();
     h.accept("d-2", "dana@example.com").await;
-    assert!(h.run_worker(&[inbox_id("d-2")]).await.is_empty());
+    assert!(h.run_worker(&[inbox_id("own:d-2")]).await.is_empty());
     let contacts = h.contacts();
     let live: Vec<&Value> = contacts.iter().filter(|c| c["in_trash"] == false).collect();
     assert_eq!(live.len(), 1);
@@ -254,7 +255,7 @@ async fn a_contact_typed_by_hand_in_another_case_is_updated_in_either_text_case(
         let lead = json!({"submission_id": "c-1", "email": "ann@example.com", "phone": "555"});
         assert_eq!(h.post_lead(&lead).await.0, 202);
         assert!(
-            h.run_worker(&[inbox_id("c-1")]).await.is_empty(),
+            h.run_worker(&[inbox_id("own:c-1")]).await.is_empty(),
             "{case:?}"
         );
         let contacts = h.contacts();
@@ -267,7 +268,7 @@ async fn a_contact_typed_by_hand_in_another_case_is_updated_in_either_text_case(
         h.clock.advance(Duration::from_secs(120));
         h.accept("c-2", "bob@example.com").await;
         assert!(
-            h.run_worker(&[inbox_id("c-2")]).await.is_empty(),
+            h.run_worker(&[inbox_id("own:c-2")]).await.is_empty(),
             "{case:?}"
         );
         let contacts = h.contacts();
@@ -279,6 +280,65 @@ async fn a_contact_typed_by_hand_in_another_case_is_updated_in_either_text_case(
             .unwrap();
         assert_eq!(activity["properties"]["Contact"]["relation"][0]["id"], bob);
     }
+}
+
+/// Submission ids are the sender's: two sites numbering from 1, or an own form sending
+/// an id shaped like Tally's, must not make a second lead a silent "duplicate".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_submission_id_with_other_content_is_kept_not_dropped() {
+    let h = Harness::new().await;
+    let first = json!({"submission_id": "42", "email": "ann@example.com", "message": "Site A"});
+    let (status, body) = h.post_lead(&first).await;
+    assert_eq!((status, &body["submission_id"]), (202, &json!("42")));
+    // Another site, the same id, another person.
+    let other = json!({"submission_id": "42", "email": "bob@example.com", "message": "Site B"});
+    let (status, body) = h.post_lead(&other).await;
+    assert_eq!(status, 202, "{body}");
+    let derived = body["submission_id"].as_str().unwrap().to_owned();
+    assert!(derived.starts_with("42~"), "{derived}");
+    // Retries of either are still duplicates.
+    let (status, body) = h.post_lead(&other).await;
+    assert_eq!((status, &body["submission_id"]), (200, &json!(derived)));
+    assert_eq!(h.post_lead(&first).await.0, 200);
+    // An own form's id shaped like Tally's does not collide with Tally's.
+    let own_tally = json!({"submission_id": "2wgx4n", "email": "cy@example.com"});
+    assert_eq!(h.post_lead(&own_tally).await.0, 202);
+    let tally = tally_body();
+    let sig = to_base64(&hmac_sha256(
+        common::TALLY_SECRET.as_bytes(),
+        &[tally.as_bytes()],
+    ));
+    let headers = [
+        ("content-type", "application/json".to_owned()),
+        ("tally-signature", sig),
+    ];
+    assert_eq!(
+        h.post("/lead/tally", &headers, tally.as_bytes()).await.0,
+        202
+    );
+
+    let open: Vec<String> = h
+        .store
+        .inbox_list_open(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(open.len(), 4, "{open:?}");
+    assert!(h.run_worker(&open).await.is_empty());
+    let mut emails: Vec<String> = h.contacts().iter().map(|c| text(c, "Email")).collect();
+    emails.sort();
+    assert_eq!(
+        emails,
+        [
+            "alice@example.com",
+            "ann@example.com",
+            "bob@example.com",
+            "cy@example.com"
+        ]
+    );
+    assert_eq!(h.activities().len(), 4);
 }
 
 /// What is sent, the headers, the body, and the status and code expected back.
@@ -446,9 +506,9 @@ async fn a_notion_outage_keeps_the_item_failed_until_notion_recovers_then_one_co
     let h = Harness::new().await;
     h.accept("o-1", "omar@example.com").await;
     h.emulator.inject(FaultRule::status(None, "*", 503));
-    let failures = h.run_worker(&[inbox_id("o-1")]).await;
+    let failures = h.run_worker(&[inbox_id("own:o-1")]).await;
     assert_eq!(failures.len(), 1, "reported for the stream to retry");
-    let item = h.inbox(&inbox_id("o-1")).await;
+    let item = h.inbox(&inbox_id("own:o-1")).await;
     assert_eq!(item.status, InboxStatus::Failed);
     assert_eq!(item.attempts, 1);
     assert!(
@@ -464,13 +524,16 @@ async fn a_notion_outage_keeps_the_item_failed_until_notion_recovers_then_one_co
             .iter()
             .any(|i| i.id == item.id)
     );
-    assert!(h.run_worker(&[inbox_id("o-1")]).await.len() == 1);
+    assert!(h.run_worker(&[inbox_id("own:o-1")]).await.len() == 1);
 
     h.emulator.clear_faults();
-    assert!(h.run_worker(&[inbox_id("o-1")]).await.is_empty());
+    assert!(h.run_worker(&[inbox_id("own:o-1")]).await.is_empty());
     assert_eq!(h.contacts().len(), 1);
     assert_eq!(h.activities().len(), 1);
-    assert_eq!(h.inbox(&inbox_id("o-1")).await.status, InboxStatus::Done);
+    assert_eq!(
+        h.inbox(&inbox_id("own:o-1")).await.status,
+        InboxStatus::Done
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -480,11 +543,11 @@ async fn rate_limits_are_waited_out_within_one_attempt() {
     h.emulator
         .inject(FaultRule::rate_limited(None, "*", 1).times(2));
     let started = std::time::Instant::now();
-    assert!(h.run_worker(&[inbox_id("r-1")]).await.is_empty());
+    assert!(h.run_worker(&[inbox_id("own:r-1")]).await.is_empty());
     assert!(started.elapsed() >= Duration::from_secs(2));
     assert_eq!(h.contacts().len(), 1);
     assert_eq!(
-        h.inbox(&inbox_id("r-1")).await.attempts,
+        h.inbox(&inbox_id("own:r-1")).await.attempts,
         0,
         "no failed attempt"
     );
@@ -497,7 +560,7 @@ async fn writes_notion_saved_before_failing_are_never_repeated() {
     h.accept("c-1", "cy@example.com").await;
     h.emulator
         .inject(FaultRule::new(Some("POST"), "/v1/pages", FaultAction::CommitThen503).times(1));
-    assert!(h.run_worker(&[inbox_id("c-1")]).await.is_empty());
+    assert!(h.run_worker(&[inbox_id("own:c-1")]).await.is_empty());
     assert_eq!(h.contacts().len(), 1);
     assert_eq!(h.activities().len(), 1);
 
@@ -505,20 +568,23 @@ async fn writes_notion_saved_before_failing_are_never_repeated() {
     h.accept("c-2", "cy@example.com").await;
     h.emulator.inject(commit_then_504());
     assert_eq!(
-        h.run_worker(&[inbox_id("c-2")]).await.len(),
+        h.run_worker(&[inbox_id("own:c-2")]).await.len(),
         1,
         "reported for retry"
     );
     assert_eq!(h.activities().len(), 2, "saved once");
-    assert!(h.run_worker(&[inbox_id("c-2")]).await.is_empty());
+    assert!(h.run_worker(&[inbox_id("own:c-2")]).await.is_empty());
     assert_eq!(h.activities().len(), 2, "not saved again");
-    assert_eq!(h.inbox(&inbox_id("c-2")).await.status, InboxStatus::Done);
+    assert_eq!(
+        h.inbox(&inbox_id("own:c-2")).await.status,
+        InboxStatus::Done
+    );
 
     // The same for a new contact: the retry finds the contact instead of making another.
     h.accept("c-3", "new@example.com").await;
     h.emulator.inject(commit_then_504());
-    assert_eq!(h.run_worker(&[inbox_id("c-3")]).await.len(), 1);
-    assert!(h.run_worker(&[inbox_id("c-3")]).await.is_empty());
+    assert_eq!(h.run_worker(&[inbox_id("own:c-3")]).await.len(), 1);
+    assert!(h.run_worker(&[inbox_id("own:c-3")]).await.is_empty());
     let named: Vec<Value> = h
         .contacts()
         .into_iter()
@@ -533,12 +599,12 @@ async fn a_lead_notion_refuses_is_kept_failed_and_the_stream_moves_on() {
     h.accept("v-1", "val@example.com").await;
     h.emulator
         .inject(FaultRule::status(Some("POST"), "/v1/data_sources/*/query", 400).times(1));
-    let failures = h.run_worker(&[inbox_id("v-1")]).await;
+    let failures = h.run_worker(&[inbox_id("own:v-1")]).await;
     assert!(
         failures.is_empty(),
         "a permanent error does not block the stream"
     );
-    let item = h.inbox(&inbox_id("v-1")).await;
+    let item = h.inbox(&inbox_id("own:v-1")).await;
     assert_eq!(item.status, InboxStatus::Failed);
     assert!(item.last_error.unwrap().contains("validation_error"));
     assert!(
@@ -573,7 +639,7 @@ fn tally_body() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tally_typeform_and_formspree_payloads_are_verified_and_mapped() {
-    use crm_domain::signature::{hmac_sha256, to_base64, to_hex};
+    use crm_domain::signature::to_hex;
     let h = Harness::new().await;
     let ct = ("content-type", "application/json".to_owned());
 
@@ -591,7 +657,7 @@ async fn tally_typeform_and_formspree_payloads_are_verified_and_mapped() {
         .await;
     assert_eq!(
         (status, body["submission_id"].as_str()),
-        (202, Some("tally:2wgx4n")),
+        (202, Some("2wgx4n")),
         "{body}"
     );
     let tampered = tally.replace("Acme", "Evil");
@@ -688,7 +754,10 @@ async fn tally_typeform_and_formspree_payloads_are_verified_and_mapped() {
     let ids = [
         inbox_id("tally:2wgx4n"),
         inbox_id("typeform:a3a12ec67a1365927098a606107fac15"),
-        inbox_id(fs["submission_id"].as_str().unwrap()),
+        inbox_id(&format!(
+            "formspree:{}",
+            fs["submission_id"].as_str().unwrap()
+        )),
     ];
     assert!(h.run_worker(&ids).await.is_empty());
     let contacts = h.contacts();
@@ -737,7 +806,7 @@ async fn when_several_contacts_share_an_email_the_oldest_is_updated() {
     );
     let lead = json!({"submission_id": "t-1", "email": "twin@example.com", "company": "Twins Ltd"});
     assert_eq!(h.post_lead(&lead).await.0, 202);
-    assert!(h.run_worker(&[inbox_id("t-1")]).await.is_empty());
+    assert!(h.run_worker(&[inbox_id("own:t-1")]).await.is_empty());
     let contacts = h.contacts();
     assert_eq!(contacts.len(), 2, "no third contact");
     let company_of = |id: &Value| {
@@ -767,7 +836,7 @@ async fn failed_items_are_replayed_once_the_cause_is_fixed() {
     h.accept("p-1", "pia@example.com").await;
     h.accept("p-2", "pat@example.com").await;
     h.emulator.inject(FaultRule::status(None, "*", 503));
-    let ids = [inbox_id("p-1"), inbox_id("p-2")];
+    let ids = [inbox_id("own:p-1"), inbox_id("own:p-2")];
     assert_eq!(h.run_worker(&ids).await.len(), 2);
     let report = h.worker.replay(100).await.unwrap();
     assert!(report.done.is_empty());
@@ -848,5 +917,11 @@ async fn an_unreadable_secret_answers_503_so_the_form_retries_and_stores_nothing
     );
     let (status, response) = common::read(intake.handle(request).await);
     assert_eq!((status, response), (503, json!({"error": "unavailable"})));
-    assert!(h.store.inbox_get(&inbox_id("s-1")).await.unwrap().is_none());
+    assert!(
+        h.store
+            .inbox_get(&inbox_id("own:s-1"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

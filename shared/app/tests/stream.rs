@@ -22,7 +22,7 @@ async fn a_reused_inbox_id_reaches_the_worker() {
     let lead = json!({"email": "ann@example.com", "message": "Still interested?"});
     let (status, body) = h.post_lead(&lead).await;
     assert_eq!(status, 202, "{body}");
-    let id = format!("lead:{}", body["submission_id"].as_str().unwrap());
+    let id = format!("lead:own:{}", body["submission_id"].as_str().unwrap());
     let batch = stream.next_batch().await;
     assert_eq!(batch.records.len(), 1);
     assert!(

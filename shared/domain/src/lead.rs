@@ -140,6 +140,38 @@ impl Lead {
         })
     }
 
+    /// The id that deduplicates: the submission id within its provider's namespace, so
+    /// the same id from two providers — or an own form sending `tally:…` — never
+    /// collide.
+    pub fn dedupe_key(&self) -> String {
+        format!("{}:{}", self.provider, self.submission_id)
+    }
+
+    /// Whether `other` says the same thing: what a provider's retry of this submission
+    /// would carry. When and how it arrived do not count.
+    pub fn same_content(&self, other: &Lead) -> bool {
+        self.content_hash() == other.content_hash()
+    }
+
+    /// The key for a lead that reused another's submission id with different content:
+    /// the key, then a digest of the content, so a retry of *this* lead is still a
+    /// duplicate of it.
+    pub fn derived_key(&self) -> String {
+        format!("{}~{}", self.dedupe_key(), &self.content_hash()[..16])
+    }
+
+    fn content_hash(&self) -> String {
+        let content = serde_json::json!([
+            self.email.as_str(),
+            self.name,
+            self.company,
+            self.phone,
+            self.message,
+            self.utm,
+        ]);
+        hex::encode(Sha256::digest(content.to_string().as_bytes()))
+    }
+
     /// The name to show: the submitted one, else the email's local part.
     pub fn display_name(&self) -> String {
         self.name
@@ -148,8 +180,9 @@ impl Lead {
     }
 
     /// The Activity's details: the message, then where the lead came from. The
-    /// submission id is always last, so a retry can find the Activity it already wrote.
-    pub fn activity_details(&self) -> String {
+    /// submission (its inbox key, e.g. `own:42`) is always last, so a retry can find
+    /// the Activity it already wrote.
+    pub fn activity_details(&self, submission: &str) -> String {
         let mut out = String::new();
         if let Some(m) = &self.message {
             out.push_str(m);
@@ -162,7 +195,7 @@ impl Lead {
             }
         }
         out.push_str(&format!("Form: {}\n", self.provider));
-        out.push_str(&Self::submission_marker(&self.submission_id));
+        out.push_str(&Self::submission_marker(submission));
         out
     }
 
@@ -234,6 +267,27 @@ mod tests {
     }
 
     #[test]
+    fn ids_are_namespaced_by_provider_and_content_tells_reuse_from_retry() {
+        let mut f = fields("a@b.co");
+        f.submission_id = Some("42".into());
+        f.message = Some("Hello".into());
+        let own = Lead::parse(f.clone(), "own", b"", 1).unwrap();
+        let tally = Lead::parse(f.clone(), "tally", b"", 2).unwrap();
+        assert_eq!(own.dedupe_key(), "own:42");
+        assert_ne!(own.dedupe_key(), tally.dedupe_key());
+        let retry = Lead::parse(f.clone(), "own", b"{}", 99).unwrap();
+        assert!(
+            own.same_content(&retry),
+            "arrival time and body bytes do not count"
+        );
+        f.message = Some("Another site".into());
+        let other = Lead::parse(f, "own", b"", 3).unwrap();
+        assert!(!own.same_content(&other));
+        assert!(other.derived_key().starts_with("own:42~"));
+        assert_ne!(other.derived_key(), own.derived_key());
+    }
+
+    #[test]
     fn long_values_are_cut_to_notion_limits_not_rejected() {
         let mut f = fields("a@b.co");
         f.phone = Some("1".repeat(500));
@@ -261,13 +315,13 @@ mod tests {
         f.utm.insert("utm_source".into(), "ads".into());
         f.utm.insert("utm_campaign".into(), "spring".into());
         let lead = Lead::parse(f, "tally", b"", 0).unwrap();
-        let details = lead.activity_details();
+        let details = lead.activity_details(&lead.dedupe_key());
         assert!(
             details.starts_with("Need a quote\n\nSource: ads\n"),
             "{details}"
         );
         assert!(details.contains("utm_campaign: spring"));
         assert!(details.contains("Form: tally"));
-        assert!(details.ends_with("Submission: sub-9"));
+        assert!(details.ends_with("Submission: tally:sub-9"));
     }
 }

@@ -32,9 +32,10 @@ pub struct Intake<S, P> {
     pub accept_plain_signature: bool,
 }
 
-/// The inbox id of a lead: its kind and submission id.
-pub fn inbox_id(submission_id: &str) -> String {
-    format!("lead:{submission_id}")
+/// The inbox id of a lead: its kind and dedupe key (`own:42`, `tally:2wgx4n`; see
+/// [`Lead::dedupe_key`]).
+pub fn inbox_id(key: &str) -> String {
+    format!("lead:{key}")
 }
 
 impl<S: Store, P: SecretsSource> Intake<S, P> {
@@ -109,21 +110,55 @@ impl<S: Store, P: SecretsSource> Intake<S, P> {
             .map_err(IntakeError::Invalid)?;
         tracing::Span::current().record("submission_id", lead.submission_id.as_str());
         tracing::debug!(email = %lead.email.redacted(), "lead parsed");
+        let key = lead.dedupe_key();
+        if self.insert(&key, &lead).await? == Inserted::New {
+            return Ok((StatusCode::ACCEPTED, lead.submission_id));
+        }
+        // The id is taken. A retry of the same submission is a duplicate; a different
+        // lead under a reused id (two sites numbering from 1, a form resending a stale
+        // id) is kept under an id of its own, never answered "duplicate" and dropped.
+        if self
+            .stored_lead(&key)
+            .await?
+            .is_none_or(|stored| stored.same_content(&lead))
+        {
+            return Ok((StatusCode::OK, lead.submission_id));
+        }
+        let derived = lead.derived_key();
+        tracing::warn!(
+            reused = %key,
+            kept_as = %derived,
+            "a submission id arrived again with different content; accepted under a derived id"
+        );
+        let status = match self.insert(&derived, &lead).await? {
+            Inserted::New => StatusCode::ACCEPTED,
+            Inserted::Duplicate => StatusCode::OK,
+        };
+        let (_, suffix) = derived.split_at(key.len());
+        Ok((status, format!("{}{suffix}", lead.submission_id)))
+    }
+
+    async fn insert(&self, key: &str, lead: &Lead) -> Result<Inserted, IntakeError> {
         let item = NewInboxItem {
-            id: inbox_id(&lead.submission_id),
+            id: inbox_id(key),
             kind: LEAD_KIND.to_owned(),
-            payload: serde_json::to_string(&lead)
+            payload: serde_json::to_string(lead)
                 .map_err(|e| IntakeError::Internal(e.to_string()))?,
         };
-        match self
-            .store
+        self.store
             .inbox_insert(&item)
             .await
-            .map_err(IntakeError::Store)?
-        {
-            Inserted::New => Ok((StatusCode::ACCEPTED, lead.submission_id)),
-            Inserted::Duplicate => Ok((StatusCode::OK, lead.submission_id)),
-        }
+            .map_err(IntakeError::Store)
+    }
+
+    /// The lead stored under `key`, if it is still there and readable.
+    async fn stored_lead(&self, key: &str) -> Result<Option<Lead>, IntakeError> {
+        let item = self
+            .store
+            .inbox_get(&inbox_id(key))
+            .await
+            .map_err(IntakeError::Store)?;
+        Ok(item.and_then(|i| serde_json::from_str(&i.payload).ok()))
     }
 }
 

@@ -69,11 +69,16 @@ pub async fn process<S: Store, P: SecretsSource>(
         Ok(lead) => lead,
         Err(e) => return Outcome::Failed(format!("unreadable lead payload: {e}")),
     };
-    let span = tracing::info_span!("lead", submission_id = %lead.submission_id, email = %lead.email.redacted());
+    // The inbox id, not the lead's own key: a lead kept under a derived id (its
+    // submission id was reused by another) is its own unit of work.
+    let submission = item.id.strip_prefix("lead:").unwrap_or(&item.id);
+    let span =
+        tracing::info_span!("lead", submission = %submission, email = %lead.email.redacted());
     Run {
         worker,
         notion,
         lead: &lead,
+        submission,
         owner: uuid::Uuid::new_v4().to_string(),
     }
     .run()
@@ -85,6 +90,8 @@ struct Run<'a, S, P> {
     worker: &'a Worker<S, P>,
     notion: &'a NotionClient,
     lead: &'a Lead,
+    /// Which submission this is: its inbox key (`own:42`, or a derived `own:42~…`).
+    submission: &'a str,
     /// This attempt's identity in the idempotency record and the lease.
     owner: String,
 }
@@ -93,7 +100,7 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
     async fn run(&self) -> Outcome {
         let store = &self.worker.store;
         let settings = &self.worker.settings;
-        let key = format!("lead:{}", self.lead.submission_id);
+        let key = format!("lead:{}", self.submission);
         let resumed = match store
             .begin(&key, &self.owner, settings.lease, settings.retention)
             .await
@@ -323,7 +330,7 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
                 ),
                 (
                     p.details.clone(),
-                    PropertyValue::rich_text(&lead.activity_details()),
+                    PropertyValue::rich_text(&lead.activity_details(self.submission)),
                 ),
             ]),
         }
@@ -334,7 +341,7 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
     /// compared exactly here.
     async fn find_activity(&self, contact_id: &str) -> Result<Option<String>, LeadFailure> {
         let p = &self.worker.settings.properties.activities;
-        let marker = Lead::submission_marker(&self.lead.submission_id);
+        let marker = Lead::submission_marker(self.submission);
         let request = QueryRequest {
             filter: Some(Filter::and([
                 Filter::property(

@@ -48,7 +48,7 @@ pub fn parse(body: &[u8]) -> Result<LeadFields, PayloadError> {
         .get("submissionId")
         .or_else(|| data.get("responseId"))
         .and_then(Value::as_str)
-        .map(|id| format!("tally:{id}"));
+        .map(str::to_owned);
     Ok(c.finish(id))
 }
 
@@ -94,7 +94,7 @@ mod tests {
             f.utm.get("utm_source").map(String::as_str),
             Some("newsletter")
         );
-        assert_eq!(f.submission_id.as_deref(), Some("tally:2wgx4n"));
+        assert_eq!(f.submission_id.as_deref(), Some("2wgx4n"));
         assert_eq!(
             parse(b"{\"eventId\": 1}").unwrap_err(),
             PayloadError::UnexpectedShape("Tally")

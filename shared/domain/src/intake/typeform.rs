@@ -84,7 +84,7 @@ pub fn parse(body: &[u8]) -> Result<LeadFields, PayloadError> {
         .get("token")
         .and_then(Value::as_str)
         .or_else(|| value.get("event_id").and_then(Value::as_str))
-        .map(|t| format!("typeform:{t}"));
+        .map(str::to_owned);
     Ok(c.finish(id))
 }
 
@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(f.utm.get("utm_campaign").map(String::as_str), Some("q1"));
         assert_eq!(
             f.submission_id.as_deref(),
-            Some("typeform:a3a12ec67a1365927098a606107fac15")
+            Some("a3a12ec67a1365927098a606107fac15")
         );
     }
 
