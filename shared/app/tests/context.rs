@@ -53,7 +53,10 @@ async fn context_reads_the_secret_by_arn_and_uses_the_configured_table() {
         .unwrap();
 
     let secrets = ctx.secrets.get().await.unwrap();
-    assert_eq!(secrets.notion_token.expose_secret(), "ntn_context_test");
+    assert_eq!(
+        secrets.notion_token().unwrap().expose_secret(),
+        "ntn_context_test"
+    );
     assert_eq!(ctx.store.table(), table);
     assert_eq!(
         ctx.store

@@ -341,6 +341,66 @@ async fn a_reused_submission_id_with_other_content_is_kept_not_dropped() {
     assert_eq!(h.activities().len(), 4);
 }
 
+/// The deployed secret starts with an empty `notion_token`, and people make typos in
+/// the rest: intake needs only `form_secrets`, so nothing else may stop it. Each bad
+/// entry is logged once, by name; the worker says what it misses.
+#[tokio::test]
+async fn one_bad_entry_in_the_secret_stops_only_what_uses_it() {
+    let (_guard, logs) = common::Logs::capture();
+    let h = Harness::with_secrets(json!({
+        "notion_token": "",
+        "form_secrets": {"own": common::OWN_SECRET, "Tally": common::TALLY_SECRET, "hubspot": "x"},
+        "slack_webhooks": {"won": "hooks.slack.com/services/T0/B0/x"},
+        "colour": "blue",
+    }))
+    .await;
+    h.accept("bad-1", "ann@example.com").await;
+    let tally = tally_body();
+    let sig = to_base64(&hmac_sha256(
+        common::TALLY_SECRET.as_bytes(),
+        &[tally.as_bytes()],
+    ));
+    let headers = [
+        ("content-type", "application/json".to_owned()),
+        ("tally-signature", sig),
+    ];
+    assert_eq!(
+        h.post("/lead/tally", &headers, tally.as_bytes()).await.0,
+        202,
+        "\"Tally\" is taken as tally"
+    );
+    // The secrets are read again after their TTL: the same problems are not logged again.
+    h.clock.advance(Duration::from_secs(301));
+    h.accept("bad-2", "bob@example.com").await;
+
+    let failures = h.run_worker(&[inbox_id("own:bad-1")]).await;
+    assert_eq!(failures.len(), 1, "retried once the token is filled in");
+    let item = h.inbox(&inbox_id("own:bad-1")).await;
+    assert!(
+        item.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("notion_token"),
+        "{item:?}"
+    );
+    for field in [
+        "form_secrets.hubspot",
+        "form_secrets.Tally",
+        "slack_webhooks.won",
+        "colour",
+    ] {
+        assert_eq!(
+            logs.lines_with(&format!("field={field} ")),
+            1,
+            "{field}: {}",
+            logs.text()
+        );
+    }
+    assert!(
+        !logs.text().contains(common::TALLY_SECRET) && !logs.text().contains("hooks.slack.com")
+    );
+}
+
 /// What is sent, the headers, the body, and the status and code expected back.
 type Rejection = (
     &'static str,

@@ -20,6 +20,6 @@ pub use config::{
     default_property_names, required_setting_names, setting_names,
 };
 pub use secrets::{
-    CachedSecrets, FORM_PROVIDERS, MemorySecrets, Secrets, SecretsError, SecretsFormatError,
-    SecretsManagerSource, SecretsSource,
+    CachedSecrets, FORM_PROVIDERS, MemorySecrets, MissingSecret, Secrets, SecretsError,
+    SecretsFormatError, SecretsManagerSource, SecretsSource,
 };

@@ -13,6 +13,12 @@
 //! verification handshake. A missing form secret makes that provider's route refuse
 //! every request (fail closed); a missing Slack webhook makes its messages wait in the
 //! inbox until it is added.
+//!
+//! Each field is read on its own. A bad entry (an unknown field, `"Tally"` for `tally`,
+//! a Slack URL without a scheme, a number where text belongs) is left out and listed in
+//! [`Secrets::problems`], which [`CachedSecrets`] logs once; only a function that needs
+//! that entry fails, with a reason that names it. One mistake in the Slack part can
+//! therefore never stop lead intake, which needs only `form_secrets`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,16 +39,22 @@ pub const FORM_PROVIDERS: &[&str] = &["own", "tally", "typeform", "formspree"];
 /// values.
 #[derive(Clone)]
 pub struct Secrets {
-    pub notion_token: SecretString,
+    /// `None` until the operator fills it in (the deployed secret starts empty).
+    pub notion_token: Option<SecretString>,
     pub notion_webhook_token: Option<SecretString>,
     pub form_secrets: BTreeMap<String, SecretString>,
     pub slack_webhooks: BTreeMap<String, SecretString>,
+    /// Entries that were left out, and why (field names, never values).
+    pub problems: Vec<SecretsFormatError>,
 }
 
 impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Secrets")
-            .field("notion_token", &"[redacted]")
+            .field(
+                "notion_token",
+                &self.notion_token.as_ref().map(|_| "[redacted]"),
+            )
             .field(
                 "notion_webhook_token",
                 &self.notion_webhook_token.as_ref().map(|_| "[redacted]"),
@@ -55,6 +67,7 @@ impl fmt::Debug for Secrets {
                 "slack_webhooks",
                 &self.slack_webhooks.keys().collect::<Vec<_>>(),
             )
+            .field("problems", &self.problems)
             .finish()
     }
 }
@@ -75,8 +88,9 @@ fn format_error(field: impl Into<String>, reason: impl Into<String>) -> SecretsF
 }
 
 impl Secrets {
-    /// Parses the secret's JSON. Errors name the field and the problem but never quote
-    /// the input, because the input is the secret.
+    /// Parses the secret's JSON. Only a document that is not a JSON object is an error;
+    /// a bad entry is left out and listed in [`problems`](Self::problems). Nothing here
+    /// ever quotes the input, because the input is the secret.
     pub fn from_json(text: &str) -> Result<Self, SecretsFormatError> {
         let value: Value = serde_json::from_str(text).map_err(|e| {
             format_error(
@@ -87,7 +101,8 @@ impl Secrets {
         Self::from_value(&value)
     }
 
-    /// Parses the `[secrets]` table of the local TOML config.
+    /// Parses the `[secrets]` table of the local TOML config. The file is read once, at
+    /// start, by the person running it: any problem is an error there and then.
     pub fn from_toml(value: &toml::Value) -> Result<Self, SecretsFormatError> {
         let table = value
             .as_table()
@@ -96,48 +111,72 @@ impl Secrets {
         for (key, value) in table {
             json.insert(key.clone(), toml_to_json(value));
         }
-        Self::from_value(&Value::Object(json))
+        let secrets = Self::from_value(&Value::Object(json))?;
+        match secrets.problems.first() {
+            Some(problem) => Err(problem.clone()),
+            None => Ok(secrets),
+        }
+    }
+
+    /// The Notion token, or why there is none (for the function that needs it).
+    pub fn notion_token(&self) -> Result<&SecretString, MissingSecret> {
+        self.notion_token
+            .as_ref()
+            .ok_or(MissingSecret("notion_token"))
     }
 
     fn from_value(value: &Value) -> Result<Self, SecretsFormatError> {
         let object = value
             .as_object()
             .ok_or_else(|| format_error("(document)", "expected a JSON object"))?;
+        let mut problems = Vec::new();
         for key in object.keys() {
             if !matches!(
                 key.as_str(),
                 "notion_token" | "notion_webhook_token" | "form_secrets" | "slack_webhooks"
             ) {
-                return Err(format_error(key.as_str(), "unknown field"));
+                problems.push(format_error(key.as_str(), "unknown field (ignored)"));
             }
         }
-        let notion_token = match string_field(object, "notion_token")? {
-            Some(token) if !token.trim().is_empty() => secret(token),
-            _ => return Err(format_error("notion_token", "missing (required)")),
+        let mut text = |field: &str| match string_field(object, field) {
+            Ok(value) => value.filter(|t| !t.trim().is_empty()).map(secret),
+            Err(problem) => {
+                problems.push(problem);
+                None
+            }
         };
-        let notion_webhook_token = string_field(object, "notion_webhook_token")?
-            .filter(|t| !t.trim().is_empty())
-            .map(secret);
-        let form_secrets = string_map(object, "form_secrets")?;
-        if let Some(unknown) = form_secrets
-            .keys()
-            .find(|k| !FORM_PROVIDERS.contains(&k.as_str()))
-        {
-            return Err(format_error(
-                format!("form_secrets.{unknown}"),
-                format!(
-                    "unknown form provider (expected one of {})",
-                    FORM_PROVIDERS.join(", ")
-                ),
-            ));
+        let notion_token = text("notion_token");
+        let notion_webhook_token = text("notion_webhook_token");
+        let mut form_secrets = BTreeMap::new();
+        for (name, value) in string_map(object, "form_secrets", &mut problems) {
+            let lower = name.to_ascii_lowercase();
+            if !FORM_PROVIDERS.contains(&lower.as_str()) {
+                problems.push(format_error(
+                    format!("form_secrets.{name}"),
+                    format!(
+                        "unknown form provider (ignored; expected one of {})",
+                        FORM_PROVIDERS.join(", ")
+                    ),
+                ));
+                continue;
+            }
+            if lower != name {
+                problems.push(format_error(
+                    format!("form_secrets.{name}"),
+                    format!("provider names are lowercase; used as {lower:?}"),
+                ));
+            }
+            form_secrets.insert(lower, value);
         }
-        let slack_webhooks = string_map(object, "slack_webhooks")?;
-        for (name, url) in &slack_webhooks {
-            let url = url.expose_secret();
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(format_error(
+        let mut slack_webhooks = BTreeMap::new();
+        for (name, url) in string_map(object, "slack_webhooks", &mut problems) {
+            let text = url.expose_secret();
+            if text.starts_with("https://") || text.starts_with("http://") {
+                slack_webhooks.insert(name, url);
+            } else {
+                problems.push(format_error(
                     format!("slack_webhooks.{name}"),
-                    "expected an http(s) URL",
+                    "expected an https:// URL (ignored: messages for it wait in the inbox)",
                 ));
             }
         }
@@ -146,6 +185,7 @@ impl Secrets {
             notion_webhook_token,
             form_secrets,
             slack_webhooks,
+            problems,
         })
     }
 
@@ -157,7 +197,11 @@ impl Secrets {
                 .collect::<serde_json::Map<_, _>>()
         };
         serde_json::json!({
-            "notion_token": self.notion_token.expose_secret(),
+            "notion_token": self
+                .notion_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned())
+                .unwrap_or_default(),
             "notion_webhook_token": self
                 .notion_webhook_token
                 .as_ref()
@@ -185,17 +229,22 @@ fn string_field<'a>(
     }
 }
 
+/// The string entries of an object field; anything else is listed as a problem.
 fn string_map(
     object: &serde_json::Map<String, Value>,
     field: &str,
-) -> Result<BTreeMap<String, SecretString>, SecretsFormatError> {
-    let Some(value) = object.get(field) else {
-        return Ok(BTreeMap::new());
-    };
-    let inner = match value {
-        Value::Null => return Ok(BTreeMap::new()),
-        Value::Object(inner) => inner,
-        _ => return Err(format_error(field, "expected an object of strings")),
+    problems: &mut Vec<SecretsFormatError>,
+) -> BTreeMap<String, SecretString> {
+    let inner = match object.get(field) {
+        None | Some(Value::Null) => return BTreeMap::new(),
+        Some(Value::Object(inner)) => inner,
+        Some(_) => {
+            problems.push(format_error(
+                field,
+                "expected an object of strings (ignored)",
+            ));
+            return BTreeMap::new();
+        }
     };
     let mut out = BTreeMap::new();
     for (key, value) in inner {
@@ -205,10 +254,13 @@ fn string_map(
             Value::String(s) => {
                 out.insert(key.clone(), secret(s));
             }
-            _ => return Err(format_error(format!("{field}.{key}"), "expected a string")),
+            _ => problems.push(format_error(
+                format!("{field}.{key}"),
+                "expected a string (ignored)",
+            )),
         }
     }
-    Ok(out)
+    out
 }
 
 fn toml_to_json(value: &toml::Value) -> Value {
@@ -225,6 +277,13 @@ fn toml_to_json(value: &toml::Value) -> Value {
         _ => Value::Bool(false),
     }
 }
+
+/// A secret a function needs is not configured (or its entry was left out as malformed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the secret has no usable {0}: fill it in (the functions pick it up within the secrets TTL)"
+)]
+pub struct MissingSecret(pub &'static str);
 
 /// Why secrets could not be loaded. Names the secret (ARN) and the field, never a value.
 #[derive(Debug, thiserror::Error)]
@@ -389,6 +448,8 @@ pub struct CachedSecrets<S> {
     ttl: Duration,
     clock: Arc<dyn Clock>,
     cached: Mutex<Option<(Timestamp, Arc<Secrets>)>>,
+    /// The problems last logged, so each is said once, not at every refresh.
+    logged: Mutex<Vec<SecretsFormatError>>,
 }
 
 impl<S> fmt::Debug for CachedSecrets<S> {
@@ -406,6 +467,7 @@ impl<S: SecretsSource> CachedSecrets<S> {
             ttl,
             clock,
             cached: Mutex::new(None),
+            logged: Mutex::new(Vec::new()),
         }
     }
 
@@ -425,6 +487,7 @@ impl<S: SecretsSource> CachedSecrets<S> {
         }
         match self.source.fetch().await {
             Ok(fresh) => {
+                self.log_problems(&fresh.problems).await;
                 let fresh = Arc::new(fresh);
                 *cached = Some((now, Arc::clone(&fresh)));
                 Ok(fresh)
@@ -437,6 +500,15 @@ impl<S: SecretsSource> CachedSecrets<S> {
                 None => Err(err),
             },
         }
+    }
+
+    /// Logs each problem of the secret once (again only if it comes back after a fix).
+    async fn log_problems(&self, problems: &[SecretsFormatError]) {
+        let mut logged = self.logged.lock().await;
+        for problem in problems.iter().filter(|p| !logged.contains(p)) {
+            tracing::warn!(field = %problem.field, reason = %problem.reason, "an entry of the secret was left out");
+        }
+        *logged = problems.to_vec();
     }
 
     /// Where the secrets come from (to write the webhook token back).

@@ -59,7 +59,10 @@ async fn loads_the_secret_by_arn_typed() {
         .fetch()
         .await
         .unwrap();
-    assert_eq!(secrets.notion_token.expose_secret(), NOTION_TOKEN);
+    assert_eq!(
+        secrets.notion_token().unwrap().expose_secret(),
+        NOTION_TOKEN
+    );
     assert_eq!(
         secrets
             .notion_webhook_token
@@ -88,7 +91,10 @@ async fn cached_within_ttl_and_rotation_is_seen_after_it() {
         Arc::new(clock.clone()),
     );
     let first = cache.get().await.unwrap();
-    assert_eq!(first.notion_token.expose_secret(), "ntn_before_rotation");
+    assert_eq!(
+        first.notion_token().unwrap().expose_secret(),
+        "ntn_before_rotation"
+    );
 
     client
         .put_secret_value()
@@ -101,7 +107,7 @@ async fn cached_within_ttl_and_rotation_is_seen_after_it() {
     clock.advance(Duration::from_secs(299));
     let cached = cache.get().await.unwrap();
     assert_eq!(
-        cached.notion_token.expose_secret(),
+        cached.notion_token().unwrap().expose_secret(),
         "ntn_before_rotation",
         "within the TTL the cached value is served without a fetch"
     );
@@ -109,7 +115,10 @@ async fn cached_within_ttl_and_rotation_is_seen_after_it() {
 
     clock.advance(Duration::from_secs(2));
     let rotated = cache.get().await.unwrap();
-    assert_eq!(rotated.notion_token.expose_secret(), "ntn_after_rotation");
+    assert_eq!(
+        rotated.notion_token().unwrap().expose_secret(),
+        "ntn_after_rotation"
+    );
 
     client
         .put_secret_value()
@@ -120,7 +129,13 @@ async fn cached_within_ttl_and_rotation_is_seen_after_it() {
         .expect("rotate again");
     cache.invalidate().await;
     assert_eq!(
-        cache.get().await.unwrap().notion_token.expose_secret(),
+        cache
+            .get()
+            .await
+            .unwrap()
+            .notion_token()
+            .unwrap()
+            .expose_secret(),
         "ntn_second_rotation"
     );
 }
@@ -138,23 +153,33 @@ async fn a_missing_secret_names_the_arn() {
 }
 
 #[tokio::test]
-async fn a_malformed_secret_names_the_field_but_not_the_value() {
+async fn a_malformed_entry_is_left_out_and_named_but_not_quoted() {
     let client = client().await;
     let bad_type = serde_json::json!({
         "notion_token": NOTION_TOKEN,
-        "form_secrets": { "own": 12345 },
+        "form_secrets": { "own": 12345, "tally": TALLY_SECRET },
     })
     .to_string();
     let arn = create_secret(&client, &bad_type).await;
-    let err = SecretsManagerSource::new(client.clone(), &arn)
+    let secrets = SecretsManagerSource::new(client.clone(), &arn)
         .fetch()
         .await
-        .unwrap_err();
-    let text = format!("{err} / {err:?}");
+        .unwrap();
+    // The rest of the document still works.
+    assert_eq!(
+        secrets.notion_token().unwrap().expose_secret(),
+        NOTION_TOKEN
+    );
+    assert!(secrets.form_secrets.contains_key("tally"));
+    assert!(!secrets.form_secrets.contains_key("own"));
+    let text = format!("{:?}", secrets.problems);
     assert!(text.contains("form_secrets.own"), "{text}");
-    assert!(!text.contains(NOTION_TOKEN), "{text}");
+    assert!(
+        !text.contains("12345") && !text.contains(NOTION_TOKEN),
+        "{text}"
+    );
 
-    // Not JSON at all: the parser must not quote the document back.
+    // Not JSON at all: an error, and the parser must not quote the document back.
     let arn = create_secret(&client, &format!("notion_token={NOTION_TOKEN}")).await;
     let err = SecretsManagerSource::new(client.clone(), &arn)
         .fetch()
@@ -164,12 +189,15 @@ async fn a_malformed_secret_names_the_field_but_not_the_value() {
     assert!(text.contains("not valid JSON"), "{text}");
     assert!(!text.contains(NOTION_TOKEN), "{text}");
 
-    let arn = create_secret(&client, r#"{"form_secrets": {}}"#).await;
-    let err = SecretsManagerSource::new(client, &arn)
+    // No Notion token yet (the deployed secret starts so): loaded; the functions that
+    // need it say which entry is missing.
+    let arn = create_secret(&client, r#"{"notion_token": "", "form_secrets": {}}"#).await;
+    let secrets = SecretsManagerSource::new(client, &arn)
         .fetch()
         .await
-        .unwrap_err();
-    assert!(err.to_string().contains("notion_token: missing"), "{err}");
+        .unwrap();
+    let err = secrets.notion_token().unwrap_err();
+    assert!(err.to_string().contains("notion_token"), "{err}");
 }
 
 #[tokio::test]
@@ -206,7 +234,7 @@ async fn debug_output_of_loaded_secrets_shows_no_secret_value() {
 fn the_json_round_trip_keeps_every_secret() {
     let secrets = Secrets::from_json(&document(NOTION_TOKEN)).unwrap();
     let again = Secrets::from_json(&secrets.to_json()).unwrap();
-    assert_eq!(again.notion_token.expose_secret(), NOTION_TOKEN);
+    assert_eq!(again.notion_token().unwrap().expose_secret(), NOTION_TOKEN);
     assert_eq!(again.form_secrets["tally"].expose_secret(), TALLY_SECRET);
     assert_eq!(again.slack_webhooks["won"].expose_secret(), SLACK_URL);
 }

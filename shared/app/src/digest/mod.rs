@@ -56,6 +56,8 @@ pub enum DigestError {
     #[error(transparent)]
     Secrets(#[from] SecretsError),
     #[error(transparent)]
+    MissingSecret(#[from] crm_settings::MissingSecret),
+    #[error(transparent)]
     Notion(#[from] NotionError),
     #[error(transparent)]
     Slack(#[from] SlackError),
@@ -161,7 +163,7 @@ impl<S: Store, P: SecretsSource> Digest<S, P> {
             ..QueryRequest::default()
         };
         let secrets = self.secrets.get().await?;
-        let notion = self.notion.with_token(secrets.notion_token.clone());
+        let notion = self.notion.with_token(secrets.notion_token()?.clone());
         let (pages, complete) = notion
             .query_all(&self.settings.contacts_data_source, &request)
             .await?;

@@ -145,7 +145,12 @@ impl<S: Store, P: SecretsSource> Worker<S, P> {
             Ok(s) => s,
             Err(err) => return Outcome::Retry(format!("secrets unavailable: {err}")),
         };
-        let notion = self.notion.with_token(secrets.notion_token.clone());
+        // Fixing the secret fixes this: retried, never parked as unfixable.
+        let token = match secrets.notion_token() {
+            Ok(token) => token.clone(),
+            Err(missing) => return Outcome::Retry(missing.to_string()),
+        };
+        let notion = self.notion.with_token(token);
         match item.kind.as_str() {
             crate::intake::LEAD_KIND => lead::process(self, &notion, item).await,
             crate::webhook::EVENT_KIND => deal::process(self, &notion, &secrets, item).await,
