@@ -14,7 +14,8 @@ async fn main() -> Result<(), Error> {
     let worker = ctx.worker();
     let worker = &worker;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(worker.handle_stream(event.payload).await)
+        let deadline = crm_app::worker::deadline_in(event.context.deadline());
+        Ok::<_, Error>(worker.handle_stream(event.payload, Some(deadline)).await)
     }))
     .await
 }

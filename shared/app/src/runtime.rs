@@ -130,13 +130,17 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
 
     /// The worker.
     pub fn worker(&self) -> Worker<S, P> {
+        let mut settings = WorkerSettings::from_settings(&self.settings);
+        settings.item_budget =
+            crate::worker::item_worst_case(self.notion.worst_call().max(self.slack.worst_call()));
+        settings.lease = crate::worker::lease_for(settings.item_budget);
         Worker {
             store: self.store.clone(),
             notion: self.notion.clone(),
             slack: self.slack.clone(),
             secrets: Arc::clone(&self.secrets),
             clock: Arc::clone(&self.clock),
-            settings: WorkerSettings::from_settings(&self.settings),
+            settings,
         }
     }
 }

@@ -985,3 +985,53 @@ async fn an_unreadable_secret_answers_503_so_the_form_retries_and_stores_nothing
             .is_none()
     );
 }
+
+/// Lambda kills an invocation at its timeout; an item killed halfway would keep its
+/// claim and lease, and redeliveries would answer "in progress" until they expire. The
+/// worker takes a record only while an item's worst case still fits before the
+/// deadline, and hands the rest back untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_timeout_strands_no_items() {
+    let h = Harness::new().await;
+    for id in ["late-1", "late-2", "late-3"] {
+        h.accept(id, &format!("{id}@example.com")).await;
+    }
+    h.emulator
+        .inject(FaultRule::new(None, "*", FaultAction::Latency { ms: 300 }));
+    let ids: Vec<String> = ["late-1", "late-2", "late-3"]
+        .iter()
+        .map(|id| inbox_id(&format!("own:{id}")))
+        .collect();
+    let event = h.stream_event(&ids).await;
+    let sequence: Vec<String> = event
+        .records
+        .iter()
+        .map(|r| r.change.sequence_number.clone().unwrap())
+        .collect();
+    // Time for the first item's worst case, and a little more: not for a second.
+    let left = h.worker.settings.item_budget
+        + crm_app::worker::DEADLINE_MARGIN
+        + Duration::from_millis(300);
+    let deadline = tokio::time::Instant::now() + left;
+    let response = h.worker.handle_stream(event, Some(deadline)).await;
+    let handed_back: Vec<String> = response
+        .batch_item_failures
+        .into_iter()
+        .filter_map(|f| f.item_identifier)
+        .collect();
+    assert_eq!(handed_back, sequence[1..], "the records not taken");
+    assert_eq!(h.inbox(&ids[0]).await.status, InboxStatus::Done);
+    for id in &ids[1..] {
+        let item = h.inbox(id).await;
+        assert_eq!(
+            (item.status, item.attempts),
+            (InboxStatus::Pending, 0),
+            "{id}: untouched"
+        );
+    }
+    // Redelivered at once, they are not "in progress": nothing holds them.
+    h.emulator.clear_faults();
+    assert!(h.run_worker(&ids[1..]).await.is_empty());
+    assert_eq!(h.contacts().len(), 3);
+    assert!(h.worker.settings.lease > h.worker.settings.item_budget);
+}

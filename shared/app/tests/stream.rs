@@ -27,7 +27,7 @@ async fn a_reused_inbox_id_reaches_the_worker() {
     assert_eq!(batch.records.len(), 1);
     assert!(
         h.worker
-            .handle_stream(batch)
+            .handle_stream(batch, None)
             .await
             .batch_item_failures
             .is_empty()
@@ -51,7 +51,7 @@ async fn a_reused_inbox_id_reaches_the_worker() {
     assert_eq!(kinds, ["MODIFY"], "the replaced item, and only it");
     assert!(
         h.worker
-            .handle_stream(batch)
+            .handle_stream(batch, None)
             .await
             .batch_item_failures
             .is_empty()

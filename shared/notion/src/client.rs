@@ -38,7 +38,12 @@ impl NotionConfig {
             rate_per_second: 3.0,
             burst: 3,
             request_timeout: Duration::from_secs(20),
-            retry: RetryPolicy::default(),
+            // A call gives up within 20 s of waits (plus its last attempt): a worker
+            // must fit several calls of an item inside its invocation.
+            retry: RetryPolicy {
+                max_elapsed: Duration::from_secs(20),
+                ..RetryPolicy::default()
+            },
         }
     }
 }
@@ -61,6 +66,7 @@ pub struct NotionClient {
     token: SecretString,
     limiter: Arc<Limiter>,
     retry: RetryPolicy,
+    request_timeout: Duration,
 }
 
 impl std::fmt::Debug for NotionClient {
@@ -85,6 +91,7 @@ impl NotionClient {
             token: config.token,
             limiter: Arc::new(Limiter::new(config.rate_per_second, config.burst)),
             retry: config.retry,
+            request_timeout: config.request_timeout,
         })
     }
 
@@ -95,6 +102,11 @@ impl NotionClient {
             token,
             ..self.clone()
         }
+    }
+
+    /// The longest one call can take: its retries' time budget, then one last request.
+    pub fn worst_call(&self) -> Duration {
+        self.retry.max_elapsed + self.request_timeout
     }
 
     pub fn base_url(&self) -> &str {

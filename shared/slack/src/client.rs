@@ -72,6 +72,13 @@ impl std::fmt::Debug for SlackClient {
 }
 
 impl SlackClient {
+    /// The longest one post can take: its retries' time budget, then one last request.
+    pub fn worst_call(&self) -> std::time::Duration {
+        self.config.retry.max_elapsed + self.config.request_timeout
+    }
+}
+
+impl SlackClient {
     pub fn new(config: SlackConfig) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)

@@ -11,10 +11,12 @@
 //!
 //! Nothing is dropped: in every case the item and its reason are in the table.
 
+mod budget;
 mod contacts_index;
 mod deal;
 mod lead;
 
+pub use budget::{MARGIN as DEADLINE_MARGIN, item_worst_case, lease_for};
 pub(crate) use deal::known_deals_database;
 
 use std::sync::Arc;
@@ -28,6 +30,14 @@ use crm_notion::NotionClient;
 use crm_settings::{CachedSecrets, LeadSettings, PropertyNames, SecretsSource, StageRoute};
 use crm_slack::SlackClient;
 use crm_store::{InboxItem, InboxStatus, Store, inbox_item_from_stream_image};
+
+/// The invocation's deadline (wall-clock, as Lambda gives it) on the runtime's clock.
+pub fn deadline_in(deadline: std::time::SystemTime) -> tokio::time::Instant {
+    let left = deadline
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    tokio::time::Instant::now() + left
+}
 
 /// How an item ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,8 +67,11 @@ pub struct WorkerSettings {
     pub timezone: Tz,
     pub leads: LeadSettings,
     /// How long one attempt may hold a contact (and a submission) before another
-    /// worker may take over; longer than the worst case of one lead's Notion calls.
+    /// worker may take over; longer than [`item_budget`](Self::item_budget).
     pub lease: Duration,
+    /// The worst case of one item (see `budget.rs`): a record is taken only while this
+    /// still fits before the invocation's deadline.
+    pub item_budget: Duration,
     /// How long a done item (and its submission id) is remembered for duplicates.
     pub retention: Duration,
 }
@@ -73,7 +86,8 @@ impl WorkerSettings {
             properties: s.properties.clone(),
             timezone: s.stale.timezone,
             leads: s.leads.clone(),
-            lease: Duration::from_secs(300),
+            lease: budget::lease_for(budget::item_worst_case(Duration::from_secs(40))),
+            item_budget: budget::item_worst_case(Duration::from_secs(40)),
             retention: Duration::from_secs(30 * 86_400),
         }
     }
@@ -90,10 +104,35 @@ pub struct Worker<S, P> {
 }
 
 impl<S: Store, P: SecretsSource> Worker<S, P> {
-    /// Handles one batch of stream records and reports the ones to retry.
-    pub async fn handle_stream(&self, event: Event) -> DynamoDbEventResponse {
+    /// Handles one batch of stream records and reports the ones to retry. With a
+    /// `deadline` (the invocation's), a record is taken only while the worst case of an
+    /// item still fits before it; the rest are reported untouched, so none is killed
+    /// halfway holding its claim and lease.
+    pub async fn handle_stream(
+        &self,
+        event: Event,
+        deadline: Option<tokio::time::Instant>,
+    ) -> DynamoDbEventResponse {
         let mut response = DynamoDbEventResponse::default();
+        let mut out_of_time = false;
         for record in event.records {
+            let remaining =
+                deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+            if out_of_time
+                || remaining.is_some_and(|r| !budget::may_start(r, self.settings.item_budget))
+            {
+                if !out_of_time {
+                    tracing::warn!(
+                        remaining_ms = remaining.unwrap_or_default().as_millis() as u64,
+                        "not enough time left for another item; the rest of the batch is handed back"
+                    );
+                }
+                out_of_time = true;
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = record.change.sequence_number.clone();
+                response.batch_item_failures.push(failure);
+                continue;
+            }
             // New work is an inbox item that becomes pending: an INSERT, or a MODIFY when
             // an id whose done item had expired (but was not yet deleted by TTL) is
             // accepted again and the put replaces it. The stream filter in

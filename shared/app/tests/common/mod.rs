@@ -234,7 +234,7 @@ impl Harness {
     /// numbers.
     pub async fn run_worker(&self, inbox_ids: &[String]) -> Vec<String> {
         let event = self.stream_event(inbox_ids).await;
-        let response = self.worker.handle_stream(event).await;
+        let response = self.worker.handle_stream(event, None).await;
         response
             .batch_item_failures
             .into_iter()

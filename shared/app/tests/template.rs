@@ -1,0 +1,38 @@
+//! The deployed worker has the time its code assumes.
+
+use crm_notion::{NotionClient, NotionConfig};
+use crm_slack::{SlackClient, SlackConfig};
+
+/// The `Timeout:` of the function whose `Binary:` is `binary`.
+fn timeout_of(binary: &str) -> u64 {
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml"))
+            .unwrap();
+    let after = template
+        .split_once(&format!("Binary: {binary}\n"))
+        .unwrap_or_else(|| panic!("no function {binary}"))
+        .1;
+    after
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Timeout: "))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn the_worker_timeout_holds_one_item_at_its_worst() {
+    let notion = NotionClient::new(NotionConfig::new(
+        "https://api.notion.com",
+        "".to_owned().into(),
+    ))
+    .unwrap();
+    let slack = SlackClient::new(SlackConfig::default()).unwrap();
+    let item = crm_app::worker::item_worst_case(notion.worst_call().max(slack.worst_call()));
+    let timeout = std::time::Duration::from_secs(timeout_of("worker"));
+    assert!(
+        item + crm_app::worker::DEADLINE_MARGIN <= timeout,
+        "one item may take {item:?}; the worker's timeout is {timeout:?}"
+    );
+    assert!(crm_app::worker::lease_for(item) > item);
+}
