@@ -1,6 +1,8 @@
 //! Daily stale-lead digest, fired at 09:00 in the configured time zone by EventBridge
-//! Scheduler. Posts at most one digest per day; a failed run returns an error so the
-//! scheduler retries it.
+//! Scheduler, which invokes it asynchronously. Posts at most one digest per day. A run
+//! that fails before posting returns an error, and Lambda retries the invocation twice
+//! (about one and three minutes later); after the last, the event goes to the
+//! function's on-failure queue, which raises an alarm.
 
 use crm_app::Context;
 use lambda_runtime::{Error, LambdaEvent, service_fn};

@@ -203,3 +203,27 @@ async fn a_notion_outage_fails_the_run_for_the_scheduler_to_retry() {
     assert!(!s.digest.run().await.unwrap().ran);
     assert_eq!(s.slack.to("digest").len(), 1);
 }
+
+/// Lambda kills a run at its timeout and retries the scheduled (asynchronous)
+/// invocation about a minute later: the killed run's claim must have let go by then,
+/// or the retries find today "busy" and no digest goes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digest_is_not_lost_when_a_run_is_killed() {
+    let s = setup().await;
+    contact(&s, "Ann", "new lead", Some(40), 60);
+    s.h.emulator.inject(crm_notion_emulator::FaultRule::new(
+        None,
+        "*",
+        crm_notion_emulator::FaultAction::Latency { ms: 2000 },
+    ));
+    // Killed mid-read: the run's future is dropped, holding the day's claim.
+    let killed = tokio::time::timeout(Duration::from_millis(300), s.digest.run()).await;
+    assert!(killed.is_err());
+    s.h.emulator.clear_faults();
+    // Lambda's first retry: the timeout, then about a minute.
+    s.h.clock
+        .advance(crm_app::digest::RUN_BUDGET + Duration::from_secs(60));
+    let report = s.digest.run().await.unwrap();
+    assert!(report.posted, "{report:?}");
+    assert_eq!(s.slack.to("digest").len(), 1);
+}

@@ -36,3 +36,12 @@ fn the_worker_timeout_holds_one_item_at_its_worst() {
     );
     assert!(crm_app::worker::lease_for(item) > item);
 }
+
+#[test]
+fn a_killed_digest_run_lets_the_day_go_before_lambda_retries_it() {
+    let timeout = std::time::Duration::from_secs(timeout_of("stale-leads"));
+    assert_eq!(timeout, crm_app::digest::RUN_BUDGET);
+    // Lambda retries a failed asynchronous invocation about one minute after it ends.
+    let lease = crm_app::digest::CLAIM_LEASE;
+    assert!(lease >= timeout && lease <= timeout + std::time::Duration::from_secs(60));
+}

@@ -65,15 +65,27 @@ pub enum DigestError {
     Store(#[from] StoreError),
     #[error("another run is making today's digest")]
     Busy,
+    #[error("reading the stale leads took longer than a run may; the retry starts over")]
+    OutOfTime,
     #[error(
         "no Slack webhook is configured for the digest destination {0:?} (add it to slack_webhooks in the secret)"
     )]
     NoWebhook(String),
 }
 
-/// A day's claim is kept a few days: long enough to outlast every scheduler retry.
+/// A day's claim is kept a few days: long enough to outlast every retry.
 const CLAIM_RETENTION: Duration = Duration::from_secs(3 * 86_400);
-const CLAIM_LEASE: Duration = Duration::from_secs(15 * 60);
+/// The longest one run may take: the function's timeout in `template.yaml` (a test
+/// holds them equal).
+pub const RUN_BUDGET: Duration = Duration::from_secs(120);
+/// How long a run holds the day's claim. EventBridge Scheduler invokes the function
+/// asynchronously, and Lambda retries a failed or timed-out invocation twice, about
+/// one and three minutes later: a run killed at its timeout must have let the claim go
+/// by then, or both retries would find it busy and the day would have no digest.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(150);
+/// Time kept for posting once the leads are read: one Slack call at its worst, and a
+/// margin. The reading stops (and the run fails, to be retried) rather than eat it.
+const POST_RESERVE: Duration = Duration::from_secs(50);
 
 impl<S: Store, P: SecretsSource> Digest<S, P> {
     pub async fn run(&self) -> Result<DigestReport, DigestError> {
@@ -106,13 +118,18 @@ impl<S: Store, P: SecretsSource> Digest<S, P> {
         }
         match self.make_and_post(today, tz).await {
             Ok((stale, posted)) => {
+                // Never an error after a post: a failed run is retried, and a retry
+                // would post again. If the claim cannot be marked done, its lease runs
+                // out and nothing retries today; tomorrow has its own claim.
                 match self
                     .store
                     .complete(&key, &owner, None, CLAIM_RETENTION)
                     .await
                 {
                     Ok(()) | Err(StoreError::ClaimLost { .. }) => {}
-                    Err(e) => return Err(e.into()),
+                    Err(e) => {
+                        tracing::error!(date = %today, error = %e, "digest posted, but not recorded as done")
+                    }
                 }
                 tracing::info!(date = %today, stale, posted, "digest done");
                 Ok(DigestReport {
@@ -164,9 +181,10 @@ impl<S: Store, P: SecretsSource> Digest<S, P> {
         };
         let secrets = self.secrets.get().await?;
         let notion = self.notion.with_token(secrets.notion_token()?.clone());
-        let (pages, complete) = notion
-            .query_all(&self.settings.contacts_data_source, &request)
-            .await?;
+        let read = notion.query_all(&self.settings.contacts_data_source, &request);
+        let (pages, complete) = tokio::time::timeout(RUN_BUDGET - POST_RESERVE, read)
+            .await
+            .map_err(|_| DigestError::OutOfTime)??;
         let leads: Vec<StaleLead> = pages
             .iter()
             .filter(|page| !page.in_trash)
