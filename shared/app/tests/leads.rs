@@ -1035,3 +1035,69 @@ async fn a_worker_timeout_strands_no_items() {
     assert_eq!(h.contacts().len(), 3);
     assert!(h.worker.settings.lease > h.worker.settings.item_budget);
 }
+
+/// Notion's token is rotated: the functions still hold the old one for the secrets'
+/// TTL. A 401 reads the secret again and tries once more; only then does it fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notion_token_rotation_does_not_park_leads() {
+    let h = Harness::new().await;
+    h.accept("rot-1", "ann@example.com").await;
+    // Warm: the worker holds the current secret.
+    assert!(h.run_worker(&[inbox_id("own:rot-1")]).await.is_empty());
+    h.accept("rot-2", "bob@example.com").await;
+    h.emulator.set_token("ntn_rotated_token");
+    h.rotate_secret(json!({
+        "notion_token": "ntn_rotated_token",
+        "form_secrets": {"own": common::OWN_SECRET},
+    }))
+    .await;
+    h.clock.advance(Duration::from_secs(30));
+    assert!(h.run_worker(&[inbox_id("own:rot-2")]).await.is_empty());
+    assert_eq!(
+        h.inbox(&inbox_id("own:rot-2")).await.status,
+        InboxStatus::Done
+    );
+    assert_eq!(h.contacts().len(), 2);
+    // A token that is simply wrong still fails, after one read of the secret.
+    h.emulator.set_token("ntn_another");
+    h.accept("rot-3", "cy@example.com").await;
+    h.clock.advance(Duration::from_secs(30));
+    h.run_worker(&[inbox_id("own:rot-3")]).await;
+    let item = h.inbox(&inbox_id("own:rot-3")).await;
+    assert_eq!(item.status, InboxStatus::Failed);
+    assert!(item.last_error.unwrap().contains("401"));
+}
+
+/// A form secret is rotated at the provider and in the secret: the first submissions
+/// signed with the new one must not be refused while the old one is cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_secret_rotation_does_not_refuse_forms() {
+    let h = Harness::new().await;
+    h.accept("fs-1", "ann@example.com").await;
+    let rotated = "own-form-secret-rotated";
+    h.rotate_secret(json!({
+        "notion_token": crm_notion_emulator::DEFAULT_TOKEN,
+        "form_secrets": {"own": rotated},
+    }))
+    .await;
+    h.clock.advance(Duration::from_secs(60));
+    let body = json!({"submission_id": "fs-2", "email": "bob@example.com"}).to_string();
+    let ts = h.clock.now().as_secs().to_string();
+    let headers = [
+        ("content-type", "application/json".to_owned()),
+        ("x-form-timestamp", ts.clone()),
+        (
+            "x-form-signature",
+            crm_domain::intake::own::sign(rotated.as_bytes(), &ts, body.as_bytes()),
+        ),
+    ];
+    assert_eq!(h.post("/lead", &headers, body.as_bytes()).await.0, 202);
+    // The old secret no longer signs.
+    let body = json!({"submission_id": "fs-3", "email": "cy@example.com"}).to_string();
+    assert_eq!(
+        h.post("/lead", &h.own_headers(body.as_bytes()), body.as_bytes())
+            .await
+            .0,
+        401
+    );
+}

@@ -125,6 +125,11 @@ impl Emulator {
         seed::seed_crm(&mut self.state(), stage)
     }
 
+    /// Accepts `token` from now on, and no other: a rotated integration token.
+    pub fn set_token(&self, token: &str) {
+        self.state().token = token.to_owned();
+    }
+
     pub fn inject(&self, rule: FaultRule) {
         self.state().faults.push(rule);
     }

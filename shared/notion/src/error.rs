@@ -79,7 +79,6 @@ impl NotionError {
         }
     }
 
-    /// 404 `object_not_found`: absent, or not shared with the integration.
     /// The id of what a create committed before Notion answered 503.
     pub fn committed_resource_id(&self) -> Option<&str> {
         match self {
@@ -88,7 +87,14 @@ impl NotionError {
         }
     }
 
+    /// 404 `object_not_found`: absent, or not shared with the integration.
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
+    }
+
+    /// 401 `unauthorized` or 403 `restricted_resource`: the token was refused — it may
+    /// have been rotated since it was read.
+    pub fn is_token_refused(&self) -> bool {
+        matches!(self.status(), Some(401 | 403))
     }
 }

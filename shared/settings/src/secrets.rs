@@ -502,6 +502,25 @@ impl<S: SecretsSource> CachedSecrets<S> {
         }
     }
 
+    /// Reads the secret again unless it was read within `min_age`: for when a service
+    /// refuses a credential that may have been rotated. `None` when the cached value is
+    /// that fresh (reading again would tell nothing new, and a flood of refusals must not
+    /// become a flood of reads).
+    pub async fn refresh(&self, min_age: Duration) -> Result<Option<Arc<Secrets>>, SecretsError> {
+        let mut cached = self.cached.lock().await;
+        let now = self.clock.now();
+        if let Some((fetched_at, _)) = cached.as_ref()
+            && now < fetched_at.plus(min_age)
+        {
+            return Ok(None);
+        }
+        let fresh = self.source.fetch().await?;
+        self.log_problems(&fresh.problems).await;
+        let fresh = Arc::new(fresh);
+        *cached = Some((now, Arc::clone(&fresh)));
+        Ok(Some(fresh))
+    }
+
     /// Logs each problem of the secret once (again only if it comes back after a fix).
     async fn log_problems(&self, problems: &[SecretsFormatError]) {
         let mut logged = self.logged.lock().await;

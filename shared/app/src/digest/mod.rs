@@ -13,6 +13,7 @@ use crm_notion::{Filter, NotionClient, NotionError, Page, PropertyValue, QueryRe
 use crm_settings::{CachedSecrets, ContactProperties, SecretsError, SecretsSource, StaleSettings};
 use crm_slack::{SlackClient, SlackError, SlackMessage};
 use crm_store::{Begin, Store, StoreError};
+use secrecy::ExposeSecret;
 use serde::Serialize;
 
 #[derive(Debug, Clone)]
@@ -116,7 +117,15 @@ impl<S: Store, P: SecretsSource> Digest<S, P> {
             Begin::InProgress { .. } => return Err(DigestError::Busy),
             Begin::Claimed | Begin::Reclaimed => {}
         }
-        match self.make_and_post(today, tz).await {
+        let mut made = self.make_and_post(today, tz).await;
+        if let Err(DigestError::Notion(e)) = &made
+            && e.is_token_refused()
+            && self.token_rotated().await
+        {
+            tracing::info!("Notion refused the token; the secret held a new one, trying again");
+            made = self.make_and_post(today, tz).await;
+        }
+        match made {
             Ok((stale, posted)) => {
                 // Never an error after a post: a failed run is retried, and a retry
                 // would post again. If the claim cannot be marked done, its lease runs
@@ -143,6 +152,25 @@ impl<S: Store, P: SecretsSource> Digest<S, P> {
                 let _ = self.store.fail(&key, &owner, &err.to_string()).await;
                 Err(err)
             }
+        }
+    }
+
+    /// Whether the secret, read again, holds another Notion token than the one in use:
+    /// it was rotated since the cache read it.
+    async fn token_rotated(&self) -> bool {
+        let Ok(before) = self.secrets.get().await else {
+            return false;
+        };
+        match self.secrets.refresh(Duration::ZERO).await {
+            Ok(Some(after)) => {
+                let token = |s: &crm_settings::Secrets| {
+                    s.notion_token
+                        .as_ref()
+                        .map(|t| t.expose_secret().to_owned())
+                };
+                token(&after) != token(&before)
+            }
+            _ => false,
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crm_domain::intake::{PayloadError, Signed, provider};
 use crm_domain::{Clock, Lead};
-use crm_settings::{CachedSecrets, SecretsSource};
+use crm_settings::{CachedSecrets, Secrets, SecretsSource};
 use crm_store::{Inserted, NewInboxItem, Store};
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -20,6 +20,17 @@ pub use error::IntakeError;
 
 /// Bodies above this are refused before anything else is read.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How soon after a read the secret is read again when a signature does not match.
+const SECRET_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The signing secret configured for `provider`, as bytes.
+fn secret_of<'a>(secrets: &'a Secrets, provider: &str) -> Option<&'a [u8]> {
+    secrets
+        .form_secrets
+        .get(provider)
+        .map(|s| s.expose_secret().as_bytes())
+}
 
 /// Inbox `kind` of a lead.
 pub const LEAD_KIND: &str = "lead";
@@ -82,7 +93,6 @@ impl<S: Store, P: SecretsSource> Intake<S, P> {
             return Err(IntakeError::UnsupportedMediaType);
         }
         let secrets = self.secrets.get().await.map_err(IntakeError::Secrets)?;
-        let secret = secrets.form_secrets.get(provider.name);
         let headers = request.headers();
         let lookup = |name: &str| {
             headers
@@ -91,17 +101,43 @@ impl<S: Store, P: SecretsSource> Intake<S, P> {
                 .map(str::to_owned)
         };
         let now = self.clock.now();
-        (provider.verify)(&Signed {
-            header: &lookup,
-            body,
-            secret: secret.map(|s| s.expose_secret().as_bytes()),
-            now_secs: now.as_secs(),
-            accept_plain: self.accept_plain_signature && provider.name == "own",
-        })
-        .map_err(|reason| IntakeError::Unauthorized {
-            provider: provider.name,
-            reason,
-        })?;
+        let verify = |secrets: &Secrets| {
+            (provider.verify)(&Signed {
+                header: &lookup,
+                body,
+                secret: secret_of(secrets, provider.name),
+                now_secs: now.as_secs(),
+                accept_plain: self.accept_plain_signature && provider.name == "own",
+            })
+        };
+        if let Err(reason) = verify(&secrets) {
+            // Right after the form secret is rotated, the cached one is stale: read the
+            // secret again (at most every SECRET_RECHECK, so forged requests cannot turn
+            // into a flood of reads) and check once more if this provider's changed.
+            let fresh = self
+                .secrets
+                .refresh(SECRET_RECHECK)
+                .await
+                .ok()
+                .flatten()
+                .filter(|fresh| {
+                    secret_of(fresh, provider.name) != secret_of(&secrets, provider.name)
+                });
+            match fresh {
+                Some(fresh) if verify(&fresh).is_ok() => {
+                    tracing::info!(
+                        provider = provider.name,
+                        "signature matched the rotated form secret"
+                    );
+                }
+                _ => {
+                    return Err(IntakeError::Unauthorized {
+                        provider: provider.name,
+                        reason,
+                    });
+                }
+            }
+        }
         let fields = (provider.parse)(body).map_err(|e| match e {
             PayloadError::Field(field) => IntakeError::Invalid(field),
             other => IntakeError::Malformed(other),

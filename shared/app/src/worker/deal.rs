@@ -17,7 +17,7 @@ use crm_store::{Begin, InboxItem, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
-use super::{Outcome, Worker};
+use super::{Attempt, Outcome, Worker};
 use crate::webhook::{Relevance, classify};
 
 #[derive(Debug, thiserror::Error)]
@@ -82,10 +82,10 @@ pub async fn process<S: Store, P: SecretsSource>(
     notion: &NotionClient,
     secrets: &Secrets,
     item: &InboxItem,
-) -> Outcome {
+) -> Attempt {
     let event: WebhookEvent = match serde_json::from_str(&item.payload) {
         Ok(e) => e,
-        Err(e) => return Outcome::Failed(format!("unreadable event: {e}")),
+        Err(e) => return Outcome::Failed(format!("unreadable event: {e}")).into(),
     };
     let span = tracing::info_span!("deal_event", event_id = %event.id, page_id = %event.entity.id, kind = %event.kind);
     let run = Run {
@@ -95,9 +95,10 @@ pub async fn process<S: Store, P: SecretsSource>(
         event: &event,
     };
     match run.run().instrument(span).await {
-        Ok(()) => Outcome::Done,
-        Err(failure) if failure.is_retryable() => Outcome::Retry(failure.to_string()),
-        Err(failure) => Outcome::Failed(failure.to_string()),
+        Ok(()) => Outcome::Done.into(),
+        Err(DealFailure::Notion(e)) if e.is_token_refused() => Attempt::TokenRefused(e.to_string()),
+        Err(failure) if failure.is_retryable() => Outcome::Retry(failure.to_string()).into(),
+        Err(failure) => Outcome::Failed(failure.to_string()).into(),
     }
 }
 

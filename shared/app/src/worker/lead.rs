@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
 use super::contacts_index::{Contacts, LookupError};
-use super::{Outcome, Worker};
+use super::{Attempt, Outcome, Worker};
 
 /// Why writing a lead stopped.
 #[derive(Debug, thiserror::Error)]
@@ -64,10 +64,10 @@ pub async fn process<S: Store, P: SecretsSource>(
     worker: &Worker<S, P>,
     notion: &NotionClient,
     item: &InboxItem,
-) -> Outcome {
+) -> Attempt {
     let lead: Lead = match serde_json::from_str(&item.payload) {
         Ok(lead) => lead,
-        Err(e) => return Outcome::Failed(format!("unreadable lead payload: {e}")),
+        Err(e) => return Outcome::Failed(format!("unreadable lead payload: {e}")).into(),
     };
     // The inbox id, not the lead's own key: a lead kept under a derived id (its
     // submission id was reused by another) is its own unit of work.
@@ -97,7 +97,7 @@ struct Run<'a, S, P> {
 }
 
 impl<S: Store, P: SecretsSource> Run<'_, S, P> {
-    async fn run(&self) -> Outcome {
+    async fn run(&self) -> Attempt {
         let store = &self.worker.store;
         let settings = &self.worker.settings;
         let key = format!("lead:{}", self.submission);
@@ -105,13 +105,13 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
             .begin(&key, &self.owner, settings.lease, settings.retention)
             .await
         {
-            Err(e) => return Outcome::Retry(format!("store unavailable: {e}")),
+            Err(e) => return Outcome::Retry(format!("store unavailable: {e}")).into(),
             Ok(Begin::Completed { .. }) => {
                 tracing::info!("already written; nothing to do");
-                return Outcome::Done;
+                return Outcome::Done.into();
             }
             Ok(Begin::InProgress { .. }) => {
-                return Outcome::Retry("another attempt is writing this submission".into());
+                return Outcome::Retry("another attempt is writing this submission".into()).into();
             }
             Ok(Begin::Claimed) => false,
             Ok(Begin::Reclaimed) => true,
@@ -123,11 +123,12 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
                 let _ = store.fail(&key, &self.owner, "contact busy").await;
                 return Outcome::Retry(
                     "another submission for this contact is being written".into(),
-                );
+                )
+                .into();
             }
             Err(e) => {
                 let _ = store.fail(&key, &self.owner, "store unavailable").await;
-                return Outcome::Retry(format!("store unavailable: {e}"));
+                return Outcome::Retry(format!("store unavailable: {e}")).into();
             }
         }
         let written = self.write(&lease, resumed).await;
@@ -141,17 +142,19 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
                     .complete(&key, &self.owner, Some(&activity_id), settings.retention)
                     .await
                 {
-                    Ok(()) | Err(StoreError::ClaimLost { .. }) => Outcome::Done,
-                    Err(e) => Outcome::Retry(format!("written, but not recorded as done: {e}")),
+                    Ok(()) | Err(StoreError::ClaimLost { .. }) => Outcome::Done.into(),
+                    Err(e) => {
+                        Outcome::Retry(format!("written, but not recorded as done: {e}")).into()
+                    }
                 }
             }
             Err(failure) => {
                 let reason = failure.to_string();
                 let _ = store.fail(&key, &self.owner, &reason).await;
-                if failure.is_retryable() {
-                    Outcome::Retry(reason)
-                } else {
-                    Outcome::Failed(reason)
+                match &failure {
+                    LeadFailure::Notion(e) if e.is_token_refused() => Attempt::TokenRefused(reason),
+                    _ if failure.is_retryable() => Outcome::Retry(reason).into(),
+                    _ => Outcome::Failed(reason).into(),
                 }
             }
         }

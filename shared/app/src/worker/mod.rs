@@ -27,9 +27,12 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use chrono_tz::Tz;
 use crm_domain::Clock;
 use crm_notion::NotionClient;
-use crm_settings::{CachedSecrets, LeadSettings, PropertyNames, SecretsSource, StageRoute};
+use crm_settings::{
+    CachedSecrets, LeadSettings, PropertyNames, Secrets, SecretsSource, StageRoute,
+};
 use crm_slack::SlackClient;
 use crm_store::{InboxItem, InboxStatus, Store, inbox_item_from_stream_image};
+use secrecy::ExposeSecret;
 
 /// The invocation's deadline (wall-clock, as Lambda gives it) on the runtime's clock.
 pub fn deadline_in(deadline: std::time::SystemTime) -> tokio::time::Instant {
@@ -37,6 +40,28 @@ pub fn deadline_in(deadline: std::time::SystemTime) -> tokio::time::Instant {
         .duration_since(std::time::SystemTime::now())
         .unwrap_or_default();
     tokio::time::Instant::now() + left
+}
+
+/// How soon after a read the secret is read again when Notion refuses its token: often
+/// enough to pick up a rotation at once, rarely enough that a batch of refused items
+/// makes one read, not one each.
+const TOKEN_RECHECK: Duration = Duration::from_secs(10);
+
+fn token_of(secrets: &Secrets) -> Option<&str> {
+    secrets.notion_token.as_ref().map(|t| t.expose_secret())
+}
+
+/// What one try at an item came to.
+pub(crate) enum Attempt {
+    Ended(Outcome),
+    /// Notion refused the token (401/403): it may have been rotated since it was read.
+    TokenRefused(String),
+}
+
+impl From<Outcome> for Attempt {
+    fn from(outcome: Outcome) -> Self {
+        Self::Ended(outcome)
+    }
 }
 
 /// How an item ended.
@@ -179,21 +204,48 @@ impl<S: Store, P: SecretsSource> Worker<S, P> {
     }
 
     /// Processes one inbox item (from the stream, a replay or the local server).
+    ///
+    /// When Notion refuses the token, the secret may have been rotated since it was
+    /// read (the cache keeps it for minutes): the secret is read again and, if the token
+    /// changed, the item is tried once more before it fails.
     pub async fn process(&self, item: &InboxItem) -> Outcome {
         let secrets = match self.secrets.get().await {
             Ok(s) => s,
             Err(err) => return Outcome::Retry(format!("secrets unavailable: {err}")),
         };
+        let reason = match self.attempt(item, &secrets).await {
+            Attempt::Ended(outcome) => return outcome,
+            Attempt::TokenRefused(reason) => reason,
+        };
+        let fresh = match self.secrets.refresh(TOKEN_RECHECK).await {
+            Ok(Some(fresh)) if token_of(&fresh) != token_of(&secrets) => fresh,
+            Ok(_) => return Outcome::Failed(reason),
+            Err(err) => {
+                return Outcome::Retry(format!(
+                    "{reason}; and the secret could not be read again: {err}"
+                ));
+            }
+        };
+        tracing::info!("Notion refused the token; the secret held a new one, trying again");
+        match self.attempt(item, &fresh).await {
+            Attempt::Ended(outcome) => outcome,
+            Attempt::TokenRefused(reason) => Outcome::Failed(reason),
+        }
+    }
+
+    async fn attempt(&self, item: &InboxItem, secrets: &Secrets) -> Attempt {
         // Fixing the secret fixes this: retried, never parked as unfixable.
         let token = match secrets.notion_token() {
             Ok(token) => token.clone(),
-            Err(missing) => return Outcome::Retry(missing.to_string()),
+            Err(missing) => return Outcome::Retry(missing.to_string()).into(),
         };
         let notion = self.notion.with_token(token);
         match item.kind.as_str() {
             crate::intake::LEAD_KIND => lead::process(self, &notion, item).await,
-            crate::webhook::EVENT_KIND => deal::process(self, &notion, &secrets, item).await,
-            other => Outcome::Failed(format!("no processor for inbox items of kind {other:?}")),
+            crate::webhook::EVENT_KIND => deal::process(self, &notion, secrets, item).await,
+            other => {
+                Outcome::Failed(format!("no processor for inbox items of kind {other:?}")).into()
+            }
         }
     }
 

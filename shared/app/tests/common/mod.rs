@@ -42,6 +42,8 @@ pub struct Harness {
     pub intake: Arc<TestIntake>,
     pub worker: Arc<TestWorker>,
     pub clock: ManualClock,
+    /// The Secrets Manager secret (on moto) the functions read.
+    pub secret_arn: String,
     seq: std::sync::atomic::AtomicU64,
 }
 
@@ -154,8 +156,21 @@ impl Harness {
             intake,
             worker,
             clock,
+            secret_arn: arn,
             seq: std::sync::atomic::AtomicU64::new(1),
         }
+    }
+
+    /// Writes a new version of the secret, as an operator rotating a token would.
+    pub async fn rotate_secret(&self, secret: Value) {
+        let aws = crm_settings::sdk_config().await;
+        aws_sdk_secretsmanager::Client::new(&aws)
+            .put_secret_value()
+            .secret_id(&self.secret_arn)
+            .secret_string(secret.to_string())
+            .send()
+            .await
+            .unwrap();
     }
 
     /// POSTs `body` to `path` through the intake handler, as API Gateway would deliver it.
