@@ -5,6 +5,7 @@
 
 pub mod digest;
 pub mod intake;
+pub mod post_once;
 pub mod runtime;
 pub mod setup;
 pub mod telemetry;

@@ -471,13 +471,14 @@ async fn slack_outages_are_retried_and_post_once_recovered() {
     d.drain().await;
     d.move_to(&deal, "won");
     d.delivered(2).await;
-    d.slack.fail_next(3, 503, None);
+    // Rate limited through every attempt: certainly not posted, so retried later.
+    d.slack.fail_next(3, 429, Some(0));
     let failures = d.drain().await;
     assert_eq!(failures.len(), 1, "kept for the stream to retry");
     let id = inbox_id(&d.h.emulator.deliveries().last().unwrap().event_id);
     let item = d.h.store.inbox_get(&id).await.unwrap().unwrap();
     assert_eq!(item.status, InboxStatus::Failed);
-    assert!(item.last_error.unwrap().contains("503"));
+    assert!(item.last_error.unwrap().contains("429"));
     assert!(d.slack.received().is_empty());
 
     // Slack is back but rate limits once: waited out, then one message.
@@ -774,4 +775,43 @@ async fn a_merged_event_by_a_person_and_the_bot_is_processed() {
         posted[0].starts_with("Lead → Negotiation: Soylent — $15,000"),
         "{posted:?}"
     );
+}
+
+/// Slack can post a message and still fail the answer (a 5xx, a timeout). Posting it
+/// again could post it twice, so it is not posted again: the item is left failed with
+/// a reason that says so, once; redeliveries and a replay never post it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slack_is_never_reposted_after_it_may_have_posted() {
+    let d = Deals::new().await;
+    d.subscribe().await;
+    let deal = d.new_deal("Vandelay");
+    d.delivered(1).await;
+    d.drain().await;
+    d.move_to(&deal, "won");
+    d.delivered(2).await;
+    d.slack.post_then_fail(500);
+    assert!(d.drain().await.is_empty(), "not retried by the stream");
+    assert_eq!(d.texts("won").len(), 1, "Slack has it once");
+    let event = d.h.emulator.deliveries().last().unwrap().event_id.clone();
+    let item = d.h.inbox(&inbox_id(&event)).await;
+    assert_eq!(item.status, InboxStatus::Failed);
+    let reason = item.last_error.unwrap();
+    assert!(reason.contains("may have been posted"), "{reason}");
+
+    // Notion redelivers; a person replays: nothing is posted again.
+    d.h.emulator.redeliver(&event);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    d.drain().await;
+    let report = d.h.worker.replay(10).await.unwrap();
+    assert!(report.failed.is_empty(), "{report:?}");
+    assert_eq!(d.texts("won").len(), 1);
+
+    // The same when the answer comes too late for the client.
+    d.move_to(&deal, "lost");
+    d.delivered(4).await;
+    d.slack.post_then_delay(8_000);
+    assert!(d.drain().await.is_empty());
+    assert_eq!(d.texts("lost").len(), 1);
+    assert!(d.h.worker.replay(10).await.unwrap().failed.is_empty());
+    assert_eq!(d.texts("lost").len(), 1);
 }

@@ -174,8 +174,8 @@ async fn several_open_statuses_and_the_row_cap_are_handled() {
 async fn a_failed_post_is_retried_by_the_scheduler_and_then_posts_once() {
     let s = setup().await;
     contact(&s, "Ann", "new lead", Some(40), 60);
-    // Three failures: every attempt of the first run.
-    s.slack.fail_next(3, 500, None);
+    // Rate limited through every attempt of the first run: certainly not posted.
+    s.slack.fail_next(3, 429, Some(0));
     assert!(
         s.digest.run().await.is_err(),
         "an error makes the scheduler retry"
@@ -225,5 +225,18 @@ async fn the_digest_is_not_lost_when_a_run_is_killed() {
         .advance(crm_app::digest::RUN_BUDGET + Duration::from_secs(60));
     let report = s.digest.run().await.unwrap();
     assert!(report.posted, "{report:?}");
+    assert_eq!(s.slack.to("digest").len(), 1);
+}
+
+/// Slack may have posted a digest it did not confirm: the day is settled, never posted
+/// twice, whatever Lambda retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfirmed_digest_is_never_posted_twice() {
+    let s = setup().await;
+    contact(&s, "Ann", "new lead", Some(40), 60);
+    s.slack.post_then_fail(502);
+    let report = s.digest.run().await.unwrap();
+    assert!(!report.posted && report.ran, "{report:?}");
+    assert!(!s.digest.run().await.unwrap().ran);
     assert_eq!(s.slack.to("digest").len(), 1);
 }

@@ -15,19 +15,28 @@ pub enum SlackError {
     /// Slack refused the message for good (bad payload, webhook revoked or channel gone).
     #[error("Slack refused the message: {status} {body}")]
     Rejected { status: u16, body: String },
-    /// Still rate limited or failing when the retry budget ran out.
+    /// Rate limited until the retry budget ran out: not posted.
     #[error("Slack answered {status} until the retry budget ran out")]
     Unavailable { status: u16 },
-    #[error("Slack did not answer in time")]
-    Timeout,
+    /// Slack could not be reached (the connection was refused): not posted.
     #[error("could not reach Slack")]
-    Transport(#[source] reqwest::Error),
+    Unreachable(#[source] reqwest::Error),
+    /// The message was sent but no answer confirmed it (a timeout, a connection cut after
+    /// sending, a 5xx): Slack may have posted it. Never retried: a retry could post it
+    /// twice.
+    #[error("Slack did not confirm the message ({what}); it may have been posted")]
+    Unconfirmed { what: String },
 }
 
 impl SlackError {
-    /// Whether posting the same message later may work.
+    /// Whether posting the same message later may work and cannot post it twice.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, Self::Rejected { .. })
+        matches!(self, Self::Unavailable { .. } | Self::Unreachable(_))
+    }
+
+    /// Whether Slack may have posted the message despite the error.
+    pub fn may_have_posted(&self) -> bool {
+        matches!(self, Self::Unconfirmed { .. })
     }
 }
 
@@ -136,19 +145,28 @@ impl SlackClient {
         webhook: &SecretString,
         message: &SlackMessage,
     ) -> Result<(), Attempt> {
+        // Only a refused connection certainly sent nothing; any other transport failure
+        // may have happened after Slack had the message.
+        let unsent = |e: reqwest::Error| {
+            if e.is_connect() {
+                Attempt::Again(SlackError::Unreachable(e.without_url()))
+            } else if e.is_timeout() {
+                Attempt::Final(SlackError::Unconfirmed {
+                    what: "no answer in time".into(),
+                })
+            } else {
+                Attempt::Final(SlackError::Unconfirmed {
+                    what: "the connection failed after sending".into(),
+                })
+            }
+        };
         let response = self
             .http
             .post(webhook.expose_secret())
             .json(message)
             .send()
             .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    Attempt::Again(SlackError::Timeout)
-                } else {
-                    Attempt::Again(SlackError::Transport(e.without_url()))
-                }
-            })?;
+            .map_err(unsent)?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -158,8 +176,11 @@ impl SlackClient {
         let body = response.text().await.unwrap_or_default();
         match status {
             200..=299 => Ok(()),
+            // Slack refuses over-limit posts before posting them.
             429 => Err(Attempt::RateLimited(retry_after)),
-            500..=599 => Err(Attempt::Again(SlackError::Unavailable { status })),
+            500..=599 => Err(Attempt::Final(SlackError::Unconfirmed {
+                what: format!("HTTP {status}"),
+            })),
             _ => Err(Attempt::Final(SlackError::Rejected {
                 status,
                 body: body.chars().take(200).collect(),

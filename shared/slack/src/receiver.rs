@@ -1,5 +1,11 @@
 //! A local stand-in for Slack's incoming webhooks: records every message per path and
-//! answers `ok`, or misbehaves on demand (429 with `Retry-After`, 500). Binds 127.0.0.1.
+//! answers `ok`, or misbehaves on demand. Binds 127.0.0.1.
+//!
+//! Misbehaviour comes in the two kinds a client must tell apart: answers given *instead
+//! of* posting (429 `rate_limited` with `Retry-After`, 404 `no_service` for a revoked
+//! webhook, 400 `invalid_payload`: Slack's incoming-webhook error answers), and answers
+//! that fail *after* posting (a 5xx, or an answer too late for the client), which leave
+//! the message in the channel although the client heard no `ok`.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -23,10 +29,20 @@ pub struct Received {
 #[derive(Default)]
 struct Inner {
     received: Vec<Received>,
-    /// Answers to give, in order, before answering `ok` again: (status, Retry-After).
-    script: VecDeque<(u16, Option<u64>)>,
+    /// Answers to give, in order, before answering `ok` again.
+    script: VecDeque<Scripted>,
     /// Print each message (for `make local`).
     echo: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Scripted {
+    /// Answer `status` (with `Retry-After`) without posting.
+    Refuse(u16, Option<u64>),
+    /// Post, then answer `status`.
+    PostThen(u16),
+    /// Post, then answer `ok` only after this many milliseconds.
+    PostThenDelay(u64),
 }
 
 /// A running receiver; dropping it stops the server.
@@ -82,12 +98,26 @@ impl SlackReceiver {
             .collect()
     }
 
-    /// The next `times` posts get `status` (with `Retry-After` when given).
+    /// The next `times` posts are refused with `status` (with `Retry-After` when
+    /// given), and not posted.
     pub fn fail_next(&self, times: usize, status: u16, retry_after: Option<u64>) {
         let mut inner = self.lock();
         for _ in 0..times {
-            inner.script.push_back((status, retry_after));
+            inner
+                .script
+                .push_back(Scripted::Refuse(status, retry_after));
         }
+    }
+
+    /// The next post is posted, then answered `status` (a 5xx Slack sends after it
+    /// already delivered the message).
+    pub fn post_then_fail(&self, status: u16) {
+        self.lock().script.push_back(Scripted::PostThen(status));
+    }
+
+    /// The next post is posted, then answered only after `ms` milliseconds.
+    pub fn post_then_delay(&self, ms: u64) {
+        self.lock().script.push_back(Scripted::PostThenDelay(ms));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -100,31 +130,59 @@ async fn receive(
     Path(hook): Path<String>,
     body: Bytes,
 ) -> Response {
-    let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((status, retry_after)) = inner.script.pop_front() {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, "rate_limited").into_response();
-        if let Some(secs) = retry_after {
-            response.headers_mut().insert("retry-after", secs.into());
+    let (status, delay) = {
+        let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (status, delay) = match inner.script.pop_front() {
+            Some(Scripted::Refuse(status, retry_after)) => return refuse(status, retry_after),
+            Some(Scripted::PostThen(status)) => (status, 0),
+            Some(Scripted::PostThenDelay(ms)) => (200, ms),
+            None => (200, 0),
+        };
+        let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+            return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
+        };
+        if body
+            .get("text")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return (StatusCode::BAD_REQUEST, "no_text").into_response();
         }
-        return response;
-    }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
+        if inner.echo {
+            println!(
+                "[slack:{hook}] {}",
+                body["text"].as_str().unwrap_or_default()
+            );
+        }
+        inner.received.push(Received { hook, body });
+        (status, delay)
     };
-    if body
-        .get("text")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-    {
-        return (StatusCode::BAD_REQUEST, "no_text").into_response();
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
     }
-    if inner.echo {
-        println!(
-            "[slack:{hook}] {}",
-            body["text"].as_str().unwrap_or_default()
-        );
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let text = if status.is_success() {
+        "ok"
+    } else {
+        "rollup_error"
+    };
+    (status, text).into_response()
+}
+
+/// Slack's answer when it does not post: its error word for the status.
+fn refuse(status: u16, retry_after: Option<u64>) -> Response {
+    let text = match status {
+        429 => "rate_limited",
+        404 => "no_service",
+        410 => "channel_is_archived",
+        403 => "action_prohibited",
+        400 => "invalid_payload",
+        _ => "service_unavailable",
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, text).into_response();
+    if let Some(secs) = retry_after {
+        response.headers_mut().insert("retry-after", secs.into());
     }
-    inner.received.push(Received { hook, body });
-    (StatusCode::OK, "ok").into_response()
+    response
 }

@@ -44,16 +44,36 @@ async fn posts_blocks_with_fallback_text() {
 }
 
 #[tokio::test]
-async fn rate_limits_are_waited_out_and_server_errors_retried() {
+async fn rate_limits_are_waited_out() {
     let slack = SlackReceiver::start(0, false).await.unwrap();
     let url = SecretString::from(slack.url("won"));
     slack.fail_next(1, 429, Some(1));
     let started = Instant::now();
     client(100.0).post(&url, &message("one")).await.unwrap();
     assert!(started.elapsed() >= Duration::from_secs(1));
-    slack.fail_next(2, 500, None);
-    client(100.0).post(&url, &message("two")).await.unwrap();
-    assert_eq!(slack.to("won").len(), 2, "each posted once");
+    assert_eq!(slack.to("won").len(), 1, "posted once");
+}
+
+/// A 5xx or a late answer may come after Slack posted the message: retrying it could
+/// post it twice, so the client reports it as unconfirmed and leaves the rest to its
+/// caller. Only a refused connection and a 429 are certain not to have posted.
+#[tokio::test]
+async fn slack_is_never_retried_after_it_may_have_posted() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let url = SecretString::from(slack.url("won"));
+    slack.post_then_fail(500);
+    let err = client(100.0).post(&url, &message("one")).await.unwrap_err();
+    assert!(err.may_have_posted() && !err.is_retryable(), "{err:?}");
+    assert_eq!(slack.to("won").len(), 1, "posted once, not retried");
+
+    slack.post_then_delay(3_000);
+    let err = client(100.0).post(&url, &message("two")).await.unwrap_err();
+    assert!(err.may_have_posted(), "{err:?}");
+    assert_eq!(slack.to("won").len(), 2, "posted once, not retried");
+
+    let gone = SecretString::from("http://127.0.0.1:9/hooks/won".to_owned());
+    let err = client(100.0).post(&gone, &message("x")).await.unwrap_err();
+    assert!(err.is_retryable() && !err.may_have_posted(), "{err:?}");
 }
 
 #[tokio::test]
@@ -69,7 +89,7 @@ async fn a_refused_message_is_final_and_errors_never_show_the_url() {
     assert!(!err.is_retryable());
     assert!(slack.received().is_empty());
 
-    slack.fail_next(10, 503, None);
+    slack.fail_next(10, 429, None);
     let err = client(100.0).post(&url, &message("x")).await.unwrap_err();
     assert!(err.is_retryable());
     let printed = format!("{err} {err:?}");

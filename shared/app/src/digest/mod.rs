@@ -11,9 +11,11 @@ use crm_domain::stale::{StaleLead, cutoff, digest};
 use crm_notion::filter::{Choice, Condition, Date, Timestamp};
 use crm_notion::{Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest};
 use crm_settings::{CachedSecrets, ContactProperties, SecretsError, SecretsSource, StaleSettings};
-use crm_slack::{SlackClient, SlackError, SlackMessage};
-use crm_store::{Begin, Store, StoreError};
-use secrecy::ExposeSecret;
+use crm_slack::{SlackClient, SlackMessage};
+use crm_store::{Store, StoreError};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::post_once::{self, Claimed, NotPosted, Posted};
 use serde::Serialize;
 
 #[derive(Debug, Clone)]
@@ -61,7 +63,7 @@ pub enum DigestError {
     #[error(transparent)]
     Notion(#[from] NotionError),
     #[error(transparent)]
-    Slack(#[from] SlackError),
+    NotPosted(#[from] NotPosted),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("another run is making today's digest")]
@@ -99,59 +101,50 @@ impl<S: Store, P: SecretsSource> Digest<S, P> {
             .with_timezone(&tz)
             .date_naive();
         let key = format!("digest:{today}");
-        let owner = uuid::Uuid::new_v4().to_string();
-        match self
-            .store
-            .begin(&key, &owner, CLAIM_LEASE, CLAIM_RETENTION)
-            .await?
-        {
-            Begin::Completed { .. } => {
+        let report = |stale, posted, ran| DigestReport {
+            date: today.to_string(),
+            stale,
+            posted,
+            ran,
+        };
+        let claim = match post_once::claim(&self.store, &key, CLAIM_LEASE, CLAIM_RETENTION).await? {
+            Claimed::Done { .. } => {
                 tracing::info!(date = %today, "today's digest was already handled");
-                return Ok(DigestReport {
-                    date: today.to_string(),
-                    stale: 0,
-                    posted: false,
-                    ran: false,
-                });
+                return Ok(report(0, false, false));
             }
-            Begin::InProgress { .. } => return Err(DigestError::Busy),
-            Begin::Claimed | Begin::Reclaimed => {}
-        }
-        let mut made = self.make_and_post(today, tz).await;
+            Claimed::Busy => return Err(DigestError::Busy),
+            Claimed::Owned(claim) => claim,
+        };
+        let mut made = self.make(today, tz).await;
         if let Err(DigestError::Notion(e)) = &made
             && e.is_token_refused()
             && self.token_rotated().await
         {
             tracing::info!("Notion refused the token; the secret held a new one, trying again");
-            made = self.make_and_post(today, tz).await;
+            made = self.make(today, tz).await;
         }
-        match made {
-            Ok((stale, posted)) => {
-                // Never an error after a post: a failed run is retried, and a retry
-                // would post again. If the claim cannot be marked done, its lease runs
-                // out and nothing retries today; tomorrow has its own claim.
-                match self
-                    .store
-                    .complete(&key, &owner, None, CLAIM_RETENTION)
-                    .await
-                {
-                    Ok(()) | Err(StoreError::ClaimLost { .. }) => {}
-                    Err(e) => {
-                        tracing::error!(date = %today, error = %e, "digest posted, but not recorded as done")
-                    }
-                }
-                tracing::info!(date = %today, stale, posted, "digest done");
-                Ok(DigestReport {
-                    date: today.to_string(),
-                    stale,
-                    posted,
-                    ran: true,
-                })
-            }
+        let (stale, webhook, message) = match made {
             Err(err) => {
-                let _ = self.store.fail(&key, &owner, &err.to_string()).await;
-                Err(err)
+                claim.fail(&err.to_string()).await;
+                return Err(err);
             }
+            Ok(None) => {
+                claim.complete(None).await;
+                tracing::info!(date = %today, "no stale lead today");
+                return Ok(report(0, false, true));
+            }
+            Ok(Some(made)) => made,
+        };
+        // From here on, never an error once Slack may have the message: a failed run is
+        // retried, and the post-once protocol keeps a retry from posting it again.
+        let now = self.clock.now().as_millis();
+        match claim.post(&self.slack, &webhook, &message, now).await {
+            Ok(Posted::Now) => {
+                tracing::info!(date = %today, stale, "digest posted");
+                Ok(report(stale, true, true))
+            }
+            Ok(Posted::Unconfirmed(_)) => Ok(report(stale, false, true)),
+            Err(not_posted) => Err(DigestError::NotPosted(not_posted)),
         }
     }
 
@@ -174,7 +167,13 @@ impl<S: Store, P: SecretsSource> Digest<S, P> {
         }
     }
 
-    async fn make_and_post(&self, today: NaiveDate, tz: Tz) -> Result<(usize, bool), DigestError> {
+    /// Reads today's stale leads and, when there are any, makes the message: how many,
+    /// where it goes, what it says.
+    async fn make(
+        &self,
+        today: NaiveDate,
+        tz: Tz,
+    ) -> Result<Option<(usize, SecretString, SlackMessage)>, DigestError> {
         let stale = &self.settings.stale;
         let p = &self.settings.properties;
         let cut = cutoff(today, stale.days);
@@ -220,17 +219,15 @@ impl<S: Store, P: SecretsSource> Digest<S, P> {
             .filter(|lead| lead.last_touch < cut)
             .collect();
         if leads.is_empty() {
-            return Ok((0, false));
+            return Ok(None);
         }
         let webhook = secrets
             .slack_webhooks
             .get(&stale.destination)
-            .ok_or_else(|| DigestError::NoWebhook(stale.destination.clone()))?;
+            .ok_or_else(|| DigestError::NoWebhook(stale.destination.clone()))?
+            .clone();
         let (text, blocks) = digest(&leads, today, stale.days, complete);
-        self.slack
-            .post(webhook, &SlackMessage { text, blocks })
-            .await?;
-        Ok((leads.len(), true))
+        Ok(Some((leads.len(), webhook, SlackMessage { text, blocks })))
     }
 
     fn stale_lead(&self, page: &Page, tz: Tz) -> Option<StaleLead> {

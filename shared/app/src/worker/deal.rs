@@ -12,12 +12,13 @@ use crm_domain::NotionId;
 use crm_domain::deal::{Deal, announcement, changed};
 use crm_notion::{NotionClient, NotionError, Page, PropertyValue, WebhookEvent};
 use crm_settings::{Secrets, SecretsSource};
-use crm_slack::{SlackError, SlackMessage};
-use crm_store::{Begin, InboxItem, Store, StoreError};
+use crm_slack::SlackMessage;
+use crm_store::{InboxItem, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
 use super::{Attempt, Outcome, Worker};
+use crate::post_once::{self, Claimed, NotPosted, Posted, UNCONFIRMED};
 use crate::webhook::{Relevance, classify};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +28,11 @@ enum DealFailure {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Slack(#[from] SlackError),
+    NotPosted(#[from] NotPosted),
+    /// Slack may have posted the announcement but did not confirm it: it is not posted
+    /// again, and the item stays failed with this reason for a person to check.
+    #[error("{0}; not posted again, check the channel")]
+    Unconfirmed(String),
     /// Another attempt holds this announcement right now; it will post or hand it back.
     #[error("another attempt is announcing this stage change")]
     Busy,
@@ -44,9 +49,9 @@ impl DealFailure {
         match self {
             Self::Notion(e) => e.is_retryable(),
             Self::Store(e) => e.is_retryable(),
-            Self::Slack(e) => e.is_retryable(),
+            Self::NotPosted(e) => e.is_retryable(),
             Self::Busy => true,
-            Self::NoProperty(_) | Self::NoWebhook(_) => false,
+            Self::NoProperty(_) | Self::NoWebhook(_) | Self::Unconfirmed(_) => false,
         }
     }
 }
@@ -188,7 +193,7 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
         Ok(())
     }
 
-    /// Posts the announcement once per claim key.
+    /// Posts the announcement once per claim key (see `post_once.rs`).
     async fn announce(
         &self,
         claim: &str,
@@ -196,19 +201,28 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
         deal: &Deal,
         destination: &str,
     ) -> Result<(), DealFailure> {
-        let store = &self.worker.store;
         let settings = &self.worker.settings;
-        let owner = uuid::Uuid::new_v4().to_string();
-        match store
-            .begin(claim, &owner, settings.lease, settings.retention)
-            .await?
+        let owned = match post_once::claim(
+            &self.worker.store,
+            claim,
+            settings.lease,
+            settings.retention,
+        )
+        .await?
         {
-            Begin::Completed { .. } => return Ok(()),
-            Begin::InProgress { .. } => return Err(DealFailure::Busy),
-            Begin::Claimed | Begin::Reclaimed => {}
-        }
+            // Reported once, by the attempt that met it; a replay settles the item.
+            Claimed::Done { result } if result.as_deref() == Some(UNCONFIRMED) => {
+                tracing::info!(
+                    "this stage change's post was left unconfirmed earlier; not posted again"
+                );
+                return Ok(());
+            }
+            Claimed::Done { .. } => return Ok(()),
+            Claimed::Busy => return Err(DealFailure::Busy),
+            Claimed::Owned(owned) => owned,
+        };
         let Some(webhook) = self.secrets.slack_webhooks.get(destination) else {
-            let _ = store.fail(claim, &owner, "no webhook").await;
+            owned.fail("no webhook").await;
             return Err(DealFailure::NoWebhook(destination.to_owned()));
         };
         let emoji = deal
@@ -217,22 +231,21 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
             .filter(|s| s.trim().eq_ignore_ascii_case("won"))
             .map(|_| "🎉");
         let (text, blocks) = announcement(previous, deal, emoji);
-        if let Err(e) = self
-            .worker
-            .slack
-            .post(webhook, &SlackMessage { text, blocks })
-            .await
+        let now = self.worker.clock.now().as_millis();
+        match owned
+            .post(
+                &self.worker.slack,
+                webhook,
+                &SlackMessage { text, blocks },
+                now,
+            )
+            .await?
         {
-            let _ = store.fail(claim, &owner, &e.to_string()).await;
-            return Err(e.into());
-        }
-        tracing::info!(destination, "stage change announced");
-        match store
-            .complete(claim, &owner, None, settings.retention)
-            .await
-        {
-            Ok(()) | Err(StoreError::ClaimLost { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
+            Posted::Now => {
+                tracing::info!(destination, "stage change announced");
+                Ok(())
+            }
+            Posted::Unconfirmed(reason) => Err(DealFailure::Unconfirmed(reason)),
         }
     }
 
