@@ -624,13 +624,13 @@ async fn writes_notion_saved_before_failing_are_never_repeated() {
     assert_eq!(h.contacts().len(), 1);
     assert_eq!(h.activities().len(), 1);
 
-    // A gateway timeout after the Activity was saved, with no hint: the retry finds it.
+    // A gateway timeout after the Activity was saved, with no hint: the attempt looks
+    // before anything else and finds it.
     h.accept("c-2", "cy@example.com").await;
     h.emulator.inject(commit_then_504());
-    assert_eq!(
-        h.run_worker(&[inbox_id("own:c-2")]).await.len(),
-        1,
-        "reported for retry"
+    assert!(
+        h.run_worker(&[inbox_id("own:c-2")]).await.is_empty(),
+        "found, not retried"
     );
     assert_eq!(h.activities().len(), 2, "saved once");
     assert!(h.run_worker(&[inbox_id("own:c-2")]).await.is_empty());
@@ -643,7 +643,7 @@ async fn writes_notion_saved_before_failing_are_never_repeated() {
     // The same for a new contact: the retry finds the contact instead of making another.
     h.accept("c-3", "new@example.com").await;
     h.emulator.inject(commit_then_504());
-    assert_eq!(h.run_worker(&[inbox_id("own:c-3")]).await.len(), 1);
+    assert!(h.run_worker(&[inbox_id("own:c-3")]).await.is_empty());
     assert!(h.run_worker(&[inbox_id("own:c-3")]).await.is_empty());
     let named: Vec<Value> = h
         .contacts()
@@ -1099,5 +1099,65 @@ async fn a_form_secret_rotation_does_not_refuse_forms() {
             .await
             .0,
         401
+    );
+}
+
+/// A create whose answer is lost (saved, then 504) may show in queries only later. The
+/// worker waits for Notion to catch up and finds what it made instead of making it
+/// twice — by the exact Submission ID, even for an id with a line break in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_create_is_found_even_when_queries_lag() {
+    let h = Harness::new().await;
+    h.emulator.set_query_lag(Duration::from_millis(1_000));
+    // The contact's create is saved, then answered 504.
+    h.emulator.inject(commit_then_504());
+    let lead = json!({"submission_id": "lag\nline 2", "email": "lag@example.com"});
+    assert_eq!(h.post_lead(&lead).await.0, 202);
+    let id = inbox_id("own:lag\nline 2");
+    assert!(h.run_worker(std::slice::from_ref(&id)).await.is_empty());
+    assert_eq!(h.contacts().len(), 1, "one contact");
+    assert_eq!(h.activities().len(), 1);
+
+    // The Activity's create is saved, then answered 504.
+    let again = json!({"submission_id": "lag-2\nline 2", "email": "lag@example.com"});
+    assert_eq!(h.post_lead(&again).await.0, 202);
+    h.emulator.inject(commit_then_504());
+    let id = inbox_id("own:lag-2\nline 2");
+    assert!(h.run_worker(std::slice::from_ref(&id)).await.is_empty());
+    assert_eq!(h.inbox(&id).await.status, InboxStatus::Done);
+    let activities = h.activities();
+    assert_eq!(activities.len(), 2, "one Activity per submission");
+    assert!(
+        activities
+            .iter()
+            .any(|a| text(a, "Submission ID") == "own:lag-2\nline 2")
+    );
+    assert_eq!(h.contacts().len(), 1);
+}
+
+/// A workspace set up before Activities had a Submission ID: leads still land, the
+/// Activity is written without it, and the log names the property to add.
+#[tokio::test]
+async fn activities_without_a_submission_id_property_still_log_leads() {
+    let (_guard, logs) = common::Logs::capture();
+    let h = Harness::new().await;
+    assert!(
+        h.emulator
+            .remove_property(&h.ws.activities_data_source_id, "Submission ID")
+    );
+    for id in ["old-1", "old-2"] {
+        h.accept(id, "old@example.com").await;
+        assert!(
+            h.run_worker(&[inbox_id(&format!("own:{id}"))])
+                .await
+                .is_empty()
+        );
+    }
+    assert_eq!(h.activities().len(), 2);
+    assert_eq!(
+        logs.lines_with("has no rich_text property \"Submission ID\""),
+        1,
+        "{}",
+        logs.text()
     );
 }

@@ -36,6 +36,7 @@
 //! | switch | why |
 //! |---|---|
 //! | [`TextCase`] (`set_text_case`, `NOTION_EMULATOR_TEXT_CASE`): text filters case-sensitive or not | the filter reference says only "matches the provided string" |
+//! | `set_query_lag`: a new page shows in queries only after a delay | read-after-write in queries is not documented; search is "eventually consistent" |
 //! | [`DeliveryMode::aggregate_ms`]: merge a page's events within a window | the delivery page says page events are aggregated, not for how long |
 //! | [`DeliveryMode`] `duplicate` / `reorder` / `delay_ms` | delivery is "at most once" in aim, retried, unordered |
 //!
@@ -153,6 +154,13 @@ impl Emulator {
         self.state().text_case
     }
 
+    /// Leaves pages out of query results until `lag` after they were created. Notion
+    /// does not document how soon a new page shows in queries (its search is documented
+    /// as eventually consistent), so this is a switch; 0 by default.
+    pub fn set_query_lag(&self, lag: std::time::Duration) {
+        self.state().query_lag = lag;
+    }
+
     /// Caps query results like Notion's 10,000-row limit, at `cap` rows.
     pub fn set_result_cap(&self, cap: usize) {
         self.state().result_cap = cap;
@@ -230,6 +238,18 @@ impl Emulator {
     /// `%3A` in it, so tests can check how clients put ids on the wire.
     pub fn set_property_id(&self, data_source_id: &str, name: &str, id: &str) -> bool {
         self.state().set_property_id(data_source_id, name, id)
+    }
+
+    /// Deletes a property from a data source's schema, as a person editing the table
+    /// would: for workspaces set up before a property existed.
+    pub fn remove_property(&self, data_source_id: &str, name: &str) -> bool {
+        let mut state = self.state();
+        let Some(ds) = state.data_sources.get_mut(data_source_id) else {
+            return false;
+        };
+        let before = ds.properties.len();
+        ds.properties.retain(|p| p.name != name);
+        ds.properties.len() < before
     }
 
     /// Moves a page's creation and edit times, for tests of age-based rules.

@@ -150,6 +150,8 @@ pub struct PageRec {
     pub in_trash: bool,
     /// Property id → the value under the type key (e.g. a string for `email`).
     pub values: HashMap<String, Value>,
+    /// When it was written, for the query lag switch.
+    pub written: tokio::time::Instant,
 }
 
 /// The rich-text array Notion returns for a plain string.

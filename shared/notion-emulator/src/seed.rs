@@ -108,6 +108,7 @@ pub fn seed_crm(state: &mut State, stage: StageKind) -> SeededWorkspace {
             "Contact": {"relation": {"data_source_id": contacts_ds, "type": "single_property", "single_property": {}}},
             "Deal": {"relation": {"data_source_id": deals_ds, "type": "single_property", "single_property": {}}},
             "Details": {"rich_text": {}},
+            "Submission ID": {"rich_text": {}},
         }),
     );
     SeededWorkspace {

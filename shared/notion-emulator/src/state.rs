@@ -53,6 +53,8 @@ pub struct State {
     pub webhooks: WebhookState,
     pub started: Instant,
     pub text_case: crate::filter::TextCase,
+    /// Pages created less than this long ago are not yet in query results.
+    pub query_lag: std::time::Duration,
 }
 
 impl State {
@@ -80,6 +82,7 @@ impl State {
             webhooks: WebhookState::default(),
             started: Instant::now(),
             text_case: crate::filter::TextCase::from_env(),
+            query_lag: std::time::Duration::ZERO,
         }
     }
 

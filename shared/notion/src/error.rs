@@ -92,6 +92,17 @@ impl NotionError {
         self.status() == Some(404)
     }
 
+    /// Whether a write that failed this way may still have been carried out: no answer,
+    /// a connection lost after sending, a 5xx, or a 2xx we could not read. A refused
+    /// connection, a 4xx and a 429 are certain not to have written.
+    pub fn may_have_committed(&self) -> bool {
+        match self {
+            Self::Api(e) => matches!(e.status, 500 | 502 | 503 | 504),
+            Self::Timeout { .. } | Self::Decode { .. } => true,
+            Self::Transport { source, .. } => !source.is_connect(),
+        }
+    }
+
     /// 401 `unauthorized` or 403 `restricted_resource`: the token was refused — it may
     /// have been rotated since it was read.
     pub fn is_token_refused(&self) -> bool {

@@ -116,6 +116,8 @@ pub struct ActivityProperties {
     pub contact: String,
     pub deal: String,
     pub details: String,
+    /// Holds the submission an Activity logs, so a retry finds it by an exact match.
+    pub submission: String,
 }
 
 /// Names of the Notion properties, as the user's workspace spells them.
@@ -215,6 +217,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("ACTIVITIES_CONTACT_PROPERTY", "Contact"),
     ("ACTIVITIES_DEAL_PROPERTY", "Deal"),
     ("ACTIVITIES_DETAILS_PROPERTY", "Details"),
+    ("ACTIVITIES_SUBMISSION_PROPERTY", "Submission ID"),
     ("SLACK_ROUTES", "won,lost,negotiation"),
     ("STALE_DAYS", "30"),
     ("STALE_STATUSES", "new lead"),
@@ -633,6 +636,7 @@ impl Parser<'_> {
             contact: p("ACTIVITIES_CONTACT_PROPERTY")?,
             deal: p("ACTIVITIES_DEAL_PROPERTY")?,
             details: p("ACTIVITIES_DETAILS_PROPERTY")?,
+            submission: p("ACTIVITIES_SUBMISSION_PROPERTY")?,
         };
         Some(PropertyNames {
             contacts,

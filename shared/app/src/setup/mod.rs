@@ -95,6 +95,7 @@ fn expected(names: &PropertyNames) -> [Expected; 3] {
                 (a.contact.clone(), &["relation"]),
                 (a.deal.clone(), &["relation"]),
                 (a.details.clone(), &["rich_text"]),
+                (a.submission.clone(), &["rich_text"]),
             ],
         },
     ]
@@ -157,6 +158,7 @@ pub async fn create(
                 (a.contact.clone(), relation(&contacts_ds)),
                 (a.deal.clone(), relation(&deals_ds)),
                 (a.details.clone(), json!({"rich_text": {}})),
+                (a.submission.clone(), json!({"rich_text": {}})),
             ]),
         })
         .await?;

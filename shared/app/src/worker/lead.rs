@@ -53,6 +53,14 @@ impl LeadFailure {
     }
 }
 
+/// How long to wait for Notion's queries to show a write before looking for it.
+/// Notion does not document how soon a created page appears in queries.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+/// Set when the Activities schema was found without the Submission ID property.
+const NO_SUBMISSION_PROPERTY: &str = "notion:activities-without-submission";
+/// How long that finding is trusted before the property is tried again.
+const SCHEMA_RECHECK_MS: i64 = 3_600_000;
+
 /// The store key for things about one email, hashed so addresses do not sit in keys
 /// (keys show up in the console, in metrics and in logs).
 pub fn email_key(email: &ContactEmail) -> String {
@@ -138,6 +146,9 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
         }
         match written {
             Ok(activity_id) => {
+                if resumed && let Err(e) = store.cache_delete(&self.unsure_key()).await {
+                    tracing::warn!(error = %e, "could not clear the unanswered-create mark");
+                }
                 match store
                     .complete(&key, &self.owner, Some(&activity_id), settings.retention)
                     .await
@@ -161,29 +172,165 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
     }
 
     /// Finds or creates the contact, then logs the Activity; returns the Activity's id.
+    ///
+    /// Notion has no idempotency keys, so a create whose answer was lost (a timeout, a
+    /// 5xx) may have happened. Then, and on a resumed attempt that finds nothing, the
+    /// worker waits [`SETTLE`] for Notion's queries to catch up and looks once more
+    /// before it creates anything; an answer still missing is retried later, never
+    /// created twice in one attempt.
     async fn write(&self, lease: &str, resumed: bool) -> Result<String, LeadFailure> {
-        let contact_id = match self.find_contact().await? {
+        // An earlier attempt's create went unanswered: what it made may not show yet.
+        let unsure = resumed
+            && self
+                .worker
+                .store
+                .cache_get(&self.unsure_key())
+                .await?
+                .is_some();
+        let mut found = self.find_contact().await?;
+        if found.is_none() && unsure {
+            found = self.settled(|| self.find_contact()).await?;
+        }
+        let contact_id = match found {
             Some(contact) => {
                 self.update_contact(&contact).await?;
                 contact.id
             }
             None => {
                 self.keep_lease(lease).await?;
-                let created = self.notion.create_page(&self.new_contact()).await?;
-                tracing::info!(page_id = %created.id, "contact created");
-                created.id
+                match self.notion.create_page(&self.new_contact()).await {
+                    Ok(created) => {
+                        tracing::info!(page_id = %created.id, "contact created");
+                        created.id
+                    }
+                    Err(e) if e.may_have_committed() => {
+                        tracing::warn!(error = %e, "the contact may have been created; looking before anything else");
+                        match self.settled(|| self.find_contact()).await? {
+                            Some(contact) => contact.id,
+                            None => return Err(self.unsure(e).await),
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
         };
         let now = self.worker.clock.now().as_millis();
         self.worker.store.cache_put(lease, &contact_id, now).await?;
-        if resumed && let Some(existing) = self.find_activity(&contact_id).await? {
-            tracing::info!(page_id = %existing, "the Activity was written by an earlier attempt");
-            return Ok(existing);
+        if resumed {
+            let mut existing = self.find_activity(&contact_id).await?;
+            if existing.is_none() && unsure {
+                existing = self.settled(|| self.find_activity(&contact_id)).await?;
+            }
+            if let Some(existing) = existing {
+                tracing::info!(page_id = %existing, "the Activity was written by an earlier attempt");
+                return Ok(existing);
+            }
         }
         self.keep_lease(lease).await?;
-        let activity = self.notion.create_page(&self.activity(&contact_id)).await?;
-        tracing::info!(page_id = %activity.id, "activity logged");
-        Ok(activity.id)
+        match self.create_activity(&contact_id).await {
+            Ok(id) => {
+                tracing::info!(page_id = %id, "activity logged");
+                Ok(id)
+            }
+            Err(LeadFailure::Notion(e)) if e.may_have_committed() => {
+                tracing::warn!(error = %e, "the Activity may have been created; looking before anything else");
+                match self.settled(|| self.find_activity(&contact_id)).await? {
+                    Some(id) => Ok(id),
+                    None => Err(self.unsure(e).await),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Marks this submission as having a create Notion did not answer, so the next
+    /// attempt gives Notion's queries time before it concludes nothing was made.
+    async fn unsure(&self, e: NotionError) -> LeadFailure {
+        let now = self.worker.clock.now().as_millis();
+        if let Err(err) = self
+            .worker
+            .store
+            .cache_put(&self.unsure_key(), "", now)
+            .await
+        {
+            return err.into();
+        }
+        e.into()
+    }
+
+    fn unsure_key(&self) -> String {
+        format!("unsure:{}", self.submission)
+    }
+
+    /// Waits for Notion's queries to catch up with a write, then looks.
+    async fn settled<T, F, Fut>(&self, look: F) -> Result<Option<T>, LeadFailure>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, LeadFailure>>,
+    {
+        tokio::time::sleep(SETTLE).await;
+        look().await
+    }
+
+    /// Creates the Activity, with its submission in the Submission ID property. A
+    /// workspace set up before that property existed gets it without, once its schema
+    /// says so (and a warning naming the fix).
+    async fn create_activity(&self, contact_id: &str) -> Result<String, LeadFailure> {
+        let with_property = self.has_submission_property().await?;
+        match self
+            .notion
+            .create_page(&self.activity(contact_id, with_property))
+            .await
+        {
+            Ok(page) => Ok(page.id),
+            Err(e)
+                if with_property
+                    && e.status() == Some(400)
+                    && !self.schema_has_submission().await? =>
+            {
+                let p = &self.worker.settings.properties.activities;
+                tracing::warn!(
+                    property = %p.submission,
+                    "the Activities data source has no rich_text property {:?}: Activities are logged without it, and a retried lead is found by its Details; add the property (crm setup --check)",
+                    p.submission
+                );
+                let now = self.worker.clock.now().as_millis();
+                self.worker
+                    .store
+                    .cache_put(NO_SUBMISSION_PROPERTY, "", now)
+                    .await?;
+                Ok(self
+                    .notion
+                    .create_page(&self.activity(contact_id, false))
+                    .await?
+                    .id)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether Activities are written with their Submission ID: yes, unless the schema
+    /// was found without it within the last hour.
+    async fn has_submission_property(&self) -> Result<bool, LeadFailure> {
+        let now = self.worker.clock.now().as_millis();
+        Ok(
+            match self.worker.store.cache_get(NO_SUBMISSION_PROPERTY).await? {
+                Some(seen) => now - seen.version >= SCHEMA_RECHECK_MS,
+                None => true,
+            },
+        )
+    }
+
+    async fn schema_has_submission(&self) -> Result<bool, LeadFailure> {
+        let schema = self
+            .notion
+            .retrieve_data_source(&self.worker.settings.activities_data_source)
+            .await?;
+        let name = &self.worker.settings.properties.activities.submission;
+        Ok(schema
+            .properties
+            .get(name)
+            .is_some_and(|p| p.kind == "rich_text"))
     }
 
     /// Renews the lease before a create: if it lapsed, another attempt may be writing
@@ -308,53 +455,70 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
         Ok(())
     }
 
-    fn activity(&self, contact_id: &str) -> CreatePage {
+    fn activity(&self, contact_id: &str, with_submission: bool) -> CreatePage {
         let p = &self.worker.settings.properties.activities;
         let lead = self.lead;
         let when = self
             .received_at()
             .with_timezone(&self.worker.settings.timezone)
             .to_rfc3339_opts(SecondsFormat::Secs, true);
+        let mut properties = BTreeMap::from([
+            (
+                p.title.clone(),
+                PropertyValue::title(&format!("Form submission: {}", lead.display_name())),
+            ),
+            (
+                p.kind.clone(),
+                PropertyValue::select(&self.worker.settings.leads.activity_type),
+            ),
+            (p.date.clone(), PropertyValue::date(when)),
+            (
+                p.contact.clone(),
+                PropertyValue::relation([contact_id.to_owned()]),
+            ),
+            (
+                p.details.clone(),
+                PropertyValue::rich_text(&lead.activity_details(self.submission)),
+            ),
+        ]);
+        if with_submission {
+            properties.insert(
+                p.submission.clone(),
+                PropertyValue::rich_text(self.submission),
+            );
+        }
         CreatePage {
             data_source_id: self.worker.settings.activities_data_source.clone(),
-            properties: BTreeMap::from([
-                (
-                    p.title.clone(),
-                    PropertyValue::title(&format!("Form submission: {}", lead.display_name())),
-                ),
-                (
-                    p.kind.clone(),
-                    PropertyValue::select(&self.worker.settings.leads.activity_type),
-                ),
-                (p.date.clone(), PropertyValue::date(when)),
-                (
-                    p.contact.clone(),
-                    PropertyValue::relation([contact_id.to_owned()]),
-                ),
-                (
-                    p.details.clone(),
-                    PropertyValue::rich_text(&lead.activity_details(self.submission)),
-                ),
-            ]),
+            properties,
         }
     }
 
-    /// The Activity an earlier attempt wrote for this submission, if any. Notion's
-    /// `contains` also matches longer ids (`sub-1` in `sub-10`), so the marker line is
-    /// compared exactly here.
+    /// The Activity an earlier attempt wrote for this submission, if any: found by the
+    /// exact Submission ID, or, where Activities lack that property, by the marker line
+    /// in Details (Notion's `contains` also matches longer ids, `sub-1` in `sub-10`, so
+    /// the line is compared exactly here).
     async fn find_activity(&self, contact_id: &str) -> Result<Option<String>, LeadFailure> {
         let p = &self.worker.settings.properties.activities;
+        let by_property = self.has_submission_property().await?;
         let marker = Lead::submission_marker(self.submission);
+        let exact = if by_property {
+            Filter::property(
+                &p.submission,
+                Condition::RichText(Text::Equals(self.submission.to_owned())),
+            )
+        } else {
+            Filter::property(
+                &p.details,
+                Condition::RichText(Text::Contains(marker.clone())),
+            )
+        };
         let request = QueryRequest {
             filter: Some(Filter::and([
                 Filter::property(
                     &p.contact,
                     Condition::Relation(Relation::Contains(contact_id.to_owned())),
                 ),
-                Filter::property(
-                    &p.details,
-                    Condition::RichText(Text::Contains(marker.clone())),
-                ),
+                exact,
             ])),
             page_size: Some(100),
             ..QueryRequest::default()
@@ -366,6 +530,7 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
         // The same id accepted again after its retention is a new submission with an
         // Activity of its own: only one dated the day of this acceptance is this one's.
         let day = self.contacted_on();
+        let text = |page: &Page, name: &str| page.property(name).and_then(PropertyValue::as_text);
         Ok(found
             .into_iter()
             .filter(|page| !page.in_trash)
@@ -374,9 +539,12 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
                 _ => false,
             })
             .find(|page| {
-                page.property(&p.details)
-                    .and_then(PropertyValue::as_text)
-                    .is_some_and(|details| details.lines().any(|line| line == marker))
+                if by_property {
+                    // Exactly, whatever case folding Notion's `equals` does.
+                    text(page, &p.submission).as_deref() == Some(self.submission)
+                } else {
+                    text(page, &p.details).is_some_and(|d| d.lines().any(|line| line == marker))
+                }
             })
             .map(|page| page.id))
     }

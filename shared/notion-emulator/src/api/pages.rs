@@ -60,6 +60,7 @@ pub fn create_page(
         edited_by: author_id,
         in_trash: false,
         values: values.into_iter().collect(),
+        written: tokio::time::Instant::now(),
     };
     let json = state.page_json(&page, &[]);
     webhooks::emit(state, "page.created", &page, Vec::new(), &author);

@@ -55,6 +55,8 @@ pub async fn query(
         .pages
         .iter()
         .filter(|p| p.data_source_id == id && !p.in_trash)
+        // Not yet indexed (the query-lag switch).
+        .filter(|p| p.written.elapsed() >= state.query_lag)
         .filter(|p| {
             filter
                 .as_ref()
