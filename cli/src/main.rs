@@ -6,6 +6,7 @@
 //! * `crm setup` — create the three Notion data sources, or check existing ones.
 //! * `crm replay` — process the deployed inbox's failed items again.
 //! * `crm sign` — the headers a form must send, for trying the intake with curl.
+//! * `crm webhook listen` — let Notion's verification handshake in for a few minutes.
 //! * `crm emulator` — the Notion emulator alone.
 
 mod bridge;
@@ -13,6 +14,7 @@ mod replay;
 mod serve;
 mod setup;
 mod sign;
+mod webhook;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +35,8 @@ enum Command {
     Setup(setup::SetupArgs),
     /// Print the signature headers for a form body (the own scheme, with a timestamp).
     Sign(sign::SignArgs),
+    /// The Notion webhook: `listen` accepts the verification handshake for a while.
+    Webhook(webhook::WebhookArgs),
     /// Run the Notion emulator on 127.0.0.1.
     Emulator {
         #[arg(long, default_value_t = 7700)]
@@ -48,6 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Sign(args) => sign::run(&args),
         Command::Setup(args) => setup::run(args).await,
         Command::Replay(args) => replay::run(args).await,
+        Command::Webhook(args) => webhook::run(args).await,
         Command::Emulator { port } => {
             let emulator =
                 crm_notion_emulator::Emulator::start(port, crm_notion_emulator::DEFAULT_TOKEN)

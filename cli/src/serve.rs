@@ -137,7 +137,12 @@ slack_webhooks = {{ won = "{}", lost = "{}", negotiation = "{}", digest = "{}" }
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
 
     if let Some(emulator) = &_emulator {
+        // Locally, the operator is the one starting the emulator's subscription.
+        crm_app::webhook::open_handshake_window(&app.store, app.worker.clock.as_ref(), 5).await?;
         emulator.subscribe(&format!("{base}/notion/webhook")).await;
+    } else {
+        crm_app::webhook::open_handshake_window(&app.store, app.worker.clock.as_ref(), 15).await?;
+        println!("the webhook accepts Notion's verification handshake for 15 minutes");
     }
     println!(
         "{}",

@@ -112,6 +112,7 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
         NotionWebhook::new(
             self.store.clone(),
             Arc::clone(&self.secrets),
+            Arc::clone(&self.clock),
             self.settings.notion.deals.clone(),
         )
     }

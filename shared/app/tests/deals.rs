@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{Harness, serve_function};
 use crm_app::webhook::{NotionWebhook, inbox_id};
+use crm_domain::Clock;
 use crm_domain::notion_signature;
 use crm_notion_emulator::{DEFAULT_TOKEN, DeliveryMode};
 use crm_settings::{SecretsManagerSource, SecretsSource};
@@ -48,8 +49,13 @@ impl Deals {
         let webhook = Arc::new(NotionWebhook::new(
             h.store.clone(),
             Arc::clone(&h.worker.secrets),
+            Arc::clone(&h.worker.clock),
             crm_domain::NotionId::parse(&h.ws.deals_data_source_id).unwrap(),
         ));
+        // The operator's `crm webhook listen` before creating the subscription.
+        crm_app::webhook::open_handshake_window(&h.store, &h.clock, 10)
+            .await
+            .unwrap();
         let handler = Arc::clone(&webhook);
         let url = serve_function(move |req| {
             let handler = Arc::clone(&handler);
@@ -674,6 +680,7 @@ async fn a_database_id_configured_as_the_data_source_is_named_with_its_fix() {
     let misconfigured = NotionWebhook::new(
         d.h.store.clone(),
         Arc::clone(&d.h.worker.secrets),
+        Arc::clone(&d.h.worker.clock),
         crm_domain::NotionId::parse(&d.h.ws.deals_database_id).unwrap(),
     );
     let deal = d.new_deal("Acme renewal");
@@ -814,4 +821,65 @@ async fn slack_is_never_reposted_after_it_may_have_posted() {
     assert_eq!(d.texts("lost").len(), 1);
     assert!(d.h.worker.replay(10).await.unwrap().failed.is_empty());
     assert_eq!(d.texts("lost").len(), 1);
+}
+
+/// The handshake carries no proof that it comes from Notion, and the first token wins:
+/// it is accepted only while the operator has the window open. And an event's time is
+/// believed only up to a few minutes ahead, so a far-future one cannot make every real
+/// change after it look older.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn anyone_cannot_plant_the_webhook_token() {
+    let d = Deals::new().await;
+    let start = d.h.clock.now();
+    // The window the harness opened has closed.
+    d.h.clock.advance(Duration::from_secs(11 * 60));
+    let planted = json!({"verification_token": "secret_attacker"}).to_string();
+    let request = common::api_gateway_request(
+        "/",
+        &[("content-type", "application/json".into())],
+        planted.as_bytes(),
+        false,
+    );
+    let (status, body) = common::read(d.webhook.handle(request).await);
+    assert_eq!((status, &body["error"]), (403, &json!("handshake_closed")));
+    let stored = d.h.worker.secrets.source().fetch().await.unwrap();
+    assert!(stored.notion_webhook_token.is_none(), "nothing planted");
+
+    // The operator opens the window; the next handshake is taken.
+    d.h.clock.set(start);
+    crm_app::webhook::open_handshake_window(&d.h.store, &d.h.clock, 10)
+        .await
+        .unwrap();
+    let token = d.handshake().await;
+    let stored = d.h.worker.secrets.source().fetch().await.unwrap();
+    assert_eq!(stored.notion_webhook_token.unwrap().expose_secret(), token);
+
+    // A signed event dated a year ahead...
+    let deal = d.new_deal("Pendant");
+    d.move_to(&deal, "negotiation");
+    let iso = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let mut forged = d
+        .fixture_event("notion-event-2026-03-11.json", &deal, None)
+        .await;
+    forged["timestamp"] = json!("2027-11-28T09:00:00.000Z");
+    assert_eq!(d.post_event(&forged, &token).await.0, 200);
+    assert!(d.drain().await.is_empty());
+    // ...then a real change some minutes later: announced, not taken as older.
+    d.h.clock.advance(Duration::from_secs(6 * 60));
+    d.move_to(&deal, "won");
+    let mut real = d
+        .fixture_event("notion-event-2026-03-11.json", &deal, None)
+        .await;
+    real["timestamp"] = json!(iso(d.h.clock.now().as_millis()));
+    assert_eq!(d.post_event(&real, &token).await.0, 200);
+    assert!(d.drain().await.is_empty());
+    assert_eq!(
+        d.texts("won").len(),
+        1,
+        "the real change after it is announced"
+    );
 }

@@ -238,3 +238,53 @@ fn the_json_round_trip_keeps_every_secret() {
     assert_eq!(again.form_secrets["tally"].expose_secret(), TALLY_SECRET);
     assert_eq!(again.slack_webhooks["won"].expose_secret(), SLACK_URL);
 }
+
+/// Writes to the secret are compare-and-set: concurrent edits each land, none is lost,
+/// and of racing handshakes exactly one token is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_to_the_secret_lose_no_edit() {
+    let client = client().await;
+    let arn = create_secret(
+        &client,
+        r#"{"notion_token": "ntn_x", "notion_webhook_token": "", "slack_webhooks": {}}"#,
+    )
+    .await;
+    let source = Arc::new(SecretsManagerSource::new(client, &arn));
+    let edits = (0..6).map(|i| {
+        let source = Arc::clone(&source);
+        tokio::spawn(async move {
+            source
+                .update(|doc| {
+                    doc["slack_webhooks"][format!("route{i}")] =
+                        serde_json::json!(format!("https://hooks.example/{i}"));
+                    Some(())
+                })
+                .await
+        })
+    });
+    let tokens = (0..4).map(|i| {
+        let source = Arc::clone(&source);
+        tokio::spawn(async move {
+            source
+                .save_webhook_token(&format!("secret_token_{i}"))
+                .await
+        })
+    });
+    for edit in futures::future::join_all(edits).await {
+        assert_eq!(edit.unwrap().unwrap(), Some(()));
+    }
+    let stored: usize = futures::future::join_all(tokens)
+        .await
+        .into_iter()
+        .filter(|r| r.as_ref().unwrap().as_ref().unwrap().is_some())
+        .count();
+    assert_eq!(stored, 1, "one handshake's token is kept");
+    let secrets = source.fetch().await.unwrap();
+    assert_eq!(
+        secrets.slack_webhooks.len(),
+        6,
+        "{:?}",
+        secrets.slack_webhooks.keys()
+    );
+    assert!(secrets.notion_webhook_token.is_some());
+}

@@ -8,7 +8,7 @@ mod parent;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use crm_domain::{NotionId, notion_signature};
+use crm_domain::{Clock, NotionId, notion_signature};
 use crm_notion::WebhookEvent;
 use crm_settings::{CachedSecrets, SecretsSource};
 use crm_store::{Inserted, NewInboxItem, Store};
@@ -29,9 +29,27 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 
 pub use parent::{FIRST_DATA_SOURCE_VERSION, Mismatch, Relevance, classify};
 
+/// Where the handshake window's end is kept (as the cache entry's version, Unix ms).
+const HANDSHAKE_WINDOW_KEY: &str = "webhook:handshake-open-until";
+
+/// Opens the window in which a verification handshake is accepted, for `minutes`
+/// (what `crm webhook listen` does). Without it, anyone who finds the URL could plant a
+/// token of their own before Notion's and then sign forged events with it.
+pub async fn open_handshake_window<S: Store>(
+    store: &S,
+    clock: &dyn Clock,
+    minutes: u64,
+) -> Result<i64, crm_store::StoreError> {
+    let until =
+        clock.now().as_millis() + i64::try_from(minutes.saturating_mul(60_000)).unwrap_or(i64::MAX);
+    store.cache_put(HANDSHAKE_WINDOW_KEY, "", until).await?;
+    Ok(until)
+}
+
 pub struct NotionWebhook<S, P> {
     store: S,
     secrets: Arc<CachedSecrets<P>>,
+    clock: Arc<dyn Clock>,
     /// Only events about pages of the Deals data source are kept.
     deals_data_source: NotionId,
     /// The database that holds the Deals data source, once the worker has read it:
@@ -47,10 +65,16 @@ pub fn inbox_id(event_id: &str) -> String {
 }
 
 impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
-    pub fn new(store: S, secrets: Arc<CachedSecrets<P>>, deals_data_source: NotionId) -> Self {
+    pub fn new(
+        store: S,
+        secrets: Arc<CachedSecrets<P>>,
+        clock: Arc<dyn Clock>,
+        deals_data_source: NotionId,
+    ) -> Self {
         Self {
             store,
             secrets,
+            clock,
             deals_data_source,
             deals_database: OnceLock::new(),
             warned_old_version: AtomicBool::new(false),
@@ -205,8 +229,26 @@ impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
     }
 
     /// Stores the verification token where the functions read it, and says where —
-    /// never the token itself.
+    /// never the token itself. Only while the operator has the window open: the
+    /// handshake carries no proof that it comes from Notion.
     async fn handshake(&self, token: &str) -> (StatusCode, Value) {
+        let now = self.clock.now().as_millis();
+        let open = match self.store.cache_get(HANDSHAKE_WINDOW_KEY).await {
+            Ok(window) => window.is_some_and(|w| now < w.version),
+            Err(err) => {
+                tracing::error!(error = %err, "could not read the handshake window; Notion can resend the token");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"error": "unavailable"}),
+                );
+            }
+        };
+        if !open {
+            tracing::warn!(
+                "a verification handshake arrived while no handshake window was open; it was refused. To connect a subscription, run `crm webhook listen`, then click Resend token in Notion"
+            );
+            return (StatusCode::FORBIDDEN, json!({"error": "handshake_closed"}));
+        }
         match self.secrets.source().save_webhook_token(token).await {
             Ok(Some(place)) => {
                 self.secrets.invalidate().await;

@@ -69,6 +69,9 @@ struct DealSchema {
 }
 
 const SCHEMA_KEY: &str = "notion:deals-schema";
+/// How far ahead of our clock an event's time is believed (Notion's clock may differ a
+/// little; a forged far-future time may not).
+const MAX_CLOCK_AHEAD_MS: i64 = 5 * 60_000;
 const BOT_KEY: &str = "notion:bot-user";
 /// How long the schema's ids are trusted before being read again (ids survive
 /// renames; a re-read catches a property that was replaced).
@@ -152,9 +155,14 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
             return Ok(());
         }
         let deal = read_deal(&page, &schema);
+        // An event's time orders it against others, so a time far in the future would
+        // make every real change after it look older: none is taken past a few minutes
+        // from now.
+        let now = self.worker.clock.now().as_millis();
         let event_ms = DateTime::parse_from_rfc3339(&event.timestamp)
             .map(|t| t.timestamp_millis())
-            .unwrap_or_else(|_| self.worker.clock.now().as_millis());
+            .unwrap_or(now)
+            .min(now + MAX_CLOCK_AHEAD_MS);
         let store = &self.worker.store;
         let key = format!("deal:{}", page.id);
         let last = store.cache_get(&key).await?;

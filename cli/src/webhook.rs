@@ -1,0 +1,35 @@
+use clap::{Args, Subcommand};
+use crm_app::Context;
+
+#[derive(Args)]
+pub struct WebhookArgs {
+    #[command(subcommand)]
+    command: WebhookCommand,
+}
+
+#[derive(Subcommand)]
+enum WebhookCommand {
+    /// Accept Notion's verification handshake for the next few minutes (create the
+    /// subscription, or click Resend token, meanwhile).
+    Listen {
+        #[arg(long, default_value_t = 15)]
+        minutes: u64,
+    },
+}
+
+/// Opens the handshake window in the deployed store (the same `CRM_*` variables and AWS
+/// credentials as the functions). Outside it the webhook refuses handshakes: the first
+/// token stored is the key that verifies every event, so only the operator may let one
+/// in.
+pub async fn run(args: WebhookArgs) -> Result<(), Box<dyn std::error::Error>> {
+    crm_app::telemetry::init_json();
+    let WebhookCommand::Listen { minutes } = args.command;
+    let ctx = Context::from_env().await?;
+    let until =
+        crm_app::webhook::open_handshake_window(&ctx.store, ctx.clock.as_ref(), minutes).await?;
+    let until = chrono::DateTime::from_timestamp_millis(until).unwrap_or_default();
+    println!(
+        "the webhook accepts Notion's verification handshake until {until} (UTC): create the subscription (or click Resend token) now; the token is written into the secret"
+    );
+    Ok(())
+}
