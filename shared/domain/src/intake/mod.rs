@@ -70,8 +70,9 @@ impl Signed<'_> {
 pub const REPLAY_WINDOW_SECS: i64 = 300;
 
 fn check_age(timestamp: i64, now: i64) -> Result<(), SignatureError> {
-    let age = now - timestamp;
-    if age.abs() > REPLAY_WINDOW_SECS {
+    // Saturating: a timestamp near i64's ends is just very stale, not an overflow.
+    let age = now.saturating_sub(timestamp);
+    if age.unsigned_abs() > REPLAY_WINDOW_SECS.unsigned_abs() {
         Err(SignatureError::Stale { age_secs: age })
     } else {
         Ok(())

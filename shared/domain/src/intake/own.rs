@@ -1,10 +1,10 @@
 //! The project's own scheme, for forms posting JSON directly.
 //!
-//! `X-Form-Signature: sha256=<hex HMAC-SHA256>` of the raw body; with
-//! `X-Form-Timestamp: <unix seconds>` the signed bytes are `"{timestamp}.{body}"` and
-//! the timestamp must be within five minutes of now. When enabled, the older plain
-//! scheme (a bare hex HMAC of the body) is accepted too, so existing forms keep working
-//! during a migration.
+//! `X-Form-Signature: sha256=<hex HMAC-SHA256>` of `"{timestamp}.{body}"`, with
+//! `X-Form-Timestamp: <unix seconds>` within five minutes of now: a captured request
+//! cannot be replayed later. Only when the older schemes are enabled for a migration
+//! (`CRM_ACCEPT_PLAIN_SIGNATURE`) is a signature of the body alone accepted — prefixed
+//! or as bare hex — without a timestamp.
 
 use serde_json::Value;
 
@@ -35,6 +35,10 @@ pub fn verify(req: &Signed<'_>) -> Result<(), SignatureError> {
     };
     if !prefixed && (!req.accept_plain || timestamp.is_some()) {
         return Err(SignatureError::Malformed("X-Form-Signature"));
+    }
+    // Without a timestamp nothing dates the request: replayable forever.
+    if timestamp.is_none() && !req.accept_plain {
+        return Err(SignatureError::MissingHeader("X-Form-Timestamp"));
     }
     let expected = match &timestamp {
         Some(ts) => {
@@ -114,9 +118,15 @@ mod tests {
     }
 
     #[test]
-    fn prefixed_body_signature_is_accepted() {
+    fn replay_on_lead_needs_a_timestamp() {
+        // A signature of the body alone dates nothing: a captured request would replay
+        // forever. Only the migration setting accepts it.
         let h = [("X-Form-Signature", format!("sha256={}", sig(&[BODY])))];
-        assert_eq!(check(&h, false, Some(SECRET)), Ok(()));
+        assert_eq!(
+            check(&h, false, Some(SECRET)),
+            Err(SignatureError::MissingHeader("X-Form-Timestamp"))
+        );
+        assert_eq!(check(&h, true, Some(SECRET)), Ok(()));
     }
 
     #[test]
@@ -197,9 +207,39 @@ mod tests {
             Err(SignatureError::MissingHeader(SIGNATURE_HEADER))
         );
         assert_eq!(
-            check(&h, false, Some(b"other")),
+            check(&h, true, Some(b"other")),
             Err(SignatureError::Mismatch)
         );
+        let t = NOW.to_string();
+        let timed = [
+            ("x-form-timestamp", t.clone()),
+            (
+                "x-form-signature",
+                format!("sha256={}", sig(&[t.as_bytes(), b".", BODY])),
+            ),
+        ];
+        assert_eq!(
+            check(&timed, false, Some(b"other")),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn huge_timestamps_are_stale_not_an_overflow() {
+        for ts in [i64::MIN, i64::MAX] {
+            let t = ts.to_string();
+            let h = [
+                ("x-form-timestamp", t.clone()),
+                (
+                    "x-form-signature",
+                    format!("sha256={}", sig(&[t.as_bytes(), b".", BODY])),
+                ),
+            ];
+            assert!(
+                matches!(check(&h, false, Some(SECRET)), Err(SignatureError::Stale { .. })),
+                "{ts}"
+            );
+        }
     }
 
     #[test]
