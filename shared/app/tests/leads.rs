@@ -1161,3 +1161,23 @@ async fn activities_without_a_submission_id_property_still_log_leads() {
         logs.text()
     );
 }
+
+/// Failure reasons are logged and kept with the item: a payload the worker cannot read
+/// is named by where it fails, not by the values serde would quote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_reasons_carry_no_personal_data() {
+    let h = Harness::new().await;
+    let item = crm_store::NewInboxItem {
+        id: inbox_id("own:pii-1"),
+        kind: "lead".into(),
+        payload: json!({"submission_id": "pii-1", "email": "ann@example.com",
+                        "received_at_ms": "ann@example.com"})
+        .to_string(),
+    };
+    h.store.inbox_insert(&item).await.unwrap();
+    h.run_worker(std::slice::from_ref(&item.id)).await;
+    let stored = h.inbox(&item.id).await;
+    let reason = stored.last_error.unwrap();
+    assert!(reason.starts_with("unreadable lead payload"), "{reason}");
+    assert!(!reason.contains("ann@"), "{reason}");
+}

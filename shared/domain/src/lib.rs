@@ -11,6 +11,7 @@ pub mod intake;
 pub mod lead;
 pub mod notion_id;
 pub mod notion_signature;
+pub mod redact;
 pub mod signature;
 pub mod slack;
 pub mod stale;

@@ -361,7 +361,7 @@ impl NotionClient {
             return serde_json::from_slice(&bytes).map_err(|e| NotionError::Decode {
                 method: method.to_string(),
                 path: path.to_owned(),
-                detail: e.to_string(),
+                detail: crm_domain::redact::serde_error(&e),
             });
         }
         Err(api_error(status, &bytes, retry_after, header_request_id))
@@ -392,7 +392,7 @@ fn decode<T: DeserializeOwned>(
     serde_json::from_value(value).map_err(|e| NotionError::Decode {
         method: method.to_string(),
         path: path.to_owned(),
-        detail: e.to_string(),
+        detail: crm_domain::redact::serde_error(&e),
     })
 }
 

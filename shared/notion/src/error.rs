@@ -30,9 +30,14 @@ pub enum NotionError {
 }
 
 /// What Notion said when it refused a call. Keeps the `request_id` Notion support asks
-/// for.
+/// for. Shown (in logs, in stored failure reasons) without the values Notion's message
+/// quotes, which may be what a person typed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("Notion answered {status} {code}: {message}{}", request_id_suffix(.request_id))]
+#[error(
+    "Notion answered {status} {code}: {}{}",
+    crm_domain::redact::quoted_values(.message),
+    request_id_suffix(.request_id)
+)]
 pub struct ApiFailure {
     pub status: u16,
     pub code: String,
@@ -107,5 +112,35 @@ impl NotionError {
     /// have been rotated since it was read.
     pub fn is_token_refused(&self) -> bool {
         matches!(self.status(), Some(401 | 403))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Notion's validation messages quote what they refuse; logs and stored reasons
+    /// keep the status, code, request id and the shape of the message, not the value.
+    #[test]
+    fn failure_reasons_carry_no_personal_data() {
+        let err = NotionError::Api(Box::new(ApiFailure {
+            status: 400,
+            code: "validation_error".into(),
+            message: "body.properties.Email.email should be a valid email, instead was `\"ann@example.com\"`.".into(),
+            request_id: Some("req-42".into()),
+            retry_after: None,
+            rate_limit_reason: None,
+            committed_resource_id: None,
+        }));
+        let shown = format!("{err}");
+        assert!(!shown.contains("ann@example.com"), "{shown}");
+        for kept in [
+            "400",
+            "validation_error",
+            "req-42",
+            "body.properties.Email.email",
+        ] {
+            assert!(shown.contains(kept), "{kept} in {shown}");
+        }
     }
 }

@@ -93,7 +93,10 @@ pub async fn process<S: Store, P: SecretsSource>(
 ) -> Attempt {
     let event: WebhookEvent = match serde_json::from_str(&item.payload) {
         Ok(e) => e,
-        Err(e) => return Outcome::Failed(format!("unreadable event: {e}")).into(),
+        Err(e) => {
+            let why = crm_domain::redact::serde_error(&e);
+            return Outcome::Failed(format!("unreadable event: {why}")).into();
+        }
     };
     let span = tracing::info_span!("deal_event", event_id = %event.id, page_id = %event.entity.id, kind = %event.kind);
     let run = Run {

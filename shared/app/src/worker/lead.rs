@@ -75,7 +75,10 @@ pub async fn process<S: Store, P: SecretsSource>(
 ) -> Attempt {
     let lead: Lead = match serde_json::from_str(&item.payload) {
         Ok(lead) => lead,
-        Err(e) => return Outcome::Failed(format!("unreadable lead payload: {e}")).into(),
+        Err(e) => {
+            let why = crm_domain::redact::serde_error(&e);
+            return Outcome::Failed(format!("unreadable lead payload: {why}")).into();
+        }
     };
     // The inbox id, not the lead's own key: a lead kept under a derived id (its
     // submission id was reused by another) is its own unit of work.

@@ -236,7 +236,10 @@ mod tests {
                 ),
             ];
             assert!(
-                matches!(check(&h, false, Some(SECRET)), Err(SignatureError::Stale { .. })),
+                matches!(
+                    check(&h, false, Some(SECRET)),
+                    Err(SignatureError::Stale { .. })
+                ),
                 "{ts}"
             );
         }
