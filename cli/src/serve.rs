@@ -158,7 +158,7 @@ slack_webhooks = {{ won = "{}", lost = "{}", negotiation = "{}", digest = "{}" }
     );
     if _emulator.is_some() {
         println!(
-            "Try: $(cargo run -q -p crm-cli -- sign --secret {LOCAL_FORM_SECRET} --curl {base}/lead '{{\"email\":\"ann@example.com\",\"name\":\"Ann\",\"message\":\"Hello\"}}')"
+            "Try: $(CRM_FORM_SECRET={LOCAL_FORM_SECRET} cargo run -q -p crm-cli -- sign --curl {base}/lead '{{\"email\":\"ann@example.com\",\"name\":\"Ann\",\"message\":\"Hello\"}}')"
         );
     }
     tokio::select! {

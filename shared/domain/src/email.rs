@@ -34,9 +34,27 @@ pub enum EmailError {
 /// Notion's limit for an email property, and a sane one for an address.
 pub const MAX_EMAIL_LEN: usize = 200;
 
+/// Unicode's format characters (category Cf) that can sit in text unseen: the soft
+/// hyphen, zero-width spaces and joiners, direction marks and overrides, word joiners,
+/// the byte-order mark.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}')
+}
+
 impl ContactEmail {
     pub fn parse(input: &str) -> Result<Self, EmailError> {
-        let email = input.trim().to_lowercase();
+        // Invisible format characters (a zero-width space from a copy-paste, a bidi
+        // override) would make `ann@example.com` and `ann\u{200b}@example.com` two
+        // contacts that look the same: they are dropped.
+        let visible: String = input.chars().filter(|c| !is_invisible_format(*c)).collect();
+        let email = visible.trim().to_lowercase();
         if email.is_empty() {
             return Err(EmailError::Empty);
         }
@@ -99,6 +117,20 @@ impl From<ContactEmail> for String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn invisible_format_characters_do_not_make_another_contact() {
+        let plain = ContactEmail::parse("ann@example.com").unwrap();
+        for sneaky in [
+            "ann\u{200b}@example.com",
+            "\u{feff}ann@example.com",
+            "ann@exa\u{202e}mple.com",
+            "an\u{00ad}n@example.com\u{2060}",
+        ] {
+            assert_eq!(ContactEmail::parse(sneaky).unwrap(), plain, "{sneaky:?}");
+        }
+        assert_eq!(ContactEmail::parse("\u{200b}"), Err(EmailError::Empty));
+    }
     use super::*;
 
     #[test]
