@@ -94,15 +94,7 @@ impl Deals {
 
     /// Runs the worker over every open inbox item, as the stream would.
     async fn drain(&self) -> Vec<String> {
-        let open: Vec<String> = self
-            .h
-            .store
-            .inbox_list_open(100)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|i| i.id)
-            .collect();
+        let open = self.h.open_ids().await;
         if open.is_empty() {
             return Vec::new();
         }

@@ -303,28 +303,9 @@ async fn a_reused_submission_id_with_other_content_is_kept_not_dropped() {
     // An own form's id shaped like Tally's does not collide with Tally's.
     let own_tally = json!({"submission_id": "2wgx4n", "email": "cy@example.com"});
     assert_eq!(h.post_lead(&own_tally).await.0, 202);
-    let tally = tally_body();
-    let sig = to_base64(&hmac_sha256(
-        common::TALLY_SECRET.as_bytes(),
-        &[tally.as_bytes()],
-    ));
-    let headers = [
-        ("content-type", "application/json".to_owned()),
-        ("tally-signature", sig),
-    ];
-    assert_eq!(
-        h.post("/lead/tally", &headers, tally.as_bytes()).await.0,
-        202
-    );
+    assert_eq!(post_tally(&h).await, 202);
 
-    let open: Vec<String> = h
-        .store
-        .inbox_list_open(10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
+    let open = h.open_ids().await;
     assert_eq!(open.len(), 4, "{open:?}");
     assert!(h.run_worker(&open).await.is_empty());
     let mut emails: Vec<String> = h.contacts().iter().map(|c| text(c, "Email")).collect();
@@ -355,20 +336,7 @@ async fn one_bad_entry_in_the_secret_stops_only_what_uses_it() {
     }))
     .await;
     h.accept("bad-1", "ann@example.com").await;
-    let tally = tally_body();
-    let sig = to_base64(&hmac_sha256(
-        common::TALLY_SECRET.as_bytes(),
-        &[tally.as_bytes()],
-    ));
-    let headers = [
-        ("content-type", "application/json".to_owned()),
-        ("tally-signature", sig),
-    ];
-    assert_eq!(
-        h.post("/lead/tally", &headers, tally.as_bytes()).await.0,
-        202,
-        "\"Tally\" is taken as tally"
-    );
+    assert_eq!(post_tally(&h).await, 202, "\"Tally\" is taken as tally");
     // The secrets are read again after their TTL: the same problems are not logged again.
     h.clock.advance(Duration::from_secs(301));
     h.accept("bad-2", "bob@example.com").await;
@@ -676,6 +644,20 @@ async fn a_lead_notion_refuses_is_kept_failed_and_the_stream_moves_on() {
             .any(|i| i.id == item.id),
         "kept for replay"
     );
+}
+
+/// Posts [`tally_body`] signed as Tally signs it; returns the status.
+async fn post_tally(h: &Harness) -> u16 {
+    let tally = tally_body();
+    let sig = to_base64(&hmac_sha256(
+        common::TALLY_SECRET.as_bytes(),
+        &[tally.as_bytes()],
+    ));
+    let headers = [
+        ("content-type", "application/json".to_owned()),
+        ("tally-signature", sig),
+    ];
+    h.post("/lead/tally", &headers, tally.as_bytes()).await.0
 }
 
 fn tally_body() -> String {

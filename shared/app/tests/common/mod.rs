@@ -257,6 +257,17 @@ impl Harness {
             .collect()
     }
 
+    /// The ids of the inbox items not yet done, oldest first.
+    pub async fn open_ids(&self) -> Vec<String> {
+        self.store
+            .inbox_list_open(100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect()
+    }
+
     pub async fn inbox(&self, id: &str) -> InboxItem {
         self.store.inbox_get(id).await.unwrap().unwrap()
     }
