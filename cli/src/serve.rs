@@ -142,7 +142,7 @@ slack_webhooks = {{ won = "{}", lost = "{}", negotiation = "{}", digest = "{}" }
         emulator.subscribe(&format!("{base}/notion/webhook")).await;
     } else {
         crm_app::webhook::open_handshake_window(&app.store, app.worker.clock.as_ref(), 15).await?;
-        println!("the webhook accepts Notion's verification handshake for 15 minutes");
+        tracing::info!("the webhook accepts Notion's verification handshake for 15 minutes");
     }
     println!(
         "{}",
