@@ -4,6 +4,7 @@
 //! and the tests all run the same code.
 
 pub mod digest;
+pub mod inbox;
 pub mod intake;
 pub mod post_once;
 pub mod runtime;

@@ -44,11 +44,13 @@
 //! `open_sk` = zero-padded `received_at` millis + `#` + id) holds exactly the inbox
 //! items that are not done, oldest first; marking an item done removes both attributes.
 
+mod claim;
 mod dynamo;
 mod error;
 mod model;
 mod sqlite;
 
+pub use claim::{Claim, Claimed, Claims};
 pub use dynamo::{DynamoStore, OPEN_INBOX_INDEX, inbox_item_from_stream_image};
 pub use error::StoreError;
 pub use model::{

@@ -12,10 +12,10 @@ use crm_notion::filter::{Choice, Condition, Date, Timestamp};
 use crm_notion::{Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest};
 use crm_settings::{CachedSecrets, ContactProperties, SecretsError, SecretsSource, StaleSettings};
 use crm_slack::{SlackClient, SlackMessage};
-use crm_store::{Store, StoreError};
+use crm_store::{Claimed, Claims, Store, StoreError};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::post_once::{self, Claimed, NotPosted, Posted};
+use crate::post_once::{self, NotPosted, Posted};
 use serde::Serialize;
 
 #[derive(Debug, Clone)]
@@ -100,14 +100,14 @@ impl<S: Store, P: SecretsSource> Digest<S, P> {
             .unwrap_or_else(Utc::now)
             .with_timezone(&tz)
             .date_naive();
-        let key = format!("digest:{today}");
+        let key = crate::inbox::keys::digest(today);
         let report = |stale, posted, ran| DigestReport {
             date: today.to_string(),
             stale,
             posted,
             ran,
         };
-        let claim = match post_once::claim(&self.store, &key, CLAIM_LEASE, CLAIM_RETENTION).await? {
+        let claim = match self.store.claim(&key, CLAIM_LEASE, CLAIM_RETENTION).await? {
             Claimed::Done { .. } => {
                 tracing::info!(date = %today, "today's digest was already handled");
                 return Ok(report(0, false, false));
@@ -138,7 +138,7 @@ impl<S: Store, P: SecretsSource> Digest<S, P> {
         // From here on, never an error once Slack may have the message: a failed run is
         // retried, and the post-once protocol keeps a retry from posting it again.
         let now = self.clock.now().as_millis();
-        match claim.post(&self.slack, &webhook, &message, now).await {
+        match post_once::post(claim, &self.slack, &webhook, &message, now).await {
             Ok(Posted::Now) => {
                 tracing::info!(date = %today, stale, "digest posted");
                 Ok(report(stale, true, true))

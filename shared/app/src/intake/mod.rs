@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crm_domain::intake::{PayloadError, Signed, provider};
 use crm_domain::{Clock, Lead};
 use crm_settings::{CachedSecrets, Secrets, SecretsSource};
-use crm_store::{Inserted, NewInboxItem, Store};
+use crm_store::{Inserted, Store};
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
@@ -32,9 +32,6 @@ fn secret_of<'a>(secrets: &'a Secrets, provider: &str) -> Option<&'a [u8]> {
         .map(|s| s.expose_secret().as_bytes())
 }
 
-/// Inbox `kind` of a lead.
-pub const LEAD_KIND: &str = "lead";
-
 /// What the intake handler needs.
 pub struct Intake<S, P> {
     pub store: S,
@@ -43,11 +40,7 @@ pub struct Intake<S, P> {
     pub accept_plain_signature: bool,
 }
 
-/// The inbox id of a lead: its kind and dedupe key (`own:42`, `tally:2wgx4n`; see
-/// [`Lead::dedupe_key`]).
-pub fn inbox_id(key: &str) -> String {
-    format!("lead:{key}")
-}
+pub use crate::inbox::lead_id as inbox_id;
 
 impl<S: Store, P: SecretsSource> Intake<S, P> {
     /// Answers one HTTP request. Never fails: every outcome is a response, and every
@@ -175,12 +168,8 @@ impl<S: Store, P: SecretsSource> Intake<S, P> {
     }
 
     async fn insert(&self, key: &str, lead: &Lead) -> Result<Inserted, IntakeError> {
-        let item = NewInboxItem {
-            id: inbox_id(key),
-            kind: LEAD_KIND.to_owned(),
-            payload: serde_json::to_string(lead)
-                .map_err(|e| IntakeError::Internal(e.to_string()))?,
-        };
+        let item =
+            crate::inbox::lead_item(key, lead).map_err(|e| IntakeError::Internal(e.to_string()))?;
         self.store
             .inbox_insert(&item)
             .await

@@ -11,15 +11,12 @@ use std::sync::{Arc, OnceLock};
 use crm_domain::{Clock, NotionId, notion_signature};
 use crm_notion::WebhookEvent;
 use crm_settings::{CachedSecrets, SecretsSource};
-use crm_store::{Inserted, NewInboxItem, Store};
+use crm_store::{Inserted, Store};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tracing::Instrument;
-
-/// Inbox `kind` of a Notion event.
-pub const EVENT_KIND: &str = "notion_event";
 
 /// Event types the worker acts on.
 pub const HANDLED: &[&str] = &["page.properties_updated", "page.created"];
@@ -60,9 +57,7 @@ pub struct NotionWebhook<S, P> {
     warned_mismatch: AtomicBool,
 }
 
-pub fn inbox_id(event_id: &str) -> String {
-    format!("event:{event_id}")
-}
+pub use crate::inbox::event_id as inbox_id;
 
 impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
     pub fn new(
@@ -176,11 +171,7 @@ impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
                 return (StatusCode::OK, json!({"status": "ignored"}));
             }
         }
-        let item = NewInboxItem {
-            id: inbox_id(id),
-            kind: EVENT_KIND.to_owned(),
-            payload: String::from_utf8_lossy(body).into_owned(),
-        };
+        let item = crate::inbox::event_item(id, body);
         match self.store.inbox_insert(&item).await {
             Ok(Inserted::New) => {
                 tracing::info!(kind, "event accepted");

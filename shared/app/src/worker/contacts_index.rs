@@ -26,7 +26,7 @@ use crm_notion::{
 };
 use crm_store::{Store, StoreError};
 
-use super::lead::email_key;
+use crate::inbox::keys;
 
 /// When the index last caught up with Notion (its version, in Unix milliseconds).
 const WATERMARK_KEY: &str = "notion:contacts-index";
@@ -104,10 +104,10 @@ impl<S: Store> Contacts<'_, S> {
         let mut oldest: BTreeMap<String, &Page> = BTreeMap::new();
         for page in pages.iter().filter(|p| !p.in_trash) {
             if let Some(address) = self.address(page) {
-                oldest.entry(email_key(&address)).or_insert(page);
+                oldest.entry(keys::email(&address)).or_insert(page);
             }
         }
-        let found = oldest.get(&email_key(email)).map(|p| (*p).clone());
+        let found = oldest.get(&keys::email(email)).map(|p| (*p).clone());
         if scope != Scope::Address {
             self.index(&oldest, now_ms).await?;
             self.store.cache_put(WATERMARK_KEY, "", now_ms).await?;

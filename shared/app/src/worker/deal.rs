@@ -13,12 +13,13 @@ use crm_domain::deal::{Deal, announcement, changed};
 use crm_notion::{NotionClient, NotionError, Page, PropertyValue, WebhookEvent};
 use crm_settings::{Secrets, SecretsSource};
 use crm_slack::SlackMessage;
-use crm_store::{InboxItem, Store, StoreError};
+use crm_store::{Claimed, Claims, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
 use super::{Attempt, Outcome, Worker};
-use crate::post_once::{self, Claimed, NotPosted, Posted, UNCONFIRMED};
+use crate::inbox::keys;
+use crate::post_once::{self, NotPosted, Posted, UNCONFIRMED};
 use crate::webhook::{Relevance, classify};
 
 #[derive(Debug, thiserror::Error)]
@@ -89,21 +90,14 @@ pub async fn process<S: Store, P: SecretsSource>(
     worker: &Worker<S, P>,
     notion: &NotionClient,
     secrets: &Secrets,
-    item: &InboxItem,
+    event: &WebhookEvent,
 ) -> Attempt {
-    let event: WebhookEvent = match serde_json::from_str(&item.payload) {
-        Ok(e) => e,
-        Err(e) => {
-            let why = crm_domain::redact::serde_error(&e);
-            return Outcome::Failed(format!("unreadable event: {why}")).into();
-        }
-    };
     let span = tracing::info_span!("deal_event", event_id = %event.id, page_id = %event.entity.id, kind = %event.kind);
     let run = Run {
         worker,
         notion,
         secrets,
-        event: &event,
+        event,
     };
     match run.run().instrument(span).await {
         Ok(()) => Outcome::Done.into(),
@@ -167,7 +161,7 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
             .unwrap_or(now)
             .min(now + MAX_CLOCK_AHEAD_MS);
         let store = &self.worker.store;
-        let key = format!("deal:{}", page.id);
+        let key = keys::deal_stage(&page.id);
         let last = store.cache_get(&key).await?;
         if let Some(last) = &last
             && event_ms < last.version
@@ -192,11 +186,7 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
             .find(|r| r.stage.eq_ignore_ascii_case(stage.trim()));
         if let Some(route) = route {
             let since = last.as_ref().map_or(0, |l| l.version);
-            let claim = format!(
-                "announce:{}:{since}:{}",
-                page.id,
-                stage.trim().to_lowercase()
-            );
+            let claim = keys::announcement(&page.id, since, &stage);
             self.announce(&claim, previous.as_deref(), &deal, &route.destination)
                 .await?;
         }
@@ -213,13 +203,11 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
         destination: &str,
     ) -> Result<(), DealFailure> {
         let settings = &self.worker.settings;
-        let owned = match post_once::claim(
-            &self.worker.store,
-            claim,
-            settings.lease,
-            settings.retention,
-        )
-        .await?
+        let owned = match self
+            .worker
+            .store
+            .claim(claim, settings.lease, settings.retention)
+            .await?
         {
             // Reported once, by the attempt that met it; a replay settles the item.
             Claimed::Done { result } if result.as_deref() == Some(UNCONFIRMED) => {
@@ -243,15 +231,8 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
             .map(|_| "🎉");
         let (text, blocks) = announcement(previous, deal, emoji);
         let now = self.worker.clock.now().as_millis();
-        match owned
-            .post(
-                &self.worker.slack,
-                webhook,
-                &SlackMessage { text, blocks },
-                now,
-            )
-            .await?
-        {
+        let message = SlackMessage { text, blocks };
+        match post_once::post(owned, &self.worker.slack, webhook, &message, now).await? {
             Posted::Now => {
                 tracing::info!(destination, "stage change announced");
                 Ok(())

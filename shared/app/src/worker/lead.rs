@@ -10,18 +10,18 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use crm_domain::{ContactEmail, Lead};
+use crm_domain::Lead;
 use crm_notion::filter::{Condition, Relation, Text};
 use crm_notion::{
     CreatePage, Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest, UpdatePage,
 };
 use crm_settings::SecretsSource;
-use crm_store::{Begin, InboxItem, LeaseOutcome, Store, StoreError};
-use sha2::{Digest, Sha256};
+use crm_store::{Claimed, Claims, LeaseOutcome, Store, StoreError};
 use tracing::Instrument;
 
 use super::contacts_index::{Contacts, LookupError};
 use super::{Attempt, Outcome, Worker};
+use crate::inbox::keys;
 
 /// Why writing a lead stopped.
 #[derive(Debug, thiserror::Error)]
@@ -61,34 +61,20 @@ const NO_SUBMISSION_PROPERTY: &str = "notion:activities-without-submission";
 /// How long that finding is trusted before the property is tried again.
 const SCHEMA_RECHECK_MS: i64 = 3_600_000;
 
-/// The store key for things about one email, hashed so addresses do not sit in keys
-/// (keys show up in the console, in metrics and in logs).
-pub fn email_key(email: &ContactEmail) -> String {
-    let digest = hex::encode(Sha256::digest(email.as_str().as_bytes()));
-    format!("email:{}", &digest[..32])
-}
-
+/// Writes one lead. `submission` is its inbox key, not the lead's own: a lead kept under
+/// a derived id (its submission id was reused by another) is its own unit of work.
 pub async fn process<S: Store, P: SecretsSource>(
     worker: &Worker<S, P>,
     notion: &NotionClient,
-    item: &InboxItem,
+    lead: &Lead,
+    submission: &str,
 ) -> Attempt {
-    let lead: Lead = match serde_json::from_str(&item.payload) {
-        Ok(lead) => lead,
-        Err(e) => {
-            let why = crm_domain::redact::serde_error(&e);
-            return Outcome::Failed(format!("unreadable lead payload: {why}")).into();
-        }
-    };
-    // The inbox id, not the lead's own key: a lead kept under a derived id (its
-    // submission id was reused by another) is its own unit of work.
-    let submission = item.id.strip_prefix("lead:").unwrap_or(&item.id);
     let span =
         tracing::info_span!("lead", submission = %submission, email = %lead.email.redacted());
     Run {
         worker,
         notion,
-        lead: &lead,
+        lead,
         submission,
         owner: uuid::Uuid::new_v4().to_string(),
     }
@@ -103,7 +89,7 @@ struct Run<'a, S, P> {
     lead: &'a Lead,
     /// Which submission this is: its inbox key (`own:42`, or a derived `own:42~…`).
     submission: &'a str,
-    /// This attempt's identity in the idempotency record and the lease.
+    /// This attempt's identity in the contact's lease.
     owner: String,
 }
 
@@ -111,37 +97,34 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
     async fn run(&self) -> Attempt {
         let store = &self.worker.store;
         let settings = &self.worker.settings;
-        let key = format!("lead:{}", self.submission);
-        let resumed = match store
-            .begin(&key, &self.owner, settings.lease, settings.retention)
-            .await
-        {
+        let key = keys::lead_claim(self.submission);
+        let claim = match store.claim(&key, settings.lease, settings.retention).await {
             Err(e) => return Outcome::Retry(format!("store unavailable: {e}")).into(),
-            Ok(Begin::Completed { .. }) => {
+            Ok(Claimed::Done { .. }) => {
                 tracing::info!("already written; nothing to do");
                 return Outcome::Done.into();
             }
-            Ok(Begin::InProgress { .. }) => {
+            Ok(Claimed::Busy) => {
                 return Outcome::Retry("another attempt is writing this submission".into()).into();
             }
-            Ok(Begin::Claimed) => false,
-            Ok(Begin::Reclaimed) => true,
+            Ok(Claimed::Owned(claim)) => claim,
         };
-        let lease = email_key(&self.lead.email);
+        let lease = keys::email(&self.lead.email);
         match store.take_lease(&lease, &self.owner, settings.lease).await {
             Ok(LeaseOutcome::Acquired) => {}
             Ok(LeaseOutcome::Held { .. }) => {
-                let _ = store.fail(&key, &self.owner, "contact busy").await;
+                claim.fail("contact busy").await;
                 return Outcome::Retry(
                     "another submission for this contact is being written".into(),
                 )
                 .into();
             }
             Err(e) => {
-                let _ = store.fail(&key, &self.owner, "store unavailable").await;
+                claim.fail("store unavailable").await;
                 return Outcome::Retry(format!("store unavailable: {e}")).into();
             }
         }
+        let resumed = claim.resumed();
         let written = self.write(&lease, resumed).await;
         if let Err(e) = store.release_lease(&lease, &self.owner).await {
             // It expires on its own; the next writer waits at most one lease.
@@ -152,19 +135,14 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
                 if resumed && let Err(e) = store.cache_delete(&self.unsure_key()).await {
                     tracing::warn!(error = %e, "could not clear the unanswered-create mark");
                 }
-                match store
-                    .complete(&key, &self.owner, Some(&activity_id), settings.retention)
-                    .await
-                {
-                    Ok(()) | Err(StoreError::ClaimLost { .. }) => Outcome::Done.into(),
-                    Err(e) => {
-                        Outcome::Retry(format!("written, but not recorded as done: {e}")).into()
-                    }
-                }
+                // If this is not recorded, the claim runs out and a redelivery finds the
+                // Activity this attempt wrote.
+                claim.complete(Some(&activity_id)).await;
+                Outcome::Done.into()
             }
             Err(failure) => {
                 let reason = failure.to_string();
-                let _ = store.fail(&key, &self.owner, &reason).await;
+                claim.fail(&reason).await;
                 match &failure {
                     LeadFailure::Notion(e) if e.is_token_refused() => Attempt::TokenRefused(reason),
                     _ if failure.is_retryable() => Outcome::Retry(reason).into(),
@@ -356,7 +334,7 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
     /// the trash, else the oldest contact Notion has with the address in any case.
     async fn find_contact(&self) -> Result<Option<Page>, LeadFailure> {
         let store = &self.worker.store;
-        let key = email_key(&self.lead.email);
+        let key = keys::email(&self.lead.email);
         if let Some(cached) = store.cache_get(&key).await? {
             match self.notion.retrieve_page(&cached.value, &[]).await {
                 Ok(page) if !page.in_trash => return Ok(Some(page)),

@@ -32,6 +32,8 @@ use crm_settings::{
 };
 use crm_slack::SlackClient;
 use crm_store::{InboxItem, InboxStatus, Store, inbox_item_from_stream_image};
+
+use crate::inbox::Work;
 use secrecy::ExposeSecret;
 
 /// The invocation's deadline (wall-clock, as Lambda gives it) on the runtime's clock.
@@ -240,12 +242,12 @@ impl<S: Store, P: SecretsSource> Worker<S, P> {
             Err(missing) => return Outcome::Retry(missing.to_string()).into(),
         };
         let notion = self.notion.with_token(token);
-        match item.kind.as_str() {
-            crate::intake::LEAD_KIND => lead::process(self, &notion, item).await,
-            crate::webhook::EVENT_KIND => deal::process(self, &notion, secrets, item).await,
-            other => {
-                Outcome::Failed(format!("no processor for inbox items of kind {other:?}")).into()
+        match Work::parse(item) {
+            Ok(Work::Lead { lead, submission }) => {
+                lead::process(self, &notion, &lead, &submission).await
             }
+            Ok(Work::Event(event)) => deal::process(self, &notion, secrets, &event).await,
+            Err(unreadable) => Outcome::Failed(unreadable).into(),
         }
     }
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use crm_domain::{Clock, ManualClock, Timestamp};
 use crm_store::{
-    Begin, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome, Store, StoreError,
+    Begin, Claimed, Claims, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome, Store,
+    StoreError,
 };
 use futures::future::join_all;
 
@@ -30,6 +31,7 @@ macro_rules! store_suite {
             failed_work_is_claimable_again,
             completed_record_is_claimable_after_retention,
             concurrent_begin_has_one_claimant,
+            a_claim_is_owned_busy_or_done,
             cache_only_moves_forward,
             inbox_item_is_inserted_once_and_kept_until_done,
             concurrent_inbox_inserts_store_one_item,
@@ -492,4 +494,26 @@ pub async fn inbox_updates_on_missing_items_say_so<S: Store>(store: Arc<S>, _clo
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
     let err = store.inbox_mark_failed(&id, "x").await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+}
+
+pub async fn a_claim_is_owned_busy_or_done<S: Store>(store: Arc<S>, _clock: ManualClock) {
+    let key = unique("claim");
+    let Ok(Claimed::Owned(first)) = store.claim(&key, MINUTE, DAY).await else {
+        panic!("a new key is owned");
+    };
+    assert!(!first.resumed());
+    assert!(matches!(
+        store.claim(&key, MINUTE, DAY).await,
+        Ok(Claimed::Busy)
+    ));
+    first.fail("not now").await;
+    let Ok(Claimed::Owned(again)) = store.claim(&key, MINUTE, DAY).await else {
+        panic!("handed back work is owned again");
+    };
+    assert!(again.resumed(), "an earlier attempt held it");
+    again.complete(Some("page-1")).await;
+    match store.claim(&key, MINUTE, DAY).await {
+        Ok(Claimed::Done { result }) => assert_eq!(result.as_deref(), Some("page-1")),
+        _ => panic!("done work stays done"),
+    }
 }

@@ -1,0 +1,206 @@
+//! The inbox's vocabulary, in one place: the kinds of work it holds, how an item is read
+//! into the work it stands for, and every key the handlers build in the store.
+//!
+//! The HTTP functions write items ([`lead_item`], [`event_item`]); the worker reads one
+//! back with [`Work::parse`] and dispatches on the result, as a command is parsed once
+//! and then executed. Keys are built only here, so no two places can spell one
+//! differently, and no two kinds of record can collide.
+
+use crm_domain::{ContactEmail, Lead};
+use crm_notion::WebhookEvent;
+use crm_store::{InboxItem, NewInboxItem};
+use sha2::{Digest, Sha256};
+
+/// What an inbox item holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A form submission, as [`Lead`].
+    Lead,
+    /// A Notion webhook delivery, as received.
+    NotionEvent,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lead => "lead",
+            Self::NotionEvent => "notion_event",
+        }
+    }
+
+    pub fn parse(kind: &str) -> Option<Self> {
+        match kind {
+            "lead" => Some(Self::Lead),
+            "notion_event" => Some(Self::NotionEvent),
+            _ => None,
+        }
+    }
+}
+
+/// An inbox item read into the work it stands for.
+#[derive(Debug)]
+pub enum Work {
+    Lead {
+        lead: Box<Lead>,
+        /// Its key: the submission within its provider (`own:42`, or a derived
+        /// `own:42~…` when another lead had used the id).
+        submission: String,
+    },
+    Event(Box<WebhookEvent>),
+}
+
+impl Work {
+    /// Reads an item. The reason for an unreadable one names where it fails, never the
+    /// values it holds.
+    pub fn parse(item: &InboxItem) -> Result<Self, String> {
+        let unreadable = |what: &str, e: serde_json::Error| {
+            format!("unreadable {what}: {}", crm_domain::redact::serde_error(&e))
+        };
+        match Kind::parse(&item.kind) {
+            Some(Kind::Lead) => {
+                let lead = serde_json::from_str(&item.payload)
+                    .map_err(|e| unreadable("lead payload", e))?;
+                let submission = item
+                    .id
+                    .strip_prefix(LEAD_PREFIX)
+                    .unwrap_or(&item.id)
+                    .to_owned();
+                Ok(Self::Lead {
+                    lead: Box::new(lead),
+                    submission,
+                })
+            }
+            Some(Kind::NotionEvent) => serde_json::from_str(&item.payload)
+                .map(|e| Self::Event(Box::new(e)))
+                .map_err(|e| unreadable("event", e)),
+            None => Err(format!("an inbox item of unknown kind {:?}", item.kind)),
+        }
+    }
+}
+
+const LEAD_PREFIX: &str = "lead:";
+
+/// The inbox id of a lead: `lead:` and its key (see [`Lead::dedupe_key`]).
+pub fn lead_id(key: &str) -> String {
+    format!("{LEAD_PREFIX}{key}")
+}
+
+/// The inbox id of a Notion event: `event:` and the event's id.
+pub fn event_id(event_id: &str) -> String {
+    format!("event:{event_id}")
+}
+
+/// The inbox item for a lead kept under `key`.
+pub fn lead_item(key: &str, lead: &Lead) -> Result<NewInboxItem, serde_json::Error> {
+    Ok(NewInboxItem {
+        id: lead_id(key),
+        kind: Kind::Lead.as_str().to_owned(),
+        payload: serde_json::to_string(lead)?,
+    })
+}
+
+/// The inbox item for a Notion event, its body kept as received.
+pub fn event_item(event_id_: &str, body: &[u8]) -> NewInboxItem {
+    NewInboxItem {
+        id: event_id(event_id_),
+        kind: Kind::NotionEvent.as_str().to_owned(),
+        payload: String::from_utf8_lossy(body).into_owned(),
+    }
+}
+
+/// Store keys of the work the handlers do once, and of what they remember.
+pub mod keys {
+    use super::*;
+
+    /// The claim on writing one submission to Notion (the same text as its inbox id).
+    pub fn lead_claim(submission: &str) -> String {
+        lead_id(submission)
+    }
+
+    /// The last stage applied for a deal page, with the time of its event.
+    pub fn deal_stage(page_id: &str) -> String {
+        format!("deal:{page_id}")
+    }
+
+    /// The claim on announcing one transition: the deal, the state it moves from (the
+    /// time of the last applied event) and the stage it moves to.
+    pub fn announcement(page_id: &str, since_ms: i64, stage: &str) -> String {
+        format!(
+            "announce:{page_id}:{since_ms}:{}",
+            stage.trim().to_lowercase()
+        )
+    }
+
+    /// The claim on one day's digest.
+    pub fn digest(day: chrono::NaiveDate) -> String {
+        format!("digest:{day}")
+    }
+
+    /// Things about one email address (its contact page, its lease), hashed so no
+    /// address sits in a key: keys show up in the console, in metrics and in logs.
+    pub fn email(email: &ContactEmail) -> String {
+        let digest = hex::encode(Sha256::digest(email.as_str().as_bytes()));
+        format!("email:{}", &digest[..32])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, kind: &str, payload: &str) -> InboxItem {
+        InboxItem {
+            id: id.into(),
+            kind: kind.into(),
+            payload: payload.into(),
+            status: crm_store::InboxStatus::Pending,
+            attempts: 0,
+            last_error: None,
+            received_at: crm_domain::Timestamp::from_millis(0),
+            updated_at: crm_domain::Timestamp::from_millis(0),
+        }
+    }
+
+    #[test]
+    fn an_item_is_read_once_into_its_work() {
+        let lead = Lead::parse(
+            crm_domain::LeadFields {
+                email: Some("ann@example.com".into()),
+                submission_id: Some("42".into()),
+                ..Default::default()
+            },
+            "own",
+            b"{}",
+            0,
+        )
+        .unwrap();
+        let stored = lead_item(&lead.derived_key(), &lead).unwrap();
+        let read = Work::parse(&item(&stored.id, &stored.kind, &stored.payload)).unwrap();
+        match read {
+            Work::Lead {
+                lead: read,
+                submission,
+            } => {
+                assert_eq!(*read, lead);
+                assert!(submission.starts_with("own:42~"), "{submission}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let unknown = Work::parse(&item("x", "fax", "{}")).unwrap_err();
+        assert!(unknown.contains("\"fax\""), "{unknown}");
+        let unreadable = Work::parse(&item("lead:own:1", "lead", "{\"email\": 5}")).unwrap_err();
+        assert!(
+            unreadable.starts_with("unreadable lead payload"),
+            "{unreadable}"
+        );
+    }
+
+    #[test]
+    fn keys_never_hold_an_address() {
+        let email = ContactEmail::parse("ann@example.com").unwrap();
+        let key = keys::email(&email);
+        assert!(key.starts_with("email:") && !key.contains("ann"), "{key}");
+        assert_eq!(keys::announcement("p", 7, " Won "), "announce:p:7:won");
+        assert_eq!(keys::lead_claim("own:1"), lead_id("own:1"));
+    }
+}
