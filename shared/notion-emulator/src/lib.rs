@@ -121,7 +121,7 @@ impl Emulator {
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Creates the CRM workspace of SPEC §3 (Contacts, Deals, Activities).
+    /// Creates the CRM workspace (Contacts, Deals, Activities; see the seed module).
     pub fn seed_crm(&self, stage: StageKind) -> SeededWorkspace {
         seed::seed_crm(&mut self.state(), stage)
     }

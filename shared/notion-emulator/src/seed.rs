@@ -1,4 +1,5 @@
-//! The CRM workspace of SPEC §3, created through the same code as `POST /v1/databases`.
+//! The CRM workspace (Contacts, Deals, Activities with the README's default property
+//! names), created through the same code as `POST /v1/databases`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

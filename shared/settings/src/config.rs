@@ -191,7 +191,7 @@ impl Raw {
     }
 }
 
-/// Defaults: SPEC §3 property names and the documented behaviour.
+/// Defaults: the README's property names and the documented behaviour.
 const DEFAULTS: &[(&str, &str)] = &[
     ("NOTION_BASE_URL", "https://api.notion.com"),
     ("NOTION_RATE_PER_SECOND", "3"),
@@ -255,7 +255,7 @@ fn defaults() -> BTreeMap<String, Raw> {
         .collect()
 }
 
-/// The property names used when none are configured (SPEC §3).
+/// The property names used when none are configured (listed in the README).
 pub fn default_property_names() -> PropertyNames {
     let raw = defaults();
     let mut parser = Parser {
