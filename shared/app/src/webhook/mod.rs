@@ -3,6 +3,7 @@
 //! subscription whose deliveries keep failing, so everything correctly signed is
 //! answered 200 unless it could not be stored.
 
+mod error;
 mod parent;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +25,7 @@ pub const HANDLED: &[&str] = &["page.properties_updated", "page.created"];
 /// Notion deliveries are small; anything larger is not one.
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
+pub use error::WebhookError;
 pub use parent::{FIRST_DATA_SOURCE_VERSION, Mismatch, Relevance, classify};
 
 /// Where the handshake window's end is kept (as the cache entry's version, Unix ms).
@@ -83,7 +85,14 @@ impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let span = tracing::info_span!("notion_webhook", event_id = tracing::field::Empty);
-        let (status, body) = self.answer(&request).instrument(span).await;
+        let answered = self.answer(&request).instrument(span.clone()).await;
+        let (status, body) = match answered {
+            Ok(word) => (StatusCode::OK, json!({"status": word})),
+            Err(err) => {
+                span.in_scope(|| err.log());
+                (err.status(), err.body())
+            }
+        };
         Response::builder()
             .status(status)
             .header("content-type", "application/json")
@@ -91,66 +100,46 @@ impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
             .unwrap_or_else(|_| Response::new(Body::Empty))
     }
 
-    async fn answer(&self, request: &Request) -> (StatusCode, Value) {
+    /// The delivery's outcome: a word for the 200 answer, or why it was refused.
+    async fn answer(&self, request: &Request) -> Result<&'static str, WebhookError> {
         if request.method() != Method::POST {
-            return (
-                StatusCode::METHOD_NOT_ALLOWED,
-                json!({"error": "method_not_allowed"}),
-            );
+            return Err(WebhookError::MethodNotAllowed);
         }
         let body: &[u8] = request.body().as_ref();
         if body.len() > MAX_BODY_BYTES {
-            return (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                json!({"error": "payload_too_large"}),
-            );
+            return Err(WebhookError::TooLarge);
         }
         let parsed: Option<Value> = serde_json::from_slice(body).ok();
         if let Some(token) = parsed.as_ref().and_then(handshake_token) {
             return self.handshake(token).await;
         }
-        let secrets = match self.secrets.get().await {
-            Ok(s) => s,
-            Err(err) => {
-                tracing::error!(error = %err, "could not read secrets; Notion will retry");
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    json!({"error": "unavailable"}),
-                );
-            }
-        };
-        let Some(token) = secrets.notion_webhook_token.as_ref() else {
-            tracing::error!(
-                "a webhook event arrived but no verification token is stored: resend the token from the subscription's page in Notion"
-            );
-            return (StatusCode::UNAUTHORIZED, json!({"error": "unauthorized"}));
-        };
+        let secrets = self.secrets.get().await.map_err(WebhookError::Secrets)?;
+        let token = secrets
+            .notion_webhook_token
+            .as_ref()
+            .ok_or(WebhookError::NoToken)?;
         let signature = request
             .headers()
             .get(notion_signature::HEADER)
             .and_then(|v| v.to_str().ok());
         if !notion_signature::verify(token.expose_secret(), body, signature) {
-            tracing::warn!("webhook signature refused");
-            return (StatusCode::UNAUTHORIZED, json!({"error": "unauthorized"}));
+            return Err(WebhookError::BadSignature);
         }
-        let Some(envelope) = parsed else {
-            return (StatusCode::BAD_REQUEST, json!({"error": "malformed_json"}));
-        };
+        let envelope = parsed.ok_or(WebhookError::MalformedJson)?;
         let (Some(id), Some(kind)) = (
             envelope.get("id").and_then(Value::as_str),
             envelope.get("type").and_then(Value::as_str),
         ) else {
-            return (StatusCode::BAD_REQUEST, json!({"error": "not_an_event"}));
+            return Err(WebhookError::NotAnEvent);
         };
         tracing::Span::current().record("event_id", id);
         if !HANDLED.contains(&kind) {
             tracing::debug!(kind, "event type not handled");
-            return (StatusCode::OK, json!({"status": "ignored"}));
+            return Ok("ignored");
         }
         // A page event the worker will act on: read it whole, as the worker will.
-        let Ok(event) = serde_json::from_value::<WebhookEvent>(envelope.clone()) else {
-            return (StatusCode::BAD_REQUEST, json!({"error": "not_an_event"}));
-        };
+        let event = serde_json::from_value::<WebhookEvent>(envelope.clone())
+            .map_err(|_| WebhookError::NotAnEvent)?;
         if parent::is_before_data_sources(event.api_version.as_deref())
             && !self.warned_old_version.swap(true, Ordering::Relaxed)
         {
@@ -159,7 +148,16 @@ impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
                 "this Notion webhook subscription sends events in an API version before {FIRST_DATA_SOURCE_VERSION}: they name the Deals database, not its data source. They are handled, but recreate the subscription with API version 2026-03-11 (README, 'Connect Notion')"
             );
         }
-        let deals_database = self.deals_database().await;
+        // Only the older shape names no data source; the newer needs no store read.
+        let older_shape = event
+            .data
+            .parent
+            .as_ref()
+            .is_some_and(|p| p.data_source_id.is_none());
+        let deals_database = match older_shape {
+            true => self.deals_database().await,
+            false => None,
+        };
         match parent::classify(
             event.data.parent.as_ref(),
             &self.deals_data_source,
@@ -168,23 +166,21 @@ impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
             Relevance::Deals | Relevance::Undecided => {}
             Relevance::Other(mismatch) => {
                 self.warn_mismatch(&mismatch);
-                return (StatusCode::OK, json!({"status": "ignored"}));
+                return Ok("ignored");
             }
         }
         let item = crate::inbox::event_item(id, body);
-        match self.store.inbox_insert(&item).await {
-            Ok(Inserted::New) => {
+        match self
+            .store
+            .inbox_insert(&item)
+            .await
+            .map_err(WebhookError::Store)?
+        {
+            Inserted::New => {
                 tracing::info!(kind, "event accepted");
-                (StatusCode::OK, json!({"status": "accepted"}))
+                Ok("accepted")
             }
-            Ok(Inserted::Duplicate) => (StatusCode::OK, json!({"status": "duplicate"})),
-            Err(err) => {
-                tracing::error!(error = %err, "could not store the event; Notion will retry");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"error": "unavailable"}),
-                )
-            }
+            Inserted::Duplicate => Ok("duplicate"),
         }
     }
 
@@ -222,23 +218,15 @@ impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
     /// Stores the verification token where the functions read it, and says where —
     /// never the token itself. Only while the operator has the window open: the
     /// handshake carries no proof that it comes from Notion.
-    async fn handshake(&self, token: &str) -> (StatusCode, Value) {
+    async fn handshake(&self, token: &str) -> Result<&'static str, WebhookError> {
         let now = self.clock.now().as_millis();
-        let open = match self.store.cache_get(HANDSHAKE_WINDOW_KEY).await {
-            Ok(window) => window.is_some_and(|w| now < w.version),
-            Err(err) => {
-                tracing::error!(error = %err, "could not read the handshake window; Notion can resend the token");
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    json!({"error": "unavailable"}),
-                );
-            }
-        };
-        if !open {
-            tracing::warn!(
-                "a verification handshake arrived while no handshake window was open; it was refused. To connect a subscription, run `crm webhook listen`, then click Resend token in Notion"
-            );
-            return (StatusCode::FORBIDDEN, json!({"error": "handshake_closed"}));
+        let window = self
+            .store
+            .cache_get(HANDSHAKE_WINDOW_KEY)
+            .await
+            .map_err(WebhookError::Store)?;
+        if !window.is_some_and(|w| now < w.version) {
+            return Err(WebhookError::HandshakeClosed);
         }
         match self.secrets.source().save_webhook_token(token).await {
             Ok(Some(place)) => {
@@ -250,11 +238,12 @@ impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
             Ok(None) => tracing::warn!(
                 "a verification token is already stored and was kept; for a new subscription, empty notion_webhook_token in the secret and click Resend token in Notion"
             ),
+            // Notion shows the token in its dialog too, and can send it again.
             Err(err) => {
                 tracing::error!(error = %err, "could not store the Notion verification token")
             }
         }
-        (StatusCode::OK, json!({"status": "ok"}))
+        Ok("ok")
     }
 }
 
