@@ -225,7 +225,7 @@ impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
             .cache_get(HANDSHAKE_WINDOW_KEY)
             .await
             .map_err(WebhookError::Store)?;
-        if !window.is_some_and(|w| now < w.version) {
+        if window.is_none_or(|w| now >= w.version) {
             return Err(WebhookError::HandshakeClosed);
         }
         match self.secrets.source().save_webhook_token(token).await {
