@@ -45,3 +45,32 @@ fn a_killed_digest_run_lets_the_day_go_before_lambda_retries_it() {
     let lease = crm_app::digest::CLAIM_LEASE;
     assert!(lease >= timeout && lease <= timeout + std::time::Duration::from_secs(60));
 }
+
+/// What a Lambda bootstrap does not run, it does not carry: SQLite is for `crm serve`.
+#[test]
+fn no_lambda_function_links_sqlite() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for function in ["lead-intake", "notion-webhook", "worker", "stale-leads"] {
+        let out = std::process::Command::new(&cargo)
+            .args([
+                "tree",
+                "--offline",
+                "--locked",
+                "-e",
+                "normal",
+                "-p",
+                function,
+            ])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tree = String::from_utf8_lossy(&out.stdout);
+        assert!(tree.contains("crm-store"), "{function}: {tree}");
+        assert!(!tree.contains("rusqlite"), "{function} links SQLite");
+    }
+}

@@ -1,9 +1,10 @@
 //! The store: everything the functions need to remember between invocations.
 //!
 //! One narrow trait, [`Store`], with two adapters: [`DynamoStore`] (production, and the
-//! tests against DynamoDB Local) and [`SqliteStore`] (the embedded store `make local`
-//! uses). Both pass the same behavioural suite, so code written against the trait
-//! behaves the same on a laptop and in AWS.
+//! tests against DynamoDB Local) and `SqliteStore` (the embedded store `make local`
+//! uses, behind the `sqlite` feature so that no Lambda function links SQLite). Both pass
+//! the same behavioural suite, so code written against the trait behaves the same on a
+//! laptop and in AWS.
 //!
 //! # Why these five record kinds
 //!
@@ -48,6 +49,7 @@ mod claim;
 mod dynamo;
 mod error;
 mod model;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use claim::{Claim, Claimed, Claims};
@@ -56,6 +58,7 @@ pub use error::StoreError;
 pub use model::{
     Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome,
 };
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 use std::future::Future;
