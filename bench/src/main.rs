@@ -51,14 +51,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn setup() -> Result<Env, Box<dyn std::error::Error>> {
-    for var in [
-        "AWS_ENDPOINT_URL_DYNAMODB",
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-    ] {
-        let v = std::env::var(var).map_err(|_| format!("{var} unset: run `make bench`"))?;
-        if !v.contains("127.0.0.1") {
-            return Err(format!("{var} must be local, got {v}").into());
-        }
+    for var in crm_testkit::AWS_ENDPOINTS {
+        crm_testkit::local_endpoint(var)?;
     }
     let aws = crm_settings::sdk_config().await;
     let table = format!("crm-bench-{}", uuid::Uuid::new_v4());

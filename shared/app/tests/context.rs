@@ -11,13 +11,7 @@ use secrecy::ExposeSecret;
 
 #[tokio::test]
 async fn context_reads_the_secret_by_arn_and_uses_the_configured_table() {
-    for var in [
-        "AWS_ENDPOINT_URL_DYNAMODB",
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
-    ] {
-        let v = std::env::var(var).unwrap_or_else(|_| panic!("{var} unset: run `make test`"));
-        assert!(v.contains("127.0.0.1"), "{var} must be local, got {v}");
-    }
+    crm_testkit::require_local_aws();
     let aws = crm_settings::sdk_config().await;
     let table = format!("crm-test-{}", uuid::Uuid::new_v4());
     DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&aws), &table)

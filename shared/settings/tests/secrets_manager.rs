@@ -16,16 +16,8 @@ const TALLY_SECRET: &str = "tally-signing-Pp31Zk";
 const SLACK_URL: &str = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX";
 
 async fn client() -> Client {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").unwrap_or_else(|_| {
-        panic!(
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER is not set: run these tests with `make test`, \
-             which starts moto_server"
-        )
-    });
-    assert!(
-        endpoint.contains("127.0.0.1") || endpoint.contains("localhost"),
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER must point at a local server, got {endpoint}"
-    );
+    crm_testkit::local_endpoint("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+        .unwrap_or_else(|why| panic!("{why}"));
     Client::new(&crm_settings::sdk_config().await)
 }
 

@@ -2,7 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-use crm_pacing::RetryPolicy;
 use crm_slack::receiver::SlackReceiver;
 use crm_slack::{SlackClient, SlackConfig, SlackError, SlackMessage};
 use secrecy::SecretString;
@@ -12,12 +11,7 @@ fn client(per_second: f64) -> SlackClient {
     SlackClient::new(SlackConfig {
         per_second,
         request_timeout: Duration::from_secs(2),
-        retry: RetryPolicy {
-            max_attempts: 4,
-            max_elapsed: Duration::from_secs(10),
-            base_delay: Duration::from_millis(20),
-            max_delay: Duration::from_secs(3),
-        },
+        retry: crm_testkit::fast_retry(4),
     })
     .unwrap()
 }

@@ -12,16 +12,7 @@ use crm_store::{DynamoStore, OPEN_INBOX_INDEX, Store};
 
 async fn client() -> Client {
     // Never let these tests reach a real AWS account.
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| {
-        panic!(
-            "AWS_ENDPOINT_URL_DYNAMODB is not set: run these tests with `make test`, \
-             which starts DynamoDB Local"
-        )
-    });
-    assert!(
-        endpoint.contains("127.0.0.1") || endpoint.contains("localhost"),
-        "AWS_ENDPOINT_URL_DYNAMODB must point at a local server, got {endpoint}"
-    );
+    crm_testkit::local_endpoint("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|why| panic!("{why}"));
     Client::new(&crm_settings::sdk_config().await)
 }
 

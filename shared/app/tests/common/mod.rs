@@ -17,7 +17,7 @@ use crm_app::intake::Intake;
 use crm_app::worker::{Worker, WorkerSettings};
 use crm_domain::intake::own;
 use crm_domain::{Clock, ManualClock};
-use crm_notion::{NotionClient, NotionConfig, RetryPolicy};
+use crm_notion::{NotionClient, NotionConfig};
 use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, SeededWorkspace, StageKind};
 use crm_settings::{CachedSecrets, SecretsManagerSource, Settings};
 use crm_store::{DynamoStore, InboxItem, Store};
@@ -47,14 +47,6 @@ pub struct Harness {
     seq: std::sync::atomic::AtomicU64,
 }
 
-fn local(var: &str) {
-    let v = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: run `make test`"));
-    assert!(
-        v.contains("127.0.0.1") || v.contains("localhost"),
-        "{var} must be local: {v}"
-    );
-}
-
 impl Harness {
     pub async fn new() -> Self {
         Self::with_secrets(json!({
@@ -68,8 +60,7 @@ impl Harness {
     }
 
     pub async fn with_secrets(secret: Value) -> Self {
-        local("AWS_ENDPOINT_URL_DYNAMODB");
-        local("AWS_ENDPOINT_URL_SECRETS_MANAGER");
+        crm_testkit::require_local_aws();
         let aws = crm_settings::sdk_config().await;
         let ddb = aws_sdk_dynamodb::Client::new(&aws);
         let table = format!("crm-test-{}", uuid::Uuid::new_v4());
@@ -116,12 +107,7 @@ impl Harness {
         notion.rate_per_second = 500.0;
         notion.burst = 100;
         notion.request_timeout = Duration::from_secs(5);
-        notion.retry = RetryPolicy {
-            max_attempts: 4,
-            max_elapsed: Duration::from_secs(10),
-            base_delay: Duration::from_millis(20),
-            max_delay: Duration::from_secs(3),
-        };
+        notion.retry = crm_testkit::fast_retry(4);
         let clock_arc: Arc<dyn Clock> = Arc::new(clock.clone());
         let intake = Arc::new(Intake {
             store: store.clone(),
@@ -135,12 +121,7 @@ impl Harness {
             slack: crm_slack::SlackClient::new(crm_slack::SlackConfig {
                 per_second: 100.0,
                 request_timeout: Duration::from_secs(5),
-                retry: RetryPolicy {
-                    max_attempts: 3,
-                    max_elapsed: Duration::from_secs(10),
-                    base_delay: Duration::from_millis(20),
-                    max_delay: Duration::from_secs(3),
-                },
+                retry: crm_testkit::fast_retry(3),
             })
             .unwrap(),
             secrets,

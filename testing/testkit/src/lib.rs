@@ -1,0 +1,61 @@
+//! What the tests (and the bench) share, written once: the guard that keeps them on the
+//! local servers `make test` starts, and retry timings that keep them fast.
+
+use std::time::Duration;
+
+use crm_pacing::RetryPolicy;
+
+/// The variables through which the AWS SDK reaches DynamoDB Local and moto_server.
+pub const AWS_ENDPOINTS: &[&str] = &[
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+];
+
+/// Whether `url` points at this machine.
+pub fn is_local(url: &str) -> bool {
+    url.contains("127.0.0.1") || url.contains("localhost")
+}
+
+/// The endpoint in `var`, which must be set and local: no test may reach a real AWS
+/// service. `Err` names the variable and what to run.
+pub fn local_endpoint(var: &str) -> Result<String, String> {
+    let url = std::env::var(var)
+        .map_err(|_| format!("{var} is not set: run with `make test` (or `make bench`), which starts the local servers"))?;
+    if is_local(&url) {
+        Ok(url)
+    } else {
+        Err(format!("{var} must point at a local server, got {url}"))
+    }
+}
+
+/// Panics unless every AWS endpoint variable is set and local.
+pub fn require_local_aws() {
+    for var in AWS_ENDPOINTS {
+        if let Err(why) = local_endpoint(var) {
+            panic!("{why}");
+        }
+    }
+}
+
+/// Retries as in production, on a test's time scale: `attempts` in all, tens of
+/// milliseconds apart.
+pub fn fast_retry(attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: attempts,
+        max_elapsed: Duration::from_secs(10),
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_secs(3),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_machine_is_local() {
+        assert!(is_local("http://127.0.0.1:8000"));
+        assert!(is_local("http://localhost:4566"));
+        assert!(!is_local("https://dynamodb.eu-west-1.amazonaws.com"));
+    }
+}
