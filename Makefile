@@ -2,7 +2,7 @@
 SHELL := bash
 CARGO ?= cargo
 
-SDK_CHECK := shared/notion-emulator/tests/sdk
+SDK_CHECK := testing/notion-emulator/tests/sdk
 
 .PHONY: help test test-deps lint-template deploy local bench fmt lint check
 
