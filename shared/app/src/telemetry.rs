@@ -16,3 +16,15 @@ pub fn init_json() {
         .without_time()
         .try_init();
 }
+
+/// An error and its sources, `outer: inner: innermost`, for one log field.
+pub fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    chain
+}

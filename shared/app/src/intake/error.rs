@@ -82,13 +82,7 @@ impl IntakeError {
 
     /// Logs with the cause chain: loud for our faults, quiet for the client's.
     pub fn log(&self) {
-        let mut chain = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
-            source = s.source();
-        }
+        let chain = crate::telemetry::cause_chain(self);
         match self {
             Self::Unauthorized {
                 reason: SignatureError::MissingSecret,

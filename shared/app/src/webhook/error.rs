@@ -61,13 +61,7 @@ impl WebhookError {
 
     /// Logs with the cause chain: loud for what needs the operator, quiet otherwise.
     pub fn log(&self) {
-        let mut chain = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(s) = source {
-            chain.push_str(": ");
-            chain.push_str(&s.to_string());
-            source = s.source();
-        }
+        let chain = crate::telemetry::cause_chain(self);
         let code = self.code();
         match self {
             Self::NoToken => tracing::error!(
