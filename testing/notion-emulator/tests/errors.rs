@@ -205,3 +205,43 @@ async fn injected_faults_answer_with_notions_codes() {
     assert!(log.iter().any(|r| r.status == 429 && r.method == "GET"));
     assert!(log.iter().any(|r| r.status == 503 && r.path == "/v1/pages"));
 }
+
+/// Parameters Notion no longer takes are refused, so no client comes to rely on them:
+/// `in_trash` in a data source query (trashed pages are never returned), and `archived`
+/// on API 2026-03-11, which removed it in favour of `in_trash` — older versions still
+/// take it.
+#[tokio::test]
+async fn removed_parameters_are_refused() {
+    let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
+    let ws = emulator.seed_crm(StageKind::Status);
+    let api = Api::new(&emulator);
+    let (s, b) = api
+        .query(&ws.contacts_data_source_id, json!({"in_trash": true}))
+        .await;
+    assert_error(s, &b, 400, "validation_error");
+    let page = api
+        .ok(
+            "POST",
+            "/v1/pages",
+            Some(
+                json!({"parent": {"data_source_id": ws.contacts_data_source_id},
+                        "properties": {"Name": title("Ann")}}),
+            ),
+        )
+        .await;
+    let path = format!("/v1/pages/{}", page["id"].as_str().unwrap());
+    let (s, b) = api
+        .call("PATCH", &path, Some(json!({"archived": true})))
+        .await;
+    assert_error(s, &b, 400, "validation_error");
+    let (s, b) = api
+        .raw(
+            "PATCH",
+            &path,
+            Some(json!({"archived": true})),
+            Some(DEFAULT_TOKEN),
+            Some("2025-09-03"),
+        )
+        .await;
+    assert_eq!((s, &b["in_trash"]), (200, &json!(true)), "{b}");
+}
