@@ -6,7 +6,7 @@ mod error;
 
 use std::sync::Arc;
 
-use crm_domain::intake::{PayloadError, Signed, provider};
+use crm_domain::intake::{PayloadError, SignatureError, Signed, provider};
 use crm_domain::{Clock, Lead};
 use crm_settings::{CachedSecrets, Secrets, SecretsSource};
 use crm_store::{Inserted, Store};
@@ -107,6 +107,17 @@ impl<S: Store, P: SecretsSource> Intake<S, P> {
             // Right after the form secret is rotated, the cached one is stale: read the
             // secret again (at most every SECRET_RECHECK, so forged requests cannot turn
             // into a flood of reads) and check once more if this provider's changed.
+            // Only a signature that a rotated secret could explain is worth that read: a
+            // missing or malformed header, or a stale timestamp, is refused as it is.
+            if !matches!(
+                reason,
+                SignatureError::Mismatch | SignatureError::MissingSecret
+            ) {
+                return Err(IntakeError::Unauthorized {
+                    provider: provider.name,
+                    reason,
+                });
+            }
             let fresh = self
                 .secrets
                 .refresh(SECRET_RECHECK)
