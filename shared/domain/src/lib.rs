@@ -12,6 +12,7 @@ pub mod lead;
 pub mod notion_id;
 pub mod notion_signature;
 pub mod redact;
+pub mod schema;
 pub mod signature;
 pub mod slack;
 pub mod stale;

@@ -232,3 +232,50 @@ fn a_config_file_that_cannot_be_read_is_named() {
     assert!(err.to_string().contains("CRM_CONFIG_FILE"), "{err}");
     assert!(err.to_string().contains("/nonexistent/crm.toml"), "{err}");
 }
+
+#[test]
+fn every_bad_property_name_is_reported_not_only_the_first() {
+    let env = with(
+        with(complete_env(), "CRM_CONTACTS_EMAIL_PROPERTY", " "),
+        "CRM_ACTIVITIES_SUBMISSION_PROPERTY",
+        "",
+    );
+    let env = with(env, "CRM_NOTION_BURST", "0");
+    let err = Settings::load(None, env).unwrap_err();
+    for name in [
+        "CRM_CONTACTS_EMAIL_PROPERTY",
+        "CRM_ACTIVITIES_SUBMISSION_PROPERTY",
+        "CRM_NOTION_BURST",
+    ] {
+        assert!(err.mentions(name), "{name} not in {err}");
+    }
+    assert_eq!(err.problems.len(), 3, "{err}");
+}
+
+#[test]
+fn lower_case_variables_are_not_settings() {
+    let err = Settings::load(None, with(complete_env(), "CRM_stale_days", "10")).unwrap_err();
+    assert!(
+        err.to_string().contains("CRM_stale_days: unknown setting"),
+        "{err}"
+    );
+}
+
+#[test]
+fn default_property_names_are_the_schema_tables() {
+    use crm_domain::schema::SCHEMA;
+    let names = crm_settings::default_property_names();
+    for ds in SCHEMA {
+        let configured = names.of(ds.source);
+        assert_eq!(configured.len(), ds.properties.len(), "{}", ds.title);
+        for (property, name) in configured {
+            assert_eq!(property.name, name);
+            assert!(
+                crm_settings::setting_names()
+                    .contains(&format!("CRM_{}", property.setting.to_ascii_uppercase())),
+                "{} is not a setting",
+                property.setting
+            );
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Non-secret settings.
+//!
+//! Every setting has one name, in [`table`]: the environment variable `CRM_<NAME>`, or
+//! `<name>` in lower case as a top-level key of the local TOML file.
+
+mod error;
+mod load;
+mod parse;
+mod table;
+
+use std::time::Duration;
+
+pub use error::{ConfigError, Problem, SecretsLocation};
+pub use load::{ENV_PREFIX, default_property_names, required_setting_names, setting_names};
+pub use table::{
+    ActivityProperties, ContactProperties, DealProperties, LeadSettings, NotionSettings,
+    PropertyNames, StaleSettings,
+};
+
+/// A deal stage that is announced in Slack, and the name of the Slack webhook (a key of
+/// the secret's `slack_webhooks`) it goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageRoute {
+    pub stage: String,
+    pub destination: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub table_name: String,
+    pub secrets: SecretsLocation,
+    pub secrets_ttl: Duration,
+    pub notion: NotionSettings,
+    pub properties: PropertyNames,
+    pub routes: Vec<StageRoute>,
+    pub stale: StaleSettings,
+    pub leads: LeadSettings,
+}
+
+impl Settings {
+    /// Every group parsed, so each group's problems are recorded even when an earlier
+    /// one failed.
+    fn parse(values: &mut load::Values<'_>, secrets: Option<SecretsLocation>) -> Option<Self> {
+        let basics = table::Basics::parse(values);
+        let notion = NotionSettings::parse(values);
+        let properties = PropertyNames::parse(values);
+        let stale = StaleSettings::parse(values);
+        let leads = LeadSettings::parse(values);
+        let table::Basics {
+            table_name,
+            secrets_ttl,
+            routes,
+        } = basics?;
+        Some(Self {
+            table_name,
+            secrets: secrets?,
+            secrets_ttl,
+            notion: notion?,
+            properties: properties?,
+            routes,
+            stale: stale?,
+            leads: leads?,
+        })
+    }
+}

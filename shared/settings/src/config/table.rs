@@ -1,0 +1,233 @@
+//! The table of settings: each setting's name, default and parser, written once. The
+//! structs below are generated from it, and so are the list of known names (which
+//! catches a misspelt variable) and the defaults.
+//!
+//! A setting `stale_days` is `stale_days` in the TOML file and `CRM_STALE_DAYS` in the
+//! environment.
+
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use crm_domain::NotionId;
+use crm_domain::schema::{self, Property, Source};
+
+use super::load::Values;
+use super::parse::{
+    boolean, burst, days, http_url, list, notion_id, rate, routes, secrets_ttl, table_name, text,
+    timezone,
+};
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    pub name: &'static str,
+    /// `None`: required.
+    pub default: Option<&'static str>,
+}
+
+/// A group of settings: `name: Type = ("setting", default, parser)` per field.
+macro_rules! settings_group {
+    (
+        $(#[$meta:meta])*
+        pub struct $group:ident {
+            $( $(#[$fmeta:meta])* pub $field:ident: $ty:ty = ($name:expr, $default:expr, $parse:expr), )*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $group { $( $(#[$fmeta])* pub $field: $ty, )* }
+
+        impl $group {
+            pub(super) const TABLE: &'static [Spec] =
+                &[$(Spec { name: $name, default: $default },)*];
+
+            /// Parses every field, recording each problem before giving up.
+            pub(super) fn parse(values: &mut Values<'_>) -> Option<Self> {
+                $( let $field = values.parse($name, $parse); )*
+                Some(Self { $( $field: $field?, )* })
+            }
+        }
+    };
+}
+
+/// A group of property names, one per property of the schema table in `crm-domain`,
+/// which holds each property's setting and default name.
+macro_rules! property_group {
+    (
+        $(#[$meta:meta])*
+        pub struct $group:ident {
+            $( $(#[$fmeta:meta])* pub $field:ident = $property:path, )*
+        }
+    ) => {
+        settings_group! {
+            $(#[$meta])*
+            pub struct $group {
+                $( $(#[$fmeta])* pub $field: String =
+                    ($property.setting, Some($property.name), text), )*
+            }
+        }
+
+        impl $group {
+            fn defaults() -> Self {
+                Self { $( $field: $property.name.to_owned(), )* }
+            }
+
+            /// Each property of the schema with the name this workspace gives it.
+            fn named(&self) -> Vec<(Property, &str)> {
+                vec![$( ($property, self.$field.as_str()), )*]
+            }
+        }
+    };
+}
+
+settings_group! {
+    /// What does not belong to one part.
+    #[derive(Debug, Clone)]
+    pub struct Basics {
+        pub table_name: String = ("table_name", None, table_name),
+        pub secrets_ttl: Duration = ("secrets_ttl_seconds", Some("300"), secrets_ttl),
+        /// Stages announced in Slack, each with its destination.
+        pub routes: Vec<super::StageRoute> =
+            ("slack_routes", Some("won,lost,negotiation"), routes),
+    }
+}
+
+settings_group! {
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct NotionSettings {
+        pub base_url: String = ("notion_base_url", Some("https://api.notion.com"), http_url),
+        /// Sustained requests per second; Notion allows an average of 3.
+        pub rate_per_second: f64 = ("notion_rate_per_second", Some("3"), rate),
+        /// Requests that may go out at once before pacing starts.
+        pub burst: u32 = ("notion_burst", Some("3"), burst),
+        pub contacts: NotionId = ("contacts_data_source_id", None, notion_id),
+        pub deals: NotionId = ("deals_data_source_id", None, notion_id),
+        pub activities: NotionId = ("activities_data_source_id", None, notion_id),
+    }
+}
+
+settings_group! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct StaleSettings {
+        pub days: u32 = ("stale_days", Some("30"), days),
+        pub open_statuses: Vec<String> = ("stale_statuses", Some("new lead"), list),
+        pub timezone: Tz = ("timezone", Some("UTC"), timezone),
+        /// The Slack destination of the daily digest.
+        pub destination: String = ("stale_destination", Some("digest"), text),
+    }
+}
+
+settings_group! {
+    /// How leads are written.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct LeadSettings {
+        /// Status of a contact created from a lead.
+        pub new_status: String = ("new_lead_status", Some("new lead"), text),
+        /// Type of the Activity logged for each submission.
+        pub activity_type: String = ("activity_form_type", Some("form submission"), text),
+        /// Accept the older plain signature (bare hex HMAC of the body) on `POST /lead`.
+        pub accept_plain_signature: bool =
+            ("accept_plain_signature", Some("false"), boolean),
+    }
+}
+
+property_group! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ContactProperties {
+        pub name = schema::contacts::NAME,
+        pub email = schema::contacts::EMAIL,
+        pub company = schema::contacts::COMPANY,
+        pub phone = schema::contacts::PHONE,
+        pub status = schema::contacts::STATUS,
+        pub source = schema::contacts::SOURCE,
+        pub last_contacted = schema::contacts::LAST_CONTACTED,
+        pub notes = schema::contacts::NOTES,
+    }
+}
+
+property_group! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct DealProperties {
+        pub name = schema::deals::NAME,
+        pub stage = schema::deals::STAGE,
+        pub value = schema::deals::VALUE,
+        pub contact = schema::deals::CONTACT,
+        pub owner = schema::deals::OWNER,
+        pub close_date = schema::deals::CLOSE_DATE,
+    }
+}
+
+property_group! {
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ActivityProperties {
+        pub title = schema::activities::TITLE,
+        pub kind = schema::activities::TYPE,
+        pub date = schema::activities::DATE,
+        pub contact = schema::activities::CONTACT,
+        pub deal = schema::activities::DEAL,
+        pub details = schema::activities::DETAILS,
+        /// Holds the submission an Activity logs, so a retry finds it by an exact match.
+        pub submission = schema::activities::SUBMISSION,
+    }
+}
+
+/// Names of the Notion properties, as the user's workspace spells them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyNames {
+    pub contacts: ContactProperties,
+    pub deals: DealProperties,
+    pub activities: ActivityProperties,
+}
+
+impl PropertyNames {
+    /// The schema table's names, used when none are configured.
+    pub fn defaults() -> Self {
+        Self {
+            contacts: ContactProperties::defaults(),
+            deals: DealProperties::defaults(),
+            activities: ActivityProperties::defaults(),
+        }
+    }
+
+    /// Each property of `source` in the schema table, with the name configured for it.
+    pub fn of(&self, source: Source) -> Vec<(Property, &str)> {
+        match source {
+            Source::Contacts => self.contacts.named(),
+            Source::Deals => self.deals.named(),
+            Source::Activities => self.activities.named(),
+        }
+    }
+
+    pub(super) fn parse(values: &mut Values<'_>) -> Option<Self> {
+        let contacts = ContactProperties::parse(values);
+        let deals = DealProperties::parse(values);
+        let activities = ActivityProperties::parse(values);
+        Some(Self {
+            contacts: contacts?,
+            deals: deals?,
+            activities: activities?,
+        })
+    }
+}
+
+/// The secret's ARN: optional, since a local TOML file may hold the secrets inline.
+pub const SECRET_ARN: Spec = Spec {
+    name: "secret_arn",
+    default: None,
+};
+
+/// Every row of the table.
+pub fn all() -> impl Iterator<Item = Spec> {
+    [
+        Basics::TABLE,
+        NotionSettings::TABLE,
+        StaleSettings::TABLE,
+        LeadSettings::TABLE,
+        ContactProperties::TABLE,
+        DealProperties::TABLE,
+        ActivityProperties::TABLE,
+        &[SECRET_ARN],
+    ]
+    .into_iter()
+    .flatten()
+    .copied()
+}
