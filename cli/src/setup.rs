@@ -1,5 +1,5 @@
 use clap::Args;
-use crm_app::setup::{Created, check, create};
+use crm_cli::workspace::{Created, check, create};
 use crm_notion::{NotionClient, NotionConfig};
 use secrecy::SecretString;
 

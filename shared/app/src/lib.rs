@@ -8,7 +8,6 @@ pub mod inbox;
 pub mod intake;
 pub mod post_once;
 pub mod runtime;
-pub mod setup;
 pub mod telemetry;
 pub mod webhook;
 pub mod worker;

@@ -1,6 +1,7 @@
-//! The CRM workspace (Contacts, Deals, Activities with the README's default property
-//! names), created through the same code as `POST /v1/databases`.
+//! The CRM workspace (Contacts, Deals, Activities from the product's schema table, at its
+//! default property names), created through the same code as `POST /v1/databases`.
 
+use crm_domain::schema::{Kind, SCHEMA, Source};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -33,19 +34,6 @@ pub struct SeededWorkspace {
     pub people: Vec<(String, String)>,
 }
 
-const STAGES: &[&str] = &[
-    "lead",
-    "qualified",
-    "proposal",
-    "negotiation",
-    "won",
-    "lost",
-];
-
-fn select(options: &[&str]) -> Value {
-    json!({"options": options.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()})
-}
-
 pub fn seed_crm(state: &mut State, stage: StageKind) -> SeededWorkspace {
     let root = ids::new_id();
     state.workspace_pages.insert(root.clone(), "CRM".into());
@@ -60,58 +48,45 @@ pub fn seed_crm(state: &mut State, stage: StageKind) -> SeededWorkspace {
             )),
         });
     }
-    let mut create = |title: &str, properties: Value| {
+    // The product's own schema table, at its default names: what `crm setup` creates.
+    let mut created: Vec<(Source, String, String)> = Vec::new();
+    for ds in SCHEMA {
+        let properties: serde_json::Map<String, Value> = ds
+            .properties
+            .iter()
+            .map(|p| {
+                let target = match p.kind {
+                    Kind::Relation(to) => created.iter().find(|c| c.0 == to).map(|c| c.2.clone()),
+                    _ => None,
+                };
+                let config = p
+                    .kind
+                    .create_config(stage == StageKind::Status, &target.unwrap_or_default());
+                (p.name.to_owned(), config)
+            })
+            .collect();
         let body = json!({
             "parent": {"type": "page_id", "page_id": root},
-            "title": [{"type": "text", "text": {"content": title}}],
+            "title": [{"type": "text", "text": {"content": ds.title}}],
             "initial_data_source": {"properties": properties},
         });
         // The seed schema is fixed and valid: a failure here is a bug in the emulator.
         let db = crate::schema::create_database(state, &body)
-            .unwrap_or_else(|e| panic!("seeding {title}: {}", e.message));
-        let ds = state.databases[&db].data_sources[0].clone();
+            .unwrap_or_else(|e| panic!("seeding {}: {}", ds.title, e.message));
+        let data_source = state.databases[&db].data_sources[0].clone();
+        created.push((ds.source, db, data_source));
+    }
+    let mut ids = |source: Source| {
+        let at = created
+            .iter()
+            .position(|c| c.0 == source)
+            .unwrap_or_else(|| unreachable!("every source is seeded"));
+        let (_, db, ds) = created.swap_remove(at);
         (db, ds)
     };
-    let (contacts_db, contacts_ds) = create(
-        "Contacts",
-        json!({
-            "Name": {"title": {}},
-            "Email": {"email": {}},
-            "Company": {"rich_text": {}},
-            "Phone": {"phone_number": {}},
-            "Status": {"select": select(&["new lead", "contacted", "qualified", "customer", "lost"])},
-            "Source": {"select": select(&["website"])},
-            "Last Contacted": {"date": {}},
-            "Notes": {"rich_text": {}},
-        }),
-    );
-    let stage_kind = match stage {
-        StageKind::Status => "status",
-        StageKind::Select => "select",
-    };
-    let (deals_db, deals_ds) = create(
-        "Deals",
-        json!({
-            "Deal Name": {"title": {}},
-            "Stage": {stage_kind: select(STAGES)},
-            "Value": {"number": {"format": "dollar"}},
-            "Contact": {"relation": {"data_source_id": contacts_ds, "type": "single_property", "single_property": {}}},
-            "Owner": {"people": {}},
-            "Close Date": {"date": {}},
-        }),
-    );
-    let (activities_db, activities_ds) = create(
-        "Activities",
-        json!({
-            "Title": {"title": {}},
-            "Type": {"select": select(&["form submission", "call", "email", "meeting", "note"])},
-            "Date": {"date": {}},
-            "Contact": {"relation": {"data_source_id": contacts_ds, "type": "single_property", "single_property": {}}},
-            "Deal": {"relation": {"data_source_id": deals_ds, "type": "single_property", "single_property": {}}},
-            "Details": {"rich_text": {}},
-            "Submission ID": {"rich_text": {}},
-        }),
-    );
+    let (contacts_db, contacts_ds) = ids(Source::Contacts);
+    let (deals_db, deals_ds) = ids(Source::Deals);
+    let (activities_db, activities_ds) = ids(Source::Activities);
     SeededWorkspace {
         root_page_id: root,
         contacts_database_id: contacts_db,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crm_app::setup::{Created, check, create};
+use crm_cli::workspace::{Created, check, create};
 use crm_notion::{CreateDatabase, NotionClient, NotionConfig};
 use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, StageKind};
 use secrecy::SecretString;
@@ -91,4 +91,38 @@ async fn created_data_sources_fit_and_mismatches_are_named_with_fixes() {
         "{found:#?}"
     );
     assert_eq!(found.len(), 6, "{found:#?}");
+}
+
+#[tokio::test]
+async fn a_workspace_with_its_own_column_names_is_created_and_checked_by_them() {
+    let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
+    let ws = emulator.seed_crm(StageKind::Select);
+    let notion = NotionClient::new(NotionConfig::new(
+        emulator.base_url(),
+        SecretString::from(DEFAULT_TOKEN),
+    ))
+    .unwrap();
+    let mut names = crm_settings::default_property_names();
+    names.contacts.email = "E-mail".into();
+    names.deals.stage = "Pipeline".into();
+    let open = ["new lead".to_owned()];
+
+    let created = create(&notion, &ws.root_page_id, &names).await.unwrap();
+    let mismatches = check(&notion, &created, &names, &open).await.unwrap();
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+
+    let defaults = crm_settings::default_property_names();
+    let found: Vec<String> = check(&notion, &created, &defaults, &open)
+        .await
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "Contacts › Email: missing. Fix: add a email property named \"Email\"",
+            "Deals › Stage: missing. Fix: add a select or status property named \"Stage\"",
+        ],
+    );
 }
