@@ -84,11 +84,8 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
         secrets: Arc<CachedSecrets<P>>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, crm_notion::HttpError> {
-        let mut notion = NotionConfig::new(&settings.notion.base_url, SecretString::from(""));
-        notion.rate_per_second = settings.notion.rate_per_second;
-        notion.burst = settings.notion.burst;
         Ok(Self {
-            notion: NotionClient::new(notion)?,
+            notion: NotionClient::new(notion_config(&settings))?,
             slack: SlackClient::new(SlackConfig::default())?,
             settings,
             clock,
@@ -144,6 +141,15 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
             settings,
         }
     }
+}
+
+/// The Notion client's configuration from the settings: base URL and pacing. The token
+/// is not in it: each use takes the current one from the secret.
+pub fn notion_config(settings: &Settings) -> NotionConfig {
+    let mut notion = NotionConfig::new(&settings.notion.base_url, SecretString::from(""));
+    notion.rate_per_second = settings.notion.rate_per_second;
+    notion.burst = settings.notion.burst;
+    notion
 }
 
 impl Context {

@@ -13,45 +13,60 @@ use crm_domain::notion_signature;
 use crm_notion_emulator::{DEFAULT_TOKEN, DeliveryMode};
 use crm_settings::{SecretsManagerSource, SecretsSource};
 use crm_slack::receiver::SlackReceiver;
-use crm_store::{InboxStatus, Store};
+use crm_store::{DynamoStore, InboxStatus, SqliteStore, Store};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-type Webhook = NotionWebhook<crm_store::DynamoStore, SecretsManagerSource>;
+type Webhook<S> = NotionWebhook<S, SecretsManagerSource>;
 
-struct Deals {
-    h: Arc<Harness>,
+struct Deals<S: Store + Clone = SqliteStore> {
+    h: Arc<Harness<S>>,
     slack: SlackReceiver,
-    webhook: Arc<Webhook>,
+    webhook: Arc<Webhook<S>>,
     url: String,
 }
+
+/// A Slack receiver and the secret that routes each of `names` to it.
+async fn slack_and_secret(names: &[&str]) -> (SlackReceiver, Value) {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let hooks: serde_json::Map<String, Value> = names
+        .iter()
+        .map(|n| ((*n).to_owned(), json!(slack.url(n))))
+        .collect();
+    let secret = json!({
+        "notion_token": DEFAULT_TOKEN,
+        "notion_webhook_token": "",
+        "slack_webhooks": hooks,
+    });
+    (slack, secret)
+}
+
+const ROUTED: &[&str] = &["won", "lost", "negotiation"];
 
 impl Deals {
     /// A subscribed workspace: the handshake stored the token in the secret.
     async fn new() -> Self {
-        Self::with_webhooks(&["won", "lost", "negotiation"]).await
+        Self::with_webhooks(ROUTED).await
     }
 
     async fn with_webhooks(names: &[&str]) -> Self {
-        let slack = SlackReceiver::start(0, false).await.unwrap();
-        let hooks: serde_json::Map<String, Value> = names
-            .iter()
-            .map(|n| ((*n).to_owned(), json!(slack.url(n))))
-            .collect();
-        let h = Arc::new(
-            Harness::with_secrets(json!({
-                "notion_token": DEFAULT_TOKEN,
-                "notion_webhook_token": "",
-                "slack_webhooks": hooks,
-            }))
-            .await,
-        );
-        let webhook = Arc::new(NotionWebhook::new(
-            h.store.clone(),
-            Arc::clone(&h.worker.secrets),
-            Arc::clone(&h.worker.clock),
-            crm_domain::NotionId::parse(&h.ws.deals_data_source_id).unwrap(),
-        ));
+        let (slack, secret) = slack_and_secret(names).await;
+        Self::assemble(Harness::with_secrets(secret).await, slack).await
+    }
+}
+
+impl Deals<DynamoStore> {
+    /// On DynamoDB Local: for what its conditional writes must hold under concurrency.
+    async fn dynamo() -> Self {
+        let (slack, secret) = slack_and_secret(ROUTED).await;
+        Self::assemble(Harness::dynamo_with_secrets(secret).await, slack).await
+    }
+}
+
+impl<S: Store + Clone + Send + Sync + 'static> Deals<S> {
+    async fn assemble(h: Harness<S>, slack: SlackReceiver) -> Self {
+        let h = Arc::new(h);
+        let webhook = Arc::new(h.ports.webhook());
         // The operator's `crm webhook listen` before creating the subscription.
         crm_app::webhook::open_handshake_window(&h.store, &h.clock, 10)
             .await
@@ -358,7 +373,7 @@ async fn duplicates_redeliveries_and_reordering_never_double_post() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_events_for_one_transition_post_one_message() {
-    let d = Deals::new().await;
+    let d = Deals::dynamo().await;
     let token = d.subscribe().await;
     let deal = d.new_deal("Initech");
     d.delivered(1).await;

@@ -2,12 +2,11 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{Days, NaiveDate, TimeZone, Utc};
 use common::Harness;
-use crm_app::digest::{Digest, DigestSettings};
+use crm_app::digest::Digest;
 use crm_domain::Clock;
 use crm_notion_emulator::DEFAULT_TOKEN;
 use crm_settings::SecretsManagerSource;
@@ -17,7 +16,7 @@ use serde_json::json;
 struct Setup {
     h: Harness,
     slack: SlackReceiver,
-    digest: Digest<crm_store::DynamoStore, SecretsManagerSource>,
+    digest: Digest<crm_store::SqliteStore, SecretsManagerSource>,
 }
 
 async fn setup() -> Setup {
@@ -27,39 +26,7 @@ async fn setup() -> Setup {
         "slack_webhooks": {"digest": slack.url("digest")},
     }))
     .await;
-    let settings = crm_settings::Settings::load(
-        None,
-        [
-            ("CRM_TABLE_NAME", "unused"),
-            (
-                "CRM_SECRET_ARN",
-                "arn:aws:secretsmanager:us-east-1:1:secret:unused",
-            ),
-            (
-                "CRM_CONTACTS_DATA_SOURCE_ID",
-                h.ws.contacts_data_source_id.as_str(),
-            ),
-            (
-                "CRM_DEALS_DATA_SOURCE_ID",
-                h.ws.deals_data_source_id.as_str(),
-            ),
-            (
-                "CRM_ACTIVITIES_DATA_SOURCE_ID",
-                h.ws.activities_data_source_id.as_str(),
-            ),
-            ("CRM_TIMEZONE", "Europe/Berlin"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned())),
-    )
-    .unwrap();
-    let digest = Digest {
-        store: h.store.clone(),
-        notion: h.worker.notion.clone(),
-        slack: h.worker.slack.clone(),
-        secrets: Arc::clone(&h.worker.secrets),
-        clock: Arc::clone(&h.worker.clock),
-        settings: DigestSettings::from_settings(&settings),
-    };
+    let digest = h.ports.digest();
     Setup { h, slack, digest }
 }
 

@@ -131,7 +131,7 @@ async fn a_signed_lead_becomes_one_contact_and_one_activity_and_repeats_add_only
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_submissions_for_one_email_make_one_contact_and_twenty_activities() {
-    let h = std::sync::Arc::new(Harness::new().await);
+    let h = std::sync::Arc::new(Harness::dynamo().await);
     let variants = [
         "zoe@example.com",
         "Zoe@Example.com",
@@ -1090,7 +1090,7 @@ async fn a_form_secret_rotation_does_not_refuse_forms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unanswered_create_is_found_even_when_queries_lag() {
     let h = Harness::new().await;
-    h.emulator.set_query_lag(Duration::from_millis(1_000));
+    h.emulator.set_query_lag(Duration::from_millis(150));
     // The contact's create is saved, then answered 504.
     h.emulator.inject(commit_then_504());
     let lead = json!({"submission_id": "lag\nline 2", "email": "lag@example.com"});

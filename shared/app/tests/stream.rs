@@ -17,7 +17,7 @@ use serde_json::json;
 /// hash), the identical body 31 days later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reused_inbox_id_reaches_the_worker() {
-    let h = Harness::new().await;
+    let h = Harness::dynamo().await;
     let mut stream = Stream::open(&h).await;
     let lead = json!({"email": "ann@example.com", "message": "Still interested?"});
     let (status, body) = h.post_lead(&lead).await;

@@ -53,9 +53,6 @@ impl LeadFailure {
     }
 }
 
-/// How long to wait for Notion's queries to show a write before looking for it.
-/// Notion does not document how soon a created page appears in queries.
-const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
 /// Set when the Activities schema was found without the Submission ID property.
 const NO_SUBMISSION_PROPERTY: &str = "notion:activities-without-submission";
 /// How long that finding is trusted before the property is tried again.
@@ -156,7 +153,7 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
     ///
     /// Notion has no idempotency keys, so a create whose answer was lost (a timeout, a
     /// 5xx) may have happened. Then, and on a resumed attempt that finds nothing, the
-    /// worker waits [`SETTLE`] for Notion's queries to catch up and looks once more
+    /// worker waits `settle` (a setting of the worker) for Notion's queries to catch up and looks once more
     /// before it creates anything; an answer still missing is retried later, never
     /// created twice in one attempt.
     async fn write(&self, lease: &str, resumed: bool) -> Result<String, LeadFailure> {
@@ -249,7 +246,7 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<Option<T>, LeadFailure>>,
     {
-        tokio::time::sleep(SETTLE).await;
+        tokio::time::sleep(self.worker.settings.settle).await;
         look().await
     }
 

@@ -101,6 +101,10 @@ pub struct WorkerSettings {
     pub item_budget: Duration,
     /// How long a done item (and its submission id) is remembered for duplicates.
     pub retention: Duration,
+    /// How long to wait for Notion's queries to show a write before looking for it
+    /// after a create whose answer was lost. Notion does not document how soon a
+    /// created page appears in queries.
+    pub settle: Duration,
 }
 
 impl WorkerSettings {
@@ -116,6 +120,7 @@ impl WorkerSettings {
             lease: budget::lease_for(budget::item_worst_case(Duration::from_secs(40))),
             item_budget: budget::item_worst_case(Duration::from_secs(40)),
             retention: Duration::from_secs(30 * 86_400),
+            settle: Duration::from_secs(2),
         }
     }
 }

@@ -6,23 +6,21 @@
 
 pub mod stream;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::Event;
-use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
+use crm_app::Ports;
 use crm_app::intake::Intake;
-use crm_app::worker::{Worker, WorkerSettings};
+use crm_app::worker::Worker;
 use crm_domain::intake::own;
 use crm_domain::{Clock, ManualClock};
-use crm_notion::{NotionClient, NotionConfig};
+use crm_notion::NotionClient;
 use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, SeededWorkspace, StageKind};
 use crm_settings::{CachedSecrets, SecretsManagerSource, Settings};
-use crm_store::{DynamoStore, InboxItem, Store};
+use crm_store::{DynamoStore, InboxItem, SqliteStore, Store};
 use lambda_http::{Body, Request, Response};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 pub const OWN_SECRET: &str = "own-form-secret-5b1e";
@@ -30,41 +28,77 @@ pub const TALLY_SECRET: &str = "tally-secret-77a0";
 pub const TYPEFORM_SECRET: &str = "typeform-secret-e41c";
 pub const FORMSPREE_SECRET: &str = "formspree-secret-09fd";
 
-pub type TestIntake = Intake<DynamoStore, SecretsManagerSource>;
-pub type TestWorker = Worker<DynamoStore, SecretsManagerSource>;
+pub type TestIntake<S = SqliteStore> = Intake<S, SecretsManagerSource>;
+pub type TestWorker<S = SqliteStore> = Worker<S, SecretsManagerSource>;
 
-pub struct Harness {
+/// The handlers built through the same [`Ports`] the functions use, over a store `S`:
+/// SQLite in memory unless a test is about DynamoDB (its conditional writes under
+/// concurrency, its stream), which builds [`Harness::dynamo`].
+pub struct Harness<S: Store + Clone = SqliteStore> {
     pub emulator: Emulator,
     pub ws: SeededWorkspace,
-    pub ddb: aws_sdk_dynamodb::Client,
-    pub table: String,
-    pub store: DynamoStore,
-    pub intake: Arc<TestIntake>,
-    pub worker: Arc<TestWorker>,
+    pub ports: Ports<S, SecretsManagerSource>,
+    pub store: S,
+    pub intake: Arc<TestIntake<S>>,
+    pub worker: Arc<TestWorker<S>>,
     pub clock: ManualClock,
     /// The Secrets Manager secret (on moto) the functions read.
     pub secret_arn: String,
+    /// The DynamoDB table, when the store is DynamoDB Local.
+    pub table: Option<(aws_sdk_dynamodb::Client, String)>,
     seq: std::sync::atomic::AtomicU64,
 }
 
-impl Harness {
+/// The secret most tests run with: a Notion token and every form provider's secret.
+pub fn default_secret() -> Value {
+    json!({
+        "notion_token": DEFAULT_TOKEN,
+        "form_secrets": {
+            "own": OWN_SECRET, "tally": TALLY_SECRET,
+            "typeform": TYPEFORM_SECRET, "formspree": FORMSPREE_SECRET,
+        },
+    })
+}
+
+impl Harness<SqliteStore> {
     pub async fn new() -> Self {
-        Self::with_secrets(json!({
-            "notion_token": DEFAULT_TOKEN,
-            "form_secrets": {
-                "own": OWN_SECRET, "tally": TALLY_SECRET,
-                "typeform": TYPEFORM_SECRET, "formspree": FORMSPREE_SECRET,
-            },
-        }))
-        .await
+        Self::with_secrets(default_secret()).await
     }
 
     pub async fn with_secrets(secret: Value) -> Self {
+        let clock = ManualClock::starting_now();
+        let store = SqliteStore::in_memory(Arc::new(clock.clone())).unwrap();
+        Self::build(store, clock, "local", secret, None).await
+    }
+}
+
+impl Harness<DynamoStore> {
+    pub async fn dynamo() -> Self {
+        Self::dynamo_with_secrets(default_secret()).await
+    }
+
+    pub async fn dynamo_with_secrets(secret: Value) -> Self {
         crm_testkit::require_local_aws();
         let aws = crm_settings::sdk_config().await;
         let ddb = aws_sdk_dynamodb::Client::new(&aws);
         let table = format!("crm-test-{}", uuid::Uuid::new_v4());
         DynamoStore::create_table(&ddb, &table).await.unwrap();
+        let clock = ManualClock::starting_now();
+        let store = DynamoStore::new(ddb.clone(), &table, Arc::new(clock.clone()));
+        Self::build(store, clock, &table.clone(), secret, Some((ddb, table))).await
+    }
+}
+
+impl<S: Store + Clone> Harness<S> {
+    async fn build(
+        store: S,
+        clock: ManualClock,
+        table_name: &str,
+        secret: Value,
+        table: Option<(aws_sdk_dynamodb::Client, String)>,
+    ) -> Self {
+        crm_testkit::require_local_aws();
+        let aws = crm_settings::sdk_config().await;
         let arn = aws_sdk_secretsmanager::Client::new(&aws)
             .create_secret()
             .name(format!("crm-test-{}", uuid::Uuid::new_v4()))
@@ -77,13 +111,15 @@ impl Harness {
             .to_owned();
         let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
         let ws = emulator.seed_crm(StageKind::Status);
-        let clock = ManualClock::starting_now();
-        let store = DynamoStore::new(ddb.clone(), &table, Arc::new(clock.clone()));
+        let base_url = emulator.base_url();
         let settings = Settings::load(
             None,
             [
-                ("CRM_TABLE_NAME", table.as_str()),
+                ("CRM_TABLE_NAME", table_name),
                 ("CRM_SECRET_ARN", arn.as_str()),
+                ("CRM_NOTION_BASE_URL", base_url.as_str()),
+                ("CRM_NOTION_RATE_PER_SECOND", "100"),
+                ("CRM_NOTION_BURST", "100"),
                 (
                     "CRM_CONTACTS_DATA_SOURCE_ID",
                     ws.contacts_data_source_id.as_str(),
@@ -103,41 +139,33 @@ impl Harness {
             Duration::from_secs(300),
             Arc::new(clock.clone()),
         ));
-        let mut notion = NotionConfig::new(emulator.base_url(), SecretString::from(""));
-        notion.rate_per_second = 500.0;
-        notion.burst = 100;
+        let mut ports =
+            Ports::new(settings, store.clone(), secrets, Arc::new(clock.clone())).unwrap();
+        // Test timings: a retry policy that gives up in a second, not twenty, so a
+        // test of an outage does not wait out production's patience.
+        let mut notion = crm_app::runtime::notion_config(&ports.settings);
         notion.request_timeout = Duration::from_secs(5);
         notion.retry = crm_testkit::fast_retry(4);
-        let clock_arc: Arc<dyn Clock> = Arc::new(clock.clone());
-        let intake = Arc::new(Intake {
-            store: store.clone(),
-            secrets: Arc::clone(&secrets),
-            clock: Arc::clone(&clock_arc),
-            accept_plain_signature: false,
-        });
-        let worker = Arc::new(Worker {
-            store: store.clone(),
-            notion: NotionClient::new(notion).unwrap(),
-            slack: crm_slack::SlackClient::new(crm_slack::SlackConfig {
-                per_second: 100.0,
-                request_timeout: Duration::from_secs(5),
-                retry: crm_testkit::fast_retry(3),
-            })
-            .unwrap(),
-            secrets,
-            clock: clock_arc,
-            settings: WorkerSettings::from_settings(&settings),
-        });
+        ports.notion = NotionClient::new(notion).unwrap();
+        ports.slack = crm_slack::SlackClient::new(crm_slack::SlackConfig {
+            per_second: 100.0,
+            request_timeout: Duration::from_secs(2),
+            retry: crm_testkit::fast_retry(3),
+        })
+        .unwrap();
+        let mut worker = ports.worker();
+        // The emulator's queries lag only when a test says so, and then by less.
+        worker.settings.settle = Duration::from_millis(300);
         Self {
             emulator,
             ws,
-            ddb,
-            table,
+            intake: Arc::new(ports.intake()),
+            worker: Arc::new(worker),
             store,
-            intake,
-            worker,
+            ports,
             clock,
             secret_arn: arn,
+            table,
             seq: std::sync::atomic::AtomicU64::new(1),
         }
     }
@@ -198,26 +226,16 @@ impl Harness {
     }
 
     /// The stream event DynamoDB would emit for the INSERT of these inbox items, built
-    /// from what the table holds.
+    /// from what the store holds (the real stream's shape is tested in `stream.rs`).
     pub async fn stream_event(&self, inbox_ids: &[String]) -> Event {
         let template: Value =
             serde_json::from_str(&fixture("dynamodb-stream-insert.json")).unwrap();
         let mut records = Vec::new();
         for id in inbox_ids {
-            let item = self
-                .ddb
-                .get_item()
-                .table_name(&self.table)
-                .key("pk", AttributeValue::S(format!("inbox#{id}")))
-                .consistent_read(true)
-                .send()
-                .await
-                .unwrap()
-                .item
-                .unwrap_or_else(|| panic!("no inbox item {id}"));
+            let item = self.inbox(id).await;
             let mut record = template["Records"][0].clone();
             record["dynamodb"]["Keys"] = json!({"pk": {"S": format!("inbox#{id}")}});
-            record["dynamodb"]["NewImage"] = dynamodb_json(&item);
+            record["dynamodb"]["NewImage"] = stream_image(&item);
             let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             record["dynamodb"]["SequenceNumber"] = json!(format!("{seq:028}"));
             record["eventID"] = json!(uuid::Uuid::new_v4().simple().to_string());
@@ -332,19 +350,21 @@ pub fn read(response: Response<Body>) -> (u16, Value) {
     (status, serde_json::from_slice(body).unwrap_or(Value::Null))
 }
 
-/// A table item as DynamoDB JSON (`{"S": …}` / `{"N": …}`), as stream records carry it.
-fn dynamodb_json(item: &HashMap<String, AttributeValue>) -> Value {
-    let mut out = serde_json::Map::new();
-    for (k, v) in item {
-        let value = match v {
-            AttributeValue::S(s) => json!({"S": s}),
-            AttributeValue::N(n) => json!({"N": n}),
-            AttributeValue::Bool(b) => json!({"BOOL": b}),
-            other => panic!("unexpected attribute {other:?}"),
-        };
-        out.insert(k.clone(), value);
+/// An inbox item as a stream record's `NewImage` carries it (DynamoDB JSON).
+fn stream_image(item: &InboxItem) -> Value {
+    let mut image = json!({
+        "pk": {"S": format!("inbox#{}", item.id)},
+        "kind": {"S": item.kind},
+        "payload": {"S": item.payload},
+        "status": {"S": item.status.as_str()},
+        "attempts": {"N": item.attempts.to_string()},
+        "received_at": {"N": item.received_at.as_millis().to_string()},
+        "updated_at": {"N": item.updated_at.as_millis().to_string()},
+    });
+    if let Some(error) = &item.last_error {
+        image["last_error"] = json!({"S": error});
     }
-    Value::Object(out)
+    image
 }
 
 /// A property's plain text in an emulator page.

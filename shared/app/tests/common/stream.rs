@@ -15,7 +15,7 @@ pub struct Stream {
 
 impl Stream {
     /// Reads the table's stream from its start.
-    pub async fn open(h: &Harness) -> Self {
+    pub async fn open(h: &Harness<crm_store::DynamoStore>) -> Self {
         let aws = crm_settings::sdk_config().await;
         let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
         let client = aws_sdk_dynamodbstreams::Client::from_conf(
@@ -23,13 +23,8 @@ impl Stream {
                 .endpoint_url(endpoint)
                 .build(),
         );
-        let table = h
-            .ddb
-            .describe_table()
-            .table_name(&h.table)
-            .send()
-            .await
-            .unwrap();
+        let (ddb, table) = h.table.as_ref().expect("a DynamoDB harness");
+        let table = ddb.describe_table().table_name(table).send().await.unwrap();
         let arn = table
             .table()
             .unwrap()
