@@ -684,12 +684,16 @@ async fn a_database_id_configured_as_the_data_source_is_named_with_its_fix() {
     let (_guard, logs) = common::Logs::capture();
     let d = Deals::new().await;
     let token = d.handshake().await;
-    let misconfigured = NotionWebhook::new(
+    let mut settings = d.h.ports.settings.clone();
+    settings.notion.deals = crm_domain::NotionId::parse(&d.h.ws.deals_database_id).unwrap();
+    let misconfigured = crm_app::Ports::new(
+        settings,
         d.h.store.clone(),
-        Arc::clone(&d.h.worker.secrets),
-        Arc::clone(&d.h.worker.clock),
-        crm_domain::NotionId::parse(&d.h.ws.deals_database_id).unwrap(),
-    );
+        Arc::clone(&d.h.ports.secrets),
+        Arc::clone(&d.h.ports.clock),
+    )
+    .unwrap()
+    .webhook();
     let deal = d.new_deal("Acme renewal");
     let event = d
         .fixture_event("notion-event-2026-03-11.json", &deal, None)
@@ -730,7 +734,7 @@ async fn merged_events_announce_the_stage_the_deal_ends_in() {
         d.move_to(&deal, stage);
     }
     d.delivered(2).await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(d.h.emulator.deliveries_idle(Duration::from_secs(10)).await);
     assert_eq!(d.h.emulator.deliveries().len(), 2, "one merged event");
     assert!(d.drain().await.is_empty());
     assert_eq!(d.texts("lost").len(), 1);
@@ -814,7 +818,7 @@ async fn slack_is_never_reposted_after_it_may_have_posted() {
 
     // Notion redelivers; a person replays: nothing is posted again.
     d.h.emulator.redeliver(&event);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(d.h.emulator.deliveries_idle(Duration::from_secs(10)).await);
     d.drain().await;
     let report = d.h.worker.replay(10).await.unwrap();
     assert!(report.failed.is_empty(), "{report:?}");

@@ -937,19 +937,15 @@ async fn an_unreadable_secret_answers_503_so_the_form_retries_and_stores_nothing
     let h = Harness::new().await;
     let aws = crm_settings::sdk_config().await;
     let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:crm-missing-Ab12Cd";
-    let intake = crm_app::intake::Intake {
-        store: h.store.clone(),
-        secrets: std::sync::Arc::new(crm_settings::CachedSecrets::new(
-            crm_settings::SecretsManagerSource::new(
-                aws_sdk_secretsmanager::Client::new(&aws),
-                missing,
-            ),
-            Duration::from_secs(300),
-            std::sync::Arc::new(h.clock.clone()),
-        )),
-        clock: std::sync::Arc::new(h.clock.clone()),
-        accept_plain_signature: false,
-    };
+    let secrets = std::sync::Arc::new(crm_settings::CachedSecrets::new(
+        crm_settings::SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), missing),
+        Duration::from_secs(300),
+        std::sync::Arc::new(h.clock.clone()),
+    ));
+    let clock = std::sync::Arc::new(h.clock.clone());
+    let ports =
+        crm_app::Ports::new(h.ports.settings.clone(), h.store.clone(), secrets, clock).unwrap();
+    let intake = ports.intake();
     let body = json!({"submission_id": "s-1", "email": "ann@example.com"}).to_string();
     let request = common::api_gateway_request(
         "/lead",

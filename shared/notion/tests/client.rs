@@ -346,9 +346,8 @@ async fn every_call_times_out_and_only_reads_retry_a_timeout() {
     emulator.inject(FaultRule::new(None, "*", FaultAction::Latency { ms: 1500 }).times(1));
     let err = notion.create_page(&ann(&ws)).await.unwrap_err();
     assert!(matches!(err, NotionError::Timeout { .. }), "{err:?}");
-    // Wait for the emulator to finish the slow requests, then count: the query was
-    // sent twice, the create once.
-    tokio::time::sleep(Duration::from_millis(1700)).await;
+    // The emulator logs a request when it arrives, so the count is final once the
+    // client has given up: the query was sent twice, the create once.
     assert_eq!(count(&emulator, "POST", "/v1/data_sources"), 2);
     assert_eq!(count(&emulator, "POST", "/v1/pages"), 1);
 }
@@ -371,16 +370,21 @@ async fn a_refused_connection_is_an_error_that_may_be_retried() {
     assert!(!format!("{err:?}").contains(DEFAULT_TOKEN));
 }
 
+/// Many calls at once stay within a server's limit of `RATE` a second with a small
+/// burst: none is refused. The pacing is the same at Notion's 3 a second (what
+/// `make bench` drains a burst of leads at); a higher rate keeps this test short.
 #[tokio::test]
-async fn the_limiter_paces_60_calls_at_3_per_second_plus_burst() {
+async fn the_limiter_paces_concurrent_calls_under_the_servers_limit() {
+    const RATE: f64 = 10.0;
+    const CALLS: usize = 40;
     let Setup { emulator, ws } = setup().await;
-    // Notion's own limit, with a little slack for scheduling jitter.
-    emulator.set_rate_limit(Some((3.0, 5)));
+    // The server's limit, with a little slack for scheduling jitter.
+    emulator.set_rate_limit(Some((RATE, 5)));
     let notion = client_with(&emulator, |c| {
-        c.rate_per_second = 3.0;
+        c.rate_per_second = RATE;
         c.burst = 3;
     });
-    let calls = (0..60).map(|_| {
+    let calls = (0..CALLS).map(|_| {
         let notion = notion.clone();
         let ds = ws.contacts_data_source_id.clone();
         tokio::spawn(async move {
@@ -399,22 +403,21 @@ async fn the_limiter_paces_60_calls_at_3_per_second_plus_burst() {
         call.unwrap().unwrap();
     }
     let log = emulator.requests();
-    assert_eq!(log.len(), 60, "no call needed a retry");
+    assert_eq!(log.len(), CALLS, "no call needed a retry");
     assert!(log.iter().all(|r| r.status == 200));
     let mut at: Vec<u64> = log.iter().map(|r| r.at_ms).collect();
     at.sort_unstable();
     for (i, t) in at.iter().enumerate() {
         let in_second = at[i..].iter().take_while(|u| **u < t + 1000).count();
         assert!(
-            in_second <= 3 + 3,
+            in_second <= RATE as usize + 3,
             "{in_second} calls in the second from {t} ms"
         );
     }
-    assert!(
-        at[59] - at[0] >= 18_000,
-        "60 calls at 3/s take about 19 s, took {} ms",
-        at[59] - at[0]
-    );
+    // After the burst of 3, one call every 1/RATE s.
+    let least = ((CALLS - 3) as f64 / RATE * 1000.0) as u64 - 100;
+    let took = at[CALLS - 1] - at[0];
+    assert!(took >= least, "{CALLS} calls at {RATE}/s took {took} ms");
 }
 
 #[tokio::test]

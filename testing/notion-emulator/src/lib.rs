@@ -196,6 +196,20 @@ impl Emulator {
         webhooks::flush(&self.shared);
     }
 
+    /// Waits until every event emitted so far has been delivered (or given up on after
+    /// Notion's attempts): nothing queued, merging or in flight. Events held for a
+    /// reordered flush are not waited for. False if that takes longer than `within`.
+    pub async fn deliveries_idle(&self, within: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while !self.state().webhooks.idle() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        true
+    }
+
     pub fn deliveries(&self) -> Vec<DeliveryRecord> {
         self.state().webhooks.deliveries.clone()
     }

@@ -78,6 +78,29 @@ pub struct WebhookState {
     pub workspace_id: String,
     /// Events being merged, each with the time its window closes.
     pub merging: Vec<(Value, tokio::time::Instant)>,
+    /// Delivery tasks not yet finished (retries included). Counted under the state
+    /// lock in the same step that takes events out of the outbox or a merge window, so
+    /// "nothing queued, merging or in flight" is never true while an event is on its way.
+    pub in_flight: usize,
+}
+
+impl WebhookState {
+    /// Whether every event emitted so far has been delivered or given up on (events
+    /// held for a reordered flush wait for the flush and do not count).
+    pub fn idle(&self) -> bool {
+        self.outbox.is_empty() && self.merging.is_empty() && self.in_flight == 0
+    }
+}
+
+/// One delivery task, counted in [`WebhookState::in_flight`] when it was spawned; it
+/// counts itself out when it ends, however it ends.
+struct InFlight(Shared);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut state = lock(&self.0);
+        state.webhooks.in_flight = state.webhooks.in_flight.saturating_sub(1);
+    }
 }
 
 /// Queues the event for a page change; [`pump`] sends it once the state lock is free.
@@ -147,6 +170,7 @@ pub fn pump(shared: &Shared) {
             state.webhooks.held.extend(events);
             return;
         }
+        state.webhooks.in_flight += state.webhooks.subscriptions.len();
         (
             events,
             state.webhooks.subscriptions.clone(),
@@ -239,6 +263,7 @@ pub fn flush(shared: &Shared) {
         let mut state = lock(shared);
         let mut events: Vec<Value> = state.webhooks.held.drain(..).collect();
         events.reverse();
+        state.webhooks.in_flight += state.webhooks.subscriptions.len();
         (
             events,
             state.webhooks.subscriptions.clone(),
@@ -251,16 +276,20 @@ pub fn flush(shared: &Shared) {
 /// Sends an event again, as Notion's retry would (with the next attempt number).
 pub fn redeliver(shared: &Shared, event_id: &str) -> bool {
     let (event, subs) = {
-        let state = lock(shared);
-        match state.webhooks.sent.get(event_id) {
-            Some(e) => (e.clone(), state.webhooks.subscriptions.clone()),
-            None => return false,
-        }
+        let mut state = lock(shared);
+        let Some(event) = state.webhooks.sent.get(event_id).cloned() else {
+            return false;
+        };
+        state.webhooks.in_flight += state.webhooks.subscriptions.len();
+        (event, state.webhooks.subscriptions.clone())
     };
     for sub in subs {
         let shared = shared.clone();
         let event = event.clone();
-        tokio::spawn(async move { deliver(&shared, &sub, event, 2).await });
+        tokio::spawn(async move {
+            let _counted = InFlight(shared.clone());
+            deliver(&shared, &sub, event, 2).await;
+        });
     }
     true
 }
@@ -273,6 +302,7 @@ fn spawn_all(shared: &Shared, events: Vec<Value>, subs: Vec<Subscription>, mode:
         // One task per subscription keeps this subscription's deliveries in the order
         // chosen above.
         tokio::spawn(async move {
+            let _counted = InFlight(shared.clone());
             for event in events {
                 if mode.delay_ms > 0 {
                     tokio::time::sleep(Duration::from_millis(mode.delay_ms)).await;

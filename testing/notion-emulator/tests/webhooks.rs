@@ -92,7 +92,7 @@ async fn handshake_then_signed_events_shaped_like_notions() {
     emulator
         .update_page_as_person(deal_id, json!({"Value": {"number": 5}}))
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(emulator.deliveries_idle(Duration::from_secs(10)).await);
     assert_eq!(received.events().len(), 2);
 }
 
@@ -152,7 +152,7 @@ async fn reorder_mode_delivers_newest_first_and_delay_mode_waits() {
             .unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(emulator.deliveries_idle(Duration::from_secs(10)).await);
     assert_eq!(received.events().len(), 1, "held until flushed");
     emulator.flush_deliveries();
     let events = received.wait_for(4).await;
@@ -199,7 +199,8 @@ async fn failed_deliveries_are_retried_with_rising_attempt_numbers() {
         .map(|e| e["attempt_number"].as_u64().unwrap())
         .collect();
     assert_eq!(attempts[..3], [1, 2, 3]);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(emulator.deliveries_idle(Duration::from_secs(10)).await);
+
     let log = emulator.deliveries();
     assert!(log.iter().any(|d| d.status == Some(500)));
     assert_eq!(log.last().unwrap().status, Some(200));
@@ -242,7 +243,8 @@ async fn older_versions_and_merged_events_are_shaped_like_notions() {
     )
     .await;
     received.wait_for(2).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(emulator.deliveries_idle(Duration::from_secs(10)).await);
+
     let events = received.events();
     assert_eq!(
         events.len(),

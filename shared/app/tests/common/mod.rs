@@ -142,10 +142,12 @@ impl<S: Store + Clone> Harness<S> {
         let mut ports =
             Ports::new(settings, store.clone(), secrets, Arc::new(clock.clone())).unwrap();
         // Test timings: a retry policy that gives up in a second, not twenty, so a
-        // test of an outage does not wait out production's patience.
+        // test of an outage does not wait out production's patience; and pacing above
+        // what the settings allow, since the emulator has no limit unless told.
         let mut notion = crm_app::runtime::notion_config(&ports.settings);
         notion.request_timeout = Duration::from_secs(5);
         notion.retry = crm_testkit::fast_retry(4);
+        notion.rate_per_second = 500.0;
         ports.notion = NotionClient::new(notion).unwrap();
         ports.slack = crm_slack::SlackClient::new(crm_slack::SlackConfig {
             per_second: 100.0,
