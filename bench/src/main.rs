@@ -88,27 +88,19 @@ async fn setup() -> Result<Env, Box<dyn std::error::Error>> {
 
 /// The `CRM_*` variables a deployed function would get, pointing at the local servers.
 pub fn variables(env: &Env, rate: f64) -> Vec<(String, String)> {
-    [
-        ("CRM_TABLE_NAME", env.table.clone()),
-        ("CRM_SECRET_ARN", env.arn.clone()),
-        (
-            "CRM_CONTACTS_DATA_SOURCE_ID",
-            env.ws.contacts_data_source_id.clone(),
-        ),
-        (
-            "CRM_DEALS_DATA_SOURCE_ID",
-            env.ws.deals_data_source_id.clone(),
-        ),
-        (
-            "CRM_ACTIVITIES_DATA_SOURCE_ID",
-            env.ws.activities_data_source_id.clone(),
-        ),
-        ("CRM_NOTION_BASE_URL", env.emulator.base_url()),
-        ("CRM_NOTION_RATE_PER_SECOND", rate.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    let ws = &env.ws;
+    let mut vars = crm_testkit::function_env(
+        &env.table,
+        &env.arn,
+        [
+            &ws.contacts_data_source_id,
+            &ws.deals_data_source_id,
+            &ws.activities_data_source_id,
+        ],
+    );
+    vars.push(("CRM_NOTION_BASE_URL".into(), env.emulator.base_url()));
+    vars.push(("CRM_NOTION_RATE_PER_SECOND".into(), rate.to_string()));
+    vars
 }
 
 fn ports<S: Store + Clone>(

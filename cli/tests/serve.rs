@@ -2,22 +2,13 @@
 //! Notion emulator, Slack printed to the console.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crm_domain::intake::own;
+use crm_testkit::Running;
 use serde_json::{Value, json};
-
-/// Stops the server by its PID even when an assertion fails.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn wait_for_line(
     lines: &mpsc::Receiver<String>,
@@ -47,7 +38,7 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
         .spawn()
         .expect("start crm serve");
     let stdout = child.stdout.take().unwrap();
-    let _server = Server(child);
+    let _server = Running(child);
     let (tx, lines) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {

@@ -2,26 +2,26 @@
 
 use std::process::Command;
 
+/// What `template.yaml` sets, but for the table name.
+fn deployed_without_a_table() -> Vec<(String, String)> {
+    let mut env = crm_testkit::function_env(
+        "unused",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:x",
+        [
+            "1c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d",
+            "2c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d",
+            "3c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d",
+        ],
+    );
+    env.retain(|(k, _)| k != "CRM_TABLE_NAME");
+    env
+}
+
 #[test]
 fn a_missing_setting_stops_the_function_at_start_naming_it() {
     let out = Command::new(env!("CARGO_BIN_EXE_lead-intake"))
         .env_clear()
-        .env(
-            "CRM_CONTACTS_DATA_SOURCE_ID",
-            "1c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d",
-        )
-        .env(
-            "CRM_DEALS_DATA_SOURCE_ID",
-            "2c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d",
-        )
-        .env(
-            "CRM_ACTIVITIES_DATA_SOURCE_ID",
-            "3c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d",
-        )
-        .env(
-            "CRM_SECRET_ARN",
-            "arn:aws:secretsmanager:us-east-1:123456789012:secret:x",
-        )
+        .envs(deployed_without_a_table())
         .env("CRM_STALE_DAYS", "many")
         .output()
         .expect("run the bootstrap");

@@ -24,23 +24,15 @@ async fn context_reads_the_secret_by_arn_and_uses_the_configured_table() {
         .send()
         .await
         .unwrap();
-    let env = [
-        ("CRM_TABLE_NAME", table.as_str()),
-        ("CRM_SECRET_ARN", secret.arn().unwrap()),
-        (
-            "CRM_CONTACTS_DATA_SOURCE_ID",
+    let env = crm_testkit::function_env(
+        &table,
+        secret.arn().unwrap(),
+        [
             "1c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d",
-        ),
-        (
-            "CRM_DEALS_DATA_SOURCE_ID",
             "2c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d",
-        ),
-        (
-            "CRM_ACTIVITIES_DATA_SOURCE_ID",
             "3c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d",
-        ),
-    ]
-    .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        ],
+    );
     let settings = Settings::load(None, env).unwrap();
     let ctx = Context::build(settings, Arc::new(ManualClock::starting_now()))
         .await

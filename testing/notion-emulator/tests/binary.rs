@@ -1,17 +1,9 @@
 //! The standalone `notion-emulator` binary serves a seeded workspace on 127.0.0.1.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-/// Stops the emulator by its PID even when an assertion fails first.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crm_testkit::Running;
 
 #[tokio::test]
 async fn the_binary_prints_its_address_and_serves_the_seeded_workspace() {

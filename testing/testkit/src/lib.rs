@@ -1,6 +1,8 @@
 //! What the tests (and the bench) share, written once: the guard that keeps them on the
-//! local servers `make test` starts, and retry timings that keep them fast.
+//! local servers `make test` starts, retry timings that keep them fast, the variables a
+//! deployed function gets, and a child process that is stopped by its PID.
 
+use std::process::Child;
 use std::time::Duration;
 
 use crm_pacing::RetryPolicy;
@@ -45,6 +47,37 @@ pub fn fast_retry(attempts: u32) -> RetryPolicy {
         max_elapsed: Duration::from_secs(10),
         base_delay: Duration::from_millis(20),
         max_delay: Duration::from_secs(3),
+    }
+}
+
+/// The `CRM_*` variables `template.yaml` gives a deployed function: its table, its
+/// secret and the three data sources (contacts, deals, activities). Callers add what
+/// their case needs.
+pub fn function_env(
+    table: &str,
+    secret_arn: &str,
+    [contacts, deals, activities]: [&str; 3],
+) -> Vec<(String, String)> {
+    [
+        ("CRM_TABLE_NAME", table),
+        ("CRM_SECRET_ARN", secret_arn),
+        ("CRM_CONTACTS_DATA_SOURCE_ID", contacts),
+        ("CRM_DEALS_DATA_SOURCE_ID", deals),
+        ("CRM_ACTIVITIES_DATA_SOURCE_ID", activities),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .to_vec()
+}
+
+/// A child process (a server under test) stopped by its PID when this is dropped, even
+/// when an assertion fails first.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Killing a process that already ended fails harmlessly; waiting reaps it.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

@@ -111,29 +111,23 @@ impl<S: Store + Clone> Harness<S> {
             .to_owned();
         let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
         let ws = emulator.seed_crm(StageKind::Status);
-        let base_url = emulator.base_url();
-        let settings = Settings::load(
-            None,
+        let mut env = crm_testkit::function_env(
+            table_name,
+            &arn,
             [
-                ("CRM_TABLE_NAME", table_name),
-                ("CRM_SECRET_ARN", arn.as_str()),
-                ("CRM_NOTION_BASE_URL", base_url.as_str()),
-                ("CRM_NOTION_RATE_PER_SECOND", "100"),
-                ("CRM_NOTION_BURST", "100"),
-                (
-                    "CRM_CONTACTS_DATA_SOURCE_ID",
-                    ws.contacts_data_source_id.as_str(),
-                ),
-                ("CRM_DEALS_DATA_SOURCE_ID", ws.deals_data_source_id.as_str()),
-                (
-                    "CRM_ACTIVITIES_DATA_SOURCE_ID",
-                    ws.activities_data_source_id.as_str(),
-                ),
-                ("CRM_TIMEZONE", "Europe/Berlin"),
-            ]
-            .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        )
-        .unwrap();
+                &ws.contacts_data_source_id,
+                &ws.deals_data_source_id,
+                &ws.activities_data_source_id,
+            ],
+        );
+        for (name, value) in [
+            ("CRM_NOTION_BASE_URL", emulator.base_url()),
+            ("CRM_NOTION_BURST", "100".into()),
+            ("CRM_TIMEZONE", "Europe/Berlin".into()),
+        ] {
+            env.push((name.into(), value));
+        }
+        let settings = Settings::load(None, env).unwrap();
         let secrets = Arc::new(CachedSecrets::new(
             SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), &arn),
             Duration::from_secs(300),
