@@ -40,6 +40,10 @@
 //! | [`DeliveryMode::aggregate_ms`]: merge a page's events within a window | the delivery page says page events are aggregated, not for how long |
 //! | [`DeliveryMode`] `duplicate` / `reorder` / `delay_ms` | delivery is "at most once" in aim, retried, unordered |
 //!
+//! The seeded workspace ([`Emulator::seed_crm`]) is the product's schema table
+//! (`crm_domain::schema`) at its default names: what `crm setup` creates. Tests wait for
+//! webhook deliveries with [`Emulator::deliveries_idle`] instead of sleeping.
+//!
 //! Admin routes live under `/__admin`, outside Notion's `/v1`, and need no token.
 
 mod admin;
