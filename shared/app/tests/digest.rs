@@ -117,6 +117,25 @@ async fn nothing_is_posted_when_no_lead_is_stale() {
     assert!(s.slack.received().is_empty());
 }
 
+/// A run with nothing stale does not use up the day: `POST /digest` later that day (or
+/// a lead that becomes stale by then) still posts, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_with_nothing_stale_does_not_stop_a_later_run_that_day() {
+    let s = setup().await;
+    contact(&s, "Gus", "new lead", Some(2), 60);
+    let first = s.digest.run().await.unwrap();
+    assert_eq!((first.stale, first.posted, first.ran), (0, false, true));
+
+    contact(&s, "Ann", "new lead", Some(40), 60);
+    let later = s.digest.run().await.unwrap();
+    assert_eq!((later.stale, later.posted, later.ran), (1, true, true));
+    assert_eq!(s.slack.to("digest").len(), 1);
+
+    let again = s.digest.run().await.unwrap();
+    assert!(!again.ran, "posted once a day");
+    assert_eq!(s.slack.to("digest").len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_open_statuses_and_the_row_cap_are_handled() {
     let mut s = setup().await;

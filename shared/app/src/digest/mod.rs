@@ -129,8 +129,10 @@ impl<S: Store, P: SecretsSource> Digest<S, P> {
                 return Err(err);
             }
             Ok(None) => {
-                claim.complete(None).await;
-                tracing::info!(date = %today, "no stale lead today");
+                // The day is claimed only by a run that posts: a lead may be stale by a
+                // later run today (`POST /digest`, a scheduler retry).
+                claim.fail("nothing was stale at this run").await;
+                tracing::info!(date = %today, "no stale lead now");
                 return Ok(report(0, false, true));
             }
             Ok(Some(made)) => made,
