@@ -136,6 +136,17 @@ pub mod keys {
         format!("digest:{day}")
     }
 
+    /// The lease that lets one redrive run at a time.
+    pub const REDRIVE: &str = "redrive";
+
+    /// Whether the backlog of overdue work has been reported (and not yet cleared).
+    pub const OPS_BACKLOG: &str = "ops:backlog";
+
+    /// The claim on telling ops that one item is parked.
+    pub fn ops_parked(item_id: &str) -> String {
+        format!("ops:parked:{item_id}")
+    }
+
     /// Things about one email address (its contact page, its lease), hashed so no
     /// address sits in a key: keys show up in the console, in metrics and in logs.
     pub fn email(email: &ContactEmail) -> String {

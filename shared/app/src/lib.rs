@@ -7,6 +7,7 @@ pub mod digest;
 pub mod inbox;
 pub mod intake;
 pub mod post_once;
+pub mod redrive;
 pub mod runtime;
 pub mod telemetry;
 pub mod webhook;

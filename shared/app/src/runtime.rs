@@ -16,6 +16,7 @@ use secrecy::SecretString;
 
 use crate::digest::{Digest, DigestSettings};
 use crate::intake::Intake;
+use crate::redrive::Redrive;
 use crate::webhook::NotionWebhook;
 use crate::worker::{Worker, WorkerSettings};
 use crm_slack::{SlackClient, SlackConfig};
@@ -123,6 +124,15 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
             secrets: Arc::clone(&self.secrets),
             clock: Arc::clone(&self.clock),
             settings: DigestSettings::from_settings(&self.settings),
+        }
+    }
+
+    /// The redrive: the worker's code, run on a schedule over what the stream left.
+    pub fn redrive(&self) -> Redrive<S, P> {
+        Redrive {
+            worker: self.worker(),
+            policy: crate::redrive::policy_from(&self.settings.redrive),
+            ops_destination: self.settings.redrive.ops_destination.clone(),
         }
     }
 

@@ -28,3 +28,52 @@ pub fn cause_chain(error: &dyn std::error::Error) -> String {
     }
     chain
 }
+
+/// Writes counts as one CloudWatch embedded-metric line on stdout (the function's log),
+/// which CloudWatch turns into metrics under `NotionCrm` with the dimension `Function`:
+/// what the alarms in `template.yaml` watch. No SDK call, nothing to wait for.
+pub fn metrics(function: &str, values: &[(&str, u64)]) {
+    let now = crm_domain::Clock::now(&crm_domain::SystemClock).as_millis();
+    println!("{}", metrics_line(function, values, now));
+}
+
+fn metrics_line(function: &str, values: &[(&str, u64)], now_ms: i64) -> String {
+    let mut line = serde_json::json!({
+        "_aws": {
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "NotionCrm",
+                "Dimensions": [["Function"]],
+                "Metrics": values
+                    .iter()
+                    .map(|(name, _)| serde_json::json!({"Name": name, "Unit": "Count"}))
+                    .collect::<Vec<_>>(),
+            }],
+        },
+        "Function": function,
+    });
+    for (name, value) in values {
+        line[*name] = serde_json::json!(value);
+    }
+    line.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_metrics_line_is_an_embedded_metric_document() {
+        let line = metrics_line("redrive", &[("InboxParked", 2), ("InboxOverdue", 0)], 7);
+        let doc: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(doc["_aws"]["Timestamp"], 7);
+        assert_eq!(directive["Namespace"], "NotionCrm");
+        assert_eq!(directive["Dimensions"], serde_json::json!([["Function"]]));
+        assert_eq!(directive["Metrics"][0]["Name"], "InboxParked");
+        assert_eq!(
+            (doc["InboxParked"].as_u64(), doc["Function"].as_str()),
+            (Some(2), Some("redrive"))
+        );
+    }
+}

@@ -33,6 +33,11 @@ impl Timestamp {
         self.0.div_euclid(1000)
     }
 
+    /// How long after `earlier` this is; zero when it is not after it.
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))
+    }
+
     /// The timestamp `d` later, saturating instead of overflowing on absurd inputs.
     pub fn plus(self, d: Duration) -> Self {
         let millis = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);

@@ -31,6 +31,41 @@ pub fn quoted_values(text: &str) -> String {
     out
 }
 
+/// `text` with every email address cut to its first letter and domain
+/// (`a***@example.com`), as [`crate::ContactEmail::redacted`] shows one: for text from
+/// elsewhere (an error, a stored reason) on its way to a log or a message.
+pub fn addresses(text: &str) -> String {
+    let local = |c: char| c.is_alphanumeric() || "._%+-'".contains(c);
+    let domain = |c: char| c.is_alphanumeric() || ".-".contains(c);
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '@' {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = out.chars().rev().take_while(|c| local(*c)).count();
+        let end = chars[i + 1..].iter().take_while(|c| domain(**c)).count();
+        let host: String = chars[i + 1..i + 1 + end].iter().collect();
+        let host = host.trim_end_matches('.');
+        if start == 0 || !host.contains('.') {
+            out.push('@');
+            i += 1;
+            continue;
+        }
+        let kept = out.chars().count() - start;
+        let first = out.chars().nth(kept);
+        out = out.chars().take(kept).collect();
+        out.extend(first);
+        out.push_str("***@");
+        out.push_str(host);
+        i += 1 + host.chars().count();
+    }
+    out
+}
+
 /// What a JSON error says, without the input it quotes: its kind and position.
 pub fn serde_error(e: &serde_json::Error) -> String {
     let kind = match e.classify() {
@@ -66,5 +101,18 @@ mod tests {
         let said = serde_error(&err);
         assert!(!said.contains("ann"), "{said}");
         assert!(said.contains("line 1"), "{said}");
+    }
+
+    #[test]
+    fn addresses_keep_their_first_letter_and_domain() {
+        assert_eq!(
+            addresses("lead ann.lee@example.com (from Bo@Example.co.uk.) failed"),
+            "lead a***@example.com (from B***@Example.co.uk.) failed"
+        );
+        assert_eq!(
+            addresses("no address @ all, user@localhost"),
+            "no address @ all, user@localhost"
+        );
+        assert_eq!(addresses("émile@exämple.fr"), "é***@exämple.fr");
     }
 }

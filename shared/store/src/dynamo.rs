@@ -17,7 +17,7 @@ use crm_domain::{Clock, Timestamp};
 use crate::model::{
     Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome,
 };
-use crate::{Result, Store, StoreError, open_sort_key, pk, secs_after};
+use crate::{Result, Store, StoreError, Unfinished, open_sort_key, pk, secs_after};
 
 /// Name of the sparse index over inbox items that are not done.
 pub const OPEN_INBOX_INDEX: &str = "open-inbox";
@@ -548,7 +548,7 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn inbox_mark_failed(&self, id: &str, reason: &str) -> Result<()> {
+    async fn inbox_mark_failed(&self, id: &str, reason: &str, how: Unfinished) -> Result<()> {
         let now = self.now();
         // A failure reported after another attempt already finished the item must not
         // reopen it.
@@ -561,7 +561,7 @@ impl Store for DynamoStore {
                 "attribute_exists(pk) AND #status <> :done",
                 &[("#status", "status")],
                 vec![
-                    (":failed", s(InboxStatus::Failed.as_str())),
+                    (":failed", s(how.status().as_str())),
                     (":done", s(InboxStatus::Done.as_str())),
                     (":reason", s(reason)),
                     (":now_ms", n(now.as_millis())),

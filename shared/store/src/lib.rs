@@ -57,6 +57,7 @@ pub use dynamo::{DynamoStore, OPEN_INBOX_INDEX, inbox_item_from_stream_image};
 pub use error::StoreError;
 pub use model::{
     Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome,
+    Unfinished,
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
@@ -150,10 +151,16 @@ pub trait Store: Send + Sync {
         retain: Duration,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Marks the item failed with `reason` and counts the attempt; it stays open.
-    fn inbox_mark_failed(&self, id: &str, reason: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Records a failed attempt with `reason` (failed, or parked when no retry can fix
+    /// it) and counts it; the item stays open. A done item is left done.
+    fn inbox_mark_failed(
+        &self,
+        id: &str,
+        reason: &str,
+        how: Unfinished,
+    ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Items not yet done (pending or failed), oldest first.
+    /// Items not yet done (pending, failed or parked), oldest first.
     fn inbox_list_open(&self, limit: usize) -> impl Future<Output = Result<Vec<InboxItem>>> + Send;
 }
 

@@ -56,8 +56,13 @@ pub enum Inserted {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InboxStatus {
+    /// Accepted; the stream hands it to the worker.
     Pending,
+    /// An attempt failed; a later one (the stream's, the redrive's) may succeed.
     Failed,
+    /// No retry can fix it, or retries went on too long: kept for a person, who has
+    /// been told, to fix the cause and replay it.
+    Parked,
     Done,
 }
 
@@ -66,6 +71,7 @@ impl InboxStatus {
         match self {
             Self::Pending => "pending",
             Self::Failed => "failed",
+            Self::Parked => "parked",
             Self::Done => "done",
         }
     }
@@ -74,8 +80,27 @@ impl InboxStatus {
         match s {
             "pending" => Some(Self::Pending),
             "failed" => Some(Self::Failed),
+            "parked" => Some(Self::Parked),
             "done" => Some(Self::Done),
             _ => None,
+        }
+    }
+}
+
+/// How an attempt that did not finish leaves an inbox item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unfinished {
+    /// A later attempt may succeed: [`InboxStatus::Failed`].
+    Retry,
+    /// No retry can: [`InboxStatus::Parked`].
+    Park,
+}
+
+impl Unfinished {
+    pub fn status(self) -> InboxStatus {
+        match self {
+            Self::Retry => InboxStatus::Failed,
+            Self::Park => InboxStatus::Parked,
         }
     }
 }

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use crate::model::{
     Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome,
 };
-use crate::{Result, Store, StoreError, open_sort_key, pk, secs_after};
+use crate::{Result, Store, StoreError, Unfinished, open_sort_key, pk, secs_after};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS records (
@@ -429,9 +429,10 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn inbox_mark_failed(&self, id: &str, reason: &str) -> Result<()> {
+    async fn inbox_mark_failed(&self, id: &str, reason: &str, how: Unfinished) -> Result<()> {
         let key = pk("inbox", id);
         let reason = reason.to_owned();
+        let status = how.status().as_str();
         self.tx("inbox_mark_failed", move |tx, now| {
             let exists: Option<String> = tx
                 .query_row(
@@ -447,9 +448,9 @@ impl Store for SqliteStore {
                 Some("done") => Ok(()),
                 Some(_) => {
                     tx.execute(
-                        "UPDATE records SET status = 'failed', last_error = ?1, \
-                         updated_at = ?2, attempts = attempts + 1 WHERE pk = ?3",
-                        params![reason, now.as_millis(), key],
+                        "UPDATE records SET status = ?1, last_error = ?2, \
+                         updated_at = ?3, attempts = attempts + 1 WHERE pk = ?4",
+                        params![status, reason, now.as_millis(), key],
                     )
                     .map_err(sql("inbox_mark_failed"))?;
                     Ok(())

@@ -16,7 +16,7 @@ mod contacts_index;
 mod deal;
 mod lead;
 
-pub use budget::{MARGIN as DEADLINE_MARGIN, item_worst_case, lease_for};
+pub use budget::{MARGIN as DEADLINE_MARGIN, item_worst_case, lease_for, may_start};
 pub(crate) use deal::known_deals_database;
 
 use std::sync::Arc;
@@ -31,7 +31,7 @@ use crm_settings::{
     CachedSecrets, LeadSettings, PropertyNames, Secrets, SecretsSource, StageRoute,
 };
 use crm_slack::SlackClient;
-use crm_store::{InboxItem, InboxStatus, Store, inbox_item_from_stream_image};
+use crm_store::{InboxItem, InboxStatus, Store, Unfinished, inbox_item_from_stream_image};
 
 use crate::inbox::Work;
 use secrecy::ExposeSecret;
@@ -193,21 +193,27 @@ impl<S: Store, P: SecretsSource> Worker<S, P> {
         response
     }
 
-    /// Processes every item not yet done (pending or failed), oldest first, and records
-    /// each outcome: what an operator runs once the cause of failures is fixed.
+    /// Processes every item not yet done (pending, failed or parked), oldest first, and
+    /// records each outcome: what an operator runs once the cause of failures is fixed.
     pub async fn replay(&self, limit: usize) -> Result<ReplayReport, crm_store::StoreError> {
         let mut report = ReplayReport::default();
         for item in self.store.inbox_list_open(limit).await? {
-            let outcome = self.process(&item).await;
-            match &outcome {
+            match self.redo(&item).await {
                 Outcome::Done => report.done.push(item.id.clone()),
                 Outcome::Retry(reason) | Outcome::Failed(reason) => {
-                    report.failed.push((item.id.clone(), reason.clone()));
+                    report.failed.push((item.id.clone(), reason));
                 }
             }
-            self.finish(&item, outcome).await;
         }
         Ok(report)
+    }
+
+    /// One more attempt at an item outside the stream, recorded: what a replay and the
+    /// redrive do for each item they take.
+    pub async fn redo(&self, item: &InboxItem) -> Outcome {
+        let outcome = self.process(item).await;
+        self.finish(item, outcome.clone()).await;
+        outcome
     }
 
     /// Processes one inbox item (from the stream, a replay or the local server).
@@ -265,8 +271,15 @@ impl<S: Store, P: SecretsSource> Worker<S, P> {
                     .inbox_mark_done(&item.id, self.settings.retention)
                     .await
             }
-            Outcome::Retry(reason) | Outcome::Failed(reason) => {
-                self.store.inbox_mark_failed(&item.id, reason).await
+            Outcome::Retry(reason) => {
+                self.store
+                    .inbox_mark_failed(&item.id, reason, Unfinished::Retry)
+                    .await
+            }
+            Outcome::Failed(reason) => {
+                self.store
+                    .inbox_mark_failed(&item.id, reason, Unfinished::Park)
+                    .await
             }
         };
         match (&outcome, recorded) {
@@ -280,7 +293,8 @@ impl<S: Store, P: SecretsSource> Worker<S, P> {
                 false
             }
             (Outcome::Failed(reason), Ok(())) => {
-                tracing::error!(item = %item.id, %reason, "failed; kept in the inbox for replay");
+                tracing::error!(item = %item.id, %reason, "parked: no retry can fix this; the redrive tells ops, and `crm replay` runs it once the cause is fixed");
+                crate::telemetry::metrics("worker", &[("InboxParked", 1)]);
                 true
             }
         }

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod deals;
 pub mod stream;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use base64::Engine;
 use crm_app::Ports;
 use crm_app::intake::Intake;
+use crm_app::redrive::Redrive;
 use crm_app::worker::Worker;
 use crm_domain::intake::own;
 use crm_domain::{Clock, ManualClock};
@@ -41,6 +43,7 @@ pub struct Harness<S: Store + Clone = SqliteStore> {
     pub store: S,
     pub intake: Arc<TestIntake<S>>,
     pub worker: Arc<TestWorker<S>>,
+    pub redrive: Arc<Redrive<S, SecretsManagerSource>>,
     pub clock: ManualClock,
     /// The Secrets Manager secret (on moto) the functions read.
     pub secret_arn: String,
@@ -150,13 +153,16 @@ impl<S: Store + Clone> Harness<S> {
         })
         .unwrap();
         let mut worker = ports.worker();
+        let mut redrive = ports.redrive();
         // The emulator's queries lag only when a test says so, and then by less.
         worker.settings.settle = Duration::from_millis(300);
+        redrive.worker.settings.settle = worker.settings.settle;
         Self {
             emulator,
             ws,
             intake: Arc::new(ports.intake()),
             worker: Arc::new(worker),
+            redrive: Arc::new(redrive),
             store,
             ports,
             clock,
@@ -259,6 +265,15 @@ impl<S: Store + Clone> Harness<S> {
             .await
             .unwrap()
             .into_iter()
+            .map(|i| i.id)
+            .collect()
+    }
+
+    /// The ids of the inbox items no attempt has touched yet: new work for the stream.
+    pub async fn pending_ids(&self) -> Vec<String> {
+        let open = self.store.inbox_list_open(100).await.unwrap();
+        open.into_iter()
+            .filter(|i| i.status == crm_store::InboxStatus::Pending)
             .map(|i| i.id)
             .collect()
     }

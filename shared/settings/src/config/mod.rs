@@ -14,7 +14,7 @@ pub use error::{ConfigError, Problem, SecretsLocation};
 pub use load::{ENV_PREFIX, default_property_names, required_setting_names, setting_names};
 pub use table::{
     ActivityProperties, ContactProperties, DealProperties, LeadSettings, NotionSettings,
-    PropertyNames, StaleSettings,
+    PropertyNames, RedriveSettings, StaleSettings,
 };
 
 /// A deal stage that is announced in Slack, and the name of the Slack webhook (a key of
@@ -35,6 +35,7 @@ pub struct Settings {
     pub routes: Vec<StageRoute>,
     pub stale: StaleSettings,
     pub leads: LeadSettings,
+    pub redrive: RedriveSettings,
 }
 
 impl Settings {
@@ -46,6 +47,7 @@ impl Settings {
         let properties = PropertyNames::parse(values);
         let stale = StaleSettings::parse(values);
         let leads = LeadSettings::parse(values);
+        let redrive = RedriveSettings::parse(values);
         let table::Basics {
             table_name,
             secrets_ttl,
@@ -60,6 +62,7 @@ impl Settings {
             routes,
             stale: stale?,
             leads: leads?,
+            redrive: redrive?,
         })
     }
 }

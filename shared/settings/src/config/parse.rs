@@ -55,6 +55,14 @@ pub fn burst(v: &str) -> Parsed<u32> {
     number(v, 1..=100, "a whole number from 1 to 100")
 }
 
+pub fn minutes(v: &str) -> Parsed<u32> {
+    number(
+        v,
+        1..=10_080,
+        "a whole number of minutes from 1 to 10080 (a week)",
+    )
+}
+
 pub fn days(v: &str) -> Parsed<u32> {
     number(v, 1..=3650, "a whole number of days from 1 to 3650")
 }

@@ -13,8 +13,8 @@ use crm_domain::schema::{self, Property, Source};
 
 use super::load::Values;
 use super::parse::{
-    boolean, burst, days, http_url, list, notion_id, rate, routes, secrets_ttl, table_name, text,
-    timezone,
+    boolean, burst, days, http_url, list, minutes, notion_id, rate, routes, secrets_ttl,
+    table_name, text, timezone,
 };
 
 /// One row of the table.
@@ -130,6 +130,20 @@ settings_group! {
     }
 }
 
+settings_group! {
+    /// The redrive of work that did not finish, and who hears about it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct RedriveSettings {
+        /// Work this many days old is no longer retried: it is parked and reported.
+        pub give_up_days: u32 = ("redrive_give_up_days", Some("7"), days),
+        /// Work not done this long after it arrived is reported, once per backlog.
+        pub report_after_minutes: u32 =
+            ("ops_report_after_minutes", Some("60"), minutes),
+        /// Where that goes: a key of the secret's `slack_webhooks` (left out: logs only).
+        pub ops_destination: String = ("ops_destination", Some("ops"), text),
+    }
+}
+
 property_group! {
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct ContactProperties {
@@ -222,6 +236,7 @@ pub fn all() -> impl Iterator<Item = Spec> {
         NotionSettings::TABLE,
         StaleSettings::TABLE,
         LeadSettings::TABLE,
+        RedriveSettings::TABLE,
         ContactProperties::TABLE,
         DealProperties::TABLE,
         ActivityProperties::TABLE,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crm_domain::{Clock, ManualClock, Timestamp};
 use crm_store::{
     Begin, Claimed, Claims, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome, Store,
-    StoreError,
+    StoreError, Unfinished,
 };
 use futures::future::join_all;
 
@@ -37,6 +37,7 @@ macro_rules! store_suite {
             concurrent_inbox_inserts_store_one_item,
             inbox_lists_open_items_oldest_first,
             inbox_updates_on_missing_items_say_so,
+            a_parked_item_stays_open_for_a_person_and_can_still_finish,
         );
     };
     (@cases $fresh:path; $($case:ident),* $(,)?) => {
@@ -373,7 +374,11 @@ pub async fn inbox_item_is_inserted_once_and_kept_until_done<S: Store>(
 
     clock.advance(Duration::from_secs(5));
     store
-        .inbox_mark_failed(&id, "notion answered 503 after 4 attempts")
+        .inbox_mark_failed(
+            &id,
+            "notion answered 503 after 4 attempts",
+            Unfinished::Retry,
+        )
         .await
         .unwrap();
     let item = store.inbox_get(&id).await.unwrap().unwrap();
@@ -413,7 +418,10 @@ pub async fn inbox_item_is_inserted_once_and_kept_until_done<S: Store>(
     );
 
     // A failure reported late (another attempt already finished) does not reopen it.
-    store.inbox_mark_failed(&id, "late").await.unwrap();
+    store
+        .inbox_mark_failed(&id, "late", Unfinished::Retry)
+        .await
+        .unwrap();
     assert_eq!(
         store.inbox_get(&id).await.unwrap().unwrap().status,
         InboxStatus::Done
@@ -458,7 +466,7 @@ pub async fn inbox_lists_open_items_oldest_first<S: Store>(store: Arc<S>, clock:
     }
     store.inbox_mark_done(&ids[1], DAY).await.unwrap();
     store
-        .inbox_mark_failed(&ids[3], "slack down")
+        .inbox_mark_failed(&ids[3], "slack down", Unfinished::Retry)
         .await
         .unwrap();
     let open: Vec<String> = store
@@ -492,7 +500,10 @@ pub async fn inbox_updates_on_missing_items_say_so<S: Store>(store: Arc<S>, _clo
     assert_eq!(store.inbox_get(&id).await.unwrap(), None);
     let err = store.inbox_mark_done(&id, DAY).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
-    let err = store.inbox_mark_failed(&id, "x").await.unwrap_err();
+    let err = store
+        .inbox_mark_failed(&id, "x", Unfinished::Park)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
 }
 
@@ -516,4 +527,48 @@ pub async fn a_claim_is_owned_busy_or_done<S: Store>(store: Arc<S>, _clock: Manu
         Ok(Claimed::Done { result }) => assert_eq!(result.as_deref(), Some("page-1")),
         _ => panic!("done work stays done"),
     }
+}
+
+pub async fn a_parked_item_stays_open_for_a_person_and_can_still_finish<S: Store>(
+    store: Arc<S>,
+    _clock: ManualClock,
+) {
+    let id = unique("parked");
+    store.inbox_insert(&lead(&id)).await.unwrap();
+    store
+        .inbox_mark_failed(
+            &id,
+            "Notion refused the page: validation_error",
+            Unfinished::Park,
+        )
+        .await
+        .unwrap();
+    let item = store.inbox_get(&id).await.unwrap().unwrap();
+    assert_eq!((item.status, item.attempts), (InboxStatus::Parked, 1));
+    assert_eq!(
+        item.last_error.as_deref(),
+        Some("Notion refused the page: validation_error")
+    );
+    let open = store.inbox_list_open(100).await.unwrap();
+    assert!(open.iter().any(|i| i.id == id), "listed for the replay");
+
+    // A person fixes the cause and replays it: it can fail again, or finish.
+    store
+        .inbox_mark_failed(&id, "Notion answered 503", Unfinished::Retry)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.inbox_get(&id).await.unwrap().unwrap().status,
+        InboxStatus::Failed
+    );
+    store.inbox_mark_done(&id, DAY).await.unwrap();
+    store
+        .inbox_mark_failed(&id, "late", Unfinished::Park)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.inbox_get(&id).await.unwrap().unwrap().status,
+        InboxStatus::Done,
+        "a done item is never parked"
+    );
 }

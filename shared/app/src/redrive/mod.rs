@@ -1,0 +1,151 @@
+//! The redrive: work the stream gave up on is finished without a person
+//! (docs/design.md, "Redrive").
+//!
+//! Every few minutes (EventBridge Scheduler in AWS, a loop in `crm serve`) it reads the
+//! open inbox items and, for each, does what `crm_domain::redrive::Policy` says: retry
+//! it now through the worker (the same code as `crm replay`), wait out its pause, or
+//! give up on it after a week and park it. Then it tells the `ops` destination what a
+//! person should know, once: a backlog that has waited too long, items no retry can
+//! fix, and the backlog clearing.
+
+mod report;
+
+use std::time::Duration;
+
+use crm_domain::redrive::{ItemTimes, Policy, Standing, Step};
+use crm_settings::{RedriveSettings, SecretsSource};
+use crm_store::{InboxItem, InboxStatus, LeaseOutcome, Store, StoreError, Unfinished};
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::inbox::keys;
+use crate::worker::{Outcome, Worker};
+
+/// How many open items one run reads; the oldest come first, and a backlog larger
+/// than this is worked through over several runs.
+const BATCH: usize = 1000;
+/// How long one run holds the redrive: longer than the function's timeout in
+/// `template.yaml`, so a run killed at its timeout lets the next one in.
+pub const RUN_LEASE: Duration = Duration::from_secs(6 * 60);
+
+pub struct Redrive<S, P> {
+    pub worker: Worker<S, P>,
+    pub policy: Policy,
+    /// The Slack destination told about work that needs a person.
+    pub ops_destination: String,
+}
+
+/// What one run did (returned to the scheduler and logged).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RedriveReport {
+    /// Whether this run did the work (false: another run held the redrive).
+    pub ran: bool,
+    pub retried: usize,
+    pub finished: usize,
+    /// Still waiting out a pause.
+    pub waiting: usize,
+    /// Given up on after the age limit, and parked.
+    pub given_up: usize,
+    /// Due, but left for the next run: this one was out of time.
+    pub deferred: usize,
+    /// Open items not done longer than the report threshold, after this run.
+    pub overdue: usize,
+    /// Parked items, after this run.
+    pub parked: usize,
+    /// Whether ops was sent (or logged) a report.
+    pub reported: bool,
+}
+
+pub fn policy_from(settings: &RedriveSettings) -> Policy {
+    Policy {
+        give_up_after: Duration::from_secs(u64::from(settings.give_up_days) * 86_400),
+        report_after: Duration::from_secs(u64::from(settings.report_after_minutes) * 60),
+        ..Policy::default()
+    }
+}
+
+fn times(item: &InboxItem) -> ItemTimes {
+    ItemTimes {
+        standing: match item.status {
+            InboxStatus::Pending => Standing::Pending,
+            InboxStatus::Failed => Standing::Failed,
+            InboxStatus::Parked => Standing::Parked,
+            InboxStatus::Done => Standing::Done,
+        },
+        attempts: item.attempts,
+        received_at: item.received_at,
+        updated_at: item.updated_at,
+    }
+}
+
+impl<S: Store, P: SecretsSource> Redrive<S, P> {
+    /// One run, until `deadline` (the function's) when there is one. Runs never
+    /// overlap: one that finds the redrive held returns at once.
+    pub async fn run(&self, deadline: Option<Instant>) -> Result<RedriveReport, StoreError> {
+        let store = &self.worker.store;
+        let owner = uuid::Uuid::new_v4().to_string();
+        if let LeaseOutcome::Held { .. } =
+            store.take_lease(keys::REDRIVE, &owner, RUN_LEASE).await?
+        {
+            tracing::info!("another redrive is running");
+            return Ok(RedriveReport::default());
+        }
+        let result = self.drive(deadline).await;
+        if let Err(e) = store.release_lease(keys::REDRIVE, &owner).await {
+            // The lease runs out on its own; the next run only starts later.
+            tracing::warn!(error = %e, "could not release the redrive");
+        }
+        result
+    }
+
+    async fn drive(&self, deadline: Option<Instant>) -> Result<RedriveReport, StoreError> {
+        let store = &self.worker.store;
+        let mut report = RedriveReport {
+            ran: true,
+            ..RedriveReport::default()
+        };
+        let now = self.worker.clock.now();
+        let budget = self.worker.settings.item_budget;
+        for item in store.inbox_list_open(BATCH).await? {
+            match self.policy.step(times(&item), now) {
+                Step::Leave => {}
+                Step::WaitUntil(_) => report.waiting += 1,
+                Step::GiveUp => {
+                    let reason = format!(
+                        "retried for {} days without success; the last attempt: {}",
+                        self.policy.give_up_after.as_secs() / 86_400,
+                        item.last_error.as_deref().unwrap_or("none finished"),
+                    );
+                    store
+                        .inbox_mark_failed(&item.id, &reason, Unfinished::Park)
+                        .await?;
+                    tracing::error!(item = %item.id, %reason, "given up and parked");
+                    report.given_up += 1;
+                }
+                Step::Retry => {
+                    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                    if left.is_some_and(|l| !crate::worker::may_start(l, budget)) {
+                        report.deferred += 1;
+                        continue;
+                    }
+                    report.retried += 1;
+                    if self.worker.redo(&item).await == Outcome::Done {
+                        report.finished += 1;
+                    }
+                }
+            }
+        }
+        let open = store.inbox_list_open(BATCH).await?;
+        self.tell_ops(&open, &mut report).await;
+        crate::telemetry::metrics(
+            "redrive",
+            &[
+                ("InboxOverdue", report.overdue as u64),
+                ("InboxParked", report.parked as u64),
+                ("InboxGivenUp", report.given_up as u64),
+            ],
+        );
+        tracing::info!(?report, "redrive run");
+        Ok(report)
+    }
+}

@@ -1,0 +1,209 @@
+//! Deals in a subscribed workspace: the emulator delivers webhooks to the real
+//! handler served on 127.0.0.1, and Slack messages land in a local receiver.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crm_app::webhook::NotionWebhook;
+use crm_domain::notion_signature;
+use crm_notion_emulator::DEFAULT_TOKEN;
+use crm_settings::SecretsManagerSource;
+use crm_slack::receiver::SlackReceiver;
+use crm_store::{DynamoStore, SqliteStore, Store};
+use serde_json::{Value, json};
+
+use super::{Harness, serve_function};
+
+pub type Webhook<S> = NotionWebhook<S, SecretsManagerSource>;
+
+pub struct Deals<S: Store + Clone = SqliteStore> {
+    pub h: Arc<Harness<S>>,
+    pub slack: SlackReceiver,
+    pub webhook: Arc<Webhook<S>>,
+    pub url: String,
+}
+
+/// A Slack receiver and the secret that routes each of `names` to it.
+pub async fn slack_and_secret(names: &[&str]) -> (SlackReceiver, Value) {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let hooks: serde_json::Map<String, Value> = names
+        .iter()
+        .map(|n| ((*n).to_owned(), json!(slack.url(n))))
+        .collect();
+    // The functions share one secret: forms can post leads to this workspace too.
+    let mut secret = super::default_secret();
+    secret["notion_webhook_token"] = json!("");
+    secret["slack_webhooks"] = json!(hooks);
+    (slack, secret)
+}
+
+pub const ROUTED: &[&str] = &["won", "lost", "negotiation"];
+
+impl Deals {
+    /// A subscribed workspace: the handshake stored the token in the secret.
+    pub async fn new() -> Self {
+        Self::with_webhooks(ROUTED).await
+    }
+
+    pub async fn with_webhooks(names: &[&str]) -> Self {
+        let (slack, secret) = slack_and_secret(names).await;
+        Self::assemble(Harness::with_secrets(secret).await, slack).await
+    }
+}
+
+impl Deals<DynamoStore> {
+    /// On DynamoDB Local: for what its conditional writes must hold under concurrency.
+    pub async fn dynamo() -> Self {
+        let (slack, secret) = slack_and_secret(ROUTED).await;
+        Self::assemble(Harness::dynamo_with_secrets(secret).await, slack).await
+    }
+}
+
+impl<S: Store + Clone + Send + Sync + 'static> Deals<S> {
+    pub async fn assemble(h: Harness<S>, slack: SlackReceiver) -> Self {
+        let h = Arc::new(h);
+        let webhook = Arc::new(h.ports.webhook());
+        // The operator's `crm webhook listen` before creating the subscription.
+        crm_app::webhook::open_handshake_window(&h.store, &h.clock, 10)
+            .await
+            .unwrap();
+        let handler = Arc::clone(&webhook);
+        let url = serve_function(move |req| {
+            let handler = Arc::clone(&handler);
+            async move { handler.handle(req).await }
+        })
+        .await;
+        Self {
+            h,
+            slack,
+            webhook,
+            url,
+        }
+    }
+
+    pub async fn subscribe(&self) -> String {
+        self.h.emulator.subscribe(&self.url).await
+    }
+
+    /// Waits until the emulator has delivered `n` events that were answered 200.
+    pub async fn delivered(&self, n: usize) {
+        for _ in 0..200 {
+            let ok = self
+                .h
+                .emulator
+                .deliveries()
+                .iter()
+                .filter(|d| d.status == Some(200))
+                .count();
+            if ok >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("deliveries: {:?}", self.h.emulator.deliveries());
+    }
+
+    /// Runs the worker over every open inbox item, as the stream would.
+    pub async fn drain(&self) -> Vec<String> {
+        let open = self.h.open_ids().await;
+        if open.is_empty() {
+            return Vec::new();
+        }
+        self.h.run_worker(&open).await
+    }
+
+    pub fn new_deal(&self, name: &str) -> String {
+        let (dana, _) = &self.h.ws.people[0];
+        self.h
+            .emulator
+            .create_page_as_person(
+                json!({
+                    "Deal Name": {"title": [{"text": {"content": name}}]},
+                    "Value": {"number": 12000},
+                    "Owner": {"people": [{"id": dana}]},
+                    "Stage": {"status": {"name": "lead"}},
+                }),
+                &self.h.ws.deals_data_source_id,
+            )
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub fn move_to(&self, deal: &str, stage: &str) {
+        self.h
+            .emulator
+            .update_page_as_person(deal, json!({"Stage": {"status": {"name": stage}}}))
+            .unwrap();
+    }
+
+    /// Posts a body straight to the webhook handler with a signature header.
+    pub async fn post(&self, body: &str, signature: &str) -> (u16, Value) {
+        let request = super::api_gateway_request(
+            "/",
+            &[
+                ("content-type", "application/json".into()),
+                ("x-notion-signature", signature.to_owned()),
+            ],
+            body.as_bytes(),
+            false,
+        );
+        super::read(self.webhook.handle(request).await)
+    }
+
+    /// Answers Notion's handshake with a token of our choosing, without a subscription
+    /// in the emulator (so no delivery is sent but the ones a test posts).
+    pub async fn handshake(&self) -> String {
+        let token = "secret_fixture_token".to_owned();
+        let body = json!({"verification_token": token}).to_string();
+        let request = super::api_gateway_request(
+            "/",
+            &[("content-type", "application/json".into())],
+            body.as_bytes(),
+            false,
+        );
+        let (status, _) = super::read(self.webhook.handle(request).await);
+        assert_eq!(status, 200);
+        token
+    }
+
+    /// A checked-in event, with the ids of this workspace: about `deal`, its Stage
+    /// updated, under `database` (Deals' own unless given).
+    pub async fn fixture_event(&self, name: &str, deal: &str, database: Option<&str>) -> Value {
+        let mut event: Value = serde_json::from_str(&super::fixture(name)).unwrap();
+        let notion = self
+            .h
+            .worker
+            .notion
+            .with_token(secrecy::SecretString::from(DEFAULT_TOKEN));
+        let schema = notion
+            .retrieve_data_source(&self.h.ws.deals_data_source_id)
+            .await
+            .unwrap();
+        event["id"] = json!(uuid::Uuid::new_v4().to_string());
+        event["entity"]["id"] = json!(deal);
+        event["authors"][0]["id"] = json!(self.h.ws.people[0].0);
+        event["data"]["parent"]["id"] = json!(database.unwrap_or(&self.h.ws.deals_database_id));
+        if event["data"]["parent"].get("data_source_id").is_some() {
+            event["data"]["parent"]["data_source_id"] = json!(self.h.ws.deals_data_source_id);
+        }
+        event["data"]["updated_properties"] = json!([schema.properties["Stage"].id]);
+        event
+    }
+
+    /// Posts an event signed with `token`; returns the answer.
+    pub async fn post_event(&self, event: &Value, token: &str) -> (u16, Value) {
+        let body = event.to_string();
+        self.post(&body, &notion_signature::sign(token, body.as_bytes()))
+            .await
+    }
+
+    pub fn texts(&self, destination: &str) -> Vec<String> {
+        self.slack
+            .to(destination)
+            .iter()
+            .map(|m| m["text"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
