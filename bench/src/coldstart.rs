@@ -11,7 +11,13 @@ use tokio::sync::Notify;
 
 use crate::{Env, Row, variables};
 
-const FUNCTIONS: &[&str] = &["lead-intake", "notion-webhook", "worker", "stale-leads"];
+const FUNCTIONS: &[&str] = &[
+    "lead-intake",
+    "notion-webhook",
+    "worker",
+    "stale-leads",
+    "redrive",
+];
 const RUNS: usize = 10;
 
 fn bootstrap(name: &str) -> PathBuf {

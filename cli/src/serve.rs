@@ -14,6 +14,7 @@ use clap::Args;
 use crm_app::Ports;
 use crm_app::digest::Digest;
 use crm_app::intake::Intake;
+use crm_app::redrive::Redrive;
 use crm_app::webhook::NotionWebhook;
 use crm_app::worker::Worker;
 use crm_domain::{Clock, SystemClock};
@@ -49,6 +50,7 @@ struct App {
     webhook: NotionWebhook<Store_, MemorySecrets>,
     worker: Worker<Store_, MemorySecrets>,
     digest: Digest<Store_, MemorySecrets>,
+    redrive: Redrive<Store_, MemorySecrets>,
     store: Store_,
 }
 
@@ -126,6 +128,7 @@ slack_webhooks = {{ won = "{}", lost = "{}", negotiation = "{}", digest = "{}" }
 
     tokio::spawn(work_loop(Arc::clone(&app)));
     tokio::spawn(digest_loop(Arc::clone(&app)));
+    tokio::spawn(redrive_loop(Arc::clone(&app)));
 
     let router = Router::new()
         .route("/lead", post(intake))
@@ -185,6 +188,7 @@ fn build(
         webhook: ports.webhook(),
         worker: ports.worker(),
         digest: ports.digest(),
+        redrive: ports.redrive(),
         store,
     })
 }
@@ -239,29 +243,29 @@ async fn inbox(State(app): State<Arc<App>>) -> Response {
     }
 }
 
-/// The stream's job locally: process open inbox items, retrying failed ones with a
-/// growing pause (up to a minute) so a Notion outage is waited out, not hammered.
+/// The stream's job locally: new inbox items go to the worker at once. What fails is
+/// the redrive's, as in AWS.
 async fn work_loop(app: Arc<App>) {
     loop {
         match app.store.inbox_list_open(50).await {
             Ok(items) => {
-                let now = app.worker.clock.now().as_millis();
-                for item in items {
-                    if item.status == InboxStatus::Failed {
-                        let pause = 1000i64
-                            .saturating_mul(1 << item.attempts.min(6))
-                            .min(60_000);
-                        if now - item.updated_at.as_millis() < pause {
-                            continue;
-                        }
-                    }
-                    let outcome = app.worker.process(&item).await;
-                    app.worker.finish(&item, outcome).await;
+                for item in items.iter().filter(|i| i.status == InboxStatus::Pending) {
+                    app.worker.redo(item).await;
                 }
             }
             Err(e) => tracing::error!(error = %e, "could not read the inbox"),
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The redrive's schedule locally: every minute (five in AWS), the same code.
+async fn redrive_loop(app: Arc<App>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        if let Err(e) = app.redrive.run(None).await {
+            tracing::warn!(error = %e, "redrive failed; trying again in a minute");
+        }
     }
 }
 

@@ -309,7 +309,7 @@ async fn slack_outages_are_retried_and_post_once_recovered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_slack_webhook_keeps_the_event_failed_for_replay() {
+async fn a_missing_slack_webhook_parks_the_event_for_replay() {
     let d = Deals::with_webhooks(&["won", "negotiation"]).await;
     d.subscribe().await;
     let deal = d.new_deal("Hooli");
@@ -323,7 +323,7 @@ async fn a_missing_slack_webhook_keeps_the_event_failed_for_replay() {
     );
     let id = inbox_id(&d.h.emulator.deliveries().last().unwrap().event_id);
     let item = d.h.store.inbox_get(&id).await.unwrap().unwrap();
-    assert_eq!(item.status, InboxStatus::Failed);
+    assert_eq!(item.status, InboxStatus::Parked);
     let reason = item.last_error.unwrap();
     assert!(
         reason.contains("\"lost\"") && reason.contains("slack_webhooks"),
@@ -616,7 +616,7 @@ async fn slack_is_never_reposted_after_it_may_have_posted() {
     assert_eq!(d.texts("won").len(), 1, "Slack has it once");
     let event = d.h.emulator.deliveries().last().unwrap().event_id.clone();
     let item = d.h.inbox(&inbox_id(&event)).await;
-    assert_eq!(item.status, InboxStatus::Failed);
+    assert_eq!(item.status, InboxStatus::Parked);
     let reason = item.last_error.unwrap();
     assert!(reason.contains("may have been posted"), "{reason}");
 

@@ -622,7 +622,7 @@ async fn writes_notion_saved_before_failing_are_never_repeated() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lead_notion_refuses_is_kept_failed_and_the_stream_moves_on() {
+async fn a_lead_notion_refuses_is_parked_and_the_stream_moves_on() {
     let h = Harness::new().await;
     h.accept("v-1", "val@example.com").await;
     h.emulator
@@ -633,7 +633,7 @@ async fn a_lead_notion_refuses_is_kept_failed_and_the_stream_moves_on() {
         "a permanent error does not block the stream"
     );
     let item = h.inbox(&inbox_id("own:v-1")).await;
-    assert_eq!(item.status, InboxStatus::Failed);
+    assert_eq!(item.status, InboxStatus::Parked);
     assert!(item.last_error.unwrap().contains("validation_error"));
     assert!(
         h.store
@@ -1042,7 +1042,7 @@ async fn a_notion_token_rotation_does_not_park_leads() {
     h.clock.advance(Duration::from_secs(30));
     h.run_worker(&[inbox_id("own:rot-3")]).await;
     let item = h.inbox(&inbox_id("own:rot-3")).await;
-    assert_eq!(item.status, InboxStatus::Failed);
+    assert_eq!(item.status, InboxStatus::Parked);
     assert!(item.last_error.unwrap().contains("401"));
 }
 

@@ -46,11 +46,26 @@ fn a_killed_digest_run_lets_the_day_go_before_lambda_retries_it() {
     assert!(lease >= timeout && lease <= timeout + std::time::Duration::from_secs(60));
 }
 
+#[test]
+fn a_killed_redrive_run_lets_the_next_one_in() {
+    let timeout = std::time::Duration::from_secs(timeout_of("redrive"));
+    assert!(crm_app::redrive::RUN_LEASE > timeout);
+    // The schedule fires every five minutes; the next run after a killed one finds the
+    // lease free within one more period.
+    assert!(crm_app::redrive::RUN_LEASE <= timeout + std::time::Duration::from_secs(300));
+}
+
 /// What a Lambda bootstrap does not run, it does not carry: SQLite is for `crm serve`.
 #[test]
 fn no_lambda_function_links_sqlite() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    for function in ["lead-intake", "notion-webhook", "worker", "stale-leads"] {
+    for function in [
+        "lead-intake",
+        "notion-webhook",
+        "worker",
+        "stale-leads",
+        "redrive",
+    ] {
         let out = std::process::Command::new(&cargo)
             .args([
                 "tree",
