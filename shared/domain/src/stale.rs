@@ -1,6 +1,7 @@
 //! The stale-lead rule and the digest that lists stale leads.
 
-use chrono::{Days, NaiveDate};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono_tz::Tz;
 use serde_json::Value;
 
 use crate::slack::{escape, link_text, sections};
@@ -11,6 +12,18 @@ pub fn cutoff(today: NaiveDate, days: u32) -> NaiveDate {
     today
         .checked_sub_days(Days::new(u64::from(days)))
         .unwrap_or(NaiveDate::MIN)
+}
+
+/// The day of a lead's last touch in `tz`: its Last Contacted date, or else the day its
+/// page was created.
+pub fn last_touch(last_contacted: Option<NaiveDate>, created: DateTime<Utc>, tz: Tz) -> NaiveDate {
+    last_contacted.unwrap_or_else(|| created.with_timezone(&tz).date_naive())
+}
+
+/// Whether a lead last touched on `touch` is stale on `today`: more than `days` days
+/// have passed.
+pub fn is_stale(touch: NaiveDate, today: NaiveDate, days: u32) -> bool {
+    touch < cutoff(today, days)
 }
 
 /// One stale lead as the digest shows it.

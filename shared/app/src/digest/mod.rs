@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use crm_domain::Clock;
-use crm_domain::stale::{StaleLead, cutoff, digest};
+use crm_domain::stale::{StaleLead, cutoff, digest, is_stale, last_touch};
 use crm_notion::filter::{Choice, Condition, Date, Timestamp};
 use crm_notion::{Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest};
 use crm_settings::{CachedSecrets, ContactProperties, SecretsError, SecretsSource, StaleSettings};
@@ -218,7 +218,7 @@ impl<S: Store, P: SecretsSource> Digest<S, P> {
             .iter()
             .filter(|page| !page.in_trash)
             .filter_map(|page| self.stale_lead(page, tz))
-            .filter(|lead| lead.last_touch < cut)
+            .filter(|lead| is_stale(lead.last_touch, today, stale.days))
             .collect();
         if leads.is_empty() {
             return Ok(None);
@@ -239,10 +239,13 @@ impl<S: Store, P: SecretsSource> Digest<S, P> {
             Some(PropertyValue::Date { date: Some(d) }) => {
                 NaiveDate::parse_from_str(d.start.get(..10)?, "%Y-%m-%d").ok()?
             }
-            _ => DateTime::parse_from_rfc3339(&page.created_time)
-                .ok()?
-                .with_timezone(&tz)
-                .date_naive(),
+            _ => last_touch(
+                None,
+                DateTime::parse_from_rfc3339(&page.created_time)
+                    .ok()?
+                    .with_timezone(&Utc),
+                tz,
+            ),
         };
         Some(StaleLead {
             name: text(&p.name).unwrap_or_default(),

@@ -1,0 +1,80 @@
+//! The pure rules, over inputs no one would think to write down: canonical emails,
+//! Slack escaping, and the stale-lead rule against a naive reference.
+
+use chrono::{Days, Offset, TimeZone, Utc};
+use crm_domain::ContactEmail;
+use crm_domain::slack::escape;
+use crm_domain::stale::{is_stale, last_touch};
+use proptest::prelude::*;
+
+proptest! {
+    /// Canonical once is canonical: parsing the canonical form gives it back, and the
+    /// case and surrounding blanks of what was typed do not matter.
+    #[test]
+    fn canonical_email_is_idempotent_and_case_blind(
+        local in "[a-zA-Z0-9._%+-]{1,40}",
+        domain in "[a-zA-Z0-9-]{1,20}(\\.[a-zA-Z]{2,8}){1,2}",
+        blanks in "[ \t]{0,3}",
+    ) {
+        let typed = format!("{blanks}{local}@{domain}{blanks}");
+        match ContactEmail::parse(&typed) {
+            Ok(email) => {
+                prop_assert_eq!(ContactEmail::parse(email.as_str()).unwrap(), email.clone());
+                prop_assert_eq!(ContactEmail::parse(&typed.to_uppercase()).unwrap(), email.clone());
+                prop_assert_eq!(ContactEmail::parse(&typed.to_lowercase()).unwrap(), email.clone());
+                prop_assert_eq!(email.as_str(), email.as_str().trim().to_lowercase());
+            }
+            Err(_) => {
+                prop_assert!(ContactEmail::parse(&typed.to_uppercase()).is_err());
+            }
+        }
+    }
+
+    /// Whatever is typed, parsing never panics, and what it accepts is a fixed point.
+    #[test]
+    fn any_text_is_parsed_or_refused_and_accepted_forms_are_stable(typed in "\\PC{0,80}") {
+        if let Ok(email) = ContactEmail::parse(&typed) {
+            prop_assert_eq!(ContactEmail::parse(email.as_str()).unwrap(), email.clone());
+            prop_assert!(email.as_str().len() <= 200);
+        }
+    }
+
+    /// Escaped text has no markup left, and says exactly what was written.
+    #[test]
+    fn slack_escaping_leaves_no_markup_and_loses_nothing(s in "\\PC{0,200}") {
+        let escaped = escape(&s);
+        prop_assert!(!escaped.contains('<') && !escaped.contains('>'));
+        let unescaped = escaped
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&");
+        prop_assert_eq!(unescaped, s);
+    }
+
+    /// The rule the digest applies agrees with counting days by hand, for any creation
+    /// time, any "now", any Last Contacted and any time zone.
+    #[test]
+    fn the_stale_rule_agrees_with_a_naive_reference(
+        created_secs in 946_684_800i64..4_102_444_800,
+        later_secs in 0i64..(4000 * 86_400),
+        contacted_back in proptest::option::of(0u64..4000),
+        days in 1u32..400,
+        zone in 0..chrono_tz::TZ_VARIANTS.len(),
+    ) {
+        let tz = chrono_tz::TZ_VARIANTS[zone];
+        let created = Utc.timestamp_opt(created_secs, 0).unwrap();
+        let now = created + chrono::Duration::seconds(later_secs);
+        let today = now.with_timezone(&tz).date_naive();
+        let contacted = contacted_back.map(|back| today.checked_sub_days(Days::new(back)).unwrap());
+
+        // By hand: the local date is UTC plus the zone's offset at that instant.
+        let offset = tz.offset_from_utc_datetime(&created.naive_utc()).fix().local_minus_utc();
+        let created_local = (created.naive_utc() + chrono::Duration::seconds(i64::from(offset))).date();
+        let touch_by_hand = contacted.unwrap_or(created_local);
+        let stale_by_hand = (today - touch_by_hand).num_days() > i64::from(days);
+
+        let touch = last_touch(contacted, created, tz);
+        prop_assert_eq!(touch, touch_by_hand);
+        prop_assert_eq!(is_stale(touch, today, days), stale_by_hand);
+    }
+}
