@@ -414,6 +414,20 @@ impl Logs {
         (tracing::subscriber::set_default(subscriber), logs)
     }
 
+    /// Every line at `level` and above, from every crate, in the functions' JSON form.
+    pub fn capture_json(level: tracing::Level) -> (tracing::subscriber::DefaultGuard, Self) {
+        let logs = Self::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(level)
+            .finish();
+        (tracing::subscriber::set_default(subscriber), logs)
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }

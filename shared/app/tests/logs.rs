@@ -1,0 +1,130 @@
+//! Logs are kept longer and read by more people than the CRM: every line of a full run
+//! — all the handlers, on their happy paths and their error paths, at every level —
+//! holds no token, no signing secret, no webhook URL and no full email address.
+
+mod common;
+
+use std::time::Duration;
+
+use common::deals::Deals;
+use common::{FORMSPREE_SECRET, Logs, OWN_SECRET, TALLY_SECRET, TYPEFORM_SECRET};
+use crm_notion_emulator::{DEFAULT_TOKEN, FaultRule};
+use serde_json::json;
+
+const EMAILS: &[&str] = &[
+    "ann.lee@example.com",
+    "Bo.Diaz@Example.com",
+    "cy@example.org",
+    "dee@example.net",
+];
+
+#[tokio::test]
+async fn no_secret_and_no_address_reaches_a_log_line() {
+    let (_guard, logs) = Logs::capture_json(tracing::Level::TRACE);
+    // "negotiation" has no webhook: its announcements fail for good.
+    let d = Deals::with_webhooks(&["won", "lost", "digest"]).await;
+    let webhook_token = d.subscribe().await;
+    let deal = d.new_deal("Acme");
+    d.delivered(1).await;
+
+    // Intake: accepted, repeated, badly signed, an invalid address, a body too large.
+    for (i, email) in EMAILS.iter().enumerate() {
+        let lead = json!({"submission_id": format!("log-{i}"), "email": email, "message": format!("hello from {email}")});
+        assert_eq!(d.h.post_lead(&lead).await.0, 202);
+        assert_eq!(d.h.post_lead(&lead).await.0, 200);
+    }
+    let body = json!({"email": "eve@example.com"}).to_string();
+    let mut headers = d.h.own_headers(body.as_bytes());
+    headers.retain(|(k, _)| *k != "x-form-signature");
+    headers.push(("x-form-signature", "sha256=00".into()));
+    assert_eq!(d.h.post("/lead", &headers, body.as_bytes()).await.0, 401);
+    let invalid = json!({"email": "fay@@example.com"});
+    assert_eq!(d.h.post_lead(&invalid).await.0, 422);
+
+    // The worker: leads written, one through a Notion outage, one refused by Notion.
+    assert!(d.drain().await.is_empty());
+    d.h.accept("log-outage", "gus@example.com").await;
+    d.h.emulator.inject(FaultRule::status(None, "*", 503));
+    d.drain().await;
+    d.h.emulator.clear_faults();
+    d.h.accept("log-refused", "hal@example.com").await;
+    d.h.emulator
+        .inject(FaultRule::status(Some("POST"), "/v1/data_sources/*/query", 400).times(1));
+    d.drain().await;
+    // A token Notion refuses.
+    d.h.emulator.set_token("ntn_another_token");
+    d.h.accept("log-token", "ivy@example.com").await;
+    d.drain().await;
+    d.h.emulator.set_token(DEFAULT_TOKEN);
+
+    // Deals: a transition posted, one Slack leaves unconfirmed, one with no webhook.
+    d.move_to(&deal, "won");
+    d.delivered(2).await;
+    d.drain().await;
+    d.slack.post_then_fail(500);
+    d.move_to(&deal, "lost");
+    d.delivered(3).await;
+    d.drain().await;
+    d.move_to(&deal, "negotiation");
+    d.delivered(4).await;
+    d.drain().await;
+
+    // The digest, with a stale lead; the redrive an hour later, reporting to the log
+    // (there is no ops webhook).
+    d.h.emulator
+        .create_page_as_person(
+            json!({
+                "Name": {"title": [{"text": {"content": "Old Lead"}}]},
+                "Email": {"email": "jo@example.com"},
+                "Status": {"select": {"name": "new lead"}},
+                "Last Contacted": {"date": {"start": "2020-01-01"}},
+            }),
+            &d.h.ws.contacts_data_source_id,
+        )
+        .unwrap();
+    d.h.ports.digest().run().await.unwrap();
+    d.h.clock.advance(Duration::from_secs(2 * 3600));
+    d.h.redrive.run(None).await.unwrap();
+
+    let text = logs.text();
+    assert!(text.lines().count() > 50, "a full run was logged: {text}");
+    for seen in [
+        "lead accepted",
+        "activity logged",
+        "parked",
+        "work needs attention",
+    ] {
+        assert!(text.contains(seen), "{seen:?} was logged");
+    }
+    assert!(
+        text.contains("a***@example.com") || text.contains("b***@example.com"),
+        "addresses appear, redacted: {text}"
+    );
+    let mut secrets = vec![
+        DEFAULT_TOKEN.to_owned(),
+        "ntn_another_token".to_owned(),
+        OWN_SECRET.to_owned(),
+        TALLY_SECRET.to_owned(),
+        TYPEFORM_SECRET.to_owned(),
+        FORMSPREE_SECRET.to_owned(),
+        webhook_token,
+    ];
+    for hook in ["won", "lost", "digest"] {
+        secrets.push(d.slack.url(hook));
+    }
+    for secret in &secrets {
+        assert!(!text.contains(secret.as_str()), "{secret} is in the logs");
+    }
+    let mut addresses: Vec<String> = EMAILS.iter().map(|e| e.to_string()).collect();
+    addresses.extend(EMAILS.iter().map(|e| e.to_lowercase()));
+    for e in ["eve", "gus", "hal", "ivy", "jo"] {
+        addresses.push(format!("{e}@example.com"));
+    }
+    for address in &addresses {
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(address.as_str()))
+            .collect();
+        assert!(lines.is_empty(), "{address} is in the logs: {lines:#?}");
+    }
+}
