@@ -4,7 +4,7 @@ CARGO ?= cargo
 
 SDK_CHECK := testing/notion-emulator/tests/sdk
 
-.PHONY: help test test-deps lint-template deploy local bench fmt lint check
+.PHONY: help test test-deps lint-template deploy local bench fuzz fmt lint check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ bench: test-deps ## measure latency, throughput, Notion calls, burst drain, cold
 	$(CARGO) build --release -p lead-intake -p notion-webhook -p worker -p stale-leads -p redrive
 	$(CARGO) build --profile measure -p crm-bench
 	infra/isolated.sh infra/test-servers.sh run env CARGO_TARGET_DIR=target target/measure/crm-bench
+
+fuzz: ## fuzz every signature verifier, payload parser, the Notion event and both HTTP handlers (FUZZ_SECONDS=60 per target)
+	infra/fuzz.sh
 
 local: ## run everything on 127.0.0.1: Notion emulator, SQLite store, Slack to the console (CONFIG=crm.local.toml for real services)
 	$(CARGO) run -q -p crm-cli -- serve $(if $(CONFIG),--config $(CONFIG),)

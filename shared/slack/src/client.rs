@@ -12,7 +12,8 @@ use crate::SlackMessage;
 /// Why a message was not posted, after the client's retries. Never contains the URL.
 #[derive(Debug, thiserror::Error)]
 pub enum SlackError {
-    /// Slack refused the message for good (bad payload, webhook revoked or channel gone).
+    /// Slack refused the message (a bad payload; or a webhook revoked, a channel gone,
+    /// which a new webhook in the secret fixes).
     #[error("Slack refused the message: {status} {body}")]
     Rejected { status: u16, body: String },
     /// Rate limited until the retry budget ran out: not posted.
@@ -30,8 +31,16 @@ pub enum SlackError {
 
 impl SlackError {
     /// Whether posting the same message later may work and cannot post it twice.
+    /// Whether a later attempt may succeed. A webhook revoked, a channel archived or a
+    /// workspace that refuses the app (403, 404 `no_service`, 410) is fixed by a person
+    /// replacing the webhook in the secret, which the next attempt reads: retried, for
+    /// the redrive's week, not given up at once. A refused payload (400) stays refused.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable { .. } | Self::Unreachable(_))
+        match self {
+            Self::Unavailable { .. } | Self::Unreachable(_) => true,
+            Self::Rejected { status, .. } => matches!(status, 403 | 404 | 410),
+            Self::Unconfirmed { .. } => false,
+        }
     }
 
     /// Whether Slack may have posted the message despite the error.

@@ -7,7 +7,7 @@
 //! that fail *after* posting (a 5xx, or an answer too late for the client), which leave
 //! the message in the channel although the client heard no `ok`.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -33,6 +33,10 @@ struct Inner {
     script: VecDeque<Scripted>,
     /// Print each message (for `make local`).
     echo: bool,
+    /// Requests received, answered however.
+    attempts: usize,
+    /// Webhooks revoked: every post to them is answered 404 `no_service`.
+    revoked: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -120,6 +124,21 @@ impl SlackReceiver {
         self.lock().script.push_back(Scripted::PostThenDelay(ms));
     }
 
+    /// Every post to `hook` is refused with 404 `no_service`, as Slack answers for a
+    /// webhook removed from its app, until [`restore`](Self::restore).
+    pub fn revoke(&self, hook: &str) {
+        self.lock().revoked.insert(hook.to_owned());
+    }
+
+    pub fn restore(&self, hook: &str) {
+        self.lock().revoked.remove(hook);
+    }
+
+    /// How many requests arrived, whatever they were answered.
+    pub fn attempts(&self) -> usize {
+        self.lock().attempts
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -132,6 +151,10 @@ async fn receive(
 ) -> Response {
     let (status, delay) = {
         let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.attempts += 1;
+        if inner.revoked.contains(&hook) {
+            return refuse(404, None);
+        }
         let (status, delay) = match inner.script.pop_front() {
             Some(Scripted::Refuse(status, retry_after)) => return refuse(status, retry_after),
             Some(Scripted::PostThen(status)) => (status, 0),

@@ -74,12 +74,24 @@ async fn slack_is_never_retried_after_it_may_have_posted() {
 async fn a_refused_message_is_final_and_errors_never_show_the_url() {
     let slack = SlackReceiver::start(0, false).await.unwrap();
     let url = SecretString::from(slack.url("secret-hook-T000-B000"));
+    // A revoked webhook: not retried by the client, but the item is, until a person
+    // puts a working webhook in the secret.
     slack.fail_next(1, 404, None);
     let err = client(100.0).post(&url, &message("x")).await.unwrap_err();
     assert!(
         matches!(err, SlackError::Rejected { status: 404, .. }),
         "{err:?}"
     );
+    assert!(err.is_retryable() && !err.may_have_posted());
+    assert_eq!(
+        slack.attempts(),
+        1,
+        "one request: the client does not repeat it"
+    );
+    // A payload Slack refuses stays refused.
+    slack.fail_next(1, 400, None);
+    let err = client(100.0).post(&url, &message("x")).await.unwrap_err();
+    assert!(matches!(err, SlackError::Rejected { status: 400, .. }));
     assert!(!err.is_retryable());
     assert!(slack.received().is_empty());
 

@@ -23,6 +23,9 @@ pub enum FaultAction {
     CommitThen { status: u16 },
     /// Wait this long before handling the request.
     Latency { ms: u64 },
+    /// Drop the connection without an answer, as a reset or a dying proxy does; the
+    /// request is not carried out, but the caller cannot know that.
+    Reset,
 }
 
 /// A fault for requests whose method and path match.

@@ -102,6 +102,7 @@ pub async fn gate(State(shared): State<Shared>, request: Request, next: Next) ->
                     response
                 }
             }
+            Some(FaultAction::Reset) => broken_response(),
             _ => next.run(request).await,
         },
     };
@@ -112,6 +113,29 @@ pub async fn gate(State(shared): State<Shared>, request: Request, next: Next) ->
     drop(state);
     crate::webhooks::pump(&shared);
     response
+}
+
+/// A response whose body fails at once after promising bytes: the server closes the
+/// connection mid-answer, and the client sees it cut, as after a reset.
+fn broken_response() -> axum::response::Response {
+    struct Cut;
+    impl http_body::Body for Cut {
+        type Data = axum::body::Bytes;
+        type Error = std::io::Error;
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+            let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+            std::task::Poll::Ready(Some(Err(reset)))
+        }
+    }
+    axum::response::Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .header("content-length", "4096")
+        .body(axum::body::Body::new(Cut))
+        .unwrap_or_default()
 }
 
 fn check(request: &Request, token: &str, path: &str) -> Result<(), ApiError> {

@@ -54,7 +54,11 @@ impl Deals {
 impl Deals<DynamoStore> {
     /// On DynamoDB Local: for what its conditional writes must hold under concurrency.
     pub async fn dynamo() -> Self {
-        let (slack, secret) = slack_and_secret(ROUTED).await;
+        Self::dynamo_with_webhooks(ROUTED).await
+    }
+
+    pub async fn dynamo_with_webhooks(names: &[&str]) -> Self {
+        let (slack, secret) = slack_and_secret(names).await;
         Self::assemble(Harness::dynamo_with_secrets(secret).await, slack).await
     }
 }

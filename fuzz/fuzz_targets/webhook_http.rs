@@ -1,0 +1,19 @@
+//! The Notion webhook fed raw Function URL events: every answer is one the README
+//! documents, never a panic or a 5xx.
+
+#![no_main]
+
+use crm_fuzz::{HttpInput, handlers};
+use libfuzzer_sys::fuzz_target;
+
+const DOCUMENTED: &[u16] = &[200, 202, 400, 401, 403, 404, 405, 413, 415];
+
+fuzz_target!(|input: HttpInput| {
+    let Some(request) = crm_fuzz::answer_of(&input.event()) else {
+        return;
+    };
+    let h = handlers();
+    let response = h.runtime.block_on(h.webhook.handle(request));
+    let status = response.status().as_u16();
+    assert!(DOCUMENTED.contains(&status), "webhook answered {status}");
+});
