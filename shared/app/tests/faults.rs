@@ -87,7 +87,13 @@ impl<S: Store + Clone + Send + Sync + 'static> Rig<S> {
         self.d.h.accept("m-1", "ann@example.com").await;
         self.stream().await;
         self.d.move_to(&self.deal, "won");
-        assert!(self.d.h.emulator.deliveries_idle(Duration::from_secs(10)).await);
+        assert!(
+            self.d
+                .h
+                .emulator
+                .deliveries_idle(Duration::from_secs(10))
+                .await
+        );
         self.stream().await;
         let posted = matches!(self.digest.run().await, Ok(r) if r.ran);
         for item in self.d.h.store.inbox_list_open(100).await.unwrap() {
