@@ -4,7 +4,7 @@ CARGO ?= cargo
 
 SDK_CHECK := testing/notion-emulator/tests/sdk
 
-.PHONY: help test test-deps lint-template deploy local bench fuzz fmt lint check
+.PHONY: help test test-deps lint-template deploy local bench fuzz soak fmt lint check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -35,6 +35,10 @@ bench: test-deps ## measure latency, throughput, Notion calls, burst drain, cold
 	$(CARGO) build --release -p lead-intake -p notion-webhook -p worker -p stale-leads -p redrive
 	$(CARGO) build --profile measure -p crm-bench
 	infra/isolated.sh infra/test-servers.sh run env CARGO_TARGET_DIR=target target/measure/crm-bench
+
+soak: test-deps ## 200 leads over 40 addresses and 100 webhook events at once under random faults, a few times over (SOAK_RUNS=3)
+	$(CARGO) test -p crm-app --test soak --locked --no-run
+	infra/isolated.sh infra/test-servers.sh run bash -c 'for i in $$(seq $${SOAK_RUNS:-3}); do CRM_SOAK=full $(CARGO) test -p crm-app --test soak --locked --offline -- --nocapture || exit 1; done'
 
 fuzz: ## fuzz every signature verifier, payload parser, the Notion event and both HTTP handlers (FUZZ_SECONDS=60 per target)
 	infra/fuzz.sh
