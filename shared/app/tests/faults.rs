@@ -327,3 +327,51 @@ async fn dynamodb_conditional_checks_fail_while_another_attempt_holds_the_work()
     r.after(posted).await;
     r.assert_once(None).await;
 }
+
+/// DynamoDB throttles (DynamoDB Local never does; a proxy in front of it answers
+/// `ProvisionedThroughputExceededException`). Intake answers 503, so the form retries;
+/// the webhook answers 5xx, so Notion retries; the digest run fails for the scheduler to
+/// retry; a worker cut off halfway leaves the item to the redrive. Nothing is lost or
+/// doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_throttling() {
+    let upstream = crm_testkit::local_endpoint("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
+    let proxy = crm_testkit::ThrottlingProxy::start(&upstream)
+        .await
+        .unwrap();
+    let names = ["won", "lost", "negotiation", "digest", "ops"];
+    let r = rig(Deals::dynamo_through(proxy.url(), &names).await).await;
+
+    proxy.throttle_next(usize::MAX);
+    let lead = json!({"submission_id": "m-1", "email": "ann@example.com"});
+    let (status, body) = r.d.h.post_lead(&lead).await;
+    assert_eq!((status, body["error"].as_str()), (503, Some("unavailable")));
+    r.d.move_to(&r.deal, "won");
+    assert!(r.digest.run().await.is_err());
+    assert!(r.d.h.store.inbox_list_open(100).await.is_err());
+
+    // Throttling eases. The form retries; Notion's retry delivers the event; the
+    // stream meets one more throttled write and leaves the items to the redrive.
+    proxy.throttle_next(0);
+    assert_eq!(r.d.h.post_lead(&lead).await.0, 202);
+    assert!(
+        r.d.h
+            .emulator
+            .deliveries_idle(Duration::from_secs(30))
+            .await
+    );
+    let new = r.d.h.pending_ids().await;
+    assert_eq!(new.len(), 2, "the lead and the stage change");
+    let event = r.d.h.stream_event(&new).await;
+    proxy.throttle_next(4);
+    let failed = r
+        .worker
+        .handle_stream(event, None)
+        .await
+        .batch_item_failures;
+    assert!(!failed.is_empty(), "cut off by throttling");
+    proxy.throttle_next(0);
+    r.after(false).await;
+    r.assert_once(None).await;
+    assert!(proxy.throttled() > 4);
+}

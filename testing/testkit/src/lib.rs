@@ -2,6 +2,10 @@
 //! local servers `make test` starts, retry timings that keep them fast, the variables a
 //! deployed function gets, and a child process that is stopped by its PID.
 
+mod throttle;
+
+pub use throttle::ThrottlingProxy;
+
 use std::process::Child;
 use std::time::Duration;
 

@@ -61,6 +61,12 @@ impl Deals<DynamoStore> {
         let (slack, secret) = slack_and_secret(names).await;
         Self::assemble(Harness::dynamo_with_secrets(secret).await, slack).await
     }
+
+    /// On DynamoDB Local behind `endpoint` (a proxy that can throttle).
+    pub async fn dynamo_through(endpoint: &str, names: &[&str]) -> Self {
+        let (slack, secret) = slack_and_secret(names).await;
+        Self::assemble(Harness::dynamo_through(secret, endpoint).await, slack).await
+    }
 }
 
 impl<S: Store + Clone + Send + Sync + 'static> Deals<S> {

@@ -83,7 +83,27 @@ impl Harness<DynamoStore> {
     pub async fn dynamo_with_secrets(secret: Value) -> Self {
         crm_testkit::require_local_aws();
         let aws = crm_settings::sdk_config().await;
-        let ddb = aws_sdk_dynamodb::Client::new(&aws);
+        Self::dynamo_with_client(secret, aws_sdk_dynamodb::Client::new(&aws)).await
+    }
+
+    /// DynamoDB through `endpoint` (a proxy in front of DynamoDB Local), with the SDK's
+    /// retries on a test's time scale: two attempts, milliseconds apart.
+    pub async fn dynamo_through(secret: Value, endpoint: &str) -> Self {
+        use aws_sdk_dynamodb::config::retry::RetryConfig;
+        crm_testkit::require_local_aws();
+        let aws = crm_settings::sdk_config().await;
+        let config = aws_sdk_dynamodb::config::Builder::from(&aws)
+            .endpoint_url(endpoint)
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(2)
+                    .with_initial_backoff(Duration::from_millis(10)),
+            )
+            .build();
+        Self::dynamo_with_client(secret, aws_sdk_dynamodb::Client::from_conf(config)).await
+    }
+
+    async fn dynamo_with_client(secret: Value, ddb: aws_sdk_dynamodb::Client) -> Self {
         let table = format!("crm-test-{}", uuid::Uuid::new_v4());
         DynamoStore::create_table(&ddb, &table).await.unwrap();
         let clock = ManualClock::starting_now();
