@@ -38,7 +38,7 @@ impl Report {
         let mut lines = Vec::new();
         if !self.waiting.is_empty() {
             lines.push(format!(
-                "⏳ {} waited more than {} and {} still retried automatically (with growing pauses, for up to a week). Nothing to do unless the cause below lasts:",
+                "⏳ {} waited more than {} and {} still retried automatically (with growing pauses, for up to a week; `crm replay` tries them all now). Nothing to do unless the cause below lasts:",
                 count(self.waiting.len()),
                 minutes(self.waiting_minutes),
                 if self.waiting.len() == 1 { "is" } else { "are" },
