@@ -38,17 +38,7 @@ async fn rig<S: Store + Clone + Send + Sync + 'static>(d: Deals<S>) -> Rig<S> {
     let deal = d.new_deal("Acme");
     d.delivered(1).await;
     assert!(d.drain().await.is_empty());
-    d.h.emulator
-        .create_page_as_person(
-            json!({
-                "Name": {"title": [{"text": {"content": "Old Lead"}}]},
-                "Email": {"email": "old@example.com"},
-                "Status": {"select": {"name": "new lead"}},
-                "Last Contacted": {"date": {"start": "2020-01-01"}},
-            }),
-            &d.h.ws.contacts_data_source_id,
-        )
-        .unwrap();
+    d.h.stale_contact("old@example.com");
     let mut config = crm_app::runtime::notion_config(&d.h.ports.settings);
     config.request_timeout = Duration::from_secs(1);
     config.retry = crm_testkit::fast_retry(2);

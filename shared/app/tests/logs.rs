@@ -71,17 +71,7 @@ async fn no_secret_and_no_address_reaches_a_log_line() {
 
     // The digest, with a stale lead; the redrive an hour later, reporting to the log
     // (there is no ops webhook).
-    d.h.emulator
-        .create_page_as_person(
-            json!({
-                "Name": {"title": [{"text": {"content": "Old Lead"}}]},
-                "Email": {"email": "jo@example.com"},
-                "Status": {"select": {"name": "new lead"}},
-                "Last Contacted": {"date": {"start": "2020-01-01"}},
-            }),
-            &d.h.ws.contacts_data_source_id,
-        )
-        .unwrap();
+    d.h.stale_contact("jo@example.com");
     d.h.ports.digest().run().await.unwrap();
     d.h.clock.advance(Duration::from_secs(2 * 3600));
     d.h.redrive.run(None).await.unwrap();

@@ -289,6 +289,21 @@ impl<S: Store + Clone> Harness<S> {
             .collect()
     }
 
+    /// A contact a person made long ago and never contacted since: stale for the digest.
+    pub fn stale_contact(&self, email: &str) {
+        self.emulator
+            .create_page_as_person(
+                json!({
+                    "Name": {"title": [{"text": {"content": "Old Lead"}}]},
+                    "Email": {"email": email},
+                    "Status": {"select": {"name": "new lead"}},
+                    "Last Contacted": {"date": {"start": "2020-01-01"}},
+                }),
+                &self.ws.contacts_data_source_id,
+            )
+            .unwrap();
+    }
+
     /// The ids of the inbox items no attempt has touched yet: new work for the stream.
     pub async fn pending_ids(&self) -> Vec<String> {
         let open = self.store.inbox_list_open(100).await.unwrap();
