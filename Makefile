@@ -36,9 +36,9 @@ bench: test-deps ## measure latency, throughput, Notion calls, burst drain, cold
 	$(CARGO) build --profile measure -p crm-bench
 	infra/isolated.sh infra/test-servers.sh run env CARGO_TARGET_DIR=target target/measure/crm-bench
 
-soak: test-deps ## 200 leads over 40 addresses and 100 webhook events at once under random faults, a few times over (SOAK_RUNS=3)
+soak: test-deps ## the soak at five times make test's size (1,000 leads, 200 addresses, 500 webhook events) under random faults, SOAK_RUNS=3 times
 	$(CARGO) test -p crm-app --test soak --locked --no-run
-	infra/isolated.sh infra/test-servers.sh run bash -c 'for i in $$(seq $${SOAK_RUNS:-3}); do CRM_SOAK=full $(CARGO) test -p crm-app --test soak --locked --offline -- --nocapture || exit 1; done'
+	infra/isolated.sh infra/test-servers.sh run bash -c 'for i in $$(seq $${SOAK_RUNS:-3}); do CRM_SOAK=large $(CARGO) test -p crm-app --test soak --locked --offline -- --nocapture || exit 1; done'
 
 fuzz: ## fuzz every signature verifier, payload parser, the Notion event and both HTTP handlers (FUZZ_SECONDS=60 per target)
 	infra/fuzz.sh
