@@ -38,7 +38,10 @@ bench: test-deps ## measure latency, throughput, Notion calls, burst drain, cold
 
 soak: test-deps ## the soak at five times make test's size (1,000 leads, 200 addresses, 500 webhook events) under random faults, SOAK_RUNS=3 times
 	$(CARGO) test -p crm-app --test soak --locked --no-run
-	infra/isolated.sh infra/test-servers.sh run bash -c 'for i in $$(seq $${SOAK_RUNS:-3}); do CRM_SOAK=large $(CARGO) test -p crm-app --test soak --locked --offline -- --nocapture || exit 1; done'
+	# Fresh servers for each run: DynamoDB Local keeps every earlier run's table in memory.
+	for i in $$(seq $${SOAK_RUNS:-3}); do \
+	  infra/isolated.sh infra/test-servers.sh run env CRM_SOAK=large $(CARGO) test -p crm-app --test soak --locked --offline -- --nocapture || exit 1; \
+	done
 
 fuzz: ## fuzz every signature verifier, payload parser, the Notion event and both HTTP handlers (FUZZ_SECONDS=60 per target)
 	infra/fuzz.sh

@@ -250,11 +250,21 @@ impl<S: Store + Clone> Harness<S> {
     /// The stream event DynamoDB would emit for the INSERT of these inbox items, built
     /// from what the store holds (the real stream's shape is tested in `stream.rs`).
     pub async fn stream_event(&self, inbox_ids: &[String]) -> Event {
+        self.try_stream_event(inbox_ids).await.unwrap()
+    }
+
+    /// [`stream_event`](Self::stream_event), for a store that may be failing.
+    pub async fn try_stream_event(
+        &self,
+        inbox_ids: &[String],
+    ) -> Result<Event, crm_store::StoreError> {
         let template: Value =
             serde_json::from_str(&fixture("dynamodb-stream-insert.json")).unwrap();
         let mut records = Vec::new();
         for id in inbox_ids {
-            let item = self.inbox(id).await;
+            let Some(item) = self.store.inbox_get(id).await? else {
+                continue;
+            };
             let mut record = template["Records"][0].clone();
             record["dynamodb"]["Keys"] = json!({"pk": {"S": format!("inbox#{id}")}});
             record["dynamodb"]["NewImage"] = stream_image(&item);
@@ -263,7 +273,7 @@ impl<S: Store + Clone> Harness<S> {
             record["eventID"] = json!(uuid::Uuid::new_v4().simple().to_string());
             records.push(record);
         }
-        serde_json::from_value(json!({"Records": records})).unwrap()
+        Ok(serde_json::from_value(json!({"Records": records})).unwrap())
     }
 
     /// Feeds the items to the worker as one stream batch; returns the failed sequence
