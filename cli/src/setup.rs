@@ -30,7 +30,7 @@ pub async fn run(args: SetupArgs) -> Result<(), Box<dyn std::error::Error>> {
         &args.notion_url,
         SecretString::from(args.token),
     ))?;
-    let names = crm_settings::default_property_names();
+    let names = crm_settings::PropertyNames::defaults();
     if let Some(parent) = &args.parent_page {
         let created = create(&notion, parent, &names).await?;
         println!("Created. Put these in your configuration (deploy parameters or CRM_* settings):");

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crm_domain::NotionId;
-use crm_domain::schema::{Kind, SCHEMA, Source};
+use crm_domain::schema::{Kind, SCHEMA, Source, create_properties};
 use crm_notion::{CreateDatabase, DataSource, NotionClient, NotionError};
 use crm_settings::PropertyNames;
 use serde_json::Value;
@@ -58,16 +58,9 @@ pub async fn create(
 ) -> Result<Created, NotionError> {
     let mut ids: BTreeMap<&str, String> = BTreeMap::new();
     for ds in SCHEMA {
-        let properties = names
-            .of(ds.source)
+        let made = |target| ids.get(title(target)).cloned();
+        let properties = create_properties(names.of(ds.source), false, made)
             .into_iter()
-            .map(|(property, name)| {
-                let target = match property.kind {
-                    Kind::Relation(target) => ids.get(title(target)).cloned().unwrap_or_default(),
-                    _ => String::new(),
-                };
-                (name.to_owned(), property.kind.create_config(false, &target))
-            })
             .collect();
         let database = notion
             .create_database(&CreateDatabase {

@@ -22,7 +22,7 @@ async fn created_data_sources_fit_and_mismatches_are_named_with_fixes() {
     let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
     let ws = emulator.seed_crm(StageKind::Status);
     let notion = client(&emulator);
-    let names = crm_settings::default_property_names();
+    let names = crm_settings::PropertyNames::defaults();
     let open = ["new lead".to_owned()];
 
     let created = create(&notion, &ws.root_page_id, &names).await.unwrap();
@@ -102,7 +102,7 @@ async fn a_workspace_with_its_own_column_names_is_created_and_checked_by_them() 
     let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
     let ws = emulator.seed_crm(StageKind::Select);
     let notion = client(&emulator);
-    let mut names = crm_settings::default_property_names();
+    let mut names = crm_settings::PropertyNames::defaults();
     names.contacts.email = "E-mail".into();
     names.deals.stage = "Pipeline".into();
     let open = ["new lead".to_owned()];
@@ -111,7 +111,7 @@ async fn a_workspace_with_its_own_column_names_is_created_and_checked_by_them() 
     let mismatches = check(&notion, &created, &names, &open).await.unwrap();
     assert!(mismatches.is_empty(), "{mismatches:#?}");
 
-    let defaults = crm_settings::default_property_names();
+    let defaults = crm_settings::PropertyNames::defaults();
     let found: Vec<String> = check(&notion, &created, &defaults, &open)
         .await
         .unwrap()

@@ -11,7 +11,6 @@ use std::time::Duration;
 use common::deals::Deals;
 use common::text;
 use crm_notion_emulator::FaultRule;
-use serde_json::json;
 
 const STEP: Duration = Duration::from_secs(5 * 60);
 
@@ -113,7 +112,6 @@ async fn an_outage_longer_than_the_streams_retries_heals_without_a_person() {
     assert!(ops[1].starts_with("✅"), "{}", ops[1]);
     assert!(
         d.h.emulator.requests().iter().all(|r| r.status != 400),
-        "{}",
-        json!("no bad request")
+        "no request was refused as malformed"
     );
 }

@@ -83,6 +83,28 @@ impl Kind {
     }
 }
 
+/// The properties of one data source for `POST /v1/databases`: each property under the
+/// name given with it, a stage as a `status` or a `select`, and each relation pointing
+/// at the data source `made` says was created for its target (created before it: see
+/// [`SCHEMA`]'s order).
+pub fn create_properties<'a>(
+    named: impl IntoIterator<Item = (Property, &'a str)>,
+    stage_as_status: bool,
+    made: impl Fn(Source) -> Option<String>,
+) -> serde_json::Map<String, Value> {
+    named
+        .into_iter()
+        .map(|(property, name)| {
+            let target = match property.kind {
+                Kind::Relation(to) => made(to).unwrap_or_default(),
+                _ => String::new(),
+            };
+            let config = property.kind.create_config(stage_as_status, &target);
+            (name.to_owned(), config)
+        })
+        .collect()
+}
+
 /// One property of the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Property {

@@ -17,7 +17,7 @@ pub use aws::sdk_config;
 pub use config::{
     ActivityProperties, ConfigError, ContactProperties, DealProperties, ENV_PREFIX, LeadSettings,
     NotionSettings, Problem, PropertyNames, RedriveSettings, SecretsLocation, Settings, StageRoute,
-    StaleSettings, default_property_names, required_setting_names, setting_names,
+    StaleSettings, required_setting_names, setting_names,
 };
 pub use secrets::{
     CachedSecrets, FORM_PROVIDERS, MemorySecrets, MissingSecret, Secrets, SecretsError,

@@ -264,7 +264,7 @@ fn lower_case_variables_are_not_settings() {
 #[test]
 fn default_property_names_are_the_schema_tables() {
     use crm_domain::schema::SCHEMA;
-    let names = crm_settings::default_property_names();
+    let names = crm_settings::PropertyNames::defaults();
     for ds in SCHEMA {
         let configured = names.of(ds.source);
         assert_eq!(configured.len(), ds.properties.len(), "{}", ds.title);

@@ -1,9 +1,9 @@
 //! The CRM workspace (Contacts, Deals, Activities from the product's schema table, at its
 //! default property names), created through the same code as `POST /v1/databases`.
 
-use crm_domain::schema::{Kind, SCHEMA, Source};
+use crm_domain::schema::{SCHEMA, Source, create_properties};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::ids;
 use crate::model::User;
@@ -51,20 +51,9 @@ pub fn seed_crm(state: &mut State, stage: StageKind) -> SeededWorkspace {
     // The product's own schema table, at its default names: what `crm setup` creates.
     let mut created: Vec<(Source, String, String)> = Vec::new();
     for ds in SCHEMA {
-        let properties: serde_json::Map<String, Value> = ds
-            .properties
-            .iter()
-            .map(|p| {
-                let target = match p.kind {
-                    Kind::Relation(to) => created.iter().find(|c| c.0 == to).map(|c| c.2.clone()),
-                    _ => None,
-                };
-                let config = p
-                    .kind
-                    .create_config(stage == StageKind::Status, &target.unwrap_or_default());
-                (p.name.to_owned(), config)
-            })
-            .collect();
+        let named = ds.properties.iter().map(|p| (*p, p.name));
+        let made = |to| created.iter().find(|c| c.0 == to).map(|c| c.2.clone());
+        let properties = create_properties(named, stage == StageKind::Status, made);
         let body = json!({
             "parent": {"type": "page_id", "page_id": root},
             "title": [{"type": "text", "text": {"content": ds.title}}],

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::Settings;
 use super::error::{ConfigError, Problem, SecretsLocation};
 use super::parse::Parsed;
 use super::table::{self, SECRET_ARN};
-use super::{PropertyNames, Settings};
 use crate::secrets::{Secrets, SecretsFormatError};
 
 pub const ENV_PREFIX: &str = "CRM_";
@@ -32,11 +32,6 @@ pub fn required_setting_names() -> Vec<String> {
         .filter(|s| s.default.is_none() && s.name != SECRET_ARN.name)
         .map(|s| env_name(s.name))
         .collect()
-}
-
-/// The property names used when none are configured (listed in the README).
-pub fn default_property_names() -> PropertyNames {
-    PropertyNames::defaults()
 }
 
 /// Raw values by setting name, each with where it came from; and the problems so far.

@@ -11,7 +11,7 @@ mod table;
 use std::time::Duration;
 
 pub use error::{ConfigError, Problem, SecretsLocation};
-pub use load::{ENV_PREFIX, default_property_names, required_setting_names, setting_names};
+pub use load::{ENV_PREFIX, required_setting_names, setting_names};
 pub use table::{
     ActivityProperties, ContactProperties, DealProperties, LeadSettings, NotionSettings,
     PropertyNames, RedriveSettings, StaleSettings,
