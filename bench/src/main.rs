@@ -326,7 +326,8 @@ async fn notion_calls(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std:
 
 async fn drain(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::error::Error>> {
     // Notion's own limit, and the client's default pacing.
-    env.emulator.set_rate_limit(Some((3.0, 5)));
+    env.emulator
+        .set_rate_limit(Some(crm_notion_emulator::RateLimit::STRICT));
     let p = ports(env, fresh_dynamo(env).await?, 3.0)?;
     let (intake, worker) = (p.intake(), p.worker());
     let burst = 30;

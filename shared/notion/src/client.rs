@@ -261,8 +261,9 @@ impl NotionClient {
         let started = Instant::now();
         let mut retries = 0u32;
         loop {
-            self.limiter.acquire().await;
+            let ticket = self.limiter.acquire().await;
             let outcome = self.send_once(&method, path, query, body.as_ref()).await;
+            self.tell_limiter(ticket, &outcome);
             let wait = match &outcome {
                 Ok(_) => None,
                 Err(err) => self.retry_wait(err, repeat, retries),
@@ -280,6 +281,21 @@ impl NotionClient {
                 tracing::warn!(%method, path, retry = retries, wait_ms = wait.as_millis() as u64, error = %err, "retrying Notion call");
             }
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// What an answer says about the budget: a 429 or 529 pauses every call of the
+    /// process and slows the pace; any other answer from Notion means it took the call.
+    /// A transport failure says nothing about the budget.
+    fn tell_limiter(&self, ticket: crm_pacing::Ticket, outcome: &Result<Value, NotionError>) {
+        match outcome {
+            Err(NotionError::Api(e)) if matches!(e.status, 429 | 529) => {
+                if e.rate_limit_reason.as_deref() != Some("public_api_request_blocked") {
+                    self.limiter.limited(ticket, e.retry_after);
+                }
+            }
+            Ok(_) | Err(NotionError::Api(_)) => self.limiter.succeeded(ticket),
+            Err(_) => {}
         }
     }
 

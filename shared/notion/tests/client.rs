@@ -10,7 +10,7 @@ use crm_notion::{
     RetryPolicy, UpdatePage,
 };
 use crm_notion_emulator::{
-    DEFAULT_TOKEN, Emulator, FaultAction, FaultRule, SeededWorkspace, StageKind,
+    DEFAULT_TOKEN, Emulator, FaultAction, FaultRule, RateLimit, SeededWorkspace, StageKind,
 };
 use secrecy::SecretString;
 use serde_json::json;
@@ -379,7 +379,10 @@ async fn the_limiter_paces_concurrent_calls_under_the_servers_limit() {
     const CALLS: usize = 40;
     let Setup { emulator, ws } = setup().await;
     // The server's limit, with a little slack for scheduling jitter.
-    emulator.set_rate_limit(Some((RATE, 5)));
+    emulator.set_rate_limit(Some(RateLimit::Bucket {
+        per_second: RATE,
+        burst: 5,
+    }));
     let notion = client_with(&emulator, |c| {
         c.rate_per_second = RATE;
         c.burst = 3;
@@ -418,6 +421,65 @@ async fn the_limiter_paces_concurrent_calls_under_the_servers_limit() {
     let least = ((CALLS - 3) as f64 / RATE * 1000.0) as u64 - 100;
     let took = at[CALLS - 1] - at[0];
     assert!(took >= least, "{CALLS} calls at {RATE}/s took {took} ms");
+}
+
+/// Against a server that counts in a strict one-second window, the burst costs a 429;
+/// then every concurrent call waits out `Retry-After`, not only the refused one, and
+/// the pace steps down so the rest go through.
+#[tokio::test]
+async fn a_429_pauses_every_concurrent_call_and_slows_the_pace() {
+    const RATE: f64 = 10.0;
+    const CALLS: usize = 40;
+    let Setup { emulator, ws } = setup().await;
+    emulator.set_rate_limit(Some(RateLimit::Window {
+        requests: RATE as u32,
+        seconds: 1.0,
+    }));
+    let notion = client_with(&emulator, |c| {
+        c.rate_per_second = RATE;
+        c.burst = 3;
+    });
+    let calls = (0..CALLS).map(|_| {
+        let notion = notion.clone();
+        let ds = ws.contacts_data_source_id.clone();
+        tokio::spawn(async move {
+            let page_size = Some(1);
+            let query = QueryRequest {
+                page_size,
+                ..QueryRequest::default()
+            };
+            notion.query_data_source(&ds, &query).await
+        })
+    });
+    for call in futures::future::join_all(calls).await {
+        call.unwrap().unwrap();
+    }
+    let log = emulator.requests();
+    let refused: Vec<u64> = log
+        .iter()
+        .filter(|r| r.status == 429)
+        .map(|r| r.at_ms)
+        .collect();
+    assert!(
+        !refused.is_empty(),
+        "a burst then the full rate fits no strict window"
+    );
+    assert!(
+        refused.len() <= 3,
+        "{} refused: more than the calls in flight at the first",
+        refused.len()
+    );
+    let first = refused[0];
+    let during_pause: Vec<u64> = log
+        .iter()
+        .map(|r| r.at_ms)
+        .filter(|t| *t > first + 50 && *t < first + 900)
+        .collect();
+    assert!(
+        during_pause.is_empty(),
+        "calls went out during the pause after the 429 at {first} ms: {during_pause:?}"
+    );
+    assert_eq!(log.len(), CALLS + refused.len());
 }
 
 #[tokio::test]

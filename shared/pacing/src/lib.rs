@@ -5,5 +5,5 @@
 mod limiter;
 mod retry;
 
-pub use limiter::Limiter;
+pub use limiter::{Limiter, Ticket};
 pub use retry::{RetryPolicy, parse_retry_after};

@@ -1,124 +1,239 @@
-//! Client-side pacing.
+//! Client-side pacing that learns what the server allows.
 //!
-//! Notion allows an average of 3 requests per second per connection and answers 429
-//! beyond it. Pacing before sending is cheaper than being told to wait: a burst of 50
-//! leads drains at the allowed rate without a single 429.
+//! Notion allows an average of 3 requests per second per integration and answers 429
+//! beyond it; a Slack webhook about one message per second. Pacing before sending is
+//! cheaper than being told to wait. But the configured rate is only what one process
+//! may use when it is alone: the digest, a second worker or an import may spend the
+//! same budget, and a server that counts in a strict one-second window refuses a
+//! request that arrives a millisecond early. So the limiter listens:
+//!
+//! * **A 429 pauses every task** of the process for its `Retry-After`, not only the one
+//!   that got it: the others would only collect 429s of their own.
+//! * **The rate steps down once per refusal**, not once per 429: requests already in
+//!   flight when the first 429 came back answer 429 too, and carry no new news. Near
+//!   the configured rate the step is small (a refusal there is usually timing); well
+//!   below it, someone else is spending the budget and the step is larger. The step
+//!   starts from what the process actually got through in the last seconds when that
+//!   was less than its rate: with another process sharing the budget, that is its share.
+//! * **The rate climbs back** towards the configured rate while calls succeed: slowly
+//!   just after a refusal, faster the longer none comes, so a budget another process
+//!   stopped using is taken back within minutes, and one still shared is not probed
+//!   into a refusal every few seconds. Never above the configured rate.
+//! * **Bursts** (requests at once after a quiet spell) are allowed only while they
+//!   cost nothing: a refusal takes the burst away, and it comes back only to a limiter
+//!   that has been idle, a minute or more after the refusal. (A server that counts in
+//!   a strict window refuses the request after a burst; one that keeps a bucket
+//!   does not.)
 
+use std::collections::VecDeque;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-/// A GCRA ("leaky bucket as a meter") limiter: `burst` requests may go at once, after
-/// which requests are spaced `1/rate` apart. Each caller reserves its slot under the
-/// lock and sleeps outside it, so waiting tasks keep their order and never oversubscribe.
+/// The pause after a 429 without `Retry-After`.
+const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
+/// The step down after a refusal, as a share of the rate; it doubles for each refusal
+/// that comes within `STREAK` of the one before, up to half.
+const STEP: f64 = 0.03;
+const STREAK: Duration = Duration::from_secs(5);
+/// The rate never goes below this share of the configured rate.
+const FLOOR: f64 = 0.1;
+/// The climb back after a refusal: the rate holds for about half of this, then closes
+/// five sixths of the gap to the configured rate by the end of it, and the rest soon
+/// after (the gap shrinks by `exp(-1.8·(t/CLIMB)^4)`). Holding first keeps a process
+/// that shares the budget from probing into a refusal every few seconds; closing the
+/// gap later takes back, within three minutes, a budget no one else uses any more.
+const CLIMB: Duration = Duration::from_secs(160);
+/// How far back delivered calls are counted to tell what the process got through.
+const DELIVERY_WINDOW: Duration = Duration::from_secs(10);
+/// A quiet spell this long after a refusal gives the burst back.
+const BURST_RESTORE: Duration = Duration::from_secs(60);
+
+/// What [`Limiter::acquire`] hands out: which refusal period a request was sent in, so
+/// that its answer is counted once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    epoch: u64,
+}
+
+/// An adaptive GCRA ("leaky bucket as a meter") limiter: up to `burst` requests may go
+/// at once, after which requests are spaced `1/rate` apart, where the rate adapts as
+/// the module docs say. Each caller reserves its slot under the lock and sleeps outside
+/// it, so waiting tasks keep their order and never oversubscribe.
 #[derive(Debug)]
 pub struct Limiter {
-    interval: Duration,
-    tolerance: Duration,
+    ceiling: f64,
+    max_burst: u32,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    rate: f64,
+    burst: u32,
     /// Theoretical arrival time of the next request.
-    tat: Mutex<Option<Instant>>,
+    tat: Option<Instant>,
+    paused_until: Option<Instant>,
+    /// When the last pause ended (or ends): what got through is counted from there.
+    resumed: Option<Instant>,
+    /// Bumped by every pause: a slot reserved before it is void.
+    generation: u64,
+    /// Bumped by every step down: answers to requests sent before it are old news.
+    epoch: u64,
+    last_refusal: Option<Instant>,
+    /// Refusals in a row, each soon after the one before.
+    streak: u32,
+    /// The rate right after the last refusal, where the climb starts.
+    stepped: f64,
+    first_use: Option<Instant>,
+    delivered: VecDeque<Instant>,
 }
 
 impl Limiter {
-    /// `rate` requests per second (above 0), `burst` at once (at least 1).
+    /// At most `rate` requests per second (above 0), `burst` at once (at least 1).
     pub fn new(rate: f64, burst: u32) -> Self {
-        let interval = Duration::from_secs_f64(1.0 / rate.max(f64::MIN_POSITIVE));
+        let ceiling = if rate.is_finite() && rate > 0.0 {
+            rate
+        } else {
+            f64::MIN_POSITIVE
+        };
         Self {
-            interval,
-            tolerance: interval.saturating_mul(burst.max(1) - 1),
-            tat: Mutex::new(None),
+            ceiling,
+            max_burst: burst.max(1),
+            state: Mutex::new(State {
+                rate: ceiling,
+                burst: burst.max(1),
+                tat: None,
+                paused_until: None,
+                resumed: None,
+                generation: 0,
+                epoch: 0,
+                last_refusal: None,
+                streak: 0,
+                stepped: ceiling,
+                first_use: None,
+                delivered: VecDeque::new(),
+            }),
         }
     }
 
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The rate the limiter paces at now (requests per second).
+    pub fn rate(&self) -> f64 {
+        self.state().rate
+    }
+
     /// Waits until the next request may be sent.
-    pub async fn acquire(&self) {
-        let wait_until = {
-            let mut tat = self.tat.lock().await;
-            let now = Instant::now();
-            let theoretical = tat.map_or(now, |t| t.max(now));
-            let allowed_at = theoretical
-                .checked_sub(self.tolerance)
-                .unwrap_or(now)
-                .max(now);
-            *tat = Some(theoretical + self.interval);
-            allowed_at
+    pub async fn acquire(&self) -> Ticket {
+        loop {
+            let (at, generation, epoch) = {
+                let mut s = self.state();
+                let now = Instant::now();
+                s.first_use.get_or_insert(now);
+                match s.paused_until {
+                    Some(until) if until > now => (until, None, s.epoch),
+                    _ => {
+                        // The burst comes back only to an idle limiter: restored in
+                        // the middle of a backlog, it would send one at once.
+                        let idle = s.tat.is_none_or(|t| t <= now);
+                        let quiet = s
+                            .last_refusal
+                            .is_none_or(|r| now.duration_since(r) >= BURST_RESTORE);
+                        if idle && quiet {
+                            s.burst = self.max_burst;
+                        }
+                        let interval = Duration::from_secs_f64(1.0 / s.rate);
+                        let tolerance = interval.saturating_mul(s.burst - 1);
+                        let theoretical = s.tat.map_or(now, |t| t.max(now));
+                        let allowed = theoretical.checked_sub(tolerance).unwrap_or(now).max(now);
+                        s.tat = Some(theoretical + interval);
+                        (allowed, Some(s.generation), s.epoch)
+                    }
+                }
+            };
+            tokio::time::sleep_until(at).await;
+            // A pause that began while this task slept voided its slot: take a new one.
+            if generation.is_some_and(|g| g == self.state().generation) {
+                return Ticket { epoch };
+            }
+        }
+    }
+
+    /// The server took a request sent with `ticket`: the rate may climb.
+    pub fn succeeded(&self, _ticket: Ticket) {
+        let mut s = self.state();
+        let now = Instant::now();
+        s.delivered.push_back(now);
+        while s
+            .delivered
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > DELIVERY_WINDOW)
+        {
+            s.delivered.pop_front();
+        }
+        let Some(refusal) = s.last_refusal else {
+            return;
         };
-        tokio::time::sleep_until(wait_until).await;
+        let t = now.saturating_duration_since(refusal).as_secs_f64() / CLIMB.as_secs_f64();
+        let gap = (self.ceiling - s.stepped) * (-1.8 * t.powi(4)).exp();
+        s.rate = (self.ceiling - gap).clamp(s.rate, self.ceiling);
+    }
+
+    /// The server refused a request sent with `ticket` for its rate (429, or Notion's
+    /// 529): every task waits `retry_after` (a second when the server did not say), and
+    /// the first refusal since the last step steps the rate down.
+    pub fn limited(&self, ticket: Ticket, retry_after: Option<Duration>) {
+        let mut s = self.state();
+        let now = Instant::now();
+        let until = now + retry_after.unwrap_or(DEFAULT_PAUSE);
+        let until = s.paused_until.map_or(until, |p| p.max(until));
+        s.paused_until = Some(until);
+        s.resumed = Some(until);
+        // Resume one request at a time after the pause, spaced from its end.
+        s.tat = Some(until);
+        s.generation += 1;
+        s.burst = 1;
+        if ticket.epoch != s.epoch {
+            return;
+        }
+        s.epoch += 1;
+        // Refusals one after another say the rate is far off: each step doubles.
+        let soon = s
+            .last_refusal
+            .is_some_and(|r| now.duration_since(r) < STREAK);
+        s.streak = if soon { (s.streak + 1).min(4) } else { 0 };
+        s.last_refusal = Some(now);
+        // What got through since the last pause, when there is enough of it to tell: with
+        // another process spending the budget, that is this one's share.
+        let from = s.delivered_rate(now).map_or(s.rate, |got| got.min(s.rate));
+        let step = (1.0 - STEP * f64::from(1u32 << s.streak)).max(0.5);
+        s.rate = (step * from).clamp(self.ceiling * FLOOR, self.ceiling);
+        s.stepped = s.rate;
+    }
+}
+
+impl State {
+    /// Calls the server took per second over the last seconds without a pause; `None`
+    /// with under two seconds to go by.
+    fn delivered_rate(&self, now: Instant) -> Option<f64> {
+        let since = [
+            self.first_use,
+            self.resumed,
+            now.checked_sub(DELIVERY_WINDOW),
+        ]
+        .into_iter()
+        .flatten()
+        .max()?;
+        let span = now.saturating_duration_since(since);
+        let got = self.delivered.iter().filter(|t| **t >= since).count();
+        (span >= Duration::from_secs(2)).then(|| got as f64 / span.as_secs_f64())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-
-    #[tokio::test(start_paused = true)]
-    async fn burst_goes_at_once_then_requests_are_paced() {
-        let limiter = Arc::new(Limiter::new(3.0, 3));
-        let start = Instant::now();
-        let mut at = Vec::new();
-        for _ in 0..9 {
-            limiter.acquire().await;
-            at.push(start.elapsed());
-        }
-        assert_eq!(&at[..3], &[Duration::ZERO; 3]);
-        // Then one every 333 ms.
-        for (i, t) in at[3..].iter().enumerate() {
-            let expected = Duration::from_secs_f64((i + 1) as f64 / 3.0);
-            assert!(
-                t.abs_diff(expected) < Duration::from_millis(2),
-                "{i}: {t:?}"
-            );
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn concurrent_callers_share_one_budget() {
-        let limiter = Arc::new(Limiter::new(3.0, 3));
-        let start = Instant::now();
-        let tasks: Vec<_> = (0..60)
-            .map(|_| {
-                let l = Arc::clone(&limiter);
-                tokio::spawn(async move {
-                    l.acquire().await;
-                    start.elapsed()
-                })
-            })
-            .collect();
-        let mut times = Vec::new();
-        for t in tasks {
-            times.push(t.await.unwrap());
-        }
-        times.sort();
-        // In any one-second window: at most 3 per second plus the burst.
-        for (i, t) in times.iter().enumerate() {
-            let in_window = times[i..]
-                .iter()
-                .take_while(|u| **u < *t + Duration::from_secs(1))
-                .count();
-            assert!(
-                in_window <= 6,
-                "{in_window} requests in the second after {t:?}"
-            );
-        }
-        let total = *times.last().unwrap();
-        assert!(
-            total >= Duration::from_secs(19),
-            "60 calls took only {total:?}"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn an_idle_limiter_refills_its_burst() {
-        let limiter = Limiter::new(2.0, 2);
-        for _ in 0..4 {
-            limiter.acquire().await;
-        }
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        let start = Instant::now();
-        limiter.acquire().await;
-        limiter.acquire().await;
-        assert_eq!(start.elapsed(), Duration::ZERO);
-    }
-}
+#[path = "limiter_tests.rs"]
+mod tests;

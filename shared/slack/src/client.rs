@@ -130,14 +130,21 @@ impl SlackClient {
         let policy = &self.config.retry;
         let mut retries = 0u32;
         loop {
-            limiter.acquire().await;
+            let ticket = limiter.acquire().await;
             let (error, wait) = match self.send_once(webhook, message).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    limiter.succeeded(ticket);
+                    return Ok(());
+                }
                 Err(Attempt::Final(e)) => return Err(e),
-                Err(Attempt::RateLimited(retry_after)) => (
-                    SlackError::Unavailable { status: 429 },
-                    policy.after_rate_limit(retry_after, retries),
-                ),
+                Err(Attempt::RateLimited(retry_after)) => {
+                    // Every post to this destination waits, and the pace slows.
+                    limiter.limited(ticket, retry_after);
+                    (
+                        SlackError::Unavailable { status: 429 },
+                        policy.after_rate_limit(retry_after, retries),
+                    )
+                }
                 Err(Attempt::Again(e)) => (e, policy.backoff(retries)),
             };
             retries += 1;

@@ -73,19 +73,13 @@ async fn clear_faults(State(shared): State<Shared>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-#[derive(Deserialize)]
-struct RateBody {
-    per_second: Option<f64>,
-    #[serde(default = "one")]
-    burst: u32,
-}
-
-fn one() -> u32 {
-    1
-}
-
-async fn rate_limit(State(shared): State<Shared>, Json(body): Json<RateBody>) -> StatusCode {
-    lock(&shared).set_rate_limit(body.per_second.map(|r| (r, body.burst)));
+/// `{"shape":"bucket","per_second":3,"burst":5}`, `{"shape":"window","requests":3,
+/// "seconds":1}`, or `null` for no limit.
+async fn rate_limit(
+    State(shared): State<Shared>,
+    Json(body): Json<Option<crate::RateLimit>>,
+) -> StatusCode {
+    lock(&shared).set_rate_limit(body);
     StatusCode::NO_CONTENT
 }
 

@@ -64,11 +64,11 @@ pub async fn gate(State(shared): State<Shared>, request: Request, next: Next) ->
     }
     let response = match check(&request, &token, &path) {
         Err(e) => e.into_response(),
-        Ok(()) if !rate_ok => {
+        Ok(()) if let Err(wait) = rate_ok => {
             let mut e = ApiError::for_status(429);
-            e.retry_after = Some(1);
+            e.retry_after = Some(wait);
             e.additional_data = Some(json!({
-                "retry_after": 1,
+                "retry_after": wait,
                 "rate_limit_reason": "public_api_request_rate_limit"
             }));
             e.into_response()

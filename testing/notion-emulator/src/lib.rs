@@ -39,6 +39,7 @@
 //! | `set_query_lag`: a new page shows in queries only after a delay | read-after-write in queries is not documented; search is "eventually consistent" |
 //! | [`DeliveryMode::aggregate_ms`]: merge a page's events within a window | the delivery page says page events are aggregated, not for how long |
 //! | [`DeliveryMode`] `duplicate` / `reorder` / `delay_ms` | delivery is "at most once" in aim, retried, unordered |
+//! | [`RateLimit`] (`set_rate_limit`): a token bucket or a strict sliding window | the request-limits page gives the budget, not the shape of its counter |
 //!
 //! The seeded workspace ([`Emulator::seed_crm`]) is the product's schema table
 //! (`crm_domain::schema`) at its default names: what `crm setup` creates. Tests wait for
@@ -54,6 +55,7 @@ mod filter;
 mod gate;
 mod ids;
 mod model;
+mod rate;
 mod schema;
 mod seed;
 mod state;
@@ -69,6 +71,7 @@ use tokio::task::JoinHandle;
 
 pub use faults::{FaultAction, FaultRule};
 pub use filter::TextCase;
+pub use rate::RateLimit;
 pub use seed::{SeededWorkspace, StageKind};
 pub use state::LoggedRequest;
 pub use webhooks::{DeliveryMode, DeliveryRecord};
@@ -144,7 +147,7 @@ impl Emulator {
     }
 
     /// Answers 429 like Notion beyond `per_second` requests per second (with `burst`).
-    pub fn set_rate_limit(&self, limit: Option<(f64, u32)>) {
+    pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
         self.state().set_rate_limit(limit);
     }
 

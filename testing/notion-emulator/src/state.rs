@@ -27,15 +27,6 @@ pub struct LoggedRequest {
     pub query: String,
 }
 
-/// The rate limit Notion applies per connection (a token bucket).
-#[derive(Debug)]
-pub struct RateLimit {
-    pub per_second: f64,
-    pub burst: f64,
-    pub tokens: f64,
-    pub last: Instant,
-}
-
 pub struct State {
     pub token: String,
     pub bot_id: String,
@@ -48,7 +39,7 @@ pub struct State {
     pub log: Vec<LoggedRequest>,
     pub log_seq: u64,
     pub faults: Vec<FaultRule>,
-    pub rate: Option<RateLimit>,
+    pub rate: Option<crate::rate::Counter>,
     pub result_cap: usize,
     pub webhooks: WebhookState,
     pub started: Instant,
@@ -90,30 +81,15 @@ impl State {
         Utc::now()
     }
 
-    pub fn set_rate_limit(&mut self, limit: Option<(f64, u32)>) {
-        self.rate = limit.map(|(per_second, burst)| RateLimit {
-            per_second,
-            burst: f64::from(burst.max(1)),
-            tokens: f64::from(burst.max(1)),
-            last: Instant::now(),
-        });
+    pub fn set_rate_limit(&mut self, limit: Option<crate::rate::RateLimit>) {
+        self.rate = limit.map(crate::rate::Counter::new);
     }
 
-    /// Takes one request from the rate budget; `false` when it is spent.
-    pub fn take_rate_token(&mut self) -> bool {
-        let Some(rate) = self.rate.as_mut() else {
-            return true;
-        };
-        let now = Instant::now();
-        let refill = now.duration_since(rate.last).as_secs_f64() * rate.per_second;
-        rate.tokens = (rate.tokens + refill).min(rate.burst);
-        rate.last = now;
-        if rate.tokens >= 1.0 {
-            rate.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+    /// Counts a request against the rate limit; the seconds to wait when it is spent.
+    pub fn take_rate_token(&mut self) -> Result<(), u64> {
+        self.rate
+            .as_mut()
+            .map_or(Ok(()), crate::rate::Counter::take)
     }
 
     pub fn user(&self, id: &str) -> Option<&User> {

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Api, VERSION, assert_error, title};
-use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, FaultAction, FaultRule, StageKind};
+use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, FaultAction, FaultRule, RateLimit, StageKind};
 use serde_json::json;
 
 #[tokio::test]
@@ -184,7 +184,10 @@ async fn injected_faults_answer_with_notions_codes() {
     assert_eq!(page["properties"]["Name"]["title"][0]["plain_text"], "Ann");
 
     // Notion's own rate limit.
-    emulator.set_rate_limit(Some((1.0, 2)));
+    emulator.set_rate_limit(Some(RateLimit::Bucket {
+        per_second: 1.0,
+        burst: 2,
+    }));
     let mut statuses = Vec::new();
     for _ in 0..5 {
         statuses.push(api.call("GET", &path, None).await.0);

@@ -1,0 +1,356 @@
+use super::*;
+use std::sync::Arc;
+
+#[tokio::test(start_paused = true)]
+async fn burst_goes_at_once_then_requests_are_paced() {
+    let limiter = Arc::new(Limiter::new(3.0, 3));
+    let start = Instant::now();
+    let mut at = Vec::new();
+    for _ in 0..9 {
+        limiter.acquire().await;
+        at.push(start.elapsed());
+    }
+    assert_eq!(&at[..3], &[Duration::ZERO; 3]);
+    // Then one every 333 ms.
+    for (i, t) in at[3..].iter().enumerate() {
+        let expected = Duration::from_secs_f64((i + 1) as f64 / 3.0);
+        assert!(
+            t.abs_diff(expected) < Duration::from_millis(2),
+            "{i}: {t:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_callers_share_one_budget() {
+    let limiter = Arc::new(Limiter::new(3.0, 3));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..60)
+        .map(|_| {
+            let l = Arc::clone(&limiter);
+            tokio::spawn(async move {
+                l.acquire().await;
+                start.elapsed()
+            })
+        })
+        .collect();
+    let mut times = Vec::new();
+    for t in tasks {
+        times.push(t.await.unwrap());
+    }
+    times.sort();
+    // In any one-second window: at most 3 per second plus the burst.
+    for (i, t) in times.iter().enumerate() {
+        let in_window = times[i..]
+            .iter()
+            .take_while(|u| **u < *t + Duration::from_secs(1))
+            .count();
+        assert!(
+            in_window <= 6,
+            "{in_window} requests in the second after {t:?}"
+        );
+    }
+    let total = *times.last().unwrap();
+    assert!(
+        total >= Duration::from_secs(19),
+        "60 calls took only {total:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_limiter_refills_its_burst() {
+    let limiter = Limiter::new(2.0, 2);
+    for _ in 0..4 {
+        limiter.acquire().await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let start = Instant::now();
+    limiter.acquire().await;
+    limiter.acquire().await;
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refusal_pauses_every_task_not_only_the_refused_one() {
+    let limiter = Arc::new(Limiter::new(10.0, 1));
+    let first = limiter.acquire().await;
+    let start = Instant::now();
+    // Five tasks queue for slots 100 ms apart; then the first request is refused.
+    let waiting: Vec<_> = (0..5)
+        .map(|_| {
+            let l = Arc::clone(&limiter);
+            tokio::spawn(async move {
+                l.acquire().await;
+                start.elapsed()
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    limiter.limited(first, Some(Duration::from_secs(2)));
+    let mut sent = Vec::new();
+    for t in waiting {
+        sent.push(t.await.unwrap());
+    }
+    sent.sort();
+    // One had its slot before the refusal; every other waited the pause out, and they
+    // resume one at a time, not in a burst.
+    assert!(sent[0] < Duration::from_millis(150), "{sent:?}");
+    for t in &sent[1..] {
+        assert!(*t >= Duration::from_millis(2150), "{sent:?}");
+    }
+    for pair in sent[1..].windows(2) {
+        assert!(pair[1] - pair[0] >= Duration::from_millis(100), "{sent:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_rate_steps_down_once_per_refusal_and_climbs_back_never_above_the_limit() {
+    let limiter = Limiter::new(3.0, 1);
+    // Three requests in flight together; all three are refused.
+    let tickets = [
+        limiter.acquire().await,
+        limiter.acquire().await,
+        limiter.acquire().await,
+    ];
+    for t in tickets {
+        limiter.limited(t, None);
+    }
+    let stepped = limiter.rate();
+    assert!(stepped < 3.0, "{stepped}");
+    assert!(
+        stepped > 3.0 * 0.9,
+        "three answers to one burst stepped down more than once: {stepped}"
+    );
+    // A refusal to a request sent after the step is news: another step.
+    let t = limiter.acquire().await;
+    limiter.limited(t, None);
+    let again = limiter.rate();
+    assert!(again < stepped, "{again} !< {stepped}");
+    // Calls succeed: the rate climbs back to the limit, and no further.
+    let mut last = again;
+    for _ in 0..2_000 {
+        let t = limiter.acquire().await;
+        limiter.succeeded(t);
+        let now = limiter.rate();
+        assert!(now >= last && now <= 3.0, "{last} then {now}");
+        last = now;
+    }
+    assert!(last > 2.99, "after ~11 min of success the rate is {last}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refusal_takes_the_burst_away_until_a_quiet_minute() {
+    let limiter = Limiter::new(3.0, 3);
+    let t = limiter.acquire().await;
+    limiter.limited(t, None);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let start = Instant::now();
+    for _ in 0..3 {
+        let t = limiter.acquire().await;
+        limiter.succeeded(t);
+    }
+    assert!(
+        start.elapsed() > Duration::from_millis(600),
+        "a burst went out"
+    );
+    tokio::time::sleep(Duration::from_secs(70)).await;
+    let t = limiter.acquire().await;
+    limiter.succeeded(t);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let start = Instant::now();
+    for _ in 0..3 {
+        limiter.acquire().await;
+    }
+    assert_eq!(start.elapsed(), Duration::ZERO, "the burst came back");
+}
+
+mod simulated {
+    //! The limiter against simulated servers on a paused clock: what `make bench`
+    //! measures against the emulator, reduced to the pacing itself.
+
+    use super::*;
+
+    enum Shape {
+        /// At most `n` requests in any one-second window.
+        Window { n: usize, seen: VecDeque<Instant> },
+        /// A token bucket: `rate` per second, `burst` at most.
+        Bucket {
+            rate: f64,
+            burst: f64,
+            tokens: f64,
+            last: Instant,
+        },
+    }
+
+    impl Shape {
+        fn window(n: usize) -> Self {
+            Self::Window {
+                n,
+                seen: VecDeque::new(),
+            }
+        }
+
+        fn bucket(rate: f64, burst: f64) -> Self {
+            Self::Bucket {
+                rate,
+                burst,
+                tokens: burst,
+                last: Instant::now(),
+            }
+        }
+
+        fn admit(&mut self, now: Instant) -> bool {
+            match self {
+                Self::Window { n, seen } => {
+                    while seen
+                        .front()
+                        .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+                    {
+                        seen.pop_front();
+                    }
+                    let ok = seen.len() < *n;
+                    if ok {
+                        seen.push_back(now);
+                    }
+                    ok
+                }
+                Self::Bucket {
+                    rate,
+                    burst,
+                    tokens,
+                    last,
+                } => {
+                    *tokens =
+                        (*tokens + now.duration_since(*last).as_secs_f64() * *rate).min(*burst);
+                    *last = now;
+                    let ok = *tokens >= 1.0;
+                    if ok {
+                        *tokens -= 1.0;
+                    }
+                    ok
+                }
+            }
+        }
+    }
+
+    fn calls(n: usize) -> Arc<std::sync::atomic::AtomicUsize> {
+        Arc::new(std::sync::atomic::AtomicUsize::new(n))
+    }
+
+    #[derive(Default, Debug)]
+    struct Tally {
+        ok: usize,
+        refused: usize,
+    }
+
+    /// One process: `calls` calls from `tasks` concurrent tasks, each answered after
+    /// `latency` (decided half-way, with a little jitter on arrival).
+    async fn process(
+        server: Arc<Mutex<Shape>>,
+        left: Arc<std::sync::atomic::AtomicUsize>,
+        tasks: usize,
+        latency: Duration,
+        seed: u64,
+    ) -> Tally {
+        let limiter = Arc::new(Limiter::new(3.0, 3));
+        let tally = Arc::new(Mutex::new(Tally::default()));
+        let workers: Vec<_> = (0..tasks)
+            .map(|i| {
+                let (limiter, server, left, tally) = (
+                    Arc::clone(&limiter),
+                    Arc::clone(&server),
+                    Arc::clone(&left),
+                    Arc::clone(&tally),
+                );
+                let mut rng = fastrand::Rng::with_seed(seed * 100 + i as u64);
+                tokio::spawn(async move {
+                    while left
+                        .fetch_update(
+                            std::sync::atomic::Ordering::SeqCst,
+                            std::sync::atomic::Ordering::SeqCst,
+                            |n| n.checked_sub(1),
+                        )
+                        .is_ok()
+                    {
+                        loop {
+                            let ticket = limiter.acquire().await;
+                            let jitter = Duration::from_micros(rng.u64(0..3_000));
+                            tokio::time::sleep(latency / 2 + jitter).await;
+                            let ok = server.lock().unwrap().admit(Instant::now());
+                            tokio::time::sleep(latency / 2).await;
+                            if ok {
+                                limiter.succeeded(ticket);
+                                tally.lock().unwrap().ok += 1;
+                                break;
+                            }
+                            limiter.limited(ticket, Some(Duration::from_secs(1)));
+                            tally.lock().unwrap().refused += 1;
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.await.unwrap();
+        }
+        Arc::try_unwrap(tally).unwrap().into_inner().unwrap()
+    }
+
+    fn check(what: &str, tally: &Tally, took: Duration, min_share: f64, max_refused: f64) {
+        let achieved = tally.ok as f64 / took.as_secs_f64() / 3.0;
+        let refused = tally.refused as f64 / (tally.ok + tally.refused) as f64;
+        assert!(
+            achieved >= min_share && refused <= max_refused,
+            "{what}: {:.1} % of the limit, {:.2} % refused ({tally:?} in {took:?})",
+            achieved * 100.0,
+            refused * 100.0
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_process_runs_at_the_limit_of_a_strict_window_or_a_bucket() {
+        for latency in [0, 200, 500] {
+            let latency = Duration::from_millis(latency);
+            for (name, shape) in [
+                ("window", Shape::window(3)),
+                ("bucket", Shape::bucket(3.0, 10.0)),
+            ] {
+                let start = Instant::now();
+                let tally = process(Arc::new(Mutex::new(shape)), calls(900), 8, latency, 1).await;
+                check(
+                    &format!("{name} at {latency:?}"),
+                    &tally,
+                    start.elapsed(),
+                    0.95,
+                    0.01,
+                );
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_processes_sharing_one_budget_back_off_on_each_other() {
+        for latency in [0, 200, 500] {
+            let latency = Duration::from_millis(latency);
+            let server = Arc::new(Mutex::new(Shape::window(3)));
+            let start = Instant::now();
+            let queue = calls(900);
+            let (a, b) = tokio::join!(
+                process(Arc::clone(&server), Arc::clone(&queue), 8, latency, 1),
+                process(Arc::clone(&server), queue, 8, latency, 2),
+            );
+            let both = Tally {
+                ok: a.ok + b.ok,
+                refused: a.refused + b.refused,
+            };
+            check(
+                &format!("two at {latency:?}"),
+                &both,
+                start.elapsed(),
+                0.90,
+                0.05,
+            );
+        }
+    }
+}
