@@ -249,9 +249,13 @@ async fn work_loop(app: Arc<App>) {
     loop {
         match app.store.inbox_list_open(50).await {
             Ok(items) => {
-                for item in items.iter().filter(|i| i.status == InboxStatus::Pending) {
-                    app.worker.redo(item).await;
-                }
+                // Side by side, as the Lambda worker does with a batch.
+                let pending = items
+                    .into_iter()
+                    .filter(|i| i.status == InboxStatus::Pending)
+                    .map(|i| ((), i))
+                    .collect();
+                app.worker.run_items(pending, None).await;
             }
             Err(e) => tracing::error!(error = %e, "could not read the inbox"),
         }

@@ -19,7 +19,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::inbox::keys;
-use crate::worker::{Outcome, Worker};
+use crate::worker::{Outcome, Ran, Worker};
 
 /// How many open items one run reads; the oldest come first, and a backlog larger
 /// than this is worked through over several runs.
@@ -105,7 +105,7 @@ impl<S: Store, P: SecretsSource> Redrive<S, P> {
             ..RedriveReport::default()
         };
         let now = self.worker.clock.now();
-        let budget = self.worker.settings.item_budget;
+        let mut due = Vec::new();
         for item in store.inbox_list_open(BATCH).await? {
             match self.policy.step(times(&item), now) {
                 Step::Leave => {}
@@ -122,16 +122,16 @@ impl<S: Store, P: SecretsSource> Redrive<S, P> {
                     tracing::error!(item = %item.id, %reason, "given up and parked");
                     report.given_up += 1;
                 }
-                Step::Retry => {
-                    let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-                    if left.is_some_and(|l| !crate::worker::may_start(l, budget)) {
-                        report.deferred += 1;
-                        continue;
-                    }
+                Step::Retry => due.push(((), item)),
+            }
+        }
+        // The same runner as the stream's: side by side, each contact's in order.
+        for ((), ran) in self.worker.run_items(due, deadline).await {
+            match ran {
+                Ran::HandedBack => report.deferred += 1,
+                Ran::Finished { outcome, .. } => {
                     report.retried += 1;
-                    if self.worker.redo(&item).await == Outcome::Done {
-                        report.finished += 1;
-                    }
+                    report.finished += usize::from(outcome == Outcome::Done);
                 }
             }
         }

@@ -14,8 +14,10 @@
 mod budget;
 mod contacts_index;
 mod deal;
+mod lanes;
 mod lead;
 
+pub use lanes::Ran;
 pub use budget::{MARGIN as DEADLINE_MARGIN, item_worst_case, lease_for, may_start};
 pub(crate) use deal::known_deals_database;
 
@@ -105,6 +107,10 @@ pub struct WorkerSettings {
     /// after a create whose answer was lost. Notion does not document how soon a
     /// created page appears in queries.
     pub settle: Duration,
+    /// Items written at the same time (each contact's and each deal's one after
+    /// another): enough calls in flight that Notion's budget, not its latency, bounds
+    /// the drain.
+    pub concurrency: usize,
 }
 
 impl WorkerSettings {
@@ -121,6 +127,7 @@ impl WorkerSettings {
             item_budget: budget::item_worst_case(Duration::from_secs(40)),
             retention: Duration::from_secs(30 * 86_400),
             settle: Duration::from_secs(2),
+            concurrency: s.notion.concurrency as usize,
         }
     }
 }
@@ -136,35 +143,18 @@ pub struct Worker<S, P> {
 }
 
 impl<S: Store, P: SecretsSource> Worker<S, P> {
-    /// Handles one batch of stream records and reports the ones to retry. With a
-    /// `deadline` (the invocation's), a record is taken only while the worst case of an
-    /// item still fits before it; the rest are reported untouched, so none is killed
-    /// halfway holding its claim and lease.
+    /// Handles one batch of stream records, items for different contacts and deals side
+    /// by side (see `lanes.rs`), and reports the ones to retry. With a `deadline` (the
+    /// invocation's), an item starts only while its worst case still fits before it;
+    /// the rest are reported untouched, so none is killed halfway holding its claim and
+    /// lease.
     pub async fn handle_stream(
         &self,
         event: Event,
         deadline: Option<tokio::time::Instant>,
     ) -> DynamoDbEventResponse {
-        let mut response = DynamoDbEventResponse::default();
-        let mut out_of_time = false;
+        let mut taken = Vec::new();
         for record in event.records {
-            let remaining =
-                deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
-            if out_of_time
-                || remaining.is_some_and(|r| !budget::may_start(r, self.settings.item_budget))
-            {
-                if !out_of_time {
-                    tracing::warn!(
-                        remaining_ms = remaining.unwrap_or_default().as_millis() as u64,
-                        "not enough time left for another item; the rest of the batch is handed back"
-                    );
-                }
-                out_of_time = true;
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = record.change.sequence_number.clone();
-                response.batch_item_failures.push(failure);
-                continue;
-            }
             // New work is an inbox item that becomes pending: an INSERT, or a MODIFY when
             // an id whose done item had expired (but was not yet deleted by TTL) is
             // accepted again and the put replaces it. The stream filter in
@@ -175,18 +165,32 @@ impl<S: Store, P: SecretsSource> Worker<S, P> {
                 _ => continue,
             };
             let image = serde_json::to_value(&record.change.new_image).unwrap_or_default();
-            let item = match inbox_item_from_stream_image(&image) {
-                Ok(Some(item)) if !modify || item.status == InboxStatus::Pending => item,
-                Ok(_) => continue,
+            match inbox_item_from_stream_image(&image) {
+                Ok(Some(item)) if !modify || item.status == InboxStatus::Pending => {
+                    taken.push((record.change.sequence_number, item));
+                }
+                Ok(_) => {}
                 Err(err) => {
                     // The item is in the table, listed as open; retrying cannot fix it.
                     tracing::error!(error = %err, "unreadable inbox record in the stream");
-                    continue;
                 }
-            };
-            if !self.finish(&item, self.process(&item).await).await {
+            }
+        }
+        let ran = self.run_items(taken, deadline).await;
+        let handed_back = ran.iter().filter(|(_, r)| *r == Ran::HandedBack).count();
+        if handed_back > 0 {
+            tracing::warn!(
+                handed_back,
+                "not enough time left for every item; the rest of the batch is handed back"
+            );
+        }
+        let mut response = DynamoDbEventResponse::default();
+        for (sequence_number, ran) in ran {
+            // Reported only when it failed or was not started: a record done is never
+            // reported, whatever else in the batch failed.
+            if !ran.settled() {
                 let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = record.change.sequence_number.clone();
+                failure.item_identifier = sequence_number;
                 response.batch_item_failures.push(failure);
             }
         }
@@ -196,24 +200,23 @@ impl<S: Store, P: SecretsSource> Worker<S, P> {
     /// Processes every item not yet done (pending, failed or parked), oldest first, and
     /// records each outcome: what an operator runs once the cause of failures is fixed.
     pub async fn replay(&self, limit: usize) -> Result<ReplayReport, crm_store::StoreError> {
+        let items = self.store.inbox_list_open(limit).await?;
+        let tagged = items.into_iter().map(|i| (i.id.clone(), i)).collect();
         let mut report = ReplayReport::default();
-        for item in self.store.inbox_list_open(limit).await? {
-            match self.redo(&item).await {
-                Outcome::Done => report.done.push(item.id.clone()),
-                Outcome::Retry(reason) | Outcome::Failed(reason) => {
-                    report.failed.push((item.id.clone(), reason));
-                }
+        for (id, ran) in self.run_items(tagged, None).await {
+            match ran {
+                Ran::Finished {
+                    outcome: Outcome::Done,
+                    ..
+                } => report.done.push(id),
+                Ran::Finished {
+                    outcome: Outcome::Retry(reason) | Outcome::Failed(reason),
+                    ..
+                } => report.failed.push((id, reason)),
+                Ran::HandedBack => {}
             }
         }
         Ok(report)
-    }
-
-    /// One more attempt at an item outside the stream, recorded: what a replay and the
-    /// redrive do for each item they take.
-    pub async fn redo(&self, item: &InboxItem) -> Outcome {
-        let outcome = self.process(item).await;
-        self.finish(item, outcome.clone()).await;
-        outcome
     }
 
     /// Processes one inbox item (from the stream, a replay or the local server).

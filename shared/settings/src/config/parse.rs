@@ -55,6 +55,10 @@ pub fn burst(v: &str) -> Parsed<u32> {
     number(v, 1..=100, "a whole number from 1 to 100")
 }
 
+pub fn concurrency(v: &str) -> Parsed<u32> {
+    number(v, 1..=64, "a whole number from 1 to 64")
+}
+
 pub fn minutes(v: &str) -> Parsed<u32> {
     number(
         v,

@@ -13,7 +13,7 @@ use crm_domain::schema::{self, Property, Source};
 
 use super::load::Values;
 use super::parse::{
-    boolean, burst, days, http_url, list, minutes, notion_id, rate, routes, secrets_ttl,
+    boolean, burst, concurrency, days, http_url, list, minutes, notion_id, rate, routes, secrets_ttl,
     table_name, text, timezone,
 };
 
@@ -99,6 +99,8 @@ settings_group! {
         pub rate_per_second: f64 = ("notion_rate_per_second", Some("3"), rate),
         /// Requests that may go out at once before pacing starts.
         pub burst: u32 = ("notion_burst", Some("3"), burst),
+        /// Items the worker writes at the same time, for different contacts and deals.
+        pub concurrency: u32 = ("worker_concurrency", Some("8"), concurrency),
         pub contacts: NotionId = ("contacts_data_source_id", None, notion_id),
         pub deals: NotionId = ("deals_data_source_id", None, notion_id),
         pub activities: NotionId = ("activities_data_source_id", None, notion_id),
