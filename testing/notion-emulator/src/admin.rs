@@ -59,7 +59,7 @@ async fn requests(State(shared): State<Shared>) -> Json<Value> {
 }
 
 async fn clear_requests(State(shared): State<Shared>) -> StatusCode {
-    lock(&shared).log.clear();
+    lock(&shared).clear_log();
     StatusCode::NO_CONTENT
 }
 

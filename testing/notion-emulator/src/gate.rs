@@ -26,6 +26,8 @@ pub async fn gate(State(shared): State<Shared>, request: Request, next: Next) ->
         // Logged on arrival, so a request whose client gave up still counts.
         state.log_seq += 1;
         let seq = state.log_seq;
+        state.in_flight += 1;
+        state.max_in_flight = state.max_in_flight.max(state.in_flight);
         state.log.push(LoggedRequest {
             seq,
             method: method.clone(),
@@ -59,6 +61,7 @@ pub async fn gate(State(shared): State<Shared>, request: Request, next: Next) ->
         let rate_ok = state.take_rate_token();
         (seq, latency, action, rate_ok, state.token.clone())
     };
+    let _answering = InFlight(shared.clone());
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
@@ -113,6 +116,16 @@ pub async fn gate(State(shared): State<Shared>, request: Request, next: Next) ->
     drop(state);
     crate::webhooks::pump(&shared);
     response
+}
+
+/// Counts a request out when its answer is done or its client gave up.
+struct InFlight(Shared);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        state.in_flight = state.in_flight.saturating_sub(1);
+    }
 }
 
 /// A response whose body fails at once after promising bytes: the server closes the

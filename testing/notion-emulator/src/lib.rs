@@ -179,7 +179,12 @@ impl Emulator {
     }
 
     pub fn clear_requests(&self) {
-        self.state().log.clear();
+        self.state().clear_log();
+    }
+
+    /// The most requests it was answering at once since the log was last cleared.
+    pub fn max_in_flight(&self) -> usize {
+        self.state().max_in_flight
     }
 
     /// Registers a webhook subscription: sends the verification handshake to `url` and

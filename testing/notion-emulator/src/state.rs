@@ -38,6 +38,10 @@ pub struct State {
     pub page_index: HashMap<String, usize>,
     pub log: Vec<LoggedRequest>,
     pub log_seq: u64,
+    /// Requests being answered now, and the most there were at once since the log was
+    /// cleared: how a test sees that a client works side by side.
+    pub in_flight: usize,
+    pub max_in_flight: usize,
     pub faults: Vec<FaultRule>,
     pub rate: Option<crate::rate::Counter>,
     pub result_cap: usize,
@@ -67,6 +71,8 @@ impl State {
             page_index: HashMap::new(),
             log: Vec::new(),
             log_seq: 0,
+            in_flight: 0,
+            max_in_flight: 0,
             faults: Vec::new(),
             rate: None,
             result_cap: 10_000,
@@ -79,6 +85,12 @@ impl State {
 
     pub fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+
+    /// Forgets the request log, and the most requests seen at once with it.
+    pub fn clear_log(&mut self) {
+        self.log.clear();
+        self.max_in_flight = self.in_flight;
     }
 
     pub fn set_rate_limit(&mut self, limit: Option<crate::rate::RateLimit>) {

@@ -77,7 +77,11 @@ impl<S: Store, P: SecretsSource> Worker<S, P> {
         let runs = futures::stream::iter(lanes)
             .map(|lane| self.run_lane(lane, deadline))
             .buffer_unordered(self.settings.concurrency.max(1));
-        runs.collect::<Vec<_>>().await.into_iter().flatten().collect()
+        runs.collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     async fn run_lane<T>(

@@ -17,9 +17,9 @@ mod deal;
 mod lanes;
 mod lead;
 
-pub use lanes::Ran;
 pub use budget::{MARGIN as DEADLINE_MARGIN, item_worst_case, lease_for, may_start};
 pub(crate) use deal::known_deals_database;
+pub use lanes::Ran;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -13,8 +13,8 @@ use crm_domain::schema::{self, Property, Source};
 
 use super::load::Values;
 use super::parse::{
-    boolean, burst, concurrency, days, http_url, list, minutes, notion_id, rate, routes, secrets_ttl,
-    table_name, text, timezone,
+    boolean, burst, concurrency, days, http_url, list, minutes, notion_id, rate, routes,
+    secrets_ttl, table_name, text, timezone,
 };
 
 /// One row of the table.

@@ -1,0 +1,198 @@
+//! Draining the inbox at Notion's budget: items side by side, each person's in order,
+//! and processes that share one budget backing off on each other. The times and rates
+//! are measured by `make bench`; these tests assert what must hold whatever the timing.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::Harness;
+use crm_app::inbox::keys;
+use crm_app::intake::inbox_id;
+use crm_app::worker::Worker;
+use crm_domain::ContactEmail;
+use crm_notion::NotionClient;
+use crm_notion_emulator::{FaultAction, FaultRule, RateLimit};
+use crm_slack::receiver::SlackReceiver;
+use crm_store::{InboxStatus, Store};
+use serde_json::json;
+
+fn ids(prefix: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| inbox_id(&format!("own:{prefix}-{i}")))
+        .collect()
+}
+
+/// Contacts by email: how many pages each address has.
+fn contacts_per_email<S: Store + Clone>(h: &Harness<S>) -> HashMap<String, usize> {
+    let mut per = HashMap::new();
+    for page in h.contacts() {
+        let email = page["properties"]["Email"]["email"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        *per.entry(email).or_default() += 1;
+    }
+    per
+}
+
+/// One stream batch of leads for different people: they are written side by side, so
+/// Notion's latency does not add up lead after lead. One person's submissions in the
+/// same batch are written one after another: one contact, every message logged, and
+/// none sent back to wait for the contact's lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leads_for_different_people_are_written_side_by_side_and_one_persons_in_order() {
+    let h = Harness::new().await;
+    for i in 0..6 {
+        h.accept(&format!("side-{i}"), &format!("p{i}@example.com"))
+            .await;
+    }
+    for i in 0..3 {
+        h.accept(&format!("same-{i}"), "ann@example.com").await;
+    }
+    h.emulator
+        .inject(FaultRule::new(None, "*", FaultAction::Latency { ms: 150 }));
+    h.emulator.clear_requests();
+    let mut batch = ids("side", 6);
+    batch.extend(ids("same", 3));
+    assert!(h.run_worker(&batch).await.is_empty(), "no record failed");
+    for id in &batch {
+        assert_eq!(h.inbox(id).await.status, InboxStatus::Done, "{id}");
+    }
+    let per = contacts_per_email(&h);
+    assert_eq!(per.len(), 7);
+    assert!(per.values().all(|n| *n == 1), "{per:?}");
+    assert_eq!(h.activities().len(), 9);
+    let at_once = h.emulator.max_in_flight();
+    assert!(
+        at_once >= 4,
+        "the worker had at most {at_once} calls in flight for seven people"
+    );
+}
+
+/// A batch where one record cannot finish now: only that record is reported for
+/// redelivery; the others, written side by side with it, are done and not reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_reports_only_the_record_that_failed() {
+    let h = Harness::new().await;
+    for i in 0..4 {
+        h.accept(&format!("part-{i}"), &format!("part{i}@example.com"))
+            .await;
+    }
+    // Another attempt holds the third person's contact.
+    let held = keys::email(&ContactEmail::parse("part2@example.com").unwrap());
+    h.store
+        .take_lease(&held, "another-worker", Duration::from_secs(600))
+        .await
+        .unwrap();
+    let batch = ids("part", 4);
+    let event = h.stream_event(&batch).await;
+    let sequence: Vec<String> = event
+        .records
+        .iter()
+        .map(|r| r.change.sequence_number.clone().unwrap())
+        .collect();
+    let response = h.worker.handle_stream(event, None).await;
+    let failed: Vec<String> = response
+        .batch_item_failures
+        .into_iter()
+        .filter_map(|f| f.item_identifier)
+        .collect();
+    assert_eq!(failed, vec![sequence[2].clone()]);
+    for (i, id) in batch.iter().enumerate() {
+        let status = h.inbox(id).await.status;
+        let expected = if i == 2 {
+            InboxStatus::Failed
+        } else {
+            InboxStatus::Done
+        };
+        assert_eq!(status, expected, "{id}");
+    }
+}
+
+/// A worker as a process of its own: its own Notion client and limiter, configured at
+/// the full rate, over the shared table.
+fn own_process<S: Store + Clone>(
+    h: &Harness<S>,
+    rate: f64,
+) -> Worker<S, crm_settings::SecretsManagerSource> {
+    let mut worker = h.ports.worker();
+    worker.notion = notion_at(h, rate);
+    worker.settings.settle = h.worker.settings.settle;
+    worker
+}
+
+fn notion_at<S: Store + Clone>(h: &Harness<S>, rate: f64) -> NotionClient {
+    let mut config = crm_app::runtime::notion_config(&h.ports.settings);
+    config.rate_per_second = rate;
+    config.burst = 3;
+    config.request_timeout = Duration::from_secs(5);
+    NotionClient::new(config).unwrap()
+}
+
+/// Two worker processes and the digest, each configured at the full rate, share one
+/// integration's budget, which the emulator counts in a strict one-second window.
+/// Each backs off on the others' load: every lead is written exactly once, the digest
+/// posts once, and 429s stay a small share of the calls (`make bench` measures the
+/// combined rate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_and_the_digest_share_one_budget_and_every_item_completes_once() {
+    const RATE: f64 = 12.0;
+    const LEADS: usize = 30;
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let mut secret = common::default_secret();
+    secret["slack_webhooks"] = json!({"digest": slack.url("digest")});
+    let h = Harness::dynamo_with_secrets(secret).await;
+    for i in 0..3 {
+        h.stale_contact(&format!("old{i}@example.com"));
+    }
+    for i in 0..LEADS {
+        h.accept(&format!("two-{i}"), &format!("two{i}@example.com"))
+            .await;
+    }
+    h.emulator.set_rate_limit(Some(RateLimit::Window {
+        requests: RATE as u32,
+        seconds: 1.0,
+    }));
+    h.emulator.clear_requests();
+    let (a, b) = (own_process(&h, RATE), own_process(&h, RATE));
+    let mut digest = h.ports.digest();
+    digest.notion = notion_at(&h, RATE);
+    // Each worker gets its own half, as two stream shards would.
+    let all = ids("two", LEADS);
+    let (evens, odds): (Vec<_>, Vec<_>) = all
+        .iter()
+        .cloned()
+        .enumerate()
+        .partition(|(i, _)| i % 2 == 0);
+    let half = |v: Vec<(usize, String)>| v.into_iter().map(|(_, id)| id).collect::<Vec<_>>();
+    let (ea, eb) = (
+        h.stream_event(&half(evens)).await,
+        h.stream_event(&half(odds)).await,
+    );
+    let (ra, rb, report) = tokio::join!(
+        a.handle_stream(ea, None),
+        b.handle_stream(eb, None),
+        digest.run(),
+    );
+    assert!(ra.batch_item_failures.is_empty() && rb.batch_item_failures.is_empty());
+    assert!(report.unwrap().posted);
+    for id in &all {
+        assert_eq!(h.inbox(id).await.status, InboxStatus::Done, "{id}");
+    }
+    let per = contacts_per_email(&h);
+    assert_eq!(per.len(), LEADS + 3);
+    assert!(per.values().all(|n| *n == 1), "{per:?}");
+    assert_eq!(h.activities().len(), LEADS);
+    let digests = slack.to("digest");
+    assert_eq!(digests.len(), 1, "one digest");
+    assert!(digests[0].to_string().contains("old0@"), "{}", digests[0]);
+    let log = h.emulator.requests();
+    let refused = log.iter().filter(|r| r.status == 429).count();
+    assert!(
+        refused * 10 <= log.len(),
+        "{refused} of {} calls refused: the processes did not back off",
+        log.len()
+    );
+}
