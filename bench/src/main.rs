@@ -6,6 +6,7 @@
 //! four functions for this machine.
 
 mod coldstart;
+mod drain;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ use crm_store::{DynamoStore, SqliteStore, Store};
 use serde_json::json;
 
 const FORM_SECRET: &str = "bench-form-secret";
-const WEBHOOK_TOKEN: &str = "secret_bench_webhook_token";
+pub const WEBHOOK_TOKEN: &str = "secret_bench_webhook_token";
 
 pub struct Env {
     pub emulator: Emulator,
@@ -38,11 +39,24 @@ type Row = (String, String);
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let env = setup().await?;
     let mut rows: Vec<Row> = Vec::new();
-    intake_latency(&env, &mut rows).await?;
-    webhook_latency(&env, &mut rows).await?;
-    notion_calls(&env, &mut rows).await?;
-    drain(&env, &mut rows).await?;
-    coldstart::measure(&env, &mut rows).await?;
+    // `BENCH_ONLY=drain,coldstart` measures only those parts.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
+    if wanted("intake") {
+        intake_latency(&env, &mut rows).await?;
+    }
+    if wanted("webhook") {
+        webhook_latency(&env, &mut rows).await?;
+    }
+    if wanted("calls") {
+        notion_calls(&env, &mut rows).await?;
+    }
+    if wanted("drain") {
+        drain::measure(&env, &mut rows).await?;
+    }
+    if wanted("coldstart") {
+        coldstart::measure(&env, &mut rows).await?;
+    }
     println!("\n| measurement | result |\n|---|---|");
     for (what, result) in rows {
         println!("| {what} | {result} |");
@@ -88,9 +102,19 @@ async fn setup() -> Result<Env, Box<dyn std::error::Error>> {
 
 /// The `CRM_*` variables a deployed function would get, pointing at the local servers.
 pub fn variables(env: &Env, rate: f64) -> Vec<(String, String)> {
-    let ws = &env.ws;
+    variables_on(env, &env.emulator, &env.ws, &env.table, rate)
+}
+
+/// The same, towards another emulator (another integration's budget) and table.
+fn variables_on(
+    env: &Env,
+    emulator: &Emulator,
+    ws: &SeededWorkspace,
+    table: &str,
+    rate: f64,
+) -> Vec<(String, String)> {
     let mut vars = crm_testkit::function_env(
-        &env.table,
+        table,
         &env.arn,
         [
             &ws.contacts_data_source_id,
@@ -98,7 +122,7 @@ pub fn variables(env: &Env, rate: f64) -> Vec<(String, String)> {
             &ws.activities_data_source_id,
         ],
     );
-    vars.push(("CRM_NOTION_BASE_URL".into(), env.emulator.base_url()));
+    vars.push(("CRM_NOTION_BASE_URL".into(), emulator.base_url()));
     vars.push(("CRM_NOTION_RATE_PER_SECOND".into(), rate.to_string()));
     vars
 }
@@ -108,7 +132,18 @@ fn ports<S: Store + Clone>(
     store: S,
     rate: f64,
 ) -> Result<Ports<S, SecretsManagerSource>, Box<dyn std::error::Error>> {
-    let settings = Settings::load(None, variables(env, rate))?;
+    ports_on(env, &env.emulator, &env.ws, store, rate)
+}
+
+/// The functions' ports towards `emulator`, as a deployment with its own table.
+pub fn ports_on<S: Store + Clone>(
+    env: &Env,
+    emulator: &Emulator,
+    ws: &SeededWorkspace,
+    store: S,
+    rate: f64,
+) -> Result<Ports<S, SecretsManagerSource>, Box<dyn std::error::Error>> {
+    let settings = Settings::load(None, variables_on(env, emulator, ws, &env.table, rate))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let secrets = Arc::new(CachedSecrets::new(
         SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&env.aws), &env.arn),
@@ -324,45 +359,8 @@ async fn notion_calls(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std:
     Ok(())
 }
 
-async fn drain(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::error::Error>> {
-    // Notion's own limit, and the client's default pacing.
-    env.emulator
-        .set_rate_limit(Some(crm_notion_emulator::RateLimit::STRICT));
-    let p = ports(env, fresh_dynamo(env).await?, 3.0)?;
-    let (intake, worker) = (p.intake(), p.worker());
-    let burst = 30;
-    for i in 0..burst {
-        let body = format!(
-            "{{\"email\":\"burst{i}@example.com\",\"submission_id\":\"burst-{i}\",\"message\":\"m\"}}"
-        );
-        intake.handle(signed_lead(&body)).await;
-    }
-    env.emulator.clear_requests();
-    let started = Instant::now();
-    let report = worker.replay(1000).await?;
-    let took = started.elapsed();
-    let limited = env
-        .emulator
-        .requests()
-        .iter()
-        .filter(|r| r.status == 429)
-        .count();
-    rows.push((
-        format!("drain a burst of {burst} new leads at 3 requests/s"),
-        format!(
-            "{:.1} s, {} done, {} failed, {} Notion 429s",
-            took.as_secs_f64(),
-            report.done.len(),
-            report.failed.len(),
-            limited
-        ),
-    ));
-    env.emulator.set_rate_limit(None);
-    Ok(())
-}
-
 /// A store on a new, empty table: so one measurement never processes another's items.
-async fn fresh_dynamo(env: &Env) -> Result<DynamoStore, Box<dyn std::error::Error>> {
+pub async fn fresh_dynamo(env: &Env) -> Result<DynamoStore, Box<dyn std::error::Error>> {
     let client = aws_sdk_dynamodb::Client::new(&env.aws);
     let table = format!("crm-bench-{}", uuid::Uuid::new_v4());
     DynamoStore::create_table(&client, &table).await?;

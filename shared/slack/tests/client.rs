@@ -132,3 +132,47 @@ async fn each_webhook_is_paced_on_its_own() {
     assert_eq!(slack.to("won").len(), 3);
     assert_eq!(slack.to("lost").len(), 1);
 }
+
+/// A 429 from one destination pauses every post to it for `Retry-After`, not only the
+/// refused one; posts to other destinations go on.
+#[tokio::test]
+async fn a_429_pauses_every_post_to_that_destination_only() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let slack_client = client(100.0);
+    let won = SecretString::from(slack.url("won"));
+    let lost = SecretString::from(slack.url("lost"));
+    slack.fail_next(1, 429, Some(2));
+    let started = Instant::now();
+    let first = {
+        let (c, won) = (slack_client.clone(), won.clone());
+        tokio::spawn(async move { c.post(&won, &message("w0")).await })
+    };
+    while slack.attempts() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let timed = |url: SecretString, text: &'static str| {
+        let c = slack_client.clone();
+        async move {
+            c.post(&url, &message(text)).await.unwrap();
+            started.elapsed()
+        }
+    };
+    let (w1, w2, l0) = tokio::join!(
+        timed(won.clone(), "w1"),
+        timed(won.clone(), "w2"),
+        timed(lost.clone(), "l0"),
+    );
+    first.await.unwrap().unwrap();
+    for t in [w1, w2] {
+        assert!(
+            t >= Duration::from_millis(1900),
+            "posted during the pause: {t:?}"
+        );
+    }
+    assert!(
+        l0 < Duration::from_millis(1500),
+        "another destination waited: {l0:?}"
+    );
+    assert_eq!(slack.to("won").len(), 3);
+}

@@ -1,0 +1,353 @@
+//! Draining at Notion's limit: how close the worker comes to the integration's budget.
+//!
+//! Each drain has an emulator of its own — one integration's budget — and a table of
+//! its own, so the drains run at the same time without sharing anything but the
+//! machine. The worker takes its records as one DynamoDB stream shard hands them to the
+//! Lambda function: a batch of the template's `BatchSize` at a time, the next batch
+//! when the last is done, a record reported failed handed out again. Every process is
+//! configured at the full rate (3 requests a second) and the default burst.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crm_app::inbox::{event_id, lead_id};
+use crm_app::worker::Worker;
+use crm_domain::notion_signature;
+use crm_notion_emulator::{
+    DEFAULT_TOKEN, Emulator, FaultAction, FaultRule, RateLimit, SeededWorkspace, StageKind,
+};
+use crm_settings::SecretsManagerSource;
+use crm_store::{DynamoStore, Store};
+use serde_json::{Value, json};
+
+use crate::{Env, Row, fresh_dynamo, ports_on, signed_lead};
+
+type Error = Box<dyn std::error::Error>;
+
+/// Notion's documented average.
+const LIMIT: f64 = 3.0;
+const LEADS: usize = 300;
+const DEALS: usize = 100;
+/// Lambda's retries of a failing record (`MaximumRetryAttempts`).
+const MAX_RETRIES: u32 = 20;
+/// The worker's timeout, the deadline of each batch.
+const INVOCATION: Duration = Duration::from_secs(300);
+
+/// The two shapes of budget, as the emulator counts them.
+fn shapes() -> [(&'static str, RateLimit); 2] {
+    [
+        ("strict 1-s window", RateLimit::STRICT),
+        (
+            "bucket, bursts of 30",
+            RateLimit::Bucket {
+                per_second: LIMIT,
+                burst: 30,
+            },
+        ),
+    ]
+}
+
+/// One integration's budget: an emulator with the CRM seeded, counting at `limit`,
+/// answering after `latency_ms`.
+async fn budget(limit: RateLimit, latency_ms: u64) -> Result<(Emulator, SeededWorkspace), Error> {
+    let emulator = Emulator::start(0, DEFAULT_TOKEN).await?;
+    let ws = emulator.seed_crm(StageKind::Status);
+    emulator.set_rate_limit(Some(limit));
+    if latency_ms > 0 {
+        emulator.inject(FaultRule::new(
+            None,
+            "*",
+            FaultAction::Latency { ms: latency_ms },
+        ));
+    }
+    Ok((emulator, ws))
+}
+
+/// The template's stream batch size for the worker.
+fn batch_size() -> usize {
+    std::fs::read_to_string("template.yaml")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.trim().strip_prefix("BatchSize:")?.trim().parse().ok())
+        })
+        .unwrap_or(10)
+}
+
+/// Feeds `ids` to `worker` as one stream shard does, until each is settled or out of
+/// retries.
+async fn shard<S: Store + Clone>(
+    worker: &Worker<S, SecretsManagerSource>,
+    ids: Vec<String>,
+    batch: usize,
+) -> Result<(), Error> {
+    let mut queue: VecDeque<(String, u32)> = ids.into_iter().map(|id| (id, 0)).collect();
+    while !queue.is_empty() {
+        let mut items = Vec::new();
+        for (id, tries) in queue.drain(..batch.min(queue.len())) {
+            if let Some(item) = worker.store.inbox_get(&id).await? {
+                items.push(((id, tries), item));
+            }
+        }
+        let ran = worker
+            .run_items(items, Some(tokio::time::Instant::now() + INVOCATION))
+            .await;
+        let again: Vec<_> = ran
+            .into_iter()
+            .filter(|(_, r)| !r.settled())
+            .filter_map(|((id, tries), _)| (tries < MAX_RETRIES).then_some((id, tries + 1)))
+            .collect();
+        for record in again.into_iter().rev() {
+            queue.push_front(record);
+        }
+    }
+    Ok(())
+}
+
+/// What the emulator saw of a drain.
+struct Seen {
+    requests: usize,
+    refused: usize,
+    /// Calls Notion took per second from the first to the last, over the limit.
+    share: f64,
+}
+
+fn seen(emulator: &Emulator) -> Seen {
+    let log = emulator.requests();
+    let refused = log.iter().filter(|r| r.status == 429).count();
+    let taken: Vec<u64> = log
+        .iter()
+        .filter(|r| r.status != 429)
+        .map(|r| r.at_ms)
+        .collect();
+    let span = match (taken.iter().min(), taken.iter().max()) {
+        (Some(a), Some(b)) if b > a => (b - a) as f64 / 1000.0,
+        _ => f64::INFINITY,
+    };
+    Seen {
+        requests: log.len(),
+        refused,
+        share: (taken.len().saturating_sub(1)) as f64 / span / LIMIT,
+    }
+}
+
+/// Leads lost (no contact, or fewer Activities than submissions) and contacts doubled,
+/// read from Notion.
+fn lost_and_doubled(
+    emulator: &Emulator,
+    ws: &SeededWorkspace,
+    emails: &[String],
+) -> (usize, usize) {
+    let mut contacts: HashMap<String, usize> = HashMap::new();
+    for page in emulator.pages(&ws.contacts_data_source_id) {
+        if let Some(email) = page["properties"]["Email"]["email"].as_str() {
+            *contacts.entry(email.to_owned()).or_default() += 1;
+        }
+    }
+    let activities = emulator.pages(&ws.activities_data_source_id).len();
+    let missing = emails.iter().filter(|e| !contacts.contains_key(*e)).count();
+    let lost = missing.max(emails.len().saturating_sub(activities));
+    let doubled = contacts.values().map(|n| n - 1).sum();
+    (lost, doubled)
+}
+
+struct Leads {
+    emulator: Emulator,
+    ws: SeededWorkspace,
+    emails: Vec<String>,
+    workers: Vec<(Worker<DynamoStore, SecretsManagerSource>, Vec<String>)>,
+}
+
+/// `LEADS` new leads accepted at once, split over `processes` workers (each its own
+/// process: its own client and limiter, its own table, as two deployments or two
+/// shards).
+async fn accept_leads(
+    env: &Env,
+    limit: RateLimit,
+    latency_ms: u64,
+    processes: usize,
+) -> Result<Leads, Error> {
+    let (emulator, ws) = budget(limit, latency_ms).await?;
+    let mut workers = Vec::new();
+    let mut emails = Vec::new();
+    for p in 0..processes {
+        let ports = ports_on(env, &emulator, &ws, fresh_dynamo(env).await?, LIMIT)?;
+        let intake = ports.intake();
+        let mut ids = Vec::new();
+        for i in (p..LEADS).step_by(processes) {
+            let email = format!("drain{i}@example.com");
+            let body =
+                json!({"email": email, "submission_id": format!("drain-{i}"), "message": "hello"});
+            intake.handle(signed_lead(&body.to_string())).await;
+            ids.push(lead_id(&format!("own:drain-{i}")));
+            emails.push(email);
+        }
+        workers.push((ports.worker(), ids));
+    }
+    emulator.clear_requests();
+    Ok(Leads {
+        emulator,
+        ws,
+        emails,
+        workers,
+    })
+}
+
+fn figures(took: Duration, seen: &Seen, lost: usize, doubled: usize) -> String {
+    format!(
+        "{:.0} s; {:.1} % of the limit; {} × 429 ({:.2} % of {} calls); {lost} lost; {doubled} duplicate contacts",
+        took.as_secs_f64(),
+        seen.share * 100.0,
+        seen.refused,
+        seen.refused as f64 * 100.0 / seen.requests.max(1) as f64,
+        seen.requests,
+    )
+}
+
+/// One worker drains `LEADS` new leads.
+async fn leads(
+    env: &Env,
+    shape: &'static str,
+    limit: RateLimit,
+    latency_ms: u64,
+) -> Result<Row, Error> {
+    let run = accept_leads(env, limit, latency_ms, 1).await?;
+    let started = Instant::now();
+    for (worker, ids) in &run.workers {
+        shard(worker, ids.clone(), batch_size()).await?;
+    }
+    let took = started.elapsed();
+    let (lost, doubled) = lost_and_doubled(&run.emulator, &run.ws, &run.emails);
+    Ok((
+        format!(
+            "drain {LEADS} new leads at once: Notion at 3/s ({shape}), {latency_ms} ms latency"
+        ),
+        figures(took, &seen(&run.emulator), lost, doubled),
+    ))
+}
+
+/// Two workers, each with half the leads, and the digest over 250 stale leads, all
+/// configured at the full rate, share one budget.
+async fn shared(env: &Env) -> Result<Row, Error> {
+    let latency_ms = 200;
+    let run = accept_leads(env, RateLimit::STRICT, latency_ms, 2).await?;
+    for i in 0..250 {
+        run.emulator.create_page_as_person(
+            json!({"Name": {"title": [{"text": {"content": format!("Old {i}")}}]},
+                   "Email": {"email": format!("old{i}@example.com")},
+                   "Status": {"select": {"name": "new lead"}},
+                   "Last Contacted": {"date": {"start": "2025-01-01"}}}),
+            &run.ws.contacts_data_source_id,
+        )?;
+    }
+    run.emulator.clear_requests();
+    let digest = ports_on(env, &run.emulator, &run.ws, fresh_dynamo(env).await?, LIMIT)?.digest();
+    let started = Instant::now();
+    let batch = batch_size();
+    let drains = run
+        .workers
+        .iter()
+        .map(|(worker, ids)| shard(worker, ids.clone(), batch));
+    let (drained, report) = tokio::join!(futures::future::join_all(drains), async {
+        // The digest starts while both workers are busy.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        digest.run().await
+    });
+    for d in drained {
+        d?;
+    }
+    let took = started.elapsed();
+    let posted = report.map(|r| r.posted).unwrap_or(false);
+    let (lost, doubled) = lost_and_doubled(&run.emulator, &run.ws, &run.emails);
+    Ok((
+        format!(
+            "two workers ({} leads each) and the digest (250 stale leads) sharing one budget: strict 1-s window, {latency_ms} ms latency",
+            LEADS / 2
+        ),
+        format!(
+            "{}; digest posted: {posted}",
+            figures(took, &seen(&run.emulator), lost, doubled)
+        ),
+    ))
+}
+
+/// `DEALS` stage changes at once, each to a routed stage: one Slack message each.
+async fn deals(env: &Env) -> Result<Row, Error> {
+    let latency_ms = 200;
+    let (emulator, ws) = budget(RateLimit::STRICT, latency_ms).await?;
+    let ports = ports_on(env, &emulator, &ws, fresh_dynamo(env).await?, LIMIT)?;
+    let notion = ports.notion.with_token(DEFAULT_TOKEN.to_owned().into());
+    let stage_id = notion
+        .retrieve_data_source(&ws.deals_data_source_id)
+        .await?
+        .properties["Stage"]
+        .id
+        .clone();
+    let webhook = ports.webhook();
+    let stages = ["won", "lost", "negotiation"];
+    let mut ids = Vec::new();
+    for i in 0..DEALS {
+        let page = emulator.create_page_as_person(
+            json!({"Deal Name": {"title": [{"text": {"content": format!("Deal {i}")}}]},
+                   "Stage": {"status": {"name": stages[i % 3]}}}),
+            &ws.deals_data_source_id,
+        )?;
+        let event = deal_event(i, &page, &ws, &stage_id);
+        let sig = notion_signature::sign(crate::WEBHOOK_TOKEN, event.as_bytes());
+        let mut request = lambda_http::Request::new(lambda_http::Body::Text(event));
+        *request.method_mut() = lambda_http::http::Method::POST;
+        request
+            .headers_mut()
+            .insert(notion_signature::HEADER, sig.parse()?);
+        webhook.handle(request).await;
+        ids.push(event_id(&format!("bench-deal-{i}")));
+    }
+    let announced = || -> usize { stages.iter().map(|s| env.slack.to(s).len()).sum() };
+    let before = announced();
+    emulator.clear_requests();
+    let started = Instant::now();
+    shard(&ports.worker(), ids, batch_size()).await?;
+    let took = started.elapsed();
+    let posted = announced() - before;
+    let s = seen(&emulator);
+    Ok((
+        format!(
+            "{DEALS} deal stage changes at once: Notion at 3/s (strict 1-s window), {latency_ms} ms latency, Slack 1/s per destination"
+        ),
+        format!(
+            "{:.0} s; {posted} Slack messages for {DEALS} changes; {} × 429 ({:.2} % of {} calls)",
+            took.as_secs_f64(),
+            s.refused,
+            s.refused as f64 * 100.0 / s.requests.max(1) as f64,
+            s.requests
+        ),
+    ))
+}
+
+fn deal_event(i: usize, page: &Value, ws: &SeededWorkspace, stage_id: &str) -> String {
+    json!({
+        "id": format!("bench-deal-{i}"), "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "type": "page.properties_updated", "authors": [{"id": ws.people[0].0, "type": "person"}],
+        "entity": {"id": page["id"], "type": "page"},
+        "data": {"parent": {"id": ws.deals_database_id, "type": "database",
+                            "data_source_id": ws.deals_data_source_id},
+                 "updated_properties": [stage_id]},
+    })
+    .to_string()
+}
+
+/// Every drain at once, each on its own budget.
+pub async fn measure(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::error::Error>> {
+    let mut runs: Vec<futures::future::LocalBoxFuture<'_, Result<Row, Error>>> = Vec::new();
+    for (shape, limit) in shapes() {
+        for latency in [0, 200, 500] {
+            runs.push(Box::pin(leads(env, shape, limit, latency)));
+        }
+    }
+    runs.push(Box::pin(shared(env)));
+    runs.push(Box::pin(deals(env)));
+    for row in futures::future::join_all(runs).await {
+        rows.push(row?);
+    }
+    Ok(())
+}
