@@ -51,8 +51,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if wanted("calls") {
         notion_calls(&env, &mut rows).await?;
     }
-    if wanted("drain") {
-        drain::measure(&env, &mut rows).await?;
+    if wanted("drain") || wanted("shared") {
+        drain::measure(&env, &mut rows, wanted("drain")).await?;
     }
     if wanted("coldstart") {
         coldstart::measure(&env, &mut rows).await?;

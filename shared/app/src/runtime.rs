@@ -149,6 +149,7 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
             secrets: Arc::clone(&self.secrets),
             clock: Arc::clone(&self.clock),
             settings,
+            index_gate: Arc::default(),
         }
     }
 }

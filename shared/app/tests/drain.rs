@@ -196,3 +196,32 @@ async fn two_workers_and_the_digest_share_one_budget_and_every_item_completes_on
         log.len()
     );
 }
+
+/// Leads written side by side find the contacts index missing at the same moment: one
+/// of them reads every contact, the others wait for it and then ask for their own
+/// address, instead of each reading every contact again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leads_side_by_side_read_the_contacts_once() {
+    let h = Harness::new().await;
+    // Two pages of contacts (Notion answers at most 100 rows a page).
+    for i in 0..150 {
+        h.stale_contact(&format!("known{i}@example.com"));
+    }
+    for i in 0..6 {
+        h.accept(&format!("idx-{i}"), &format!("new{i}@example.com"))
+            .await;
+    }
+    h.emulator.clear_requests();
+    assert!(h.run_worker(&ids("idx", 6)).await.is_empty());
+    let queries = h
+        .emulator
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/query"))
+        .count();
+    assert_eq!(
+        queries, 7,
+        "two pages to build the index once, then one query per other person"
+    );
+    assert_eq!(contacts_per_email(&h).len(), 156);
+}

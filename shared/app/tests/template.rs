@@ -4,7 +4,8 @@ use crm_notion::{NotionClient, NotionConfig};
 use crm_slack::{SlackClient, SlackConfig};
 
 /// The `Timeout:` of the function whose `Binary:` is `binary`.
-fn timeout_of(binary: &str) -> u64 {
+/// The first `key: value` number after the function whose binary is `binary`.
+fn setting_of(binary: &str, key: &str) -> u64 {
     let template =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml"))
             .unwrap();
@@ -14,14 +15,22 @@ fn timeout_of(binary: &str) -> u64 {
         .1;
     after
         .lines()
-        .find_map(|l| l.trim().strip_prefix("Timeout: "))
-        .unwrap()
+        .find_map(|l| l.trim().strip_prefix(key)?.strip_prefix(": "))
+        .unwrap_or_else(|| panic!("no {key} after {binary}"))
         .parse()
         .unwrap()
 }
 
+fn timeout_of(binary: &str) -> u64 {
+    setting_of(binary, "Timeout")
+}
+
+fn batch_size_of(binary: &str) -> u64 {
+    setting_of(binary, "BatchSize")
+}
+
 #[test]
-fn the_worker_timeout_holds_one_item_at_its_worst() {
+fn the_worker_timeout_holds_a_batch_at_notions_pace_and_one_item_at_its_worst() {
     let notion = NotionClient::new(NotionConfig::new(
         "https://api.notion.com",
         "".to_owned().into(),
@@ -35,6 +44,14 @@ fn the_worker_timeout_holds_one_item_at_its_worst() {
         "one item may take {item:?}; the worker's timeout is {timeout:?}"
     );
     assert!(crm_app::worker::lease_for(item) > item);
+    // A whole batch of new leads at Notion's pace (three calls each at 3 a second),
+    // then the worst case of the last: the batch is not handed back for want of time.
+    let batch = batch_size_of("worker");
+    let paced = std::time::Duration::from_secs(batch);
+    assert!(
+        paced + item + crm_app::worker::DEADLINE_MARGIN <= timeout,
+        "a batch of {batch} takes about {paced:?} at Notion's pace; the timeout is {timeout:?}"
+    );
 }
 
 #[test]

@@ -15,6 +15,12 @@
 //!
 //! Where Notion does fold case, the address query alone finds the contact; where it does
 //! not, the index does. The matches are compared without case here in both cases.
+//!
+//! The worker writes several leads at once, and they would all find the index missing
+//! or due at the same moment and read the same contacts side by side, spending Notion's
+//! budget on copies of one answer. So one lookup of a process builds or catches up the
+//! index at a time ([`IndexGate`]); the others wait for it, then look in the fresh index
+//! for their own address before asking Notion for the address alone.
 
 use std::collections::BTreeMap;
 
@@ -47,12 +53,17 @@ pub enum LookupError {
     Store(#[from] StoreError),
 }
 
+/// Lets one lookup of a process at a time build or catch up the index.
+#[derive(Debug, Default)]
+pub struct IndexGate(tokio::sync::Mutex<()>);
+
 /// Where the contacts are and how their email property is named.
 pub struct Contacts<'a, S> {
     pub store: &'a S,
     pub notion: &'a NotionClient,
     pub data_source: &'a str,
     pub email_property: &'a str,
+    pub gate: &'a IndexGate,
 }
 
 /// What one lookup asks Notion for.
@@ -73,18 +84,59 @@ impl<S: Store> Contacts<'_, S> {
         email: &ContactEmail,
         now_ms: i64,
     ) -> Result<Option<Page>, LookupError> {
+        if self.scope(now_ms).await? == Scope::Address {
+            return self.query(email, Scope::Address, now_ms).await;
+        }
+        let building = self.gate.0.lock().await;
+        match self.scope(now_ms).await? {
+            // Another lookup caught the index up while this one waited: the address may
+            // be in it now, in a case the address query would miss.
+            Scope::Address => {
+                drop(building);
+                if let Some(page) = self.indexed(email).await? {
+                    return Ok(Some(page));
+                }
+                self.query(email, Scope::Address, now_ms).await
+            }
+            scope => self.query(email, scope, now_ms).await,
+        }
+    }
+
+    /// What this lookup should ask for, given when the index last caught up.
+    async fn scope(&self, now_ms: i64) -> Result<Scope, LookupError> {
         let watermark = self
             .store
             .cache_get(WATERMARK_KEY)
             .await?
             .map(|e| e.version);
-        let scope = match watermark {
+        Ok(match watermark {
             None => Scope::Everything,
             Some(last) if now_ms - last >= CATCH_UP_EVERY_MS => {
                 Scope::AddressAndEditedSince(last - OVERLAP_MS)
             }
             Some(_) => Scope::Address,
+        })
+    }
+
+    /// The live page the index holds for `email`, if any.
+    async fn indexed(&self, email: &ContactEmail) -> Result<Option<Page>, LookupError> {
+        let Some(entry) = self.store.cache_get(&keys::email(email)).await? else {
+            return Ok(None);
         };
+        match self.notion.retrieve_page(&entry.value, &[]).await {
+            Ok(page) if !page.in_trash => Ok(Some(page)),
+            Ok(_) => Ok(None),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn query(
+        &self,
+        email: &ContactEmail,
+        scope: Scope,
+        now_ms: i64,
+    ) -> Result<Option<Page>, LookupError> {
         let request = QueryRequest {
             filter: Some(self.filter(email, scope)),
             // Oldest first: of several contacts with one address, the oldest is kept.

@@ -348,6 +348,7 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
             notion: self.notion,
             data_source: &self.worker.settings.contacts_data_source,
             email_property: &self.worker.settings.properties.contacts.email,
+            gate: &self.worker.index_gate,
         };
         let now = self.worker.clock.now().as_millis();
         Ok(contacts.find(&self.lead.email, now).await?)

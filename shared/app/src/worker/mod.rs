@@ -18,6 +18,7 @@ mod lanes;
 mod lead;
 
 pub use budget::{MARGIN as DEADLINE_MARGIN, item_worst_case, lease_for, may_start};
+pub use contacts_index::IndexGate;
 pub(crate) use deal::known_deals_database;
 pub use lanes::Ran;
 
@@ -140,6 +141,8 @@ pub struct Worker<S, P> {
     pub secrets: Arc<CachedSecrets<P>>,
     pub clock: Arc<dyn Clock>,
     pub settings: WorkerSettings,
+    /// One catch-up of the contacts index at a time in this process.
+    pub index_gate: Arc<contacts_index::IndexGate>,
 }
 
 impl<S: Store, P: SecretsSource> Worker<S, P> {
