@@ -43,8 +43,8 @@ const FLOOR: f64 = 0.1;
 /// five sixths of the gap to the configured rate by the end of it, and the rest soon
 /// after (the gap shrinks by `exp(-1.8·(t/CLIMB)^4)`). Holding first keeps a process
 /// that shares the budget from probing into a refusal every few seconds; closing the
-/// gap later takes back, within three minutes, a budget no one else uses any more.
-const CLIMB: Duration = Duration::from_secs(160);
+/// gap later takes back, within two minutes, a budget no one else uses any more.
+const CLIMB: Duration = Duration::from_secs(100);
 /// How far back delivered calls are counted to tell what the process got through.
 const DELIVERY_WINDOW: Duration = Duration::from_secs(10);
 /// A quiet spell this long after a refusal gives the burst back.
