@@ -10,15 +10,16 @@
 //! * **A 429 pauses every task** of the process for its `Retry-After`, not only the one
 //!   that got it: the others would only collect 429s of their own.
 //! * **The rate steps down once per refusal**, not once per 429: requests already in
-//!   flight when the first 429 came back answer 429 too, and carry no new news. Near
-//!   the configured rate the step is small (a refusal there is usually timing); well
-//!   below it, someone else is spending the budget and the step is larger. The step
-//!   starts from what the process actually got through in the last seconds when that
-//!   was less than its rate: with another process sharing the budget, that is its share.
-//! * **The rate climbs back** towards the configured rate while calls succeed: slowly
-//!   just after a refusal, faster the longer none comes, so a budget another process
-//!   stopped using is taken back within minutes, and one still shared is not probed
-//!   into a refusal every few seconds. Never above the configured rate.
+//!   flight when the first 429 came back answer 429 too, and carry no new news. The
+//!   step is small (3 %), taken from the rate or, when less, from what the process
+//!   actually got through since its last pause: with another process spending the same
+//!   budget, that is its share. Refusals that follow each other within seconds say the
+//!   rate is far off, and each doubles the step, so two processes that both start at
+//!   the full rate find their shares within a few seconds.
+//! * **The rate climbs back** towards the configured rate while calls succeed: it holds
+//!   for a while after a refusal, then closes the gap, so a budget still shared is not
+//!   probed into a refusal every few seconds, and one no one else uses any more is
+//!   taken back within two minutes. Never above the configured rate.
 //! * **Bursts** (requests at once after a quiet spell) are allowed only while they
 //!   cost nothing: a refusal takes the burst away, and it comes back only to a limiter
 //!   that has been idle, a minute or more after the refusal. (A server that counts in
