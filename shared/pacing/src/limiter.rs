@@ -56,6 +56,8 @@ const BURST_RESTORE: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ticket {
     epoch: u64,
+    /// When the request was let go.
+    sent: Instant,
 }
 
 /// An adaptive GCRA ("leaky bucket as a meter") limiter: up to `burst` requests may go
@@ -159,7 +161,10 @@ impl Limiter {
             tokio::time::sleep_until(at).await;
             // A pause that began while this task slept voided its slot: take a new one.
             if generation.is_some_and(|g| g == self.state().generation) {
-                return Ticket { epoch };
+                return Ticket {
+                    epoch,
+                    sent: Instant::now(),
+                };
             }
         }
     }
@@ -190,7 +195,11 @@ impl Limiter {
     pub fn limited(&self, ticket: Ticket, retry_after: Option<Duration>) {
         let mut s = self.state();
         let now = Instant::now();
-        let until = now + retry_after.unwrap_or(DEFAULT_PAUSE);
+        // The server counted from when it refused, which is about half way between
+        // sending and this answer: with a slow server, waiting from now would wait too
+        // long.
+        let refused_at = ticket.sent + now.saturating_duration_since(ticket.sent) / 2;
+        let until = (refused_at + retry_after.unwrap_or(DEFAULT_PAUSE)).max(now);
         let until = s.paused_until.map_or(until, |p| p.max(until));
         s.paused_until = Some(until);
         s.resumed = Some(until);

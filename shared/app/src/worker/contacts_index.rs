@@ -19,8 +19,9 @@
 //! The worker writes several leads at once, and they would all find the index missing
 //! or due at the same moment and read the same contacts side by side, spending Notion's
 //! budget on copies of one answer. So one lookup of a process builds or catches up the
-//! index at a time ([`IndexGate`]); the others wait for it, then look in the fresh index
-//! for their own address before asking Notion for the address alone.
+//! index at a time ([`IndexGate`]). While the index is being built, the others wait for
+//! it, then look in the fresh index for their own address before asking Notion for the
+//! address alone; while it is only being caught up, they ask for their address at once.
 
 use std::collections::BTreeMap;
 
@@ -84,10 +85,18 @@ impl<S: Store> Contacts<'_, S> {
         email: &ContactEmail,
         now_ms: i64,
     ) -> Result<Option<Page>, LookupError> {
-        if self.scope(now_ms).await? == Scope::Address {
-            return self.query(email, Scope::Address, now_ms).await;
-        }
-        let building = self.gate.0.lock().await;
+        let building = match self.scope(now_ms).await? {
+            Scope::Address => return self.query(email, Scope::Address, now_ms).await,
+            // A catch-up is upkeep: while another lookup runs one, this one asks for its
+            // address alone rather than wait.
+            Scope::AddressAndEditedSince(_) => match self.gate.0.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return self.query(email, Scope::Address, now_ms).await,
+            },
+            // Without an index, an address typed in another case would be missed: wait
+            // for the lookup that builds it.
+            Scope::Everything => self.gate.0.lock().await,
+        };
         match self.scope(now_ms).await? {
             // Another lookup caught the index up while this one waited: the address may
             // be in it now, in a case the address query would miss.
