@@ -370,6 +370,24 @@ async fn a_refused_connection_is_an_error_that_may_be_retried() {
     assert!(!format!("{err:?}").contains(DEFAULT_TOKEN));
 }
 
+/// `n` one-row queries of `data_source` at once; each must succeed.
+async fn query_at_once(notion: &NotionClient, data_source: &str, n: usize) {
+    let calls = (0..n).map(|_| {
+        let notion = notion.clone();
+        let ds = data_source.to_owned();
+        tokio::spawn(async move {
+            let query = QueryRequest {
+                page_size: Some(1),
+                ..QueryRequest::default()
+            };
+            notion.query_data_source(&ds, &query).await
+        })
+    });
+    for call in futures::future::join_all(calls).await {
+        call.unwrap().unwrap();
+    }
+}
+
 /// Many calls at once stay within a server's limit of `RATE` a second with a small
 /// burst: none is refused. The pacing is the same at Notion's 3 a second (what
 /// `make bench` drains a burst of leads at); a higher rate keeps this test short.
@@ -387,24 +405,7 @@ async fn the_limiter_paces_concurrent_calls_under_the_servers_limit() {
         c.rate_per_second = RATE;
         c.burst = 3;
     });
-    let calls = (0..CALLS).map(|_| {
-        let notion = notion.clone();
-        let ds = ws.contacts_data_source_id.clone();
-        tokio::spawn(async move {
-            notion
-                .query_data_source(
-                    &ds,
-                    &QueryRequest {
-                        page_size: Some(1),
-                        ..QueryRequest::default()
-                    },
-                )
-                .await
-        })
-    });
-    for call in futures::future::join_all(calls).await {
-        call.unwrap().unwrap();
-    }
+    query_at_once(&notion, &ws.contacts_data_source_id, CALLS).await;
     let log = emulator.requests();
     assert_eq!(log.len(), CALLS, "no call needed a retry");
     assert!(log.iter().all(|r| r.status == 200));
@@ -439,21 +440,7 @@ async fn a_429_pauses_every_concurrent_call_and_slows_the_pace() {
         c.rate_per_second = RATE;
         c.burst = 3;
     });
-    let calls = (0..CALLS).map(|_| {
-        let notion = notion.clone();
-        let ds = ws.contacts_data_source_id.clone();
-        tokio::spawn(async move {
-            let page_size = Some(1);
-            let query = QueryRequest {
-                page_size,
-                ..QueryRequest::default()
-            };
-            notion.query_data_source(&ds, &query).await
-        })
-    });
-    for call in futures::future::join_all(calls).await {
-        call.unwrap().unwrap();
-    }
+    query_at_once(&notion, &ws.contacts_data_source_id, CALLS).await;
     let log = emulator.requests();
     let refused: Vec<u64> = log
         .iter()

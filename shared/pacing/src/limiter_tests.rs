@@ -1,6 +1,23 @@
 use super::*;
 use std::sync::Arc;
 
+/// `n` tasks that each wait for a slot and say when they got it, since `start`.
+fn acquire_at_once(
+    limiter: &Arc<Limiter>,
+    n: usize,
+    start: Instant,
+) -> Vec<tokio::task::JoinHandle<Duration>> {
+    (0..n)
+        .map(|_| {
+            let l = Arc::clone(limiter);
+            tokio::spawn(async move {
+                l.acquire().await;
+                start.elapsed()
+            })
+        })
+        .collect()
+}
+
 #[tokio::test(start_paused = true)]
 async fn burst_goes_at_once_then_requests_are_paced() {
     let limiter = Arc::new(Limiter::new(3.0, 3));
@@ -25,15 +42,7 @@ async fn burst_goes_at_once_then_requests_are_paced() {
 async fn concurrent_callers_share_one_budget() {
     let limiter = Arc::new(Limiter::new(3.0, 3));
     let start = Instant::now();
-    let tasks: Vec<_> = (0..60)
-        .map(|_| {
-            let l = Arc::clone(&limiter);
-            tokio::spawn(async move {
-                l.acquire().await;
-                start.elapsed()
-            })
-        })
-        .collect();
+    let tasks = acquire_at_once(&limiter, 60, start);
     let mut times = Vec::new();
     for t in tasks {
         times.push(t.await.unwrap());
@@ -76,15 +85,7 @@ async fn a_refusal_pauses_every_task_not_only_the_refused_one() {
     let first = limiter.acquire().await;
     let start = Instant::now();
     // Five tasks queue for slots 100 ms apart; then the first request is refused.
-    let waiting: Vec<_> = (0..5)
-        .map(|_| {
-            let l = Arc::clone(&limiter);
-            tokio::spawn(async move {
-                l.acquire().await;
-                start.elapsed()
-            })
-        })
-        .collect();
+    let waiting = acquire_at_once(&limiter, 5, start);
     tokio::time::sleep(Duration::from_millis(150)).await;
     limiter.limited(first, Some(Duration::from_secs(2)));
     let mut sent = Vec::new();
