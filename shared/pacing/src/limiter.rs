@@ -19,7 +19,9 @@
 //! * **The rate climbs back** towards the configured rate while calls succeed: it holds
 //!   for a while after a refusal, then closes the gap, so a budget still shared is not
 //!   probed into a refusal every few seconds, and one no one else uses any more is
-//!   taken back within two minutes. Never above the configured rate.
+//!   taken back within a few minutes. The further under the rate, the sooner the
+//!   climb: processes sharing a budget drift towards equal shares. Never above the
+//!   configured rate.
 //! * **Bursts** (requests at once after a quiet spell) are allowed only while they
 //!   cost nothing: a refusal takes the burst away, and it comes back only to a limiter
 //!   that has been idle, a minute or more after the refusal. (A server that counts in
@@ -42,9 +44,11 @@ const STREAK: Duration = Duration::from_secs(5);
 const FLOOR: f64 = 0.1;
 /// The climb back after a refusal: the rate holds for about half of this, then closes
 /// five sixths of the gap to the configured rate by the end of it, and the rest soon
-/// after (the gap shrinks by `exp(-1.8·(t/CLIMB)^4)`). Holding first keeps a process
-/// that shares the budget from probing into a refusal every few seconds; closing the
-/// gap later takes back, within two minutes, a budget no one else uses any more.
+/// after (the gap shrinks by `exp(-1.8·(t/T)^4)`). Holding first keeps a process that
+/// shares the budget from probing into a refusal every few seconds; closing the gap
+/// later takes back a budget no one else uses any more. `T` is this for a process at
+/// half the configured rate, and scales with how close to the rate it was stepped
+/// (from half as long far under it to four times as long just under it).
 const CLIMB: Duration = Duration::from_secs(100);
 /// How far back delivered calls are counted to tell what the process got through.
 const DELIVERY_WINDOW: Duration = Duration::from_secs(10);
@@ -184,9 +188,16 @@ impl Limiter {
         let Some(refusal) = s.last_refusal else {
             return;
         };
-        let t = now.saturating_duration_since(refusal).as_secs_f64() / CLIMB.as_secs_f64();
-        let gap = (self.ceiling - s.stepped) * (-1.8 * t.powi(4)).exp();
-        s.rate = (self.ceiling - gap).clamp(s.rate, self.ceiling);
+        // A process far under the configured rate climbs back sooner than one close to it:
+        // two processes that share the budget drift towards equal shares, and one left
+        // alone takes the budget back soon; one refused just under the rate (timing, not
+        // another process) holds there longer and is refused seldom.
+        let gap = (self.ceiling - s.stepped).max(f64::MIN_POSITIVE);
+        let scale = (self.ceiling / (2.0 * gap)).clamp(0.5, 4.0);
+        let t =
+            now.saturating_duration_since(refusal).as_secs_f64() / (CLIMB.as_secs_f64() * scale);
+        let left = gap * (-1.8 * t.powi(4)).exp();
+        s.rate = (self.ceiling - left).clamp(s.rate, self.ceiling);
     }
 
     /// The server refused a request sent with `ticket` for its rate (429, or Notion's
