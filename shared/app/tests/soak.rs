@@ -101,6 +101,11 @@ async fn everything_at_once_under_random_faults_ends_exactly_once() {
             })
         })
         .collect();
+    // Faults every run meets, whatever the random draw and however fast the work goes.
+    d.h.emulator
+        .inject(FaultRule::rate_limited(None, "*", 1).times(2));
+    d.h.emulator
+        .inject(FaultRule::status(None, "*", 503).times(2));
     // Chaos: a fault now and then, while everything arrives.
     let chaos = {
         let (d, stop) = (Arc::clone(&d), Arc::clone(&stop));
