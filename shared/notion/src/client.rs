@@ -259,9 +259,18 @@ impl NotionClient {
         repeat: Repeat,
     ) -> Result<T, NotionError> {
         let started = Instant::now();
+        // Waiting for a slot counts against the call's time too: with many tasks (or a
+        // long pause) ahead, the call gives up unsent rather than outlast its budget.
+        let deadline = started + self.retry.max_elapsed;
         let mut retries = 0u32;
+        let mut last_error = None;
         loop {
-            let ticket = self.limiter.acquire().await;
+            let Some(ticket) = self.limiter.acquire_before(Some(deadline)).await else {
+                return Err(last_error.unwrap_or_else(|| NotionError::Paced {
+                    method: method.to_string(),
+                    path: path.to_owned(),
+                }));
+            };
             let outcome = self.send_once(&method, path, query, body.as_ref()).await;
             self.tell_limiter(ticket, &outcome);
             let wait = match &outcome {
@@ -280,6 +289,7 @@ impl NotionClient {
             if let Err(err) = &outcome {
                 tracing::warn!(%method, path, retry = retries, wait_ms = wait.as_millis() as u64, error = %err, "retrying Notion call");
             }
+            last_error = outcome.err();
             tokio::time::sleep(wait).await;
         }
     }

@@ -20,6 +20,11 @@ pub enum NotionError {
         source: reqwest::Error,
     },
 
+    /// Not sent: the process's pace had no slot for it within the call's time budget
+    /// (many calls waiting, or a pause after a 429). Certainly not carried out.
+    #[error("{method} {path} was not sent: Notion's rate budget had no room for it in time")]
+    Paced { method: String, path: String },
+
     /// Notion answered 2xx with a body we cannot read.
     #[error("unexpected Notion response to {method} {path}: {detail}")]
     Decode {
@@ -65,7 +70,7 @@ impl NotionError {
                 409 | 500 | 502 | 503 | 504 | 529 => true,
                 _ => false,
             },
-            Self::Timeout { .. } | Self::Transport { .. } => true,
+            Self::Timeout { .. } | Self::Transport { .. } | Self::Paced { .. } => true,
             Self::Decode { .. } => false,
         }
     }
@@ -105,6 +110,7 @@ impl NotionError {
             Self::Api(e) => matches!(e.status, 500 | 502 | 503 | 504),
             Self::Timeout { .. } | Self::Decode { .. } => true,
             Self::Transport { source, .. } => !source.is_connect(),
+            Self::Paced { .. } => false,
         }
     }
 

@@ -469,6 +469,54 @@ async fn a_429_pauses_every_concurrent_call_and_slows_the_pace() {
     assert_eq!(log.len(), CALLS + refused.len());
 }
 
+/// Waiting for a slot counts against a call's time budget: with more calls queued than
+/// the pace lets through in that time, the rest give up unsent — retryable, certainly
+/// not carried out — instead of stretching past the budget the worker's timeout and
+/// leases are built on.
+#[tokio::test]
+async fn a_call_that_cannot_get_a_slot_in_time_gives_up_unsent() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client_with(&emulator, |c| {
+        c.rate_per_second = 2.0;
+        c.burst = 1;
+        c.retry.max_elapsed = Duration::from_secs(1);
+    });
+    let started = std::time::Instant::now();
+    let calls = (0..6).map(|_| {
+        let (notion, ds) = (notion.clone(), ws.contacts_data_source_id.clone());
+        tokio::spawn(async move {
+            let query = QueryRequest {
+                page_size: Some(1),
+                ..QueryRequest::default()
+            };
+            notion.query_data_source(&ds, &query).await
+        })
+    });
+    let results: Vec<_> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let sent = results.iter().filter(|r| r.is_ok()).count();
+    let paced: Vec<&NotionError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    // Slots at 0, 0.5 and 1 s fit the one-second budget; the others do not.
+    assert_eq!(sent, 3, "{results:?}");
+    for err in &paced {
+        assert!(matches!(err, NotionError::Paced { .. }), "{err:?}");
+        assert!(err.is_retryable() && !err.may_have_committed());
+    }
+    assert_eq!(
+        emulator.requests().len(),
+        sent,
+        "a paced call reached Notion"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn filters_sorts_and_filter_properties_reach_notion() {
     let Setup { emulator, ws } = setup().await;

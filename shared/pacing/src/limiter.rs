@@ -137,12 +137,30 @@ impl Limiter {
     /// Waits until the next request may be sent.
     pub async fn acquire(&self) -> Ticket {
         loop {
+            if let Some(ticket) = self.acquire_before(None).await {
+                return ticket;
+            }
+        }
+    }
+
+    /// Waits until the next request may be sent, unless that is after `deadline`: then
+    /// `None` at once, with no slot taken. A call with a time budget asks this way, so
+    /// that waiting its turn behind other tasks, or out a long pause, counts against
+    /// its budget instead of stretching it.
+    pub async fn acquire_before(&self, deadline: Option<Instant>) -> Option<Ticket> {
+        let too_late = |at: Instant| deadline.is_some_and(|d| at > d);
+        loop {
             let (at, generation, epoch) = {
                 let mut s = self.state();
                 let now = Instant::now();
                 s.first_use.get_or_insert(now);
                 match s.paused_until {
-                    Some(until) if until > now => (until, None, s.epoch),
+                    Some(until) if until > now => {
+                        if too_late(until) {
+                            return None;
+                        }
+                        (until, None, s.epoch)
+                    }
                     _ => {
                         // The burst comes back only to an idle limiter: restored in
                         // the middle of a backlog, it would send one at once.
@@ -157,6 +175,9 @@ impl Limiter {
                         let tolerance = interval.saturating_mul(s.burst - 1);
                         let theoretical = s.tat.map_or(now, |t| t.max(now));
                         let allowed = theoretical.checked_sub(tolerance).unwrap_or(now).max(now);
+                        if too_late(allowed) {
+                            return None;
+                        }
                         s.tat = Some(theoretical + interval);
                         (allowed, Some(s.generation), s.epoch)
                     }
@@ -165,10 +186,10 @@ impl Limiter {
             tokio::time::sleep_until(at).await;
             // A pause that began while this task slept voided its slot: take a new one.
             if generation.is_some_and(|g| g == self.state().generation) {
-                return Ticket {
+                return Some(Ticket {
                     epoch,
                     sent: Instant::now(),
-                };
+                });
             }
         }
     }

@@ -80,6 +80,31 @@ async fn an_idle_limiter_refills_its_burst() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_slot_after_the_deadline_is_refused_at_once_and_not_taken() {
+    let limiter = Limiter::new(2.0, 1);
+    limiter.acquire().await;
+    let start = Instant::now();
+    // The next slot is 500 ms away.
+    let deadline = Some(start + Duration::from_millis(400));
+    assert!(limiter.acquire_before(deadline).await.is_none());
+    assert_eq!(start.elapsed(), Duration::ZERO, "it did not wait");
+    // Nothing was reserved: the next caller gets that slot, not the one after.
+    limiter.acquire().await;
+    assert_eq!(start.elapsed(), Duration::from_millis(500));
+    // A pause past the deadline is refused the same way.
+    let t = limiter.acquire().await;
+    limiter.limited(t, Some(Duration::from_secs(5)));
+    let now = Instant::now();
+    assert!(
+        limiter
+            .acquire_before(Some(now + Duration::from_secs(2)))
+            .await
+            .is_none()
+    );
+    assert_eq!(Instant::now(), now);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_refusal_pauses_every_task_not_only_the_refused_one() {
     let limiter = Arc::new(Limiter::new(10.0, 1));
     let first = limiter.acquire().await;

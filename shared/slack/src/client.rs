@@ -19,6 +19,10 @@ pub enum SlackError {
     /// Rate limited until the retry budget ran out: not posted.
     #[error("Slack answered {status} until the retry budget ran out")]
     Unavailable { status: u16 },
+    /// Not sent: the destination's pace had no slot for it within the post's time
+    /// budget (many posts queued, or a pause after a 429). Not posted.
+    #[error("not sent: Slack's pace for this destination had no room for it in time")]
+    Paced,
     /// Slack could not be reached (the connection was refused): not posted.
     #[error("could not reach Slack")]
     Unreachable(#[source] reqwest::Error),
@@ -37,7 +41,7 @@ impl SlackError {
     /// the redrive's week, not given up at once. A refused payload (400) stays refused.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Unavailable { .. } | Self::Unreachable(_) => true,
+            Self::Unavailable { .. } | Self::Unreachable(_) | Self::Paced => true,
             Self::Rejected { status, .. } => matches!(status, 403 | 404 | 410),
             Self::Unconfirmed { .. } => false,
         }
@@ -128,9 +132,16 @@ impl SlackClient {
         let limiter = self.limiter(webhook);
         let started = Instant::now();
         let policy = &self.config.retry;
+        // Waiting for the destination's pace counts against the post's time: with many
+        // posts queued for one destination, a post gives up unsent rather than outlast
+        // its budget.
+        let deadline = started + policy.max_elapsed;
         let mut retries = 0u32;
+        let mut last_error = None;
         loop {
-            let ticket = limiter.acquire().await;
+            let Some(ticket) = limiter.acquire_before(Some(deadline)).await else {
+                return Err(last_error.unwrap_or(SlackError::Paced));
+            };
             let (error, wait) = match self.send_once(webhook, message).await {
                 Ok(()) => {
                     limiter.succeeded(ticket);
@@ -152,6 +163,7 @@ impl SlackClient {
                 return Err(error);
             }
             tracing::warn!(retry = retries, wait_ms = wait.as_millis() as u64, error = %error, "retrying Slack post");
+            last_error = Some(error);
             tokio::time::sleep(wait).await;
         }
     }

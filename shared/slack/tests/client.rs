@@ -176,3 +176,32 @@ async fn a_429_pauses_every_post_to_that_destination_only() {
     );
     assert_eq!(slack.to("won").len(), 3);
 }
+
+/// Posts queued for one destination beyond what its pace lets through in a post's time
+/// budget give up unsent (retryable, not posted) rather than outlast the budget.
+#[tokio::test]
+async fn a_post_that_cannot_get_a_slot_in_time_gives_up_unsent() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let slack_client = SlackClient::new(SlackConfig {
+        per_second: 2.0,
+        request_timeout: Duration::from_secs(2),
+        retry: crm_pacing::RetryPolicy {
+            max_elapsed: Duration::from_secs(1),
+            ..crm_testkit::fast_retry(3)
+        },
+    })
+    .unwrap();
+    let won = SecretString::from(slack.url("won"));
+    let posts = (0..5).map(|i| {
+        let (c, won) = (slack_client.clone(), won.clone());
+        async move { c.post(&won, &message(&format!("w{i}"))).await }
+    });
+    let results = futures::future::join_all(posts).await;
+    let posted = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(posted, 3, "{results:?}");
+    for err in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(err, SlackError::Paced), "{err:?}");
+        assert!(err.is_retryable() && !err.may_have_posted());
+    }
+    assert_eq!(slack.to("won").len(), posted);
+}
