@@ -39,7 +39,8 @@ type Row = (String, String);
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let env = setup().await?;
     let mut rows: Vec<Row> = Vec::new();
-    // `BENCH_ONLY=drain,coldstart` measures only those parts.
+    // `BENCH_ONLY=drain,coldstart` measures only those parts (`shared`: only the drains
+    // of processes sharing one budget).
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let wanted = |part: &str| only.is_empty() || only.split(',').any(|p| p.trim() == part);
     if wanted("intake") {

@@ -18,7 +18,7 @@ use crate::digest::{Digest, DigestSettings};
 use crate::intake::Intake;
 use crate::redrive::Redrive;
 use crate::webhook::NotionWebhook;
-use crate::worker::{Worker, WorkerSettings};
+use crate::worker::{IndexGate, Worker, WorkerSettings};
 use crm_slack::{SlackClient, SlackConfig};
 
 /// The secrets source this deployment is configured with.
@@ -65,6 +65,9 @@ pub struct Ports<S, P> {
     /// Paced for the whole process; each use takes the current token from `secrets`.
     pub notion: NotionClient,
     pub slack: SlackClient,
+    /// One build or catch-up of the contacts index at a time for the whole process (the
+    /// worker and, in `crm serve`, the redrive).
+    pub index_gate: Arc<IndexGate>,
 }
 
 /// The context of a deployed function.
@@ -92,6 +95,7 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
             clock,
             store,
             secrets,
+            index_gate: Arc::default(),
         })
     }
 
@@ -149,7 +153,7 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
             secrets: Arc::clone(&self.secrets),
             clock: Arc::clone(&self.clock),
             settings,
-            index_gate: Arc::default(),
+            index_gate: Arc::clone(&self.index_gate),
         }
     }
 }

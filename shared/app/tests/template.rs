@@ -3,22 +3,8 @@
 use crm_notion::{NotionClient, NotionConfig};
 use crm_slack::{SlackClient, SlackConfig};
 
-/// The `Timeout:` of the function whose `Binary:` is `binary`.
-/// The first `key: value` number after the function whose binary is `binary`.
 fn setting_of(binary: &str, key: &str) -> u64 {
-    let template =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml"))
-            .unwrap();
-    let after = template
-        .split_once(&format!("Binary: {binary}\n"))
-        .unwrap_or_else(|| panic!("no function {binary}"))
-        .1;
-    after
-        .lines()
-        .find_map(|l| l.trim().strip_prefix(key)?.strip_prefix(": "))
-        .unwrap_or_else(|| panic!("no {key} after {binary}"))
-        .parse()
-        .unwrap()
+    crm_testkit::template_number(binary, key).unwrap()
 }
 
 fn timeout_of(binary: &str) -> u64 {

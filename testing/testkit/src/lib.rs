@@ -85,6 +85,24 @@ impl Drop for Running {
     }
 }
 
+/// A number `template.yaml` gives the function whose `Binary:` is `binary`: the first
+/// `key: value` after it (its `Timeout`, its stream's `BatchSize`). Tests check, and the
+/// bench runs with, what deploys.
+pub fn template_number(binary: &str, key: &str) -> Result<u64, String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml");
+    let template = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let (_, after) = template
+        .split_once(&format!("Binary: {binary}\n"))
+        .ok_or_else(|| format!("no function {binary} in template.yaml"))?;
+    after
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(key)?.strip_prefix(": "))
+        .ok_or_else(|| format!("no {key} after {binary} in template.yaml"))?
+        .trim()
+        .parse()
+        .map_err(|e| format!("{key} of {binary}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

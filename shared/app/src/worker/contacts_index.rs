@@ -102,7 +102,7 @@ impl<S: Store> Contacts<'_, S> {
             // be in it now, in a case the address query would miss.
             Scope::Address => {
                 drop(building);
-                if let Some(page) = self.indexed(email).await? {
+                if let Some(page) = self.cached(email).await? {
                     return Ok(Some(page));
                 }
                 self.query(email, Scope::Address, now_ms).await
@@ -127,17 +127,21 @@ impl<S: Store> Contacts<'_, S> {
         })
     }
 
-    /// The live page the index holds for `email`, if any.
-    async fn indexed(&self, email: &ContactEmail) -> Result<Option<Page>, LookupError> {
-        let Some(entry) = self.store.cache_get(&keys::email(email)).await? else {
+    /// The live page the index holds for `email`, if any. An entry whose page is gone
+    /// or in the trash is dropped, so the next lookup asks Notion again.
+    pub async fn cached(&self, email: &ContactEmail) -> Result<Option<Page>, LookupError> {
+        let key = keys::email(email);
+        let Some(entry) = self.store.cache_get(&key).await? else {
             return Ok(None);
         };
         match self.notion.retrieve_page(&entry.value, &[]).await {
-            Ok(page) if !page.in_trash => Ok(Some(page)),
-            Ok(_) => Ok(None),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e.into()),
+            Ok(page) if !page.in_trash => return Ok(Some(page)),
+            Ok(_) => tracing::info!("cached contact is in the trash; looking again"),
+            Err(e) if e.is_not_found() => tracing::info!("cached contact is gone; looking again"),
+            Err(e) => return Err(e.into()),
         }
+        self.store.cache_delete(&key).await?;
+        Ok(None)
     }
 
     async fn query(

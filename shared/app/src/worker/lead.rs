@@ -330,26 +330,16 @@ impl<S: Store, P: SecretsSource> Run<'_, S, P> {
     /// The contact for this email: the cached page when it still exists and is not in
     /// the trash, else the oldest contact Notion has with the address in any case.
     async fn find_contact(&self) -> Result<Option<Page>, LeadFailure> {
-        let store = &self.worker.store;
-        let key = keys::email(&self.lead.email);
-        if let Some(cached) = store.cache_get(&key).await? {
-            match self.notion.retrieve_page(&cached.value, &[]).await {
-                Ok(page) if !page.in_trash => return Ok(Some(page)),
-                Ok(_) => tracing::info!("cached contact is in the trash; looking again"),
-                Err(e) if e.is_not_found() => {
-                    tracing::info!("cached contact is gone; looking again")
-                }
-                Err(e) => return Err(e.into()),
-            }
-            store.cache_delete(&key).await?;
-        }
         let contacts = Contacts {
-            store,
+            store: &self.worker.store,
             notion: self.notion,
             data_source: &self.worker.settings.contacts_data_source,
             email_property: &self.worker.settings.properties.contacts.email,
             gate: &self.worker.index_gate,
         };
+        if let Some(page) = contacts.cached(&self.lead.email).await? {
+            return Ok(Some(page));
+        }
         let now = self.worker.clock.now().as_millis();
         Ok(contacts.find(&self.lead.email, now).await?)
     }
