@@ -225,3 +225,60 @@ async fn leads_side_by_side_read_the_contacts_once() {
     );
     assert_eq!(contacts_per_email(&h).len(), 156);
 }
+
+/// A lead waits for another to build the contacts index only as long as one call may
+/// take at worst: past that it is retried later (not left to outlast its lease, nor
+/// written without the index), and the retry writes it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_waits_for_the_index_only_one_calls_worst_case() {
+    let h = Harness::new().await;
+    // Three pages of contacts, each page slow but within the request timeout: the
+    // build takes longer than one call's worst case.
+    for i in 0..250 {
+        h.stale_contact(&format!("known{i}@example.com"));
+    }
+    for i in 0..2 {
+        h.accept(&format!("busy-{i}"), &format!("busy{i}@example.com"))
+            .await;
+    }
+    let mut worker = h.ports.worker();
+    let mut config = crm_app::runtime::notion_config(&h.ports.settings);
+    config.rate_per_second = 500.0;
+    config.request_timeout = Duration::from_millis(1500);
+    config.retry = crm_testkit::fast_retry(2);
+    config.retry.max_elapsed = Duration::from_millis(500);
+    worker.notion = NotionClient::new(config).unwrap();
+    assert_eq!(worker.notion.worst_call(), Duration::from_secs(2));
+    h.emulator.inject(FaultRule::new(
+        Some("POST"),
+        "/v1/data_sources/*/query",
+        FaultAction::Latency { ms: 900 },
+    ));
+    let batch = ids("busy", 2);
+    let event = h.stream_event(&batch).await;
+    let failed = worker.handle_stream(event, None).await.batch_item_failures;
+    assert_eq!(failed.len(), 1, "the one that waited is retried");
+    let reasons: Vec<String> = futures::future::join_all(batch.iter().map(|id| h.inbox(id)))
+        .await
+        .into_iter()
+        .filter_map(|i| i.last_error)
+        .collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(
+        reasons[0].contains("index is still being built"),
+        "{reasons:?}"
+    );
+    // Retried once the index exists: written once.
+    h.emulator.clear_faults();
+    let event = h.stream_event(&batch).await;
+    assert!(
+        worker
+            .handle_stream(event, None)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    let per = contacts_per_email(&h);
+    assert_eq!(per.len(), 252);
+    assert!(per.values().all(|n| *n == 1), "{per:?}");
+}

@@ -4,7 +4,8 @@
 //! Lambda kills an invocation at its timeout. An item killed mid-way keeps its claim and
 //! its contact lease until they expire, and every redelivery meanwhile answers "in
 //! progress" and spends one of the stream's retries. So: every Notion or Slack call has
-//! a bounded worst case (its retry budget plus one request timeout), an item makes a
+//! a bounded worst case (its retry budget — waiting for a slot of the shared pace
+//! included — plus one request timeout), an item makes a
 //! bounded number of calls, and the worker takes a record only while that worst case
 //! still fits before the deadline. The records it does not take are reported as batch
 //! failures, untouched, and come back at once.

@@ -52,6 +52,11 @@ pub enum LookupError {
     Notion(#[from] NotionError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another lookup of this process was still building the index after this one had
+    /// waited a whole call's worst case: tried again later rather than outlast the
+    /// item's budget, or look without the index and miss an address in another case.
+    #[error("the contacts index is still being built by another lookup")]
+    IndexBusy,
 }
 
 /// Lets one lookup of a process at a time build or catch up the index.
@@ -95,7 +100,12 @@ impl<S: Store> Contacts<'_, S> {
             },
             // Without an index, an address typed in another case would be missed: wait
             // for the lookup that builds it.
-            Scope::Everything => self.gate.0.lock().await,
+            Scope::Everything => {
+                match tokio::time::timeout(self.notion.worst_call(), self.gate.0.lock()).await {
+                    Ok(guard) => guard,
+                    Err(_) => return Err(LookupError::IndexBusy),
+                }
+            }
         };
         match self.scope(now_ms).await? {
             // Another lookup caught the index up while this one waited: the address may

@@ -32,6 +32,8 @@ enum LeadFailure {
     Store(#[from] StoreError),
     #[error("the lease on the contact expired mid-write; another attempt owns it now")]
     LeaseLost,
+    #[error(transparent)]
+    IndexBusy(LookupError),
 }
 
 impl From<LookupError> for LeadFailure {
@@ -39,6 +41,7 @@ impl From<LookupError> for LeadFailure {
         match e {
             LookupError::Notion(e) => Self::Notion(e),
             LookupError::Store(e) => Self::Store(e),
+            busy @ LookupError::IndexBusy => Self::IndexBusy(busy),
         }
     }
 }
@@ -48,7 +51,7 @@ impl LeadFailure {
         match self {
             Self::Notion(e) => e.is_retryable(),
             Self::Store(e) => e.is_retryable(),
-            Self::LeaseLost => true,
+            Self::LeaseLost | Self::IndexBusy(_) => true,
         }
     }
 }
