@@ -24,6 +24,21 @@ fn ids(prefix: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// `known` contacts already in Notion, then `new` leads for other people accepted as
+/// `<prefix>-<i>`.
+async fn known_contacts_and_new_leads(h: &Harness, known: usize, prefix: &str, new: usize) {
+    for i in 0..known {
+        h.stale_contact(&format!("known{i}@example.com"));
+    }
+    for i in 0..new {
+        h.accept(
+            &format!("{prefix}-{i}"),
+            &format!("{prefix}{i}@example.com"),
+        )
+        .await;
+    }
+}
+
 /// Contacts by email: how many pages each address has.
 fn contacts_per_email<S: Store + Clone>(h: &Harness<S>) -> HashMap<String, usize> {
     let mut per = HashMap::new();
@@ -204,13 +219,7 @@ async fn two_workers_and_the_digest_share_one_budget_and_every_item_completes_on
 async fn leads_side_by_side_read_the_contacts_once() {
     let h = Harness::new().await;
     // Two pages of contacts (Notion answers at most 100 rows a page).
-    for i in 0..150 {
-        h.stale_contact(&format!("known{i}@example.com"));
-    }
-    for i in 0..6 {
-        h.accept(&format!("idx-{i}"), &format!("new{i}@example.com"))
-            .await;
-    }
+    known_contacts_and_new_leads(&h, 150, "idx", 6).await;
     h.emulator.clear_requests();
     assert!(h.run_worker(&ids("idx", 6)).await.is_empty());
     let queries = h
@@ -234,13 +243,7 @@ async fn a_lead_waits_for_the_index_only_one_calls_worst_case() {
     let h = Harness::new().await;
     // Three pages of contacts, each page slow but within the request timeout: the
     // build takes longer than one call's worst case.
-    for i in 0..250 {
-        h.stale_contact(&format!("known{i}@example.com"));
-    }
-    for i in 0..2 {
-        h.accept(&format!("busy-{i}"), &format!("busy{i}@example.com"))
-            .await;
-    }
+    known_contacts_and_new_leads(&h, 250, "busy", 2).await;
     let mut worker = h.ports.worker();
     let mut config = crm_app::runtime::notion_config(&h.ports.settings);
     config.rate_per_second = 500.0;

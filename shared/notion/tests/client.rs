@@ -370,8 +370,12 @@ async fn a_refused_connection_is_an_error_that_may_be_retried() {
     assert!(!format!("{err:?}").contains(DEFAULT_TOKEN));
 }
 
-/// `n` one-row queries of `data_source` at once; each must succeed.
-async fn query_at_once(notion: &NotionClient, data_source: &str, n: usize) {
+/// `n` one-row queries of `data_source` at once, and how each ended.
+async fn query_at_once(
+    notion: &NotionClient,
+    data_source: &str,
+    n: usize,
+) -> Vec<Result<crm_notion::QueryResponse, NotionError>> {
     let calls = (0..n).map(|_| {
         let notion = notion.clone();
         let ds = data_source.to_owned();
@@ -383,8 +387,14 @@ async fn query_at_once(notion: &NotionClient, data_source: &str, n: usize) {
             notion.query_data_source(&ds, &query).await
         })
     });
-    for call in futures::future::join_all(calls).await {
-        call.unwrap().unwrap();
+    let ended = futures::future::join_all(calls).await;
+    ended.into_iter().map(|r| r.unwrap()).collect()
+}
+
+/// [`query_at_once`], where each must succeed.
+async fn query_all_succeed(notion: &NotionClient, data_source: &str, n: usize) {
+    for result in query_at_once(notion, data_source, n).await {
+        result.unwrap();
     }
 }
 
@@ -405,7 +415,7 @@ async fn the_limiter_paces_concurrent_calls_under_the_servers_limit() {
         c.rate_per_second = RATE;
         c.burst = 3;
     });
-    query_at_once(&notion, &ws.contacts_data_source_id, CALLS).await;
+    query_all_succeed(&notion, &ws.contacts_data_source_id, CALLS).await;
     let log = emulator.requests();
     assert_eq!(log.len(), CALLS, "no call needed a retry");
     assert!(log.iter().all(|r| r.status == 200));
@@ -440,7 +450,7 @@ async fn a_429_pauses_every_concurrent_call_and_slows_the_pace() {
         c.rate_per_second = RATE;
         c.burst = 3;
     });
-    query_at_once(&notion, &ws.contacts_data_source_id, CALLS).await;
+    query_all_succeed(&notion, &ws.contacts_data_source_id, CALLS).await;
     let log = emulator.requests();
     let refused: Vec<u64> = log
         .iter()
@@ -482,21 +492,7 @@ async fn a_call_that_cannot_get_a_slot_in_time_gives_up_unsent() {
         c.retry.max_elapsed = Duration::from_secs(1);
     });
     let started = std::time::Instant::now();
-    let calls = (0..6).map(|_| {
-        let (notion, ds) = (notion.clone(), ws.contacts_data_source_id.clone());
-        tokio::spawn(async move {
-            let query = QueryRequest {
-                page_size: Some(1),
-                ..QueryRequest::default()
-            };
-            notion.query_data_source(&ds, &query).await
-        })
-    });
-    let results: Vec<_> = futures::future::join_all(calls)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap())
-        .collect();
+    let results = query_at_once(&notion, &ws.contacts_data_source_id, 6).await;
     let sent = results.iter().filter(|r| r.is_ok()).count();
     let paced: Vec<&NotionError> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     // Slots at 0, 0.5 and 1 s fit the one-second budget; the others do not.
