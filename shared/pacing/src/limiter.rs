@@ -24,9 +24,12 @@
 //!   configured rate.
 //! * **Bursts** (requests at once after a quiet spell) are allowed only while they
 //!   cost nothing: a refusal takes the burst away, and it comes back only to a limiter
-//!   that has been idle, a minute or more after the refusal. (A server that counts in
-//!   a strict window refuses the request after a burst; one that keeps a bucket
-//!   does not.)
+//!   that has been idle, a minute or more after the refusal. A refusal of a request
+//!   that made more than the rate's requests within a second (a burst and what
+//!   followed it) says more: the server counts in a window that a burst overruns (a
+//!   token bucket would have taken it), so the process sends no burst again, and the
+//!   rate, which was not the cause, stands. (Otherwise each quiet spell —
+//!   the gap between two stream batches — would cost a refusal and a step down.)
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -62,6 +65,9 @@ pub struct Ticket {
     epoch: u64,
     /// When the request was let go.
     sent: Instant,
+    /// Let go as one of more than the rate's requests within a second: the process
+    /// overran any one-second window by itself, on the burst's credit.
+    early: bool,
 }
 
 /// An adaptive GCRA ("leaky bucket as a meter") limiter: up to `burst` requests may go
@@ -79,6 +85,8 @@ pub struct Limiter {
 struct State {
     rate: f64,
     burst: u32,
+    /// Whether the burst may come back: not once a burst was refused.
+    bursts: bool,
     /// Theoretical arrival time of the next request.
     tat: Option<Instant>,
     paused_until: Option<Instant>,
@@ -95,6 +103,8 @@ struct State {
     stepped: f64,
     first_use: Option<Instant>,
     delivered: VecDeque<Instant>,
+    /// When the requests of about the last second were (or will be) let go.
+    sends: VecDeque<Instant>,
 }
 
 impl Limiter {
@@ -111,6 +121,7 @@ impl Limiter {
             state: Mutex::new(State {
                 rate: ceiling,
                 burst: burst.max(1),
+                bursts: true,
                 tat: None,
                 paused_until: None,
                 resumed: None,
@@ -121,6 +132,7 @@ impl Limiter {
                 stepped: ceiling,
                 first_use: None,
                 delivered: VecDeque::new(),
+                sends: VecDeque::new(),
             }),
         }
     }
@@ -150,7 +162,7 @@ impl Limiter {
     pub async fn acquire_before(&self, deadline: Option<Instant>) -> Option<Ticket> {
         let too_late = |at: Instant| deadline.is_some_and(|d| at > d);
         loop {
-            let (at, generation, epoch) = {
+            let (at, generation, epoch, early) = {
                 let mut s = self.state();
                 let now = Instant::now();
                 s.first_use.get_or_insert(now);
@@ -159,7 +171,7 @@ impl Limiter {
                         if too_late(until) {
                             return None;
                         }
-                        (until, None, s.epoch)
+                        (until, None, s.epoch, false)
                     }
                     _ => {
                         // The burst comes back only to an idle limiter: restored in
@@ -168,7 +180,7 @@ impl Limiter {
                         let quiet = s
                             .last_refusal
                             .is_none_or(|r| now.duration_since(r) >= BURST_RESTORE);
-                        if idle && quiet {
+                        if idle && quiet && s.bursts {
                             s.burst = self.max_burst;
                         }
                         let interval = Duration::from_secs_f64(1.0 / s.rate);
@@ -179,7 +191,8 @@ impl Limiter {
                             return None;
                         }
                         s.tat = Some(theoretical + interval);
-                        (allowed, Some(s.generation), s.epoch)
+                        let early = s.overruns(allowed, interval);
+                        (allowed, Some(s.generation), s.epoch, early)
                     }
                 }
             };
@@ -189,6 +202,7 @@ impl Limiter {
                 return Some(Ticket {
                     epoch,
                     sent: Instant::now(),
+                    early,
                 });
             }
         }
@@ -223,7 +237,8 @@ impl Limiter {
 
     /// The server refused a request sent with `ticket` for its rate (429, or Notion's
     /// 529): every task waits `retry_after` (a second when the server did not say), and
-    /// the first refusal since the last step steps the rate down.
+    /// the first refusal since the last step steps the rate down — unless the request
+    /// went early, in a burst: then bursts end instead.
     pub fn limited(&self, ticket: Ticket, retry_after: Option<Duration>) {
         let mut s = self.state();
         let now = Instant::now();
@@ -238,11 +253,18 @@ impl Limiter {
         // Resume one request at a time after the pause, spaced from its end.
         s.tat = Some(until);
         s.generation += 1;
+        // The slots reserved ahead are void: they were never sent.
+        s.sends.retain(|t| *t <= now);
         s.burst = 1;
         if ticket.epoch != s.epoch {
             return;
         }
         s.epoch += 1;
+        if ticket.early {
+            // The burst overran the server's window; the pace did not.
+            s.bursts = false;
+            return;
+        }
         // Refusals one after another say the rate is far off: each step doubles.
         let soon = s
             .last_refusal
@@ -259,6 +281,22 @@ impl Limiter {
 }
 
 impl State {
+    /// Records a request let go at `at` and tells whether it makes more than the rate's
+    /// requests within a second. Paced requests never do, even when the count's edge
+    /// falls on one of them: the second is counted short by half an interval.
+    fn overruns(&mut self, at: Instant, interval: Duration) -> bool {
+        let span = Duration::from_secs(1).saturating_sub(interval / 2);
+        while self
+            .sends
+            .front()
+            .is_some_and(|t| at.saturating_duration_since(*t) >= span)
+        {
+            self.sends.pop_front();
+        }
+        self.sends.push_back(at);
+        self.sends.len() as f64 > self.rate.ceil()
+    }
+
     /// Calls the server took per second over the last seconds without a pause; `None`
     /// with under two seconds to go by.
     fn delivered_rate(&self, now: Instant) -> Option<f64> {

@@ -191,6 +191,60 @@ async fn a_refusal_takes_the_burst_away_until_a_quiet_minute() {
     assert_eq!(start.elapsed(), Duration::ZERO, "the burst came back");
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_refused_burst_ends_bursts_and_leaves_the_rate() {
+    let limiter = Limiter::new(3.0, 3);
+    let start = Instant::now();
+    let burst = [
+        limiter.acquire().await,
+        limiter.acquire().await,
+        limiter.acquire().await,
+    ];
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "the first burst goes at once"
+    );
+    for ticket in burst {
+        limiter.succeeded(ticket);
+    }
+    // The next goes a third of a second later, the fourth within a second: a strict
+    // window of three refuses it.
+    let fourth = limiter.acquire().await;
+    assert!(start.elapsed() < Duration::from_secs(1));
+    limiter.limited(fourth, Some(Duration::from_secs(1)));
+    assert_eq!(limiter.rate(), 3.0, "the pace was not the cause");
+    // However long the limiter then idles, requests go paced, never at once.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let start = Instant::now();
+    for _ in 0..3 {
+        let t = limiter.acquire().await;
+        limiter.succeeded(t);
+    }
+    assert!(
+        start.elapsed() >= Duration::from_millis(666),
+        "a burst went out: {:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_request_at_the_pace_steps_the_rate_even_in_a_backlog_begun_by_a_burst() {
+    let limiter = Limiter::new(3.0, 3);
+    let start = Instant::now();
+    let mut last = None;
+    // A backlog: three at once, then one every third of a second.
+    for _ in 0..7 {
+        if let Some(t) = last.replace(limiter.acquire().await) {
+            limiter.succeeded(t);
+        }
+    }
+    assert!(start.elapsed() >= Duration::from_secs(1));
+    // The seventh kept the pace: someone else spends the budget.
+    limiter.limited(last.unwrap(), Some(Duration::from_secs(1)));
+    assert!(limiter.rate() < 3.0, "the rate stood: {}", limiter.rate());
+}
+
 mod simulated {
     //! The limiter against simulated servers on a paused clock: what `make bench`
     //! measures against the emulator, reduced to the pacing itself.
