@@ -12,7 +12,7 @@ use crate::types::{
     CreateDatabase, CreatePage, DataSource, Database, Page, QueryRequest, QueryResponse,
     UpdatePage, UserRef,
 };
-use crm_pacing::{Limiter, RetryPolicy, parse_retry_after};
+use crm_pacing::{Limiter, RetryPolicy, Tries, parse_retry_after};
 
 /// The API version every request is sent with.
 pub const NOTION_VERSION: &str = "2026-03-11";
@@ -262,7 +262,7 @@ impl NotionClient {
         // Waiting for a slot counts against the call's time too: with many tasks (or a
         // long pause) ahead, the call gives up unsent rather than outlast its budget.
         let deadline = started + self.retry.max_elapsed;
-        let mut retries = 0u32;
+        let mut tries = Tries::default();
         let mut last_error = None;
         loop {
             let Some(ticket) = self.limiter.acquire_before(Some(deadline)).await else {
@@ -275,19 +275,17 @@ impl NotionClient {
             self.tell_limiter(ticket, &outcome);
             let wait = match &outcome {
                 Ok(_) => None,
-                Err(err) => self.retry_wait(err, repeat, retries),
+                Err(err) => self.retry_wait(err, repeat, tries.retries()),
             };
             let Some(wait) = wait else {
                 return outcome.and_then(|value| decode(&method, path, value));
             };
-            retries += 1;
-            let within_budget = retries < self.retry.max_attempts
-                && started.elapsed() + wait <= self.retry.max_elapsed;
-            if !within_budget {
+            tries.count(outcome.as_ref().is_err_and(NotionError::is_rate_refusal));
+            if !self.retry.may_retry(tries, started.elapsed(), wait) {
                 return outcome.and_then(|value| decode(&method, path, value));
             }
             if let Err(err) = &outcome {
-                tracing::warn!(%method, path, retry = retries, wait_ms = wait.as_millis() as u64, error = %err, "retrying Notion call");
+                tracing::warn!(%method, path, retry = tries.retries(), wait_ms = wait.as_millis() as u64, error = %err, "retrying Notion call");
             }
             last_error = outcome.err();
             tokio::time::sleep(wait).await;

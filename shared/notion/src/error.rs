@@ -114,6 +114,11 @@ impl NotionError {
         }
     }
 
+    /// 429 or Notion's 529: refused for the rate (or load), not for what was asked.
+    pub fn is_rate_refusal(&self) -> bool {
+        matches!(self.status(), Some(429 | 529))
+    }
+
     /// 401 `unauthorized` or 403 `restricted_resource`: the token was refused — it may
     /// have been rotated since it was read.
     pub fn is_token_refused(&self) -> bool {

@@ -38,6 +38,7 @@ fn client_with(emulator: &Emulator, tweak: impl FnOnce(&mut NotionConfig)) -> No
     config.burst = 1000;
     config.retry = RetryPolicy {
         max_attempts: 5,
+        max_refusals: u32::MAX,
         max_elapsed: Duration::from_secs(30),
         base_delay: Duration::from_millis(20),
         max_delay: Duration::from_secs(5),
@@ -149,6 +150,41 @@ async fn rate_limited_calls_wait_out_retry_after() {
     assert_eq!(count(&emulator, "POST", "/v1/data_sources"), 2);
     let statuses: Vec<u16> = emulator.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [429, 200]);
+}
+
+/// A 429 says "later", not "no": refusals for the rate are retried past the attempts a
+/// failing call gets, for as long as the call's time budget lasts, and no longer.
+#[tokio::test]
+async fn refusals_for_the_rate_are_bounded_by_time_not_by_attempts() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client_with(&emulator, |c| c.retry.max_attempts = 2);
+    emulator.inject(FaultRule::rate_limited(None, "/v1/data_sources/*/query", 0).times(6));
+    notion
+        .query_data_source(&ws.contacts_data_source_id, &QueryRequest::default())
+        .await
+        .unwrap();
+    let statuses: Vec<u16> = emulator.requests().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [429, 429, 429, 429, 429, 429, 200]);
+
+    emulator.clear_requests();
+    let notion = client_with(&emulator, |c| {
+        c.retry.max_attempts = 2;
+        c.retry.max_elapsed = Duration::from_secs(2);
+    });
+    emulator.inject(FaultRule::rate_limited(None, "/v1/data_sources/*/query", 1));
+    let started = Instant::now();
+    let err = notion
+        .query_data_source(&ws.contacts_data_source_id, &QueryRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(429));
+    assert!(err.is_retryable());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(emulator.requests().len() >= 2, "{:?}", emulator.requests());
 }
 
 #[tokio::test]

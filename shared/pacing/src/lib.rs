@@ -6,4 +6,4 @@ mod limiter;
 mod retry;
 
 pub use limiter::{Limiter, Ticket};
-pub use retry::{RetryPolicy, parse_retry_after};
+pub use retry::{RetryPolicy, Tries, parse_retry_after};

@@ -3,8 +3,14 @@ use std::time::Duration;
 /// How hard one call tries before giving up.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
-    /// Attempts in total, the first included.
+    /// Attempts that fail for another reason than the rate, the first included.
     pub max_attempts: u32,
+    /// Attempts refused for the rate (429, Notion's 529), the first included. By
+    /// default only the time budget bounds them: a refusal says "later", not "no", and a
+    /// process that shares the budget with busy ones may be refused several times in a
+    /// row before its turn comes (a digest that starts while two workers keep Notion's
+    /// window full).
+    pub max_refusals: u32,
     /// Give up rather than start a wait that would end after this much time since the
     /// call began: a worker must keep time to record the failure.
     pub max_elapsed: Duration,
@@ -18,6 +24,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             max_attempts: 5,
+            max_refusals: u32::MAX,
             max_elapsed: Duration::from_secs(60),
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
@@ -26,6 +33,14 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// Whether to try again after `tries` (the failed attempts so far, by kind), when
+    /// the next attempt would start after `wait`, `elapsed` into the call.
+    pub fn may_retry(&self, tries: Tries, elapsed: Duration, wait: Duration) -> bool {
+        tries.failed < self.max_attempts
+            && tries.refused < self.max_refusals
+            && elapsed + wait <= self.max_elapsed
+    }
+
     /// Exponential backoff with jitter for retry number `retry` (0 for the first retry):
     /// between half and one and a half times `base · 2^retry`, capped. Jitter keeps
     /// concurrent workers that failed together from retrying together.
@@ -43,6 +58,31 @@ impl RetryPolicy {
             Some(wait) => wait.min(self.max_delay),
             None => self.backoff(retry),
         }
+    }
+}
+
+/// The failed attempts of one call so far, by kind; see [`RetryPolicy::may_retry`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tries {
+    /// Refused for the rate.
+    pub refused: u32,
+    /// Failed for another reason.
+    pub failed: u32,
+}
+
+impl Tries {
+    pub fn count(&mut self, refused: bool) {
+        if refused {
+            self.refused += 1;
+        } else {
+            self.failed += 1;
+        }
+    }
+
+    /// Failed attempts so far, of both kinds: the number of the retry to come, from 0,
+    /// for the backoff's growth.
+    pub fn retries(&self) -> u32 {
+        self.refused + self.failed
     }
 }
 

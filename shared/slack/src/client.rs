@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use crm_pacing::{Limiter, RetryPolicy, parse_retry_after};
+use crm_pacing::{Limiter, RetryPolicy, Tries, parse_retry_after};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
@@ -69,6 +69,7 @@ impl Default for SlackConfig {
             retry: RetryPolicy {
                 max_attempts: 4,
                 max_elapsed: Duration::from_secs(30),
+                max_refusals: u32::MAX,
                 base_delay: Duration::from_millis(500),
                 max_delay: Duration::from_secs(15),
             },
@@ -136,13 +137,13 @@ impl SlackClient {
         // posts queued for one destination, a post gives up unsent rather than outlast
         // its budget.
         let deadline = started + policy.max_elapsed;
-        let mut retries = 0u32;
+        let mut tries = Tries::default();
         let mut last_error = None;
         loop {
             let Some(ticket) = limiter.acquire_before(Some(deadline)).await else {
                 return Err(last_error.unwrap_or(SlackError::Paced));
             };
-            let (error, wait) = match self.send_once(webhook, message).await {
+            let (error, wait, refused) = match self.send_once(webhook, message).await {
                 Ok(()) => {
                     limiter.succeeded(ticket);
                     return Ok(());
@@ -153,16 +154,17 @@ impl SlackClient {
                     limiter.limited(ticket, retry_after);
                     (
                         SlackError::Unavailable { status: 429 },
-                        policy.after_rate_limit(retry_after, retries),
+                        policy.after_rate_limit(retry_after, tries.retries()),
+                        true,
                     )
                 }
-                Err(Attempt::Again(e)) => (e, policy.backoff(retries)),
+                Err(Attempt::Again(e)) => (e, policy.backoff(tries.retries()), false),
             };
-            retries += 1;
-            if retries >= policy.max_attempts || started.elapsed() + wait > policy.max_elapsed {
+            tries.count(refused);
+            if !policy.may_retry(tries, started.elapsed(), wait) {
                 return Err(error);
             }
-            tracing::warn!(retry = retries, wait_ms = wait.as_millis() as u64, error = %error, "retrying Slack post");
+            tracing::warn!(retry = tries.retries(), wait_ms = wait.as_millis() as u64, error = %error, "retrying Slack post");
             last_error = Some(error);
             tokio::time::sleep(wait).await;
         }

@@ -108,6 +108,32 @@ async fn a_refused_message_is_final_and_errors_never_show_the_url() {
     assert!(!printed.contains("secret-hook"), "{printed}");
 }
 
+/// A 429 says "later", not "no": a post refused for the rate keeps its turn past the
+/// attempts a failing post gets, within its time budget.
+#[tokio::test]
+async fn refusals_for_the_rate_are_bounded_by_time_not_by_attempts() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let url = SecretString::from(slack.url("won"));
+    let patient = SlackClient::new(SlackConfig {
+        per_second: 100.0,
+        request_timeout: Duration::from_secs(2),
+        retry: crm_pacing::RetryPolicy {
+            max_refusals: u32::MAX,
+            ..crm_testkit::fast_retry(2)
+        },
+    })
+    .unwrap();
+    slack.fail_next(5, 429, Some(0));
+    patient.post(&url, &message("Deal won")).await.unwrap();
+    assert_eq!(slack.to("won").len(), 1);
+
+    // The same refusals against a cap on them (as the tests' fast retries set it).
+    slack.fail_next(5, 429, Some(0));
+    let err = client(100.0).post(&url, &message("x")).await.unwrap_err();
+    assert!(err.is_retryable());
+    assert_eq!(slack.to("won").len(), 1);
+}
+
 #[tokio::test]
 async fn each_webhook_is_paced_on_its_own() {
     let slack = SlackReceiver::start(0, false).await.unwrap();

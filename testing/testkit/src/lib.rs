@@ -44,10 +44,12 @@ pub fn require_local_aws() {
 }
 
 /// Retries as in production, on a test's time scale: `attempts` in all, tens of
-/// milliseconds apart.
+/// milliseconds apart — refusals for the rate too, which production bounds only by
+/// time, so that a test of a lasting 429 takes seconds, not the call's whole budget.
 pub fn fast_retry(attempts: u32) -> RetryPolicy {
     RetryPolicy {
         max_attempts: attempts,
+        max_refusals: attempts,
         max_elapsed: Duration::from_secs(10),
         base_delay: Duration::from_millis(20),
         max_delay: Duration::from_secs(3),
