@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks template.yaml the three ways that together catch what a first deploy would
 # trip on: `sam validate --lint`, cfn-lint on the template, and cfn-lint on the template
-# as SAM expands it (offline). Installs the SAM CLI into a venv when missing.
+# as SAM expands it (offline); then that the stack it makes is watched
+# (infra/check-template.py). Installs the SAM CLI into a venv when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,4 +22,5 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" infra/transform-template.py template.yaml "$out/transformed.json"
 "$VENV/bin/cfn-lint" "$out/transformed.json"
-echo "lint-template: template.yaml passes sam validate --lint, cfn-lint and cfn-lint after the SAM transform"
+"$VENV/bin/python" infra/check-template.py --self-test "$out/transformed.json"
+echo "lint-template: template.yaml passes sam validate --lint, cfn-lint, cfn-lint after the SAM transform, and every failure reaches the alarms topic"
