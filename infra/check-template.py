@@ -48,6 +48,15 @@ def problems(template):
         if not actions & set(topics):
             found.append(f"alarm {name} reaches no SNS topic (AlarmActions)")
 
+    subscribers = {
+        ref(sub["Properties"]["TopicArn"]): sub["Properties"]["Protocol"]
+        for sub in of_type(resources, "AWS::SNS::Subscription").values()
+        if sub["Properties"]["Protocol"] == "lambda"
+    }
+    for name in topics:
+        if name not in subscribers:
+            found.append(f"topic {name} reaches no function that tells ops in Slack")
+
     groups = of_type(resources, "AWS::Logs::LogGroup")
     for name, group in groups.items():
         if "RetentionInDays" not in group["Properties"]:
@@ -108,9 +117,14 @@ def self_test(template):
     def drop_throttle(r):
         del r[first("AWS::ApiGatewayV2::Stage")]["Properties"]["DefaultRouteSettings"]
 
+    def drop_slack(r):
+        for name, sub in of_type(r, "AWS::SNS::Subscription").items():
+            if sub["Properties"]["Protocol"] == "lambda":
+                del r[name]
+
     failed = False
     for mutation in [drop_alarm_actions, drop_retention, drop_log_group, drop_queue_alarm,
-                     drop_errors_alarm, drop_dead_letters, drop_throttle]:
+                     drop_errors_alarm, drop_dead_letters, drop_throttle, drop_slack]:
         broken = copy.deepcopy(template)
         mutation(broken["Resources"])
         if not problems(broken):

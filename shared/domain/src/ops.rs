@@ -59,6 +59,46 @@ impl Report {
     }
 }
 
+/// A CloudWatch alarm of the stack that changed state, as the alarms topic publishes it
+/// (the JSON in the SNS message: `AlarmName`, `AlarmDescription`, `NewStateValue`,
+/// `NewStateReason`). Forwarded to the `ops` destination, so whoever reads Slack hears
+/// what an email subscriber would.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Alarm {
+    #[serde(rename = "AlarmName")]
+    pub name: String,
+    #[serde(rename = "AlarmDescription", default)]
+    pub description: Option<String>,
+    #[serde(rename = "NewStateValue")]
+    pub state: String,
+    #[serde(rename = "NewStateReason", default)]
+    pub reason: String,
+}
+
+impl Alarm {
+    /// The message: what fired, what it means (the alarm's description says where to
+    /// look), and CloudWatch's reason, escaped for Slack.
+    pub fn lines(&self) -> Vec<String> {
+        let mark = match self.state.as_str() {
+            "ALARM" => "🚨",
+            "OK" => "✅",
+            _ => "❔",
+        };
+        let mut lines = vec![format!(
+            "{mark} {} is {}",
+            escape(&self.name),
+            escape(&self.state)
+        )];
+        if let Some(description) = self.description.as_deref().filter(|d| !d.is_empty()) {
+            lines.push(escape(description));
+        }
+        if !self.reason.is_empty() {
+            lines.push(format!("_{}_", escape(&redact::addresses(&self.reason))));
+        }
+        lines
+    }
+}
+
 fn count(n: usize) -> String {
     if n == 1 {
         "1 item".into()
@@ -95,6 +135,27 @@ mod tests {
             id: id.into(),
             reason: reason.into(),
         }
+    }
+
+    #[test]
+    fn an_alarm_says_what_fired_what_it_means_and_why_escaped() {
+        let alarm: Alarm = serde_json::from_str(
+            r#"{"AlarmName":"crm-WorkerErrorsAlarm-1X","AlarmDescription":"The Worker function failed; its log says why.","NewStateValue":"ALARM","NewStateReason":"Threshold Crossed: 1 datapoint [2.0] was > 0 <x>","OldStateValue":"OK"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            alarm.lines(),
+            [
+                "🚨 crm-WorkerErrorsAlarm-1X is ALARM",
+                "The Worker function failed; its log says why.",
+                "_Threshold Crossed: 1 datapoint [2.0] was &gt; 0 &lt;x&gt;_",
+            ]
+        );
+        let bare: Alarm = serde_json::from_str(
+            r#"{"AlarmName":"a","AlarmDescription":null,"NewStateValue":"OK"}"#,
+        )
+        .unwrap();
+        assert_eq!(bare.lines(), ["✅ a is OK"]);
     }
 
     #[test]

@@ -8,7 +8,10 @@
 //! person should know, once: a backlog that has waited too long, items no retry can
 //! fix, and the backlog clearing.
 
+mod alarms;
 mod report;
+
+pub use alarms::Invocation;
 
 use std::time::Duration;
 

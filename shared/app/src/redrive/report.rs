@@ -104,7 +104,11 @@ impl<S: Store, P: SecretsSource> Redrive<S, P> {
 
     /// Posts the report to the ops destination; without one, the log is the report.
     async fn send(&self, report: &Report) -> Result<(), String> {
-        let lines = report.lines();
+        self.tell(&report.lines()).await
+    }
+
+    /// Posts lines to the ops destination; without one, the log says them.
+    pub(super) async fn tell(&self, lines: &[String]) -> Result<(), String> {
         let text = lines.join("\n");
         let secrets = self.worker.secrets.get().await.map_err(|e| e.to_string())?;
         let Some(webhook) = secrets.slack_webhooks.get(&self.ops_destination) else {
@@ -117,7 +121,7 @@ impl<S: Store, P: SecretsSource> Redrive<S, P> {
         };
         let message = SlackMessage {
             text: text.clone(),
-            blocks: crm_domain::slack::sections(&lines),
+            blocks: crm_domain::slack::sections(lines),
         };
         self.worker
             .slack
