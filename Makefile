@@ -11,6 +11,7 @@ help: ## list the targets
 
 test: test-deps ## install what the tests need, check format and lints, run every test
 	infra/lint-template.sh
+	infra/check-deps.sh
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	# Build with the registries reachable; the tests then run offline in a private

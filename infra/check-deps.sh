@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Every Lambda bootstrap carries one HTTP stack and one TLS stack, and no SQLite: each
+# extra one costs zip size and cold start. Fails naming the function and the crate
+# that came back (`cargo tree -i <crate> -p <function>` says through what).
+#
+#   infra/check-deps.sh                 check the functions
+#   infra/check-deps.sh FUNCTION...     check these packages instead
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+functions=("$@")
+[ ${#functions[@]} -gt 0 ] || functions=(lead-intake notion-webhook worker stale-leads redrive)
+
+failed=0
+for f in "${functions[@]}"; do
+  tree=$(cargo tree --locked -q -p "$f" -e normal --prefix none | sed 's/ (\*)$//' | sort -u)
+  for crate in rustls hyper; do
+    n=$(grep -c "^$crate v" <<<"$tree" || true)
+    if [ "$n" -ne 1 ]; then
+      echo "check-deps: $f has $n versions of $crate: $(grep "^$crate v" <<<"$tree" | tr '\n' ' ')" >&2
+      failed=1
+    fi
+  done
+  for crate in rusqlite ring openssl native-tls; do
+    if grep -q "^$crate v" <<<"$tree"; then
+      echo "check-deps: $f carries $crate" >&2
+      failed=1
+    fi
+  done
+done
+[ "$failed" -eq 0 ] && echo "check-deps: ${functions[*]}: one rustls, one hyper; no rusqlite, ring or OpenSSL"
+exit "$failed"
