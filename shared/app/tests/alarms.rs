@@ -5,18 +5,25 @@ mod common;
 
 use common::deals::Deals;
 use crm_app::redrive::Invocation;
+use crm_domain::ops::Alarm;
 use serde_json::{Value, json};
 
 fn alarm_event() -> Value {
     serde_json::from_str(&common::fixture("sns-cloudwatch-alarm.json")).unwrap()
 }
 
+/// The alarms an SNS delivery carries; fails the test if it reads as the schedule.
+fn alarms_in(event: &Value) -> Vec<Alarm> {
+    match Invocation::parse(event) {
+        Invocation::Alarms(alarms) => alarms,
+        Invocation::Scheduled => panic!("an SNS delivery read as the schedule: {event}"),
+    }
+}
+
 #[tokio::test]
 async fn an_alarm_is_told_to_ops_with_what_it_means_and_why() {
     let d = Deals::with_webhooks(&["ops"]).await;
-    let Invocation::Alarms(alarms) = Invocation::parse(&alarm_event()) else {
-        panic!("an SNS delivery read as the schedule");
-    };
+    let alarms = alarms_in(&alarm_event());
     assert_eq!(d.h.redrive.tell_alarms(&alarms).await, Ok(1));
     let ops = d.texts("ops");
     assert_eq!(ops.len(), 1, "{ops:#?}");
@@ -35,27 +42,42 @@ async fn an_alarm_is_told_to_ops_with_what_it_means_and_why() {
 }
 
 #[tokio::test]
-async fn a_message_published_to_the_topic_by_hand_is_told_as_it_came() {
+async fn a_message_published_to_the_topic_by_hand_is_told_as_it_came_without_addresses() {
     let d = Deals::with_webhooks(&["ops"]).await;
-    let event = json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": "disk <full>"}}]});
-    let Invocation::Alarms(alarms) = Invocation::parse(&event) else {
-        panic!("an SNS delivery read as the schedule");
-    };
-    assert_eq!(d.h.redrive.tell_alarms(&alarms).await, Ok(1));
+    let event = json!({"Records": [{"EventSource": "aws:sns",
+        "Sns": {"Message": "disk <full>, ask ann@example.com"}}]});
+    assert_eq!(d.h.redrive.tell_alarms(&alarms_in(&event)).await, Ok(1));
     let ops = d.texts("ops");
     assert_eq!(ops.len(), 1);
     assert!(ops[0].contains("disk &lt;full&gt;"), "{}", ops[0]);
+    assert!(!ops[0].contains("ann@example.com"), "{}", ops[0]);
+    assert!(ops[0].contains("@example.com"), "{}", ops[0]);
 }
 
 #[tokio::test]
 async fn without_an_ops_webhook_the_log_tells_the_alarm_and_the_run_succeeds() {
     let d = Deals::with_webhooks(&["won"]).await;
-    let Invocation::Alarms(alarms) = Invocation::parse(&alarm_event()) else {
-        panic!("an SNS delivery read as the schedule");
-    };
-    assert_eq!(d.h.redrive.tell_alarms(&alarms).await, Ok(1));
+    assert_eq!(
+        d.h.redrive.tell_alarms(&alarms_in(&alarm_event())).await,
+        Ok(1)
+    );
     assert!(d.slack.to("ops").is_empty());
     assert_eq!(d.slack.to("won").len(), 0);
+}
+
+/// Slack refusing the post fails the invocation, so Lambda delivers the alarm again.
+#[tokio::test]
+async fn an_alarm_slack_refuses_fails_the_invocation_for_lambda_to_retry() {
+    let d = Deals::with_webhooks(&["ops"]).await;
+    d.slack.revoke("ops");
+    let told = d.h.redrive.tell_alarms(&alarms_in(&alarm_event())).await;
+    assert!(told.is_err(), "{told:?}");
+    d.slack.restore("ops");
+    assert_eq!(
+        d.h.redrive.tell_alarms(&alarms_in(&alarm_event())).await,
+        Ok(1)
+    );
+    assert_eq!(d.texts("ops").len(), 1);
 }
 
 #[test]

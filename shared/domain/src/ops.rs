@@ -77,7 +77,7 @@ pub struct Alarm {
 
 impl Alarm {
     /// The message: what fired, what it means (the alarm's description says where to
-    /// look), and CloudWatch's reason, escaped for Slack.
+    /// look), and CloudWatch's reason, escaped for Slack, addresses cut.
     pub fn lines(&self) -> Vec<String> {
         let mark = match self.state.as_str() {
             "ALARM" => "🚨",
@@ -89,8 +89,10 @@ impl Alarm {
             escape(&self.name),
             escape(&self.state)
         )];
+        // The description is the stack's own words, but a message published to the topic
+        // by hand arrives here too: whatever it holds, no address goes out in full.
         if let Some(description) = self.description.as_deref().filter(|d| !d.is_empty()) {
-            lines.push(escape(description));
+            lines.push(escape(&redact::addresses(description)));
         }
         if !self.reason.is_empty() {
             lines.push(format!("_{}_", escape(&redact::addresses(&self.reason))));

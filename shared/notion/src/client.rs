@@ -297,11 +297,9 @@ impl NotionClient {
     /// A transport failure says nothing about the budget.
     fn tell_limiter(&self, ticket: crm_pacing::Ticket, outcome: &Result<Value, NotionError>) {
         match outcome {
-            Err(NotionError::Api(e)) if matches!(e.status, 429 | 529) => {
-                if e.rate_limit_reason.as_deref() != Some("public_api_request_blocked") {
-                    self.limiter.limited(ticket, e.retry_after);
-                }
-            }
+            Err(err) if err.is_rate_refusal() => self.limiter.limited(ticket, err.retry_after()),
+            // A blocked integration's 429 says nothing about the pace.
+            Err(NotionError::Api(e)) if e.status == 429 => {}
             Ok(_) | Err(NotionError::Api(_)) => self.limiter.succeeded(ticket),
             Err(_) => {}
         }
@@ -311,12 +309,8 @@ impl NotionClient {
     /// retried.
     fn retry_wait(&self, err: &NotionError, repeat: Repeat, retry: u32) -> Option<Duration> {
         match err {
-            NotionError::Api(e) if matches!(e.status, 429 | 529) => {
-                // Blocked access will not unblock by waiting.
-                if e.rate_limit_reason.as_deref() == Some("public_api_request_blocked") {
-                    return None;
-                }
-                Some(self.retry.after_rate_limit(e.retry_after, retry))
+            err if err.is_rate_refusal() => {
+                Some(self.retry.after_rate_limit(err.retry_after(), retry))
             }
             NotionError::Api(e)
                 if matches!(e.status, 500 | 502 | 503 | 504) && repeat == Repeat::Safe =>

@@ -65,11 +65,9 @@ impl NotionError {
     /// retry), as opposed to a request that will fail the same way every time.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Api(e) => match e.status {
-                429 => e.rate_limit_reason.as_deref() != Some("public_api_request_blocked"),
-                409 | 500 | 502 | 503 | 504 | 529 => true,
-                _ => false,
-            },
+            Self::Api(e) => {
+                self.is_rate_refusal() || matches!(e.status, 409 | 500 | 502 | 503 | 504)
+            }
             Self::Timeout { .. } | Self::Transport { .. } | Self::Paced { .. } => true,
             Self::Decode { .. } => false,
         }
@@ -114,9 +112,25 @@ impl NotionError {
         }
     }
 
-    /// 429 or Notion's 529: refused for the rate (or load), not for what was asked.
+    /// 429 or Notion's 529: refused for the rate (or load), not for what was asked, so
+    /// the same call goes through later. Not a 429 for an integration Notion blocked:
+    /// that will not unblock by waiting.
     pub fn is_rate_refusal(&self) -> bool {
-        matches!(self.status(), Some(429 | 529))
+        match self {
+            Self::Api(e) => {
+                matches!(e.status, 429 | 529)
+                    && e.rate_limit_reason.as_deref() != Some("public_api_request_blocked")
+            }
+            _ => false,
+        }
+    }
+
+    /// How long Notion asked to be left alone (`Retry-After`), if it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Api(e) => e.retry_after,
+            _ => None,
+        }
     }
 
     /// 401 `unauthorized` or 403 `restricted_resource`: the token was refused — it may
