@@ -18,7 +18,8 @@ use crm_domain::{Clock, SystemClock};
 use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, SeededWorkspace, StageKind};
 use crm_settings::{CachedSecrets, SecretsManagerSource, Settings};
 use crm_slack::receiver::SlackReceiver;
-use crm_store::{DynamoStore, SqliteStore, Store};
+use crm_store::prelude::*;
+use crm_store::{DynamoStore, SqliteStore};
 use serde_json::json;
 
 const FORM_SECRET: &str = "bench-form-secret";

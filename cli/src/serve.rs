@@ -21,7 +21,8 @@ use crm_domain::{Clock, SystemClock};
 use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, StageKind};
 use crm_settings::{CachedSecrets, MemorySecrets, Secrets, SecretsLocation, Settings};
 use crm_slack::receiver::SlackReceiver;
-use crm_store::{InboxStatus, SqliteStore, Store};
+use crm_store::prelude::*;
+use crm_store::{InboxStatus, SqliteStore};
 use serde_json::json;
 
 use crate::bridge::{from_lambda, to_lambda};

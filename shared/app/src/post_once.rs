@@ -16,7 +16,12 @@
 //! unconfirmed, in which case the item says so and waits for a person to look.
 
 use crm_slack::{SlackClient, SlackError, SlackMessage};
-use crm_store::{Claim, Store, StoreError};
+use crm_store::{Claim, Idempotency, StoreError};
+
+crm_store::port!(
+    /// What posting once keeps: the claim and a mark for a post under way.
+    pub PostStore: Idempotency, CacheRead, CacheWrite
+);
 use secrecy::SecretString;
 
 /// The result recorded on a claim whose post Slack did not confirm.
@@ -48,12 +53,12 @@ impl NotPosted {
     }
 }
 
-fn posting_key(claim: &Claim<'_, impl Store>) -> String {
+fn posting_key(claim: &Claim<'_, impl Idempotency>) -> String {
     format!("posting:{}", claim.key())
 }
 
 /// Posts `message` once under `claim`, as the module describes.
-pub async fn post<S: Store>(
+pub async fn post<S: PostStore>(
     claim: Claim<'_, S>,
     slack: &SlackClient,
     webhook: &SecretString,
@@ -97,13 +102,13 @@ pub async fn post<S: Store>(
     }
 }
 
-async fn settle_unconfirmed<S: Store>(claim: Claim<'_, S>, reason: &str) {
+async fn settle_unconfirmed<S: PostStore>(claim: Claim<'_, S>, reason: &str) {
     tracing::error!(key = %claim.key(), %reason, "Slack did not confirm a message; it is not posted again");
     complete(claim, Some(UNCONFIRMED)).await;
 }
 
 /// Completes the claim and forgets its posting mark.
-async fn complete<S: Store>(claim: Claim<'_, S>, result: Option<&str>) {
+async fn complete<S: PostStore>(claim: Claim<'_, S>, result: Option<&str>) {
     let store = claim.store();
     let marker = posting_key(&claim);
     claim.complete(result).await;

@@ -9,7 +9,7 @@ use crm_domain::{Clock, SystemClock};
 use crm_notion::{NotionClient, NotionConfig};
 use crm_settings::{
     CachedSecrets, ConfigError, MemorySecrets, Secrets, SecretsError, SecretsLocation,
-    SecretsManagerSource, SecretsSource, Settings,
+    SecretsManagerSource, SecretsSource, SecretsWriter, Settings,
 };
 use crm_store::{DynamoStore, Store};
 use secrecy::SecretString;
@@ -36,7 +36,9 @@ impl SecretsSource for SecretsProvider {
             Self::Memory(s) => s.fetch().await,
         }
     }
+}
 
+impl SecretsWriter for SecretsProvider {
     async fn save_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
         match self {
             Self::SecretsManager(s) => s.save_webhook_token(token).await,
@@ -109,16 +111,6 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
         }
     }
 
-    /// The Notion webhook handler.
-    pub fn webhook(&self) -> NotionWebhook<S, P> {
-        NotionWebhook::new(
-            self.store.clone(),
-            Arc::clone(&self.secrets),
-            Arc::clone(&self.clock),
-            self.settings.notion.deals.clone(),
-        )
-    }
-
     /// The stale-lead digest.
     pub fn digest(&self) -> Digest<S, P> {
         Digest {
@@ -155,6 +147,19 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
             settings,
             index_gate: Arc::clone(&self.index_gate),
         }
+    }
+}
+
+/// The webhook receiver alone may write the secret (the handshake's token).
+impl<S: Store + Clone, P: SecretsWriter> Ports<S, P> {
+    /// The Notion webhook handler.
+    pub fn webhook(&self) -> NotionWebhook<S, P> {
+        NotionWebhook::new(
+            self.store.clone(),
+            Arc::clone(&self.secrets),
+            Arc::clone(&self.clock),
+            self.settings.notion.deals.clone(),
+        )
     }
 }
 

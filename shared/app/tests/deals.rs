@@ -12,7 +12,8 @@ use crm_domain::Clock;
 use crm_domain::notion_signature;
 use crm_notion_emulator::{DEFAULT_TOKEN, DeliveryMode};
 use crm_settings::SecretsSource;
-use crm_store::{InboxStatus, Store};
+use crm_store::InboxStatus;
+use crm_store::prelude::*;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 

@@ -15,7 +15,8 @@ use crm_domain::ContactEmail;
 use crm_notion::NotionClient;
 use crm_notion_emulator::{FaultAction, FaultRule, RateLimit};
 use crm_slack::receiver::SlackReceiver;
-use crm_store::{InboxStatus, Store};
+use crm_store::InboxStatus;
+use crm_store::prelude::*;
 use serde_json::json;
 
 fn ids(prefix: &str, n: usize) -> Vec<String> {

@@ -18,7 +18,8 @@ use crm_app::worker::Worker;
 use crm_notion::NotionClient;
 use crm_notion_emulator::{FaultAction, FaultRule};
 use crm_settings::SecretsManagerSource;
-use crm_store::{InboxStatus, Store};
+use crm_store::InboxStatus;
+use crm_store::prelude::*;
 use serde_json::json;
 
 const STEP: Duration = Duration::from_secs(5 * 60);

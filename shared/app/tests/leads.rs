@@ -11,7 +11,8 @@ use crm_app::intake::inbox_id;
 use crm_domain::Clock;
 use crm_domain::signature::{hmac_sha256, to_base64};
 use crm_notion_emulator::{FaultAction, FaultRule, TextCase};
-use crm_store::{InboxStatus, Store};
+use crm_store::InboxStatus;
+use crm_store::prelude::*;
 use serde_json::{Value, json};
 
 fn today_in_berlin(h: &Harness) -> String {

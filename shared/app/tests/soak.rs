@@ -16,7 +16,8 @@ use std::time::Duration;
 use common::deals::Deals;
 use common::text;
 use crm_notion_emulator::{DeliveryMode, FaultAction, FaultRule};
-use crm_store::{DynamoStore, InboxStatus, Store};
+use crm_store::prelude::*;
+use crm_store::{DynamoStore, InboxStatus};
 
 struct Size {
     leads: usize,

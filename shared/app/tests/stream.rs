@@ -8,7 +8,8 @@ use std::time::Duration;
 use common::Harness;
 use common::stream::Stream;
 use crm_domain::Clock;
-use crm_store::{InboxStatus, Store};
+use crm_store::InboxStatus;
+use crm_store::prelude::*;
 use serde_json::json;
 
 /// An id accepted again after its done item's retention passed, but before TTL deleted

@@ -21,5 +21,9 @@ pub use config::{
 };
 pub use secrets::{
     CachedSecrets, FORM_PROVIDERS, MemorySecrets, MissingSecret, Secrets, SecretsError,
-    SecretsFormatError, SecretsManagerSource, SecretsSource,
+    SecretsFormatError, SecretsManagerSource, SecretsSource, SecretsWriter,
 };
+/// The IAM actions on the secret each side of [`SecretsSource`] / [`SecretsWriter`] needs.
+pub mod secret_actions {
+    pub use crate::secrets::{READ_ACTIONS as READ, WRITE_ACTIONS as WRITE};
+}

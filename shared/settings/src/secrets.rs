@@ -312,10 +312,24 @@ pub enum SecretsError {
     },
 }
 
+/// The Secrets Manager actions [`SecretsSource::fetch`] makes.
+pub const READ_ACTIONS: &[&str] = &["secretsmanager:GetSecretValue"];
+/// The Secrets Manager actions [`SecretsWriter::save_webhook_token`] makes: a read, a
+/// new version, and the compare-and-set that makes it current.
+pub const WRITE_ACTIONS: &[&str] = &[
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
+];
+
 /// Where secrets are read from.
 pub trait SecretsSource: Send + Sync {
     fn fetch(&self) -> impl Future<Output = Result<Secrets, SecretsError>> + Send;
+}
 
+/// Where the webhook handshake's token is written: only the webhook receiver asks for
+/// it, so only its role may change the secret.
+pub trait SecretsWriter: SecretsSource {
     /// Records Notion's webhook verification token when none is stored yet. Returns
     /// where it went (for the log) or, when one is already there, `Ok(None)`: a token a
     /// person put there is never overwritten by a request.
@@ -449,7 +463,7 @@ impl SecretsManagerSource {
 /// The label a new version carries until it is made current.
 const PENDING_STAGE: &str = "CRM_PENDING";
 
-impl SecretsSource for SecretsManagerSource {
+impl SecretsWriter for SecretsManagerSource {
     async fn save_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
         let stored = self
             .update(|document| {
@@ -466,7 +480,9 @@ impl SecretsSource for SecretsManagerSource {
             .await?;
         Ok(stored.map(|()| format!("the notion_webhook_token field of secret {}", self.arn)))
     }
+}
 
+impl SecretsSource for SecretsManagerSource {
     async fn fetch(&self) -> Result<Secrets, SecretsError> {
         let text = self.read().await?;
         Secrets::from_json(&text).map_err(|problem| SecretsError::Malformed {
@@ -488,11 +504,7 @@ impl MemorySecrets {
     }
 }
 
-impl SecretsSource for MemorySecrets {
-    async fn fetch(&self) -> Result<Secrets, SecretsError> {
-        Ok(self.0.read().unwrap_or_else(|p| p.into_inner()).clone())
-    }
-
+impl SecretsWriter for MemorySecrets {
     async fn save_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
         let mut secrets = self.0.write().unwrap_or_else(|p| p.into_inner());
         if secrets.notion_webhook_token.is_some() {
@@ -500,6 +512,12 @@ impl SecretsSource for MemorySecrets {
         }
         secrets.notion_webhook_token = Some(secret(token));
         Ok(Some("memory (this run only)".to_owned()))
+    }
+}
+
+impl SecretsSource for MemorySecrets {
+    async fn fetch(&self) -> Result<Secrets, SecretsError> {
+        Ok(self.0.read().unwrap_or_else(|p| p.into_inner()).clone())
     }
 }
 

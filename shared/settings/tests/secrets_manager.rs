@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use aws_sdk_secretsmanager::Client;
 use crm_domain::ManualClock;
-use crm_settings::{CachedSecrets, Secrets, SecretsError, SecretsManagerSource, SecretsSource};
+use crm_settings::{
+    CachedSecrets, Secrets, SecretsError, SecretsManagerSource, SecretsSource, SecretsWriter,
+};
 use secrecy::ExposeSecret;
 
 const NOTION_TOKEN: &str = "ntn_4f9a1c77e2b0d35a8e6c";

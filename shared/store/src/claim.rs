@@ -2,14 +2,15 @@
 //!
 //! Every piece of work that must happen once (a lead's Notion writes, a stage change's
 //! Slack post, a day's digest) follows the same protocol over the idempotency records:
-//! [`Store::begin`] under a fresh owner, then [`Store::complete`] or [`Store::fail`]. A
+//! [`Idempotency::begin`] under a fresh owner, then [`Idempotency::complete`] or
+//! [`Idempotency::fail`]. A
 //! [`Claim`] holds the owner and ends the protocol with one call that logs its own
 //! store errors: a claim that could not be recorded runs out with its lease, and the
 //! work is then claimable again, so a caller has nothing useful to do with the error.
 
 use std::time::Duration;
 
-use crate::{Begin, Store, StoreError};
+use crate::{Begin, Idempotency, StoreError};
 
 /// What claiming a piece of work found.
 pub enum Claimed<'a, S> {
@@ -33,7 +34,7 @@ pub struct Claim<'a, S> {
 }
 
 /// Claiming, for every store.
-pub trait Claims: Store + Sized {
+pub trait Claims: Idempotency + Sized {
     /// Claims `key` for `lease`; once done it is remembered for `retention`.
     fn claim(
         &self,
@@ -60,9 +61,9 @@ pub trait Claims: Store + Sized {
     }
 }
 
-impl<S: Store> Claims for S {}
+impl<S: Idempotency> Claims for S {}
 
-impl<'a, S: Store> Claim<'a, S> {
+impl<'a, S: Idempotency> Claim<'a, S> {
     /// Whether an earlier attempt held this work and did not finish it: some of it may
     /// be done already, so steps that create things must look first.
     pub fn resumed(&self) -> bool {

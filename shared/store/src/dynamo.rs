@@ -14,10 +14,14 @@ use aws_sdk_dynamodb::types::{
 };
 use crm_domain::{Clock, Timestamp};
 
+use crate::capability::{
+    CacheRead, CacheWrite, Dedupe, Idempotency, InboxRead, InboxScan, InboxSettle, InboxWrite,
+    Leases,
+};
 use crate::model::{
     Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome,
 };
-use crate::{Result, Store, StoreError, Unfinished, open_sort_key, pk, secs_after};
+use crate::{Result, StoreError, Unfinished, open_sort_key, pk, secs_after};
 
 /// Name of the sparse index over inbox items that are not done.
 pub const OPEN_INBOX_INDEX: &str = "open-inbox";
@@ -234,7 +238,7 @@ impl DynamoStore {
     }
 }
 
-impl Store for DynamoStore {
+impl Dedupe for DynamoStore {
     async fn put_if_absent(&self, key: &str, ttl: Duration) -> Result<PutOutcome> {
         let now = self.now();
         let item = HashMap::from([
@@ -247,7 +251,9 @@ impl Store for DynamoStore {
             PutOutcome::Exists
         })
     }
+}
 
+impl Leases for DynamoStore {
     async fn take_lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<LeaseOutcome> {
         let now = self.now();
         let key = pk("lease", name);
@@ -316,7 +322,9 @@ impl Store for DynamoStore {
             }
         }
     }
+}
 
+impl Idempotency for DynamoStore {
     async fn begin(
         &self,
         key: &str,
@@ -444,7 +452,9 @@ impl Store for DynamoStore {
             })
         }
     }
+}
 
+impl CacheRead for DynamoStore {
     async fn cache_get(&self, key: &str) -> Result<Option<CacheEntry>> {
         let full = pk("cache", key);
         let Some(item) = self.get("cache_get", &full).await? else {
@@ -459,7 +469,9 @@ impl Store for DynamoStore {
             version: get_n(&item, "version").unwrap_or_default(),
         }))
     }
+}
 
+impl CacheWrite for DynamoStore {
     async fn cache_put(&self, key: &str, value: &str, version: i64) -> Result<bool> {
         let item = HashMap::from([
             ("pk".to_owned(), s(&pk("cache", key))),
@@ -488,7 +500,9 @@ impl Store for DynamoStore {
             .map_err(|e| backend("cache_delete", e))?;
         Ok(())
     }
+}
 
+impl InboxWrite for DynamoStore {
     async fn inbox_insert(&self, new: &NewInboxItem) -> Result<Inserted> {
         let now = self.now();
         let item = HashMap::from([
@@ -513,7 +527,9 @@ impl Store for DynamoStore {
             Inserted::Duplicate
         })
     }
+}
 
+impl InboxRead for DynamoStore {
     async fn inbox_get(&self, id: &str) -> Result<Option<InboxItem>> {
         let full = pk("inbox", id);
         match self.get("inbox_get", &full).await? {
@@ -521,7 +537,9 @@ impl Store for DynamoStore {
             None => Ok(None),
         }
     }
+}
 
+impl InboxSettle for DynamoStore {
     async fn inbox_mark_done(&self, id: &str, retain: Duration) -> Result<()> {
         let now = self.now();
         let written = self
@@ -579,7 +597,9 @@ impl Store for DynamoStore {
             }),
         }
     }
+}
 
+impl InboxScan for DynamoStore {
     async fn inbox_list_open(&self, limit: usize) -> Result<Vec<InboxItem>> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;

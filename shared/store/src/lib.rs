@@ -45,6 +45,7 @@
 //! `open_sk` = zero-padded `received_at` millis + `#` + id) holds exactly the inbox
 //! items that are not done, oldest first; marking an item done removes both attributes.
 
+pub mod capability;
 mod claim;
 mod dynamo;
 mod error;
@@ -52,6 +53,10 @@ mod model;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+pub use capability::{
+    CacheRead, CacheWrite, Dedupe, Grant, Idempotency, InboxRead, InboxScan, InboxSettle,
+    InboxWrite, Leases, On,
+};
 pub use claim::{Claim, Claimed, Claims};
 pub use dynamo::{DynamoStore, OPEN_INBOX_INDEX, inbox_item_from_stream_image};
 pub use error::StoreError;
@@ -62,106 +67,47 @@ pub use model::{
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
-use std::future::Future;
 use std::time::Duration;
+
+/// Every capability trait, for code that calls the store on a concrete adapter (the
+/// tests, `crm`): `use crm_store::prelude::*;`.
+pub mod prelude {
+    pub use crate::capability::{
+        CacheRead, CacheWrite, Dedupe, Idempotency, InboxRead, InboxScan, InboxSettle, InboxWrite,
+        Leases,
+    };
+    pub use crate::{Claims, Store};
+}
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// What every function needs from persistent storage. Time comes from the adapter's
-/// [`crm_domain::Clock`], so tests can expire things without sleeping.
-pub trait Store: Send + Sync {
-    /// Writes a dedupe mark for `key` unless one exists that has not yet expired.
-    /// Exactly one of any number of concurrent callers gets [`PutOutcome::Inserted`].
-    fn put_if_absent(
-        &self,
-        key: &str,
-        ttl: Duration,
-    ) -> impl Future<Output = Result<PutOutcome>> + Send;
+/// Everything the store does: what `crm serve`, the tests and the handlers' builder
+/// hold. Each handler asks only for the capabilities it uses (see [`capability`]), so a
+/// function's IAM policy can name exactly the DynamoDB actions its code makes.
+pub trait Store:
+    Dedupe
+    + Leases
+    + Idempotency
+    + CacheRead
+    + CacheWrite
+    + InboxWrite
+    + InboxRead
+    + InboxSettle
+    + InboxScan
+{
+}
 
-    /// Takes the lease `name` for `owner` until `ttl` from now, if it is free, expired or
-    /// already held by `owner` (which then extends it).
-    fn take_lease(
-        &self,
-        name: &str,
-        owner: &str,
-        ttl: Duration,
-    ) -> impl Future<Output = Result<LeaseOutcome>> + Send;
-
-    /// Extends a lease `owner` still holds. `false` when it has expired or changed hands:
-    /// the caller must stop, because someone else may now be doing the same work.
-    fn renew_lease(
-        &self,
-        name: &str,
-        owner: &str,
-        ttl: Duration,
-    ) -> impl Future<Output = Result<bool>> + Send;
-
-    /// Gives the lease up if `owner` holds it; `false` when it was not theirs to release.
-    fn release_lease(&self, name: &str, owner: &str) -> impl Future<Output = Result<bool>> + Send;
-
-    /// Claims the unit of work `key` for `owner`. Claimable when new, failed, expired, or
-    /// in progress under a lease that has run out.
-    fn begin(
-        &self,
-        key: &str,
-        owner: &str,
-        lease: Duration,
-        retention: Duration,
-    ) -> impl Future<Output = Result<Begin>> + Send;
-
-    /// Marks the work done, keeping `result` for `retention`. Fails with
-    /// [`StoreError::ClaimLost`] when `owner` no longer holds the claim.
-    fn complete(
-        &self,
-        key: &str,
-        owner: &str,
-        result: Option<&str>,
-        retention: Duration,
-    ) -> impl Future<Output = Result<()>> + Send;
-
-    /// Hands the work back (claimable at once), recording why. Fails with
-    /// [`StoreError::ClaimLost`] when `owner` no longer holds the claim.
-    fn fail(&self, key: &str, owner: &str, reason: &str)
-    -> impl Future<Output = Result<()>> + Send;
-
-    fn cache_get(&self, key: &str) -> impl Future<Output = Result<Option<CacheEntry>>> + Send;
-
-    /// Stores `value` under `key` unless the stored entry has a higher version; returns
-    /// whether it was written. Equal versions overwrite, so a redelivered event is a no-op
-    /// rather than an error.
-    fn cache_put(
-        &self,
-        key: &str,
-        value: &str,
-        version: i64,
-    ) -> impl Future<Output = Result<bool>> + Send;
-
-    fn cache_delete(&self, key: &str) -> impl Future<Output = Result<()>> + Send;
-
-    /// Inserts an inbox item once; the same id again is [`Inserted::Duplicate`] (until a
-    /// done item's retention has passed).
-    fn inbox_insert(&self, item: &NewInboxItem) -> impl Future<Output = Result<Inserted>> + Send;
-
-    fn inbox_get(&self, id: &str) -> impl Future<Output = Result<Option<InboxItem>>> + Send;
-
-    /// Marks the item done and keeps it for `retain` (the duplicate-detection window).
-    fn inbox_mark_done(
-        &self,
-        id: &str,
-        retain: Duration,
-    ) -> impl Future<Output = Result<()>> + Send;
-
-    /// Records a failed attempt with `reason` (failed, or parked when no retry can fix
-    /// it) and counts it; the item stays open. A done item is left done.
-    fn inbox_mark_failed(
-        &self,
-        id: &str,
-        reason: &str,
-        how: Unfinished,
-    ) -> impl Future<Output = Result<()>> + Send;
-
-    /// Items not yet done (pending, failed or parked), oldest first.
-    fn inbox_list_open(&self, limit: usize) -> impl Future<Output = Result<Vec<InboxItem>>> + Send;
+impl<T> Store for T where
+    T: Dedupe
+        + Leases
+        + Idempotency
+        + CacheRead
+        + CacheWrite
+        + InboxWrite
+        + InboxRead
+        + InboxSettle
+        + InboxScan
+{
 }
 
 pub(crate) fn pk(prefix: &str, key: &str) -> String {

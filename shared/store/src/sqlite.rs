@@ -12,10 +12,14 @@ use std::time::Duration;
 use crm_domain::{Clock, Timestamp};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
+use crate::capability::{
+    CacheRead, CacheWrite, Dedupe, Idempotency, InboxRead, InboxScan, InboxSettle, InboxWrite,
+    Leases,
+};
 use crate::model::{
     Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome,
 };
-use crate::{Result, Store, StoreError, Unfinished, open_sort_key, pk, secs_after};
+use crate::{Result, StoreError, Unfinished, open_sort_key, pk, secs_after};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS records (
@@ -129,7 +133,7 @@ fn absent_or_expired(found: Option<Option<i64>>, now: Timestamp) -> bool {
     }
 }
 
-impl Store for SqliteStore {
+impl Dedupe for SqliteStore {
     async fn put_if_absent(&self, key: &str, ttl: Duration) -> Result<PutOutcome> {
         let key = pk("dedupe", key);
         self.tx("put_if_absent", move |tx, now| {
@@ -145,7 +149,9 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+impl Leases for SqliteStore {
     async fn take_lease(&self, name: &str, owner: &str, ttl: Duration) -> Result<LeaseOutcome> {
         let key = pk("lease", name);
         let owner = owner.to_owned();
@@ -206,7 +212,9 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+impl Idempotency for SqliteStore {
     async fn begin(
         &self,
         key: &str,
@@ -321,7 +329,9 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+impl CacheRead for SqliteStore {
     async fn cache_get(&self, key: &str) -> Result<Option<CacheEntry>> {
         let key = pk("cache", key);
         self.tx("cache_get", move |tx, _| {
@@ -340,7 +350,9 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+impl CacheWrite for SqliteStore {
     async fn cache_put(&self, key: &str, value: &str, version: i64) -> Result<bool> {
         let key = pk("cache", key);
         let value = value.to_owned();
@@ -367,7 +379,9 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+impl InboxWrite for SqliteStore {
     async fn inbox_insert(&self, item: &NewInboxItem) -> Result<Inserted> {
         let item = item.clone();
         self.tx("inbox_insert", move |tx, now| {
@@ -393,7 +407,9 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+impl InboxRead for SqliteStore {
     async fn inbox_get(&self, id: &str) -> Result<Option<InboxItem>> {
         let key = pk("inbox", id);
         self.tx("inbox_get", move |tx, _| {
@@ -409,7 +425,9 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+impl InboxSettle for SqliteStore {
     async fn inbox_mark_done(&self, id: &str, retain: Duration) -> Result<()> {
         let key = pk("inbox", id);
         self.tx("inbox_mark_done", move |tx, now| {
@@ -459,7 +477,9 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+impl InboxScan for SqliteStore {
     async fn inbox_list_open(&self, limit: usize) -> Result<Vec<InboxItem>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.tx("inbox_list_open", move |tx, _| {

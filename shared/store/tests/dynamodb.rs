@@ -8,7 +8,8 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{StreamViewType, TimeToLiveStatus};
 use crm_domain::{Clock, ManualClock};
-use crm_store::{DynamoStore, OPEN_INBOX_INDEX, Store};
+use crm_store::prelude::*;
+use crm_store::{DynamoStore, OPEN_INBOX_INDEX};
 
 async fn client() -> Client {
     // Never let these tests reach a real AWS account.

@@ -17,7 +17,8 @@ store_suite!(fresh);
 
 #[tokio::test]
 async fn a_file_store_keeps_items_across_reopen() {
-    use crm_store::{NewInboxItem, Store};
+    use crm_store::NewInboxItem;
+    use crm_store::prelude::*;
     let dir = std::env::temp_dir().join(format!("crm-store-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("crm.sqlite");

@@ -12,7 +12,12 @@ use crm_notion::filter::{Choice, Condition, Date, Timestamp};
 use crm_notion::{Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest};
 use crm_settings::{CachedSecrets, ContactProperties, SecretsError, SecretsSource, StaleSettings};
 use crm_slack::{SlackClient, SlackMessage};
-use crm_store::{Claimed, Claims, Store, StoreError};
+use crm_store::{Claimed, Claims, StoreError};
+
+crm_store::port!(
+    /// What the digest keeps: its claim on the day, and the mark of a post under way.
+    pub DigestStore: Idempotency, CacheRead, CacheWrite
+);
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::post_once::{self, NotPosted, Posted};
@@ -90,7 +95,7 @@ pub const CLAIM_LEASE: Duration = Duration::from_secs(150);
 /// margin. The reading stops (and the run fails, to be retried) rather than eat it.
 const POST_RESERVE: Duration = Duration::from_secs(50);
 
-impl<S: Store, P: SecretsSource> Digest<S, P> {
+impl<S: DigestStore, P: SecretsSource> Digest<S, P> {
     pub async fn run(&self) -> Result<DigestReport, DigestError> {
         let tz = self.settings.stale.timezone;
         let now = self.clock.now();

@@ -9,7 +9,12 @@ use std::sync::Arc;
 use crm_domain::intake::{PayloadError, SignatureError, Signed, provider};
 use crm_domain::{Clock, Lead};
 use crm_settings::{CachedSecrets, Secrets, SecretsSource};
-use crm_store::{Inserted, Store};
+use crm_store::Inserted;
+
+crm_store::port!(
+    /// What lead intake keeps: the inbox item, and reads it back for a duplicate.
+    pub IntakeStore: InboxWrite, InboxRead
+);
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
@@ -42,7 +47,7 @@ pub struct Intake<S, P> {
 
 pub use crate::inbox::lead_id as inbox_id;
 
-impl<S: Store, P: SecretsSource> Intake<S, P> {
+impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
     /// Answers one HTTP request. Never fails: every outcome is a response, and every
     /// error response has a stable `error` code.
     pub async fn handle(&self, request: Request) -> Response<Body> {

@@ -2,9 +2,9 @@
 //! redrive too, so whoever reads Slack hears what an email subscriber would
 //! (docs/design.md, "Redrive").
 
+use super::RedriveStore;
 use crm_domain::ops::Alarm;
 use crm_settings::SecretsSource;
-use crm_store::Store;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -61,7 +61,7 @@ impl Invocation {
     }
 }
 
-impl<S: Store, P: SecretsSource> Redrive<S, P> {
+impl<S: RedriveStore, P: SecretsSource> Redrive<S, P> {
     /// Tells ops each alarm, one message each. An error leaves the invocation failed,
     /// so Lambda tries again; the topic's other subscribers have it either way.
     pub async fn tell_alarms(&self, alarms: &[Alarm]) -> Result<usize, String> {

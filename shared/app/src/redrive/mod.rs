@@ -17,7 +17,13 @@ use std::time::Duration;
 
 use crm_domain::redrive::{ItemTimes, Policy, Standing, Step};
 use crm_settings::{RedriveSettings, SecretsSource};
-use crm_store::{InboxItem, InboxStatus, LeaseOutcome, Store, StoreError, Unfinished};
+use crm_store::{InboxItem, InboxStatus, LeaseOutcome, StoreError, Unfinished};
+
+crm_store::port!(
+    /// What the redrive keeps: the worker's records, its run's lease, and what it
+    /// lists of the open inbox.
+    pub RedriveStore: Leases, Idempotency, CacheRead, CacheWrite, InboxSettle, InboxScan
+);
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -81,7 +87,7 @@ fn times(item: &InboxItem) -> ItemTimes {
     }
 }
 
-impl<S: Store, P: SecretsSource> Redrive<S, P> {
+impl<S: RedriveStore, P: SecretsSource> Redrive<S, P> {
     /// One run, until `deadline` (the function's) when there is one. Runs never
     /// overlap: one that finds the redrive held returns at once.
     pub async fn run(&self, deadline: Option<Instant>) -> Result<RedriveReport, StoreError> {

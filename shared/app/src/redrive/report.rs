@@ -11,7 +11,9 @@ use std::time::Duration;
 use crm_domain::ops::{Report, Unfinished};
 use crm_settings::SecretsSource;
 use crm_slack::SlackMessage;
-use crm_store::{Claim, Claimed, Claims, InboxItem, InboxStatus, Store};
+use crm_store::{Claim, Claimed, Claims, InboxItem, InboxStatus};
+
+use super::RedriveStore;
 
 use super::{Redrive, RedriveReport, times};
 use crate::inbox::keys;
@@ -33,7 +35,7 @@ fn unfinished(item: &InboxItem) -> Unfinished {
     }
 }
 
-impl<S: Store, P: SecretsSource> Redrive<S, P> {
+impl<S: RedriveStore, P: SecretsSource> Redrive<S, P> {
     pub(super) async fn tell_ops(&self, open: &[InboxItem], run: &mut RedriveReport) {
         let store = &self.worker.store;
         let now = self.worker.clock.now();

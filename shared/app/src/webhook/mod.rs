@@ -11,8 +11,14 @@ use std::sync::{Arc, OnceLock};
 
 use crm_domain::{Clock, NotionId, notion_signature};
 use crm_notion::WebhookEvent;
-use crm_settings::{CachedSecrets, SecretsSource};
-use crm_store::{Inserted, Store};
+use crm_settings::{CachedSecrets, SecretsWriter};
+use crm_store::{CacheWrite, Inserted};
+
+crm_store::port!(
+    /// What the webhook receiver keeps: the event in the inbox; it reads whether the
+    /// handshake window is open.
+    pub WebhookStore: InboxWrite, CacheRead
+);
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
@@ -34,7 +40,7 @@ const HANDSHAKE_WINDOW_KEY: &str = "webhook:handshake-open-until";
 /// Opens the window in which a verification handshake is accepted, for `minutes`
 /// (what `crm webhook listen` does). Without it, anyone who finds the URL could plant a
 /// token of their own before Notion's and then sign forged events with it.
-pub async fn open_handshake_window<S: Store>(
+pub async fn open_handshake_window<S: CacheWrite>(
     store: &S,
     clock: &dyn Clock,
     minutes: u64,
@@ -61,7 +67,7 @@ pub struct NotionWebhook<S, P> {
 
 pub use crate::inbox::event_id as inbox_id;
 
-impl<S: Store, P: SecretsSource> NotionWebhook<S, P> {
+impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
     pub fn new(
         store: S,
         secrets: Arc<CachedSecrets<P>>,

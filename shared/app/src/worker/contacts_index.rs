@@ -31,8 +31,9 @@ use crm_notion::filter::{Condition, Date, Text, Timestamp};
 use crm_notion::{
     Direction, Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest, Sort,
 };
-use crm_store::{Store, StoreError};
+use crm_store::StoreError;
 
+use super::WorkerStore;
 use crate::inbox::keys;
 
 /// When the index last caught up with Notion (its version, in Unix milliseconds).
@@ -83,7 +84,7 @@ enum Scope {
     Everything,
 }
 
-impl<S: Store> Contacts<'_, S> {
+impl<S: WorkerStore> Contacts<'_, S> {
     /// The oldest live contact whose address is `email` in any case.
     pub async fn find(
         &self,

@@ -13,10 +13,11 @@ use crm_domain::deal::{Deal, announcement, changed};
 use crm_notion::{NotionClient, NotionError, Page, PropertyValue, WebhookEvent};
 use crm_settings::{Secrets, SecretsSource};
 use crm_slack::SlackMessage;
-use crm_store::{Claimed, Claims, Store, StoreError};
+use crm_store::{Claimed, Claims, StoreError};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
+use super::WorkerStore;
 use super::{Attempt, Outcome, Worker};
 use crate::inbox::keys;
 use crate::post_once::{self, NotPosted, Posted, UNCONFIRMED};
@@ -80,13 +81,13 @@ const SCHEMA_TTL_MS: i64 = 3_600_000;
 
 /// The Deals database id as last read from the schema, if it has been read. A data
 /// source never moves to another database, so the age of the entry does not matter.
-pub async fn known_deals_database<S: Store>(store: &S) -> Option<NotionId> {
+pub async fn known_deals_database<S: crm_store::CacheRead>(store: &S) -> Option<NotionId> {
     let cached = store.cache_get(SCHEMA_KEY).await.ok()??;
     let schema: DealSchema = serde_json::from_str(&cached.value).ok()?;
     NotionId::parse(schema.database.as_deref()?).ok()
 }
 
-pub async fn process<S: Store, P: SecretsSource>(
+pub async fn process<S: WorkerStore, P: SecretsSource>(
     worker: &Worker<S, P>,
     notion: &NotionClient,
     secrets: &Secrets,
@@ -114,7 +115,7 @@ struct Run<'a, S, P> {
     event: &'a WebhookEvent,
 }
 
-impl<S: Store, P: SecretsSource> Run<'_, S, P> {
+impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
     async fn run(&self) -> Result<(), DealFailure> {
         let schema = self.schema().await?;
         let event = self.event;

@@ -17,8 +17,9 @@ use futures::StreamExt;
 use tokio::time::Instant;
 
 use crm_settings::SecretsSource;
-use crm_store::{InboxItem, Store};
+use crm_store::InboxItem;
 
+use super::WorkerStore;
 use super::{Outcome, Worker, budget};
 use crate::inbox::Work;
 
@@ -64,7 +65,7 @@ fn into_lanes<T>(items: Vec<(T, InboxItem)>) -> Vec<Vec<(T, InboxItem)>> {
     lanes
 }
 
-impl<S: Store, P: SecretsSource> Worker<S, P> {
+impl<S: WorkerStore, P: SecretsSource> Worker<S, P> {
     /// Processes and records `items`, up to `concurrency` lanes at a time, and says how
     /// each ended, tag by tag. With a `deadline`, an item starts only while its worst
     /// case still fits before it; the others are handed back untouched.

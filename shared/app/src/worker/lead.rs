@@ -16,9 +16,10 @@ use crm_notion::{
     CreatePage, Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest, UpdatePage,
 };
 use crm_settings::SecretsSource;
-use crm_store::{Claimed, Claims, LeaseOutcome, Store, StoreError};
+use crm_store::{Claimed, Claims, LeaseOutcome, StoreError};
 use tracing::Instrument;
 
+use super::WorkerStore;
 use super::contacts_index::{Contacts, LookupError};
 use super::{Attempt, Outcome, Worker};
 use crate::inbox::keys;
@@ -63,7 +64,7 @@ const SCHEMA_RECHECK_MS: i64 = 3_600_000;
 
 /// Writes one lead. `submission` is its inbox key, not the lead's own: a lead kept under
 /// a derived id (its submission id was reused by another) is its own unit of work.
-pub async fn process<S: Store, P: SecretsSource>(
+pub async fn process<S: WorkerStore, P: SecretsSource>(
     worker: &Worker<S, P>,
     notion: &NotionClient,
     lead: &Lead,
@@ -93,7 +94,7 @@ struct Run<'a, S, P> {
     owner: String,
 }
 
-impl<S: Store, P: SecretsSource> Run<'_, S, P> {
+impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
     async fn run(&self) -> Attempt {
         let store = &self.worker.store;
         let settings = &self.worker.settings;

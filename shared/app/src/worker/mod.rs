@@ -34,7 +34,13 @@ use crm_settings::{
     CachedSecrets, LeadSettings, PropertyNames, Secrets, SecretsSource, StageRoute,
 };
 use crm_slack::SlackClient;
-use crm_store::{InboxItem, InboxStatus, Store, Unfinished, inbox_item_from_stream_image};
+use crm_store::{InboxItem, InboxScan, InboxStatus, Unfinished, inbox_item_from_stream_image};
+
+crm_store::port!(
+    /// What the worker keeps: a lease per email, a claim per piece of work, the
+    /// contacts index and the deals' last stages, and each item's outcome.
+    pub WorkerStore: Leases, Idempotency, CacheRead, CacheWrite, InboxSettle
+);
 
 use crate::inbox::Work;
 use secrecy::ExposeSecret;
@@ -145,7 +151,7 @@ pub struct Worker<S, P> {
     pub index_gate: Arc<contacts_index::IndexGate>,
 }
 
-impl<S: Store, P: SecretsSource> Worker<S, P> {
+impl<S: WorkerStore, P: SecretsSource> Worker<S, P> {
     /// Handles one batch of stream records, items for different contacts and deals side
     /// by side (see `lanes.rs`), and reports the ones to retry. With a `deadline` (the
     /// invocation's), an item starts only while its worst case still fits before it;
@@ -198,28 +204,6 @@ impl<S: Store, P: SecretsSource> Worker<S, P> {
             }
         }
         response
-    }
-
-    /// Processes every item not yet done (pending, failed or parked), oldest first, and
-    /// records each outcome: what an operator runs once the cause of failures is fixed.
-    pub async fn replay(&self, limit: usize) -> Result<ReplayReport, crm_store::StoreError> {
-        let items = self.store.inbox_list_open(limit).await?;
-        let tagged = items.into_iter().map(|i| (i.id.clone(), i)).collect();
-        let mut report = ReplayReport::default();
-        for (id, ran) in self.run_items(tagged, None).await {
-            match ran {
-                Ran::Finished {
-                    outcome: Outcome::Done,
-                    ..
-                } => report.done.push(id),
-                Ran::Finished {
-                    outcome: Outcome::Retry(reason) | Outcome::Failed(reason),
-                    ..
-                } => report.failed.push((id, reason)),
-                Ran::HandedBack => {}
-            }
-        }
-        Ok(report)
     }
 
     /// Processes one inbox item (from the stream, a replay or the local server).
@@ -304,5 +288,30 @@ impl<S: Store, P: SecretsSource> Worker<S, P> {
                 true
             }
         }
+    }
+}
+
+/// `crm replay`: needs to list the open inbox, which the stream-fed worker never does.
+impl<S: WorkerStore + InboxScan, P: SecretsSource> Worker<S, P> {
+    /// Processes every item not yet done (pending, failed or parked), oldest first, and
+    /// records each outcome: what an operator runs once the cause of failures is fixed.
+    pub async fn replay(&self, limit: usize) -> Result<ReplayReport, crm_store::StoreError> {
+        let items = self.store.inbox_list_open(limit).await?;
+        let tagged = items.into_iter().map(|i| (i.id.clone(), i)).collect();
+        let mut report = ReplayReport::default();
+        for (id, ran) in self.run_items(tagged, None).await {
+            match ran {
+                Ran::Finished {
+                    outcome: Outcome::Done,
+                    ..
+                } => report.done.push(id),
+                Ran::Finished {
+                    outcome: Outcome::Retry(reason) | Outcome::Failed(reason),
+                    ..
+                } => report.failed.push((id, reason)),
+                Ran::HandedBack => {}
+            }
+        }
+        Ok(report)
     }
 }
