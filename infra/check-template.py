@@ -1,7 +1,11 @@
 """Checks that the template, as SAM expands it, tells a person when something breaks:
 every function logs into a group that expires, every failure has an alarm, and every
-alarm reaches the alarms topic. The linters check that the template deploys; this checks
-that the deployed stack is watched.
+alarm reaches the alarms topic; and that each function's role grants exactly what its
+code calls (infra/iam-needs.json, kept equal to the handlers' ports by a test in
+shared/app) and what Lambda does on its behalf (its log group, the stream it reads, the
+queue its failures go to): no wildcard, no action nothing uses, nothing missing. The
+linters check that the template deploys; this checks that the deployed stack is watched
+and holds no more power than it uses.
 
     check-template.py TRANSFORMED.json              the template's problems, exit 1 if any
     check-template.py --self-test TRANSFORMED.json  each check catches what it is for
@@ -9,7 +13,12 @@ that the deployed stack is watched.
 
 import copy
 import json
+import os
 import sys
+
+NEEDS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "iam-needs.json")
+STREAM_READ = ["dynamodb:DescribeStream", "dynamodb:GetRecords",
+               "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
 
 
 def of_type(resources, kind):
@@ -25,6 +34,96 @@ def ref(value):
             att = value["Fn::GetAtt"]
             return att[0] if isinstance(att, list) else att.split(".")[0]
     return None
+
+
+def name(value):
+    """A resource as the needs file spells it: `Table.Arn`, `Secrets`, a `Sub` string, `*`."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return value["Ref"]
+    if "Fn::GetAtt" in value:
+        att = value["Fn::GetAtt"]
+        return ".".join(att) if isinstance(att, list) else att
+    if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        return value["Fn::Sub"]
+    return json.dumps(value, sort_keys=True)
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def on_behalf(resources, function_id, function):
+    """What Lambda itself does with the function's role: write its logs, read the
+    stream that feeds it, send what failed to its failure queue."""
+    needs = set()
+    group = ref(function["Properties"].get("LoggingConfig", {}).get("LogGroup"))
+    if group:
+        needs |= {(a, f"{group}.Arn") for a in ["logs:CreateLogStream", "logs:PutLogEvents"]}
+    for kind in ["AWS::Lambda::EventSourceMapping", "AWS::Lambda::EventInvokeConfig"]:
+        for config in of_type(resources, kind).values():
+            props = config["Properties"]
+            if ref(props.get("FunctionName")) != function_id:
+                continue
+            if "EventSourceArn" in props:
+                needs |= {(a, name(props["EventSourceArn"])) for a in STREAM_READ}
+            failed = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            if failed is not None:
+                needs.add(("sqs:SendMessage", name(failed)))
+    return needs
+
+
+def granted(role_id, role):
+    """(action, resource) pairs a role allows, and what is wrong with how it says so."""
+    pairs, found = set(), []
+    props = role["Properties"]
+    if props.get("ManagedPolicyArns"):
+        found.append(f"role {role_id} attaches managed policies, which grant on `*`")
+    for policy in props.get("Policies", []):
+        for statement in as_list(policy["PolicyDocument"]["Statement"]):
+            if "NotAction" in statement or "NotResource" in statement:
+                found.append(f"role {role_id} grants by exclusion (NotAction/NotResource)")
+                continue
+            if statement.get("Effect") != "Allow":
+                continue
+            for action in as_list(statement["Action"]):
+                if "*" in action:
+                    found.append(f"role {role_id} grants the wildcard action {action}")
+                for resource in as_list(statement["Resource"]):
+                    if name(resource) == "*":
+                        found.append(f"role {role_id} grants {action} on every resource (`*`)")
+                    pairs.add((action, name(resource)))
+    return pairs, found
+
+
+def iam_problems(template, needs):
+    resources = template["Resources"]
+    found = []
+    roles = of_type(resources, "AWS::IAM::Role")
+    checked = set()
+    for function_id, function in of_type(resources, "AWS::Lambda::Function").items():
+        role_id = ref(function["Properties"].get("Role"))
+        if role_id not in roles:
+            found.append(f"function {function_id} has no role of its own in the template")
+            continue
+        if function_id not in needs:
+            found.append(f"function {function_id} is not in infra/iam-needs.json")
+            continue
+        pairs, wrong = granted(role_id, roles[role_id])
+        found += wrong
+        checked.add(role_id)
+        wanted = {tuple(p) for p in needs[function_id]} | on_behalf(resources, function_id, function)
+        for action, resource in sorted(pairs - wanted):
+            found.append(f"role {role_id} grants {action} on {resource}, which neither the code of "
+                         f"{function_id} nor Lambda on its behalf uses")
+        for action, resource in sorted(wanted - pairs):
+            found.append(f"role {role_id} lacks {action} on {resource}, which {function_id} calls")
+    # The roles SAM makes (the schedules') hold no wildcard either.
+    for role_id, role in roles.items():
+        if role_id not in checked:
+            found += granted(role_id, role)[1]
+    return found
 
 
 def alarm_targets(alarm):
@@ -80,7 +179,12 @@ def problems(template):
         route = stage["Properties"].get("DefaultRouteSettings", {})
         if "ThrottlingRateLimit" not in route or "ThrottlingBurstLimit" not in route:
             found.append(f"HTTP API stage {name} is not throttled")
-    return found
+    return found + iam_problems(template, load_needs())
+
+
+def load_needs():
+    with open(NEEDS) as f:
+        return json.load(f)
 
 
 def self_test(template):
@@ -122,9 +226,58 @@ def self_test(template):
             if sub["Properties"]["Protocol"] == "lambda":
                 del r[name]
 
+    def function_role(r, function="LeadIntakeFunction"):
+        return r[ref(r[function]["Properties"]["Role"])]["Properties"]
+
+    def statements(r, function="LeadIntakeFunction"):
+        return function_role(r, function)["Policies"][0]["PolicyDocument"]["Statement"]
+
+    def add_dynamodb_star(r):
+        statements(r).append({"Effect": "Allow", "Action": "dynamodb:*",
+                              "Resource": {"Fn::GetAtt": ["Table", "Arn"]}})
+
+    def resource_star(r):
+        for statement in statements(r):
+            if any(a.startswith("dynamodb:") for a in as_list(statement["Action"])):
+                statement["Resource"] = "*"
+
+    def add_unused_action(r):
+        statements(r).append({"Effect": "Allow", "Action": ["dynamodb:Scan"],
+                              "Resource": {"Fn::GetAtt": ["Table", "Arn"]}})
+
+    def query_the_table_not_the_index(r):
+        for statement in statements(r, "RedriveFunction"):
+            if "dynamodb:Query" in as_list(statement["Action"]):
+                statement["Resource"] = {"Fn::GetAtt": ["Table", "Arn"]}
+
+    def drop_needed_action(r):
+        for statement in statements(r, "NotionWebhookFunction"):
+            actions = as_list(statement["Action"])
+            if "secretsmanager:PutSecretValue" in actions:
+                statement["Action"] = [a for a in actions if a != "secretsmanager:PutSecretValue"]
+
+    def secret_write_for_all(r):
+        statements(r).append({"Effect": "Allow", "Action": ["secretsmanager:PutSecretValue"],
+                              "Resource": {"Ref": "Secrets"}})
+
+    def drop_stream_read(r):
+        kept = [s for s in statements(r, "WorkerFunction")
+                if "dynamodb:GetRecords" not in as_list(s["Action"])]
+        function_role(r, "WorkerFunction")["Policies"][0]["PolicyDocument"]["Statement"] = kept
+
+    def managed_policy(r):
+        function_role(r)["ManagedPolicyArns"] = [
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
+
+    def sam_role(r):
+        del r["LeadIntakeFunction"]["Properties"]["Role"]
+
     failed = False
     for mutation in [drop_alarm_actions, drop_retention, drop_log_group, drop_queue_alarm,
-                     drop_errors_alarm, drop_dead_letters, drop_throttle, drop_slack]:
+                     drop_errors_alarm, drop_dead_letters, drop_throttle, drop_slack,
+                     add_dynamodb_star, resource_star, add_unused_action,
+                     query_the_table_not_the_index, drop_needed_action, secret_write_for_all,
+                     drop_stream_read, managed_policy, sam_role]:
         broken = copy.deepcopy(template)
         mutation(broken["Resources"])
         if not problems(broken):

@@ -1,10 +1,12 @@
 //! The store: everything the functions need to remember between invocations.
 //!
-//! One narrow trait, [`Store`], with two adapters: [`DynamoStore`] (production, and the
-//! tests against DynamoDB Local) and `SqliteStore` (the embedded store `make local`
-//! uses, behind the `sqlite` feature so that no Lambda function links SQLite). Both pass
-//! the same behavioural suite, so code written against the trait behaves the same on a
-//! laptop and in AWS.
+//! A few narrow capability traits ([`capability`]; [`Store`] is all of them) with two
+//! adapters: [`DynamoStore`] (production, and the tests against DynamoDB Local) and
+//! `SqliteStore` (the embedded store `make local` uses, behind the `sqlite` feature so
+//! that no Lambda function links SQLite). Both pass the same behavioural suite, so code
+//! written against the traits behaves the same on a laptop and in AWS. Each handler asks
+//! for only the capabilities it uses, through a [`port!`], which is what lets each
+//! function's IAM role name only the DynamoDB actions its code makes.
 //!
 //! # Why these five record kinds
 //!

@@ -1,6 +1,6 @@
 use crm_domain::Timestamp;
 
-/// Result of [`crate::Store::put_if_absent`].
+/// Result of [`crate::Dedupe::put_if_absent`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PutOutcome {
     Inserted,
@@ -8,7 +8,7 @@ pub enum PutOutcome {
     Exists,
 }
 
-/// Result of [`crate::Store::take_lease`].
+/// Result of [`crate::Leases::take_lease`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseOutcome {
     Acquired,
@@ -18,7 +18,7 @@ pub enum LeaseOutcome {
     },
 }
 
-/// Result of [`crate::Store::begin`].
+/// Result of [`crate::Idempotency::begin`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Begin {
     /// The caller now owns the work; nobody tried it before.
@@ -47,7 +47,7 @@ pub struct CacheEntry {
     pub version: i64,
 }
 
-/// Result of [`crate::Store::inbox_insert`].
+/// Result of [`crate::InboxWrite::inbox_insert`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inserted {
     New,
