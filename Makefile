@@ -4,7 +4,7 @@ CARGO ?= cargo
 
 SDK_CHECK := testing/notion-emulator/tests/sdk
 
-.PHONY: help test test-deps lint-template deploy local bench fuzz soak fmt lint check
+.PHONY: help test test-deps lint-template deploy deploy-check local bench fuzz soak fmt lint check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ local: ## run everything on 127.0.0.1: Notion emulator, SQLite store, Slack to t
 
 deploy: ## build every function (arm64) with cargo-lambda and deploy with SAM (guided the first time)
 	infra/deploy.sh
+
+deploy-check: ## rehearse a deploy without an account: lint, sam validate, sam build (arm64), zip sizes, first-deploy parameters
+	infra/deploy-check.sh
 
 fmt: ## format the code
 	$(CARGO) fmt --all

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every Lambda bootstrap carries one HTTP stack and one TLS stack, and no SQLite: each
-# extra one costs zip size and cold start. Fails naming the function and the crate
+# Every Lambda bootstrap carries one HTTP stack, one TLS stack on one crypto provider
+# (ring: smaller than aws-lc-rs), and no SQLite: each extra one costs zip size and cold
+# start. Fails naming the function and the crate
 # that came back (`cargo tree -i <crate> -p <function>` says through what).
 #
 #   infra/check-deps.sh                 check the functions
@@ -21,12 +22,12 @@ for f in "${functions[@]}"; do
       failed=1
     fi
   done
-  for crate in rusqlite ring openssl native-tls; do
+  for crate in rusqlite aws-lc-rs aws-lc-sys openssl native-tls; do
     if grep -q "^$crate v" <<<"$tree"; then
       echo "check-deps: $f carries $crate" >&2
       failed=1
     fi
   done
 done
-[ "$failed" -eq 0 ] && echo "check-deps: ${functions[*]}: one rustls, one hyper; no rusqlite, ring or OpenSSL"
+[ "$failed" -eq 0 ] && echo "check-deps: ${functions[*]}: one rustls (on ring), one hyper; no rusqlite, aws-lc or OpenSSL"
 exit "$failed"

@@ -8,24 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VENV=${CRM_DEPLOY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/notion-crm/deploy-venv}
-export SAM_CLI_TELEMETRY=0
-
-# cargo-lambda brings zig, which SAM's Rust builder needs on PATH: one venv for both,
-# at a fixed path (moving zig makes the next build start from scratch).
-if [ ! -x "$VENV/bin/sam" ] || [ ! -x "$VENV/bin/cargo-lambda" ]; then
-  echo "deploy: installing the SAM CLI and cargo-lambda into $VENV" >&2
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check aws-sam-cli cargo-lambda
-fi
-export PATH="$VENV/bin:$PATH"
-
-ARCH=${ARCH:-arm64}
-case "$ARCH" in
-  arm64) rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true ;;
-  x86_64) ;;
-  *) echo "deploy: ARCH must be arm64 or x86_64" >&2; exit 2 ;;
-esac
+# shellcheck source=infra/deploy-venv.sh
+. infra/deploy-venv.sh
 
 infra/lint-template.sh
 sam build --parameter-overrides "Architecture=$ARCH"

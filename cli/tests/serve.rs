@@ -53,7 +53,7 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
     let notion = info["notion"].as_str().unwrap().to_owned();
     let secret = info["form_secret"].as_str().unwrap().to_owned();
     let ws = &info["workspace"];
-    let http = reqwest::Client::new();
+    let http = crm_http::client();
 
     let body =
         json!({"email": "Local@Example.com", "name": "Local Lead", "message": "Hi from a form"})

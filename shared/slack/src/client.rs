@@ -103,7 +103,7 @@ impl SlackClient {
 
 impl SlackClient {
     pub fn new(config: SlackConfig) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let http = crm_http::builder()
             .timeout(config.request_timeout)
             .connect_timeout(Duration::from_secs(5))
             .build()?;

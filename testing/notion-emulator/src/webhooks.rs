@@ -329,7 +329,7 @@ fn client() -> reqwest::Client {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     CLIENT
         .get_or_init(|| {
-            reqwest::Client::builder()
+            crm_http::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default()

@@ -31,7 +31,7 @@ async fn the_binary_prints_its_address_and_serves_the_seeded_workspace() {
     let deals = started["workspace"]["deals_data_source_id"]
         .as_str()
         .unwrap();
-    let schema: serde_json::Value = reqwest::Client::new()
+    let schema: serde_json::Value = crm_http::client()
         .get(format!("{base}/v1/data_sources/{deals}"))
         .bearer_auth("ntn_binary_test")
         .header("Notion-Version", "2026-03-11")

@@ -35,7 +35,7 @@ impl ThrottlingProxy {
         let throttled = Arc::new(AtomicUsize::new(0));
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_owned(),
-            http: reqwest::Client::new(),
+            http: crm_http::client(),
             throttle: Arc::clone(&throttle),
             throttled: Arc::clone(&throttled),
         });

@@ -21,7 +21,7 @@ impl Api {
     pub fn new(emulator: &Emulator) -> Self {
         Self {
             base: emulator.base_url(),
-            http: reqwest::Client::new(),
+            http: crm_http::client(),
         }
     }
 

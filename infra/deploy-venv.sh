@@ -1,0 +1,18 @@
+# Sourced by deploy.sh and deploy-check.sh: the SAM CLI and cargo-lambda in one venv at a
+# fixed path, first on PATH. cargo-lambda brings zig, which SAM's Rust builder needs to
+# cross-compile for arm64; moving zig makes the next build start from scratch.
+VENV=${CRM_DEPLOY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/notion-crm/deploy-venv}
+export SAM_CLI_TELEMETRY=0
+if [ ! -x "$VENV/bin/sam" ] || [ ! -x "$VENV/bin/cargo-lambda" ]; then
+  echo "installing the SAM CLI and cargo-lambda into $VENV" >&2
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check aws-sam-cli cargo-lambda
+fi
+export PATH="$VENV/bin:$PATH"
+
+ARCH=${ARCH:-arm64}
+case "$ARCH" in
+  arm64) rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true ;;
+  x86_64) ;;
+  *) echo "ARCH must be arm64 or x86_64" >&2; exit 2 ;;
+esac
