@@ -34,6 +34,7 @@ lint-template: ## sam validate --lint and cfn-lint (also after the SAM transform
 
 bench: test-deps ## measure latency, throughput, Notion calls, burst drain, cold start, memory and size; prints a table
 	$(CARGO) build --release -p lead-intake -p notion-webhook -p worker -p stale-leads -p redrive
+	infra/lambda-zips.sh
 	$(CARGO) build --profile measure -p crm-bench
 	infra/isolated.sh infra/test-servers.sh run env CARGO_TARGET_DIR=target target/measure/crm-bench
 

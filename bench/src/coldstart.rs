@@ -1,15 +1,23 @@
-//! Cold start and memory of each bootstrap: the release binary is started against a
-//! stand-in for the Lambda runtime API, and "ready" is its first request for an event
-//! (after it has loaded settings, built its clients and read the secret).
+//! Cold start and memory of each bootstrap, against a stand-in for the Lambda Runtime
+//! API: the release binary is started, its first `GET /next` ("ready": settings loaded,
+//! clients built, the secret read) is answered with a typical event for the function,
+//! and the time to its answer (`POST /response`) is the cold start a first caller
+//! waits for.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::routing::get;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use crate::{Env, Row, variables};
+use crate::{Env, FORM_SECRET, Row, WEBHOOK_TOKEN, variables};
+use crm_domain::intake::own;
+use crm_domain::notion_signature;
+use crm_domain::{Clock, SystemClock};
 
 const FUNCTIONS: &[&str] = &[
     "lead-intake",
@@ -25,26 +33,191 @@ fn bootstrap(name: &str) -> PathBuf {
     PathBuf::from(target).join("release").join(name)
 }
 
+/// One run's view of the Runtime API.
+#[derive(Default)]
+struct Run {
+    /// The event the first `/next` gets; later ones wait, as between invocations.
+    event: Option<String>,
+    ready: Option<Instant>,
+    answered: Option<Instant>,
+    answer: String,
+}
+
+#[derive(Clone, Default)]
+struct Api {
+    run: Arc<Mutex<Run>>,
+    answered: Arc<Notify>,
+}
+
+impl Api {
+    fn run(&self) -> std::sync::MutexGuard<'_, Run> {
+        self.run.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+async fn next(State(api): State<Api>) -> (StatusCode, HeaderMap, String) {
+    let event = {
+        let mut run = api.run();
+        run.ready.get_or_insert_with(Instant::now);
+        run.event.take()
+    };
+    let Some(event) = event else {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        return (StatusCode::OK, HeaderMap::new(), String::new());
+    };
+    let deadline = SystemClock.now().as_millis() + 60_000;
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        ("lambda-runtime-aws-request-id", "bench-request".to_owned()),
+        ("lambda-runtime-deadline-ms", deadline.to_string()),
+        (
+            "lambda-runtime-invoked-function-arn",
+            "arn:aws:lambda:us-east-1:000000000000:function:bench".to_owned(),
+        ),
+        ("lambda-runtime-trace-id", "Root=1-bench".to_owned()),
+    ] {
+        if let Ok(value) = value.parse() {
+            headers.insert(name, value);
+        }
+    }
+    (StatusCode::OK, headers, event)
+}
+
+async fn answered(State(api): State<Api>, Path(_id): Path<String>, body: String) -> StatusCode {
+    {
+        let mut run = api.run();
+        run.answered.get_or_insert_with(Instant::now);
+        run.answer = body;
+    }
+    api.answered.notify_one();
+    StatusCode::ACCEPTED
+}
+
+async fn failed(State(api): State<Api>, body: String) -> StatusCode {
+    {
+        let mut run = api.run();
+        run.answered.get_or_insert_with(Instant::now);
+        run.answer = format!("error: {body}");
+    }
+    api.answered.notify_one();
+    StatusCode::ACCEPTED
+}
+
+/// An HTTP API (payload 2.0) event for `path`, as API Gateway and Function URLs send it.
+fn http_event(path: &str, headers: Value, body: &str) -> String {
+    let fixture = include_str!("../../shared/app/tests/fixtures/apigw-v2-lead.json");
+    let mut event: Value = serde_json::from_str(fixture).unwrap_or_default();
+    event["rawPath"] = json!(path);
+    event["routeKey"] = json!(format!("POST {path}"));
+    event["requestContext"]["http"]["path"] = json!(path);
+    if let (Some(all), Some(extra)) = (event["headers"].as_object_mut(), headers.as_object()) {
+        all.insert("content-length".into(), json!(body.len().to_string()));
+        all.extend(extra.clone());
+    }
+    event["body"] = json!(body);
+    event.to_string()
+}
+
+/// A typical first event for each function, and what its answer should contain.
+fn event(name: &str, run: usize) -> (String, &'static str) {
+    match name {
+        "lead-intake" => {
+            let body = json!({
+                "email": format!("cold{run}-{}@example.com", uuid::Uuid::new_v4()),
+                "message": "hello"
+            })
+            .to_string();
+            let ts = SystemClock.now().as_secs().to_string();
+            let sig = own::sign(FORM_SECRET.as_bytes(), &ts, body.as_bytes());
+            let headers = json!({"x-form-timestamp": ts, "x-form-signature": sig});
+            (http_event("/lead", headers, &body), "\"statusCode\":202")
+        }
+        "notion-webhook" => {
+            // Signed, of a type the worker does not act on: verified and answered.
+            let body = json!({
+                "id": uuid::Uuid::new_v4().to_string(),
+                "type": "comment.created",
+                "timestamp": "2026-11-24T09:12:04.000Z"
+            })
+            .to_string();
+            let headers = json!({notion_signature::HEADER: notion_signature::sign(WEBHOOK_TOKEN, body.as_bytes())});
+            (http_event("/", headers, &body), "\"statusCode\":200")
+        }
+        // A batch the stream filter let through with nothing left to do.
+        "worker" => (json!({"Records": []}).to_string(), "batchItemFailures"),
+        // The scheduler's event: the digest (posted by the first run, then the day is
+        // claimed) and the redrive (the open inbox).
+        _ => (
+            json!({
+                "version": "0",
+                "id": uuid::Uuid::new_v4().to_string(),
+                "detail-type": "Scheduled Event",
+                "source": "aws.scheduler",
+                "account": "000000000000",
+                "time": "2026-11-24T09:00:00Z",
+                "region": "us-east-1",
+                "resources": [],
+                "detail": {}
+            })
+            .to_string(),
+            "",
+        ),
+    }
+}
+
+/// The bootstrap and zip `infra/lambda-zips.sh` built with cargo-lambda, as a deploy
+/// uploads them, with the architecture read from the ELF header.
+fn lambda_package(name: &str) -> Option<(String, u64, u64)> {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let dir = PathBuf::from(target).join("lambda").join(name);
+    let bootstrap = std::fs::read(dir.join("bootstrap")).ok()?;
+    let zip = std::fs::metadata(dir.join("bootstrap.zip")).ok()?.len();
+    let arch = match bootstrap.get(18..20) {
+        Some([0xb7, 0x00]) => "arm64",
+        Some([0x3e, 0x00]) => "x86_64",
+        _ => "unknown architecture",
+    };
+    Some((arch.to_owned(), bootstrap.len() as u64, zip))
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
 pub async fn measure(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::error::Error>> {
-    let ready = Arc::new(Notify::new());
-    let notify = Arc::clone(&ready);
-    let app = axum::Router::new().route(
-        "/2018-06-01/runtime/invocation/next",
-        get(move || {
-            let notify = Arc::clone(&notify);
-            async move {
-                notify.notify_one();
-                // Never answer: the function stays idle, as between invocations.
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-                ""
-            }
-        }),
-    );
+    let api = Api::default();
+    let app = axum::Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(answered),
+        )
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/error",
+            post(|s: State<Api>, _: Path<String>, b: String| failed(s, b)),
+        )
+        .route("/2018-06-01/runtime/init/error", post(failed))
+        .with_state(api.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let api = listener.local_addr()?.to_string();
+    let address = listener.local_addr()?.to_string();
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     for name in FUNCTIONS {
+        rows.push(match lambda_package(name) {
+            Some((arch, bootstrap, zip)) => (
+                format!("{name} Lambda package ({arch}, cargo-lambda): bootstrap / zip"),
+                format!(
+                    "{:.2} MB / {:.2} MB",
+                    bootstrap as f64 / 1e6,
+                    zip as f64 / 1e6
+                ),
+            ),
+            None => (
+                format!("{name} Lambda package"),
+                "not built; `infra/lambda-zips.sh` builds it".to_owned(),
+            ),
+        });
         let path = bootstrap(name);
         let Ok(meta) = std::fs::metadata(&path) else {
             rows.push((
@@ -57,13 +230,17 @@ pub async fn measure(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::
             format!("{name} bootstrap size (release, this machine)"),
             format!("{:.1} MB", meta.len() as f64 / 1e6),
         ));
-        let starts = Arc::new(Mutex::new(Vec::new()));
-        let mut rss = Vec::new();
-        for _ in 0..RUNS {
+        let (mut ready, mut first_answer, mut rss, mut wrong) = (vec![], vec![], vec![], None);
+        for run in 0..RUNS {
+            let (event, expected) = event(name, run);
+            *api.run() = Run {
+                event: Some(event),
+                ..Run::default()
+            };
             let started = Instant::now();
             let mut child = tokio::process::Command::new(&path)
                 .envs(variables(env, 3.0))
-                .env("AWS_LAMBDA_RUNTIME_API", &api)
+                .env("AWS_LAMBDA_RUNTIME_API", &address)
                 .env("AWS_LAMBDA_FUNCTION_NAME", name)
                 .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
                 .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
@@ -74,11 +251,9 @@ pub async fn measure(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::
                 .stderr(std::process::Stdio::null())
                 .kill_on_drop(true)
                 .spawn()?;
-            tokio::time::timeout(Duration::from_secs(10), ready.notified()).await?;
-            starts
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(started.elapsed());
+            tokio::time::timeout(Duration::from_secs(30), api.answered.notified()).await?;
+            // Idle again, waiting for its next event: what it holds between invocations.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             if let Some(pid) = child.id() {
                 let status =
                     std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -92,17 +267,30 @@ pub async fn measure(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::
                 }
             }
             child.kill().await?;
+            let run = api.run();
+            if let (Some(r), Some(a)) = (run.ready, run.answered) {
+                ready.push(r.duration_since(started));
+                first_answer.push(a.duration_since(started));
+            }
+            if !run.answer.contains(expected) || run.answer.starts_with("error") {
+                wrong.get_or_insert_with(|| run.answer.chars().take(200).collect::<String>());
+            }
         }
-        let mut starts = starts.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        starts.sort();
         rss.sort_by(f64::total_cmp);
         rows.push((
-            format!("{name} cold start (process start to ready, median of {RUNS})"),
-            format!("{:.1} ms", starts[RUNS / 2].as_secs_f64() * 1e3),
+            format!("{name} cold start: exec to first `/next` (ready), median of {RUNS}"),
+            format!("{:.1} ms", median(ready).as_secs_f64() * 1e3),
+        ));
+        rows.push((
+            format!("{name} cold start: exec to first answered invocation, median of {RUNS}"),
+            match wrong {
+                None => format!("{:.1} ms", median(first_answer).as_secs_f64() * 1e3),
+                Some(answer) => format!("unexpected answer: {answer}"),
+            },
         ));
         if let Some(m) = rss.get(rss.len() / 2) {
             rows.push((
-                format!("{name} memory when ready (RSS, median)"),
+                format!("{name} memory after its first invocation (RSS, median)"),
                 format!("{m:.1} MB"),
             ));
         }

@@ -22,7 +22,7 @@ use crm_store::prelude::*;
 use crm_store::{DynamoStore, SqliteStore};
 use serde_json::json;
 
-const FORM_SECRET: &str = "bench-form-secret";
+pub const FORM_SECRET: &str = "bench-form-secret";
 pub const WEBHOOK_TOKEN: &str = "secret_bench_webhook_token";
 
 pub struct Env {

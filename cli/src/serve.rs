@@ -56,14 +56,18 @@ struct App {
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .init();
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_writer(std::io::stderr),
+            )
+            .with(crm_app::telemetry::filter())
+            .init();
+    }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
     let base = format!("http://{}", listener.local_addr()?);
 

@@ -88,7 +88,7 @@ async fn calls() {
         .unwrap()
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
-    let key = PrivateKeyDer::from_pem_file(format!("{FIXTURES}/ca.pem")).unwrap();
+    let key = PrivateKeyDer::from_pem_file(format!("{FIXTURES}/server.key")).unwrap();
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
