@@ -25,12 +25,12 @@ for f in "${functions[@]}"; do
       failed=1
     fi
   done
-  for crate in rusqlite aws-lc-rs aws-lc-sys openssl native-tls aws-sdk-sso aws-sdk-ssooidc clap; do
+  for crate in rusqlite aws-lc-rs aws-lc-sys openssl native-tls aws-sdk-sso aws-sdk-ssooidc clap toml; do
     if grep -q "^$crate v" <<<"$tree"; then
       echo "check-deps: $f carries $crate" >&2
       failed=1
     fi
   done
 done
-[ "$failed" -eq 0 ] && echo "check-deps: ${functions[*]}: one rustls (on ring), one hyper; no rusqlite, aws-lc, OpenSSL, SSO or clap"
+[ "$failed" -eq 0 ] && echo "check-deps: ${functions[*]}: one rustls (on ring), one hyper; no rusqlite, aws-lc, OpenSSL, SSO, clap or TOML"
 exit "$failed"

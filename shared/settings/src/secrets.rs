@@ -101,6 +101,7 @@ impl Secrets {
         Self::from_value(&value)
     }
 
+    #[cfg(feature = "file")]
     /// Parses the `[secrets]` table of the local TOML config. The file is read once, at
     /// start, by the person running it: any problem is an error there and then.
     pub fn from_toml(value: &toml::Value) -> Result<Self, SecretsFormatError> {
@@ -263,6 +264,7 @@ fn string_map(
     out
 }
 
+#[cfg(feature = "file")]
 fn toml_to_json(value: &toml::Value) -> Value {
     match value {
         toml::Value::String(s) => Value::String(s.clone()),

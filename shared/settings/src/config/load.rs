@@ -43,6 +43,7 @@ pub(super) struct Values<'a> {
 #[derive(Debug, Clone, Copy)]
 enum Origin<'a> {
     Default,
+    #[cfg_attr(not(feature = "file"), allow(dead_code))]
     File(&'a str),
     Env,
 }
@@ -103,6 +104,7 @@ fn known(name: &str) -> Option<&'static str> {
     table::all().map(|s| s.name).find(|n| *n == name)
 }
 
+#[cfg(feature = "file")]
 fn toml_scalar(value: &toml::Value) -> Option<String> {
     match value {
         toml::Value::String(s) => Some(s.clone()),
@@ -153,25 +155,10 @@ impl Settings {
                 .collect(),
             problems: Vec::new(),
         };
-        let mut inline_secrets = None;
-        if let Some((file_name, text)) = file {
-            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-                ConfigError::single(file_name, format!("not valid TOML: {}", e.message()))
-            })?;
-            for (key, value) in table {
-                if key == "secrets" {
-                    inline_secrets = Some((file_name, value));
-                    continue;
-                }
-                let setting = format!("{key} in {file_name}");
-                values.layer(
-                    known(&key),
-                    toml_scalar(&value),
-                    Origin::File(file_name),
-                    setting,
-                );
-            }
-        }
+        let inline_secrets = match file {
+            Some((file_name, text)) => layer_file(&mut values, file_name, text)?,
+            None => None,
+        };
         for (key, value) in env {
             let Some(name) = key.strip_prefix(ENV_PREFIX).filter(|_| key != CONFIG_FILE) else {
                 continue;
@@ -190,11 +177,53 @@ impl Settings {
     }
 }
 
+/// The file's `[secrets]` table, parsed, and the file it came from.
+type InlineSecrets<'a> = Option<(&'a str, Result<Secrets, SecretsFormatError>)>;
+
+/// Layers a TOML document's settings into `values`; returns its `[secrets]` table.
+#[cfg(feature = "file")]
+fn layer_file<'a>(
+    values: &mut Values<'a>,
+    file_name: &'a str,
+    text: &str,
+) -> Result<InlineSecrets<'a>, ConfigError> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        ConfigError::single(file_name, format!("not valid TOML: {}", e.message()))
+    })?;
+    let mut inline = None;
+    for (key, value) in table {
+        if key == "secrets" {
+            inline = Some((file_name, Secrets::from_toml(&value)));
+            continue;
+        }
+        let setting = format!("{key} in {file_name}");
+        values.layer(
+            known(&key),
+            toml_scalar(&value),
+            Origin::File(file_name),
+            setting,
+        );
+    }
+    Ok(inline)
+}
+
+/// Without the `file` feature (the Lambda functions, configured by their environment
+/// only), a config file is refused by name rather than read: the TOML parser stays out
+/// of their bootstraps.
+#[cfg(not(feature = "file"))]
+fn layer_file<'a>(
+    _values: &mut Values<'a>,
+    file_name: &'a str,
+    _text: &str,
+) -> Result<InlineSecrets<'a>, ConfigError> {
+    Err(ConfigError::single(
+        file_name,
+        "config files are read by the crm binary; a function takes CRM_ variables",
+    ))
+}
+
 /// The ARN when one is set; else the file's `[secrets]` table.
-fn secrets(
-    values: &mut Values<'_>,
-    inline: Option<(&str, toml::Value)>,
-) -> Option<SecretsLocation> {
+fn secrets(values: &mut Values<'_>, inline: InlineSecrets<'_>) -> Option<SecretsLocation> {
     if values.value(SECRET_ARN.name).is_some() {
         return values.parse(SECRET_ARN.name, |arn| {
             if arn.starts_with("arn:") {
@@ -209,7 +238,7 @@ fn secrets(
         });
     }
     let problem = match inline {
-        Some((file, value)) => match Secrets::from_toml(&value) {
+        Some((file, parsed)) => match parsed {
             Ok(secrets) => return Some(SecretsLocation::Inline(Box::new(secrets))),
             Err(SecretsFormatError { field, reason }) => Problem {
                 setting: format!("secrets.{field} in {file}"),
