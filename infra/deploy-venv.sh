@@ -13,6 +13,8 @@ export PATH="$VENV/bin:$PATH"
 ARCH=${ARCH:-arm64}
 case "$ARCH" in
   arm64) rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true ;;
-  x86_64) ;;
+  # Position-dependent, as .cargo/config.toml builds arm64 (see there). Set here, not
+  # there: a host-target setting would reach build scripts and proc macros too.
+  x86_64) export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C relocation-model=static" ;;
   *) echo "ARCH must be arm64 or x86_64" >&2; exit 2 ;;
 esac
