@@ -23,4 +23,4 @@ trap 'rm -rf "$out"' EXIT
 AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" infra/transform-template.py template.yaml "$out/transformed.json"
 "$VENV/bin/cfn-lint" "$out/transformed.json"
 "$VENV/bin/python" infra/check-template.py --self-test "$out/transformed.json"
-echo "lint-template: template.yaml passes sam validate --lint, cfn-lint, cfn-lint after the SAM transform, and every failure reaches the alarms topic"
+echo "lint-template: template.yaml passes sam validate --lint, cfn-lint, cfn-lint after the SAM transform, every failure reaches the alarms topic, and each role grants exactly what its function calls"
