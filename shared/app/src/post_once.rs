@@ -18,11 +18,12 @@
 use crm_slack::{SlackClient, SlackError, SlackMessage};
 use crm_store::{Claim, Idempotency, StoreError};
 
+use secrecy::SecretString;
+
 crm_store::port!(
     /// What posting once keeps: the claim and a mark for a post under way.
     pub PostStore: Idempotency, CacheRead, CacheWrite
 );
-use secrecy::SecretString;
 
 /// The result recorded on a claim whose post Slack did not confirm.
 pub const UNCONFIRMED: &str = "unconfirmed";

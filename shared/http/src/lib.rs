@@ -8,11 +8,15 @@
 //! default provider, which must be installed before the first client is built: this is
 //! the one place that does it.
 
-/// A client builder with the process's crypto provider installed.
+/// How long any outbound connection may take to open; each caller sets its own
+/// request timeout on top.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A client builder with the process's crypto provider installed and a connect timeout.
 pub fn builder() -> reqwest::ClientBuilder {
     // Fails only when a provider is installed already: ring is the only one linked.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT)
 }
 
 /// A client with reqwest's defaults (for tests and tools).

@@ -82,7 +82,6 @@ impl NotionClient {
     pub fn new(config: NotionConfig) -> Result<Self, reqwest::Error> {
         let http = crm_http::builder()
             .timeout(config.request_timeout)
-            .connect_timeout(Duration::from_secs(5))
             .user_agent(concat!("notion-crm/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {

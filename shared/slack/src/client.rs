@@ -105,7 +105,6 @@ impl SlackClient {
     pub fn new(config: SlackConfig) -> Result<Self, reqwest::Error> {
         let http = crm_http::builder()
             .timeout(config.request_timeout)
-            .connect_timeout(Duration::from_secs(5))
             .build()?;
         Ok(Self {
             http,

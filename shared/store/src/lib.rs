@@ -83,34 +83,13 @@ pub mod prelude {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Everything the store does: what `crm serve`, the tests and the handlers' builder
-/// hold. Each handler asks only for the capabilities it uses (see [`capability`]), so a
-/// function's IAM policy can name exactly the DynamoDB actions its code makes.
-pub trait Store:
-    Dedupe
-    + Leases
-    + Idempotency
-    + CacheRead
-    + CacheWrite
-    + InboxWrite
-    + InboxRead
-    + InboxSettle
-    + InboxScan
-{
-}
-
-impl<T> Store for T where
-    T: Dedupe
-        + Leases
-        + Idempotency
-        + CacheRead
-        + CacheWrite
-        + InboxWrite
-        + InboxRead
-        + InboxSettle
-        + InboxScan
-{
-}
+port!(
+    /// Everything the store does: what `crm serve`, the tests and the handlers' builder
+    /// hold. Each handler asks only for the capabilities it uses (see [`capability`]), so
+    /// a function's IAM policy can name exactly the DynamoDB actions its code makes.
+    pub Store: Dedupe, Leases, Idempotency, CacheRead, CacheWrite, InboxWrite, InboxRead,
+        InboxSettle, InboxScan
+);
 
 pub(crate) fn pk(prefix: &str, key: &str) -> String {
     format!("{prefix}#{key}")

@@ -102,14 +102,20 @@ const MINUTE: Duration = Duration::from_secs(60);
 async fn each_capability_makes_exactly_the_actions_it_names() {
     let (store, recorder) = recorded_store().await;
     let mut seen = Vec::new();
+    // What the calls since the last one sent, beside what the capability names.
+    macro_rules! made {
+        ($capability:ident) => {
+            (
+                stringify!($capability),
+                recorder.take(),
+                named(<DynamoStore as $capability>::GRANTS),
+            )
+        };
+    }
 
     store.put_if_absent("evt", MINUTE).await.unwrap();
     store.put_if_absent("evt", MINUTE).await.unwrap();
-    seen.push((
-        "Dedupe",
-        recorder.take(),
-        named(<DynamoStore as Dedupe>::GRANTS),
-    ));
+    seen.push(made!(Dedupe));
 
     store.take_lease("l", "a", MINUTE).await.unwrap();
     store.take_lease("l", "b", MINUTE).await.unwrap();
@@ -117,11 +123,7 @@ async fn each_capability_makes_exactly_the_actions_it_names() {
     store.renew_lease("l", "b", MINUTE).await.unwrap();
     store.release_lease("l", "b").await.unwrap();
     store.release_lease("l", "a").await.unwrap();
-    seen.push((
-        "Leases",
-        recorder.take(),
-        named(<DynamoStore as Leases>::GRANTS),
-    ));
+    seen.push(made!(Leases));
 
     store.begin("w", "a", MINUTE, MINUTE).await.unwrap();
     store.begin("w", "b", MINUTE, MINUTE).await.unwrap();
@@ -131,47 +133,27 @@ async fn each_capability_makes_exactly_the_actions_it_names() {
     store.fail("v", "a", "no").await.unwrap();
     let _ = store.fail("v", "b", "not mine").await;
     let _ = store.complete("u", "a", None, MINUTE).await;
-    seen.push((
-        "Idempotency",
-        recorder.take(),
-        named(<DynamoStore as Idempotency>::GRANTS),
-    ));
+    seen.push(made!(Idempotency));
 
     store.cache_put("c", "1", 1).await.unwrap();
     recorder.take();
     store.cache_get("c").await.unwrap();
     store.cache_get("missing").await.unwrap();
-    seen.push((
-        "CacheRead",
-        recorder.take(),
-        named(<DynamoStore as CacheRead>::GRANTS),
-    ));
+    seen.push(made!(CacheRead));
 
     store.cache_put("d", "2", 2).await.unwrap();
     store.cache_put("d", "1", 1).await.unwrap();
     store.cache_delete("d").await.unwrap();
     store.cache_delete("missing").await.unwrap();
-    seen.push((
-        "CacheWrite",
-        recorder.take(),
-        named(<DynamoStore as CacheWrite>::GRANTS),
-    ));
+    seen.push(made!(CacheWrite));
 
     store.inbox_insert(&item("i")).await.unwrap();
     store.inbox_insert(&item("i")).await.unwrap();
-    seen.push((
-        "InboxWrite",
-        recorder.take(),
-        named(<DynamoStore as InboxWrite>::GRANTS),
-    ));
+    seen.push(made!(InboxWrite));
 
     store.inbox_get("i").await.unwrap();
     store.inbox_get("missing").await.unwrap();
-    seen.push((
-        "InboxRead",
-        recorder.take(),
-        named(<DynamoStore as InboxRead>::GRANTS),
-    ));
+    seen.push(made!(InboxRead));
 
     store
         .inbox_mark_failed("i", "boom", Unfinished::Retry)
@@ -182,20 +164,12 @@ async fn each_capability_makes_exactly_the_actions_it_names() {
     let _ = store
         .inbox_mark_failed("missing", "boom", Unfinished::Retry)
         .await;
-    seen.push((
-        "InboxSettle",
-        recorder.take(),
-        named(<DynamoStore as InboxSettle>::GRANTS),
-    ));
+    seen.push(made!(InboxSettle));
 
     store.inbox_insert(&item("j")).await.unwrap();
     recorder.take();
     store.inbox_list_open(10).await.unwrap();
-    seen.push((
-        "InboxScan",
-        recorder.take(),
-        named(<DynamoStore as InboxScan>::GRANTS),
-    ));
+    seen.push(made!(InboxScan));
 
     let wrong: Vec<String> = seen
         .iter()

@@ -14,14 +14,14 @@ use crm_settings::{CachedSecrets, ContactProperties, SecretsError, SecretsSource
 use crm_slack::{SlackClient, SlackMessage};
 use crm_store::{Claimed, Claims, StoreError};
 
-crm_store::port!(
-    /// What the digest keeps: its claim on the day, and the mark of a post under way.
-    pub DigestStore: Idempotency, CacheRead, CacheWrite
-);
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::post_once::{self, NotPosted, Posted};
 use serde::Serialize;
+
+/// What the digest keeps is what posting once keeps: its claim on the day, and the
+/// mark of a post under way.
+pub use crate::post_once::PostStore as DigestStore;
 
 #[derive(Debug, Clone)]
 pub struct DigestSettings {

@@ -11,10 +11,6 @@ use crm_domain::{Clock, Lead};
 use crm_settings::{CachedSecrets, Secrets, SecretsSource};
 use crm_store::Inserted;
 
-crm_store::port!(
-    /// What lead intake keeps: the inbox item, and reads it back for a duplicate.
-    pub IntakeStore: InboxWrite, InboxRead
-);
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
@@ -46,6 +42,11 @@ pub struct Intake<S, P> {
 }
 
 pub use crate::inbox::lead_id as inbox_id;
+
+crm_store::port!(
+    /// What lead intake keeps: the inbox item, and reads it back for a duplicate.
+    pub IntakeStore: InboxWrite, InboxRead
+);
 
 impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
     /// Answers one HTTP request. Never fails: every outcome is a response, and every

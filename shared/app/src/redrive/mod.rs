@@ -19,16 +19,17 @@ use crm_domain::redrive::{ItemTimes, Policy, Standing, Step};
 use crm_settings::{RedriveSettings, SecretsSource};
 use crm_store::{InboxItem, InboxStatus, LeaseOutcome, StoreError, Unfinished};
 
-crm_store::port!(
-    /// What the redrive keeps: the worker's records, its run's lease, and what it
-    /// lists of the open inbox.
-    pub RedriveStore: Leases, Idempotency, CacheRead, CacheWrite, InboxSettle, InboxScan
-);
 use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::inbox::keys;
 use crate::worker::{Outcome, Ran, Worker};
+
+crm_store::port!(
+    /// What the redrive keeps: the worker's records, its run's lease, and what it
+    /// lists of the open inbox.
+    pub RedriveStore: Leases, Idempotency, CacheRead, CacheWrite, InboxSettle, InboxScan
+);
 
 /// How many open items one run reads; the oldest come first, and a backlog larger
 /// than this is worked through over several runs.

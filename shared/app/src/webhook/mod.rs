@@ -14,11 +14,6 @@ use crm_notion::WebhookEvent;
 use crm_settings::{CachedSecrets, SecretsWriter};
 use crm_store::{CacheWrite, Inserted};
 
-crm_store::port!(
-    /// What the webhook receiver keeps: the event in the inbox; it reads whether the
-    /// handshake window is open.
-    pub WebhookStore: InboxWrite, CacheRead
-);
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
@@ -66,6 +61,12 @@ pub struct NotionWebhook<S, P> {
 }
 
 pub use crate::inbox::event_id as inbox_id;
+
+crm_store::port!(
+    /// What the webhook receiver keeps: the event in the inbox; it reads whether the
+    /// handshake window is open.
+    pub WebhookStore: InboxWrite, CacheRead
+);
 
 impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
     pub fn new(

@@ -36,14 +36,14 @@ use crm_settings::{
 use crm_slack::SlackClient;
 use crm_store::{InboxItem, InboxScan, InboxStatus, Unfinished, inbox_item_from_stream_image};
 
+use crate::inbox::Work;
+use secrecy::ExposeSecret;
+
 crm_store::port!(
     /// What the worker keeps: a lease per email, a claim per piece of work, the
     /// contacts index and the deals' last stages, and each item's outcome.
     pub WorkerStore: Leases, Idempotency, CacheRead, CacheWrite, InboxSettle
 );
-
-use crate::inbox::Work;
-use secrecy::ExposeSecret;
 
 /// The invocation's deadline (wall-clock, as Lambda gives it) on the runtime's clock.
 pub fn deadline_in(deadline: std::time::SystemTime) -> tokio::time::Instant {
