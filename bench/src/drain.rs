@@ -161,11 +161,13 @@ struct Leads {
     ws: SeededWorkspace,
     emails: Vec<String>,
     workers: Vec<(Worker<DynamoStore, SecretsManagerSource>, Vec<String>)>,
+    /// The deployment's table, which they all use.
+    store: DynamoStore,
 }
 
 /// `LEADS` new leads accepted at once, split over `processes` workers (each its own
-/// process: its own client and limiter, its own table, as two deployments or two
-/// shards).
+/// process: its own client and limiter, as two stream shards of one deployment, which
+/// share its table).
 async fn accept_leads(
     env: &Env,
     limit: RateLimit,
@@ -175,8 +177,9 @@ async fn accept_leads(
     let (emulator, ws) = budget(limit, latency_ms).await?;
     let mut workers = Vec::new();
     let mut emails = Vec::new();
+    let store = fresh_dynamo(env).await?;
     for p in 0..processes {
-        let ports = ports_on(env, &emulator, &ws, fresh_dynamo(env).await?, LIMIT)?;
+        let ports = ports_on(env, &emulator, &ws, store.clone(), LIMIT)?;
         let intake = ports.intake();
         let mut ids = Vec::new();
         for i in (p..LEADS).step_by(processes) {
@@ -195,6 +198,7 @@ async fn accept_leads(
         ws,
         emails,
         workers,
+        store,
     })
 }
 
@@ -247,7 +251,7 @@ async fn shared(env: &Env, shape: &'static str, limit: RateLimit) -> Result<Row,
         )?;
     }
     run.emulator.clear_requests();
-    let digest = ports_on(env, &run.emulator, &run.ws, fresh_dynamo(env).await?, LIMIT)?.digest();
+    let digest = ports_on(env, &run.emulator, &run.ws, run.store.clone(), LIMIT)?.digest();
     let started = Instant::now();
     let batch = batch_size()?;
     let first_done = std::cell::RefCell::new(None::<Seen>);

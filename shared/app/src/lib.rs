@@ -3,6 +3,7 @@
 //! whose base URL points at Notion or the emulator), so the Lambda binaries, `crm serve`
 //! and the tests all run the same code.
 
+pub mod budget_share;
 pub mod digest;
 pub mod inbox;
 pub mod intake;

@@ -14,6 +14,7 @@ use crm_settings::{
 use crm_store::{DynamoStore, Store};
 use secrecy::SecretString;
 
+use crate::budget_share::BudgetShare;
 use crate::digest::{Digest, DigestSettings};
 use crate::intake::Intake;
 use crate::redrive::Redrive;
@@ -70,6 +71,9 @@ pub struct Ports<S, P> {
     /// One build or catch-up of the contacts index at a time for the whole process (the
     /// worker and, in `crm serve`, the redrive).
     pub index_gate: Arc<IndexGate>,
+    /// This process's part of Notion's budget (the worker, the digest and, in
+    /// `crm serve`, the redrive spend it together).
+    pub budget_share: Arc<BudgetShare>,
 }
 
 /// The context of a deployed function.
@@ -98,6 +102,7 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
             store,
             secrets,
             index_gate: Arc::default(),
+            budget_share: Arc::default(),
         })
     }
 
@@ -120,6 +125,7 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
             secrets: Arc::clone(&self.secrets),
             clock: Arc::clone(&self.clock),
             settings: DigestSettings::from_settings(&self.settings),
+            budget_share: Arc::clone(&self.budget_share),
         }
     }
 
@@ -146,6 +152,7 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
             clock: Arc::clone(&self.clock),
             settings,
             index_gate: Arc::clone(&self.index_gate),
+            budget_share: Arc::clone(&self.budget_share),
         }
     }
 }

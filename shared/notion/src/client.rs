@@ -103,6 +103,14 @@ impl NotionClient {
         }
     }
 
+    /// Paces this client (and its clones) at the share of the configured rate that is
+    /// `me`'s among the processes `present` (sorted), which spend the same integration's
+    /// budget: see `crm_pacing::share_of`.
+    pub fn share_budget(&self, present: &[String], me: &str) {
+        let share = crm_pacing::share_of(present, me, self.limiter.configured_rate());
+        self.limiter.set_share(share);
+    }
+
     /// The longest one call can take: its retries' time budget, then one last request.
     pub fn worst_call(&self) -> Duration {
         self.retry.max_elapsed + self.request_timeout

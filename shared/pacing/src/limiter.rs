@@ -22,6 +22,11 @@
 //!   taken back within a few minutes. The further under the rate, the sooner the
 //!   climb: processes sharing a budget drift towards equal shares. Never above the
 //!   configured rate.
+//! * **A share, when told one** ([`Limiter::set_share`]): processes that say to each
+//!   other that they spend the same budget (through the store; see
+//!   [`share_of`](crate::share_of)) pace at their parts of it instead of finding them
+//!   through refusals, and one left alone takes the whole rate back at once — what the
+//!   climb alone could only find by asking for more, at a refusal each time.
 //! * **Bursts** (requests at once after a quiet spell) are allowed only while they
 //!   cost nothing: a refusal takes the burst away, and it comes back only to a limiter
 //!   that has been idle, a minute or more after the refusal. A refusal of a request
@@ -79,6 +84,9 @@ pub struct Limiter {
     ceiling: f64,
     max_burst: u32,
     state: Mutex<State>,
+    /// Wakes the tasks waiting for a slot when the slots are dealt anew at a faster
+    /// pace: they would otherwise sleep until the slot they had.
+    respaced: tokio::sync::Notify,
 }
 
 #[derive(Debug)]
@@ -101,6 +109,9 @@ struct State {
     streak: u32,
     /// The rate right after the last refusal, where the climb starts.
     stepped: f64,
+    /// The most this process may use: the configured rate, or its share of it while
+    /// other processes are known to spend the same budget ([`Limiter::set_share`]).
+    cap: f64,
     first_use: Option<Instant>,
     delivered: VecDeque<Instant>,
     /// When the requests of about the last second were (or will be) let go.
@@ -118,6 +129,7 @@ impl Limiter {
         Self {
             ceiling,
             max_burst: burst.max(1),
+            respaced: tokio::sync::Notify::new(),
             state: Mutex::new(State {
                 rate: ceiling,
                 burst: burst.max(1),
@@ -130,6 +142,7 @@ impl Limiter {
                 last_refusal: None,
                 streak: 0,
                 stepped: ceiling,
+                cap: ceiling,
                 first_use: None,
                 delivered: VecDeque::new(),
                 sends: VecDeque::new(),
@@ -141,9 +154,49 @@ impl Limiter {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The rate it was made with: the most it ever paces at.
+    pub fn configured_rate(&self) -> f64 {
+        self.ceiling
+    }
+
     /// The rate the limiter paces at now (requests per second).
     pub fn rate(&self) -> f64 {
         self.state().rate
+    }
+
+    /// Tells the limiter what share of the configured rate (0 < `share` ≤ 1) is this
+    /// process's while others spend the same budget, as they say themselves. A share
+    /// that grows (another process is done) is taken at once: the budget it frees
+    /// would otherwise be found only by climbing into it. One that shrinks caps the rate.
+    pub fn set_share(&self, share: f64) {
+        let share = if share.is_finite() {
+            share.clamp(FLOOR, 1.0)
+        } else {
+            1.0
+        };
+        let cap = self.ceiling * share;
+        let mut s = self.state();
+        if cap == s.cap {
+            return;
+        }
+        if cap > s.cap {
+            s.rate = cap;
+            s.stepped = cap;
+        } else {
+            s.rate = s.rate.min(cap);
+            s.stepped = s.stepped.min(cap);
+        }
+        s.cap = cap;
+        // The slots already handed out were spaced for the old share: void them, so the
+        // waiting tasks take new ones at the new pace, the first one interval after the
+        // last request sent.
+        let now = Instant::now();
+        s.generation += 1;
+        s.sends.retain(|t| *t <= now);
+        let last = s.sends.back().copied().unwrap_or(now);
+        s.tat = Some((last + Duration::from_secs_f64(1.0 / s.rate)).max(now));
+        drop(s);
+        self.respaced.notify_waiters();
     }
 
     /// Waits until the next request may be sent.
@@ -162,6 +215,8 @@ impl Limiter {
     pub async fn acquire_before(&self, deadline: Option<Instant>) -> Option<Ticket> {
         let too_late = |at: Instant| deadline.is_some_and(|d| at > d);
         loop {
+            // Made before the slot is taken, so a respacing after it is not missed.
+            let respaced = self.respaced.notified();
             let (at, generation, epoch, early) = {
                 let mut s = self.state();
                 let now = Instant::now();
@@ -196,7 +251,10 @@ impl Limiter {
                     }
                 }
             };
-            tokio::time::sleep_until(at).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(at) => {}
+                () = respaced => {}
+            }
             // A pause that began while this task slept voided its slot: take a new one.
             if generation.is_some_and(|g| g == self.state().generation) {
                 return Some(Ticket {
@@ -227,12 +285,13 @@ impl Limiter {
         // two processes that share the budget drift towards equal shares, and one left
         // alone takes the budget back soon; one refused just under the rate (timing, not
         // another process) holds there longer and is refused seldom.
-        let gap = (self.ceiling - s.stepped).max(f64::MIN_POSITIVE);
-        let scale = (self.ceiling / (2.0 * gap)).clamp(0.5, 4.0);
+        let cap = s.cap;
+        let gap = (cap - s.stepped).max(f64::MIN_POSITIVE);
+        let scale = (cap / (2.0 * gap)).clamp(0.5, 4.0);
         let t =
             now.saturating_duration_since(refusal).as_secs_f64() / (CLIMB.as_secs_f64() * scale);
         let left = gap * (-1.8 * t.powi(4)).exp();
-        s.rate = (self.ceiling - left).clamp(s.rate, self.ceiling);
+        s.rate = (cap - left).clamp(s.rate.min(cap), cap);
     }
 
     /// The server refused a request sent with `ticket` for its rate (429, or Notion's
@@ -275,7 +334,7 @@ impl Limiter {
         // another process spending the budget, that is this one's share.
         let from = s.delivered_rate(now).map_or(s.rate, |got| got.min(s.rate));
         let step = (1.0 - STEP * f64::from(1u32 << s.streak)).max(0.5);
-        s.rate = (step * from).clamp(self.ceiling * FLOOR, self.ceiling);
+        s.rate = (step * from).clamp(self.ceiling * FLOOR, s.cap);
         s.stepped = s.rate;
     }
 }

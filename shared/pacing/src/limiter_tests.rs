@@ -245,6 +245,42 @@ async fn a_refused_request_at_the_pace_steps_the_rate_even_in_a_backlog_begun_by
     assert!(limiter.rate() < 3.0, "the rate stood: {}", limiter.rate());
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_smaller_share_respaces_waiting_tasks_and_a_larger_one_is_taken_at_once() {
+    let limiter = Arc::new(Limiter::new(3.0, 1));
+    let start = Instant::now();
+    let tasks = acquire_at_once(&limiter, 40, start);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Another process joins: this one's part is a third. The slots already handed out
+    // at the full pace are not kept.
+    limiter.set_share(1.0 / 3.0);
+    assert!((limiter.rate() - 1.0).abs() < 1e-9, "{}", limiter.rate());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    // The other is done: the whole rate at once, with no climb.
+    limiter.set_share(1.0);
+    assert!((limiter.rate() - 3.0).abs() < 1e-9, "{}", limiter.rate());
+    let mut times = Vec::new();
+    for t in tasks {
+        times.push(t.await.unwrap());
+    }
+    let between = |from: u64, to: u64| {
+        times
+            .iter()
+            .filter(|t| **t >= Duration::from_secs(from) && **t < Duration::from_secs(to))
+            .count()
+    };
+    assert!(
+        (9..=11).contains(&between(1, 11)),
+        "{} in the ten seconds at a third",
+        between(1, 11)
+    );
+    assert!(
+        (14..=16).contains(&between(11, 16)),
+        "{} in the five at the whole rate",
+        between(11, 16)
+    );
+}
+
 mod simulated {
     //! The limiter against simulated servers on a paused clock: what `make bench`
     //! measures against the emulator, reduced to the pacing itself.
@@ -324,16 +360,49 @@ mod simulated {
         refused: usize,
     }
 
+    /// Who is present, and until when: the store's presence record, reduced.
+    #[derive(Clone, Default)]
+    struct Presence(Arc<Mutex<std::collections::BTreeMap<String, Instant>>>);
+
+    impl Presence {
+        /// What a process does every second while it works (`crm_app`'s budget share):
+        /// says it is here for five seconds and takes its share of who is.
+        fn attend(&self, me: &str, limiter: &Limiter) {
+            let now = Instant::now();
+            let mut present = self.0.lock().unwrap();
+            present.insert(me.to_owned(), now + Duration::from_secs(5));
+            let here: Vec<String> = present
+                .iter()
+                .filter(|(_, until)| **until > now)
+                .map(|(m, _)| m.clone())
+                .collect();
+            limiter.set_share(crate::share_of(&here, me, 3.0));
+        }
+    }
+
     /// One process: `calls` calls from `tasks` concurrent tasks, each answered after
-    /// `latency` (decided half-way, with a little jitter on arrival).
+    /// `latency` (decided half-way, with a little jitter on arrival). With `presence`,
+    /// it attends every second while it works, and leaves when done.
     async fn process(
         server: Arc<Mutex<Shape>>,
         left: Arc<std::sync::atomic::AtomicUsize>,
         tasks: usize,
         latency: Duration,
         seed: u64,
+        presence: Option<Presence>,
     ) -> Tally {
         let limiter = Arc::new(Limiter::new(3.0, 3));
+        let me = seed.to_string();
+        let beats = presence.clone().map(|presence| {
+            presence.attend(&me, &limiter);
+            let (limiter, me) = (Arc::clone(&limiter), me.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    presence.attend(&me, &limiter);
+                }
+            })
+        });
         let tally = Arc::new(Mutex::new(Tally::default()));
         let workers: Vec<_> = (0..tasks)
             .map(|i| {
@@ -375,6 +444,10 @@ mod simulated {
         for w in workers {
             w.await.unwrap();
         }
+        if let (Some(beats), Some(presence)) = (beats, presence) {
+            beats.abort();
+            presence.0.lock().unwrap().remove(&me);
+        }
         Arc::try_unwrap(tally).unwrap().into_inner().unwrap()
     }
 
@@ -398,7 +471,8 @@ mod simulated {
                 ("bucket", Shape::bucket(3.0, 10.0)),
             ] {
                 let start = Instant::now();
-                let tally = process(Arc::new(Mutex::new(shape)), calls(900), 8, latency, 1).await;
+                let tally =
+                    process(Arc::new(Mutex::new(shape)), calls(900), 8, latency, 1, None).await;
                 check(
                     &format!("{name} at {latency:?}"),
                     &tally,
@@ -418,8 +492,8 @@ mod simulated {
             let start = Instant::now();
             let queue = calls(900);
             let (a, b) = tokio::join!(
-                process(Arc::clone(&server), Arc::clone(&queue), 8, latency, 1),
-                process(Arc::clone(&server), queue, 8, latency, 2),
+                process(Arc::clone(&server), Arc::clone(&queue), 8, latency, 1, None),
+                process(Arc::clone(&server), queue, 8, latency, 2, None),
             );
             let both = Tally {
                 ok: a.ok + b.ok,
@@ -431,6 +505,58 @@ mod simulated {
                 start.elapsed(),
                 0.90,
                 0.05,
+            );
+        }
+    }
+
+    /// What `make bench` runs: two workers with work of their own (450 calls each) and
+    /// the digest (10 calls, half a minute in), each configured at the full rate. Told
+    /// of each other through the store, they split the budget at once, and the one left
+    /// takes it all back as soon as the other is done, with no refusal to learn it from.
+    #[tokio::test(start_paused = true)]
+    async fn processes_that_know_of_each_other_split_the_budget_and_the_last_takes_it_all() {
+        for latency in [0, 200, 500] {
+            let latency = Duration::from_millis(latency);
+            let server = Arc::new(Mutex::new(Shape::window(3)));
+            let presence = Presence::default();
+            let start = Instant::now();
+            let digest = {
+                let (server, presence) = (Arc::clone(&server), presence.clone());
+                async move {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    process(server, calls(10), 1, latency, 9, Some(presence)).await
+                }
+            };
+            let (a, b, c) = tokio::join!(
+                process(
+                    Arc::clone(&server),
+                    calls(450),
+                    8,
+                    latency,
+                    1,
+                    Some(presence.clone())
+                ),
+                process(
+                    Arc::clone(&server),
+                    calls(450),
+                    8,
+                    latency,
+                    2,
+                    Some(presence.clone())
+                ),
+                digest,
+            );
+            let all = Tally {
+                ok: a.ok + b.ok + c.ok,
+                refused: a.refused + b.refused + c.refused,
+            };
+            assert_eq!(all.ok, 910);
+            check(
+                &format!("two and the digest at {latency:?}"),
+                &all,
+                start.elapsed(),
+                0.92,
+                0.01,
             );
         }
     }

@@ -201,6 +201,27 @@ pub trait InboxScan: Send + Sync {
     fn inbox_list_open(&self, limit: usize) -> impl Future<Output = Result<Vec<InboxItem>>> + Send;
 }
 
+/// Who is spending a budget shared between processes right now: each process that
+/// calls Notion says so every second or so, and learns from the answer how many do, so
+/// that each paces at its share instead of finding it out through 429s (and a process
+/// left alone takes the whole budget back at once).
+pub trait Presence: Send + Sync {
+    const GRANTS: &'static [Grant] = &[UPDATE];
+
+    /// Says `member` is present in `group` until `ttl` from now, and returns every
+    /// member present now (`member` among them), sorted, so that each member can tell
+    /// its rank.
+    fn attend(
+        &self,
+        group: &str,
+        member: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
+
+    /// Says `member` has left `group`: the others need not wait for it to expire.
+    fn leave(&self, group: &str, member: &str) -> impl Future<Output = Result<()>> + Send;
+}
+
 /// Declares a port: a trait that is exactly the listed capabilities, implemented for
 /// every store that has them, with `grants()` listing the DynamoDB actions they make.
 ///

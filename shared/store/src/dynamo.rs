@@ -16,7 +16,7 @@ use crm_domain::{Clock, Timestamp};
 
 use crate::capability::{
     CacheRead, CacheWrite, Dedupe, Idempotency, InboxRead, InboxScan, InboxSettle, InboxWrite,
-    Leases,
+    Leases, Presence,
 };
 use crate::model::{
     Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome,
@@ -627,6 +627,95 @@ impl InboxScan for DynamoStore {
             }
         }
         Ok(items)
+    }
+}
+
+/// A presence record's member attributes start with this; the rest is the member.
+const MEMBER: &str = "m_";
+/// A member gone this long is removed from the record, so it does not grow with every
+/// process that ever ran.
+const FORGET_AFTER: Duration = Duration::from_secs(60);
+/// How long a presence record outlives its last attendance (then TTL deletes it).
+const PRESENCE_RETENTION: Duration = Duration::from_secs(86_400);
+
+/// One item per group, a member an attribute of it: one UpdateItem both says "I am here"
+/// and returns who else is, with no index and no second read.
+impl Presence for DynamoStore {
+    async fn attend(&self, group: &str, member: &str, ttl: Duration) -> Result<Vec<String>> {
+        let now = self.now();
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk("presence", group)))
+            .update_expression("SET #m = :until, expires_at = :expires")
+            .expression_attribute_names("#m", format!("{MEMBER}{member}"))
+            .expression_attribute_values(":until", n(now.plus(ttl).as_millis()))
+            .expression_attribute_values(":expires", n(secs_after(now, PRESENCE_RETENTION)))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| backend("attend", e))?;
+        let item = out.attributes.unwrap_or_default();
+        let members = |pred: &dyn Fn(i64) -> bool| -> Vec<String> {
+            let mut found: Vec<String> = item
+                .iter()
+                .filter_map(|(name, value)| {
+                    let who = name.strip_prefix(MEMBER)?;
+                    let until: i64 = value.as_n().ok()?.parse().ok()?;
+                    pred(until).then(|| who.to_owned())
+                })
+                .collect();
+            found.sort();
+            found
+        };
+        let forget_before = now.as_millis() - FORGET_AFTER.as_millis() as i64;
+        let gone = members(&|until| until < forget_before);
+        if !gone.is_empty() {
+            self.forget(group, &gone, forget_before).await;
+        }
+        Ok(members(&|until| until > now.as_millis()))
+    }
+
+    async fn leave(&self, group: &str, member: &str) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk("presence", group)))
+            .update_expression("REMOVE #m")
+            .expression_attribute_names("#m", format!("{MEMBER}{member}"))
+            .send()
+            .await
+            .map_err(|e| backend("leave", e))?;
+        Ok(())
+    }
+}
+
+impl DynamoStore {
+    /// Removes members gone since before `before` (millis), unless one came back
+    /// meanwhile. Housekeeping: a failure only leaves them for the next attendance.
+    async fn forget(&self, group: &str, gone: &[String], before: i64) {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk("presence", group)))
+            .expression_attribute_values(":before", n(before));
+        let mut remove = Vec::new();
+        let mut still_gone = Vec::new();
+        for (i, who) in gone.iter().enumerate().take(50) {
+            req = req.expression_attribute_names(format!("#g{i}"), format!("{MEMBER}{who}"));
+            remove.push(format!("#g{i}"));
+            still_gone.push(format!("#g{i} < :before"));
+        }
+        let res = req
+            .update_expression(format!("REMOVE {}", remove.join(", ")))
+            .condition_expression(still_gone.join(" AND "))
+            .send()
+            .await;
+        if let Err(err) = res {
+            tracing::debug!(error = %err, "could not forget members gone from a presence record");
+        }
     }
 }
 

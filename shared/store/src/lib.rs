@@ -8,7 +8,7 @@
 //! for only the capabilities it uses, through a [`port!`], which is what lets each
 //! function's IAM role name only the DynamoDB actions its code makes.
 //!
-//! # Why these five record kinds
+//! # Why these six record kinds
 //!
 //! * **dedupe** — "have I seen this before?" for webhook event ids. Notion redelivers
 //!   for about a day, so a dedupe mark carries an expiry and may be claimed again once
@@ -23,6 +23,8 @@
 //!   because Notion delivers events out of order).
 //! * **inbox** — every accepted lead and event, written once by the HTTP functions and
 //!   processed by the worker; failed items stay visible and replayable.
+//! * **presence** — which processes are spending Notion's budget right now, each with
+//!   a time it is present until, so that each paces at its share of it.
 //!
 //! # Key scheme (single table)
 //!
@@ -36,6 +38,7 @@
 //! | lease       | `lease#{name}`       | `owner`, `expires_at`                                       |
 //! | idempotency | `idem#{key}`         | `state`, `owner`, `lease_until`, `result`, `reason`, `expires_at` |
 //! | cache       | `cache#{key}`        | `value`, `version`                                          |
+//! | presence    | `presence#{group}`   | `m_{member}` (present until, Unix millis) per member, `expires_at` |
 //! | inbox       | `inbox#{id}`         | `kind`, `payload`, `status`, `attempts`, `last_error`, `received_at`, `updated_at`, `expires_at` (once done), `open_pk` + `open_sk` (while not done) |
 //!
 //! `expires_at` is whole Unix seconds and is also the table's TTL attribute, so DynamoDB
@@ -57,7 +60,7 @@ mod sqlite;
 
 pub use capability::{
     CacheRead, CacheWrite, Dedupe, Grant, Idempotency, InboxRead, InboxScan, InboxSettle,
-    InboxWrite, Leases, On,
+    InboxWrite, Leases, On, Presence,
 };
 pub use claim::{Claim, Claimed, Claims};
 pub use dynamo::{DynamoStore, OPEN_INBOX_INDEX, inbox_item_from_stream_image};
@@ -76,7 +79,7 @@ use std::time::Duration;
 pub mod prelude {
     pub use crate::capability::{
         CacheRead, CacheWrite, Dedupe, Idempotency, InboxRead, InboxScan, InboxSettle, InboxWrite,
-        Leases,
+        Leases, Presence,
     };
     pub use crate::{Claims, Store};
 }
@@ -88,7 +91,7 @@ port!(
     /// hold. Each handler asks only for the capabilities it uses (see [`capability`]), so
     /// a function's IAM policy can name exactly the DynamoDB actions its code makes.
     pub Store: Dedupe, Leases, Idempotency, CacheRead, CacheWrite, InboxWrite, InboxRead,
-        InboxSettle, InboxScan
+        InboxSettle, InboxScan, Presence
 );
 
 pub(crate) fn pk(prefix: &str, key: &str) -> String {

@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 
 use crate::capability::{
     CacheRead, CacheWrite, Dedupe, Idempotency, InboxRead, InboxScan, InboxSettle, InboxWrite,
-    Leases,
+    Leases, Presence,
 };
 use crate::model::{
     Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome,
@@ -146,6 +146,52 @@ impl Dedupe for SqliteStore {
             )
             .map_err(sql("put_if_absent"))?;
             Ok(PutOutcome::Inserted)
+        })
+        .await
+    }
+}
+
+/// A record per member (`presence#{group}#{member}`, present until `lease_until`
+/// millis): the group is a key range, so one transaction says "I am here", forgets who
+/// has gone and lists who is left.
+impl Presence for SqliteStore {
+    async fn attend(&self, group: &str, member: &str, ttl: Duration) -> Result<Vec<String>> {
+        let from = pk("presence", &format!("{group}#"));
+        let key = format!("{from}{member}");
+        let member = member.to_owned();
+        self.tx("attend", move |tx, now| {
+            tx.execute(
+                "INSERT OR REPLACE INTO records (pk, owner, lease_until, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![key, member, now.plus(ttl).as_millis(), secs_after(now, ttl)],
+            )
+            .map_err(sql("attend"))?;
+            let range = "pk >= ?1 AND pk < ?1 || char(1114111)";
+            tx.execute(
+                &format!("DELETE FROM records WHERE {range} AND lease_until <= ?2"),
+                params![from, now.as_millis()],
+            )
+            .map_err(sql("attend"))?;
+            let mut stmt = tx
+                .prepare(&format!(
+                    "SELECT owner FROM records WHERE {range} ORDER BY owner"
+                ))
+                .map_err(sql("attend"))?;
+            let present = stmt
+                .query_map(params![from], |r| r.get::<_, String>(0))
+                .and_then(Iterator::collect)
+                .map_err(sql("attend"))?;
+            Ok(present)
+        })
+        .await
+    }
+
+    async fn leave(&self, group: &str, member: &str) -> Result<()> {
+        let key = pk("presence", &format!("{group}#{member}"));
+        self.tx("leave", move |tx, _| {
+            tx.execute("DELETE FROM records WHERE pk = ?1", params![key])
+                .map_err(sql("leave"))?;
+            Ok(())
         })
         .await
     }

@@ -90,3 +90,44 @@ async fn expires_at_is_stored_in_whole_seconds_for_dynamodb_ttl() {
     let expires: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
     assert_eq!(expires, clock.now().as_secs() + 3 * 86_400);
 }
+
+/// The presence record is one item per group: a process gone for good must not stay in
+/// it forever (each Lambda environment is a member of its own).
+#[tokio::test]
+async fn members_long_gone_are_forgotten_from_the_presence_record() {
+    let (client, table) = fresh_table().await;
+    let clock = ManualClock::starting_now();
+    let store = DynamoStore::new(client.clone(), table.clone(), Arc::new(clock.clone()));
+    let minute = std::time::Duration::from_secs(60);
+    store.attend("notion", "gone", minute).await.unwrap();
+    store.attend("notion", "stays", minute).await.unwrap();
+    let members = || async {
+        let item = client
+            .get_item()
+            .table_name(&table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S("presence#notion".into()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap_or_default();
+        let mut names: Vec<String> = item.into_keys().filter(|k| k.starts_with("m_")).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(members().await, ["m_gone", "m_stays"]);
+    // Expired, but not long enough to be forgotten.
+    clock.advance(minute + minute / 2);
+    assert_eq!(
+        store.attend("notion", "stays", minute).await.unwrap(),
+        ["stays"]
+    );
+    assert_eq!(members().await, ["m_gone", "m_stays"]);
+    clock.advance(minute);
+    store.attend("notion", "stays", minute).await.unwrap();
+    assert_eq!(members().await, ["m_stays"]);
+}

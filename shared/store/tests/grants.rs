@@ -62,7 +62,7 @@ impl Intercept for Recorder {
     }
 }
 
-async fn recorded_store() -> (DynamoStore, Recorder) {
+async fn recorded_store() -> (DynamoStore, Recorder, ManualClock) {
     crm_testkit::local_endpoint("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|why| panic!("{why}"));
     let config = crm_settings::sdk_config().await;
     let table = format!("crm-grants-{}", uuid::Uuid::new_v4());
@@ -75,8 +75,9 @@ async fn recorded_store() -> (DynamoStore, Recorder) {
             .interceptor(recorder.clone())
             .build(),
     );
-    let store = DynamoStore::new(client, table, Arc::new(ManualClock::starting_now()));
-    (store, recorder)
+    let clock = ManualClock::starting_now();
+    let store = DynamoStore::new(client, table, Arc::new(clock.clone()));
+    (store, recorder, clock)
 }
 
 fn named(grants: &[Grant]) -> BTreeSet<(String, On)> {
@@ -100,7 +101,7 @@ const MINUTE: Duration = Duration::from_secs(60);
 /// refused, found and missing), and compares what was sent with what it names.
 #[tokio::test]
 async fn each_capability_makes_exactly_the_actions_it_names() {
-    let (store, recorder) = recorded_store().await;
+    let (store, recorder, clock) = recorded_store().await;
     let mut seen = Vec::new();
     // What the calls since the last one sent, beside what the capability names.
     macro_rules! made {
@@ -170,6 +171,15 @@ async fn each_capability_makes_exactly_the_actions_it_names() {
     recorder.take();
     store.inbox_list_open(10).await.unwrap();
     seen.push(made!(InboxScan));
+
+    store.attend("g", "a", MINUTE).await.unwrap();
+    store.attend("g", "b", MINUTE).await.unwrap();
+    store.leave("g", "a").await.unwrap();
+    store.leave("g", "nobody").await.unwrap();
+    // b is long gone: the next attendance forgets it.
+    clock.advance(3 * MINUTE);
+    store.attend("g", "a", MINUTE).await.unwrap();
+    seen.push(made!(Presence));
 
     let wrong: Vec<String> = seen
         .iter()

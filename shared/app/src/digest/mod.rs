@@ -19,9 +19,12 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::post_once::{self, NotPosted, Posted};
 use serde::Serialize;
 
-/// What the digest keeps is what posting once keeps: its claim on the day, and the
-/// mark of a post under way.
-pub use crate::post_once::PostStore as DigestStore;
+crm_store::port!(
+    /// What the digest keeps is what posting once keeps (its claim on the day, and the
+    /// mark of a post under way), and its presence among the processes spending
+    /// Notion's budget.
+    pub DigestStore: Idempotency, CacheRead, CacheWrite, Presence
+);
 
 #[derive(Debug, Clone)]
 pub struct DigestSettings {
@@ -47,6 +50,8 @@ pub struct Digest<S, P> {
     pub secrets: Arc<CachedSecrets<P>>,
     pub clock: Arc<dyn Clock>,
     pub settings: DigestSettings,
+    /// This process's part of Notion's budget among the processes spending it.
+    pub budget_share: Arc<crate::budget_share::BudgetShare>,
 }
 
 /// What a run did, returned to the scheduler (and logged).
@@ -120,14 +125,21 @@ impl<S: DigestStore, P: SecretsSource> Digest<S, P> {
             Claimed::Busy => return Err(DigestError::Busy),
             Claimed::Owned(claim) => claim,
         };
-        let mut made = self.make(today, tz).await;
-        if let Err(DigestError::Notion(e)) = &made
-            && e.is_token_refused()
-            && self.token_rotated().await
-        {
-            tracing::info!("Notion refused the token; the secret held a new one, trying again");
-            made = self.make(today, tz).await;
-        }
+        let reading = async {
+            let made = self.make(today, tz).await;
+            if let Err(DigestError::Notion(e)) = &made
+                && e.is_token_refused()
+                && self.token_rotated().await
+            {
+                tracing::info!("Notion refused the token; the secret held a new one, trying again");
+                return self.make(today, tz).await;
+            }
+            made
+        };
+        let made = self
+            .budget_share
+            .spending(&self.store, &self.notion, reading)
+            .await;
         let (stale, webhook, message) = match made {
             Err(err) => {
                 claim.fail(&err.to_string()).await;

@@ -28,7 +28,8 @@ use crate::worker::{Outcome, Ran, Worker};
 crm_store::port!(
     /// What the redrive keeps: the worker's records, its run's lease, and what it
     /// lists of the open inbox.
-    pub RedriveStore: Leases, Idempotency, CacheRead, CacheWrite, InboxSettle, InboxScan
+    pub RedriveStore: Leases, Idempotency, CacheRead, CacheWrite, InboxSettle, InboxScan,
+        Presence
 );
 
 /// How many open items one run reads; the oldest come first, and a backlog larger

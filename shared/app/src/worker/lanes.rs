@@ -74,11 +74,16 @@ impl<S: WorkerStore, P: SecretsSource> Worker<S, P> {
         items: Vec<(T, InboxItem)>,
         deadline: Option<Instant>,
     ) -> Vec<(T, Ran)> {
+        if items.is_empty() {
+            return Vec::new();
+        }
         let lanes = into_lanes(items);
         let runs = futures::stream::iter(lanes)
             .map(|lane| self.run_lane(lane, deadline))
-            .buffer_unordered(self.settings.concurrency.max(1));
-        runs.collect::<Vec<_>>()
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect::<Vec<_>>();
+        self.budget_share
+            .spending(&self.store, &self.notion, runs)
             .await
             .into_iter()
             .flatten()

@@ -42,7 +42,8 @@ use secrecy::ExposeSecret;
 crm_store::port!(
     /// What the worker keeps: a lease per email, a claim per piece of work, the
     /// contacts index and the deals' last stages, and each item's outcome.
-    pub WorkerStore: Leases, Idempotency, CacheRead, CacheWrite, InboxSettle
+    /// And its presence among the processes spending Notion's budget.
+    pub WorkerStore: Leases, Idempotency, CacheRead, CacheWrite, InboxSettle, Presence
 );
 
 /// The invocation's deadline (wall-clock, as Lambda gives it) on the runtime's clock.
@@ -149,6 +150,8 @@ pub struct Worker<S, P> {
     pub settings: WorkerSettings,
     /// One catch-up of the contacts index at a time in this process.
     pub index_gate: Arc<contacts_index::IndexGate>,
+    /// This process's part of Notion's budget among the processes spending it.
+    pub budget_share: Arc<crate::budget_share::BudgetShare>,
 }
 
 impl<S: WorkerStore, P: SecretsSource> Worker<S, P> {

@@ -38,6 +38,8 @@ macro_rules! store_suite {
             inbox_lists_open_items_oldest_first,
             inbox_updates_on_missing_items_say_so,
             a_parked_item_stays_open_for_a_person_and_can_still_finish,
+            presence_lists_who_is_here_until_they_leave_or_expire,
+            concurrent_attendances_each_count_and_none_is_lost,
         );
     };
     (@cases $fresh:path; $($case:ident),* $(,)?) => {
@@ -571,4 +573,68 @@ pub async fn a_parked_item_stays_open_for_a_person_and_can_still_finish<S: Store
         InboxStatus::Done,
         "a done item is never parked"
     );
+}
+
+pub async fn presence_lists_who_is_here_until_they_leave_or_expire<S: Store>(
+    store: Arc<S>,
+    clock: ManualClock,
+) {
+    let group = unique("notion");
+    let other = unique("notion");
+    let ttl = Duration::from_secs(5);
+    assert_eq!(store.attend(&group, "b", ttl).await.unwrap(), ["b"]);
+    assert_eq!(
+        store.attend(&group, "a", ttl).await.unwrap(),
+        ["a", "b"],
+        "sorted"
+    );
+    assert_eq!(
+        store.attend(&other, "c", ttl).await.unwrap(),
+        ["c"],
+        "groups apart"
+    );
+    // Attending again is no second member.
+    assert_eq!(store.attend(&group, "b", ttl).await.unwrap(), ["a", "b"]);
+
+    store.leave(&group, "b").await.unwrap();
+    assert_eq!(
+        store.attend(&group, "a", ttl).await.unwrap(),
+        ["a"],
+        "b left"
+    );
+    store.leave(&group, "b").await.unwrap();
+
+    // b attends and then stops without a word: present until its time runs out.
+    store.attend(&group, "b", ttl).await.unwrap();
+    clock.advance(Duration::from_secs(4));
+    assert_eq!(store.attend(&group, "a", ttl).await.unwrap(), ["a", "b"]);
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(
+        store.attend(&group, "a", ttl).await.unwrap(),
+        ["a"],
+        "b expired"
+    );
+    // Long gone, then back: present again.
+    clock.advance(Duration::from_secs(120));
+    assert_eq!(store.attend(&group, "a", ttl).await.unwrap(), ["a"]);
+    assert_eq!(store.attend(&group, "b", ttl).await.unwrap(), ["a", "b"]);
+}
+
+pub async fn concurrent_attendances_each_count_and_none_is_lost<S: Store + 'static>(
+    store: Arc<S>,
+    _clock: ManualClock,
+) {
+    let group = unique("notion");
+    let members: Vec<String> = (0..20).map(|i| format!("m{i:02}")).collect();
+    let attending = members.iter().map(|m| {
+        let (store, group, m) = (Arc::clone(&store), group.clone(), m.clone());
+        tokio::spawn(async move { store.attend(&group, &m, MINUTE).await })
+    });
+    for (seen, m) in join_all(attending).await.into_iter().zip(&members) {
+        let seen = seen.expect("task").expect("attend");
+        assert!(seen.contains(m), "{m} is not among those it saw: {seen:?}");
+    }
+    let mut all = members.clone();
+    all.sort();
+    assert_eq!(store.attend(&group, "m00", MINUTE).await.unwrap(), all);
 }
