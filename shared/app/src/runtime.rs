@@ -96,7 +96,10 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
     ) -> Result<Self, crm_notion::HttpError> {
         Ok(Self {
             notion: NotionClient::new(notion_config(&settings))?,
-            slack: SlackClient::new(SlackConfig::default())?,
+            slack: SlackClient::new(SlackConfig {
+                api_base: settings.slack.api_base.clone(),
+                ..SlackConfig::default()
+            })?,
             settings,
             clock,
             store,

@@ -5,7 +5,8 @@
 //!   "notion_token": "ntn_…",
 //!   "notion_webhook_token": "",
 //!   "form_secrets": { "own": "…", "tally": "…", "typeform": "…", "formspree": "…" },
-//!   "slack_webhooks": { "won": "https://hooks.slack.com/…", "digest": "https://…" }
+//!   "slack_webhooks": { "won": "https://hooks.slack.com/…", "digest": "https://…" },
+//!   "slack_bot_token": "xoxb-…"
 //! }
 //! ```
 //!
@@ -44,6 +45,9 @@ pub struct Secrets {
     pub notion_webhook_token: Option<SecretString>,
     pub form_secrets: BTreeMap<String, SecretString>,
     pub slack_webhooks: BTreeMap<String, SecretString>,
+    /// A Slack app's bot token: routes may then name channels (`#sales`), owners are
+    /// mentioned and sent direct messages. Optional; webhooks work without it.
+    pub slack_bot_token: Option<SecretString>,
     /// Entries that were left out, and why (field names, never values).
     pub problems: Vec<SecretsFormatError>,
 }
@@ -66,6 +70,10 @@ impl fmt::Debug for Secrets {
             .field(
                 "slack_webhooks",
                 &self.slack_webhooks.keys().collect::<Vec<_>>(),
+            )
+            .field(
+                "slack_bot_token",
+                &self.slack_bot_token.as_ref().map(|_| "[redacted]"),
             )
             .field("problems", &self.problems)
             .finish()
@@ -134,7 +142,11 @@ impl Secrets {
         for key in object.keys() {
             if !matches!(
                 key.as_str(),
-                "notion_token" | "notion_webhook_token" | "form_secrets" | "slack_webhooks"
+                "notion_token"
+                    | "notion_webhook_token"
+                    | "form_secrets"
+                    | "slack_webhooks"
+                    | "slack_bot_token"
             ) {
                 problems.push(format_error(key.as_str(), "unknown field (ignored)"));
             }
@@ -148,6 +160,7 @@ impl Secrets {
         };
         let notion_token = text("notion_token");
         let notion_webhook_token = text("notion_webhook_token");
+        let slack_bot_token = text("slack_bot_token");
         let mut form_secrets = BTreeMap::new();
         for (name, value) in string_map(object, "form_secrets", &mut problems) {
             let lower = name.to_ascii_lowercase();
@@ -186,6 +199,7 @@ impl Secrets {
             notion_webhook_token,
             form_secrets,
             slack_webhooks,
+            slack_bot_token,
             problems,
         })
     }
@@ -210,6 +224,11 @@ impl Secrets {
                 .unwrap_or_default(),
             "form_secrets": map(&self.form_secrets),
             "slack_webhooks": map(&self.slack_webhooks),
+            "slack_bot_token": self
+                .slack_bot_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned())
+                .unwrap_or_default(),
         })
         .to_string()
     }

@@ -31,6 +31,21 @@ pub enum SlackError {
     /// twice.
     #[error("Slack did not confirm the message ({what}); it may have been posted")]
     Unconfirmed { what: String },
+    /// Slack refused the bot token (revoked, mistyped, missing a scope): a person fixes
+    /// the secret's `slack_bot_token` or the app's scopes. Never the token itself.
+    #[error("Slack refused the bot token for {method} ({error}{}); check slack_bot_token in the secret and the app's scopes", needed.as_deref().map(|n| format!(", needs the scope {n}")).unwrap_or_default())]
+    Token {
+        method: &'static str,
+        error: String,
+        needed: Option<String>,
+    },
+    /// A Web API call answered `ok: false` with an error no retry fixes.
+    #[error("Slack's {method} answered {error}{}", if hint.is_empty() { String::new() } else { format!(": {hint}") })]
+    Api {
+        method: &'static str,
+        error: String,
+        hint: &'static str,
+    },
 }
 
 impl SlackError {
@@ -43,7 +58,7 @@ impl SlackError {
         match self {
             Self::Unavailable { .. } | Self::Unreachable(_) | Self::Paced => true,
             Self::Rejected { status, .. } => matches!(status, 403 | 404 | 410),
-            Self::Unconfirmed { .. } => false,
+            Self::Unconfirmed { .. } | Self::Token { .. } | Self::Api { .. } => false,
         }
     }
 
@@ -55,8 +70,10 @@ impl SlackError {
 
 #[derive(Debug, Clone)]
 pub struct SlackConfig {
-    /// Messages per second per webhook.
+    /// Messages per second per webhook, and per channel with a bot token.
     pub per_second: f64,
+    /// Where the Web API is (`https://slack.com/api`; the local receiver's in tests).
+    pub api_base: String,
     pub request_timeout: Duration,
     pub retry: RetryPolicy,
 }
@@ -65,6 +82,7 @@ impl Default for SlackConfig {
     fn default() -> Self {
         Self {
             per_second: 1.0,
+            api_base: "https://slack.com/api".into(),
             request_timeout: Duration::from_secs(10),
             retry: RetryPolicy {
                 max_attempts: 4,
@@ -80,8 +98,8 @@ impl Default for SlackConfig {
 /// The Slack client. Cheap to clone; clones share connections and limiters.
 #[derive(Clone)]
 pub struct SlackClient {
-    http: reqwest::Client,
-    config: SlackConfig,
+    pub(crate) http: reqwest::Client,
+    pub(crate) config: SlackConfig,
     /// One limiter per webhook, keyed by a hash of its URL.
     limiters: Arc<Mutex<HashMap<String, Arc<Limiter>>>>,
 }
@@ -114,13 +132,38 @@ impl SlackClient {
     }
 
     fn limiter(&self, webhook: &SecretString) -> Arc<Limiter> {
-        let key = hex::encode(Sha256::digest(webhook.expose_secret().as_bytes()));
+        self.limiter_for(webhook, "", self.config.per_second)
+    }
+
+    /// The limiter of one pace: a webhook, or a Web API method (and channel) for one
+    /// token. Keyed by a hash, so that no secret is held as a key.
+    pub(crate) fn limiter_for(
+        &self,
+        secret: &SecretString,
+        pace: &str,
+        per_second: f64,
+    ) -> Arc<Limiter> {
+        let mut hash = Sha256::new();
+        hash.update(secret.expose_secret().as_bytes());
+        hash.update([0]);
+        hash.update(pace.as_bytes());
+        let key = hex::encode(hash.finalize());
         let mut limiters = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(
             limiters
                 .entry(key)
-                .or_insert_with(|| Arc::new(Limiter::new(self.config.per_second, 1))),
+                .or_insert_with(|| Arc::new(Limiter::new(per_second, 1))),
         )
+    }
+
+    /// Posts `message` where `to` says: an incoming webhook, or a channel with the bot.
+    pub async fn send(&self, to: &Destination, message: &SlackMessage) -> Result<(), SlackError> {
+        match to {
+            Destination::Webhook(url) => self.post(url, message).await,
+            Destination::Channel { token, channel } => {
+                self.post_message(token, channel, message).await.map(|_| ())
+            }
+        }
     }
 
     /// Posts `message` to the incoming webhook `webhook`.
@@ -197,11 +240,7 @@ impl SlackClient {
             .await
             .map_err(unsent)?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let retry_after = retry_after_of(&response);
         let body = response.text().await.unwrap_or_default();
         match status {
             200..=299 => Ok(()),
@@ -214,6 +253,39 @@ impl SlackClient {
                 status,
                 body: body.chars().take(200).collect(),
             })),
+        }
+    }
+}
+
+/// The `Retry-After` of an answer, if it has one that parses.
+pub(crate) fn retry_after_of(response: &reqwest::Response) -> Option<Duration> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()))
+}
+
+/// Where a message goes. `Debug` never shows the URL or the token.
+#[derive(Clone)]
+pub enum Destination {
+    /// An incoming webhook (its URL is the secret).
+    Webhook(SecretString),
+    /// A channel (id or `#name`) or a DM's id, posted to with the bot token.
+    Channel {
+        token: SecretString,
+        channel: String,
+    },
+}
+
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Webhook(_) => f.write_str("Webhook([redacted])"),
+            Self::Channel { channel, .. } => f
+                .debug_struct("Channel")
+                .field("channel", channel)
+                .finish_non_exhaustive(),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Posting to Slack through incoming webhooks.
+//! Posting to Slack: through incoming webhooks, or with a bot token through the Web API
+//! (`web_api.rs`: channel posts, users by email, direct messages).
 //!
 //! * one pacing limiter per webhook (Slack allows about one message per second each);
 //! * `429` waits out `Retry-After`, `5xx` and unreachable are retried with backoff;
@@ -10,6 +11,7 @@ mod client;
 mod message;
 #[cfg(feature = "receiver")]
 pub mod receiver;
+mod web_api;
 
-pub use client::{SlackClient, SlackConfig, SlackError};
+pub use client::{Destination, SlackClient, SlackConfig, SlackError};
 pub use message::SlackMessage;

@@ -9,6 +9,7 @@ use serde_json::json;
 
 fn client(per_second: f64) -> SlackClient {
     SlackClient::new(SlackConfig {
+        api_base: String::new(),
         per_second,
         request_timeout: Duration::from_secs(2),
         retry: crm_testkit::fast_retry(4),
@@ -115,6 +116,7 @@ async fn refusals_for_the_rate_are_bounded_by_time_not_by_attempts() {
     let slack = SlackReceiver::start(0, false).await.unwrap();
     let url = SecretString::from(slack.url("won"));
     let patient = SlackClient::new(SlackConfig {
+        api_base: String::new(),
         per_second: 100.0,
         request_timeout: Duration::from_secs(2),
         retry: crm_pacing::RetryPolicy {
@@ -209,6 +211,7 @@ async fn a_429_pauses_every_post_to_that_destination_only() {
 async fn a_post_that_cannot_get_a_slot_in_time_gives_up_unsent() {
     let slack = SlackReceiver::start(0, false).await.unwrap();
     let slack_client = SlackClient::new(SlackConfig {
+        api_base: String::new(),
         per_second: 2.0,
         request_timeout: Duration::from_secs(2),
         retry: crm_pacing::RetryPolicy {

@@ -167,6 +167,7 @@ impl<S: Store + Clone> Harness<S> {
         notion.rate_per_second = 500.0;
         ports.notion = NotionClient::new(notion).unwrap();
         ports.slack = crm_slack::SlackClient::new(crm_slack::SlackConfig {
+            api_base: ports.settings.slack.api_base.clone(),
             per_second: 100.0,
             request_timeout: Duration::from_secs(2),
             retry: crm_testkit::fast_retry(3),

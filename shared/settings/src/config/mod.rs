@@ -14,7 +14,7 @@ pub use error::{ConfigError, Problem, SecretsLocation};
 pub use load::{ENV_PREFIX, required_setting_names, setting_names};
 pub use table::{
     ActivityProperties, ContactProperties, DealProperties, LeadSettings, NotionSettings,
-    PropertyNames, RedriveSettings, StaleSettings,
+    PropertyNames, RedriveSettings, SlackSettings, StaleSettings,
 };
 
 /// A deal stage that is announced in Slack, and the name of the Slack webhook (a key of
@@ -33,6 +33,7 @@ pub struct Settings {
     pub notion: NotionSettings,
     pub properties: PropertyNames,
     pub routes: Vec<StageRoute>,
+    pub slack: SlackSettings,
     pub stale: StaleSettings,
     pub leads: LeadSettings,
     pub redrive: RedriveSettings,
@@ -45,6 +46,7 @@ impl Settings {
         let basics = table::Basics::parse(values);
         let notion = NotionSettings::parse(values);
         let properties = PropertyNames::parse(values);
+        let slack = SlackSettings::parse(values);
         let stale = StaleSettings::parse(values);
         let leads = LeadSettings::parse(values);
         let redrive = RedriveSettings::parse(values);
@@ -60,6 +62,7 @@ impl Settings {
             notion: notion?,
             properties: properties?,
             routes,
+            slack: slack?,
             stale: stale?,
             leads: leads?,
             redrive: redrive?,

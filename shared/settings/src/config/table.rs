@@ -92,6 +92,18 @@ settings_group! {
 }
 
 settings_group! {
+    /// Slack with a bot token (`slack_bot_token` in the secret): where its Web API is,
+    /// and whom it tells personally.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SlackSettings {
+        pub api_base: String = ("slack_api_base", Some("https://slack.com/api"), http_url),
+        /// Stages whose announcement is also sent to each owner of the deal as a direct
+        /// message ("ping the deal owner"); needs a bot token.
+        pub dm_stages: Vec<String> = ("slack_dm_stages", Some("negotiation"), list),
+    }
+}
+
+settings_group! {
     #[derive(Debug, Clone, PartialEq)]
     pub struct NotionSettings {
         pub base_url: String = ("notion_base_url", Some("https://api.notion.com"), http_url),
@@ -236,6 +248,7 @@ pub fn all() -> impl Iterator<Item = Spec> {
     [
         Basics::TABLE,
         NotionSettings::TABLE,
+        SlackSettings::TABLE,
         StaleSettings::TABLE,
         LeadSettings::TABLE,
         RedriveSettings::TABLE,

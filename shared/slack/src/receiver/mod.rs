@@ -1,5 +1,6 @@
-//! A local stand-in for Slack's incoming webhooks: records every message per path and
-//! answers `ok`, or misbehaves on demand. Binds 127.0.0.1.
+//! A local stand-in for Slack: incoming webhooks (here) and the Web API methods the bot
+//! token mode calls ([`web_api`]). Records every message, per webhook path and per
+//! channel or DM, and answers as Slack does, or misbehaves on demand. Binds 127.0.0.1.
 //!
 //! Misbehaviour comes in the two kinds a client must tell apart: answers given *instead
 //! of* posting (429 `rate_limited` with `Retry-After`, 404 `no_service` for a revoked
@@ -17,6 +18,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::Value;
+
+mod web_api;
+pub use web_api::{BotPost, LOCAL_BOT_TOKEN, SlackChannel, SlackUser};
 
 /// One message as received.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +41,8 @@ struct Inner {
     attempts: usize,
     /// Webhooks revoked: every post to them is answered 404 `no_service`.
     revoked: BTreeSet<String>,
+    /// The Web API's side: users, channels, the bot's posts.
+    workspace: web_api::Workspace,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +73,10 @@ impl SlackReceiver {
         }));
         let app = axum::Router::new()
             .route("/hooks/{*hook}", post(receive))
+            .route(
+                "/api/{method}",
+                axum::routing::get(web_api::call).post(web_api::call),
+            )
             .with_state(Arc::clone(&inner));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -86,6 +96,75 @@ impl SlackReceiver {
     /// The webhook URL for destination `name`.
     pub fn url(&self, name: &str) -> String {
         format!("http://{}/hooks/{name}", self.addr)
+    }
+
+    /// The Web API's base URL (what `https://slack.com/api` is in Slack).
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    /// Adds a person to the workspace's directory.
+    pub fn add_user(&self, id: &str, handle: &str, email: &str) {
+        self.lock().workspace.users.push(SlackUser {
+            id: id.into(),
+            handle: handle.into(),
+            email: email.into(),
+        });
+    }
+
+    /// Adds a channel; `member` says whether the app was invited to it.
+    pub fn add_channel(&self, id: &str, name: &str, member: bool) {
+        self.lock().workspace.channels.push(SlackChannel {
+            id: id.into(),
+            name: name.into(),
+            member,
+        });
+    }
+
+    /// Every message the bot posted, channel posts and DMs, in order.
+    pub fn bot_posts(&self) -> Vec<BotPost> {
+        self.lock().workspace.posts.clone()
+    }
+
+    /// The bot's posts in the channel named `name` (without `#`).
+    pub fn channel_posts(&self, name: &str) -> Vec<BotPost> {
+        self.bot_posts()
+            .into_iter()
+            .filter(|p| p.channel_name.as_deref() == Some(name))
+            .collect()
+    }
+
+    /// The bot's DMs to the person with this handle.
+    pub fn dms_to(&self, handle: &str) -> Vec<BotPost> {
+        self.bot_posts()
+            .into_iter()
+            .filter(|p| p.dm_with.as_deref() == Some(handle))
+            .collect()
+    }
+
+    /// The Web API methods called, in order, however they were answered.
+    pub fn api_calls(&self) -> Vec<String> {
+        self.lock().workspace.calls.clone()
+    }
+
+    /// The next `times` calls of `method` are answered HTTP 429 with `Retry-After:
+    /// secs`, and not acted on.
+    pub fn rate_limit_method(&self, method: &str, times: usize, secs: u64) {
+        let mut inner = self.lock();
+        let faults = inner.workspace.faults.entry(method.to_owned()).or_default();
+        faults.extend((0..times).map(|_| web_api::Fault::RateLimited(secs)));
+    }
+
+    /// The next `times` calls of `method` are answered `{"ok": false, "error": word}`.
+    pub fn fail_method(&self, method: &str, times: usize, word: &str) {
+        let mut inner = self.lock();
+        let faults = inner.workspace.faults.entry(method.to_owned()).or_default();
+        faults.extend((0..times).map(|_| web_api::Fault::Error(word.to_owned())));
+    }
+
+    /// The bot token changes: calls with the old one are answered `invalid_auth`.
+    pub fn rotate_bot_token(&self, token: &str) {
+        self.lock().workspace.token = token.to_owned();
     }
 
     pub fn received(&self) -> Vec<Received> {

@@ -1,0 +1,201 @@
+//! The Slack client's Web API calls (bot token) against the local receiver, which
+//! answers as Slack's docs say Slack does.
+
+use std::time::{Duration, Instant};
+
+use crm_slack::receiver::{LOCAL_BOT_TOKEN, SlackReceiver};
+use crm_slack::{SlackClient, SlackConfig, SlackError, SlackMessage};
+use secrecy::SecretString;
+use serde_json::json;
+
+fn client(slack: &SlackReceiver) -> SlackClient {
+    SlackClient::new(SlackConfig {
+        api_base: slack.api_url(),
+        per_second: 100.0,
+        request_timeout: Duration::from_secs(2),
+        retry: crm_testkit::fast_retry(4),
+    })
+    .unwrap()
+}
+
+fn token() -> SecretString {
+    SecretString::from(LOCAL_BOT_TOKEN)
+}
+
+fn message(text: &str) -> SlackMessage {
+    SlackMessage {
+        text: text.into(),
+        blocks: vec![json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})],
+    }
+}
+
+#[tokio::test]
+async fn posts_to_a_channel_by_name_or_id_with_blocks() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let c = client(&slack);
+    assert_eq!(
+        c.post_message(&token(), "#sales", &message("one"))
+            .await
+            .unwrap(),
+        "C_SALES"
+    );
+    c.post_message(&token(), "C_SALES", &message("two"))
+        .await
+        .unwrap();
+    let posts = slack.channel_posts("sales");
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[0].text(), "one");
+    assert_eq!(posts[0].body["blocks"][0]["type"], "section");
+    assert!(slack.dms_to("dana").is_empty());
+}
+
+#[tokio::test]
+async fn finds_people_by_email_and_sends_them_direct_messages() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let c = client(&slack);
+    let dana = c
+        .lookup_user_by_email(&token(), "dana@example.com")
+        .await
+        .unwrap();
+    assert_eq!(dana.as_deref(), Some("U_DANA"));
+    assert_eq!(
+        c.lookup_user_by_email(&token(), "nobody@example.com")
+            .await
+            .unwrap(),
+        None,
+        "users_not_found is an answer, not an error"
+    );
+    let dm = c.open_dm(&token(), "U_DANA").await.unwrap();
+    c.post_message(&token(), &dm, &message("yours"))
+        .await
+        .unwrap();
+    let dms = slack.dms_to("dana");
+    assert_eq!(dms.len(), 1);
+    assert_eq!(dms[0].text(), "yours");
+    assert!(slack.channel_posts("sales").is_empty());
+}
+
+#[tokio::test]
+async fn rate_limits_are_waited_out_as_429_or_as_ok_false() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let c = client(&slack);
+    slack.rate_limit_method("users.lookupByEmail", 1, 2);
+    let started = Instant::now();
+    let dana = c
+        .lookup_user_by_email(&token(), "dana@example.com")
+        .await
+        .unwrap();
+    assert_eq!(dana.as_deref(), Some("U_DANA"));
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "Retry-After: 2 waited out"
+    );
+
+    slack.fail_method("chat.postMessage", 1, "ratelimited");
+    c.post_message(&token(), "#sales", &message("once"))
+        .await
+        .unwrap();
+    assert_eq!(slack.channel_posts("sales").len(), 1, "posted once");
+}
+
+/// A refused token is final, and the error names the setting to fix, never the token.
+#[tokio::test]
+async fn a_refused_token_names_the_setting_and_not_the_token() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let c = client(&slack);
+    let wrong = SecretString::from("xoxb-wrong-token-123");
+    let err = c
+        .post_message(&wrong, "#sales", &message("x"))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, SlackError::Token { .. }), "{err:?}");
+    assert!(!err.is_retryable());
+    assert!(
+        text.contains("slack_bot_token") && text.contains("invalid_auth"),
+        "{text}"
+    );
+    assert!(!text.contains("xoxb-wrong") && !format!("{err:?}").contains("xoxb-wrong"));
+    assert_eq!(slack.api_calls(), ["chat.postMessage"], "not retried");
+    assert!(slack.bot_posts().is_empty());
+
+    slack.fail_method("users.lookupByEmail", 1, "missing_scope");
+    let err = c
+        .lookup_user_by_email(&token(), "dana@example.com")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("missing_scope"), "{err}");
+}
+
+#[tokio::test]
+async fn a_channel_the_app_is_not_in_says_to_invite_it() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    slack.add_channel("C_PRIVATE", "deals-private", false);
+    let c = client(&slack);
+    let err = c
+        .post_message(&token(), "#deals-private", &message("x"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not_in_channel") && err.to_string().contains("invite"));
+    let err = c
+        .post_message(&token(), "#nowhere", &message("x"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("channel_not_found"), "{err}");
+    assert_eq!(slack.api_calls().len(), 2, "neither retried");
+}
+
+/// A post Slack may have made (a 5xx-like `internal_error`) is not sent again; a lookup
+/// is, since reading twice is harmless.
+#[tokio::test]
+async fn a_post_that_may_have_happened_is_not_repeated_and_a_lookup_is() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let c = client(&slack);
+    slack.fail_method("chat.postMessage", 1, "internal_error");
+    let err = c
+        .post_message(&token(), "#sales", &message("x"))
+        .await
+        .unwrap_err();
+    assert!(err.may_have_posted(), "{err:?}");
+    assert_eq!(slack.api_calls(), ["chat.postMessage"]);
+
+    slack.fail_method("users.lookupByEmail", 1, "internal_error");
+    let dana = c
+        .lookup_user_by_email(&token(), "dana@example.com")
+        .await
+        .unwrap();
+    assert_eq!(dana.as_deref(), Some("U_DANA"));
+}
+
+/// The test double refuses what Slack refuses: a JSON body without the token in the
+/// `Authorization` header; and takes a form body with the token in it.
+#[tokio::test]
+async fn the_receiver_takes_form_or_json_bodies_as_slack_does() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("{}/chat.postMessage", slack.api_url());
+    let answer: serde_json::Value = http
+        .post(&url)
+        .json(&json!({"token": LOCAL_BOT_TOKEN, "channel": "#sales", "text": "x"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer, json!({"ok": false, "error": "not_authed"}));
+    let answer: serde_json::Value = http
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "token={LOCAL_BOT_TOKEN}&channel=%23sales&text=hello"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(slack.channel_posts("sales")[0].text(), "hello");
+}
