@@ -4,12 +4,14 @@
 //! and the tests all run the same code.
 
 pub mod budget_share;
+pub mod destination;
 pub mod digest;
 pub mod inbox;
 pub mod intake;
 pub mod post_once;
 pub mod redrive;
 pub mod runtime;
+pub mod slack_people;
 pub mod telemetry;
 pub mod webhook;
 pub mod worker;

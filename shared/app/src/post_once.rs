@@ -15,10 +15,8 @@
 //! So every message is posted at most once, and at least once unless Slack left it
 //! unconfirmed, in which case the item says so and waits for a person to look.
 
-use crm_slack::{SlackClient, SlackError, SlackMessage};
+use crm_slack::{Destination, SlackClient, SlackError, SlackMessage};
 use crm_store::{Claim, Idempotency, StoreError};
-
-use secrecy::SecretString;
 
 crm_store::port!(
     /// What posting once keeps: the claim and a mark for a post under way.
@@ -62,7 +60,7 @@ fn posting_key(claim: &Claim<'_, impl Idempotency>) -> String {
 pub async fn post<S: PostStore>(
     claim: Claim<'_, S>,
     slack: &SlackClient,
-    webhook: &SecretString,
+    to: &Destination,
     message: &SlackMessage,
     now_ms: i64,
 ) -> Result<Posted, NotPosted> {
@@ -83,7 +81,7 @@ pub async fn post<S: PostStore>(
         claim.fail("could not record the post").await;
         return Err(NotPosted::Store(e));
     }
-    match slack.post(webhook, message).await {
+    match slack.send(to, message).await {
         Ok(()) => {
             complete(claim, None).await;
             Ok(Posted::Now)

@@ -11,7 +11,41 @@ pub struct Deal {
     pub url: String,
     pub stage: Option<String>,
     pub value: Option<f64>,
-    pub owners: Vec<String>,
+    pub owners: Vec<Owner>,
+}
+
+/// A person who owns a deal: named, and mentioned when they are known in Slack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub name: String,
+    /// Their Slack user id, when the bot found them by email.
+    pub slack_user: Option<String>,
+}
+
+impl Owner {
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            slack_user: None,
+        }
+    }
+
+    /// `<@U123>` for a person Slack knows (Slack notifies them), else the name, escaped.
+    /// An id that is not shaped like Slack's is never put in markup.
+    fn shown(&self) -> String {
+        match &self.slack_user {
+            Some(id) if is_user_id(id) => format!("<@{id}>"),
+            _ => escape(&self.name),
+        }
+    }
+}
+
+/// Slack user ids: `U` or `W`, then capitals, digits (and `_` in test workspaces).
+pub fn is_user_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    matches!(chars.next(), Some('U' | 'W'))
+        && id.len() > 1
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Whether moving from `previous` to `current` is a change worth looking at: the stage
@@ -80,7 +114,8 @@ pub fn announcement(
         tail.push_str(&format!(" — {}", money(v)));
     }
     if !deal.owners.is_empty() {
-        tail.push_str(&format!(" ({})", escape(&deal.owners.join(", "))));
+        let owners: Vec<String> = deal.owners.iter().map(Owner::shown).collect();
+        tail.push_str(&format!(" ({})", owners.join(", ")));
     }
     let prefix = emoji.map(|e| format!("{e} ")).unwrap_or_default();
     let text = format!("{prefix}{change}: {}{tail} {}", escape(&name), deal.url);
@@ -102,7 +137,7 @@ mod tests {
             url: "https://www.notion.so/Acme-renewal-5983".into(),
             stage: Some(stage.into()),
             value: Some(12_000.0),
-            owners: vec!["Dana Lee".into()],
+            owners: vec![Owner::named("Dana Lee")],
         }
     }
 
@@ -136,7 +171,13 @@ mod tests {
     fn user_data_is_escaped() {
         let d = Deal {
             name: "<!channel> & <http://evil|x>".into(),
-            owners: vec!["A<B".into()],
+            owners: vec![
+                Owner::named("A<B"),
+                Owner {
+                    name: "C".into(),
+                    slack_user: Some("U1><!channel".into()),
+                },
+            ],
             ..deal("won")
         };
         let (text, blocks) = announcement(Some("lead"), &d, None);
@@ -144,12 +185,34 @@ mod tests {
             text.contains("&lt;!channel&gt; &amp; &lt;http://evil|x&gt;"),
             "{text}"
         );
-        assert!(text.contains("(A&lt;B)"));
+        assert!(text.contains("(A&lt;B, C)"), "{text}");
         let line = blocks[0]["text"]["text"].as_str().unwrap();
         assert!(!line.contains("<!channel>"), "{line}");
         assert!(
             !line.contains("|x>"),
             "a | in a name cannot close the link early: {line}"
+        );
+    }
+
+    #[test]
+    fn owners_known_in_slack_are_mentioned_the_others_named() {
+        let d = Deal {
+            owners: vec![
+                Owner {
+                    name: "Dana Lee".into(),
+                    slack_user: Some("U_DANA".into()),
+                },
+                Owner::named("Sam Ortiz"),
+            ],
+            ..deal("won")
+        };
+        let (text, blocks) = announcement(Some("negotiation"), &d, None);
+        assert!(text.contains("(<@U_DANA>, Sam Ortiz)"), "{text}");
+        assert!(
+            blocks[0]["text"]["text"]
+                .as_str()
+                .unwrap()
+                .ends_with("(<@U_DANA>, Sam Ortiz)")
         );
     }
 

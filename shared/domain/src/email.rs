@@ -10,9 +10,18 @@ use serde::{Deserialize, Serialize};
 /// Lowercasing the local part is technically lossy (RFC 5321 lets a server treat it as
 /// case-sensitive) but no mainstream provider does, and one person typing their address
 /// two ways is far more common than two people differing only by case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ContactEmail(String);
+
+/// Redacted: a full address never reaches a log line or an error through `{:?}`.
+impl fmt::Debug for ContactEmail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ContactEmail")
+            .field(&self.redacted())
+            .finish()
+    }
+}
 
 /// Why a string is not an email we accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,10 +11,10 @@ use crm_domain::stale::{StaleLead, cutoff, digest, is_stale, last_touch};
 use crm_notion::filter::{Choice, Condition, Date, Timestamp};
 use crm_notion::{Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest};
 use crm_settings::{CachedSecrets, ContactProperties, SecretsError, SecretsSource, StaleSettings};
-use crm_slack::{SlackClient, SlackMessage};
+use crm_slack::{Destination, SlackClient, SlackMessage};
 use crm_store::{Claimed, Claims, StoreError};
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use crate::post_once::{self, NotPosted, Posted};
 use serde::Serialize;
@@ -80,10 +80,8 @@ pub enum DigestError {
     Busy,
     #[error("reading the stale leads took longer than a run may; the retry starts over")]
     OutOfTime,
-    #[error(
-        "no Slack webhook is configured for the digest destination {0:?} (add it to slack_webhooks in the secret)"
-    )]
-    NoWebhook(String),
+    #[error("the digest's destination: {0}")]
+    Unroutable(#[from] crate::destination::Unroutable),
 }
 
 /// A day's claim is kept a few days: long enough to outlast every retry.
@@ -140,7 +138,7 @@ impl<S: DigestStore, P: SecretsSource> Digest<S, P> {
             .budget_share
             .spending(&self.store, &self.notion, reading)
             .await;
-        let (stale, webhook, message) = match made {
+        let (stale, to, message) = match made {
             Err(err) => {
                 claim.fail(&err.to_string()).await;
                 return Err(err);
@@ -157,7 +155,7 @@ impl<S: DigestStore, P: SecretsSource> Digest<S, P> {
         // From here on, never an error once Slack may have the message: a failed run is
         // retried, and the post-once protocol keeps a retry from posting it again.
         let now = self.clock.now().as_millis();
-        match post_once::post(claim, &self.slack, &webhook, &message, now).await {
+        match post_once::post(claim, &self.slack, &to, &message, now).await {
             Ok(Posted::Now) => {
                 tracing::info!(date = %today, stale, "digest posted");
                 Ok(report(stale, true, true))
@@ -192,7 +190,7 @@ impl<S: DigestStore, P: SecretsSource> Digest<S, P> {
         &self,
         today: NaiveDate,
         tz: Tz,
-    ) -> Result<Option<(usize, SecretString, SlackMessage)>, DigestError> {
+    ) -> Result<Option<(usize, Destination, SlackMessage)>, DigestError> {
         let stale = &self.settings.stale;
         let p = &self.settings.properties;
         let cut = cutoff(today, stale.days);
@@ -240,13 +238,9 @@ impl<S: DigestStore, P: SecretsSource> Digest<S, P> {
         if leads.is_empty() {
             return Ok(None);
         }
-        let webhook = secrets
-            .slack_webhooks
-            .get(&stale.destination)
-            .ok_or_else(|| DigestError::NoWebhook(stale.destination.clone()))?
-            .clone();
+        let to = crate::destination::resolve(&stale.destination, &secrets)?;
         let (text, blocks) = digest(&leads, today, stale.days, complete);
-        Ok(Some((leads.len(), webhook, SlackMessage { text, blocks })))
+        Ok(Some((leads.len(), to, SlackMessage { text, blocks })))
     }
 
     fn stale_lead(&self, page: &Page, tz: Tz) -> Option<StaleLead> {

@@ -113,11 +113,11 @@ impl<S: RedriveStore, P: SecretsSource> Redrive<S, P> {
     pub(super) async fn tell(&self, lines: &[String]) -> Result<(), String> {
         let text = lines.join("\n");
         let secrets = self.worker.secrets.get().await.map_err(|e| e.to_string())?;
-        let Some(webhook) = secrets.slack_webhooks.get(&self.ops_destination) else {
+        let Ok(to) = crate::destination::resolve(&self.ops_destination, &secrets) else {
             tracing::error!(
                 destination = %self.ops_destination,
                 report = %text,
-                "work needs attention; add an ops webhook to slack_webhooks in the secret to hear about it in Slack"
+                "work needs attention; add an ops webhook to slack_webhooks in the secret (or a bot token and an ops channel) to hear about it in Slack"
             );
             return Ok(());
         };
@@ -127,7 +127,7 @@ impl<S: RedriveStore, P: SecretsSource> Redrive<S, P> {
         };
         self.worker
             .slack
-            .post(webhook, &message)
+            .send(&to, &message)
             .await
             .map_err(|e| e.to_string())
     }

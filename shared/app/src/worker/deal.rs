@@ -9,10 +9,10 @@
 
 use chrono::DateTime;
 use crm_domain::NotionId;
-use crm_domain::deal::{Deal, announcement, changed};
+use crm_domain::deal::{Deal, Owner, announcement, changed};
 use crm_notion::{NotionClient, NotionError, Page, PropertyValue, WebhookEvent};
 use crm_settings::{Secrets, SecretsSource};
-use crm_slack::SlackMessage;
+use crm_slack::{Destination, SlackMessage};
 use crm_store::{Claimed, Claims, StoreError};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
@@ -21,6 +21,7 @@ use super::WorkerStore;
 use super::{Attempt, Outcome, Worker};
 use crate::inbox::keys;
 use crate::post_once::{self, NotPosted, Posted, UNCONFIRMED};
+use crate::slack_people::{Directory, LookupError, Person, people_of};
 use crate::webhook::{Relevance, classify};
 
 #[derive(Debug, thiserror::Error)]
@@ -40,10 +41,11 @@ enum DealFailure {
     Busy,
     #[error("the Deals data source has no property named {0:?}")]
     NoProperty(String),
-    #[error(
-        "no Slack webhook is configured for destination {0:?} (add it to slack_webhooks in the secret)"
-    )]
-    NoWebhook(String),
+    #[error(transparent)]
+    Unroutable(#[from] crate::destination::Unroutable),
+    /// The owners could not be looked up in Slack (a refused bot token, Slack down).
+    #[error("looking the deal's owners up in Slack: {0}")]
+    Owners(#[from] LookupError),
 }
 
 impl DealFailure {
@@ -53,7 +55,8 @@ impl DealFailure {
             Self::Store(e) => e.is_retryable(),
             Self::NotPosted(e) => e.is_retryable(),
             Self::Busy => true,
-            Self::NoProperty(_) | Self::NoWebhook(_) | Self::Unconfirmed(_) => false,
+            Self::Owners(e) => e.is_retryable(),
+            Self::NoProperty(_) | Self::Unroutable(_) | Self::Unconfirmed(_) => false,
         }
     }
 }
@@ -152,7 +155,7 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
         if page.in_trash {
             return Ok(());
         }
-        let deal = read_deal(&page, &schema);
+        let (deal, people) = read_deal(&page, &schema);
         // An event's time orders it against others, so a time far in the future would
         // make every real change after it look older: none is taken past a few minutes
         // from now.
@@ -186,12 +189,63 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
             .iter()
             .find(|r| r.stage.eq_ignore_ascii_case(stage.trim()));
         if let Some(route) = route {
+            let deal = Deal {
+                owners: self.owners(&people).await?,
+                ..deal
+            };
             let since = last.as_ref().map_or(0, |l| l.version);
             let claim = keys::announcement(&page.id, since, &stage);
             self.announce(&claim, previous.as_deref(), &deal, &route.destination)
                 .await?;
+            let dm = self
+                .worker
+                .settings
+                .dm_stages
+                .iter()
+                .any(|s| s.trim().eq_ignore_ascii_case(stage.trim()));
+            if dm {
+                self.tell_owners(&claim, previous.as_deref(), &deal).await?;
+            }
         }
         store.cache_put(&key, &stage, event_ms).await?;
+        Ok(())
+    }
+
+    /// The deal's owners, mentioned where Slack knows them (with a bot token), else
+    /// named.
+    async fn owners(&self, people: &[Person]) -> Result<Vec<Owner>, DealFailure> {
+        let Some(token) = &self.secrets.slack_bot_token else {
+            return Ok(people.iter().map(|p| Owner::named(&p.name)).collect());
+        };
+        let directory = Directory {
+            store: &self.worker.store,
+            slack: &self.worker.slack,
+            token,
+            now_ms: self.worker.clock.now().as_millis(),
+        };
+        Ok(directory.owners(people).await?)
+    }
+
+    /// Sends the announcement to each owner Slack knows, as a direct message, once per
+    /// owner and transition ("ping the deal owner").
+    async fn tell_owners(
+        &self,
+        claim: &str,
+        previous: Option<&str>,
+        deal: &Deal,
+    ) -> Result<(), DealFailure> {
+        let Some(token) = &self.secrets.slack_bot_token else {
+            return Ok(());
+        };
+        for user in deal.owners.iter().filter_map(|o| o.slack_user.as_deref()) {
+            let to = To::DirectMessage { token, user };
+            if self
+                .post_once(&format!("{claim}:dm:{user}"), previous, deal, to)
+                .await?
+            {
+                tracing::info!("stage change sent to an owner");
+            }
+        }
         Ok(())
     }
 
@@ -203,6 +257,22 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
         deal: &Deal,
         destination: &str,
     ) -> Result<(), DealFailure> {
+        let to = crate::destination::resolve(destination, self.secrets)?;
+        if self.post_once(claim, previous, deal, To::Ready(to)).await? {
+            tracing::info!(destination, "stage change announced");
+        }
+        Ok(())
+    }
+
+    /// Posts the announcement under `claim` unless it was posted already; `true` when
+    /// posted now. A DM's conversation is opened only once the claim is this attempt's.
+    async fn post_once(
+        &self,
+        claim: &str,
+        previous: Option<&str>,
+        deal: &Deal,
+        to: To<'_>,
+    ) -> Result<bool, DealFailure> {
         let settings = &self.worker.settings;
         let owned = match self
             .worker
@@ -215,15 +285,25 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
                 tracing::info!(
                     "this stage change's post was left unconfirmed earlier; not posted again"
                 );
-                return Ok(());
+                return Ok(false);
             }
-            Claimed::Done { .. } => return Ok(()),
+            Claimed::Done { .. } => return Ok(false),
             Claimed::Busy => return Err(DealFailure::Busy),
             Claimed::Owned(owned) => owned,
         };
-        let Some(webhook) = self.secrets.slack_webhooks.get(destination) else {
-            owned.fail("no webhook").await;
-            return Err(DealFailure::NoWebhook(destination.to_owned()));
+        let to = match to {
+            To::Ready(to) => to,
+            To::DirectMessage { token, user } => match self.worker.slack.open_dm(token, user).await
+            {
+                Ok(channel) => Destination::Channel {
+                    token: token.clone(),
+                    channel,
+                },
+                Err(e) => {
+                    owned.fail(&e.to_string()).await;
+                    return Err(DealFailure::Owners(e.into()));
+                }
+            },
         };
         let emoji = deal
             .stage
@@ -233,11 +313,8 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
         let (text, blocks) = announcement(previous, deal, emoji);
         let now = self.worker.clock.now().as_millis();
         let message = SlackMessage { text, blocks };
-        match post_once::post(owned, &self.worker.slack, webhook, &message, now).await? {
-            Posted::Now => {
-                tracing::info!(destination, "stage change announced");
-                Ok(())
-            }
+        match post_once::post(owned, &self.worker.slack, &to, &message, now).await? {
+            Posted::Now => Ok(true),
             Posted::Unconfirmed(reason) => Err(DealFailure::Unconfirmed(reason)),
         }
     }
@@ -300,7 +377,18 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
     }
 }
 
-fn read_deal(page: &Page, schema: &DealSchema) -> Deal {
+/// Where an announcement goes.
+enum To<'a> {
+    Ready(Destination),
+    /// A DM to this Slack user, its conversation opened when needed.
+    DirectMessage {
+        token: &'a secrecy::SecretString,
+        user: &'a str,
+    },
+}
+
+/// The deal, its owners named, and the owners as Notion people (to find in Slack).
+fn read_deal(page: &Page, schema: &DealSchema) -> (Deal, Vec<Person>) {
     let by_id = |id: &str| page.property_by_id(id).map(|(_, v)| v);
     let stage = by_id(&schema.stage).and_then(PropertyValue::as_text);
     let name = by_id(&schema.name)
@@ -314,22 +402,18 @@ fn read_deal(page: &Page, schema: &DealSchema) -> Deal {
             PropertyValue::Number { number } => *number,
             _ => None,
         });
-    let owners = schema
+    let people = schema
         .owner
         .as_deref()
         .and_then(by_id)
-        .map(|v| match v {
-            PropertyValue::People { people } => {
-                people.iter().filter_map(|p| p.name.clone()).collect()
-            }
-            _ => Vec::new(),
-        })
+        .map(people_of)
         .unwrap_or_default();
-    Deal {
+    let deal = Deal {
         name,
         url: page.url.clone(),
         stage,
         value,
-        owners,
-    }
+        owners: people.iter().map(|p| Owner::named(&p.name)).collect(),
+    };
+    (deal, people)
 }

@@ -100,6 +100,8 @@ pub struct WorkerSettings {
     pub activities_data_source: String,
     /// Stages announced in Slack and where.
     pub routes: Vec<StageRoute>,
+    /// Stages whose announcement each owner also gets as a DM (with a bot token).
+    pub dm_stages: Vec<String>,
     pub properties: PropertyNames,
     pub timezone: Tz,
     pub leads: LeadSettings,
@@ -128,6 +130,7 @@ impl WorkerSettings {
             deals_data_source: s.notion.deals.to_string(),
             activities_data_source: s.notion.activities.to_string(),
             routes: s.routes.clone(),
+            dm_stages: s.slack.dm_stages.clone(),
             properties: s.properties.clone(),
             timezone: s.stale.timezone,
             leads: s.leads.clone(),
