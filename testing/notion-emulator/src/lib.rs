@@ -71,6 +71,7 @@ use tokio::task::JoinHandle;
 
 pub use faults::{FaultAction, FaultRule};
 pub use filter::TextCase;
+pub use model::UserInfo;
 pub use rate::RateLimit;
 pub use seed::{SeededWorkspace, StageKind};
 pub use state::LoggedRequest;
@@ -166,6 +167,12 @@ impl Emulator {
     /// as eventually consistent), so this is a switch; 0 by default.
     pub fn set_query_lag(&self, lag: std::time::Duration) {
         self.state().query_lag = lag;
+    }
+
+    /// What the integration may see of users: with or without their emails, or nothing
+    /// but their ids (its user capabilities; with emails by default).
+    pub fn set_user_info(&self, info: UserInfo) {
+        self.state().user_info = info;
     }
 
     /// Caps query results like Notion's 10,000-row limit, at `cap` rows.

@@ -124,13 +124,32 @@ pub struct User {
     pub email: Option<String>,
 }
 
+/// What the integration may see of users: its "user capabilities" (Notion's
+/// capabilities reference: "No user information — user objects will not include
+/// information about the user, including name, profile images, or their email address";
+/// "User information without email addresses — … omit the email address"; "User
+/// information with email addresses"). User objects always keep `object` and `id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserInfo {
+    None,
+    WithoutEmail,
+    #[default]
+    WithEmail,
+}
+
 impl User {
-    pub fn to_json(&self) -> Value {
+    pub fn to_json(&self, info: UserInfo) -> Value {
+        if info == UserInfo::None {
+            return self.short_json();
+        }
         if self.bot {
             json!({"object": "user", "id": self.id, "name": self.name, "avatar_url": null, "type": "bot", "bot": {}})
-        } else {
+        } else if info == UserInfo::WithEmail {
             json!({"object": "user", "id": self.id, "name": self.name, "avatar_url": null, "type": "person",
                    "person": {"email": self.email}})
+        } else {
+            json!({"object": "user", "id": self.id, "name": self.name, "avatar_url": null, "type": "person",
+                   "person": {}})
         }
     }
 

@@ -50,6 +50,8 @@ pub struct State {
     pub text_case: crate::filter::TextCase,
     /// Pages created less than this long ago are not yet in query results.
     pub query_lag: std::time::Duration,
+    /// What the integration may see of users (its user capabilities).
+    pub user_info: crate::model::UserInfo,
 }
 
 impl State {
@@ -80,6 +82,7 @@ impl State {
             started: Instant::now(),
             text_case: crate::filter::TextCase::from_env(),
             query_lag: std::time::Duration::ZERO,
+            user_info: crate::model::UserInfo::default(),
         }
     }
 
@@ -238,7 +241,7 @@ impl State {
                 .filter_map(|v| v.get("id").and_then(Value::as_str))
                 .map(|id| {
                     self.user(id)
-                        .map(User::to_json)
+                        .map(|u| u.to_json(self.user_info))
                         .unwrap_or_else(|| json!({"object": "user", "id": id}))
                 })
                 .collect(),

@@ -49,6 +49,14 @@ impl Deals {
         let (slack, secret) = slack_and_secret(names).await;
         Self::assemble(Harness::with_secrets(secret).await, slack).await
     }
+
+    /// Webhooks for `names`, and the local workspace's bot token: every other route
+    /// goes to the channel of its name.
+    pub async fn with_bot(names: &[&str]) -> Self {
+        let (slack, mut secret) = slack_and_secret(names).await;
+        secret["slack_bot_token"] = json!(crm_slack::receiver::LOCAL_BOT_TOKEN);
+        Self::assemble(Harness::with_secrets(secret).await, slack).await
+    }
 }
 
 impl Deals<DynamoStore> {
@@ -70,7 +78,8 @@ impl Deals<DynamoStore> {
 }
 
 impl<S: Store + Clone + Send + Sync + 'static> Deals<S> {
-    pub async fn assemble(h: Harness<S>, slack: SlackReceiver) -> Self {
+    pub async fn assemble(mut h: Harness<S>, slack: SlackReceiver) -> Self {
+        h.use_slack_api(&slack.api_url());
         let h = Arc::new(h);
         let webhook = Arc::new(h.ports.webhook());
         // The operator's `crm webhook listen` before creating the subscription.
@@ -124,13 +133,19 @@ impl<S: Store + Clone + Send + Sync + 'static> Deals<S> {
 
     pub fn new_deal(&self, name: &str) -> String {
         let (dana, _) = &self.h.ws.people[0];
+        self.new_deal_owned_by(name, &[dana])
+    }
+
+    /// A deal owned by the seeded people with these ids.
+    pub fn new_deal_owned_by(&self, name: &str, owners: &[&str]) -> String {
+        let people: Vec<Value> = owners.iter().map(|id| json!({"id": id})).collect();
         self.h
             .emulator
             .create_page_as_person(
                 json!({
                     "Deal Name": {"title": [{"text": {"content": name}}]},
                     "Value": {"number": 12000},
-                    "Owner": {"people": [{"id": dana}]},
+                    "Owner": {"people": people},
                     "Stage": {"status": {"name": "lead"}},
                 }),
                 &self.h.ws.deals_data_source_id,

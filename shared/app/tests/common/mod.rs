@@ -147,6 +147,8 @@ impl<S: Store + Clone> Harness<S> {
             ("CRM_NOTION_BASE_URL", emulator.base_url()),
             ("CRM_NOTION_BURST", "100".into()),
             ("CRM_TIMEZONE", "Europe/Berlin".into()),
+            // No test reaches Slack: the Web API is a local receiver's, or nowhere.
+            ("CRM_SLACK_API_BASE", "http://127.0.0.1:9/api".into()),
         ] {
             env.push((name.into(), value));
         }
@@ -166,24 +168,14 @@ impl<S: Store + Clone> Harness<S> {
         notion.retry = crm_testkit::fast_retry(4);
         notion.rate_per_second = 500.0;
         ports.notion = NotionClient::new(notion).unwrap();
-        ports.slack = crm_slack::SlackClient::new(crm_slack::SlackConfig {
-            api_base: ports.settings.slack.api_base.clone(),
-            per_second: 100.0,
-            request_timeout: Duration::from_secs(2),
-            retry: crm_testkit::fast_retry(3),
-        })
-        .unwrap();
-        let mut worker = ports.worker();
-        let mut redrive = ports.redrive();
-        // The emulator's queries lag only when a test says so, and then by less.
-        worker.settings.settle = Duration::from_millis(300);
-        redrive.worker.settings.settle = worker.settings.settle;
+        ports.slack = test_slack(&ports.settings.slack.api_base);
+        let (worker, redrive) = handlers(&ports);
         Self {
             emulator,
             ws,
             intake: Arc::new(ports.intake()),
-            worker: Arc::new(worker),
-            redrive: Arc::new(redrive),
+            worker,
+            redrive,
             store,
             ports,
             clock,
@@ -191,6 +183,13 @@ impl<S: Store + Clone> Harness<S> {
             table,
             seq: std::sync::atomic::AtomicU64::new(1),
         }
+    }
+
+    /// Points the Slack client's Web API at `api_base` (a local receiver's), and builds
+    /// the handlers again with it.
+    pub fn use_slack_api(&mut self, api_base: &str) {
+        self.ports.slack = test_slack(api_base);
+        (self.worker, self.redrive) = handlers(&self.ports);
     }
 
     /// Writes a new version of the secret, as an operator rotating a token would.
@@ -493,4 +492,28 @@ impl std::io::Write for Logs {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// The Slack client with test timings: pacing far above Slack's, a retry policy that
+/// gives up in a second.
+fn test_slack(api_base: &str) -> crm_slack::SlackClient {
+    crm_slack::SlackClient::new(crm_slack::SlackConfig {
+        api_base: api_base.to_owned(),
+        per_second: 100.0,
+        request_timeout: Duration::from_secs(2),
+        retry: crm_testkit::fast_retry(3),
+    })
+    .unwrap()
+}
+
+/// The worker and the redrive from `ports`, with the test's settle time.
+fn handlers<S: Store + Clone>(
+    ports: &Ports<S, SecretsManagerSource>,
+) -> (Arc<TestWorker<S>>, Arc<Redrive<S, SecretsManagerSource>>) {
+    let mut worker = ports.worker();
+    let mut redrive = ports.redrive();
+    // The emulator's queries lag only when a test says so, and then by less.
+    worker.settings.settle = Duration::from_millis(300);
+    redrive.worker.settings.settle = worker.settings.settle;
+    (Arc::new(worker), Arc::new(redrive))
 }

@@ -44,7 +44,9 @@ async fn me(axum::extract::State(shared): axum::extract::State<Shared>) -> axum:
     let state = lock(&shared);
     let bot = state
         .user(&state.bot_id)
-        .map(crate::model::User::to_json)
+        // "The user object returned will adhere to the limitations of the integration's
+        // capabilities" (GET /v1/users/me).
+        .map(|u| u.to_json(state.user_info))
         .unwrap_or(Value::Null);
     axum::Json(bot)
 }

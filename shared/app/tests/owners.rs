@@ -1,0 +1,155 @@
+//! With a bot token, a deal's owners are people in Slack: mentioned in the channel post
+//! and told by DM for the stages that ping the owner — once per transition, whatever
+//! Notion redelivers. Owners Slack does not know, or whose email Notion does not show,
+//! are named in plain text.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::deals::Deals;
+use crm_app::webhook::inbox_id;
+use crm_notion_emulator::UserInfo;
+use crm_store::InboxStatus;
+use crm_store::prelude::*;
+
+/// Routes: won and lost to webhooks, negotiation (no webhook of that name) to the
+/// channel `#negotiation`, which the app was invited to.
+async fn workspace() -> Deals {
+    let d = Deals::with_bot(&["won", "lost"]).await;
+    d.slack.add_channel("C_NEGOTIATION", "negotiation", true);
+    d.subscribe().await;
+    d
+}
+
+async fn moved(d: &Deals, deal: &str, stage: &str, deliveries: usize) -> Vec<String> {
+    d.move_to(deal, stage);
+    d.delivered(deliveries).await;
+    d.drain().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_is_mentioned_in_the_channel_and_told_by_dm_once() {
+    let d = workspace().await;
+    let deal = d.new_deal("Acme renewal");
+    d.delivered(1).await;
+    d.drain().await;
+    assert!(moved(&d, &deal, "negotiation", 2).await.is_empty());
+
+    let posts = d.slack.channel_posts("negotiation");
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(
+        posts[0].text().contains("(<@U_DANA>)") && posts[0].text().contains("Acme renewal"),
+        "{}",
+        posts[0].text()
+    );
+    let dms = d.slack.dms_to("dana");
+    assert_eq!(dms.len(), 1);
+    assert!(
+        dms[0].text().contains("Lead → Negotiation"),
+        "{}",
+        dms[0].text()
+    );
+
+    // Notion redelivers the event, and the stream hands the item to a second worker.
+    let last = d.h.emulator.deliveries().last().unwrap().event_id.clone();
+    assert!(d.h.emulator.redeliver(&last));
+    d.delivered(3).await;
+    d.drain().await;
+    d.h.run_worker(&[inbox_id(&last)]).await;
+    assert_eq!(d.slack.channel_posts("negotiation").len(), 1);
+    assert_eq!(d.slack.dms_to("dana").len(), 1);
+
+    // Won goes to its webhook, mentioning Dana; won is not a stage that DMs.
+    assert!(moved(&d, &deal, "won", 4).await.is_empty());
+    let won = d.texts("won");
+    assert_eq!(won.len(), 1);
+    assert!(won[0].contains("<@U_DANA>"), "{}", won[0]);
+    assert_eq!(d.slack.dms_to("dana").len(), 1);
+    // Dana was looked up once: remembered in the store.
+    let lookups = d
+        .slack
+        .api_calls()
+        .iter()
+        .filter(|m| *m == "users.lookupByEmail")
+        .count();
+    assert_eq!(lookups, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_slack_does_not_know_are_named_without_an_error() {
+    let d = workspace().await;
+    let (dana, _) = d.h.ws.people[0].clone();
+    let (sam, _) = d.h.ws.people[1].clone();
+    // Sam has no Slack account.
+    let deal = d.new_deal_owned_by("Globex", &[&dana, &sam]);
+    d.delivered(1).await;
+    d.drain().await;
+    assert!(
+        moved(&d, &deal, "negotiation", 2).await.is_empty(),
+        "no error"
+    );
+    let text = d.slack.channel_posts("negotiation")[0].text().to_owned();
+    assert!(text.contains("(<@U_DANA>, Sam Ortiz)"), "{text}");
+    assert_eq!(d.slack.dms_to("dana").len(), 1);
+
+    // The integration may not see emails: everyone is named, no lookup is made.
+    let d = workspace().await;
+    d.h.emulator.set_user_info(UserInfo::WithoutEmail);
+    let deal = d.new_deal_owned_by("Initech", &[&d.h.ws.people[0].0.clone()]);
+    d.delivered(1).await;
+    d.drain().await;
+    assert!(
+        moved(&d, &deal, "negotiation", 2).await.is_empty(),
+        "no error"
+    );
+    let text = d.slack.channel_posts("negotiation")[0].text().to_owned();
+    assert!(text.contains("(Dana Lee)"), "{text}");
+    assert!(d.slack.dms_to("dana").is_empty());
+    assert!(
+        !d.slack
+            .api_calls()
+            .iter()
+            .any(|m| m == "users.lookupByEmail")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_lookup_is_waited_out() {
+    let d = workspace().await;
+    let deal = d.new_deal("Hooli");
+    d.delivered(1).await;
+    d.drain().await;
+    d.slack.rate_limit_method("users.lookupByEmail", 1, 2);
+    let started = Instant::now();
+    assert!(moved(&d, &deal, "negotiation", 2).await.is_empty());
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert!(
+        d.slack.channel_posts("negotiation")[0]
+            .text()
+            .contains("<@U_DANA>")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_bot_token_parks_the_event_naming_the_setting() {
+    let d = workspace().await;
+    let deal = d.new_deal("Umbrella");
+    d.delivered(1).await;
+    d.drain().await;
+    d.slack.rotate_bot_token("xoxb-the-new-one");
+    assert!(
+        moved(&d, &deal, "negotiation", 2).await.is_empty(),
+        "parked, not retried by the stream"
+    );
+    let id = inbox_id(&d.h.emulator.deliveries().last().unwrap().event_id);
+    let item = d.h.store.inbox_get(&id).await.unwrap().unwrap();
+    assert_eq!(item.status, InboxStatus::Parked);
+    let reason = item.last_error.unwrap();
+    assert!(
+        reason.contains("slack_bot_token") && reason.contains("invalid_auth"),
+        "{reason}"
+    );
+    assert!(!reason.contains(crm_slack::receiver::LOCAL_BOT_TOKEN));
+    assert!(d.slack.bot_posts().is_empty());
+}
