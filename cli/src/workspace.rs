@@ -105,6 +105,9 @@ pub async fn check(
     for ds in SCHEMA {
         let actual = notion.retrieve_data_source(ids.id(ds.source)).await?;
         for (property, name) in names.of(ds.source) {
+            if property.optional && !actual.properties.contains_key(name) {
+                continue;
+            }
             if let Some(problem) = compare(property.kind, name, &actual, ids) {
                 out.push(Mismatch {
                     data_source: ds.title,

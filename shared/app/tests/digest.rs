@@ -226,3 +226,104 @@ async fn an_unconfirmed_digest_is_never_posted_twice() {
     assert!(!s.digest.run().await.unwrap().ran);
     assert_eq!(s.slack.to("digest").len(), 1);
 }
+
+/// With a bot token, each owner Slack knows gets their own stale leads by DM; leads
+/// with no owner, or whose owner has no Slack account, go to the channel digest. Once a
+/// day per recipient, however often the digest runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_owner_gets_their_own_stale_leads_by_dm_once_a_day() {
+    use crm_slack::receiver::LOCAL_BOT_TOKEN;
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let mut h = Harness::with_secrets(json!({
+        "notion_token": DEFAULT_TOKEN,
+        "slack_webhooks": {"digest": slack.url("digest")},
+        "slack_bot_token": LOCAL_BOT_TOKEN,
+    }))
+    .await;
+    h.use_slack_api(&slack.api_url());
+    let digest = h.ports.digest();
+    // Dana is in Slack already; Sam joins; Kim is in Notion only.
+    slack.add_user("U_SAM", "sam", "sam@example.com");
+    let kim = h.emulator.add_person("Kim Park", "kim@example.com");
+    let owners = [
+        Some(h.ws.people[0].0.clone()),
+        Some(h.ws.people[1].0.clone()),
+        Some(kim),
+        None,
+    ];
+    let t = today(&h);
+    // 250 contacts: a quarter each Dana's, Sam's, Kim's and nobody's; four in five
+    // stale, each last contacted a different number of days ago.
+    let mut expected: [Vec<(u64, String)>; 4] = Default::default();
+    for i in 0..250u64 {
+        let owner = (i % 4) as usize;
+        let stale = i % 5 != 0;
+        let days = if stale { 31 + i } else { 2 };
+        let name = format!("Lead {i:03}");
+        let mut props = json!({
+            "Name": {"title": [{"text": {"content": name}}]},
+            "Email": {"email": format!("lead{i}@example.com")},
+            "Status": {"select": {"name": "new lead"}},
+            "Last Contacted": {"date": {"start": t.checked_sub_days(Days::new(days)).unwrap().to_string()}},
+        });
+        if let Some(id) = &owners[owner] {
+            props["Owner"] = json!({"people": [{"id": id}]});
+        }
+        h.emulator
+            .create_page_as_person(props, &h.ws.contacts_data_source_id)
+            .unwrap();
+        if stale {
+            expected[owner].push((days, name));
+        }
+    }
+    // Kim has no Slack account: hers go to the channel with the unowned ones.
+    let [dana, sam, kim, nobody] = expected;
+    let channel: Vec<(u64, String)> = kim.into_iter().chain(nobody).collect();
+
+    // The count, and the ten oldest by name, as the message lists them.
+    let listed = |text: &str| -> (usize, Vec<String>) {
+        let mut lines = text.lines();
+        let count = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let mut names: Vec<String> = lines
+            .filter_map(|l| l.strip_prefix("• "))
+            .map(|l| l.split(" — ").next().unwrap().to_owned())
+            .collect();
+        names.sort();
+        (count, names)
+    };
+    let oldest = |leads: &[(u64, String)]| -> (usize, Vec<String>) {
+        let mut by_age = leads.to_vec();
+        by_age.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut names: Vec<String> = by_age.into_iter().take(10).map(|(_, n)| n).collect();
+        names.sort();
+        (leads.len(), names)
+    };
+
+    let report = digest.run().await.unwrap();
+    assert_eq!(report.stale, 200);
+    assert_eq!(report.direct, 2);
+    let dms = |handle: &str| slack.dms_to(handle);
+    assert_eq!(dms("dana").len(), 1);
+    assert_eq!(listed(dms("dana")[0].text()), oldest(&dana));
+    assert_eq!(dms("sam").len(), 1);
+    assert_eq!(listed(dms("sam")[0].text()), oldest(&sam));
+    let posted = slack.to("digest");
+    assert_eq!(posted.len(), 1);
+    assert_eq!(
+        listed(posted[0]["text"].as_str().unwrap()),
+        oldest(&channel)
+    );
+
+    // Again the same day (a scheduler retry, `POST /digest`): nobody hears twice.
+    let again = digest.run().await.unwrap();
+    assert!(!again.ran);
+    assert_eq!((dms("dana").len(), dms("sam").len()), (1, 1));
+    assert_eq!(slack.to("digest").len(), 1);
+}

@@ -99,10 +99,15 @@ impl ContactEmail {
     /// The address for logs: first letter and domain only (`a***@example.com`), since
     /// logs are kept longer and read by more people than the CRM.
     pub fn redacted(&self) -> String {
-        let (local, domain) = self.0.split_once('@').unwrap_or((&self.0, ""));
-        let first: String = local.chars().take(1).collect();
-        format!("{first}***@{domain}")
+        redact(&self.0)
     }
+}
+
+/// An address for logs: its first character and its domain (`a***@example.com`).
+pub fn redact(address: &str) -> String {
+    let (local, domain) = address.split_once('@').unwrap_or((address, ""));
+    let first: String = local.chars().take(1).collect();
+    format!("{first}***@{domain}")
 }
 
 impl fmt::Display for ContactEmail {

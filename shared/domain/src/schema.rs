@@ -114,6 +114,9 @@ pub struct Property {
     /// `CRM_CONTACTS_EMAIL_PROPERTY` in the environment.
     pub setting: &'static str,
     pub kind: Kind,
+    /// A data source without it still works (`crm setup` creates it, and its check does
+    /// not require it).
+    pub optional: bool,
 }
 
 /// One data source of the model.
@@ -130,6 +133,14 @@ const fn property(name: &'static str, setting: &'static str, kind: Kind) -> Prop
         name,
         setting,
         kind,
+        optional: false,
+    }
+}
+
+const fn optional(name: &'static str, setting: &'static str, kind: Kind) -> Property {
+    Property {
+        optional: true,
+        ..property(name, setting, kind)
     }
 }
 
@@ -146,7 +157,7 @@ pub const ACTIVITY_TYPES: &[&str] = &["form submission", "call", "email", "meeti
 
 /// Contacts' properties.
 pub mod contacts {
-    use super::{CONTACT_STATUSES, Kind, Property, property};
+    use super::{CONTACT_STATUSES, Kind, Property, optional, property};
 
     pub const NAME: Property = property("Name", "contacts_name_property", Kind::Title);
     pub const EMAIL: Property = property("Email", "contacts_email_property", Kind::Email);
@@ -168,6 +179,9 @@ pub mod contacts {
         Kind::Date,
     );
     pub const NOTES: Property = property("Notes", "contacts_notes_property", Kind::RichText);
+    /// Who looks after the lead: with a Slack bot token, each owner gets their stale
+    /// leads as a DM.
+    pub const OWNER: Property = optional("Owner", "contacts_owner_property", Kind::People);
 }
 
 /// Deals' properties.
@@ -233,6 +247,7 @@ pub const SCHEMA: [DataSource; 3] = [
             contacts::SOURCE,
             contacts::LAST_CONTACTED,
             contacts::NOTES,
+            contacts::OWNER,
         ],
     },
     DataSource {

@@ -27,7 +27,7 @@ pub fn is_stale(touch: NaiveDate, today: NaiveDate, days: u32) -> bool {
 }
 
 /// One stale lead as the digest shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct StaleLead {
     pub name: String,
     pub email: Option<String>,
@@ -35,6 +35,20 @@ pub struct StaleLead {
     pub url: String,
     /// The day of the last touch: Last Contacted, or the day the page was created.
     pub last_touch: NaiveDate,
+}
+
+/// `Debug` names the lead but never shows its full email address.
+impl std::fmt::Debug for StaleLead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let email = self.email.as_deref().map(crate::email::redact);
+        f.debug_struct("StaleLead")
+            .field("name", &self.name)
+            .field("email", &email)
+            .field("company", &self.company)
+            .field("url", &self.url)
+            .field("last_touch", &self.last_touch)
+            .finish()
+    }
 }
 
 /// How many leads the digest names; the rest are counted.
@@ -92,6 +106,32 @@ pub fn digest(
     (plain.join("\n"), sections(&lines))
 }
 
+/// Who hears about which stale leads: each owner Slack knows gets theirs by DM; a lead
+/// no such owner looks after goes to the channel digest.
+#[derive(Debug, Default, PartialEq)]
+pub struct Recipients {
+    pub channel: Vec<StaleLead>,
+    /// Slack user id → their stale leads.
+    pub direct: std::collections::BTreeMap<String, Vec<StaleLead>>,
+}
+
+/// Splits `leads`, each with the Slack ids of its owners Slack knows (none: unowned, or
+/// no owner has a Slack account), into [`Recipients`]. A lead with two such owners is
+/// in both DMs.
+pub fn recipients(leads: Vec<(StaleLead, Vec<String>)>) -> Recipients {
+    let mut out = Recipients::default();
+    for (lead, owners) in leads {
+        if owners.is_empty() {
+            out.channel.push(lead);
+            continue;
+        }
+        for owner in owners {
+            out.direct.entry(owner).or_default().push(lead.clone());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +180,24 @@ mod tests {
         let (text, _) = digest(&[lead("Ann", "2026-01-01")], day("2026-11-24"), 30, false);
         assert!(text.starts_with("at least 1 lead not contacted"));
         assert!(text.contains("10,000-row limit"));
+    }
+
+    #[test]
+    fn owners_slack_knows_get_their_leads_the_rest_go_to_the_channel() {
+        let lead = |name: &str| StaleLead {
+            name: name.into(),
+            email: None,
+            company: None,
+            url: format!("https://notion.so/{name}"),
+            last_touch: day("2026-01-01"),
+        };
+        let split = recipients(vec![
+            (lead("a"), vec!["U1".into()]),
+            (lead("b"), vec![]),
+            (lead("c"), vec!["U1".into(), "U2".into()]),
+        ]);
+        assert_eq!(split.channel, vec![lead("b")]);
+        assert_eq!(split.direct["U1"], vec![lead("a"), lead("c")]);
+        assert_eq!(split.direct["U2"], vec![lead("c")]);
     }
 }

@@ -134,6 +134,19 @@ impl Emulator {
         seed::seed_crm(&mut self.state(), stage)
     }
 
+    /// Adds a person to the workspace (who can own pages and edit them in the app);
+    /// returns their user id.
+    pub fn add_person(&self, name: &str, email: &str) -> String {
+        let id = ids::new_id();
+        self.state().users.push(model::User {
+            id: id.clone(),
+            name: name.into(),
+            bot: false,
+            email: Some(email.into()),
+        });
+        id
+    }
+
     /// Accepts `token` from now on, and no other: a rotated integration token.
     pub fn set_token(&self, token: &str) {
         self.state().token = token.to_owned();

@@ -1,22 +1,24 @@
 //! The daily stale-lead digest: one Slack message naming the leads nobody has touched
 //! in N days, at most once per day however often the scheduler retries.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use crm_domain::Clock;
-use crm_domain::stale::{StaleLead, cutoff, digest, is_stale, last_touch};
+use crm_domain::stale::{Recipients, StaleLead, cutoff, digest, is_stale, last_touch, recipients};
 use crm_notion::filter::{Choice, Condition, Date, Timestamp};
 use crm_notion::{Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest};
 use crm_settings::{CachedSecrets, ContactProperties, SecretsError, SecretsSource, StaleSettings};
 use crm_slack::{Destination, SlackClient, SlackMessage};
 use crm_store::{Claimed, Claims, StoreError};
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::post_once::{self, NotPosted, Posted};
+use crate::slack_people::{Directory, Person, people_of};
 use serde::Serialize;
 
 crm_store::port!(
@@ -54,12 +56,30 @@ pub struct Digest<S, P> {
     pub budget_share: Arc<crate::budget_share::BudgetShare>,
 }
 
+/// What a run is to post.
+struct Made {
+    /// Stale leads in all.
+    stale: usize,
+    /// The channel digest of the leads no owner in Slack looks after.
+    channel: Option<(Destination, SlackMessage)>,
+    direct: Vec<DirectDigest>,
+}
+
+/// One owner's own stale leads, for a DM.
+struct DirectDigest {
+    user: String,
+    token: SecretString,
+    message: SlackMessage,
+}
+
 /// What a run did, returned to the scheduler (and logged).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DigestReport {
     pub date: String,
     pub stale: usize,
     pub posted: bool,
+    /// Owners sent their own stale leads by DM in this run.
+    pub direct: usize,
     /// False when the digest for this date had already been handled.
     pub ran: bool,
 }
@@ -74,6 +94,10 @@ pub enum DigestError {
     Notion(#[from] NotionError),
     #[error(transparent)]
     NotPosted(#[from] NotPosted),
+    #[error("Slack: {0}")]
+    Slack(#[from] crm_slack::SlackError),
+    #[error("looking the leads' owners up in Slack: {0}")]
+    Owners(#[from] crate::slack_people::LookupError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("another run is making today's digest")]
@@ -113,6 +137,7 @@ impl<S: DigestStore, P: SecretsSource> Digest<S, P> {
             date: today.to_string(),
             stale,
             posted,
+            direct: 0,
             ran,
         };
         let claim = match self.store.claim(&key, CLAIM_LEASE, CLAIM_RETENTION).await? {
@@ -138,7 +163,7 @@ impl<S: DigestStore, P: SecretsSource> Digest<S, P> {
             .budget_share
             .spending(&self.store, &self.notion, reading)
             .await;
-        let (stale, to, message) = match made {
+        let made = match made {
             Err(err) => {
                 claim.fail(&err.to_string()).await;
                 return Err(err);
@@ -152,15 +177,64 @@ impl<S: DigestStore, P: SecretsSource> Digest<S, P> {
             }
             Ok(Some(made)) => made,
         };
-        // From here on, never an error once Slack may have the message: a failed run is
-        // retried, and the post-once protocol keeps a retry from posting it again.
+        // From here on, never an error once Slack may have a message: a failed run is
+        // retried, and the post-once protocol keeps a retry from posting one again.
+        // Owners first, each under a claim of their own: one that fails hands the day
+        // back, and the retry skips those already told.
+        let mut direct = 0;
+        for dm in &made.direct {
+            match self.tell_owner(&key, dm).await {
+                Ok(told) => direct += usize::from(told),
+                Err(err) => {
+                    claim.fail(&err.to_string()).await;
+                    return Err(err);
+                }
+            }
+        }
+        let stale = made.stale;
+        let Some((to, message)) = made.channel else {
+            claim.complete(None).await;
+            tracing::info!(date = %today, stale, direct, "stale leads sent to their owners");
+            return Ok(DigestReport {
+                direct,
+                ..report(stale, false, true)
+            });
+        };
         let now = self.clock.now().as_millis();
+        let with_direct = |r: DigestReport| DigestReport { direct, ..r };
         match post_once::post(claim, &self.slack, &to, &message, now).await {
             Ok(Posted::Now) => {
-                tracing::info!(date = %today, stale, "digest posted");
-                Ok(report(stale, true, true))
+                tracing::info!(date = %today, stale, direct, "digest posted");
+                Ok(with_direct(report(stale, true, true)))
             }
-            Ok(Posted::Unconfirmed(_)) => Ok(report(stale, false, true)),
+            Ok(Posted::Unconfirmed(_)) => Ok(with_direct(report(stale, false, true))),
+            Err(not_posted) => Err(DigestError::NotPosted(not_posted)),
+        }
+    }
+
+    /// Sends one owner their stale leads, once a day: `true` when sent now.
+    async fn tell_owner(&self, day_key: &str, dm: &DirectDigest) -> Result<bool, DigestError> {
+        let key = format!("{day_key}:dm:{}", dm.user);
+        let claim = match self.store.claim(&key, CLAIM_LEASE, CLAIM_RETENTION).await? {
+            Claimed::Done { .. } => return Ok(false),
+            Claimed::Busy => return Err(DigestError::Busy),
+            Claimed::Owned(claim) => claim,
+        };
+        let channel = match self.slack.open_dm(&dm.token, &dm.user).await {
+            Ok(channel) => channel,
+            Err(e) => {
+                claim.fail(&e.to_string()).await;
+                return Err(DigestError::Slack(e));
+            }
+        };
+        let to = Destination::Channel {
+            token: dm.token.clone(),
+            channel,
+        };
+        let now = self.clock.now().as_millis();
+        match post_once::post(claim, &self.slack, &to, &dm.message, now).await {
+            Ok(Posted::Now) => Ok(true),
+            Ok(Posted::Unconfirmed(_)) => Ok(false),
             Err(not_posted) => Err(DigestError::NotPosted(not_posted)),
         }
     }
@@ -184,13 +258,9 @@ impl<S: DigestStore, P: SecretsSource> Digest<S, P> {
         }
     }
 
-    /// Reads today's stale leads and, when there are any, makes the message: how many,
-    /// where it goes, what it says.
-    async fn make(
-        &self,
-        today: NaiveDate,
-        tz: Tz,
-    ) -> Result<Option<(usize, Destination, SlackMessage)>, DigestError> {
+    /// Reads today's stale leads and, when there are any, makes the messages: the
+    /// owners' DMs (with a bot token) and the channel's digest of the rest.
+    async fn make(&self, today: NaiveDate, tz: Tz) -> Result<Option<Made>, DigestError> {
         let stale = &self.settings.stale;
         let p = &self.settings.properties;
         let cut = cutoff(today, stale.days);
@@ -229,18 +299,90 @@ impl<S: DigestStore, P: SecretsSource> Digest<S, P> {
         let (pages, complete) = tokio::time::timeout(RUN_BUDGET - POST_RESERVE, read)
             .await
             .map_err(|_| DigestError::OutOfTime)??;
-        let leads: Vec<StaleLead> = pages
+        let leads: Vec<(StaleLead, Vec<Person>)> = pages
             .iter()
             .filter(|page| !page.in_trash)
-            .filter_map(|page| self.stale_lead(page, tz))
-            .filter(|lead| is_stale(lead.last_touch, today, stale.days))
+            .filter_map(|page| {
+                let lead = self.stale_lead(page, tz)?;
+                let owners = page.property(&p.owner).map(people_of).unwrap_or_default();
+                Some((lead, owners))
+            })
+            .filter(|(lead, _)| is_stale(lead.last_touch, today, stale.days))
             .collect();
         if leads.is_empty() {
             return Ok(None);
         }
-        let to = crate::destination::resolve(&stale.destination, &secrets)?;
-        let (text, blocks) = digest(&leads, today, stale.days, complete);
-        Ok(Some((leads.len(), to, SlackMessage { text, blocks })))
+        let count = leads.len();
+        let split = match &secrets.slack_bot_token {
+            Some(token) => self.split_by_owner(leads, token).await?,
+            None => Recipients {
+                channel: leads.into_iter().map(|(lead, _)| lead).collect(),
+                ..Recipients::default()
+            },
+        };
+        let message = |leads: &[StaleLead]| {
+            let (text, blocks) = digest(leads, today, stale.days, complete);
+            SlackMessage { text, blocks }
+        };
+        let channel = if split.channel.is_empty() {
+            None
+        } else {
+            let to = crate::destination::resolve(&stale.destination, &secrets)?;
+            Some((to, message(&split.channel)))
+        };
+        let direct = match &secrets.slack_bot_token {
+            Some(token) => split
+                .direct
+                .iter()
+                .map(|(user, leads)| DirectDigest {
+                    user: user.clone(),
+                    token: token.clone(),
+                    message: message(leads),
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Some(Made {
+            stale: count,
+            channel,
+            direct,
+        }))
+    }
+
+    /// Each lead to the owners Slack knows, the rest to the channel; each person looked
+    /// up once per run (and remembered in the store across runs).
+    async fn split_by_owner(
+        &self,
+        leads: Vec<(StaleLead, Vec<Person>)>,
+        token: &SecretString,
+    ) -> Result<Recipients, DigestError> {
+        let directory = Directory {
+            store: &self.store,
+            slack: &self.slack,
+            token,
+            now_ms: self.clock.now().as_millis(),
+        };
+        let mut known: HashMap<String, Option<String>> = HashMap::new();
+        let mut with_users = Vec::with_capacity(leads.len());
+        for (lead, people) in leads {
+            let mut users = Vec::new();
+            for person in &people {
+                let Some(email) = &person.email else {
+                    continue;
+                };
+                let user = match known.get(email.as_str()) {
+                    Some(user) => user.clone(),
+                    None => {
+                        let user = directory.slack_user(email).await?;
+                        known.insert(email.as_str().to_owned(), user.clone());
+                        user
+                    }
+                };
+                users.extend(user);
+            }
+            with_users.push((lead, users));
+        }
+        Ok(recipients(with_users))
     }
 
     fn stale_lead(&self, page: &Page, tz: Tz) -> Option<StaleLead> {

@@ -169,6 +169,7 @@ property_group! {
         pub source = schema::contacts::SOURCE,
         pub last_contacted = schema::contacts::LAST_CONTACTED,
         pub notes = schema::contacts::NOTES,
+        pub owner = schema::contacts::OWNER,
     }
 }
 
