@@ -20,7 +20,7 @@ use crm_app::worker::Worker;
 use crm_domain::{Clock, SystemClock};
 use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, StageKind};
 use crm_settings::{CachedSecrets, MemorySecrets, Secrets, SecretsLocation, Settings};
-use crm_slack::receiver::SlackReceiver;
+use crm_slack::receiver::{LOCAL_BOT_TOKEN, SlackReceiver};
 use crm_store::prelude::*;
 use crm_store::{InboxStatus, SqliteStore};
 use serde_json::json;
@@ -99,15 +99,18 @@ deals_data_source_id = "{}"
 activities_data_source_id = "{}"
 notion_base_url = "{}"
 notion_rate_per_second = 10
+slack_api_base = "{}"
 [secrets]
 notion_token = "{DEFAULT_TOKEN}"
 form_secrets = {{ own = "{LOCAL_FORM_SECRET}" }}
 slack_webhooks = {{ won = "{}", lost = "{}", negotiation = "{}", digest = "{}" }}
+slack_bot_token = "{LOCAL_BOT_TOKEN}"
 "#,
                 ws.contacts_data_source_id,
                 ws.deals_data_source_id,
                 ws.activities_data_source_id,
                 emulator.base_url(),
+                slack.api_url(),
                 slack.url("won"),
                 slack.url("lost"),
                 slack.url("negotiation"),

@@ -121,5 +121,38 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
     .unwrap();
     let posted = wait_for_line(&lines, "Slack message", |l| l.starts_with("[slack:won]"));
     assert!(posted.contains("Lead → Won: Local deal"), "{posted}");
+
+    // A deal Dana owns reaches negotiation: the channel post mentions her (the local
+    // Slack knows her by her Notion email) and she is told by DM.
+    let dana = ws["people"][0][0].as_str().unwrap();
+    let owned: Value = http
+        .post(format!("{notion}/__admin/data_sources/{deals}/pages"))
+        .json(&json!({"properties": {
+            "Deal Name": {"title": [{"text": {"content": "Dana's deal"}}]},
+            "Stage": {"status": {"name": "proposal"}},
+            "Owner": {"people": [{"id": dana}]},
+        }}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    http.patch(format!(
+        "{notion}/__admin/pages/{}",
+        owned["id"].as_str().unwrap()
+    ))
+    .json(&json!({"properties": {"Stage": {"status": {"name": "negotiation"}}}}))
+    .send()
+    .await
+    .unwrap();
+    // The channel first, then the DM.
+    let channel = wait_for_line(&lines, "the negotiation post", |l| {
+        l.starts_with("[slack:negotiation]")
+    });
+    assert!(channel.contains("<@U_DANA>"), "{channel}");
+    let dm = wait_for_line(&lines, "a DM to Dana", |l| l.starts_with("[slack:dm @dana]"));
+    assert!(dm.contains("Proposal → Negotiation: Dana"), "{dm}");
     let _ = std::fs::remove_dir_all(&data);
 }
