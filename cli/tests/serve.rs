@@ -152,7 +152,9 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
         l.starts_with("[slack:negotiation]")
     });
     assert!(channel.contains("<@U_DANA>"), "{channel}");
-    let dm = wait_for_line(&lines, "a DM to Dana", |l| l.starts_with("[slack:dm @dana]"));
+    let dm = wait_for_line(&lines, "a DM to Dana", |l| {
+        l.starts_with("[slack:dm @dana]")
+    });
     assert!(dm.contains("Proposal → Negotiation: Dana"), "{dm}");
     let _ = std::fs::remove_dir_all(&data);
 }
