@@ -12,7 +12,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::{
-    Begin, CacheEntry, InboxItem, Inserted, LeaseOutcome, NewInboxItem, PutOutcome, Result,
+    Batch, Begin, CacheEntry, InboxItem, Inserted, LeaseOutcome, NewInboxItem, PutOutcome, Result,
     Unfinished,
 };
 
@@ -220,6 +220,32 @@ pub trait Presence: Send + Sync {
 
     /// Says `member` has left `group`: the others need not wait for it to expire.
     fn leave(&self, group: &str, member: &str) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Entries held to be handled together (a burst of stage changes for one Slack
+/// destination, posted as one summary): added one by one, each key once, until the batch
+/// is closed; closing returns what it holds, and nothing can be added after it.
+pub trait Batches: Send + Sync {
+    const GRANTS: &'static [Grant] = &[GET, UPDATE];
+
+    /// Adds `entry` under `key` to `batch` unless the batch is closed (`None`); a key
+    /// already in it keeps its first entry. Returns the batch as it is after the add.
+    fn batch_add(
+        &self,
+        batch: &str,
+        key: &str,
+        entry: &str,
+        retention: Duration,
+    ) -> impl Future<Output = Result<Option<Batch>>> + Send;
+
+    /// Closes `batch` and returns what it holds; closing a closed batch returns the same.
+    fn batch_close(
+        &self,
+        batch: &str,
+        retention: Duration,
+    ) -> impl Future<Output = Result<Batch>> + Send;
+
+    fn batch_get(&self, batch: &str) -> impl Future<Output = Result<Option<Batch>>> + Send;
 }
 
 /// Declares a port: a trait that is exactly the listed capabilities, implemented for

@@ -15,11 +15,12 @@ use aws_sdk_dynamodb::types::{
 use crm_domain::{Clock, Timestamp};
 
 use crate::capability::{
-    CacheRead, CacheWrite, Dedupe, Idempotency, InboxRead, InboxScan, InboxSettle, InboxWrite,
-    Leases, Presence,
+    Batches, CacheRead, CacheWrite, Dedupe, Idempotency, InboxRead, InboxScan, InboxSettle,
+    InboxWrite, Leases, Presence,
 };
 use crate::model::{
-    Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome,
+    Batch, Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem,
+    PutOutcome,
 };
 use crate::{Result, StoreError, Unfinished, open_sort_key, pk, secs_after};
 
@@ -627,6 +628,92 @@ impl InboxScan for DynamoStore {
             }
         }
         Ok(items)
+    }
+}
+
+/// A batch record's entry attributes start with this; the rest is the entry's key.
+const ENTRY: &str = "e_";
+
+fn batch_from(item: &Item) -> Batch {
+    let entries = item
+        .iter()
+        .filter_map(|(name, value)| {
+            let key = name.strip_prefix(ENTRY)?;
+            Some((key.to_owned(), value.as_s().ok()?.clone()))
+        })
+        .collect();
+    let at = |name| Timestamp::from_millis(get_n(item, name).unwrap_or_default());
+    Batch {
+        entries,
+        first_at: at("first_at"),
+        last_at: at("last_at"),
+        closed: item.get("closed").and_then(|v| v.as_bool().ok()).copied() == Some(true),
+    }
+}
+
+/// One item per batch, an entry an attribute of it: an add is one conditional
+/// UpdateItem (refused once the batch is closed) that returns the whole batch.
+impl Batches for DynamoStore {
+    async fn batch_add(
+        &self,
+        batch: &str,
+        key: &str,
+        entry: &str,
+        retention: Duration,
+    ) -> Result<Option<Batch>> {
+        let now = self.now();
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk("batch", batch)))
+            .update_expression(
+                "SET #e = if_not_exists(#e, :entry), first_at = if_not_exists(first_at, :now), \
+                 last_at = :now, expires_at = :expires",
+            )
+            .condition_expression("attribute_not_exists(closed)")
+            .expression_attribute_names("#e", format!("{ENTRY}{key}"))
+            .expression_attribute_values(":entry", s(entry))
+            .expression_attribute_values(":now", n(now.as_millis()))
+            .expression_attribute_values(":expires", n(secs_after(now, retention)))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match res {
+            Ok(out) => Ok(Some(batch_from(&out.attributes.unwrap_or_default()))),
+            Err(err) => {
+                let e = err.into_service_error();
+                if e.is_conditional_check_failed_exception() {
+                    Ok(None)
+                } else {
+                    Err(StoreError::backend("batch_add", e))
+                }
+            }
+        }
+    }
+
+    async fn batch_close(&self, batch: &str, retention: Duration) -> Result<Batch> {
+        let now = self.now();
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk("batch", batch)))
+            .update_expression("SET closed = :closed, expires_at = :expires")
+            .expression_attribute_values(":closed", AttributeValue::Bool(true))
+            .expression_attribute_values(":expires", n(secs_after(now, retention)))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(|e| backend("batch_close", e))?;
+        Ok(batch_from(&out.attributes.unwrap_or_default()))
+    }
+
+    async fn batch_get(&self, batch: &str) -> Result<Option<Batch>> {
+        Ok(self
+            .get("batch_get", &pk("batch", batch))
+            .await?
+            .map(|item| batch_from(&item)))
     }
 }
 

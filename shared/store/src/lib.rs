@@ -8,7 +8,7 @@
 //! for only the capabilities it uses, through a [`port!`], which is what lets each
 //! function's IAM role name only the DynamoDB actions its code makes.
 //!
-//! # Why these six record kinds
+//! # Why these seven record kinds
 //!
 //! * **dedupe** — "have I seen this before?" for webhook event ids. Notion redelivers
 //!   for about a day, so a dedupe mark carries an expiry and may be claimed again once
@@ -23,6 +23,8 @@
 //!   because Notion delivers events out of order).
 //! * **inbox** — every accepted lead and event, written once by the HTTP functions and
 //!   processed by the worker; failed items stay visible and replayable.
+//! * **batch** — entries held to be handled together (a burst of Slack messages for one
+//!   destination), each key once, until the batch is closed.
 //! * **presence** — which processes are spending Notion's budget right now, each with
 //!   a time it is present until, so that each paces at its share of it.
 //!
@@ -38,6 +40,7 @@
 //! | lease       | `lease#{name}`       | `owner`, `expires_at`                                       |
 //! | idempotency | `idem#{key}`         | `state`, `owner`, `lease_until`, `result`, `reason`, `expires_at` |
 //! | cache       | `cache#{key}`        | `value`, `version`                                          |
+//! | batch       | `batch#{key}`        | `e_{entry key}` (the entry) per entry, `first_at`, `last_at` (millis), `closed`, `expires_at` |
 //! | presence    | `presence#{group}`   | `m_{member}` (present until, Unix millis) per member, `expires_at` |
 //! | inbox       | `inbox#{id}`         | `kind`, `payload`, `status`, `attempts`, `last_error`, `received_at`, `updated_at`, `expires_at` (once done), `open_pk` + `open_sk` (while not done) |
 //!
@@ -59,15 +62,15 @@ mod model;
 mod sqlite;
 
 pub use capability::{
-    CacheRead, CacheWrite, Dedupe, Grant, Idempotency, InboxRead, InboxScan, InboxSettle,
+    Batches, CacheRead, CacheWrite, Dedupe, Grant, Idempotency, InboxRead, InboxScan, InboxSettle,
     InboxWrite, Leases, On, Presence,
 };
 pub use claim::{Claim, Claimed, Claims};
 pub use dynamo::{DynamoStore, OPEN_INBOX_INDEX, inbox_item_from_stream_image};
 pub use error::StoreError;
 pub use model::{
-    Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome,
-    Unfinished,
+    Batch, Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem,
+    PutOutcome, Unfinished,
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
@@ -78,8 +81,8 @@ use std::time::Duration;
 /// tests, `crm`): `use crm_store::prelude::*;`.
 pub mod prelude {
     pub use crate::capability::{
-        CacheRead, CacheWrite, Dedupe, Idempotency, InboxRead, InboxScan, InboxSettle, InboxWrite,
-        Leases, Presence,
+        Batches, CacheRead, CacheWrite, Dedupe, Idempotency, InboxRead, InboxScan, InboxSettle,
+        InboxWrite, Leases, Presence,
     };
     pub use crate::{Claims, Store};
 }
@@ -91,7 +94,7 @@ port!(
     /// hold. Each handler asks only for the capabilities it uses (see [`capability`]), so
     /// a function's IAM policy can name exactly the DynamoDB actions its code makes.
     pub Store: Dedupe, Leases, Idempotency, CacheRead, CacheWrite, InboxWrite, InboxRead,
-        InboxSettle, InboxScan, Presence
+        InboxSettle, InboxScan, Presence, Batches
 );
 
 pub(crate) fn pk(prefix: &str, key: &str) -> String {

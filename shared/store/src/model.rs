@@ -41,6 +41,18 @@ impl Begin {
     }
 }
 
+/// A batch of entries held to be handled together ([`crate::Batches`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Entry key → entry, each key once.
+    pub entries: std::collections::BTreeMap<String, String>,
+    /// When the first entry was added, and the last.
+    pub first_at: Timestamp,
+    pub last_at: Timestamp,
+    /// Closed batches take no more entries.
+    pub closed: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheEntry {
     pub value: String,

@@ -13,11 +13,12 @@ use crm_domain::{Clock, Timestamp};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::capability::{
-    CacheRead, CacheWrite, Dedupe, Idempotency, InboxRead, InboxScan, InboxSettle, InboxWrite,
-    Leases, Presence,
+    Batches, CacheRead, CacheWrite, Dedupe, Idempotency, InboxRead, InboxScan, InboxSettle,
+    InboxWrite, Leases, Presence,
 };
 use crate::model::{
-    Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome,
+    Batch, Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem,
+    PutOutcome,
 };
 use crate::{Result, StoreError, Unfinished, open_sort_key, pk, secs_after};
 
@@ -146,6 +147,102 @@ impl Dedupe for SqliteStore {
             )
             .map_err(sql("put_if_absent"))?;
             Ok(PutOutcome::Inserted)
+        })
+        .await
+    }
+}
+
+/// A batch as JSON in the record's `value`; each operation one immediate transaction.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct StoredBatch {
+    entries: std::collections::BTreeMap<String, String>,
+    first_at: i64,
+    last_at: i64,
+    closed: bool,
+}
+
+impl From<StoredBatch> for Batch {
+    fn from(b: StoredBatch) -> Self {
+        Self {
+            entries: b.entries,
+            first_at: Timestamp::from_millis(b.first_at),
+            last_at: Timestamp::from_millis(b.last_at),
+            closed: b.closed,
+        }
+    }
+}
+
+fn read_batch(tx: &Transaction<'_>, key: &str, op: &'static str) -> Result<Option<StoredBatch>> {
+    let value: Option<String> = tx
+        .query_row(
+            "SELECT value FROM records WHERE pk = ?1",
+            params![key],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql(op))?;
+    value
+        .map(|v| serde_json::from_str(&v).map_err(|e| StoreError::backend(op, e)))
+        .transpose()
+}
+
+fn write_batch(
+    tx: &Transaction<'_>,
+    key: &str,
+    batch: &StoredBatch,
+    expires_at: i64,
+    op: &'static str,
+) -> Result<()> {
+    let value = serde_json::to_string(batch).map_err(|e| StoreError::backend(op, e))?;
+    tx.execute(
+        "INSERT OR REPLACE INTO records (pk, value, expires_at) VALUES (?1, ?2, ?3)",
+        params![key, value, expires_at],
+    )
+    .map_err(sql(op))?;
+    Ok(())
+}
+
+impl Batches for SqliteStore {
+    async fn batch_add(
+        &self,
+        batch: &str,
+        key: &str,
+        entry: &str,
+        retention: Duration,
+    ) -> Result<Option<Batch>> {
+        let record = pk("batch", batch);
+        let (key, entry) = (key.to_owned(), entry.to_owned());
+        self.tx("batch_add", move |tx, now| {
+            let mut b = read_batch(tx, &record, "batch_add")?.unwrap_or_default();
+            if b.closed {
+                return Ok(None);
+            }
+            if b.entries.is_empty() {
+                b.first_at = now.as_millis();
+            }
+            b.entries.entry(key).or_insert(entry);
+            b.last_at = now.as_millis();
+            write_batch(tx, &record, &b, secs_after(now, retention), "batch_add")?;
+            Ok(Some(b.into()))
+        })
+        .await
+    }
+
+    async fn batch_close(&self, batch: &str, retention: Duration) -> Result<Batch> {
+        let record = pk("batch", batch);
+        self.tx("batch_close", move |tx, now| {
+            let mut b = read_batch(tx, &record, "batch_close")?.unwrap_or_default();
+            b.closed = true;
+            write_batch(tx, &record, &b, secs_after(now, retention), "batch_close")?;
+            Ok(b.into())
+        })
+        .await
+    }
+
+    async fn batch_get(&self, batch: &str) -> Result<Option<Batch>> {
+        let record = pk("batch", batch);
+        self.tx("batch_get", move |tx, _| {
+            Ok(read_batch(tx, &record, "batch_get")?.map(Batch::from))
         })
         .await
     }

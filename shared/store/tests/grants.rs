@@ -181,6 +181,14 @@ async fn each_capability_makes_exactly_the_actions_it_names() {
     store.attend("g", "a", MINUTE).await.unwrap();
     seen.push(made!(Presence));
 
+    store.batch_get("b").await.unwrap();
+    store.batch_add("b", "k", "v", MINUTE).await.unwrap();
+    store.batch_add("b", "k", "v", MINUTE).await.unwrap();
+    store.batch_close("b", MINUTE).await.unwrap();
+    store.batch_add("b", "k2", "v", MINUTE).await.unwrap();
+    store.batch_get("b").await.unwrap();
+    seen.push(made!(Batches));
+
     let wrong: Vec<String> = seen
         .iter()
         .filter(|(_, made, named)| made != named)

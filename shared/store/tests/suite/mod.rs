@@ -40,6 +40,8 @@ macro_rules! store_suite {
             a_parked_item_stays_open_for_a_person_and_can_still_finish,
             presence_lists_who_is_here_until_they_leave_or_expire,
             concurrent_attendances_each_count_and_none_is_lost,
+            a_batch_takes_each_key_once_until_closed,
+            concurrent_adds_and_a_close_lose_no_entry,
         );
     };
     (@cases $fresh:path; $($case:ident),* $(,)?) => {
@@ -637,4 +639,98 @@ pub async fn concurrent_attendances_each_count_and_none_is_lost<S: Store + 'stat
     let mut all = members.clone();
     all.sort();
     assert_eq!(store.attend(&group, "m00", MINUTE).await.unwrap(), all);
+}
+
+pub async fn a_batch_takes_each_key_once_until_closed<S: Store>(store: Arc<S>, clock: ManualClock) {
+    let batch = unique("burst");
+    assert_eq!(store.batch_get(&batch).await.unwrap(), None);
+    let first = clock.now();
+    let one = store
+        .batch_add(&batch, "t1", "first", DAY)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.entries.len(), 1);
+    assert_eq!(
+        (one.first_at, one.last_at, one.closed),
+        (first, first, false)
+    );
+    clock.advance(Duration::from_secs(3));
+    let two = store
+        .batch_add(&batch, "t2", "second", DAY)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(two.entries.len(), 2);
+    assert_eq!((two.first_at, two.last_at), (first, clock.now()));
+    // The same key again (a redelivery) keeps the first entry.
+    let again = store
+        .batch_add(&batch, "t1", "changed", DAY)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.entries["t1"], "first");
+    assert_eq!(again.entries.len(), 2);
+
+    let closed = store.batch_close(&batch, DAY).await.unwrap();
+    assert!(closed.closed);
+    assert_eq!(
+        closed.entries.into_iter().collect::<Vec<_>>(),
+        [
+            ("t1".to_owned(), "first".to_owned()),
+            ("t2".to_owned(), "second".to_owned())
+        ]
+    );
+    assert_eq!(
+        store.batch_add(&batch, "t3", "late", DAY).await.unwrap(),
+        None,
+        "closed"
+    );
+    let read = store.batch_get(&batch).await.unwrap().unwrap();
+    assert_eq!((read.entries.len(), read.closed), (2, true));
+    assert_eq!(
+        store.batch_close(&batch, DAY).await.unwrap().entries.len(),
+        2,
+        "again"
+    );
+}
+
+/// Whatever runs at once, an entry is either in what the close returned or refused: an
+/// add that was told "added" is never missing from the closed batch.
+pub async fn concurrent_adds_and_a_close_lose_no_entry<S: Store + 'static>(
+    store: Arc<S>,
+    _clock: ManualClock,
+) {
+    for round in 0..5 {
+        let batch = unique(&format!("burst-{round}"));
+        let adds = (0..30).map(|i| {
+            let (store, batch) = (Arc::clone(&store), batch.clone());
+            tokio::spawn(async move {
+                let key = format!("t{i:02}");
+                let added = store.batch_add(&batch, &key, "x", DAY).await.unwrap();
+                (key, added.is_some())
+            })
+        });
+        let close = {
+            let (store, batch) = (Arc::clone(&store), batch.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                store.batch_close(&batch, DAY).await.unwrap()
+            })
+        };
+        let added: Vec<(String, bool)> = join_all(adds)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        let closed = close.await.unwrap();
+        for (key, was_added) in added {
+            assert_eq!(
+                closed.entries.contains_key(&key),
+                was_added,
+                "{key}: added {was_added}, in the closed batch {}",
+                closed.entries.contains_key(&key)
+            );
+        }
+    }
 }
