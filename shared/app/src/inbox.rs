@@ -142,6 +142,11 @@ pub mod keys {
     /// Whether the backlog of overdue work has been reported (and not yet cleared).
     pub const OPS_BACKLOG: &str = "ops:backlog";
 
+    /// The claim on telling ops one alarm (SNS's id of the message).
+    pub fn ops_alarm(message_id: &str) -> String {
+        format!("ops:alarm:{message_id}")
+    }
+
     /// The claim on telling ops that one item is parked.
     pub fn ops_parked(item_id: &str) -> String {
         format!("ops:parked:{item_id}")

@@ -5,7 +5,7 @@ mod common;
 
 use common::deals::Deals;
 use crm_app::redrive::Invocation;
-use crm_domain::ops::Alarm;
+use crm_app::redrive::Published;
 use serde_json::{Value, json};
 
 fn alarm_event() -> Value {
@@ -13,7 +13,7 @@ fn alarm_event() -> Value {
 }
 
 /// The alarms an SNS delivery carries; fails the test if it reads as the schedule.
-fn alarms_in(event: &Value) -> Vec<Alarm> {
+fn alarms_in(event: &Value) -> Vec<Published> {
     match Invocation::parse(event) {
         Invocation::Alarms(alarms) => alarms,
         Invocation::Scheduled => panic!("an SNS delivery read as the schedule: {event}"),
@@ -45,7 +45,8 @@ async fn an_alarm_is_told_to_ops_with_what_it_means_and_why() {
 async fn a_message_published_to_the_topic_by_hand_is_told_as_it_came_without_addresses() {
     let d = Deals::with_webhooks(&["ops"]).await;
     let event = json!({"Records": [{"EventSource": "aws:sns",
-        "Sns": {"Message": "disk <full>, ask ann@example.com"}}]});
+        "Sns": {"MessageId": "5a1c1e7e-0000-4000-8000-000000000001",
+                "Message": "disk <full>, ask ann@example.com"}}]});
     assert_eq!(d.h.redrive.tell_alarms(&alarms_in(&event)).await, Ok(1));
     let ops = d.texts("ops");
     assert_eq!(ops.len(), 1);
@@ -78,6 +79,27 @@ async fn an_alarm_slack_refuses_fails_the_invocation_for_lambda_to_retry() {
         Ok(1)
     );
     assert_eq!(d.texts("ops").len(), 1);
+}
+
+/// SNS delivers at least once, and Lambda retries an invocation with all its records:
+/// an alarm already told is not told again.
+#[tokio::test]
+async fn the_same_alarm_delivered_again_is_told_once() {
+    let d = Deals::with_webhooks(&["ops"]).await;
+    assert_eq!(
+        d.h.redrive.tell_alarms(&alarms_in(&alarm_event())).await,
+        Ok(1)
+    );
+    assert_eq!(
+        d.h.redrive.tell_alarms(&alarms_in(&alarm_event())).await,
+        Ok(0)
+    );
+    assert_eq!(d.texts("ops").len(), 1);
+    // Another message, even about the same alarm (it fired again), is told.
+    let mut again = alarm_event();
+    again["Records"][0]["Sns"]["MessageId"] = json!("another-message-id");
+    assert_eq!(d.h.redrive.tell_alarms(&alarms_in(&again)).await, Ok(1));
+    assert_eq!(d.texts("ops").len(), 2);
 }
 
 #[test]

@@ -300,7 +300,7 @@ async fn each_owner_gets_their_own_stale_leads_by_dm_once_a_day() {
     };
     let oldest = |leads: &[(u64, String)]| -> (usize, Vec<String>) {
         let mut by_age = leads.to_vec();
-        by_age.sort_by(|a, b| b.0.cmp(&a.0));
+        by_age.sort_by_key(|b| std::cmp::Reverse(b.0));
         let mut names: Vec<String> = by_age.into_iter().take(10).map(|(_, n)| n).collect();
         names.sort();
         (leads.len(), names)

@@ -11,7 +11,7 @@
 mod alarms;
 mod report;
 
-pub use alarms::Invocation;
+pub use alarms::{Invocation, Published};
 
 use std::time::Duration;
 

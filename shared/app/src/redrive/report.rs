@@ -109,16 +109,29 @@ impl<S: RedriveStore, P: SecretsSource> Redrive<S, P> {
         self.tell(&report.lines()).await
     }
 
+    /// Where ops messages go; without a destination, `None`, and the log says `lines`.
+    pub(super) async fn ops_destination(
+        &self,
+        lines: &[String],
+    ) -> Result<Option<crm_slack::Destination>, String> {
+        let secrets = self.worker.secrets.get().await.map_err(|e| e.to_string())?;
+        match crate::destination::resolve(&self.ops_destination, &secrets) {
+            Ok(to) => Ok(Some(to)),
+            Err(_) => {
+                tracing::error!(
+                    destination = %self.ops_destination,
+                    report = %lines.join("\n"),
+                    "work needs attention; add an ops webhook to slack_webhooks in the secret (or a bot token and an ops channel) to hear about it in Slack"
+                );
+                Ok(None)
+            }
+        }
+    }
+
     /// Posts lines to the ops destination; without one, the log says them.
     pub(super) async fn tell(&self, lines: &[String]) -> Result<(), String> {
         let text = lines.join("\n");
-        let secrets = self.worker.secrets.get().await.map_err(|e| e.to_string())?;
-        let Ok(to) = crate::destination::resolve(&self.ops_destination, &secrets) else {
-            tracing::error!(
-                destination = %self.ops_destination,
-                report = %text,
-                "work needs attention; add an ops webhook to slack_webhooks in the secret (or a bot token and an ops channel) to hear about it in Slack"
-            );
+        let Some(to) = self.ops_destination(lines).await? else {
             return Ok(());
         };
         let message = SlackMessage {
