@@ -1,11 +1,12 @@
 //! Deal stage changes and how they are announced.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::slack::{escape, link_text, sections};
+use crate::slack::{MAX_BLOCKS, MAX_SECTION, escape, link_text, sections};
 
 /// What the worker knows about a deal when its stage changes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deal {
     pub name: String,
     pub url: String,
@@ -15,7 +16,7 @@ pub struct Deal {
 }
 
 /// A person who owns a deal: named, and mentioned when they are known in Slack.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
     pub name: String,
     /// Their Slack user id, when the bot found them by email.
@@ -127,6 +128,93 @@ pub fn announcement(
     (text, sections(&[line]))
 }
 
+/// One deal's move, as it is announced alone or in a summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Move {
+    pub previous: Option<String>,
+    pub deal: Deal,
+}
+
+impl Move {
+    /// The move's own message: a deal won is cheered.
+    pub fn message(&self) -> (String, Vec<Value>) {
+        let won = self
+            .deal
+            .stage
+            .as_deref()
+            .is_some_and(|s| s.trim().eq_ignore_ascii_case("won"));
+        announcement(self.previous.as_deref(), &self.deal, won.then_some("🎉"))
+    }
+
+    fn stage(&self) -> String {
+        title_case(self.deal.stage.as_deref().unwrap_or_default())
+    }
+}
+
+/// One message for many moves to one destination: `12 deals moved · 5 → Won ($84,000) ·
+/// 4 → Lost · 3 → Negotiation`, then each deal on a line of its own, as many as Slack's
+/// block limits hold, and how many more.
+pub fn summary(moves: &[Move]) -> (String, Vec<Value>) {
+    // Stages by how many deals moved to each, then by name.
+    let mut stages: Vec<(String, usize, Option<f64>)> = Vec::new();
+    for m in moves {
+        let stage = m.stage();
+        match stages.iter_mut().find(|(s, ..)| *s == stage) {
+            Some((_, count, value)) => {
+                *count += 1;
+                if let Some(v) = m.deal.value {
+                    *value = Some(value.unwrap_or(0.0) + v);
+                }
+            }
+            None => stages.push((stage, 1, m.deal.value)),
+        }
+    }
+    stages.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let noun = if moves.len() == 1 { "deal" } else { "deals" };
+    let mut headline = format!("{} {noun} moved", moves.len());
+    for (stage, count, value) in &stages {
+        headline.push_str(&format!(" · {count} → {}", escape(stage)));
+        if let Some(v) = value {
+            headline.push_str(&format!(" ({})", money(*v)));
+        }
+    }
+    let mut lines = vec![format!("*{headline}*")];
+    let mut plain = vec![headline.clone()];
+    // Room for the headline's section and the "more" line's: each line is under a
+    // section's limit, so a section holds at least one.
+    let mut used = 1;
+    let mut section = 0usize;
+    let mut listed = 0;
+    for m in moves {
+        let (text, blocks) = m.message();
+        let line = blocks
+            .first()
+            .and_then(|b| b["text"]["text"].as_str())
+            .unwrap_or_default()
+            .chars()
+            .take(MAX_SECTION / 2)
+            .collect::<String>();
+        let len = line.chars().count() + 3;
+        if section + len > MAX_SECTION {
+            if used + 1 >= MAX_BLOCKS - 1 {
+                break;
+            }
+            used += 1;
+            section = 0;
+        }
+        section += len;
+        lines.push(format!("• {line}"));
+        plain.push(format!("• {text}"));
+        listed += 1;
+    }
+    if listed < moves.len() {
+        let more = format!("…and {} more", moves.len() - listed);
+        lines.push(more.clone());
+        plain.push(more);
+    }
+    (plain.join("\n"), sections(&lines))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +302,69 @@ mod tests {
                 .unwrap()
                 .ends_with("(<@U_DANA>, Sam Ortiz)")
         );
+    }
+
+    #[test]
+    fn a_summary_counts_each_stage_with_its_value_and_lists_the_deals() {
+        let moved = |name: &str, from: &str, to: &str, value: Option<f64>| Move {
+            previous: Some(from.into()),
+            deal: Deal {
+                name: name.into(),
+                value,
+                ..deal(to)
+            },
+        };
+        let mut moves = Vec::new();
+        for i in 0..5 {
+            moves.push(moved(
+                &format!("W{i}"),
+                "negotiation",
+                "won",
+                Some(16_800.0),
+            ));
+        }
+        for i in 0..4 {
+            moves.push(moved(&format!("L{i}"), "proposal", "lost", None));
+        }
+        for i in 0..3 {
+            moves.push(moved(&format!("N{i}"), "proposal", "negotiation", None));
+        }
+        let (text, blocks) = summary(&moves);
+        let headline = text.lines().next().unwrap();
+        assert_eq!(
+            headline,
+            "12 deals moved · 5 → Won ($84,000) · 4 → Lost · 3 → Negotiation"
+        );
+        assert_eq!(text.lines().filter(|l| l.starts_with("• ")).count(), 12);
+        let all: String = blocks
+            .iter()
+            .map(|b| b["text"]["text"].as_str().unwrap())
+            .collect();
+        assert!(all.contains("• 🎉 Negotiation → Won: <https://"), "{all}");
+        assert!(all.contains("L3"));
+    }
+
+    #[test]
+    fn a_huge_summary_stays_within_slacks_limits_and_counts_the_rest() {
+        let moves: Vec<Move> = (0..3000)
+            .map(|i| Move {
+                previous: Some("lead".into()),
+                deal: Deal {
+                    name: format!("Deal {i} {}", "x".repeat(150)),
+                    ..deal("won")
+                },
+            })
+            .collect();
+        let (text, blocks) = summary(&moves);
+        assert!(blocks.len() <= MAX_BLOCKS, "{}", blocks.len());
+        for b in &blocks {
+            assert!(b["text"]["text"].as_str().unwrap().chars().count() <= MAX_SECTION);
+        }
+        let last = blocks.last().unwrap()["text"]["text"].as_str().unwrap();
+        assert!(last.ends_with("more"), "{last}");
+        let listed = text.lines().filter(|l| l.starts_with("• ")).count();
+        assert!(text.ends_with(&format!("…and {} more", 3000 - listed)));
+        assert!(listed > 100, "{listed}");
     }
 
     #[test]
