@@ -100,6 +100,8 @@ activities_data_source_id = "{}"
 notion_base_url = "{}"
 notion_rate_per_second = 10
 slack_api_base = "{}"
+# A burst is told sooner than in production: a move shows in the console in seconds.
+slack_burst_hold_seconds = 2
 [secrets]
 notion_token = "{DEFAULT_TOKEN}"
 form_secrets = {{ own = "{LOCAL_FORM_SECRET}" }}

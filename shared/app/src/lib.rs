@@ -4,6 +4,7 @@
 //! and the tests all run the same code.
 
 pub mod budget_share;
+pub mod burst;
 pub mod destination;
 pub mod digest;
 pub mod inbox;

@@ -156,6 +156,7 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
             settings,
             index_gate: Arc::clone(&self.index_gate),
             budget_share: Arc::clone(&self.budget_share),
+            touched: Arc::default(),
         }
     }
 }

@@ -29,7 +29,7 @@ crm_store::port!(
     /// What the redrive keeps: the worker's records, its run's lease, and what it
     /// lists of the open inbox.
     pub RedriveStore: Leases, Idempotency, CacheRead, CacheWrite, InboxSettle, InboxScan,
-        Presence
+        Presence, Batches
 );
 
 /// How many open items one run reads; the oldest come first, and a backlog larger
@@ -65,6 +65,8 @@ pub struct RedriveReport {
     pub parked: usize,
     /// Whether ops was sent (or logged) a report.
     pub reported: bool,
+    /// Bursts of Slack messages posted that an earlier run left.
+    pub bursts: usize,
 }
 
 pub fn policy_from(settings: &RedriveSettings) -> Policy {
@@ -109,6 +111,25 @@ impl<S: RedriveStore, P: SecretsSource> Redrive<S, P> {
         result
     }
 
+    /// Posts the bursts of Slack messages that are due and were left unposted (a worker
+    /// run that ended first, or Slack down).
+    async fn post_bursts(&self) -> usize {
+        let secrets = match self.worker.secrets.get().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "secrets unavailable; held Slack messages wait for the next run");
+                return 0;
+            }
+        };
+        match self.worker.bursts().post_due(&secrets).await {
+            Ok(posted) => posted,
+            Err(e) => {
+                tracing::warn!(error = %e, "a held burst of Slack messages was not posted; the next run tries again");
+                0
+            }
+        }
+    }
+
     async fn drive(&self, deadline: Option<Instant>) -> Result<RedriveReport, StoreError> {
         let store = &self.worker.store;
         let mut report = RedriveReport {
@@ -146,6 +167,7 @@ impl<S: RedriveStore, P: SecretsSource> Redrive<S, P> {
                 }
             }
         }
+        report.bursts = self.post_bursts().await;
         let open = store.inbox_list_open(BATCH).await?;
         self.tell_ops(&open, &mut report).await;
         crate::telemetry::metrics(

@@ -9,7 +9,7 @@
 
 use chrono::DateTime;
 use crm_domain::NotionId;
-use crm_domain::deal::{Deal, Owner, announcement, changed};
+use crm_domain::deal::{Deal, Move, Owner, changed};
 use crm_notion::{NotionClient, NotionError, Page, PropertyValue, WebhookEvent};
 use crm_settings::{Secrets, SecretsSource};
 use crm_slack::{Destination, SlackMessage};
@@ -46,6 +46,8 @@ enum DealFailure {
     /// The owners could not be looked up in Slack (a refused bot token, Slack down).
     #[error("looking the deal's owners up in Slack: {0}")]
     Owners(#[from] LookupError),
+    #[error("holding the message for its destination's burst: {0}")]
+    Burst(#[from] crate::burst::BurstError),
 }
 
 impl DealFailure {
@@ -56,6 +58,7 @@ impl DealFailure {
             Self::NotPosted(e) => e.is_retryable(),
             Self::Busy => true,
             Self::Owners(e) => e.is_retryable(),
+            Self::Burst(e) => e.is_retryable(),
             Self::NoProperty(_) | Self::Unroutable(_) | Self::Unconfirmed(_) => false,
         }
     }
@@ -258,7 +261,10 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
         destination: &str,
     ) -> Result<(), DealFailure> {
         let to = crate::destination::resolve(destination, self.secrets)?;
-        if self.post_once(claim, previous, deal, To::Ready(to)).await? {
+        if self
+            .post_once(claim, previous, deal, To::Ready(destination, to))
+            .await?
+        {
             tracing::info!(destination, "stage change announced");
         }
         Ok(())
@@ -266,6 +272,8 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
 
     /// Posts the announcement under `claim` unless it was posted already; `true` when
     /// posted now. A DM's conversation is opened only once the claim is this attempt's.
+    /// With bursts on, the message is held for its destination's batch instead (see
+    /// `burst.rs`), which posts it alone or in a summary.
     async fn post_once(
         &self,
         claim: &str,
@@ -291,8 +299,25 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
             Claimed::Busy => return Err(DealFailure::Busy),
             Claimed::Owned(owned) => owned,
         };
+        let moved = Move {
+            previous: previous.map(str::to_owned),
+            deal: deal.clone(),
+        };
+        if settings.burst.enabled() {
+            let destination = match &to {
+                To::Ready(name, _) => (*name).to_owned(),
+                To::DirectMessage { user, .. } => format!("dm:{user}"),
+            };
+            let held = crate::burst::Held {
+                destination,
+                key: claim.to_owned(),
+                moved,
+            };
+            self.worker.bursts().hold(owned, &held).await?;
+            return Ok(false);
+        }
         let to = match to {
-            To::Ready(to) => to,
+            To::Ready(_, to) => to,
             To::DirectMessage { token, user } => match self.worker.slack.open_dm(token, user).await
             {
                 Ok(channel) => Destination::Channel {
@@ -305,12 +330,7 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
                 }
             },
         };
-        let emoji = deal
-            .stage
-            .as_deref()
-            .filter(|s| s.trim().eq_ignore_ascii_case("won"))
-            .map(|_| "🎉");
-        let (text, blocks) = announcement(previous, deal, emoji);
+        let (text, blocks) = moved.message();
         let now = self.worker.clock.now().as_millis();
         let message = SlackMessage { text, blocks };
         match post_once::post(owned, &self.worker.slack, &to, &message, now).await? {
@@ -379,7 +399,8 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
 
 /// Where an announcement goes.
 enum To<'a> {
-    Ready(Destination),
+    /// A destination by its name, resolved.
+    Ready(&'a str, Destination),
     /// A DM to this Slack user, its conversation opened when needed.
     DirectMessage {
         token: &'a secrecy::SecretString,

@@ -82,12 +82,32 @@ impl<S: WorkerStore, P: SecretsSource> Worker<S, P> {
             .map(|lane| self.run_lane(lane, deadline))
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect::<Vec<_>>();
-        self.budget_share
+        let ran = self
+            .budget_share
             .spending(&self.store, &self.notion, runs)
             .await
             .into_iter()
             .flatten()
-            .collect()
+            .collect();
+        self.post_bursts(deadline).await;
+        ran
+    }
+
+    /// Posts the bursts of Slack messages the items held, once each is due, while the
+    /// run has time; the rest are the redrive's.
+    async fn post_bursts(&self, deadline: Option<Instant>) {
+        if !self.settings.burst.enabled() {
+            return;
+        }
+        let secrets = match self.secrets.get().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "secrets unavailable; the redrive posts the held messages");
+                return;
+            }
+        };
+        let until = deadline.map(|d| d.checked_sub(budget::MARGIN).unwrap_or(d));
+        self.bursts().post_touched(&secrets, until).await;
     }
 
     async fn run_lane<T>(

@@ -43,7 +43,9 @@ crm_store::port!(
     /// What the worker keeps: a lease per email, a claim per piece of work, the
     /// contacts index and the deals' last stages, and each item's outcome.
     /// And its presence among the processes spending Notion's budget.
-    pub WorkerStore: Leases, Idempotency, CacheRead, CacheWrite, InboxSettle, Presence
+    /// And the batches that gather a burst of Slack messages.
+    pub WorkerStore: Leases, Idempotency, CacheRead, CacheWrite, InboxSettle, Presence,
+        Batches
 );
 
 /// The invocation's deadline (wall-clock, as Lambda gives it) on the runtime's clock.
@@ -102,6 +104,8 @@ pub struct WorkerSettings {
     pub routes: Vec<StageRoute>,
     /// Stages whose announcement each owner also gets as a DM (with a bot token).
     pub dm_stages: Vec<String>,
+    /// When a burst of messages for one destination is posted as one summary.
+    pub burst: crate::burst::BurstSettings,
     pub properties: PropertyNames,
     pub timezone: Tz,
     pub leads: LeadSettings,
@@ -131,6 +135,7 @@ impl WorkerSettings {
             activities_data_source: s.notion.activities.to_string(),
             routes: s.routes.clone(),
             dm_stages: s.slack.dm_stages.clone(),
+            burst: crate::burst::BurstSettings::from_settings(s),
             properties: s.properties.clone(),
             timezone: s.stale.timezone,
             leads: s.leads.clone(),
@@ -155,6 +160,21 @@ pub struct Worker<S, P> {
     pub index_gate: Arc<contacts_index::IndexGate>,
     /// This process's part of Notion's budget among the processes spending it.
     pub budget_share: Arc<crate::budget_share::BudgetShare>,
+    /// Batches of Slack messages this process added to and has yet to post.
+    pub touched: Arc<crate::burst::Touched>,
+}
+
+impl<S: WorkerStore, P> Worker<S, P> {
+    /// Holding and posting bursts of Slack messages with this worker's store and clock.
+    pub fn bursts(&self) -> crate::burst::Bursts<'_, S> {
+        crate::burst::Bursts {
+            store: &self.store,
+            slack: &self.slack,
+            clock: self.clock.as_ref(),
+            settings: self.settings.burst,
+            touched: &self.touched,
+        }
+    }
 }
 
 impl<S: WorkerStore, P: SecretsSource> Worker<S, P> {

@@ -149,6 +149,9 @@ impl<S: Store + Clone> Harness<S> {
             ("CRM_TIMEZONE", "Europe/Berlin".into()),
             // No test reaches Slack: the Web API is a local receiver's, or nowhere.
             ("CRM_SLACK_API_BASE", "http://127.0.0.1:9/api".into()),
+            // Messages are posted at once unless a test is about bursts: holding them
+            // waits on the clock, which the tests move by hand.
+            ("CRM_SLACK_BURST_THRESHOLD", "0".into()),
         ] {
             env.push((name.into(), value));
         }
@@ -189,6 +192,15 @@ impl<S: Store + Clone> Harness<S> {
     /// the handlers again with it.
     pub fn use_slack_api(&mut self, api_base: &str) {
         self.ports.slack = test_slack(api_base);
+        (self.worker, self.redrive) = handlers(&self.ports);
+    }
+
+    /// Holds Slack messages for bursts: more than `threshold` within `window` seconds
+    /// are one summary; one waits `hold` seconds for others.
+    pub fn use_bursts(&mut self, threshold: u32, window: u64, hold: u64) {
+        self.ports.settings.slack.burst_threshold = threshold;
+        self.ports.settings.slack.burst_window = Duration::from_secs(window);
+        self.ports.settings.slack.burst_hold = Duration::from_secs(hold);
         (self.worker, self.redrive) = handlers(&self.ports);
     }
 

@@ -59,6 +59,19 @@ pub fn concurrency(v: &str) -> Parsed<u32> {
     number(v, 1..=64, "a whole number from 1 to 64")
 }
 
+pub fn burst_threshold(v: &str) -> Parsed<u32> {
+    number(
+        v,
+        0..=1000,
+        "a whole number from 0 (never summarise) to 1000",
+    )
+}
+
+/// Seconds of a burst's timing: up to ten minutes, which a worker run can wait out.
+pub fn burst_seconds(v: &str) -> Parsed<Duration> {
+    number(v, 0..=600, "whole seconds from 0 to 600").map(Duration::from_secs)
+}
+
 pub fn minutes(v: &str) -> Parsed<u32> {
     number(
         v,

@@ -13,8 +13,8 @@ use crm_domain::schema::{self, Property, Source};
 
 use super::load::Values;
 use super::parse::{
-    boolean, burst, concurrency, days, http_url, list, minutes, notion_id, rate, routes,
-    secrets_ttl, table_name, text, timezone,
+    boolean, burst, burst_seconds, burst_threshold, concurrency, days, http_url, list, minutes,
+    notion_id, rate, routes, secrets_ttl, table_name, text, timezone,
 };
 
 /// One row of the table.
@@ -100,6 +100,14 @@ settings_group! {
         /// Stages whose announcement is also sent to each owner of the deal as a direct
         /// message ("ping the deal owner"); needs a bot token.
         pub dm_stages: Vec<String> = ("slack_dm_stages", Some("negotiation"), list),
+        /// More messages than this for one destination within the window are posted as
+        /// one summary (0: every message on its own, at once).
+        pub burst_threshold: u32 = ("slack_burst_threshold", Some("5"), burst_threshold),
+        /// The longest a burst is gathered, from its first message.
+        pub burst_window: Duration = ("slack_burst_window_seconds", Some("60"), burst_seconds),
+        /// How long a message waits for others to the same destination: a burst ends
+        /// when none came for this long.
+        pub burst_hold: Duration = ("slack_burst_hold_seconds", Some("10"), burst_seconds),
     }
 }
 

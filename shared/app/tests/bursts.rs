@@ -1,0 +1,158 @@
+//! A script moving many deals at once: one summary per destination instead of one post
+//! per deal, still exactly one post per transition, whatever is redelivered.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::Harness;
+use common::deals::{Deals, ROUTED, slack_and_secret};
+use crm_store::prelude::*;
+
+/// Deals whose Slack messages are held for bursts: more than 5 within a minute are one
+/// summary; a message waits 10 s for others.
+async fn deals() -> Deals {
+    let (slack, secret) = slack_and_secret(ROUTED).await;
+    let mut h = Harness::with_secrets(secret).await;
+    h.use_bursts(5, 60, 10);
+    let d = Deals::assemble(h, slack).await;
+    d.subscribe().await;
+    d
+}
+
+/// Drains the inbox while the test's clock runs a second every 20 ms: the worker waits
+/// for its held messages to fall due on that clock.
+async fn drain(d: &Deals) -> Vec<String> {
+    let h = Arc::clone(&d.h);
+    let work = tokio::spawn(async move {
+        let open = h.open_ids().await;
+        if open.is_empty() {
+            return Vec::new();
+        }
+        h.run_worker(&open).await
+    });
+    while !work.is_finished() {
+        d.h.clock.advance(Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    work.await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_script_moving_forty_deals_makes_one_summary_per_destination() {
+    let d = deals().await;
+    let ids: Vec<String> = (0..40)
+        .map(|i| d.new_deal(&format!("Deal {i:02}")))
+        .collect();
+    d.delivered(40).await;
+    assert!(drain(&d).await.is_empty());
+    assert!(
+        d.slack.received().is_empty(),
+        "a new deal in lead is not routed"
+    );
+
+    // The script: 15 won, 15 lost, 10 to negotiation, within a few seconds.
+    for (i, id) in ids.iter().enumerate() {
+        let stage = match i % 8 {
+            0..=2 => "won",
+            3..=5 => "lost",
+            _ => "negotiation",
+        };
+        d.move_to(id, stage);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    d.delivered(80).await;
+    assert!(drain(&d).await.is_empty());
+    let won = d.texts("won");
+    let lost = d.texts("lost");
+    let negotiation = d.texts("negotiation");
+    assert_eq!(
+        (won.len(), lost.len(), negotiation.len()),
+        (1, 1, 1),
+        "{won:#?} {lost:#?} {negotiation:#?}"
+    );
+    assert_eq!(
+        won[0].lines().next().unwrap(),
+        "15 deals moved · 15 → Won ($180,000)"
+    );
+    assert_eq!(
+        lost[0].lines().next().unwrap(),
+        "15 deals moved · 15 → Lost ($180,000)"
+    );
+    assert_eq!(
+        negotiation[0].lines().next().unwrap(),
+        "10 deals moved · 10 → Negotiation ($120,000)"
+    );
+    // Every deal is in exactly one post.
+    for i in 0..40 {
+        let name = format!("Deal {i:02}");
+        let posts = [&won[0], &lost[0], &negotiation[0]]
+            .iter()
+            .filter(|t| t.contains(&name))
+            .count();
+        assert_eq!(posts, 1, "{name}");
+    }
+
+    // Notion redelivers every event: nothing new is posted.
+    let events: Vec<String> =
+        d.h.emulator
+            .deliveries()
+            .iter()
+            .map(|x| x.event_id.clone())
+            .collect();
+    for event in &events {
+        assert!(d.h.emulator.redeliver(event));
+    }
+    d.delivered(160).await;
+    assert!(drain(&d).await.is_empty());
+    assert_eq!(d.slack.received().len(), 3);
+
+    // Later, one deal moves on its own: a normal post.
+    d.h.clock.advance(Duration::from_secs(120));
+    d.move_to(&ids[0], "lost");
+    d.delivered(161).await;
+    assert!(drain(&d).await.is_empty());
+    let lost = d.texts("lost");
+    assert_eq!(lost.len(), 2);
+    assert!(lost[1].starts_with("Won → Lost: Deal 00"), "{}", lost[1]);
+}
+
+/// A run that ends before its held messages fall due leaves them to the redrive, which
+/// posts them once they are; nothing is lost and nothing posted twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn held_messages_a_run_could_not_wait_for_are_posted_by_the_redrive() {
+    let d = deals().await;
+    let id = d.new_deal("Solo");
+    d.delivered(1).await;
+    assert!(drain(&d).await.is_empty());
+    d.move_to(&id, "won");
+    d.delivered(2).await;
+    // The stream's invocation holds the message, and is killed (its timeout) while it
+    // waits for the message to fall due.
+    let open = d.h.open_ids().await;
+    let event = d.h.stream_event(&open).await;
+    let worker = Arc::clone(&d.h);
+    let run = tokio::spawn(async move { worker.worker.handle_stream(event, None).await });
+    loop {
+        let item = d.h.store.inbox_get(&open[0]).await.unwrap().unwrap();
+        if item.status == crm_store::InboxStatus::Done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    run.abort();
+    assert!(d.texts("won").is_empty(), "not due yet");
+    let early = d.h.redrive.run(None).await.unwrap();
+    assert_eq!(early.bursts, 0, "still not due");
+    d.h.clock.advance(Duration::from_secs(11));
+    let report = d.h.redrive.run(None).await.unwrap();
+    assert_eq!(report.bursts, 1);
+    let won = d.texts("won");
+    assert_eq!(won.len(), 1);
+    assert!(won[0].starts_with("🎉 Lead → Won: Solo"), "{}", won[0]);
+    d.h.clock.advance(Duration::from_secs(600));
+    assert_eq!(d.h.redrive.run(None).await.unwrap().bursts, 0);
+    assert_eq!(d.texts("won").len(), 1);
+}
