@@ -101,52 +101,51 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
     }
 
     let deals = ws["deals_data_source_id"].as_str().unwrap();
-    let deal: Value = http
-        .post(format!("{notion}/__admin/data_sources/{deals}/pages"))
-        .json(&json!({"properties": {"Deal Name": {"title": [{"text": {"content": "Local deal"}}]}, "Stage": {"status": {"name": "lead"}}}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    http.patch(format!(
-        "{notion}/__admin/pages/{}",
-        deal["id"].as_str().unwrap()
-    ))
-    .json(&json!({"properties": {"Stage": {"status": {"name": "won"}}}}))
-    .send()
-    .await
-    .unwrap();
+    // A deal made by a person in `stage`, then moved by them to `to`.
+    let moved = |properties: Value, to: &'static str| {
+        let (http, notion) = (http.clone(), notion.clone());
+        async move {
+            let deal: Value = http
+                .post(format!("{notion}/__admin/data_sources/{deals}/pages"))
+                .json(&json!({ "properties": properties }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            http.patch(format!(
+                "{notion}/__admin/pages/{}",
+                deal["id"].as_str().unwrap()
+            ))
+            .json(&json!({"properties": {"Stage": {"status": {"name": to}}}}))
+            .send()
+            .await
+            .unwrap();
+        }
+    };
+    let name = |n: &str| json!({"title": [{"text": {"content": n}}]});
+    moved(
+        json!({"Deal Name": name("Local deal"), "Stage": {"status": {"name": "lead"}}}),
+        "won",
+    )
+    .await;
     let posted = wait_for_line(&lines, "Slack message", |l| l.starts_with("[slack:won]"));
     assert!(posted.contains("Lead → Won: Local deal"), "{posted}");
 
     // A deal Dana owns reaches negotiation: the channel post mentions her (the local
     // Slack knows her by her Notion email) and she is told by DM.
     let dana = ws["people"][0][0].as_str().unwrap();
-    let owned: Value = http
-        .post(format!("{notion}/__admin/data_sources/{deals}/pages"))
-        .json(&json!({"properties": {
-            "Deal Name": {"title": [{"text": {"content": "Dana's deal"}}]},
+    moved(
+        json!({
+            "Deal Name": name("Dana's deal"),
             "Stage": {"status": {"name": "proposal"}},
             "Owner": {"people": [{"id": dana}]},
-        }}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    http.patch(format!(
-        "{notion}/__admin/pages/{}",
-        owned["id"].as_str().unwrap()
-    ))
-    .json(&json!({"properties": {"Stage": {"status": {"name": "negotiation"}}}}))
-    .send()
-    .await
-    .unwrap();
+        }),
+        "negotiation",
+    )
+    .await;
     // The channel first, then the DM.
     let channel = wait_for_line(&lines, "the negotiation post", |l| {
         l.starts_with("[slack:negotiation]")
