@@ -70,6 +70,13 @@ impl Deals<DynamoStore> {
         Self::assemble(Harness::dynamo_with_secrets(secret).await, slack).await
     }
 
+    /// [`Deals::with_bot`] on DynamoDB Local.
+    pub async fn dynamo_with_bot(names: &[&str]) -> Self {
+        let (slack, mut secret) = slack_and_secret(names).await;
+        secret["slack_bot_token"] = json!(crm_slack::receiver::LOCAL_BOT_TOKEN);
+        Self::assemble(Harness::dynamo_with_secrets(secret).await, slack).await
+    }
+
     /// On DynamoDB Local behind `endpoint` (a proxy that can throttle).
     pub async fn dynamo_through(endpoint: &str, names: &[&str]) -> Self {
         let (slack, secret) = slack_and_secret(names).await;
