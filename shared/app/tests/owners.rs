@@ -76,8 +76,10 @@ async fn the_owner_is_mentioned_in_the_channel_and_told_by_dm_once() {
     assert_eq!(lookups, 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn owners_slack_does_not_know_are_named_without_an_error() {
+/// (Current-thread tests, so that their logs can be read.)
+#[tokio::test]
+async fn an_owner_without_a_slack_account_is_named_with_one_warning() {
+    let (_guard, logs) = common::Logs::capture();
     let d = workspace().await;
     let (dana, _) = d.h.ws.people[0].clone();
     let (sam, _) = d.h.ws.people[1].clone();
@@ -92,25 +94,49 @@ async fn owners_slack_does_not_know_are_named_without_an_error() {
     let text = d.slack.channel_posts("negotiation")[0].text().to_owned();
     assert!(text.contains("(<@U_DANA>, Sam Ortiz)"), "{text}");
     assert_eq!(d.slack.dms_to("dana").len(), 1);
+    assert!(moved(&d, &deal, "won", 3).await.is_empty());
+    assert!(d.texts("won")[0].contains("(<@U_DANA>, Sam Ortiz)"));
+    assert_eq!(
+        logs.lines_with("has no Slack account"),
+        1,
+        "{}",
+        logs.text()
+    );
+    assert!(
+        !logs.text().contains("sam@example.com"),
+        "no address in the log"
+    );
+}
 
-    // The integration may not see emails: everyone is named, no lookup is made.
+#[tokio::test]
+async fn owners_whose_email_notion_hides_are_named_with_one_warning() {
+    let (_guard, logs) = common::Logs::capture();
     let d = workspace().await;
     d.h.emulator.set_user_info(UserInfo::WithoutEmail);
-    let deal = d.new_deal_owned_by("Initech", &[&d.h.ws.people[0].0.clone()]);
-    d.delivered(1).await;
-    d.drain().await;
-    assert!(
-        moved(&d, &deal, "negotiation", 2).await.is_empty(),
-        "no error"
-    );
-    let text = d.slack.channel_posts("negotiation")[0].text().to_owned();
-    assert!(text.contains("(Dana Lee)"), "{text}");
+    let dana = d.h.ws.people[0].0.clone();
+    for (i, name) in ["Initech", "Umbrella"].into_iter().enumerate() {
+        let deal = d.new_deal_owned_by(name, &[&dana]);
+        d.delivered(2 * i + 1).await;
+        d.drain().await;
+        assert!(
+            moved(&d, &deal, "negotiation", 2 * i + 2).await.is_empty(),
+            "no error"
+        );
+        let text = d.slack.channel_posts("negotiation")[i].text().to_owned();
+        assert!(text.contains("(Dana Lee)"), "{text}");
+    }
     assert!(d.slack.dms_to("dana").is_empty());
     assert!(
         !d.slack
             .api_calls()
             .iter()
             .any(|m| m == "users.lookupByEmail")
+    );
+    assert_eq!(
+        logs.lines_with("does not show the deal owners' emails"),
+        1,
+        "{}",
+        logs.text()
     );
 }
 
