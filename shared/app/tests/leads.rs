@@ -9,7 +9,7 @@ use chrono::TimeZone;
 use common::{Harness, text};
 use crm_app::intake::inbox_id;
 use crm_domain::Clock;
-use crm_domain::signature::{hmac_sha256, to_base64};
+use crm_domain::signature::{hmac_sha256, to_base64, to_hex};
 use crm_notion_emulator::{FaultAction, FaultRule, TextCase};
 use crm_store::InboxStatus;
 use crm_store::prelude::*;
@@ -682,7 +682,6 @@ fn tally_body() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tally_typeform_and_formspree_payloads_are_verified_and_mapped() {
-    use crm_domain::signature::to_hex;
     let h = Harness::new().await;
     let ct = ("content-type", "application/json".to_owned());
 
@@ -1161,4 +1160,66 @@ async fn failure_reasons_carry_no_personal_data() {
     let reason = stored.last_error.unwrap();
     assert!(reason.starts_with("unreadable lead payload"), "{reason}");
     assert!(!reason.contains("ann@"), "{reason}");
+}
+
+/// Webflow's form-submission webhook: the signed sample is stored and becomes a contact;
+/// a tampered body, a stale timestamp or no signature (a dashboard-made webhook) is
+/// refused with a bare 401 and nothing stored.
+#[tokio::test]
+async fn a_signed_webflow_submission_is_accepted_and_a_tampered_one_refused() {
+    let h = Harness::new().await;
+    let ct = ("content-type", "application/json".to_owned());
+    let body = json!({
+        "triggerType": "form_submission",
+        "payload": {
+            "name": "Contact Us", "siteId": "65427cf400e02b306eaa049c",
+            "data": {"First Name": "Zaphod", "Last Name": "Beeblebrox",
+                     "email": "zaphod@heartofgold.ai", "Phone Number": 15_550_000_000_i64,
+                     "Message": "Improbable, but interested"},
+            "submittedAt": "2026-11-29T12:35:16.117Z", "id": "6321ca84df3949bfc6752327",
+            "formId": "65429eadebe8a9f3a30f62d0",
+        }
+    })
+    .to_string();
+    let signed = |stamp_ms: i64, body: &str| {
+        let stamp = stamp_ms.to_string();
+        let sig = to_hex(&hmac_sha256(
+            common::WEBFLOW_SECRET.as_bytes(),
+            &[stamp.as_bytes(), b":", body.as_bytes()],
+        ));
+        vec![
+            ct.clone(),
+            ("x-webflow-timestamp", stamp),
+            ("x-webflow-signature", sig),
+        ]
+    };
+    let now_ms = h.clock.now().as_millis();
+    for (headers, body_sent, why) in [
+        (
+            signed(now_ms, &body),
+            body.replace("Zaphod", "Mallory"),
+            "tampered",
+        ),
+        (signed(now_ms - 400_000, &body), body.clone(), "stale"),
+        (vec![ct.clone()], body.clone(), "unsigned"),
+    ] {
+        let (status, answer) = h
+            .post("/lead/webflow", &headers, body_sent.as_bytes())
+            .await;
+        assert_eq!(status, 401, "{why}: {answer}");
+    }
+    assert!(h.open_ids().await.is_empty(), "nothing stored");
+
+    let (status, answer) = h
+        .post("/lead/webflow", &signed(now_ms, &body), body.as_bytes())
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["submission_id"], "6321ca84df3949bfc6752327");
+    let id = inbox_id("webflow:6321ca84df3949bfc6752327");
+    assert!(h.run_worker(&[id]).await.is_empty());
+    let contacts = h.contacts();
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(text(&contacts[0], "Name"), "Zaphod Beeblebrox");
+    assert_eq!(text(&contacts[0], "Phone"), "15550000000");
+    assert!(text(&h.activities()[0], "Details").starts_with("Improbable, but interested"));
 }

@@ -41,7 +41,7 @@ pub struct Lead {
     /// The contact's Source: `utm_source`, else [`DEFAULT_SOURCE`].
     pub source: String,
     pub utm: BTreeMap<String, String>,
-    /// Which route took it: `own`, `tally`, `typeform`, `formspree`.
+    /// Which route took it: `own`, `tally`, `typeform`, `formspree`, `webflow`.
     pub provider: String,
     /// When it was accepted, milliseconds since the epoch: the contact was touched
     /// then, whenever the worker gets to it.

@@ -4,7 +4,7 @@
 //! {
 //!   "notion_token": "ntn_…",
 //!   "notion_webhook_token": "",
-//!   "form_secrets": { "own": "…", "tally": "…", "typeform": "…", "formspree": "…" },
+//!   "form_secrets": { "own": "…", "tally": "…", "typeform": "…", "formspree": "…", "webflow": "…" },
 //!   "slack_webhooks": { "won": "https://hooks.slack.com/…", "digest": "https://…" },
 //!   "slack_bot_token": "xoxb-…"
 //! }
@@ -34,7 +34,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 /// Form providers that have a signing secret, in the order the intake routes list them.
-pub const FORM_PROVIDERS: &[&str] = &["own", "tally", "typeform", "formspree"];
+pub const FORM_PROVIDERS: &[&str] = &["own", "tally", "typeform", "formspree", "webflow"];
 
 /// Every secret the functions use. `Debug` shows which secrets are present, never their
 /// values.

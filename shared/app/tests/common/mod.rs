@@ -29,6 +29,7 @@ pub const OWN_SECRET: &str = "own-form-secret-5b1e";
 pub const TALLY_SECRET: &str = "tally-secret-77a0";
 pub const TYPEFORM_SECRET: &str = "typeform-secret-e41c";
 pub const FORMSPREE_SECRET: &str = "formspree-secret-09fd";
+pub const WEBFLOW_SECRET: &str = "webflow-client-secret-77ab";
 
 pub type TestIntake<S = SqliteStore> = Intake<S, SecretsManagerSource>;
 pub type TestWorker<S = SqliteStore> = Worker<S, SecretsManagerSource>;
@@ -59,6 +60,7 @@ pub fn default_secret() -> Value {
         "form_secrets": {
             "own": OWN_SECRET, "tally": TALLY_SECRET,
             "typeform": TYPEFORM_SECRET, "formspree": FORMSPREE_SECRET,
+            "webflow": WEBFLOW_SECRET,
         },
     })
 }

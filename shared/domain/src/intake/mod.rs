@@ -6,6 +6,7 @@ pub mod formspree;
 pub mod own;
 pub mod tally;
 pub mod typeform;
+pub mod webflow;
 
 mod fields;
 
@@ -124,6 +125,11 @@ pub const PROVIDERS: &[Provider] = &[
         name: "formspree",
         verify: formspree::verify,
         parse: formspree::parse,
+    },
+    Provider {
+        name: "webflow",
+        verify: webflow::verify,
+        parse: webflow::parse,
     },
 ];
 
