@@ -185,51 +185,9 @@ async fn concurrent_events_for_one_transition_post_one_message() {
     d.drain().await;
     d.move_to(&deal, "won");
     d.delivered(2).await;
-    // Notion may send several events for one change (aggregation windows); forge four
-    // more, each with its own id, properly signed.
-    let original: Value = {
-        let item = d.h.store.inbox_list_open(10).await.unwrap().pop().unwrap();
-        serde_json::from_str(&item.payload).unwrap()
-    };
-    for i in 0..4 {
-        let mut event = original.clone();
-        event["id"] = json!(format!("{}-{i}", original["id"].as_str().unwrap()));
-        let body = event.to_string();
-        let sig = notion_signature::sign(&token, body.as_bytes());
-        let (status, _) = d.post(&body, &sig).await;
-        assert_eq!(status, 200);
-    }
-    let open: Vec<String> =
-        d.h.store
-            .inbox_list_open(10)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|i| i.id)
-            .collect();
-    assert_eq!(open.len(), 5);
-    let runs = open.iter().map(|id| {
-        let h = Arc::clone(&d.h);
-        let id = id.clone();
-        tokio::spawn(async move { h.run_worker(&[id]).await })
-    });
-    let mut retry = Vec::new();
-    for (run, id) in futures::future::join_all(runs).await.into_iter().zip(&open) {
-        if !run.unwrap().is_empty() {
-            retry.push(id.clone());
-        }
-    }
-    if !retry.is_empty() {
-        assert!(d.h.run_worker(&retry).await.is_empty());
-    }
+    // Notion may send several events for one change (aggregation windows).
+    d.copies_run_at_once(&token, 4).await;
     assert_eq!(d.texts("won").len(), 1);
-    // A record that met another attempt mid-announcement is retried, not parked as
-    // failed: every item ends done.
-    assert!(
-        d.h.store.inbox_list_open(10).await.unwrap().is_empty(),
-        "{:?}",
-        d.h.store.inbox_list_open(10).await.unwrap()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -192,37 +192,7 @@ async fn events_for_one_move_run_at_once_post_once_and_dm_once() {
     d.drain().await;
     d.move_to(&deal, "negotiation");
     d.delivered(2).await;
-    let original: serde_json::Value = {
-        let item = d.h.store.inbox_list_open(10).await.unwrap().pop().unwrap();
-        serde_json::from_str(&item.payload).unwrap()
-    };
-    for i in 0..4 {
-        let mut event = original.clone();
-        event["id"] = serde_json::json!(format!("{}-{i}", original["id"].as_str().unwrap()));
-        assert_eq!(d.post_event(&event, &token).await.0, 200);
-    }
-    let open: Vec<String> =
-        d.h.store
-            .inbox_list_open(10)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|i| i.id)
-            .collect();
-    assert_eq!(open.len(), 5);
-    let runs = open.iter().map(|id| {
-        let (h, id) = (std::sync::Arc::clone(&d.h), id.clone());
-        tokio::spawn(async move { h.run_worker(&[id]).await })
-    });
-    let mut again = Vec::new();
-    for (run, id) in futures::future::join_all(runs).await.into_iter().zip(&open) {
-        if !run.unwrap().is_empty() {
-            again.push(id.clone());
-        }
-    }
-    if !again.is_empty() {
-        assert!(d.h.run_worker(&again).await.is_empty());
-    }
+    d.copies_run_at_once(&token, 4).await;
     assert_eq!(d.slack.channel_posts("negotiation").len(), 1);
     assert_eq!(d.slack.dms_to("dana").len(), 1);
 }

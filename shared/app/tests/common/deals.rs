@@ -231,6 +231,55 @@ impl<S: Store + Clone + Send + Sync + 'static> Deals<S> {
             .await
     }
 
+    /// Sends the one open event again `copies` times, each under an id of its own
+    /// (Notion may send several events for one change), signed with `token`; then runs
+    /// every open item in workers at once, and again what met another attempt. Every
+    /// item ends done.
+    pub async fn copies_run_at_once(&self, token: &str, copies: usize) {
+        let original: Value = {
+            let item = self
+                .h
+                .store
+                .inbox_list_open(10)
+                .await
+                .unwrap()
+                .pop()
+                .unwrap();
+            serde_json::from_str(&item.payload).unwrap()
+        };
+        for i in 0..copies {
+            let mut event = original.clone();
+            event["id"] = json!(format!("{}-{i}", original["id"].as_str().unwrap()));
+            assert_eq!(self.post_event(&event, token).await.0, 200);
+        }
+        let open: Vec<String> = self
+            .h
+            .store
+            .inbox_list_open(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(open.len(), copies + 1);
+        let runs = open.iter().map(|id| {
+            let (h, id) = (Arc::clone(&self.h), id.clone());
+            tokio::spawn(async move { h.run_worker(&[id]).await })
+        });
+        let mut again = Vec::new();
+        for (run, id) in futures::future::join_all(runs).await.into_iter().zip(&open) {
+            if !run.unwrap().is_empty() {
+                again.push(id.clone());
+            }
+        }
+        if !again.is_empty() {
+            assert!(self.h.run_worker(&again).await.is_empty());
+        }
+        // A record that met another attempt mid-announcement is retried, not parked.
+        let left = self.h.store.inbox_list_open(10).await.unwrap();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
     pub fn texts(&self, destination: &str) -> Vec<String> {
         self.slack
             .to(destination)
