@@ -173,11 +173,27 @@ impl SlackClient {
         message: &SlackMessage,
     ) -> Result<(), SlackError> {
         let limiter = self.limiter(webhook);
+        self.paced(&limiter, "webhook", || self.send_once(webhook, message))
+            .await
+    }
+
+    /// Sends with `send` at `limiter`'s pace, retrying what may be retried, for as long
+    /// as the call's time budget lasts — the one retry loop of every Slack call.
+    /// Waiting for the pace counts against the budget: with many posts queued for one
+    /// destination, a post gives up unsent rather than outlast it. A 429 makes every
+    /// call at this pace wait, and the pace slow.
+    pub(crate) async fn paced<T, F, Fut>(
+        &self,
+        limiter: &Limiter,
+        what: &'static str,
+        mut send: F,
+    ) -> Result<T, SlackError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Attempt>>,
+    {
         let started = Instant::now();
         let policy = &self.config.retry;
-        // Waiting for the destination's pace counts against the post's time: with many
-        // posts queued for one destination, a post gives up unsent rather than outlast
-        // its budget.
         let deadline = started + policy.max_elapsed;
         let mut tries = Tries::default();
         let mut last_error = None;
@@ -185,14 +201,13 @@ impl SlackClient {
             let Some(ticket) = limiter.acquire_before(Some(deadline)).await else {
                 return Err(last_error.unwrap_or(SlackError::Paced));
             };
-            let (error, wait, refused) = match self.send_once(webhook, message).await {
-                Ok(()) => {
+            let (error, wait, refused) = match send().await {
+                Ok(answer) => {
                     limiter.succeeded(ticket);
-                    return Ok(());
+                    return Ok(answer);
                 }
                 Err(Attempt::Final(e)) => return Err(e),
                 Err(Attempt::RateLimited(retry_after)) => {
-                    // Every post to this destination waits, and the pace slows.
                     limiter.limited(ticket, retry_after);
                     (
                         SlackError::Unavailable { status: 429 },
@@ -206,7 +221,7 @@ impl SlackClient {
             if !policy.may_retry(tries, started.elapsed(), wait) {
                 return Err(error);
             }
-            tracing::warn!(retry = tries.retries(), wait_ms = wait.as_millis() as u64, error = %error, "retrying Slack post");
+            tracing::warn!(call = what, retry = tries.retries(), wait_ms = wait.as_millis() as u64, error = %error, "retrying a Slack call");
             last_error = Some(error);
             tokio::time::sleep(wait).await;
         }
@@ -290,8 +305,12 @@ impl std::fmt::Debug for Destination {
     }
 }
 
-enum Attempt {
+/// How one request ended, for [`SlackClient::paced`].
+pub(crate) enum Attempt {
+    /// No retry can change it, or one could post twice.
     Final(SlackError),
+    /// Refused for the rate, before Slack acted.
     RateLimited(Option<Duration>),
+    /// May work if sent again, and cannot post twice.
     Again(SlackError),
 }

@@ -21,14 +21,11 @@
 //! conversation however often it is called) are repeated after a 5xx or a timeout;
 //! `chat.postMessage` never is once Slack may have the message.
 
-use std::time::Duration;
-
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
 use crate::SlackMessage;
-use crate::client::{SlackClient, SlackError};
+use crate::client::{Attempt, SlackClient, SlackError};
 
 /// Tier 3: "50+ per minute".
 const TIER_3_PER_SECOND: f64 = 50.0 / 60.0;
@@ -60,16 +57,6 @@ enum Repeat {
     Safe,
     /// Sending it twice may post twice.
     Unsafe,
-}
-
-/// How one request ended.
-enum Attempt {
-    Done(Value),
-    /// Refused for the rate, before Slack acted.
-    RateLimited(Option<Duration>),
-    /// May work if sent again (a connection refused; a failure of a safe call).
-    Again(SlackError),
-    Final(SlackError),
 }
 
 impl SlackClient {
@@ -155,40 +142,10 @@ impl SlackClient {
         repeat: Repeat,
     ) -> Result<Value, SlackError> {
         let limiter = self.limiter_for(token, pace, per_second);
-        let started = Instant::now();
-        let policy = &self.config.retry;
-        let deadline = started + policy.max_elapsed;
-        let mut tries = crm_pacing::Tries::default();
-        let mut last_error = None;
-        loop {
-            let Some(ticket) = limiter.acquire_before(Some(deadline)).await else {
-                return Err(last_error.unwrap_or(SlackError::Paced));
-            };
-            let (error, wait, refused) = match self.send_web(token, method, &request, repeat).await
-            {
-                Attempt::Done(answer) => {
-                    limiter.succeeded(ticket);
-                    return Ok(answer);
-                }
-                Attempt::Final(e) => return Err(e),
-                Attempt::RateLimited(retry_after) => {
-                    limiter.limited(ticket, retry_after);
-                    (
-                        SlackError::Unavailable { status: 429 },
-                        policy.after_rate_limit(retry_after, tries.retries()),
-                        true,
-                    )
-                }
-                Attempt::Again(e) => (e, policy.backoff(tries.retries()), false),
-            };
-            tries.count(refused);
-            if !policy.may_retry(tries, started.elapsed(), wait) {
-                return Err(error);
-            }
-            tracing::warn!(method, retry = tries.retries(), wait_ms = wait.as_millis() as u64, error = %error, "retrying a Slack call");
-            last_error = Some(error);
-            tokio::time::sleep(wait).await;
-        }
+        self.paced(&limiter, method, || {
+            self.send_web(token, method, &request, repeat)
+        })
+        .await
     }
 
     async fn send_web(
@@ -197,20 +154,20 @@ impl SlackClient {
         method: &'static str,
         request: &Request,
         repeat: Repeat,
-    ) -> Attempt {
+    ) -> Result<Value, Attempt> {
         let url = format!("{}/{method}", self.config.api_base.trim_end_matches('/'));
         let builder = match request {
             Request::Json(body) => self.http.post(url).json(body),
             Request::Query(query) => self.http.get(url).query(query),
         };
         let lost = |what: String| match repeat {
-            Repeat::Safe => Attempt::Again(SlackError::Unavailable { status: 0 }),
-            Repeat::Unsafe => Attempt::Final(SlackError::Unconfirmed { what }),
+            Repeat::Safe => Err(Attempt::Again(SlackError::Unavailable { status: 0 })),
+            Repeat::Unsafe => Err(Attempt::Final(SlackError::Unconfirmed { what })),
         };
         let response = match builder.bearer_auth(token.expose_secret()).send().await {
             Ok(r) => r,
             Err(e) if e.is_connect() => {
-                return Attempt::Again(SlackError::Unreachable(e.without_url()));
+                return Err(Attempt::Again(SlackError::Unreachable(e.without_url())));
             }
             Err(e) if e.is_timeout() => return lost("no answer in time".into()),
             Err(_) => return lost("the connection failed after sending".into()),
@@ -218,7 +175,7 @@ impl SlackClient {
         let status = response.status().as_u16();
         let retry_after = crate::client::retry_after_of(&response);
         if status == 429 {
-            return Attempt::RateLimited(retry_after);
+            return Err(Attempt::RateLimited(retry_after));
         }
         if status >= 500 {
             return lost(format!("HTTP {status}"));
@@ -227,31 +184,31 @@ impl SlackClient {
             Ok(v) => v,
             Err(_) if status == 200 => return lost("an answer that is not JSON".into()),
             Err(_) => {
-                return Attempt::Final(SlackError::Rejected {
+                return Err(Attempt::Final(SlackError::Rejected {
                     status,
                     body: String::new(),
-                });
+                }));
             }
         };
         if answer["ok"].as_bool() == Some(true) {
-            return Attempt::Done(answer);
+            return Ok(answer);
         }
         let error = answer["error"]
             .as_str()
             .unwrap_or("unknown_error")
             .to_owned();
         if error == "ratelimited" {
-            return Attempt::RateLimited(retry_after);
+            return Err(Attempt::RateLimited(retry_after));
         }
         if MAY_HAVE_ACTED.contains(&error.as_str()) {
             return lost(format!("{method}: {error}"));
         }
         if TOKEN_REFUSED.contains(&error.as_str()) {
-            return Attempt::Final(SlackError::Token {
+            return Err(Attempt::Final(SlackError::Token {
                 method,
                 error,
                 needed: answer["needed"].as_str().map(str::to_owned),
-            });
+            }));
         }
         let hint = match error.as_str() {
             "not_in_channel" => "invite the app to the channel (/invite @app)",
@@ -259,11 +216,11 @@ impl SlackClient {
             "is_archived" => "the channel is archived: route the stage to another one",
             _ => "",
         };
-        Attempt::Final(SlackError::Api {
+        Err(Attempt::Final(SlackError::Api {
             method,
             error,
             hint,
-        })
+        }))
     }
 }
 
