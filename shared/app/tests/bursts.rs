@@ -156,3 +156,45 @@ async fn held_messages_a_run_could_not_wait_for_are_posted_by_the_redrive() {
     assert_eq!(d.h.redrive.run(None).await.unwrap().bursts, 0);
     assert_eq!(d.texts("won").len(), 1);
 }
+
+/// However large a burst, its summary is a message Slack takes: Slack refuses blocks
+/// holding more than about 13,000 characters in all (`msg_blocks_too_long`), which the
+/// receiver enforces, by webhook and with the bot token alike.
+#[tokio::test]
+async fn the_summary_of_a_huge_burst_is_a_message_slack_takes() {
+    use crm_domain::deal::{Deal, Move, Owner, summary};
+    use crm_slack::receiver::{LOCAL_BOT_TOKEN, SlackReceiver};
+    use crm_slack::{Destination, SlackClient, SlackConfig, SlackMessage};
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let moves: Vec<Move> = (0..300)
+        .map(|i| Move {
+            previous: Some("negotiation".into()),
+            deal: Deal {
+                name: format!("Deal {i} of a long quarter-end push"),
+                url: format!("https://www.notion.so/Deal-{i}-0123456789abcdef0123456789abcdef"),
+                stage: Some("won".into()),
+                value: Some(12_000.0),
+                owners: vec![Owner::named("Dana Lee")],
+            },
+        })
+        .collect();
+    let (text, blocks) = summary(&moves);
+    let message = SlackMessage { text, blocks };
+    let client = SlackClient::new(SlackConfig {
+        api_base: slack.api_url(),
+        ..SlackConfig::default()
+    })
+    .unwrap();
+    for to in [
+        Destination::Webhook(slack.url("won").into()),
+        Destination::Channel {
+            token: LOCAL_BOT_TOKEN.into(),
+            channel: "#sales".into(),
+        },
+    ] {
+        client.send(&to, &message).await.unwrap();
+    }
+    assert_eq!(slack.received().len() + slack.bot_posts().len(), 2);
+    let last = message.text.lines().last().unwrap();
+    assert!(last.starts_with("…and "), "the rest are counted: {last}");
+}

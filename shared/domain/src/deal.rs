@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::slack::{MAX_BLOCKS, MAX_SECTION, escape, link_text, sections};
+use crate::slack::{MAX_BLOCKS_TEXT, escape, link_text, sections};
 
 /// What the worker knows about a deal when its stage changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,8 +152,8 @@ impl Move {
 }
 
 /// One message for many moves to one destination: `12 deals moved · 5 → Won ($84,000) ·
-/// 4 → Lost · 3 → Negotiation`, then each deal on a line of its own, as many as Slack's
-/// block limits hold, and how many more.
+/// 4 → Lost · 3 → Negotiation`, then each deal on a line of its own, as many as one Slack
+/// message takes ([`MAX_BLOCKS_TEXT`]), and how many more.
 pub fn summary(moves: &[Move]) -> (String, Vec<Value>) {
     // Stages by how many deals moved to each, then by name.
     let mut stages: Vec<(String, usize, Option<f64>)> = Vec::new();
@@ -180,30 +180,24 @@ pub fn summary(moves: &[Move]) -> (String, Vec<Value>) {
     }
     let mut lines = vec![format!("*{headline}*")];
     let mut plain = vec![headline.clone()];
-    // Room for the headline's section and the "more" line's: each line is under a
-    // section's limit, so a section holds at least one.
-    let mut used = 1;
-    let mut section = 0usize;
+    // As many deals as Slack takes in one message, with room kept for the "more" line.
+    let mut room = MAX_BLOCKS_TEXT - lines[0].chars().count() - 40;
     let mut listed = 0;
     for m in moves {
         let (text, blocks) = m.message();
-        let line = blocks
-            .first()
-            .and_then(|b| b["text"]["text"].as_str())
-            .unwrap_or_default()
-            .chars()
-            .take(MAX_SECTION / 2)
-            .collect::<String>();
-        let len = line.chars().count() + 3;
-        if section + len > MAX_SECTION {
-            if used + 1 >= MAX_BLOCKS - 1 {
-                break;
-            }
-            used += 1;
-            section = 0;
+        let line = format!(
+            "• {}",
+            blocks
+                .first()
+                .and_then(|b| b["text"]["text"].as_str())
+                .unwrap_or_default()
+        );
+        let len = line.chars().count() + 1;
+        if len > room {
+            break;
         }
-        section += len;
-        lines.push(format!("• {line}"));
+        room -= len;
+        lines.push(line);
         plain.push(format!("• {text}"));
         listed += 1;
     }
@@ -356,15 +350,19 @@ mod tests {
             })
             .collect();
         let (text, blocks) = summary(&moves);
-        assert!(blocks.len() <= MAX_BLOCKS, "{}", blocks.len());
+        assert!(blocks.len() <= crate::slack::MAX_BLOCKS, "{}", blocks.len());
+        let mut total = 0;
         for b in &blocks {
-            assert!(b["text"]["text"].as_str().unwrap().chars().count() <= MAX_SECTION);
+            let n = b["text"]["text"].as_str().unwrap().chars().count();
+            assert!(n <= crate::slack::MAX_SECTION);
+            total += n;
         }
+        assert!(total <= MAX_BLOCKS_TEXT, "{total}");
         let last = blocks.last().unwrap()["text"]["text"].as_str().unwrap();
         assert!(last.ends_with("more"), "{last}");
         let listed = text.lines().filter(|l| l.starts_with("• ")).count();
         assert!(text.ends_with(&format!("…and {} more", 3000 - listed)));
-        assert!(listed > 100, "{listed}");
+        assert!(listed > 30, "{listed}");
     }
 
     #[test]

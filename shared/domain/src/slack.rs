@@ -19,15 +19,26 @@ pub fn link_text(s: &str) -> String {
 pub const MAX_SECTION: usize = 3000;
 /// Slack's limit on blocks in a message.
 pub const MAX_BLOCKS: usize = 50;
+/// The most text all of a message's blocks hold together. Slack refuses more with
+/// `msg_blocks_too_long` at about 13,000 characters, a limit it does not document
+/// (slackapi/bolt-js#2509); 12,000 is the largest block text it does document.
+pub const MAX_BLOCKS_TEXT: usize = 12_000;
 
 /// Lines (already escaped `mrkdwn`) as section blocks of at most [`MAX_SECTION`]
-/// characters, never splitting a line, and at most [`MAX_BLOCKS`] blocks; a line too long
-/// for a section is cut.
+/// characters, never splitting a line, at most [`MAX_BLOCKS`] blocks and
+/// [`MAX_BLOCKS_TEXT`] characters in all: what Slack takes. A line too long for a section
+/// is cut; lines past the limits are left out (a caller with more to say counts them:
+/// see `deal::summary`).
 pub fn sections(lines: &[String]) -> Vec<Value> {
     let mut blocks = Vec::new();
     let mut current = String::new();
+    let mut total = 0;
     for line in lines {
         let line: String = line.chars().take(MAX_SECTION).collect();
+        total += line.chars().count() + 1;
+        if total > MAX_BLOCKS_TEXT {
+            break;
+        }
         if !current.is_empty() && current.chars().count() + 1 + line.chars().count() > MAX_SECTION {
             blocks.push(std::mem::take(&mut current));
         }
@@ -68,6 +79,12 @@ mod tests {
             assert!(text.chars().count() <= MAX_SECTION);
             assert!(text.lines().all(|l| l.len() == 100), "no line split");
         }
+        let total: usize = blocks
+            .iter()
+            .map(|b| b["text"]["text"].as_str().unwrap().len())
+            .sum();
+        assert!(total <= MAX_BLOCKS_TEXT, "{total}");
+        assert!(total > MAX_BLOCKS_TEXT - 200, "as much as fits: {total}");
         let huge = vec!["y".repeat(5000)];
         assert_eq!(
             sections(&huge)[0]["text"]["text"].as_str().unwrap().len(),

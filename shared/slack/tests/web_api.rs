@@ -199,3 +199,44 @@ async fn the_receiver_takes_form_or_json_bodies_as_slack_does() {
     assert_eq!(answer["ok"], true, "{answer}");
     assert_eq!(slack.channel_posts("sales")[0].text(), "hello");
 }
+
+/// The receiver refuses the blocks Slack refuses, by webhook and by `chat.postMessage`:
+/// more than 50 blocks or a section over 3,000 characters (`invalid_blocks`), and more
+/// text across all blocks than Slack takes (`msg_blocks_too_long`, undocumented: a switch).
+#[tokio::test]
+async fn blocks_slack_would_refuse_are_refused() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let c = client(&slack);
+    let section =
+        |n: usize| json!({"type": "section", "text": {"type": "mrkdwn", "text": "x".repeat(n)}});
+    let with = |blocks: Vec<serde_json::Value>| SlackMessage {
+        text: "fallback".into(),
+        blocks,
+    };
+    let cases = [
+        (with(vec![section(10); 51]), "invalid_blocks"),
+        (with(vec![section(3001)]), "invalid_blocks"),
+        (with(vec![section(2900); 5]), "msg_blocks_too_long"),
+    ];
+    let hook = SecretString::from(slack.url("won"));
+    for (message, word) in &cases {
+        let err = c
+            .post_message(&token(), "#sales", message)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(word), "{word}: {err}");
+        let err = c.post(&hook, message).await.unwrap_err();
+        assert!(
+            matches!(&err, SlackError::Rejected { status: 400, body } if body == word),
+            "{word}: {err:?}"
+        );
+    }
+    assert!(slack.bot_posts().is_empty() && slack.received().is_empty());
+    // Within the limits: taken.
+    c.post_message(&token(), "#sales", &with(vec![section(2500); 4]))
+        .await
+        .unwrap();
+    // Without the undocumented limit, only the documented ones hold.
+    slack.set_blocks_text_limit(None);
+    c.post(&hook, &cases[2].0).await.unwrap();
+}

@@ -43,6 +43,41 @@ struct Inner {
     revoked: BTreeSet<String>,
     /// The Web API's side: users, channels, the bot's posts.
     workspace: web_api::Workspace,
+    /// The most text all of a message's blocks may hold together (see [`blocks_refused`]).
+    blocks_text_limit: Option<usize>,
+}
+
+/// Slack's limits on Block Kit, as the receiver enforces them for webhooks and
+/// `chat.postMessage` alike: at most 50 blocks a message and 3,000 characters in a
+/// section's text (Block Kit reference; beyond them Slack answers `invalid_blocks`). All
+/// blocks together may hold only so much text: Slack answers `msg_blocks_too_long` at
+/// about 13,000 characters (slackapi/bolt-js#2509), a limit it does not document, so it
+/// is a switch ([`SlackReceiver::set_blocks_text_limit`]), 13,000 unless set.
+pub const BLOCKS_TEXT_LIMIT: usize = 13_000;
+
+/// Why Slack would refuse `body`'s blocks, if it would.
+fn blocks_refused(body: &Value, total_limit: Option<usize>) -> Option<&'static str> {
+    let blocks: Vec<Value> = match body.get("blocks") {
+        None => return None,
+        Some(Value::Array(b)) => b.clone(),
+        // A form carries blocks as a JSON string.
+        Some(Value::String(s)) => serde_json::from_str(s).ok()?,
+        Some(_) => return Some("invalid_blocks"),
+    };
+    if blocks.len() > 50 {
+        return Some("invalid_blocks");
+    }
+    let text = |b: &Value| b["text"]["text"].as_str().map_or(0, |t| t.chars().count());
+    if blocks
+        .iter()
+        .any(|b| b["type"] == "section" && text(b) > 3000)
+    {
+        return Some("invalid_blocks");
+    }
+    let total: usize = blocks.iter().map(text).sum();
+    total_limit
+        .is_some_and(|limit| total > limit)
+        .then_some("msg_blocks_too_long")
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -69,6 +104,7 @@ impl SlackReceiver {
         let addr = listener.local_addr()?;
         let inner = Arc::new(Mutex::new(Inner {
             echo,
+            blocks_text_limit: Some(BLOCKS_TEXT_LIMIT),
             ..Inner::default()
         }));
         let app = axum::Router::new()
@@ -96,6 +132,13 @@ impl SlackReceiver {
     /// The webhook URL for destination `name`.
     pub fn url(&self, name: &str) -> String {
         format!("http://{}/hooks/{name}", self.addr)
+    }
+
+    /// The most text a message's blocks may hold together before Slack refuses it with
+    /// `msg_blocks_too_long` (undocumented; [`BLOCKS_TEXT_LIMIT`] unless set; `None`:
+    /// no limit).
+    pub fn set_blocks_text_limit(&self, limit: Option<usize>) {
+        self.lock().blocks_text_limit = limit;
     }
 
     /// The Web API's base URL (what `https://slack.com/api` is in Slack).
@@ -249,6 +292,9 @@ async fn receive(
             .is_none_or(str::is_empty)
         {
             return (StatusCode::BAD_REQUEST, "no_text").into_response();
+        }
+        if let Some(word) = blocks_refused(&body, inner.blocks_text_limit) {
+            return (StatusCode::BAD_REQUEST, word).into_response();
         }
         if inner.echo {
             println!(

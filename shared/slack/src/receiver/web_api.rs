@@ -9,7 +9,8 @@
 //! * every answer HTTP 200 with `{"ok": true, …}` or `{"ok": false, "error": "…"}`: no
 //!   token → `not_authed`, another token → `invalid_auth`, an unknown channel →
 //!   `channel_not_found`, a channel the app is not in → `not_in_channel`, no text and
-//!   no blocks → `no_text`, an unknown email → `users_not_found`, an unknown user to
+//!   no blocks → `no_text`, blocks Slack would refuse → `invalid_blocks` or
+//!   `msg_blocks_too_long` (see `blocks_refused`), an unknown email → `users_not_found`, an unknown user to
 //!   open a conversation with → `user_not_found`, an unknown method → `unknown_method`;
 //! * over the limit: HTTP 429 with `Retry-After` (scripted per method here);
 //! * a directory of users with emails, channels the app is or is not a member of, and
@@ -167,6 +168,7 @@ pub(super) async fn call(
 ) -> Response {
     let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
     let echo = inner.echo;
+    let blocks_text_limit = inner.blocks_text_limit;
     let ws = &mut inner.workspace;
     ws.calls.push(method.clone());
     if let Some(fault) = ws.faults.get_mut(&method).and_then(VecDeque::pop_front) {
@@ -217,6 +219,11 @@ pub(super) async fn call(
             };
             if text("text").is_empty() && !has_blocks {
                 return error("no_text");
+            }
+            if let Some(word) =
+                super::blocks_refused(&Value::Object(args.clone()), blocks_text_limit)
+            {
+                return error(word);
             }
             let (channel, dm_with, channel_name) = if let Some(user) =
                 wanted.strip_prefix('D').and_then(|rest| {
