@@ -27,7 +27,7 @@ use crm_store::{Batch, Claim, Claimed, Claims, StoreError};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::post_once::{self, NotPosted};
+use crate::post_once::{self, NotPosted, Posted};
 
 crm_store::port!(
     /// What holding and posting bursts keeps: the batches, each message's and batch's
@@ -90,6 +90,9 @@ pub enum BurstError {
     Unreadable { destination: String },
     #[error("another attempt is posting this burst")]
     Busy,
+    /// A held DM, and the secret no longer has a bot token to send it with.
+    #[error("a direct message is held, and the secret has no slack_bot_token to send it with")]
+    NoBotToken,
 }
 
 impl BurstError {
@@ -99,6 +102,8 @@ impl BurstError {
             Self::NotPosted(e) => e.is_retryable(),
             Self::Slack(e) => e.is_retryable(),
             Self::Busy => true,
+            // Fixed by a person putting the token back, which the next run reads.
+            Self::NoBotToken => true,
             Self::Unroutable(_) | Self::Unreadable { .. } => false,
         }
     }
@@ -366,7 +371,14 @@ impl<S: BurstStore> Bursts<'_, S> {
             }
         };
         let now = self.clock.now().as_millis();
-        post_once::post(claim, self.slack, &to, &message, now).await?;
+        if let Posted::Unconfirmed(reason) =
+            post_once::post(claim, self.slack, &to, &message, now).await?
+        {
+            // The events it announces are done, so no item is parked for it: it is
+            // counted as one, which raises the parked alarm and so reaches ops.
+            tracing::error!(destination, %reason, "a held Slack message may have been posted without Slack confirming it; it is not posted again, check the channel");
+            crate::telemetry::metrics("worker", &[("InboxParked", 1)]);
+        }
         Ok(())
     }
 
@@ -376,7 +388,7 @@ impl<S: BurstStore> Bursts<'_, S> {
                 token: token.clone(),
                 channel: self.slack.open_dm(token, user).await?,
             }),
-            (Some(_), None) => Err(crate::destination::Unroutable("slack_bot_token".into()).into()),
+            (Some(_), None) => Err(BurstError::NoBotToken),
             (None, _) => Ok(crate::destination::resolve(name, secrets)?),
         }
     }

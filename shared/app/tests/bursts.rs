@@ -198,3 +198,37 @@ async fn the_summary_of_a_huge_burst_is_a_message_slack_takes() {
     let last = message.text.lines().last().unwrap();
     assert!(last.starts_with("…and "), "the rest are counted: {last}");
 }
+
+/// A held message Slack may have posted without confirming it (a 5xx after posting) is
+/// never posted again — not by the redrive, not after Notion redelivers — and says so.
+/// (Current-thread, so that its logs can be read.)
+#[tokio::test]
+async fn a_held_message_slack_left_unconfirmed_is_never_posted_again() {
+    let (_guard, logs) = common::Logs::capture();
+    let d = deals().await;
+    let id = d.new_deal("Vandelay");
+    d.delivered(1).await;
+    assert!(drain(&d).await.is_empty());
+    d.slack.post_then_fail(500);
+    d.move_to(&id, "won");
+    d.delivered(2).await;
+    assert!(
+        drain(&d).await.is_empty(),
+        "the event is done: its message was held"
+    );
+    assert_eq!(d.texts("won").len(), 1, "Slack has it, and answered 500");
+    assert_eq!(
+        logs.lines_with("may have been posted without Slack confirming it"),
+        1,
+        "{}",
+        logs.text()
+    );
+
+    d.h.clock.advance(Duration::from_secs(600));
+    assert_eq!(d.h.redrive.run(None).await.unwrap().bursts, 0);
+    let last = d.h.emulator.deliveries().last().unwrap().event_id.clone();
+    assert!(d.h.emulator.redeliver(&last));
+    d.delivered(3).await;
+    assert!(drain(&d).await.is_empty());
+    assert_eq!(d.texts("won").len(), 1, "never posted again");
+}
