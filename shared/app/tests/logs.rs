@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::deals::Deals;
-use common::{FORMSPREE_SECRET, Logs, OWN_SECRET, TALLY_SECRET, TYPEFORM_SECRET};
+use common::{FORMSPREE_SECRET, Logs, OWN_SECRET, TALLY_SECRET, TYPEFORM_SECRET, WEBFLOW_SECRET};
 use crm_notion_emulator::{DEFAULT_TOKEN, FaultRule};
 use serde_json::json;
 
@@ -63,7 +63,8 @@ async fn no_secret_and_no_address_reaches_a_log_line() {
     d.drain().await;
     d.slack.post_then_fail(500);
     d.move_to(&deal, "lost");
-    d.delivered(3).await;
+    // (The stale contact's creation was delivered too.)
+    d.delivered(4).await;
     d.drain().await;
     d.move_to(&deal, "negotiation");
     d.delivered(4).await;
@@ -97,6 +98,7 @@ async fn no_secret_and_no_address_reaches_a_log_line() {
         TALLY_SECRET.to_owned(),
         TYPEFORM_SECRET.to_owned(),
         FORMSPREE_SECRET.to_owned(),
+        WEBFLOW_SECRET.to_owned(),
         webhook_token,
     ];
     for hook in ["won", "lost", "digest"] {
@@ -115,6 +117,51 @@ async fn no_secret_and_no_address_reaches_a_log_line() {
             .lines()
             .filter(|l| l.contains(address.as_str()))
             .collect();
+        assert!(lines.is_empty(), "{address} is in the logs: {lines:#?}");
+    }
+}
+
+/// The same with a Slack bot token: owners looked up by email, mentioned, sent DMs and
+/// their stale leads; a lookup Slack rate-limits; the token refused. No line holds the
+/// bot token or an owner's address.
+#[tokio::test]
+async fn the_bot_token_and_owners_addresses_never_reach_a_log_line() {
+    let (_guard, logs) = Logs::capture_json(tracing::Level::TRACE);
+    let d = Deals::with_bot(&["won", "digest"]).await;
+    d.slack.add_channel("C_NEGOTIATION", "negotiation", true);
+    d.subscribe().await;
+    let (dana, _) = d.h.ws.people[0].clone();
+    let (sam, _) = d.h.ws.people[1].clone();
+    let deal = d.new_deal_owned_by("Acme", &[&dana, &sam]);
+    d.delivered(1).await;
+    d.drain().await;
+    d.slack.rate_limit_method("users.lookupByEmail", 1, 1);
+    d.move_to(&deal, "negotiation");
+    d.delivered(2).await;
+    assert!(d.drain().await.is_empty());
+    assert_eq!(d.slack.dms_to("dana").len(), 1);
+    // The digest, with stale leads the owners own.
+    d.h.stale_contact("kay@example.com");
+    d.h.ports.digest().run().await.unwrap();
+    // Slack refuses the token (lost has no webhook: it goes to #lost with the bot): the
+    // event is parked.
+    d.slack.rotate_bot_token("xoxb-the-new-one");
+    d.move_to(&deal, "lost");
+    // (The stale contact's creation was delivered too.)
+    d.delivered(4).await;
+    d.drain().await;
+
+    let text = logs.text();
+    assert!(
+        text.contains("has no Slack account"),
+        "Sam was looked up: {text}"
+    );
+    assert!(text.contains("slack_bot_token"), "the refusal was logged");
+    for secret in [crm_slack::receiver::LOCAL_BOT_TOKEN, DEFAULT_TOKEN] {
+        assert!(!text.contains(secret), "{secret} is in the logs");
+    }
+    for address in ["dana@example.com", "sam@example.com", "kay@example.com"] {
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(address)).collect();
         assert!(lines.is_empty(), "{address} is in the logs: {lines:#?}");
     }
 }

@@ -221,7 +221,16 @@ impl SlackClient {
             if !policy.may_retry(tries, started.elapsed(), wait) {
                 return Err(error);
             }
-            tracing::warn!(call = what, retry = tries.retries(), wait_ms = wait.as_millis() as u64, error = %error, "retrying a Slack call");
+            if refused {
+                tracing::warn!(
+                    call = what,
+                    retry = tries.retries(),
+                    wait_ms = wait.as_millis() as u64,
+                    "Slack asked to wait (429); waiting, then trying again"
+                );
+            } else {
+                tracing::warn!(call = what, retry = tries.retries(), wait_ms = wait.as_millis() as u64, error = %error, "retrying a Slack call");
+            }
             last_error = Some(error);
             tokio::time::sleep(wait).await;
         }
