@@ -23,7 +23,7 @@ async fn deals() -> Deals {
 
 /// Drains the inbox while the test's clock runs a second every 20 ms: the worker waits
 /// for its held messages to fall due on that clock.
-async fn drain(d: &Deals) -> Vec<String> {
+async fn drain<S: crm_store::Store + Clone + Send + Sync + 'static>(d: &Deals<S>) -> Vec<String> {
     let h = Arc::clone(&d.h);
     let work = tokio::spawn(async move {
         let open = h.open_ids().await;
@@ -231,4 +231,54 @@ async fn a_held_message_slack_left_unconfirmed_is_never_posted_again() {
     d.delivered(3).await;
     assert!(drain(&d).await.is_empty());
     assert_eq!(d.texts("won").len(), 1, "never posted again");
+}
+
+/// Two workers (two stream shards' runs, side by side) holding one burst's messages at
+/// once on DynamoDB Local: still one summary, each deal in it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_workers_holding_one_burst_at_once_post_one_summary() {
+    let (slack, secret) = slack_and_secret(ROUTED).await;
+    let mut h = Harness::dynamo_with_secrets(secret).await;
+    h.use_bursts(5, 60, 10);
+    let d = Deals::assemble(h, slack).await;
+    d.subscribe().await;
+    let ids: Vec<String> = (0..20)
+        .map(|i| d.new_deal(&format!("Deal {i:02}")))
+        .collect();
+    d.delivered(20).await;
+    assert!(drain(&d).await.is_empty());
+    for id in &ids {
+        d.move_to(id, "won");
+    }
+    d.delivered(40).await;
+    let open = d.h.open_ids().await;
+    assert_eq!(open.len(), 20);
+    let (first, second) = open.split_at(10);
+    let other = Arc::new(d.h.ports.worker());
+    let runs = [
+        (Arc::clone(&d.h.worker), d.h.stream_event(first).await),
+        (other, d.h.stream_event(second).await),
+    ]
+    .map(|(worker, event)| tokio::spawn(async move { worker.handle_stream(event, None).await }));
+    while !runs.iter().all(|r| r.is_finished()) {
+        d.h.clock.advance(Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for run in runs {
+        assert!(run.await.unwrap().batch_item_failures.is_empty());
+    }
+    let won = d.texts("won");
+    assert_eq!(won.len(), 1, "{won:#?}");
+    assert!(
+        won[0].starts_with("20 deals moved · 20 → Won"),
+        "{}",
+        won[0]
+    );
+    for i in 0..20 {
+        assert_eq!(
+            won[0].matches(&format!("Deal {i:02}")).count(),
+            1,
+            "Deal {i:02}"
+        );
+    }
 }
