@@ -4,6 +4,7 @@
 //! Notion, Slack, clock) and feed what they return through the rules here, which is what
 //! lets every rule be tested without a server.
 
+pub mod browser_form;
 pub mod clock;
 pub mod deal;
 pub mod email;
