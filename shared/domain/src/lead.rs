@@ -46,6 +46,10 @@ pub struct Lead {
     /// When it was accepted, milliseconds since the epoch: the contact was touched
     /// then, whenever the worker gets to it.
     pub received_at_ms: i64,
+    /// Checks intake could not make, each in words (`captcha unverified: …`): the lead
+    /// is kept, and its Activity says what was not checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unverified: Vec<String>,
 }
 
 /// One error code per field problem, so a form can show the right message.
@@ -137,6 +141,7 @@ impl Lead {
             utm,
             provider: provider.to_owned(),
             received_at_ms,
+            unverified: Vec::new(),
         })
     }
 
@@ -195,6 +200,10 @@ impl Lead {
             }
         }
         out.push_str(&format!("Form: {}\n", self.provider));
+        for check in &self.unverified {
+            out.push_str(check);
+            out.push('\n');
+        }
         out.push_str(&Self::submission_marker(submission));
         out
     }

@@ -6,7 +6,8 @@
 //!   "notion_webhook_token": "",
 //!   "form_secrets": { "own": "…", "tally": "…", "typeform": "…", "formspree": "…", "webflow": "…" },
 //!   "slack_webhooks": { "won": "https://hooks.slack.com/…", "digest": "https://…" },
-//!   "slack_bot_token": "xoxb-…"
+//!   "slack_bot_token": "xoxb-…",
+//!   "captcha_secrets": { "turnstile": "0x…", "hcaptcha": "0x…" }
 //! }
 //! ```
 //!
@@ -48,6 +49,9 @@ pub struct Secrets {
     /// A Slack app's bot token: routes may then name channels (`#sales`), owners are
     /// mentioned and sent direct messages. Optional; webhooks work without it.
     pub slack_bot_token: Option<SecretString>,
+    /// The secret keys of browser forms' captcha widgets, by provider (`turnstile`,
+    /// `hcaptcha`) or by form name when one form has a widget of its own.
+    pub captcha_secrets: BTreeMap<String, SecretString>,
     /// Entries that were left out, and why (field names, never values).
     pub problems: Vec<SecretsFormatError>,
 }
@@ -74,6 +78,10 @@ impl fmt::Debug for Secrets {
             .field(
                 "slack_bot_token",
                 &self.slack_bot_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "captcha_secrets",
+                &self.captcha_secrets.keys().collect::<Vec<_>>(),
             )
             .field("problems", &self.problems)
             .finish()
@@ -147,6 +155,7 @@ impl Secrets {
                     | "form_secrets"
                     | "slack_webhooks"
                     | "slack_bot_token"
+                    | "captcha_secrets"
             ) {
                 problems.push(format_error(key.as_str(), "unknown field (ignored)"));
             }
@@ -194,12 +203,16 @@ impl Secrets {
                 ));
             }
         }
+        let captcha_secrets = string_map(object, "captcha_secrets", &mut problems)
+            .into_iter()
+            .collect();
         Ok(Self {
             notion_token,
             notion_webhook_token,
             form_secrets,
             slack_webhooks,
             slack_bot_token,
+            captcha_secrets,
             problems,
         })
     }
@@ -229,6 +242,7 @@ impl Secrets {
                 .as_ref()
                 .map(|t| t.expose_secret().to_owned())
                 .unwrap_or_default(),
+            "captcha_secrets": map(&self.captcha_secrets),
         })
         .to_string()
     }

@@ -222,6 +222,17 @@ pub trait Presence: Send + Sync {
     fn leave(&self, group: &str, member: &str) -> impl Future<Output = Result<()>> + Send;
 }
 
+/// Counting in fixed windows (a browser form's submissions per address per minute):
+/// each call adds one and returns the count so far, so a limit holds across every
+/// function instance at once.
+pub trait Counters: Send + Sync {
+    const GRANTS: &'static [Grant] = &[UPDATE];
+
+    /// Adds one to `key`'s count in the current window of length `window` (windows
+    /// start at multiples of it since the epoch) and returns the count in it.
+    fn count(&self, key: &str, window: Duration) -> impl Future<Output = Result<u64>> + Send;
+}
+
 /// Entries held to be handled together (a burst of stage changes for one Slack
 /// destination, posted as one summary): added one by one, each key once, until the batch
 /// is closed; closing returns what it holds, and nothing can be added after it.

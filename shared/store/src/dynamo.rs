@@ -15,8 +15,8 @@ use aws_sdk_dynamodb::types::{
 use crm_domain::{Clock, Timestamp};
 
 use crate::capability::{
-    Batches, CacheRead, CacheWrite, Dedupe, Idempotency, InboxRead, InboxScan, InboxSettle,
-    InboxWrite, Leases, Presence,
+    Batches, CacheRead, CacheWrite, Counters, Dedupe, Idempotency, InboxRead, InboxScan,
+    InboxSettle, InboxWrite, Leases, Presence,
 };
 use crate::model::{
     Batch, Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem,
@@ -775,6 +775,36 @@ impl Presence for DynamoStore {
             .await
             .map_err(|e| backend("leave", e))?;
         Ok(())
+    }
+}
+
+/// One item per key and window: a single atomic `ADD`, so concurrent instances each
+/// count and none is lost; the window is in the key, so no expiry check is needed.
+impl Counters for DynamoStore {
+    async fn count(&self, key: &str, window: Duration) -> Result<u64> {
+        let (index, ends) = crate::window_of(self.now(), window);
+        let record = pk("count", &format!("{key}#{index}"));
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&record))
+            .update_expression("ADD n :one SET expires_at = :ends")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ends", n(ends))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| backend("count", e))?;
+        out.attributes
+            .as_ref()
+            .and_then(|a| a.get("n"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| StoreError::Malformed {
+                key: record,
+                reason: "the count came back without n".into(),
+            })
     }
 }
 

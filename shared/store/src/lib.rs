@@ -8,7 +8,7 @@
 //! for only the capabilities it uses, through a [`port!`], which is what lets each
 //! function's IAM role name only the DynamoDB actions its code makes.
 //!
-//! # Why these seven record kinds
+//! # Why these eight record kinds
 //!
 //! * **dedupe** — "have I seen this before?" for webhook event ids. Notion redelivers
 //!   for about a day, so a dedupe mark carries an expiry and may be claimed again once
@@ -27,6 +27,8 @@
 //!   destination), each key once, until the batch is closed.
 //! * **presence** — which processes are spending Notion's budget right now, each with
 //!   a time it is present until, so that each paces at its share of it.
+//! * **count** — how many times something happened in a fixed window (submissions of
+//!   one address to a browser form in one minute), counted atomically.
 //!
 //! # Key scheme (single table)
 //!
@@ -42,6 +44,7 @@
 //! | cache       | `cache#{key}`        | `value`, `version`                                          |
 //! | batch       | `batch#{key}`        | `e_{entry key}` (the entry) per entry, `first_at`, `last_at` (millis), `closed`, `expires_at` |
 //! | presence    | `presence#{group}`   | `m_{member}` (present until, Unix millis) per member, `expires_at` |
+//! | count       | `count#{key}#{window}` | `n` (the count), `expires_at` (the window's end) |
 //! | inbox       | `inbox#{id}`         | `kind`, `payload`, `status`, `attempts`, `last_error`, `received_at`, `updated_at`, `expires_at` (once done), `open_pk` + `open_sk` (while not done) |
 //!
 //! `expires_at` is whole Unix seconds and is also the table's TTL attribute, so DynamoDB
@@ -62,8 +65,8 @@ mod model;
 mod sqlite;
 
 pub use capability::{
-    Batches, CacheRead, CacheWrite, Dedupe, Grant, Idempotency, InboxRead, InboxScan, InboxSettle,
-    InboxWrite, Leases, On, Presence,
+    Batches, CacheRead, CacheWrite, Counters, Dedupe, Grant, Idempotency, InboxRead, InboxScan,
+    InboxSettle, InboxWrite, Leases, On, Presence,
 };
 pub use claim::{Claim, Claimed, Claims};
 pub use dynamo::{DynamoStore, OPEN_INBOX_INDEX, inbox_item_from_stream_image};
@@ -81,8 +84,8 @@ use std::time::Duration;
 /// tests, `crm`): `use crm_store::prelude::*;`.
 pub mod prelude {
     pub use crate::capability::{
-        Batches, CacheRead, CacheWrite, Dedupe, Idempotency, InboxRead, InboxScan, InboxSettle,
-        InboxWrite, Leases, Presence,
+        Batches, CacheRead, CacheWrite, Counters, Dedupe, Idempotency, InboxRead, InboxScan,
+        InboxSettle, InboxWrite, Leases, Presence,
     };
     pub use crate::{Claims, Store};
 }
@@ -94,11 +97,19 @@ port!(
     /// hold. Each handler asks only for the capabilities it uses (see [`capability`]), so
     /// a function's IAM policy can name exactly the DynamoDB actions its code makes.
     pub Store: Dedupe, Leases, Idempotency, CacheRead, CacheWrite, InboxWrite, InboxRead,
-        InboxSettle, InboxScan, Presence, Batches
+        InboxSettle, InboxScan, Presence, Batches, Counters
 );
 
 pub(crate) fn pk(prefix: &str, key: &str) -> String {
     format!("{prefix}#{key}")
+}
+
+/// The fixed window of length `window` that holds `now`: its number since the epoch and
+/// its end in Unix seconds.
+pub(crate) fn window_of(now: crm_domain::Timestamp, window: Duration) -> (i64, i64) {
+    let len = i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1);
+    let index = now.as_millis().div_euclid(len);
+    (index, (index + 1).saturating_mul(len) / 1000)
 }
 
 pub(crate) fn secs_after(now: crm_domain::Timestamp, d: Duration) -> i64 {

@@ -13,8 +13,8 @@ use crm_domain::{Clock, Timestamp};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::capability::{
-    Batches, CacheRead, CacheWrite, Dedupe, Idempotency, InboxRead, InboxScan, InboxSettle,
-    InboxWrite, Leases, Presence,
+    Batches, CacheRead, CacheWrite, Counters, Dedupe, Idempotency, InboxRead, InboxScan,
+    InboxSettle, InboxWrite, Leases, Presence,
 };
 use crate::model::{
     Batch, Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem,
@@ -289,6 +289,25 @@ impl Presence for SqliteStore {
             tx.execute("DELETE FROM records WHERE pk = ?1", params![key])
                 .map_err(sql("leave"))?;
             Ok(())
+        })
+        .await
+    }
+}
+
+impl Counters for SqliteStore {
+    async fn count(&self, key: &str, window: Duration) -> Result<u64> {
+        let (index, ends) = crate::window_of(self.clock.now(), window);
+        let record = pk("count", &format!("{key}#{index}"));
+        self.tx("count", move |tx, _| {
+            let n: i64 = tx
+                .query_row(
+                    "INSERT INTO records (pk, version, expires_at) VALUES (?1, 1, ?2) \
+                     ON CONFLICT(pk) DO UPDATE SET version = version + 1 RETURNING version",
+                    params![record, ends],
+                    |r| r.get(0),
+                )
+                .map_err(sql("count"))?;
+            Ok(n.unsigned_abs())
         })
         .await
     }

@@ -189,6 +189,10 @@ async fn each_capability_makes_exactly_the_actions_it_names() {
     store.batch_get("b").await.unwrap();
     seen.push(made!(Batches));
 
+    store.count("k", MINUTE).await.unwrap();
+    store.count("k", MINUTE).await.unwrap();
+    seen.push(made!(Counters));
+
     let wrong: Vec<String> = seen
         .iter()
         .filter(|(_, made, named)| made != named)

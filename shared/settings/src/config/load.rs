@@ -116,6 +116,8 @@ fn toml_scalar(value: &toml::Value) -> Option<String> {
             .map(|v| v.as_str().map(str::to_owned))
             .collect::<Option<Vec<_>>>()
             .map(|v| v.join(",")),
+        // A table is a JSON-valued setting written the TOML way (`[browser_forms.contact]`).
+        toml::Value::Table(_) => serde_json::to_string(value).ok(),
         _ => None,
     }
 }

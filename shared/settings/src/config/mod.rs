@@ -13,7 +13,7 @@ use std::time::Duration;
 pub use error::{ConfigError, Problem, SecretsLocation};
 pub use load::{ENV_PREFIX, required_setting_names, setting_names};
 pub use table::{
-    ActivityProperties, ContactProperties, DealProperties, LeadSettings, NotionSettings,
+    ActivityProperties, ContactProperties, DealProperties, FormSettings, LeadSettings, NotionSettings,
     PropertyNames, RedriveSettings, SlackSettings, StaleSettings,
 };
 
@@ -36,6 +36,7 @@ pub struct Settings {
     pub slack: SlackSettings,
     pub stale: StaleSettings,
     pub leads: LeadSettings,
+    pub forms: FormSettings,
     pub redrive: RedriveSettings,
 }
 
@@ -49,6 +50,7 @@ impl Settings {
         let slack = SlackSettings::parse(values);
         let stale = StaleSettings::parse(values);
         let leads = LeadSettings::parse(values);
+        let forms = FormSettings::parse(values);
         let redrive = RedriveSettings::parse(values);
         let table::Basics {
             table_name,
@@ -65,6 +67,7 @@ impl Settings {
             slack: slack?,
             stale: stale?,
             leads: leads?,
+            forms: forms?,
             redrive: redrive?,
         })
     }

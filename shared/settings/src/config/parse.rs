@@ -72,6 +72,18 @@ pub fn burst_seconds(v: &str) -> Parsed<Duration> {
     number(v, 0..=600, "whole seconds from 0 to 600").map(Duration::from_secs)
 }
 
+/// The browser forms, as JSON: each mistake names the form and the part.
+pub fn forms(
+    v: &str,
+) -> Parsed<std::collections::BTreeMap<String, crm_domain::browser_form::FormConfig>> {
+    crm_domain::browser_form::parse_forms(v)
+}
+
+/// A captcha provider gets a few seconds at most: the visitor is waiting.
+pub fn captcha_timeout(v: &str) -> Parsed<Duration> {
+    number(v, 100..=10_000, "milliseconds from 100 to 10000").map(Duration::from_millis)
+}
+
 pub fn minutes(v: &str) -> Parsed<u32> {
     number(
         v,

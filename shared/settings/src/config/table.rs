@@ -13,7 +13,8 @@ use crm_domain::schema::{self, Property, Source};
 
 use super::load::Values;
 use super::parse::{
-    boolean, burst, burst_seconds, burst_threshold, concurrency, days, http_url, list, minutes,
+    boolean, burst, burst_seconds, burst_threshold, captcha_timeout, concurrency, days, forms,
+    http_url, list, minutes,
     notion_id, rate, routes, secrets_ttl, table_name, text, timezone,
 };
 
@@ -153,6 +154,26 @@ settings_group! {
 }
 
 settings_group! {
+    /// Browser forms: a site's own HTML form posting straight to `/lead/form/{name}`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct FormSettings {
+        /// Form name → its settings (origins, thank-you URL, field names, spam checks),
+        /// as JSON (a table in the TOML file); `{}`: no browser forms.
+        pub forms: std::collections::BTreeMap<String, crm_domain::browser_form::FormConfig> =
+            ("browser_forms", Some("{}"), forms),
+        /// How long intake waits for a captcha provider before keeping the lead unverified.
+        pub captcha_timeout: Duration = ("captcha_timeout_ms", Some("3000"), captcha_timeout),
+        pub turnstile_verify_url: String = (
+            "turnstile_verify_url",
+            Some("https://challenges.cloudflare.com/turnstile/v0/siteverify"),
+            http_url
+        ),
+        pub hcaptcha_verify_url: String =
+            ("hcaptcha_verify_url", Some("https://api.hcaptcha.com/siteverify"), http_url),
+    }
+}
+
+settings_group! {
     /// The redrive of work that did not finish, and who hears about it.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct RedriveSettings {
@@ -260,6 +281,7 @@ pub fn all() -> impl Iterator<Item = Spec> {
         SlackSettings::TABLE,
         StaleSettings::TABLE,
         LeadSettings::TABLE,
+        FormSettings::TABLE,
         RedriveSettings::TABLE,
         ContactProperties::TABLE,
         DealProperties::TABLE,

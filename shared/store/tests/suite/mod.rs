@@ -42,6 +42,8 @@ macro_rules! store_suite {
             concurrent_attendances_each_count_and_none_is_lost,
             a_batch_takes_each_key_once_until_closed,
             concurrent_adds_and_a_close_lose_no_entry,
+            a_count_starts_again_in_each_window,
+            concurrent_counts_are_each_counted,
         );
     };
     (@cases $fresh:path; $($case:ident),* $(,)?) => {
@@ -733,4 +735,40 @@ pub async fn concurrent_adds_and_a_close_lose_no_entry<S: Store + 'static>(
             );
         }
     }
+}
+
+pub async fn a_count_starts_again_in_each_window<S: Store>(store: Arc<S>, clock: ManualClock) {
+    let key = unique("form#contact#203.0.113.9");
+    let other = unique("form#contact#203.0.113.10");
+    // Start just after a window boundary, so the next minute is a new window.
+    let into = clock.now().as_millis().rem_euclid(60_000);
+    clock.advance(Duration::from_millis((60_000 - into) as u64 + 1));
+    assert_eq!(store.count(&key, MINUTE).await.unwrap(), 1);
+    assert_eq!(store.count(&key, MINUTE).await.unwrap(), 2);
+    assert_eq!(store.count(&other, MINUTE).await.unwrap(), 1, "keys apart");
+    clock.advance(Duration::from_secs(58));
+    assert_eq!(store.count(&key, MINUTE).await.unwrap(), 3, "same window");
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(store.count(&key, MINUTE).await.unwrap(), 1, "a new window");
+}
+
+pub async fn concurrent_counts_are_each_counted<S: Store + 'static>(
+    store: Arc<S>,
+    clock: ManualClock,
+) {
+    let key = unique("form#contact#198.51.100.7");
+    // Well inside one window, so all fifty land in it.
+    let into = clock.now().as_millis().rem_euclid(3_600_000);
+    clock.advance(Duration::from_millis((3_600_000 - into) as u64 + 1));
+    let counting = (0..50).map(|_| {
+        let (store, key) = (Arc::clone(&store), key.clone());
+        tokio::spawn(async move { store.count(&key, HOUR).await })
+    });
+    let mut seen: Vec<u64> = join_all(counting)
+        .await
+        .into_iter()
+        .map(|r| r.expect("task").expect("count"))
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=50).collect::<Vec<u64>>(), "each count seen once");
 }
