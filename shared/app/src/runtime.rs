@@ -74,6 +74,10 @@ pub struct Ports<S, P> {
     /// This process's part of Notion's budget (the worker, the digest and, in
     /// `crm serve`, the redrive spend it together).
     pub budget_share: Arc<BudgetShare>,
+    /// The browser forms, checked at start.
+    pub forms: Arc<std::collections::BTreeMap<String, crm_domain::browser_form::FormConfig>>,
+    /// Browser forms' captcha checks, with the settings' timeout.
+    pub captcha: crate::intake::CaptchaVerifier,
 }
 
 /// The context of a deployed function.
@@ -100,6 +104,8 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
                 api_base: settings.slack.api_base.clone(),
                 ..SlackConfig::default()
             })?,
+            forms: Arc::new(settings.forms.forms.clone()),
+            captcha: crate::intake::CaptchaVerifier::new(&settings.forms)?,
             settings,
             clock,
             store,
@@ -116,6 +122,8 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
             secrets: Arc::clone(&self.secrets),
             clock: Arc::clone(&self.clock),
             accept_plain_signature: self.settings.leads.accept_plain_signature,
+            forms: Arc::clone(&self.forms),
+            captcha: self.captcha.clone(),
         }
     }
 

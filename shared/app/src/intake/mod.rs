@@ -2,10 +2,15 @@
 //! here, so a slow or failing Notion can never make a form provider time out and drop
 //! a lead: the worker does the Notion work from the inbox.
 
+mod browser;
+pub mod captcha;
 mod error;
+mod form_error;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crm_domain::browser_form::FormConfig;
 use crm_domain::intake::{PayloadError, SignatureError, Signed, provider};
 use crm_domain::{Clock, Lead};
 use crm_settings::{CachedSecrets, Secrets, SecretsSource};
@@ -17,7 +22,9 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 use tracing::Instrument;
 
+pub use captcha::CaptchaVerifier;
 pub use error::IntakeError;
+pub use form_error::FormError;
 
 /// Bodies above this are refused before anything else is read.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -39,19 +46,35 @@ pub struct Intake<S, P> {
     pub secrets: Arc<CachedSecrets<P>>,
     pub clock: Arc<dyn Clock>,
     pub accept_plain_signature: bool,
+    /// The browser forms (`/lead/form/{name}`), by name.
+    pub forms: Arc<BTreeMap<String, FormConfig>>,
+    pub captcha: CaptchaVerifier,
 }
 
 pub use crate::inbox::lead_id as inbox_id;
 
 crm_store::port!(
-    /// What lead intake keeps: the inbox item, and reads it back for a duplicate.
-    pub IntakeStore: InboxWrite, InboxRead
+    /// What lead intake keeps: the inbox item, read back for a duplicate; and the count
+    /// of a browser form's submissions per address.
+    pub IntakeStore: InboxWrite, InboxRead, Counters
 );
+
+/// Which route a path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route<'a> {
+    /// A signed post: `own` (`/lead`) or a form provider's webhook (`/lead/tally`).
+    Signed(&'a str),
+    /// A browser form: `/lead/form/{name}`.
+    Browser(&'a str),
+}
 
 impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
     /// Answers one HTTP request. Never fails: every outcome is a response, and every
     /// error response has a stable `error` code.
     pub async fn handle(&self, request: Request) -> Response<Body> {
+        if let Some(Route::Browser(form)) = route(request.uri().path()) {
+            return self.browser_form(form, &request).await;
+        }
         let span = tracing::info_span!("intake", route = %request.uri().path(), submission_id = tracing::field::Empty);
         async move {
             match self.accept(&request).await {
@@ -82,7 +105,9 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
         if request.method() != Method::POST {
             return Err(IntakeError::MethodNotAllowed);
         }
-        let name = route(request.uri().path()).ok_or(IntakeError::NotFound)?;
+        let Some(Route::Signed(name)) = route(request.uri().path()) else {
+            return Err(IntakeError::NotFound);
+        };
         let provider = provider(name).ok_or(IntakeError::NotFound)?;
         let body: &[u8] = request.body().as_ref();
         if body.len() > MAX_BODY_BYTES {
@@ -156,9 +181,15 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
             .map_err(IntakeError::Invalid)?;
         tracing::Span::current().record("submission_id", lead.submission_id.as_str());
         tracing::debug!(email = %lead.email.redacted(), "lead parsed");
+        self.keep(&lead).await
+    }
+
+    /// Stores an accepted lead in the inbox: 202 when new, 200 for a retry of the same
+    /// submission; with the submission id it is kept under.
+    async fn keep(&self, lead: &Lead) -> Result<(StatusCode, String), IntakeError> {
         let key = lead.dedupe_key();
-        if self.insert(&key, &lead).await? == Inserted::New {
-            return Ok((StatusCode::ACCEPTED, lead.submission_id));
+        if self.insert(&key, lead).await? == Inserted::New {
+            return Ok((StatusCode::ACCEPTED, lead.submission_id.clone()));
         }
         // The id is taken. A retry of the same submission is a duplicate; a different
         // lead under a reused id (two sites numbering from 1, a form resending a stale
@@ -166,9 +197,9 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
         if self
             .stored_lead(&key)
             .await?
-            .is_none_or(|stored| stored.same_content(&lead))
+            .is_none_or(|stored| stored.same_content(lead))
         {
-            return Ok((StatusCode::OK, lead.submission_id));
+            return Ok((StatusCode::OK, lead.submission_id.clone()));
         }
         let derived = lead.derived_key();
         tracing::warn!(
@@ -176,7 +207,7 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
             kept_as = %derived,
             "a submission id arrived again with different content; accepted under a derived id"
         );
-        let status = match self.insert(&derived, &lead).await? {
+        let status = match self.insert(&derived, lead).await? {
             Inserted::New => StatusCode::ACCEPTED,
             Inserted::Duplicate => StatusCode::OK,
         };
@@ -204,16 +235,23 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
     }
 }
 
-/// `/lead` → `own`, `/lead/tally` → `tally`. A stage prefix (`/prod/lead`) is allowed,
-/// since API Gateway keeps it in the path of a named stage.
-fn route(path: &str) -> Option<&str> {
+/// `/lead` → `own`, `/lead/tally` → `tally`, `/lead/form/contact` → the browser form
+/// `contact`. A stage prefix (`/prod/lead`) is allowed, since API Gateway keeps it in the
+/// path of a named stage.
+fn route(path: &str) -> Option<Route<'_>> {
     let path = path.trim_end_matches('/');
+    if let Some((_, form)) = path.rsplit_once("/lead/form/")
+        && !form.is_empty()
+        && !form.contains('/')
+    {
+        return Some(Route::Browser(form));
+    }
     let (_, after) = path
         .rsplit_once("/lead")
         .filter(|(_, rest)| rest.is_empty() || rest.starts_with('/'))?;
     match after.trim_start_matches('/') {
-        "" => Some("own"),
-        name if !name.contains('/') => Some(name),
+        "" => Some(Route::Signed("own")),
+        name if !name.contains('/') => Some(Route::Signed(name)),
         _ => None,
     }
 }
@@ -244,12 +282,19 @@ mod tests {
 
     #[test]
     fn routes_map_to_providers() {
-        assert_eq!(route("/lead"), Some("own"));
-        assert_eq!(route("/lead/"), Some("own"));
-        assert_eq!(route("/prod/lead/tally"), Some("tally"));
-        assert_eq!(route("/lead/typeform"), Some("typeform"));
+        assert_eq!(route("/lead"), Some(Route::Signed("own")));
+        assert_eq!(route("/lead/"), Some(Route::Signed("own")));
+        assert_eq!(route("/prod/lead/tally"), Some(Route::Signed("tally")));
+        assert_eq!(route("/lead/typeform"), Some(Route::Signed("typeform")));
+        assert_eq!(route("/lead/form/contact"), Some(Route::Browser("contact")));
+        assert_eq!(
+            route("/prod/lead/form/contact/"),
+            Some(Route::Browser("contact"))
+        );
+        assert_eq!(route("/lead/form"), Some(Route::Signed("form")));
         assert_eq!(route("/leads"), None);
         assert_eq!(route("/lead/a/b"), None);
+        assert_eq!(route("/lead/form/a/b"), None);
         assert_eq!(route("/other"), None);
     }
 

@@ -62,6 +62,10 @@ pub fn default_secret() -> Value {
             "typeform": TYPEFORM_SECRET, "formspree": FORMSPREE_SECRET,
             "webflow": WEBFLOW_SECRET,
         },
+        "captcha_secrets": {
+            "turnstile": crm_testkit::captcha::SECRET,
+            "hcaptcha": crm_testkit::captcha::SECRET,
+        },
     })
 }
 
@@ -204,6 +208,52 @@ impl<S: Store + Clone> Harness<S> {
         self.ports.settings.slack.burst_window = Duration::from_secs(window);
         self.ports.settings.slack.burst_hold = Duration::from_secs(hold);
         (self.worker, self.redrive) = handlers(&self.ports);
+    }
+
+    /// Configures browser forms (the `browser_forms` JSON) and, when given, points their
+    /// captcha checks at a local double with `timeout`; builds the intake again.
+    pub fn use_forms(
+        &mut self,
+        forms: &str,
+        captcha: Option<(&crm_testkit::captcha::CaptchaDouble, Duration)>,
+    ) {
+        let settings = &mut self.ports.settings.forms;
+        settings.forms = crm_domain::browser_form::parse_forms(forms).unwrap();
+        if let Some((double, timeout)) = captcha {
+            settings.turnstile_verify_url = double.url("turnstile");
+            settings.hcaptcha_verify_url = double.url("hcaptcha");
+            settings.captcha_timeout = timeout;
+        }
+        self.ports.forms = Arc::new(settings.forms.clone());
+        self.ports.captcha = crm_app::intake::CaptchaVerifier::new(settings).unwrap();
+        self.intake = Arc::new(self.ports.intake());
+    }
+
+    /// Sends a request as a browser at `ip` would through API Gateway; the raw answer.
+    pub async fn browser(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: &[u8],
+        ip: &str,
+    ) -> Response<Body> {
+        let mut event: Value = serde_json::from_str(&fixture("apigw-v2-lead.json")).unwrap();
+        event["rawPath"] = json!(path);
+        event["requestContext"]["http"]["path"] = json!(path);
+        event["requestContext"]["http"]["method"] = json!(method);
+        event["requestContext"]["http"]["sourceIp"] = json!(ip);
+        event["routeKey"] = json!(format!("{method} {path}"));
+        let map = event["headers"].as_object_mut().unwrap();
+        map.insert("content-length".into(), json!(body.len().to_string()));
+        map.remove("content-type");
+        map.remove("accept");
+        for (k, v) in headers {
+            map.insert(k.to_lowercase(), json!(v));
+        }
+        event["body"] = json!(String::from_utf8_lossy(body));
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        self.intake.handle(request).await
     }
 
     /// Writes a new version of the secret, as an operator rotating a token would.

@@ -19,7 +19,9 @@ pub enum Encoding {
 /// owner can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
-    #[error("send the form as application/x-www-form-urlencoded, multipart/form-data or application/json")]
+    #[error(
+        "send the form as application/x-www-form-urlencoded, multipart/form-data or application/json"
+    )]
     UnsupportedType,
     #[error("the form is not UTF-8 text (add accept-charset=\"UTF-8\" to the form)")]
     NotUtf8,
@@ -112,7 +114,9 @@ fn json(body: &[u8]) -> Result<Vec<(String, String)>, BodyError> {
                         _ => None,
                     })
                     .collect();
-                texts.ok_or_else(|| BodyError::NotText(name.clone()))?.join(", ")
+                texts
+                    .ok_or_else(|| BodyError::NotText(name.clone()))?
+                    .join(", ")
             }
             Value::Object(_) => return Err(BodyError::NotText(name)),
         };

@@ -111,9 +111,8 @@ struct Raw {
 
 /// Parses the forms object, naming the form and the part that is wrong.
 pub fn parse_forms(json: &str) -> Result<BTreeMap<String, FormConfig>, String> {
-    let raw: BTreeMap<String, serde_json::Value> = serde_json::from_str(json).map_err(|e| {
-        format!("expected a JSON object of forms, form name → settings ({e})")
-    })?;
+    let raw: BTreeMap<String, serde_json::Value> = serde_json::from_str(json)
+        .map_err(|e| format!("expected a JSON object of forms, form name → settings ({e})"))?;
     raw.into_iter()
         .map(|(name, raw)| {
             let form = serde_json::from_value::<Raw>(raw)
@@ -132,7 +131,9 @@ fn check(name: &str, raw: Raw) -> Result<FormConfig, String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !name_ok {
-        return Err("a form name is 1 to 64 of a-z, A-Z, 0-9, - and _ (it is part of the URL)".into());
+        return Err(
+            "a form name is 1 to 64 of a-z, A-Z, 0-9, - and _ (it is part of the URL)".into(),
+        );
     }
     if raw.origins.is_empty() {
         return Err("origins: list at least one site, e.g. \"https://www.example.com\"".into());
@@ -252,7 +253,10 @@ mod tests {
         assert_eq!(form.fields.email, "your-email");
         assert_eq!(form.fields.name, "name");
         assert_eq!(form.honeypot, None);
-        assert_eq!(form.captcha.as_ref().unwrap().provider, CaptchaProvider::Turnstile);
+        assert_eq!(
+            form.captcha.as_ref().unwrap().provider,
+            CaptchaProvider::Turnstile
+        );
         assert_eq!(form.per_ip_per_minute, 0);
         assert!(form.allows("http://127.0.0.1:8081"));
         assert!(!form.allows("http://127.0.0.1:8082"));
@@ -262,9 +266,15 @@ mod tests {
     fn mistakes_name_the_form_and_the_part() {
         let err = |json: &str| parse_forms(json).unwrap_err();
         assert!(err(r#"{"c": {"origins": []}}"#).contains("form \"c\": origins"));
-        assert!(err(r#"{"c": {"origins": ["example.com"]}}"#).contains("\"example.com\" is not an origin"));
+        assert!(
+            err(r#"{"c": {"origins": ["example.com"]}}"#)
+                .contains("\"example.com\" is not an origin")
+        );
         assert!(err(r#"{"c": {"origins": ["https://a.com/contact"]}}"#).contains("no path"));
-        assert!(err(r#"{"c": {"origins": ["https://a.com"], "thank_you": "/thanks"}}"#).contains("thank_you"));
+        assert!(
+            err(r#"{"c": {"origins": ["https://a.com"], "thank_you": "/thanks"}}"#)
+                .contains("thank_you")
+        );
         assert!(err(r#"{"c": {"origins": ["https://a.com"], "captcha": {"provider": "recaptcha", "site_key": "k"}}}"#).contains("form \"c\""));
         assert!(err(r#"{"c d": {"origins": ["https://a.com"]}}"#).contains("form name"));
         assert!(err(r#"{"c": {"origins": ["https://a.com"], "orgins": []}}"#).contains("orgins"));
@@ -273,13 +283,25 @@ mod tests {
 
     #[test]
     fn origins_compare_in_canonical_form() {
-        assert_eq!(parse_origin("HTTPS://WWW.Example.com:443").as_deref(), Some("https://www.example.com"));
-        assert_eq!(parse_origin("http://localhost:80").as_deref(), Some("http://localhost"));
-        assert_eq!(parse_origin("http://127.0.0.1:3001").as_deref(), Some("http://127.0.0.1:3001"));
+        assert_eq!(
+            parse_origin("HTTPS://WWW.Example.com:443").as_deref(),
+            Some("https://www.example.com")
+        );
+        assert_eq!(
+            parse_origin("http://localhost:80").as_deref(),
+            Some("http://localhost")
+        );
+        assert_eq!(
+            parse_origin("http://127.0.0.1:3001").as_deref(),
+            Some("http://127.0.0.1:3001")
+        );
         assert_eq!(parse_origin("null"), None);
         assert_eq!(parse_origin("ftp://a.com"), None);
         assert_eq!(parse_origin("https://user@a.com"), None);
-        assert_eq!(origin_of_url("https://a.com/contact?x=1").as_deref(), Some("https://a.com"));
+        assert_eq!(
+            origin_of_url("https://a.com/contact?x=1").as_deref(),
+            Some("https://a.com")
+        );
         assert_eq!(origin_of_url("https://a.com"), Some("https://a.com".into()));
     }
 }

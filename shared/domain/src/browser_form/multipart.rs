@@ -18,11 +18,12 @@ pub fn fields(boundary: &str, body: &[u8]) -> Result<Vec<(String, String)>, Body
         if rest.starts_with(b"--") {
             return Ok(out);
         }
-        rest = rest
-            .strip_prefix(CRLF)
-            .ok_or(BodyError::Multipart("a boundary line does not end the line"))?;
-        let head_end =
-            find(rest, b"\r\n\r\n").ok_or(BodyError::Multipart("a part has no blank line after its headers"))?;
+        rest = rest.strip_prefix(CRLF).ok_or(BodyError::Multipart(
+            "a boundary line does not end the line",
+        ))?;
+        let head_end = find(rest, b"\r\n\r\n").ok_or(BodyError::Multipart(
+            "a part has no blank line after its headers",
+        ))?;
         let head = std::str::from_utf8(&rest[..head_end]).map_err(|_| BodyError::NotUtf8)?;
         let content_start = head_end + 4;
         let content_len = find(&rest[content_start..], &next_delimiter)
@@ -145,7 +146,11 @@ mod tests {
             b"--XyZ\r\n\r\n\r\nx\r\n--XyZ--",
             b"--XyZgarbage",
         ] {
-            assert!(fields("XyZ", b).is_err(), "{:?}", String::from_utf8_lossy(b));
+            assert!(
+                fields("XyZ", b).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(b)
+            );
         }
     }
 }

@@ -45,7 +45,9 @@ pub fn thank_you(back_to: Option<&str>) -> String {
         .unwrap_or_default();
     page(
         "Thank you",
-        &format!("<h1 id=\"crm-thank-you\">Thank you!</h1><p>We got your message and will be in touch.</p>{link}"),
+        &format!(
+            "<h1 id=\"crm-thank-you\">Thank you!</h1><p>We got your message and will be in touch.</p>{link}"
+        ),
     )
 }
 
@@ -86,6 +88,8 @@ mod tests {
     fn without_a_page_to_return_to_the_visitor_is_told_how() {
         assert!(problem("x", "y", "z", None).contains("Back button"));
         assert!(thank_you(None).contains("Thank you!"));
-        assert!(thank_you(Some("https://a.com/contact")).contains("href=\"https://a.com/contact\""));
+        assert!(
+            thank_you(Some("https://a.com/contact")).contains("href=\"https://a.com/contact\"")
+        );
     }
 }

@@ -223,7 +223,10 @@ mod tests {
         assert!(screen(&form, &with("3000")).is_ok());
         assert_eq!(screen(&form, &with("2999")), Err(Spam::TooFast));
         assert_eq!(screen(&form, &with("soon")), Err(Spam::TooFast));
-        assert_eq!(screen(&form, &pairs(&[("email", "a@b.co")])), Err(Spam::TooFast));
+        assert_eq!(
+            screen(&form, &pairs(&[("email", "a@b.co")])),
+            Err(Spam::TooFast)
+        );
         assert!(self::form("").min_fill_seconds == 0);
         assert!(screen(&self::form(""), &pairs(&[("email", "a@b.co")])).is_ok());
     }
@@ -251,8 +254,16 @@ mod tests {
     #[test]
     fn the_same_content_is_the_same_canonical_text() {
         let form = form("");
-        let a = screen(&form, &pairs(&[("email", "a@b.co"), ("_crm_fill_ms", "100")])).unwrap();
-        let b = screen(&form, &pairs(&[("email", "a@b.co"), ("_crm_fill_ms", "900")])).unwrap();
+        let a = screen(
+            &form,
+            &pairs(&[("email", "a@b.co"), ("_crm_fill_ms", "100")]),
+        )
+        .unwrap();
+        let b = screen(
+            &form,
+            &pairs(&[("email", "a@b.co"), ("_crm_fill_ms", "900")]),
+        )
+        .unwrap();
         assert_eq!(a.canonical, b.canonical);
     }
 }

@@ -17,7 +17,11 @@ pub enum Send {
 
 /// The form's URL: `{intake_base}/lead/form/{name}`.
 pub fn action(intake_base: &str, form: &FormConfig) -> String {
-    format!("{}/lead/form/{}", intake_base.trim_end_matches('/'), form.name)
+    format!(
+        "{}/lead/form/{}",
+        intake_base.trim_end_matches('/'),
+        form.name
+    )
 }
 
 pub fn snippet(form: &FormConfig, intake_base: &str, send: Send) -> String {
@@ -134,7 +138,9 @@ mod tests {
     #[test]
     fn the_snippet_uses_the_forms_names_and_widget() {
         let html = snippet(
-            &form(r#", "fields": {"email": "e\"x"}, "honeypot": "", "captcha": {"provider": "turnstile", "site_key": "0x4A"}"#),
+            &form(
+                r#", "fields": {"email": "e\"x"}, "honeypot": "", "captcha": {"provider": "turnstile", "site_key": "0x4A"}"#,
+            ),
             "https://api.example.com",
             Send::Fetch,
         );

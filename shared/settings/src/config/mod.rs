@@ -13,8 +13,8 @@ use std::time::Duration;
 pub use error::{ConfigError, Problem, SecretsLocation};
 pub use load::{ENV_PREFIX, required_setting_names, setting_names};
 pub use table::{
-    ActivityProperties, ContactProperties, DealProperties, FormSettings, LeadSettings, NotionSettings,
-    PropertyNames, RedriveSettings, SlackSettings, StaleSettings,
+    ActivityProperties, ContactProperties, DealProperties, FormSettings, LeadSettings,
+    NotionSettings, PropertyNames, RedriveSettings, SlackSettings, StaleSettings,
 };
 
 /// A deal stage that is announced in Slack, and the name of the Slack webhook (a key of

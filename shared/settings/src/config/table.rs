@@ -14,8 +14,7 @@ use crm_domain::schema::{self, Property, Source};
 use super::load::Values;
 use super::parse::{
     boolean, burst, burst_seconds, burst_threshold, captcha_timeout, concurrency, days, forms,
-    http_url, list, minutes,
-    notion_id, rate, routes, secrets_ttl, table_name, text, timezone,
+    http_url, list, minutes, notion_id, rate, routes, secrets_ttl, table_name, text, timezone,
 };
 
 /// One row of the table.

@@ -1,0 +1,150 @@
+//! Verifying a browser form's captcha token with its provider's siteverify API, on the
+//! request path with a short timeout: a token is single-use and expires in minutes, so
+//! it cannot wait for the worker. When the provider cannot answer, the lead is kept and
+//! marked unverified rather than lost (`docs/design.md`, "Browser forms").
+//!
+//! Both providers take the same form-encoded request (`secret`, `response`, `remoteip`)
+//! and answer `{"success": bool, "error-codes": [...]}`:
+//! Turnstile: <https://developers.cloudflare.com/turnstile/get-started/server-side-validation/>;
+//! hCaptcha: <https://docs.hcaptcha.com/#verify-the-user-response-server-side>.
+
+use std::time::Duration;
+
+use crm_domain::browser_form::CaptchaProvider;
+use crm_settings::FormSettings;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// What the provider said about a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// A person solved it.
+    Person,
+    /// Not a person's token (invalid, expired or already used), with the provider's codes.
+    NotAPerson(Vec<String>),
+    /// No answer that says either (unreachable, too slow, the provider's own error, or a
+    /// secret it does not know): the lead is kept, marked with this reason.
+    Unverified(String),
+}
+
+/// The siteverify client: one per process, its timeout the setting's.
+#[derive(Debug, Clone)]
+pub struct CaptchaVerifier {
+    http: reqwest::Client,
+    turnstile_url: String,
+    hcaptcha_url: String,
+    timeout: Duration,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    success: bool,
+    #[serde(default, rename = "error-codes")]
+    error_codes: Vec<String>,
+}
+
+/// Codes that say the request, not the token, was wrong: our secret or site key. The
+/// visitor is not a bot for it, so the lead is kept, and the log says what to fix.
+const OUR_MISTAKES: &[&str] = &[
+    "missing-input-secret",
+    "invalid-input-secret",
+    "sitekey-secret-mismatch",
+    "invalid-or-already-seen-secret",
+    "bad-request",
+];
+
+impl CaptchaVerifier {
+    pub fn new(settings: &FormSettings) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: crm_http::builder()
+                .timeout(settings.captcha_timeout)
+                .build()?,
+            turnstile_url: settings.turnstile_verify_url.clone(),
+            hcaptcha_url: settings.hcaptcha_verify_url.clone(),
+            timeout: settings.captcha_timeout,
+        })
+    }
+
+    /// Asks `provider` whether `token` is a person's. Never fails: what cannot be
+    /// decided is [`Verdict::Unverified`] with the reason.
+    pub async fn verify(
+        &self,
+        provider: CaptchaProvider,
+        secret: &SecretString,
+        site_key: &str,
+        token: &str,
+        remote_ip: Option<&str>,
+    ) -> Verdict {
+        let url = match provider {
+            CaptchaProvider::Turnstile => &self.turnstile_url,
+            CaptchaProvider::Hcaptcha => &self.hcaptcha_url,
+        };
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("secret", secret.expose_secret())
+            .append_pair("response", token);
+        if let Some(ip) = remote_ip {
+            form.append_pair("remoteip", ip);
+        }
+        if provider == CaptchaProvider::Hcaptcha {
+            // hCaptcha then also checks that the token came from this form's widget.
+            form.append_pair("sitekey", site_key);
+        }
+        let sent = self
+            .http
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.finish())
+            .send()
+            .await;
+        let provider = provider.as_str();
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) if e.is_timeout() => {
+                return Verdict::Unverified(format!(
+                    "{provider} did not answer within {} ms",
+                    self.timeout.as_millis()
+                ));
+            }
+            Err(e) => {
+                return Verdict::Unverified(format!(
+                    "{provider} could not be reached ({})",
+                    crate::telemetry::cause_chain(&e)
+                ));
+            }
+        };
+        let status = response.status();
+        if !status.is_success() {
+            return Verdict::Unverified(format!("{provider} answered HTTP {}", status.as_u16()));
+        }
+        let answer: Answer = match response.json().await {
+            Ok(a) => a,
+            Err(e) if e.is_timeout() => {
+                return Verdict::Unverified(format!(
+                    "{provider} did not answer within {} ms",
+                    self.timeout.as_millis()
+                ));
+            }
+            Err(_) => {
+                return Verdict::Unverified(format!(
+                    "{provider} answered something other than its JSON"
+                ));
+            }
+        };
+        if answer.success {
+            return Verdict::Person;
+        }
+        let codes = answer.error_codes;
+        if let Some(code) = codes.iter().find(|c| OUR_MISTAKES.contains(&c.as_str())) {
+            tracing::error!(
+                provider,
+                code = %code,
+                "the captcha provider refused our request, not the visitor: check captcha_secrets and the form's site_key"
+            );
+            return Verdict::Unverified(format!("{provider} refused the secret ({code})"));
+        }
+        if codes.iter().any(|c| c == "internal-error") {
+            return Verdict::Unverified(format!("{provider} had an internal error"));
+        }
+        Verdict::NotAPerson(codes)
+    }
+}

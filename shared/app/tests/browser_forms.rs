@@ -1,0 +1,621 @@
+//! Browser forms through the real intake handler (as API Gateway invokes it), the
+//! store, the worker and the Notion emulator; captchas against a local siteverify
+//! double. What a visitor's browser sees, and what reaches Notion — once, or not at all.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Harness, text};
+use crm_app::intake::inbox_id;
+use crm_domain::Clock;
+use crm_testkit::captcha::CaptchaDouble;
+use lambda_http::{Body, Response};
+use serde_json::{Value, json};
+
+const SITE: &str = "http://127.0.0.1:8081";
+const IP: &str = "203.0.113.24";
+
+fn forms(extra: &str) -> String {
+    format!(
+        r#"{{
+        "contact": {{"origins": ["{SITE}"], "thank_you": "{SITE}/thanks.html"}},
+        "quote": {{"origins": ["{SITE}"], "fields": {{"email": "your-email", "message": "details"}},
+                   "min_fill_seconds": 3, "per_ip_per_minute": 0}},
+        "plain": {{"origins": ["https://www.example.com"]}}
+        {extra}
+    }}"#
+    )
+}
+
+struct Seen {
+    status: u16,
+    headers: lambda_http::http::HeaderMap,
+    body: String,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+fn seen(response: Response<Body>) -> Seen {
+    let body: &[u8] = response.body().as_ref();
+    Seen {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: String::from_utf8_lossy(body).into_owned(),
+    }
+}
+
+/// What a browser sends with a plain post from a page of `origin`.
+fn from_page(origin: &str, content_type: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("origin", origin.to_owned()),
+        ("referer", format!("{origin}/contact.html")),
+        ("content-type", content_type.to_owned()),
+        (
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8".into(),
+        ),
+    ]
+}
+
+/// What `fetch()` with JSON sends.
+fn from_fetch(origin: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("origin", origin.to_owned()),
+        ("content-type", "application/json".into()),
+        ("accept", "application/json".into()),
+    ]
+}
+
+const URLENCODED: &str = "application/x-www-form-urlencoded";
+
+async fn post(h: &Harness, form: &str, headers: &[(&str, String)], body: &str) -> Seen {
+    seen(
+        h.browser(
+            "POST",
+            &format!("/lead/form/{form}"),
+            headers,
+            body.as_bytes(),
+            IP,
+        )
+        .await,
+    )
+}
+
+async fn with_forms(extra: &str) -> Harness {
+    let mut h = Harness::new().await;
+    h.use_forms(&forms(extra), None);
+    h
+}
+
+async fn process_all(h: &Harness) {
+    let ids = h.pending_ids().await;
+    assert!(h.run_worker(&ids).await.is_empty(), "every lead processed");
+}
+
+#[tokio::test]
+async fn a_plain_post_lands_once_and_the_browser_goes_to_the_thank_you_page() {
+    let h = with_forms("").await;
+    let body = "email=Ann%40Example.com&name=Ann+M%C3%BCller&company=Acme&message=Call+me&budget=5k\
+                &_gotcha=&submission_id=view-1&_crm_fill_ms=6000&utm_source=newsletter";
+    let first = post(&h, "contact", &from_page(SITE, URLENCODED), body).await;
+    assert_eq!(first.status, 303, "{}", first.body);
+    assert_eq!(
+        first.header("location"),
+        Some("http://127.0.0.1:8081/thanks.html")
+    );
+    // The browser sent it twice (a double click): one lead.
+    let again = post(&h, "contact", &from_page(SITE, URLENCODED), body).await;
+    assert_eq!(again.status, 303);
+    assert_eq!(h.pending_ids().await, [inbox_id("form:contact:view-1")]);
+    process_all(&h).await;
+
+    let contacts = h.contacts();
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(text(&contacts[0], "Email"), "ann@example.com");
+    assert_eq!(text(&contacts[0], "Name"), "Ann Müller");
+    assert_eq!(text(&contacts[0], "Source"), "newsletter");
+    let activities = h.activities();
+    assert_eq!(activities.len(), 1);
+    let details = text(&activities[0], "Details");
+    assert!(details.starts_with("Call me\n\nBudget: 5k\n"), "{details}");
+    assert!(details.contains("Form: form:contact"), "{details}");
+    assert!(
+        !details.contains("_crm_fill_ms") && !details.contains("_gotcha"),
+        "{details}"
+    );
+}
+
+#[tokio::test]
+async fn a_fetch_gets_json_with_cors_for_its_origin_and_its_preflight_passes() {
+    let h = with_forms("").await;
+    let preflight = seen(
+        h.browser(
+            "OPTIONS",
+            "/lead/form/contact",
+            &[
+                ("origin", SITE.into()),
+                ("access-control-request-method", "POST".into()),
+                (
+                    "access-control-request-headers",
+                    "content-type,accept".into(),
+                ),
+            ],
+            b"",
+            IP,
+        )
+        .await,
+    );
+    assert_eq!(preflight.status, 204);
+    assert_eq!(preflight.header("access-control-allow-origin"), Some(SITE));
+    assert_eq!(
+        preflight.header("access-control-allow-methods"),
+        Some("POST")
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-headers"),
+        Some("content-type, accept")
+    );
+    assert!(
+        preflight
+            .header("vary")
+            .is_some_and(|v| v.contains("Origin"))
+    );
+
+    let body =
+        json!({"email": "bo@example.com", "name": "Bo", "submission_id": "view-2"}).to_string();
+    let answer = post(&h, "contact", &from_fetch(SITE), &body).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    assert_eq!(answer.header("access-control-allow-origin"), Some(SITE));
+    assert_eq!(
+        answer.json(),
+        json!({"status": "accepted", "submission_id": "view-2"})
+    );
+    let again = post(&h, "contact", &from_fetch(SITE), &body).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["status"], "duplicate");
+
+    // A field problem reaches the page's script too, with CORS so it can read it.
+    let bad = post(
+        &h,
+        "contact",
+        &from_fetch(SITE),
+        r#"{"email": "bo@example"}"#,
+    )
+    .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.header("access-control-allow-origin"), Some(SITE));
+    assert_eq!(bad.json()["error"], "invalid_email");
+    assert!(
+        bad.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("domain with a dot")
+    );
+    process_all(&h).await;
+    assert_eq!(h.contacts().len(), 1);
+}
+
+#[tokio::test]
+async fn a_page_from_another_origin_is_refused_and_nothing_is_kept() {
+    let h = with_forms("").await;
+    let body = "email=eve%40example.com";
+    for (headers, why) in [
+        (
+            from_page("http://127.0.0.1:9999", URLENCODED),
+            "another port",
+        ),
+        (
+            from_page("https://evil.example", URLENCODED),
+            "another site",
+        ),
+        (
+            vec![("content-type", URLENCODED.into())],
+            "no origin, no referer",
+        ),
+        (
+            from_page("https://www.example.com", URLENCODED),
+            "another form's origin",
+        ),
+    ] {
+        let answer = post(&h, "contact", &headers, body).await;
+        assert_eq!(answer.status, 403, "{why}");
+        assert_eq!(answer.header("access-control-allow-origin"), None, "{why}");
+        assert!(
+            answer.body.contains("cannot be sent from this site"),
+            "{why}: {}",
+            answer.body
+        );
+    }
+    // The Referer stands in for a missing Origin.
+    let by_referer = post(
+        &h,
+        "contact",
+        &[
+            ("referer", format!("{SITE}/contact.html")),
+            ("content-type", URLENCODED.into()),
+        ],
+        "email=ref%40example.com",
+    )
+    .await;
+    assert_eq!(by_referer.status, 303);
+    let preflight = seen(
+        h.browser(
+            "OPTIONS",
+            "/lead/form/contact",
+            &[("origin", "https://evil.example".into())],
+            b"",
+            IP,
+        )
+        .await,
+    );
+    assert_eq!(preflight.status, 403);
+    assert_eq!(preflight.header("access-control-allow-origin"), None);
+    assert_eq!(h.pending_ids().await.len(), 1, "only the one from the site");
+}
+
+#[tokio::test]
+async fn spam_is_answered_like_success_and_never_kept() {
+    let h = with_forms("").await;
+    let honeypot = post(
+        &h,
+        "contact",
+        &from_page(SITE, URLENCODED),
+        "email=bot%40example.com&_gotcha=http%3A%2F%2Fspam.example",
+    )
+    .await;
+    assert_eq!(honeypot.status, 303);
+    assert_eq!(
+        honeypot.header("location"),
+        Some("http://127.0.0.1:8081/thanks.html")
+    );
+    let by_fetch = post(
+        &h,
+        "contact",
+        &from_fetch(SITE),
+        r#"{"email": "bot@example.com", "_gotcha": "x"}"#,
+    )
+    .await;
+    assert_eq!(by_fetch.status, 202);
+    assert_eq!(by_fetch.json()["status"], "accepted");
+    // The quote form wants three seconds of filling in.
+    let quick = post(
+        &h,
+        "quote",
+        &from_page(SITE, URLENCODED),
+        "your-email=fast%40example.com&_crm_fill_ms=800",
+    )
+    .await;
+    assert_eq!(quick.status, 200, "the built-in thank-you page");
+    assert!(quick.body.contains("Thank you!"));
+    let untimed = post(
+        &h,
+        "quote",
+        &from_page(SITE, URLENCODED),
+        "your-email=fast%40example.com",
+    )
+    .await;
+    assert_eq!(untimed.status, 200);
+    assert!(h.pending_ids().await.is_empty(), "no spam in the inbox");
+
+    let person = post(
+        &h,
+        "quote",
+        &from_page(SITE, URLENCODED),
+        "your-email=slow%40example.com&details=A+quote+please&_crm_fill_ms=9000",
+    )
+    .await;
+    assert_eq!(person.status, 200);
+    assert!(
+        person
+            .body
+            .contains("href=\"http://127.0.0.1:8081/contact.html\""),
+        "back to the form"
+    );
+    process_all(&h).await;
+    assert_eq!(h.contacts().len(), 1);
+    assert!(text(&h.activities()[0], "Details").starts_with("A quote please"));
+}
+
+#[tokio::test]
+async fn a_visitor_reads_in_words_what_to_fix() {
+    let h = with_forms("").await;
+    let missing = post(&h, "contact", &from_page(SITE, URLENCODED), "name=Ann").await;
+    assert_eq!(missing.status, 422);
+    assert!(
+        missing
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        missing.body.contains("Please enter your email address"),
+        "{}",
+        missing.body
+    );
+    assert!(missing.body.contains("data-code=\"missing_email\""));
+    assert!(
+        missing
+            .body
+            .contains("href=\"http://127.0.0.1:8081/contact.html\""),
+        "a way back"
+    );
+    let invalid = post(
+        &h,
+        "contact",
+        &from_page(SITE, URLENCODED),
+        "email=ann%40example",
+    )
+    .await;
+    assert_eq!(invalid.status, 422);
+    assert!(invalid.body.contains("does not look like an email address"));
+
+    let boundary = "----formdata7MA4YWxkTrZu0gW";
+    let multipart = |parts: &[(&str, Option<&str>, &str)]| {
+        let mut b = String::new();
+        for (name, file, value) in parts {
+            b += &format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"");
+            if let Some(f) = file {
+                b += &format!("; filename=\"{f}\"\r\nContent-Type: application/pdf");
+            }
+            b += &format!("\r\n\r\n{value}\r\n");
+        }
+        b + &format!("--{boundary}--\r\n")
+    };
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    let with_file = post(
+        &h,
+        "contact",
+        &from_page(SITE, &ct),
+        &multipart(&[
+            ("email", None, "cv@example.com"),
+            ("resume", Some("cv.pdf"), "%PDF-1.7"),
+        ]),
+    )
+    .await;
+    assert_eq!(with_file.status, 422);
+    assert!(
+        with_file.body.contains("takes no files"),
+        "{}",
+        with_file.body
+    );
+    assert!(
+        with_file.body.contains("&quot;resume&quot;"),
+        "names the field"
+    );
+    let text_only = post(
+        &h,
+        "contact",
+        &from_page(SITE, &ct),
+        &multipart(&[
+            ("email", None, "mp@example.com"),
+            ("message", None, "Line 1\r\nLine 2"),
+        ]),
+    )
+    .await;
+    assert_eq!(text_only.status, 303, "{}", text_only.body);
+
+    let plain_text = post(
+        &h,
+        "contact",
+        &from_page(SITE, "text/plain"),
+        "email=a@b.co",
+    )
+    .await;
+    assert_eq!(plain_text.status, 415);
+    let big = format!("email=big%40example.com&message={}", "x".repeat(70_000));
+    assert_eq!(
+        post(&h, "contact", &from_page(SITE, URLENCODED), &big)
+            .await
+            .status,
+        413
+    );
+    let unknown = post(&h, "nope", &from_page(SITE, URLENCODED), "email=a%40b.co").await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(
+        h.pending_ids().await.len(),
+        1,
+        "only the text-only multipart"
+    );
+}
+
+#[tokio::test]
+async fn an_address_over_its_limit_is_told_to_wait_and_others_are_not() {
+    let h = with_forms("").await;
+    let send = |ip: &'static str, n: usize| {
+        let h = &h;
+        async move {
+            let body = format!("email=lead{n}%40example.com&submission_id={ip}-{n}");
+            seen(
+                h.browser(
+                    "POST",
+                    "/lead/form/contact",
+                    &from_page(SITE, URLENCODED),
+                    body.as_bytes(),
+                    ip,
+                )
+                .await,
+            )
+        }
+    };
+    // Into a fresh minute, so all eleven fall in one window.
+    let into = h.clock.now().as_millis().rem_euclid(60_000);
+    h.clock
+        .advance(Duration::from_millis((60_000 - into) as u64 + 1));
+    for n in 0..10 {
+        assert_eq!(send("198.51.100.7", n).await.status, 303, "submission {n}");
+    }
+    let over = send("198.51.100.7", 10).await;
+    assert_eq!(over.status, 429);
+    assert_eq!(over.header("retry-after"), Some("60"));
+    assert!(over.body.contains("wait a minute"), "{}", over.body);
+    assert_eq!(send("198.51.100.8", 0).await.status, 303, "another address");
+    h.clock.advance(Duration::from_secs(60));
+    assert_eq!(
+        send("198.51.100.7", 11).await.status,
+        303,
+        "the next minute"
+    );
+    assert_eq!(h.pending_ids().await.len(), 12);
+}
+
+fn captcha_forms(double_site_key: &str) -> String {
+    format!(
+        r#", "human": {{"origins": ["{SITE}"], "thank_you": "{SITE}/thanks.html",
+              "captcha": {{"provider": "turnstile", "site_key": "{double_site_key}"}}}},
+            "hhuman": {{"origins": ["{SITE}"], "thank_you": "{SITE}/thanks.html",
+              "captcha": {{"provider": "hcaptcha", "site_key": "{double_site_key}"}}}}"#
+    )
+}
+
+#[tokio::test]
+async fn a_captcha_token_is_verified_once_and_a_refused_one_keeps_nothing() {
+    let double = CaptchaDouble::start().await;
+    let mut h = Harness::new().await;
+    h.use_forms(
+        &forms(&captcha_forms(crm_testkit::captcha::SITE_KEY)),
+        Some((&double, Duration::from_secs(2))),
+    );
+    for form in ["human", "hhuman"] {
+        let field = if form == "human" {
+            "cf-turnstile-response"
+        } else {
+            "h-captcha-response"
+        };
+        let token = double.issue();
+        let body = format!("email={form}%40example.com&{field}={token}");
+        let ok = post(&h, form, &from_page(SITE, URLENCODED), &body).await;
+        assert_eq!(ok.status, 303, "{form}");
+        let call = double.calls().pop().unwrap();
+        assert_eq!(call["response"], token);
+        assert_eq!(call["remoteip"], IP, "the visitor's address goes along");
+        // The same token again (a replayed post): the provider says it is spent.
+        let replayed = format!("email=other-{form}%40example.com&{field}={token}");
+        assert_eq!(
+            post(&h, form, &from_page(SITE, URLENCODED), &replayed)
+                .await
+                .status,
+            303
+        );
+        let forged = format!("email=bot-{form}%40example.com&{field}=XXXX.forged");
+        assert_eq!(
+            post(&h, form, &from_page(SITE, URLENCODED), &forged)
+                .await
+                .status,
+            303
+        );
+        let none = format!("email=none-{form}%40example.com");
+        assert_eq!(
+            post(&h, form, &from_page(SITE, URLENCODED), &none)
+                .await
+                .status,
+            303
+        );
+    }
+    assert_eq!(double.calls().len(), 6, "no call without a token");
+    process_all(&h).await;
+    let mut emails: Vec<String> = h.contacts().iter().map(|c| text(c, "Email")).collect();
+    emails.sort();
+    assert_eq!(emails, ["hhuman@example.com", "human@example.com"]);
+    for a in h.activities() {
+        assert!(!text(&a, "Details").contains("unverified"));
+    }
+}
+
+#[tokio::test]
+async fn a_provider_too_slow_or_down_keeps_the_lead_marked_unverified() {
+    let double = CaptchaDouble::start().await;
+    let mut h = Harness::new().await;
+    h.use_forms(
+        &forms(&captcha_forms(crm_testkit::captcha::SITE_KEY)),
+        Some((&double, Duration::from_millis(500))),
+    );
+    double.set_delay(Duration::from_secs(3));
+    let token = double.issue();
+    let slow = post(
+        &h,
+        "human",
+        &from_page(SITE, URLENCODED),
+        &format!("email=slow%40example.com&cf-turnstile-response={token}"),
+    )
+    .await;
+    assert_eq!(slow.status, 303);
+    double.set_delay(Duration::ZERO);
+    double.set_status(Some(502));
+    let token = double.issue();
+    let down = post(
+        &h,
+        "human",
+        &from_page(SITE, URLENCODED),
+        &format!("email=down%40example.com&cf-turnstile-response={token}"),
+    )
+    .await;
+    assert_eq!(down.status, 303);
+    process_all(&h).await;
+    assert_eq!(h.contacts().len(), 2, "both kept");
+    let mut details: Vec<String> = h.activities().iter().map(|a| text(a, "Details")).collect();
+    details.sort();
+    assert!(
+        details[0].contains("captcha unverified: turnstile answered HTTP 502"),
+        "{}",
+        details[0]
+    );
+    assert!(
+        details[1].contains("captcha unverified: turnstile did not answer within 500 ms"),
+        "{}",
+        details[1]
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_captcha_secret_keeps_leads_and_says_what_to_fix() {
+    let double = CaptchaDouble::start().await;
+    let mut secret = common::default_secret();
+    secret["captcha_secrets"] = json!({"turnstile": "0x-not-the-widgets-secret"});
+    let mut h = Harness::with_secrets(secret).await;
+    h.use_forms(
+        &forms(&captcha_forms(crm_testkit::captcha::SITE_KEY)),
+        Some((&double, Duration::from_secs(2))),
+    );
+    let token = double.issue();
+    let answer = post(
+        &h,
+        "human",
+        &from_page(SITE, URLENCODED),
+        &format!("email=kept%40example.com&cf-turnstile-response={token}"),
+    )
+    .await;
+    assert_eq!(answer.status, 303);
+    // hCaptcha has no secret at all in this deployment.
+    let token = double.issue();
+    let no_secret = post(
+        &h,
+        "hhuman",
+        &from_page(SITE, URLENCODED),
+        &format!("email=also-kept%40example.com&h-captcha-response={token}"),
+    )
+    .await;
+    assert_eq!(no_secret.status, 303);
+    process_all(&h).await;
+    let mut details: Vec<String> = h.activities().iter().map(|a| text(a, "Details")).collect();
+    details.sort();
+    assert!(
+        details[0].contains("captcha unverified: no secret for hcaptcha is configured"),
+        "{}",
+        details[0]
+    );
+    assert!(
+        details[1]
+            .contains("captcha unverified: turnstile refused the secret (invalid-input-secret)"),
+        "{}",
+        details[1]
+    );
+}
