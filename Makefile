@@ -21,7 +21,7 @@ test: test-deps ## install what the tests need, check format and lints, run ever
 	# again with the emulator switched to the other answer.
 	infra/isolated.sh infra/test-servers.sh run bash -c '$(CARGO) test --workspace --locked --offline && NOTION_EMULATOR_TEXT_CASE=insensitive $(CARGO) test -p crm-app --locked --offline'
 
-test-deps: ## install DynamoDB Local, moto_server and the official Notion SDK if missing
+test-deps: ## install DynamoDB Local, moto_server, headless Chromium + chromedriver and the official Notion SDK if missing
 	infra/test-servers.sh install
 	@if [ -d $(SDK_CHECK)/node_modules/@notionhq/client ]; then \
 	  echo "test-deps: Notion SDK already installed in $(SDK_CHECK)"; \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, starts and stops the real servers the tests run against:
 #   DynamoDB Local (AWS's engine, from the npm package amplify-dynamodb-simulator) and
-#   moto_server (Secrets Manager).
+#   moto_server (Secrets Manager); installs headless Chromium and chromedriver (Debian's
+#   chromium and chromium-driver), which the browser tests start themselves.
 #
 # Usage:
 #   infra/test-servers.sh install        install what is missing (idempotent)
@@ -61,10 +62,21 @@ install_dynamodb_local() {
   rm -rf "$tmp"
 }
 
+install_chromium() {
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+    log "chromium and chromedriver already installed"
+    return
+  fi
+  log "installing Debian's chromium and chromium-driver (the browser tests drive them)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    chromium chromium-driver >/dev/null
+}
+
 install() {
   mkdir -p "$SERVERS_DIR"
   install_moto
   install_dynamodb_local
+  install_chromium
 }
 
 wait_http() { # url seconds

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// Port for the intake and webhook endpoints (0 picks a free one).
     #[arg(long, default_value_t = 3000)]
     port: u16,
+    /// Port of the demo site with a browser form (another origin than the intake; 0
+    /// picks a free one). Served with the built-in emulator only.
+    #[arg(long, default_value_t = 3001)]
+    demo_port: u16,
     /// Where the SQLite store lives.
     #[arg(long, default_value = ".crm-local")]
     data: PathBuf,
@@ -70,6 +74,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
     let base = format!("http://{}", listener.local_addr()?);
+    let mut demo = None;
 
     // Keep the emulator and the Slack console alive for the whole run.
     let mut _emulator = None;
@@ -91,6 +96,11 @@ pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             let ws = emulator.seed_crm(StageKind::Status);
             workspace = Some(ws.clone());
             let slack = SlackReceiver::start(0, true).await?;
+            let demo_listener =
+                tokio::net::TcpListener::bind(("127.0.0.1", args.demo_port)).await?;
+            let demo_origin = format!("http://{}", demo_listener.local_addr()?);
+            let forms = crate::demo::form_toml(&demo_origin);
+            demo = Some((demo_listener, demo_origin));
             let toml = format!(
                 r#"
 table_name = "local"
@@ -107,6 +117,8 @@ notion_token = "{DEFAULT_TOKEN}"
 form_secrets = {{ own = "{LOCAL_FORM_SECRET}" }}
 slack_webhooks = {{ won = "{}", lost = "{}", negotiation = "{}", digest = "{}" }}
 slack_bot_token = "{LOCAL_BOT_TOKEN}"
+
+{forms}
 "#,
                 ws.contacts_data_source_id,
                 ws.deals_data_source_id,
@@ -134,6 +146,20 @@ slack_bot_token = "{LOCAL_BOT_TOKEN}"
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = SqliteStore::open(&args.data.join("crm.sqlite"), Arc::clone(&clock))?;
     let notion_url = settings.notion.base_url.clone();
+    let demo_page = match (demo, settings.forms.forms.get(crate::demo::FORM)) {
+        (Some((listener, origin)), Some(form)) => {
+            let site = crate::demo::router(form, &base);
+            tokio::spawn(async move { axum::serve(listener, site).await });
+            Some(format!("{origin}/"))
+        }
+        _ => None,
+    };
+    let forms: serde_json::Map<String, serde_json::Value> = settings
+        .forms
+        .forms
+        .keys()
+        .map(|name| (name.clone(), json!(format!("{base}/lead/form/{name}"))))
+        .collect();
     let app = Arc::new(build(settings, secrets, store, clock)?);
 
     tokio::spawn(work_loop(Arc::clone(&app)));
@@ -143,11 +169,18 @@ slack_bot_token = "{LOCAL_BOT_TOKEN}"
     let router = Router::new()
         .route("/lead", post(intake))
         .route("/lead/{provider}", post(intake))
+        .route("/lead/form/{form}", post(intake).options(intake))
         .route("/notion/webhook", post(webhook))
         .route("/digest", post(digest))
         .route("/inbox", get(inbox))
         .with_state(Arc::clone(&app));
-    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
 
     if let Some(emulator) = &_emulator {
         // Locally, the operator is the one starting the emulator's subscription.
@@ -164,6 +197,8 @@ slack_bot_token = "{LOCAL_BOT_TOKEN}"
             "webhook": format!("{base}/notion/webhook"),
             "digest": format!("{base}/digest"),
             "inbox": format!("{base}/inbox"),
+            "forms": forms,
+            "demo_page": demo_page,
             "notion": notion_url,
             "form_secret": if _emulator.is_some() { Some(LOCAL_FORM_SECRET) } else { None },
             "workspace": workspace,
@@ -173,6 +208,9 @@ slack_bot_token = "{LOCAL_BOT_TOKEN}"
         println!(
             "Try: $(CRM_FORM_SECRET={LOCAL_FORM_SECRET} cargo run -q -p crm-cli -- sign --curl {base}/lead '{{\"email\":\"ann@example.com\",\"name\":\"Ann\",\"message\":\"Hello\"}}')"
         );
+        if let Some(page) = &demo_page {
+            println!("Or open {page} and send its form from a browser.");
+        }
     }
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
@@ -205,6 +243,7 @@ fn build(
 
 async fn intake(
     State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -212,7 +251,7 @@ async fn intake(
 ) -> Response {
     from_lambda(
         app.intake
-            .handle(to_lambda(method, uri, headers, body))
+            .handle(to_lambda(method, uri, headers, body, Some(peer)))
             .await,
     )
 }
@@ -226,7 +265,7 @@ async fn webhook(
 ) -> Response {
     from_lambda(
         app.webhook
-            .handle(to_lambda(method, uri, headers, body))
+            .handle(to_lambda(method, uri, headers, body, None))
             .await,
     )
 }

@@ -1,54 +1,18 @@
 //! `crm serve` with no config: the whole product on 127.0.0.1 against the built-in
 //! Notion emulator, Slack printed to the console.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::LocalProduct;
 use crm_domain::intake::own;
-use crm_testkit::Running;
 use serde_json::{Value, json};
-
-fn wait_for_line(
-    lines: &mpsc::Receiver<String>,
-    what: &str,
-    pred: impl Fn(&str) -> bool,
-) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match lines.recv_timeout(left) {
-            Ok(line) if pred(&line) => return line,
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    panic!("no {what} on the server's output");
-}
 
 #[tokio::test]
 async fn a_lead_and_a_won_deal_go_through_the_local_product() {
-    let data = std::env::temp_dir().join(format!("crm-serve-{}", std::process::id()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crm"))
-        .args(["serve", "--port", "0", "--data"])
-        .arg(&data)
-        .env_remove("CRM_CONFIG_FILE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start crm serve");
-    let stdout = child.stdout.take().unwrap();
-    let _server = Running(child);
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let banner = wait_for_line(&lines, "startup line", |l| l.starts_with('{'));
-    let info: Value = serde_json::from_str(&banner).unwrap();
+    let product = LocalProduct::start("serve");
+    let info = &product.info;
     let intake = info["intake"].as_str().unwrap().to_owned();
     let notion = info["notion"].as_str().unwrap().to_owned();
     let secret = info["form_secret"].as_str().unwrap().to_owned();
@@ -131,7 +95,7 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
         "won",
     )
     .await;
-    let posted = wait_for_line(&lines, "Slack message", |l| l.starts_with("[slack:won]"));
+    let posted = product.wait_for_line("Slack message", |l| l.starts_with("[slack:won]"));
     assert!(posted.contains("Lead → Won: Local deal"), "{posted}");
 
     // A deal Dana owns reaches negotiation: the channel post mentions her (the local
@@ -147,13 +111,10 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
     )
     .await;
     // The channel first, then the DM.
-    let channel = wait_for_line(&lines, "the negotiation post", |l| {
+    let channel = product.wait_for_line("the negotiation post", |l| {
         l.starts_with("[slack:negotiation]")
     });
     assert!(channel.contains("<@U_DANA>"), "{channel}");
-    let dm = wait_for_line(&lines, "a DM to Dana", |l| {
-        l.starts_with("[slack:dm @dana]")
-    });
+    let dm = product.wait_for_line("a DM to Dana", |l| l.starts_with("[slack:dm @dana]"));
     assert!(dm.contains("Proposal → Negotiation: Dana"), "{dm}");
-    let _ = std::fs::remove_dir_all(&data);
 }

@@ -92,3 +92,36 @@ fn no_lambda_function_links_sqlite() {
         assert!(!tree.contains("rusqlite"), "{function} links SQLite");
     }
 }
+
+/// The browser forms' CORS is the function's, per form: API Gateway must route the
+/// preflight to it rather than answer it itself, and must reach it within its timeout
+/// even when the captcha provider takes all the time it is given.
+#[test]
+fn browser_forms_reach_the_intake_with_their_preflight_and_in_time() {
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml"))
+            .unwrap();
+    let (_, api) = template.split_once("  IntakeApi:\n").unwrap();
+    let api = &api[..api.find("\n  DigestFailedAlarm:").unwrap()];
+    assert!(
+        !api.contains("CorsConfiguration"),
+        "an HTTP API with CorsConfiguration answers every preflight itself, with one list of origins for all forms"
+    );
+    let (_, intake) = template.split_once("Binary: lead-intake\n").unwrap();
+    let intake = &intake[..intake.find("\n  NotionWebhookFunction:").unwrap()];
+    for method in ["POST", "OPTIONS"] {
+        assert!(
+            intake.contains(&format!(
+                "Path: /lead/form/{{form}}\n            Method: {method}"
+            )),
+            "no {method} route for /lead/form/{{form}}"
+        );
+    }
+    assert!(template.contains("CRM_BROWSER_FORMS: !Ref BrowserForms"));
+    let timeout = std::time::Duration::from_secs(timeout_of("lead-intake"));
+    let captcha = std::time::Duration::from_millis(crm_settings::MAX_CAPTCHA_TIMEOUT_MS);
+    assert!(
+        captcha * 2 <= timeout,
+        "a captcha may take {captcha:?}; the intake has {timeout:?}"
+    );
+}

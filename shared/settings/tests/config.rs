@@ -279,3 +279,43 @@ fn default_property_names_are_the_schema_tables() {
         }
     }
 }
+
+#[test]
+fn browser_forms_come_as_json_or_as_toml_tables_and_mistakes_name_the_form() {
+    let s = Settings::load(None, complete_env()).unwrap();
+    assert!(s.forms.forms.is_empty(), "no browser forms by default");
+    assert_eq!(s.forms.captcha_timeout, std::time::Duration::from_secs(3));
+
+    let json = r#"{"contact": {"origins": ["https://www.example.com"], "min_fill_seconds": 2}}"#;
+    let s = Settings::load(None, with(complete_env(), "CRM_BROWSER_FORMS", json)).unwrap();
+    assert_eq!(
+        s.forms.forms["contact"].origins,
+        ["https://www.example.com"]
+    );
+    assert_eq!(s.forms.forms["contact"].min_fill_seconds, 2);
+
+    let toml = format!(
+        "{LOCAL_TOML}\n[browser_forms.contact]\norigins = [\"https://www.example.com\"]\nthank_you = \"https://www.example.com/thanks\"\n[browser_forms.contact.captcha]\nprovider = \"turnstile\"\nsite_key = \"0x4AAA\"\n"
+    );
+    let s = Settings::load(Some(("crm.toml", &toml)), Vec::new()).unwrap();
+    let form = &s.forms.forms["contact"];
+    assert_eq!(
+        form.thank_you.as_deref(),
+        Some("https://www.example.com/thanks")
+    );
+    assert_eq!(form.captcha.as_ref().unwrap().site_key, "0x4AAA");
+
+    let bad = r#"{"contact": {"origins": ["www.example.com"]}}"#;
+    let err = Settings::load(None, with(complete_env(), "CRM_BROWSER_FORMS", bad)).unwrap_err();
+    assert!(err.mentions("CRM_BROWSER_FORMS"), "{err}");
+    assert!(
+        err.to_string().contains("form \"contact\": origins"),
+        "{err}"
+    );
+    let err = Settings::load(
+        None,
+        with(complete_env(), "CRM_CAPTCHA_TIMEOUT_MS", "60000"),
+    )
+    .unwrap_err();
+    assert!(err.mentions("CRM_CAPTCHA_TIMEOUT_MS"), "{err}");
+}

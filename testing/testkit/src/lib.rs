@@ -2,6 +2,7 @@
 //! local servers `make test` starts, retry timings that keep them fast, the variables a
 //! deployed function gets, and a child process that is stopped by its PID.
 
+pub mod browser;
 pub mod captcha;
 mod throttle;
 

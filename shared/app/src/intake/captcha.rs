@@ -79,21 +79,24 @@ impl CaptchaVerifier {
             CaptchaProvider::Turnstile => &self.turnstile_url,
             CaptchaProvider::Hcaptcha => &self.hcaptcha_url,
         };
-        let mut form = form_urlencoded::Serializer::new(String::new());
-        form.append_pair("secret", secret.expose_secret())
-            .append_pair("response", token);
-        if let Some(ip) = remote_ip {
-            form.append_pair("remoteip", ip);
-        }
-        if provider == CaptchaProvider::Hcaptcha {
-            // hCaptcha then also checks that the token came from this form's widget.
-            form.append_pair("sitekey", site_key);
-        }
+        let body = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("secret", secret.expose_secret())
+                .append_pair("response", token);
+            if let Some(ip) = remote_ip {
+                form.append_pair("remoteip", ip);
+            }
+            if provider == CaptchaProvider::Hcaptcha {
+                // hCaptcha then also checks that the token came from this form's widget.
+                form.append_pair("sitekey", site_key);
+            }
+            form.finish()
+        };
         let sent = self
             .http
             .post(url)
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(form.finish())
+            .body(body)
             .send()
             .await;
         let provider = provider.as_str();

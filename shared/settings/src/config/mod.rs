@@ -12,6 +12,7 @@ use std::time::Duration;
 
 pub use error::{ConfigError, Problem, SecretsLocation};
 pub use load::{ENV_PREFIX, required_setting_names, setting_names};
+pub use parse::MAX_CAPTCHA_TIMEOUT_MS;
 pub use table::{
     ActivityProperties, ContactProperties, DealProperties, FormSettings, LeadSettings,
     NotionSettings, PropertyNames, RedriveSettings, SlackSettings, StaleSettings,

@@ -1,0 +1,117 @@
+//! `crm serve` started as a user starts it (`make local`): the real binary, its banner
+//! read from stdout, every later line (the Slack console) available to wait for.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crm_testkit::Running;
+use serde_json::Value;
+
+pub struct LocalProduct {
+    /// The banner: every URL, the form secret, the seeded workspace.
+    pub info: Value,
+    lines: mpsc::Receiver<String>,
+    data: std::path::PathBuf,
+    _server: Running,
+}
+
+impl LocalProduct {
+    /// `crm serve` on free ports, with no config: the emulator, console Slack, the demo site.
+    pub fn start(name: &str) -> Self {
+        let data = std::env::temp_dir().join(format!("crm-{name}-{}", std::process::id()));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_crm"))
+            .args(["serve", "--port", "0", "--demo-port", "0", "--data"])
+            .arg(&data)
+            .env_remove("CRM_CONFIG_FILE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start crm serve");
+        let stdout = child.stdout.take().unwrap();
+        let server = Running(child);
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut product = Self {
+            info: Value::Null,
+            lines,
+            data,
+            _server: server,
+        };
+        let banner = product.wait_for_line("startup line", |l| l.starts_with('{'));
+        product.info = serde_json::from_str(&banner).unwrap();
+        product
+    }
+
+    /// A string of the banner.
+    pub fn url(&self, key: &str) -> String {
+        self.info[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {key} in {}", self.info))
+            .to_owned()
+    }
+
+    /// The next line of output that `pred` accepts (within 30 s).
+    pub fn wait_for_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if pred(&line) => return line,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("no {what} on the server's output");
+    }
+
+    /// The pages of one of the seeded data sources (`contacts`, `deals`, `activities`).
+    pub async fn pages(&self, source: &str) -> Vec<Value> {
+        let notion = self.url("notion");
+        let id = self.info["workspace"][format!("{source}_data_source_id")]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        crm_http::client()
+            .get(format!("{notion}/__admin/data_sources/{id}/pages"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the contacts include `email`; returns them all.
+    pub async fn wait_for_contact(&self, email: &str) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let contacts = self.pages("contacts").await;
+            if contacts
+                .iter()
+                .any(|c| c["properties"]["Email"]["email"] == email)
+            {
+                return contacts;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the worker did not write {email}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for LocalProduct {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
