@@ -117,6 +117,9 @@ notion_token = "{DEFAULT_TOKEN}"
 form_secrets = {{ own = "{LOCAL_FORM_SECRET}" }}
 slack_webhooks = {{ won = "{}", lost = "{}", negotiation = "{}", digest = "{}" }}
 slack_bot_token = "{LOCAL_BOT_TOKEN}"
+# Cloudflare's documented test secret that passes every token: a form given a Turnstile
+# captcha locally (CRM_BROWSER_FORMS) works without an account.
+captcha_secrets = {{ turnstile = "1x0000000000000000000000000000000AA" }}
 
 {forms}
 "#,

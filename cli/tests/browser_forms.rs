@@ -164,3 +164,96 @@ async fn a_lead_sent_from_a_browser_on_another_origin_lands_once_and_spam_does_n
     assert_eq!(all, ["fetcher@example.com", "visitor@example.com"]);
     assert_eq!(product.pages("activities").await.len(), 2);
 }
+
+/// A form with a Turnstile captcha, in the browser: the widget's token (put in its
+/// hidden field, as the widget does) is checked by a siteverify double. A token the
+/// provider refuses lands nothing; a provider too slow to answer costs no lead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captcha_the_provider_refuses_lands_nothing_and_one_it_cannot_judge_is_kept_marked() {
+    use crm_testkit::captcha::CaptchaDouble;
+    let double = CaptchaDouble::start().await;
+    let demo_port = crm_testkit::browser::free_port();
+    let form = parse_forms(
+        r#"{"human": {"origins": ["http://127.0.0.1:1"],
+        "captcha": {"provider": "turnstile", "site_key": "1x00000000000000000000AA"}}}"#,
+    )
+    .unwrap()
+    .remove("human")
+    .unwrap();
+    // The page is served before the intake knows its port: its snippet's action is
+    // pointed at the intake once that is up.
+    let page = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let served = std::sync::Arc::clone(&page);
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let html = served.lock().unwrap().clone();
+            async move { Html(html) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let forms = json!({
+        "demo": {"origins": [format!("http://127.0.0.1:{demo_port}")]},
+        "human": {"origins": [&site], "thank_you": format!("{site}/#thanks"),
+                  "captcha": {"provider": "turnstile", "site_key": "1x00000000000000000000AA"}},
+    });
+    let product = LocalProduct::start_with(
+        "browser-captcha",
+        &demo_port.to_string(),
+        &[
+            ("CRM_BROWSER_FORMS", forms.to_string()),
+            ("CRM_TURNSTILE_VERIFY_URL", double.url("turnstile")),
+            ("CRM_CAPTCHA_TIMEOUT_MS", "500".into()),
+        ],
+    );
+    let intake = product.url("intake");
+    *page.lock().unwrap() = snippet(&form, intake.trim_end_matches("/lead"), Send::Plain);
+    let browser = Browser::start().await;
+
+    let send = |email: &'static str| {
+        let (browser, site) = (&browser, &site);
+        async move {
+            browser.goto(&format!("{site}/")).await;
+            browser.fill("input[name=email]", email).await;
+            // What the widget does once a person passes its challenge.
+            browser
+                .execute(
+                    "var t = document.createElement('input'); t.type = 'hidden'; \
+                     t.name = 'cf-turnstile-response'; t.value = 'XXXX.DUMMY.TOKEN.XXXX'; \
+                     document.querySelector('form').appendChild(t);",
+                    json!([]),
+                )
+                .await;
+            browser.click("button[type=submit]").await;
+            browser
+                .wait_for("the thank-you page", "return location.hash === '#thanks';")
+                .await;
+        }
+    };
+    double.refuse_all(true);
+    send("refused@example.com").await;
+    double.refuse_all(false);
+    double.set_delay(Duration::from_secs(3));
+    send("patient@example.com").await;
+
+    let contacts = product.wait_for_contact("patient@example.com").await;
+    assert_eq!(
+        emails(&contacts),
+        ["patient@example.com"],
+        "the refused one never landed"
+    );
+    let activities = product.pages("activities").await;
+    assert_eq!(activities.len(), 1);
+    let details = plain_text(&activities[0], "Details");
+    assert!(
+        details.contains("captcha unverified: turnstile did not answer within 500 ms"),
+        "{details}"
+    );
+    assert_eq!(double.calls().len(), 2, "each token checked once");
+    assert_eq!(
+        double.calls()[0]["secret"],
+        "1x0000000000000000000000000000000AA"
+    );
+}

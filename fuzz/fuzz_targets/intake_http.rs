@@ -6,7 +6,7 @@
 use crm_fuzz::{HttpInput, handlers};
 use libfuzzer_sys::fuzz_target;
 
-const DOCUMENTED: &[u16] = &[200, 202, 400, 401, 404, 405, 413, 415, 422];
+const DOCUMENTED: &[u16] = &[200, 202, 303, 400, 401, 403, 404, 405, 413, 415, 422, 429];
 
 fuzz_target!(|input: HttpInput| {
     let Some(request) = crm_fuzz::answer_of(&input.event()) else {

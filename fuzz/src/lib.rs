@@ -9,7 +9,7 @@ use arbitrary::Arbitrary;
 use crm_app::intake::Intake;
 use crm_app::webhook::NotionWebhook;
 use crm_domain::{Clock, ManualClock, NotionId, Timestamp};
-use crm_settings::{CachedSecrets, MemorySecrets, Secrets};
+use crm_settings::{CachedSecrets, FormSettings, MemorySecrets, Secrets};
 use crm_store::SqliteStore;
 use secrecy::SecretString;
 use serde_json::json;
@@ -35,11 +35,13 @@ pub fn handlers() -> &'static Handlers {
         let secrets = Secrets {
             notion_token: Some(secret("ntn_fuzz")),
             notion_webhook_token: Some(secret(WEBHOOK_TOKEN)),
-            form_secrets: ["own", "tally", "typeform", "formspree"]
+            form_secrets: ["own", "tally", "typeform", "formspree", "webflow"]
                 .into_iter()
                 .map(|p| (p.to_owned(), secret(FORM_SECRET)))
                 .collect(),
             slack_webhooks: BTreeMap::new(),
+            slack_bot_token: None,
+            captcha_secrets: BTreeMap::new(),
             problems: Vec::new(),
         };
         let secrets = Arc::new(CachedSecrets::new(
@@ -47,6 +49,17 @@ pub fn handlers() -> &'static Handlers {
             Duration::from_secs(3600),
             Arc::clone(&clock),
         ));
+        // A browser form with every check that needs no network (a captcha would call
+        // out; its answers are tested against a local double instead).
+        let forms = FormSettings {
+            forms: crm_domain::browser_form::parse_forms(
+                r#"{"f": {"origins": ["https://a.com"], "min_fill_seconds": 1}}"#,
+            )
+            .expect("the fuzz form"),
+            captcha_timeout: Duration::from_millis(100),
+            turnstile_verify_url: "http://127.0.0.1:9/siteverify".into(),
+            hcaptcha_verify_url: "http://127.0.0.1:9/siteverify".into(),
+        };
         let deals = NotionId::parse("2c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d").expect("an id");
         Handlers {
             runtime: tokio::runtime::Builder::new_current_thread()
@@ -58,6 +71,8 @@ pub fn handlers() -> &'static Handlers {
                 secrets: Arc::clone(&secrets),
                 clock: Arc::clone(&clock),
                 accept_plain_signature: true,
+                forms: Arc::new(forms.forms.clone()),
+                captcha: crm_app::intake::CaptchaVerifier::new(&forms).expect("a client"),
             },
             webhook: NotionWebhook::new(store, secrets, clock, deals),
         }
@@ -83,8 +98,25 @@ pub struct HttpInput {
     pub body: Vec<u8>,
 }
 
-const PATHS: &[&str] = &["/lead", "/lead/tally", "/lead/typeform", "/lead/formspree", "/lead/x", "/"];
-const CONTENT_TYPES: &[&str] = &["application/json", "application/json; charset=utf-8", "text/plain", ""];
+const PATHS: &[&str] = &[
+    "/lead",
+    "/lead/tally",
+    "/lead/typeform",
+    "/lead/formspree",
+    "/lead/webflow",
+    "/lead/form/f",
+    "/lead/form/nope",
+    "/lead/x",
+    "/",
+];
+const CONTENT_TYPES: &[&str] = &[
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=XyZ",
+    "text/plain",
+    "",
+];
 
 impl HttpInput {
     /// The API Gateway HTTP API (v2) event, the shape Function URLs use too.
@@ -99,6 +131,8 @@ impl HttpInput {
             headers.insert(k.to_lowercase(), json!(v));
         }
         if self.sign {
+            // For the browser form: the page's origin, as a browser sends it.
+            headers.insert("origin".into(), json!("https://a.com"));
             let ts = NOW_SECS.to_string();
             let own = crm_domain::intake::own::sign(FORM_SECRET.as_bytes(), &ts, &self.body);
             headers.insert("x-form-timestamp".into(), json!(ts));

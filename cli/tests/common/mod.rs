@@ -22,10 +22,17 @@ pub struct LocalProduct {
 impl LocalProduct {
     /// `crm serve` on free ports, with no config: the emulator, console Slack, the demo site.
     pub fn start(name: &str) -> Self {
+        Self::start_with(name, "0", &[])
+    }
+
+    /// The same with the demo site on `demo_port` and `CRM_` variables over the
+    /// built-in config, as a user would override a setting.
+    pub fn start_with(name: &str, demo_port: &str, env: &[(&str, String)]) -> Self {
         let data = std::env::temp_dir().join(format!("crm-{name}-{}", std::process::id()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_crm"))
-            .args(["serve", "--port", "0", "--demo-port", "0", "--data"])
+            .args(["serve", "--port", "0", "--demo-port", demo_port, "--data"])
             .arg(&data)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env_remove("CRM_CONFIG_FILE")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

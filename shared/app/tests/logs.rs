@@ -165,3 +165,99 @@ async fn the_bot_token_and_owners_addresses_never_reach_a_log_line() {
         assert!(lines.is_empty(), "{address} is in the logs: {lines:#?}");
     }
 }
+
+/// Browser forms, on every path: kept, spam of each kind, a field problem, another
+/// origin, a captcha verified, refused, unverified, and refused for our secret. No line
+/// holds a visitor's address, a captcha token or a captcha secret.
+#[tokio::test]
+async fn browser_forms_log_no_address_no_token_and_no_captcha_secret() {
+    use crm_testkit::captcha::{CaptchaDouble, SECRET};
+    let (_guard, logs) = Logs::capture_json(tracing::Level::TRACE);
+    let double = CaptchaDouble::start().await;
+    let mut h = common::Harness::new().await;
+    let site = "http://127.0.0.1:8081";
+    h.use_forms(
+        &format!(
+            r#"{{"c": {{"origins": ["{site}"], "min_fill_seconds": 1,
+                 "captcha": {{"provider": "turnstile", "site_key": "k"}}}}}}"#
+        ),
+        Some((&double, Duration::from_millis(300))),
+    );
+    let headers = vec![
+        ("origin", site.to_owned()),
+        (
+            "content-type",
+            "application/x-www-form-urlencoded".to_owned(),
+        ),
+    ];
+    let mut tokens = Vec::new();
+    let send = |body: String, headers: &[(&'static str, String)]| {
+        let h = &h;
+        let headers = headers.to_vec();
+        async move {
+            h.browser(
+                "POST",
+                "/lead/form/c",
+                &headers,
+                body.as_bytes(),
+                "203.0.113.5",
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    };
+    let token = double.issue();
+    tokens.push(token.clone());
+    let kept = format!("email=kim%40example.com&_crm_fill_ms=5000&cf-turnstile-response={token}");
+    assert_eq!(send(kept, &headers).await, 200, "kept: the thank-you page");
+    let spam = [
+        "email=lou%40example.com&_gotcha=x".to_owned(),
+        "email=lou%40example.com&_crm_fill_ms=10".to_owned(),
+        "email=lou%40example.com&_crm_fill_ms=5000".to_owned(),
+        format!("email=lou%40example.com&_crm_fill_ms=5000&cf-turnstile-response={token}"),
+    ];
+    for body in spam {
+        send(body, &headers).await;
+    }
+    send(
+        "email=max%40example&_crm_fill_ms=5000&cf-turnstile-response=t".into(),
+        &headers,
+    )
+    .await;
+    let elsewhere = vec![
+        ("origin", "https://evil.example".to_owned()),
+        headers[1].clone(),
+    ];
+    send("email=ned%40example.com".into(), &elsewhere).await;
+    double.set_delay(Duration::from_secs(1));
+    let slow = double.issue();
+    tokens.push(slow.clone());
+    send(
+        format!("email=oli%40example.com&_crm_fill_ms=5000&cf-turnstile-response={slow}"),
+        &headers,
+    )
+    .await;
+    let text = logs.text();
+    for seen in [
+        "lead accepted",
+        "taken for spam",
+        "captcha not verified",
+        "browser form refused",
+    ] {
+        assert!(text.contains(seen), "{seen:?} was logged: {text}");
+    }
+    for secret in tokens.iter().map(String::as_str).chain([SECRET]) {
+        assert!(!text.contains(secret), "{secret} is in the logs");
+    }
+    for address in [
+        "kim@example.com",
+        "lou@example.com",
+        "max@example",
+        "ned@example.com",
+        "oli@example.com",
+    ] {
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(address)).collect();
+        assert!(lines.is_empty(), "{address} is in the logs: {lines:#?}");
+    }
+}

@@ -41,6 +41,7 @@ struct Inner {
     spent: HashSet<String>,
     delay: Duration,
     status: Option<u16>,
+    refuse_all: bool,
     calls: Vec<HashMap<String, String>>,
     next: u64,
 }
@@ -98,6 +99,12 @@ impl CaptchaDouble {
         self.lock().status = status;
     }
 
+    /// Answers every call `success: false` (`invalid-input-response`), whatever the
+    /// secret: a provider that takes no token for a person's.
+    pub fn refuse_all(&self, refuse: bool) {
+        self.lock().refuse_all = refuse;
+    }
+
     /// The parameters of every call so far (the secret included, as sent).
     pub fn calls(&self) -> Vec<HashMap<String, String>> {
         self.lock().calls.clone()
@@ -118,20 +125,6 @@ async fn siteverify(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (delay, status) = {
-        let i = inner.lock().unwrap_or_else(|p| p.into_inner());
-        (i.delay, i.status)
-    };
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    if let Some(status) = status {
-        return (
-            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-            "unavailable",
-        )
-            .into_response();
-    }
     let json = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -145,9 +138,28 @@ async fn siteverify(
     } else {
         form_urlencoded_pairs(&body)
     };
+    // Recorded on arrival: a caller that gives up waiting has still made the call.
+    let (delay, status) = {
+        let mut i = inner.lock().unwrap_or_else(|p| p.into_inner());
+        i.calls.push(params.clone());
+        (i.delay, i.status)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(status) = status {
+        return (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            "unavailable",
+        )
+            .into_response();
+    }
     let mut i = inner.lock().unwrap_or_else(|p| p.into_inner());
-    i.calls.push(params.clone());
-    let verdict = decide(&provider, &params, &mut i);
+    let verdict = if i.refuse_all {
+        Err("invalid-input-response")
+    } else {
+        decide(&provider, &params, &mut i)
+    };
     let body = match verdict {
         Ok(()) => {
             serde_json::json!({"success": true, "error-codes": [], "hostname": "127.0.0.1", "challenge_ts": "2026-11-29T09:00:00Z"})
