@@ -70,13 +70,7 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
                     status,
                     submission_id,
                 }) => {
-                    tracing::Span::current().record("submission_id", submission_id.as_str());
-                    let word = if status == StatusCode::ACCEPTED {
-                        "accepted"
-                    } else {
-                        "duplicate"
-                    };
-                    tracing::info!(status = word, "lead {word}");
+                    let word = super::log_kept(status, &submission_id);
                     success(
                         form,
                         status,

@@ -100,14 +100,15 @@ impl CaptchaVerifier {
             .send()
             .await;
         let provider = provider.as_str();
+        let too_slow = || {
+            Verdict::Unverified(format!(
+                "{provider} did not answer within {} ms",
+                self.timeout.as_millis()
+            ))
+        };
         let response = match sent {
             Ok(r) => r,
-            Err(e) if e.is_timeout() => {
-                return Verdict::Unverified(format!(
-                    "{provider} did not answer within {} ms",
-                    self.timeout.as_millis()
-                ));
-            }
+            Err(e) if e.is_timeout() => return too_slow(),
             Err(e) => {
                 return Verdict::Unverified(format!(
                     "{provider} could not be reached ({})",
@@ -121,12 +122,7 @@ impl CaptchaVerifier {
         }
         let answer: Answer = match response.json().await {
             Ok(a) => a,
-            Err(e) if e.is_timeout() => {
-                return Verdict::Unverified(format!(
-                    "{provider} did not answer within {} ms",
-                    self.timeout.as_millis()
-                ));
-            }
+            Err(e) if e.is_timeout() => return too_slow(),
             Err(_) => {
                 return Verdict::Unverified(format!(
                     "{provider} answered something other than its JSON"

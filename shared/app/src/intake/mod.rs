@@ -79,13 +79,7 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
         async move {
             match self.accept(&request).await {
                 Ok((status, submission_id)) => {
-                    tracing::Span::current().record("submission_id", submission_id.as_str());
-                    let word = if status == StatusCode::ACCEPTED {
-                        "accepted"
-                    } else {
-                        "duplicate"
-                    };
-                    tracing::info!(status = word, "lead {word}");
+                    let word = log_kept(status, &submission_id);
                     respond(
                         status,
                         json!({"status": word, "submission_id": submission_id}),
@@ -233,6 +227,19 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
             .map_err(IntakeError::Store)?;
         Ok(item.and_then(|i| serde_json::from_str(&i.payload).ok()))
     }
+}
+
+/// Logs a kept lead under its submission id; the word its answer says (`accepted` for
+/// a new one, `duplicate` for a retry of one already kept).
+fn log_kept(status: StatusCode, submission_id: &str) -> &'static str {
+    tracing::Span::current().record("submission_id", submission_id);
+    let word = if status == StatusCode::ACCEPTED {
+        "accepted"
+    } else {
+        "duplicate"
+    };
+    tracing::info!(status = word, "lead {word}");
+    word
 }
 
 /// `/lead` → `own`, `/lead/tally` → `tally`, `/lead/form/contact` → the browser form
