@@ -88,7 +88,7 @@ fn clean(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-fn cut(s: String, max: usize) -> String {
+pub(crate) fn cut(s: String, max: usize) -> String {
     if s.chars().count() <= max {
         s
     } else {

@@ -8,6 +8,7 @@ pub mod browser_form;
 pub mod clock;
 pub mod deal;
 pub mod email;
+pub mod import;
 pub mod intake;
 pub mod lead;
 pub mod notion_id;

@@ -1,0 +1,9 @@
+//! Importing contacts from another CRM's or a spreadsheet's export (`crm import`): the
+//! pure part — which column is which field, and the rows as the contacts to write
+//! (checked, one per person). Reading the file and writing to Notion are `crm`'s.
+
+pub mod columns;
+pub mod plan;
+
+pub use columns::{Field, Mapping, MappingError, detect, parse_overrides};
+pub use plan::{Contact, ContactFields, Plan, Reject, Row, plan};

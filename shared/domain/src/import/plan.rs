@@ -1,0 +1,249 @@
+//! An export's rows as contacts to write: each row read through the mapping, checked
+//! (an invalid email is a reject with its line and reason; the rest go on), and rows for
+//! one person (the same canonical email, whatever its case or spaces) merged into one,
+//! the later non-empty value winning per field.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use super::columns::{Field, Mapping};
+use crate::email::ContactEmail;
+use crate::lead::{MAX_PHONE_LEN, MAX_SOURCE_LEN, cut};
+
+/// One data row of the file: its line number (the header is line 1) and its cells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub line: u64,
+    pub cells: Vec<String>,
+}
+
+/// What a row says about a contact, besides the email.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactFields {
+    pub name: Option<String>,
+    pub company: Option<String>,
+    pub phone: Option<String>,
+    pub status: Option<String>,
+    pub source: Option<String>,
+    pub notes: Option<String>,
+    pub last_contacted: Option<NaiveDate>,
+}
+
+impl ContactFields {
+    /// `later`'s non-empty values over these.
+    fn merge(&mut self, later: ContactFields) {
+        fn over<T>(mine: &mut Option<T>, theirs: Option<T>) {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
+        over(&mut self.name, later.name);
+        over(&mut self.company, later.company);
+        over(&mut self.phone, later.phone);
+        over(&mut self.status, later.status);
+        over(&mut self.source, later.source);
+        over(&mut self.notes, later.notes);
+        over(&mut self.last_contacted, later.last_contacted);
+    }
+}
+
+/// One person to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub email: ContactEmail,
+    pub fields: ContactFields,
+    /// Every line that named this person, first to last.
+    pub lines: Vec<u64>,
+}
+
+/// A row that cannot be imported, and why in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// The file, read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// In the order each person first appears.
+    pub contacts: Vec<Contact>,
+    pub rejects: Vec<Reject>,
+    /// Rows folded into an earlier row for the same person.
+    pub merged: usize,
+    /// Rows with no value at all (skipped, not rejected).
+    pub blank: usize,
+    /// Dates in a date column that could not be read (left out of the contact).
+    pub unreadable_dates: usize,
+}
+
+pub fn plan(mapping: &Mapping, rows: impl IntoIterator<Item = Row>) -> Plan {
+    let mut out = Plan::default();
+    let mut by_email: HashMap<String, usize> = HashMap::new();
+    for row in rows {
+        if row.cells.iter().all(|c| c.trim().is_empty()) {
+            out.blank += 1;
+            continue;
+        }
+        let value = |field: Field| {
+            mapping
+                .columns
+                .iter()
+                .filter(|(_, f)| *f == field)
+                .filter_map(|(i, _)| row.cells.get(*i))
+                .map(|c| c.trim())
+                .find(|c| !c.is_empty())
+                .map(str::to_owned)
+        };
+        let email = match value(Field::Email) {
+            None => {
+                out.rejects.push(Reject {
+                    line: row.line,
+                    reason: "no email".into(),
+                });
+                continue;
+            }
+            Some(raw) => match ContactEmail::parse(&raw) {
+                Ok(email) => email,
+                Err(e) => {
+                    out.rejects.push(Reject {
+                        line: row.line,
+                        reason: e.to_string(),
+                    });
+                    continue;
+                }
+            },
+        };
+        let name = value(Field::Name).or_else(|| {
+            let parts: Vec<String> = [value(Field::FirstName), value(Field::LastName)]
+                .into_iter()
+                .flatten()
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(" "))
+        });
+        let last_contacted = value(Field::LastContacted).and_then(|d| {
+            let parsed = date(&d);
+            if parsed.is_none() {
+                out.unreadable_dates += 1;
+            }
+            parsed
+        });
+        let fields = ContactFields {
+            name,
+            company: value(Field::Company),
+            phone: value(Field::Phone).map(|p| cut(p, MAX_PHONE_LEN)),
+            status: value(Field::Status),
+            // A select option cannot hold a comma.
+            source: value(Field::Source).map(|s| cut(s.replace(',', " "), MAX_SOURCE_LEN)),
+            notes: value(Field::Notes),
+            last_contacted,
+        };
+        match by_email.get(email.as_str()) {
+            Some(&index) => {
+                let earlier = &mut out.contacts[index];
+                earlier.fields.merge(fields);
+                earlier.lines.push(row.line);
+                out.merged += 1;
+            }
+            None => {
+                by_email.insert(email.as_str().to_owned(), out.contacts.len());
+                out.contacts.push(Contact {
+                    email,
+                    fields,
+                    lines: vec![row.line],
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A date as exports write it: `2026-11-02`, `2026-11-02 10:00`, `2026-11-02T10:00:00Z`.
+fn date(text: &str) -> Option<NaiveDate> {
+    let day = text.get(..10)?;
+    NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::columns::detect;
+
+    fn rows(lines: &[&[&str]]) -> Vec<Row> {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, cells)| Row {
+                line: i as u64 + 2,
+                cells: cells.iter().map(|c| (*c).to_owned()).collect(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_person_in_many_rows_is_one_contact_with_the_latest_values() {
+        let headers: Vec<String> = [
+            "Email",
+            "First Name",
+            "Last Name",
+            "Company",
+            "Phone",
+            "Last Activity Date",
+        ]
+        .iter()
+        .map(|h| (*h).to_owned())
+        .collect();
+        let mapping = detect(&headers, &[]).unwrap();
+        let p = plan(
+            &mapping,
+            rows(&[
+                &[
+                    "ann@example.com",
+                    "Ann",
+                    "Lee",
+                    "Acme",
+                    "",
+                    "2026-10-01 09:30",
+                ],
+                &["bo@example.com", "", "", "", "", ""],
+                &[" ANN@Example.com ", "", "", "Acme GmbH", "+49 30 1", "soon"],
+                &["", "", "", "", "", ""],
+                &["not-an-email", "X", "", "", "", ""],
+                &["", "Nobody", "", "", "", ""],
+            ]),
+        );
+        assert_eq!(p.contacts.len(), 2);
+        let ann = &p.contacts[0];
+        assert_eq!(ann.email.as_str(), "ann@example.com");
+        assert_eq!(
+            ann.fields.name.as_deref(),
+            Some("Ann Lee"),
+            "an empty later value keeps the earlier"
+        );
+        assert_eq!(
+            ann.fields.company.as_deref(),
+            Some("Acme GmbH"),
+            "a later value wins"
+        );
+        assert_eq!(ann.fields.phone.as_deref(), Some("+49 30 1"));
+        assert_eq!(
+            ann.fields.last_contacted,
+            NaiveDate::from_ymd_opt(2026, 10, 1)
+        );
+        assert_eq!(ann.lines, [2, 4]);
+        assert_eq!((p.merged, p.blank, p.unreadable_dates), (1, 1, 1));
+        let rejected: Vec<(u64, &str)> = p
+            .rejects
+            .iter()
+            .map(|r| (r.line, r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            rejected,
+            [
+                (6, "the email address must contain exactly one @"),
+                (7, "no email")
+            ]
+        );
+    }
+}
