@@ -5,6 +5,7 @@
 
 pub mod budget_share;
 pub mod burst;
+pub mod contact_write;
 pub mod destination;
 pub mod digest;
 pub mod inbox;

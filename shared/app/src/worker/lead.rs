@@ -22,6 +22,7 @@ use tracing::Instrument;
 use super::WorkerStore;
 use super::contacts_index::{Contacts, LookupError};
 use super::{Attempt, Outcome, Worker};
+use crate::contact_write::{self, ContactValues};
 use crate::inbox::keys;
 
 /// Why writing a lead stopped.
@@ -361,61 +362,41 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
         DateTime::from_timestamp_millis(self.lead.received_at_ms).unwrap_or_else(Utc::now)
     }
 
-    fn new_contact(&self) -> CreatePage {
-        let p = &self.worker.settings.properties.contacts;
+    /// What this lead brings to its contact.
+    fn values<'v>(&'v self, name: &'v str, day: &'v str) -> ContactValues<'v> {
         let lead = self.lead;
-        let mut properties = BTreeMap::from([
-            (p.name.clone(), PropertyValue::title(&lead.display_name())),
-            (p.email.clone(), PropertyValue::email(lead.email.as_str())),
-            (
-                p.status.clone(),
-                PropertyValue::select(&self.worker.settings.leads.new_status),
-            ),
-            (p.source.clone(), PropertyValue::select(&lead.source)),
-            (
-                p.last_contacted.clone(),
-                PropertyValue::date(self.contacted_on()),
-            ),
-        ]);
-        if let Some(company) = &lead.company {
-            properties.insert(p.company.clone(), PropertyValue::rich_text(company));
+        ContactValues {
+            email: lead.email.as_str(),
+            name: Some(name),
+            company: lead.company.as_deref(),
+            phone: lead.phone.as_deref(),
+            status: Some(&self.worker.settings.leads.new_status),
+            source: Some(&lead.source),
+            notes: None,
+            last_contacted: Some(day),
         }
-        if let Some(phone) = &lead.phone {
-            properties.insert(p.phone.clone(), PropertyValue::phone(phone));
-        }
+    }
+
+    fn new_contact(&self) -> CreatePage {
+        let (name, day) = (self.lead.display_name(), self.contacted_on());
         CreatePage {
             data_source_id: self.worker.settings.contacts_data_source.clone(),
-            properties,
+            properties: contact_write::new_contact(
+                &self.values(&name, &day),
+                &self.worker.settings.properties.contacts,
+            ),
         }
     }
 
     /// Moves Last Contacted forward and fills fields that are empty; never overwrites
     /// what a person entered.
     async fn update_contact(&self, contact: &Page) -> Result<(), LeadFailure> {
-        let p = &self.worker.settings.properties.contacts;
-        let lead = self.lead;
-        let mut changes = BTreeMap::new();
-        let day = self.contacted_on();
-        let last = match contact.property(&p.last_contacted) {
-            Some(PropertyValue::Date { date: Some(d) }) => d.start.get(..10).map(str::to_owned),
-            _ => None,
-        };
-        if last.is_none_or(|l| l < day) {
-            changes.insert(p.last_contacted.clone(), PropertyValue::date(day));
-        }
-        let empty = |name: &str| contact.property(name).is_none_or(PropertyValue::is_empty);
-        if empty(&p.name) {
-            changes.insert(p.name.clone(), PropertyValue::title(&lead.display_name()));
-        }
-        if let Some(company) = lead.company.as_deref().filter(|_| empty(&p.company)) {
-            changes.insert(p.company.clone(), PropertyValue::rich_text(company));
-        }
-        if let Some(phone) = lead.phone.as_deref().filter(|_| empty(&p.phone)) {
-            changes.insert(p.phone.clone(), PropertyValue::phone(phone));
-        }
-        if empty(&p.source) {
-            changes.insert(p.source.clone(), PropertyValue::select(&lead.source));
-        }
+        let (name, day) = (self.lead.display_name(), self.contacted_on());
+        let changes = contact_write::fill_empty(
+            contact,
+            &self.values(&name, &day),
+            &self.worker.settings.properties.contacts,
+        );
         if changes.is_empty() {
             return Ok(());
         }
