@@ -7,12 +7,14 @@
 //! * `crm replay` — process the deployed inbox's failed items again.
 //! * `crm sign` — the headers a form must send, for trying the intake with curl.
 //! * `crm webhook listen` — let Notion's verification handshake in for a few minutes.
+//! * `crm import` — contacts from a CSV export, deduplicated, resumable.
 //! * `crm form-snippet` — the HTML of a browser form, to paste into a site.
 //! * `crm emulator` — the Notion emulator alone.
 
 mod bridge;
 mod demo;
 mod form_snippet;
+mod import;
 mod replay;
 mod serve;
 mod setup;
@@ -38,6 +40,9 @@ enum Command {
     Setup(setup::SetupArgs),
     /// Print the signature headers for a form body (the own scheme, with a timestamp).
     Sign(sign::SignArgs),
+    /// Import contacts from a CSV export (HubSpot, Pipedrive, Google Contacts, Mailchimp, a
+    /// spreadsheet): each person once, existing contacts only filled where empty, resumable.
+    Import(import::ImportArgs),
     /// Print a browser form's HTML (honeypot, captcha widget, the intake URL) to paste into a site.
     FormSnippet(form_snippet::FormSnippetArgs),
     /// The Notion webhook: `listen` accepts the verification handshake for a while.
@@ -56,6 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Serve(args) => serve::run(args).await,
         Command::Sign(args) => sign::run(&args),
         Command::FormSnippet(args) => form_snippet::run(&args),
+        Command::Import(args) => import::run(args).await,
         Command::Setup(args) => setup::run(args).await,
         Command::Replay(args) => replay::run(args).await,
         Command::Webhook(args) => webhook::run(args).await,

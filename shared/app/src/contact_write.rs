@@ -23,7 +23,10 @@ pub struct ContactValues<'a> {
 }
 
 /// The properties of a new contact.
-pub fn new_contact(v: &ContactValues<'_>, p: &ContactProperties) -> BTreeMap<String, PropertyValue> {
+pub fn new_contact(
+    v: &ContactValues<'_>,
+    p: &ContactProperties,
+) -> BTreeMap<String, PropertyValue> {
     let mut properties = BTreeMap::from([(p.email.clone(), PropertyValue::email(v.email))]);
     let mut put = |name: &String, value: Option<PropertyValue>| {
         if let Some(value) = value {
@@ -106,7 +109,11 @@ mod tests {
             ..ContactValues::default()
         };
         let changes = fill_empty(&contact, &v, &p);
-        assert_eq!(changes.keys().collect::<Vec<_>>(), ["Company"], "{changes:?}");
+        assert_eq!(
+            changes.keys().collect::<Vec<_>>(),
+            ["Company"],
+            "{changes:?}"
+        );
         let later = ContactValues {
             last_contacted: Some("2026-11-01"),
             ..v

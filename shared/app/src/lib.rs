@@ -8,6 +8,7 @@ pub mod burst;
 pub mod contact_write;
 pub mod destination;
 pub mod digest;
+pub mod import;
 pub mod inbox;
 pub mod intake;
 pub mod post_once;

@@ -1,0 +1,103 @@
+//! An export file as headers and rows: UTF-8 (with or without a byte-order mark) or
+//! Windows-1252 (what Excel saves on Windows), `,` or `;` between fields (`;` where the
+//! decimal separator is a comma).
+
+use crm_domain::import::Row;
+
+/// The file, read.
+pub struct Table {
+    pub headers: Vec<String>,
+    pub rows: Vec<Row>,
+    /// What the bytes were read as, for the summary.
+    pub encoding: &'static str,
+    pub separator: char,
+}
+
+pub fn read(bytes: &[u8]) -> Result<Table, String> {
+    let (text, encoding) = decode(bytes);
+    let separator = sniff(&text);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(separator as u8)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("cannot read the header row: {e}"))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| format!("cannot read the file: {e}"))?;
+        // The header is line 1; a quoted value may span lines, so the record says where
+        // it starts.
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        rows.push(Row {
+            line,
+            cells: record.iter().map(str::to_owned).collect(),
+        });
+    }
+    Ok(Table {
+        headers,
+        rows,
+        encoding,
+        separator,
+    })
+}
+
+/// UTF-8 when the bytes are UTF-8 (a byte-order mark dropped), else Windows-1252, which
+/// decodes any byte.
+fn decode(bytes: &[u8]) -> (String, &'static str) {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (text.to_owned(), "UTF-8"),
+        Err(_) => {
+            let (text, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
+            (text.into_owned(), "Windows-1252")
+        }
+    }
+}
+
+/// `;` when the header row has more of them than commas (outside quotes), else `,`.
+fn sniff(text: &str) -> char {
+    let header = text.lines().next().unwrap_or_default();
+    let (mut commas, mut semicolons, mut quoted) = (0, 0, false);
+    for c in header.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => commas += 1,
+            ';' if !quoted => semicolons += 1,
+            _ => {}
+        }
+    }
+    if semicolons > commas { ';' } else { ',' }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_with_a_bom_and_commas() {
+        let t = read("\u{feff}Email,Name\nann@example.com,\"Lee, Ann\"\n".as_bytes()).unwrap();
+        assert_eq!(t.headers, ["Email", "Name"]);
+        assert_eq!(t.rows[0].cells, ["ann@example.com", "Lee, Ann"]);
+        assert_eq!(t.rows[0].line, 2);
+        assert_eq!((t.encoding, t.separator), ("UTF-8", ','));
+    }
+
+    #[test]
+    fn windows_1252_with_semicolons() {
+        let bytes = b"E-Mail;Firma\nj\xfcrgen@example.de;M\xfcller GmbH\n";
+        let t = read(bytes).unwrap();
+        assert_eq!(t.rows[0].cells, ["jürgen@example.de", "Müller GmbH"]);
+        assert_eq!((t.encoding, t.separator), ("Windows-1252", ';'));
+    }
+
+    #[test]
+    fn a_value_over_several_lines_keeps_the_next_rows_line_numbers() {
+        let t = read(b"email,notes\na@b.co,\"one\ntwo\"\nc@d.co,x\n").unwrap();
+        assert_eq!(t.rows[1].line, 4);
+    }
+}

@@ -1,0 +1,336 @@
+//! `crm import FILE.csv`: contacts from another CRM's or a spreadsheet's export, into
+//! Notion — each person once, existing contacts only filled where empty — at the
+//! configured pace, resumable (see `crm_app::import`). Locally (`--config`) progress is
+//! kept in the SQLite store `crm serve` uses; with the deployed `CRM_*` settings, in the
+//! stack's DynamoDB table.
+
+mod file;
+mod progress;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use crm_app::Ports;
+use crm_app::import::{ImportSettings, ImportStore, Importer, Report};
+use crm_domain::import::{Plan, detect, parse_overrides, plan};
+use crm_domain::{Clock, SystemClock};
+use crm_settings::{CachedSecrets, MemorySecrets, SecretsLocation, SecretsSource, Settings};
+use crm_store::{SqliteStore, Store};
+use sha2::{Digest, Sha256};
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The export: CSV, UTF-8 or Windows-1252, `,` or `;` between fields.
+    file: PathBuf,
+    /// Columns the headers do not name in a known way: "E-mail=email,Organisation=company"
+    /// (fields: email, name, first_name, last_name, company, phone, status, source, notes,
+    /// last_contacted).
+    #[arg(long)]
+    map: Option<String>,
+    /// Status of the contacts the import creates (default: the `new_lead_status` setting).
+    #[arg(long)]
+    status: Option<String>,
+    /// Source of the contacts the import creates, unless a row names one.
+    #[arg(long, default_value = "import")]
+    source: String,
+    /// Print what would be done, without writing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Where rows that cannot be imported are written (default: FILE.rejects.csv).
+    #[arg(long)]
+    rejects: Option<PathBuf>,
+    /// People written at the same time (default: the `worker_concurrency` setting).
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// A TOML config (settings and a `[secrets]` table, as for `crm serve`); without one,
+    /// the deployed `CRM_*` settings and AWS credentials.
+    #[arg(long, env = "CRM_CONFIG_FILE")]
+    config: Option<PathBuf>,
+    /// Where the local store is (with `--config`).
+    #[arg(long, default_value = ".crm-local")]
+    data: PathBuf,
+    /// How long a person's claim is held before a later run may take it over (after a
+    /// killed run). Default: the longest one person's writes can take.
+    #[arg(long, hide = true)]
+    lease_seconds: Option<u64>,
+}
+
+pub async fn run(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+    let table = file::read(&bytes)?;
+    let overrides = match &args.map {
+        Some(m) => parse_overrides(m)?,
+        None => Vec::new(),
+    };
+    let mapping = detect(&table.headers, &overrides)?;
+    let mut columns: Vec<String> = mapping
+        .columns
+        .iter()
+        .map(|(i, f)| format!("{} → {f}", table.headers[*i].trim()))
+        .collect();
+    columns.dedup();
+    println!(
+        "{}: {} rows ({}, '{}'); columns: {}",
+        args.file.display(),
+        table.rows.len(),
+        table.encoding,
+        table.separator,
+        columns.join(", ")
+    );
+    if !mapping.unused.is_empty() {
+        println!(
+            "not imported: {} (name one with --map \"<column>=<field>\")",
+            mapping.unused.join(", ")
+        );
+    }
+    let planned = plan(&mapping, table.rows.iter().cloned());
+    let run = hex::encode(&Sha256::digest(&bytes)[..8]);
+    match &args.config {
+        Some(path) => {
+            let settings = Settings::from_file_and_env(path, std::env::vars())?;
+            let SecretsLocation::Inline(secrets) = &settings.secrets else {
+                return Err(
+                    "with --config the secrets come from its [secrets] table; remove secret_arn"
+                        .into(),
+                );
+            };
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            std::fs::create_dir_all(&args.data)?;
+            let store = SqliteStore::open(&args.data.join("crm.sqlite"), Arc::clone(&clock))?;
+            let secrets = Arc::new(CachedSecrets::new(
+                MemorySecrets::new((**secrets).clone()),
+                Duration::from_secs(300),
+                Arc::clone(&clock),
+            ));
+            let ports = Ports::new(settings, store, secrets, clock)?;
+            import(&args, &ports, &table, &planned, &run).await
+        }
+        None => {
+            let ctx = crm_app::Context::from_env().await?;
+            import(&args, &ctx, &table, &planned, &run).await
+        }
+    }
+}
+
+async fn import<S, P>(
+    args: &ImportArgs,
+    ports: &Ports<S, P>,
+    table: &file::Table,
+    planned: &Plan,
+    run: &str,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    S: Store + ImportStore + Clone,
+    P: SecretsSource,
+{
+    let started = Instant::now();
+    let secrets = ports.secrets.get().await?;
+    let notion = ports.notion.with_token(secrets.notion_token()?.clone());
+    let item = crm_app::worker::item_worst_case(notion.worst_call());
+    let settings = ImportSettings {
+        contacts: ports.settings.notion.contacts.to_string(),
+        properties: ports.settings.properties.contacts.clone(),
+        status: args
+            .status
+            .clone()
+            .unwrap_or_else(|| ports.settings.leads.new_status.clone()),
+        source: args.source.clone(),
+        concurrency: args
+            .concurrency
+            .unwrap_or(ports.settings.notion.concurrency as usize),
+        lease: args
+            .lease_seconds
+            .map(Duration::from_secs)
+            .unwrap_or_else(|| crm_app::worker::lease_for(item)),
+        retention: Duration::from_secs(30 * 86_400),
+    };
+    let importer = Importer {
+        store: ports.store.clone(),
+        notion: notion.clone(),
+        settings,
+    };
+    let work = async {
+        let existing = importer.existing().await?;
+        let known = planned
+            .contacts
+            .iter()
+            .filter(|c| existing.by_email.contains_key(c.email.as_str()))
+            .count();
+        println!(
+            "Notion has {} contacts{}; {} of the file's {} people are among them",
+            existing.by_email.len(),
+            if existing.complete {
+                ""
+            } else {
+                " (more than Notion lists at once: others are looked up one by one)"
+            },
+            known,
+            planned.contacts.len(),
+        );
+        if args.dry_run {
+            return Ok::<_, crm_notion::NotionError>(None);
+        }
+        let bar = progress::Progress::new(planned.contacts.len() as u64);
+        // Ctrl-C: no one more is started, those under way finish; a second one exits.
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let listener = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "import: stopping after the contacts under way (Ctrl-C again to quit now)"
+                );
+                stopping.store(true, Ordering::SeqCst);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+        let mut report = importer
+            .run(run, &planned.contacts, &existing, &stop, |_, _| bar.tick())
+            .await;
+        if stop.load(Ordering::SeqCst) {
+            bar.finish();
+            listener.abort();
+            return Ok(Some((report, true)));
+        }
+        // A stopped run's claims are held until their lease runs out: wait for those,
+        // so that nothing is skipped.
+        let deadline = Instant::now() + importer.settings.lease + Duration::from_secs(5);
+        while !report.busy.is_empty() && Instant::now() < deadline {
+            bar.note(&format!(
+                "waiting for {} contacts a stopped run was writing",
+                report.busy.len()
+            ));
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let busy: Vec<_> = planned
+                .contacts
+                .iter()
+                .filter(|c| report.busy.contains(&c.email))
+                .cloned()
+                .collect();
+            let again = importer.run(run, &busy, &existing, &stop, |_, _| {}).await;
+            report.merge(again);
+        }
+        bar.finish();
+        listener.abort();
+        Ok(Some((report, false)))
+    };
+    let outcome = ports
+        .budget_share
+        .spending(&ports.store, &notion, work)
+        .await?;
+    let rejects_path = args
+        .rejects
+        .clone()
+        .unwrap_or_else(|| rejects_beside(&args.file));
+    let Some((report, stopped)) = outcome else {
+        println!(
+            "dry run: {} people to write ({} rows merged into them), {} rows rejected, {} blank",
+            planned.contacts.len(),
+            planned.merged,
+            planned.rejects.len(),
+            planned.blank
+        );
+        write_rejects(&rejects_path, table, planned, &Report::default())?;
+        return Ok(());
+    };
+    let rejected = planned.rejects.len() + report.rejected.len();
+    write_rejects(&rejects_path, table, planned, &report)?;
+    println!(
+        "created {}, updated {}, unchanged {}, merged in file {}, rejected {}{}, failed {}, in {:.1} s{}",
+        report.created,
+        report.updated,
+        report.unchanged,
+        planned.merged,
+        rejected,
+        if rejected > 0 {
+            format!(" (see {})", rejects_path.display())
+        } else {
+            String::new()
+        },
+        report.failed.len() + report.busy.len(),
+        started.elapsed().as_secs_f64(),
+        if report.earlier > 0 {
+            format!(
+                "; {} of them by an earlier run of this file",
+                report.earlier
+            )
+        } else {
+            String::new()
+        },
+    );
+    if planned.unreadable_dates > 0 {
+        println!(
+            "{} dates could not be read (YYYY-MM-DD expected) and were left out",
+            planned.unreadable_dates
+        );
+    }
+    if stopped {
+        let written = report.created + report.updated + report.unchanged + report.rejected.len();
+        return Err(format!(
+            "stopped with {} contacts not written yet: run the same command again to go on",
+            planned.contacts.len().saturating_sub(written)
+        )
+        .into());
+    }
+    if report.failed.is_empty() && report.busy.is_empty() {
+        return Ok(());
+    }
+    for (who, why) in report.failed.iter().take(10) {
+        eprintln!("not written: {}: {why}", who.redacted());
+    }
+    if !report.busy.is_empty() {
+        eprintln!(
+            "not written: {} contacts another import is still writing",
+            report.busy.len()
+        );
+    }
+    Err(format!(
+        "{} contacts were not written: run the same command again",
+        report.failed.len() + report.busy.len()
+    )
+    .into())
+}
+
+fn rejects_beside(file: &Path) -> PathBuf {
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "import".into());
+    file.with_file_name(format!("{stem}.rejects.csv"))
+}
+
+/// The rejected rows with their line and reason, then their cells as they were, so the
+/// file can be fixed and imported again. Nothing rejected: no file (an old one removed).
+fn write_rejects(
+    path: &Path,
+    table: &file::Table,
+    planned: &Plan,
+    report: &Report,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut rejects: Vec<_> = planned.rejects.iter().chain(&report.rejected).collect();
+    rejects.sort_by_key(|r| r.line);
+    if rejects.is_empty() {
+        let _ = std::fs::remove_file(path);
+        return Ok(());
+    }
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["line".to_owned(), "reason".to_owned()];
+    header.extend(table.headers.iter().cloned());
+    out.write_record(&header)?;
+    for reject in rejects {
+        let mut record = vec![reject.line.to_string(), reject.reason.clone()];
+        if let Some(row) = table.rows.iter().find(|r| r.line == reject.line) {
+            record.extend(row.cells.iter().cloned());
+        }
+        out.write_record(&record)?;
+    }
+    let bytes = out.into_inner().map_err(|e| e.to_string())?;
+    std::fs::File::create(path)?.write_all(&bytes)?;
+    Ok(())
+}

@@ -1,0 +1,304 @@
+//! `crm import` as a user runs it (the real binary) against the Notion emulator: each
+//! person of the file exactly once in Notion, existing contacts filled only where empty,
+//! invalid rows rejected with their line, and a run stopped half-way (Ctrl-C, or killed)
+//! ending, once run again, as a run left alone would.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crm_notion_emulator::{
+    DEFAULT_TOKEN, Emulator, FaultAction, FaultRule, SeededWorkspace, StageKind,
+};
+use serde_json::{Value, json};
+
+const PEOPLE: usize = 240;
+const EXISTING: usize = 20;
+
+struct Setup {
+    emulator: Emulator,
+    ws: SeededWorkspace,
+    dir: PathBuf,
+    config: PathBuf,
+    csv: PathBuf,
+}
+
+async fn setup(name: &str) -> Setup {
+    let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
+    let ws = emulator.seed_crm(StageKind::Status);
+    let dir = std::env::temp_dir().join(format!("crm-import-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("crm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "table_name = \"local\"\ncontacts_data_source_id = \"{}\"\ndeals_data_source_id = \"{}\"\n\
+             activities_data_source_id = \"{}\"\nnotion_base_url = \"{}\"\nnotion_rate_per_second = 100\n\
+             notion_burst = 20\n[secrets]\nnotion_token = \"{DEFAULT_TOKEN}\"\n",
+            ws.contacts_data_source_id,
+            ws.deals_data_source_id,
+            ws.activities_data_source_id,
+            emulator.base_url(),
+        ),
+    )
+    .unwrap();
+    // People 0..EXISTING are in Notion already: a name a person typed, and every other
+    // one without a company.
+    for i in 0..EXISTING {
+        let mut properties = json!({
+            "Name": {"title": [{"text": {"content": format!("Typed Name {i}")}}]},
+            "Email": {"email": format!("person{i}@example.com")},
+            "Status": {"select": {"name": "customer"}},
+        });
+        if i % 2 == 1 {
+            properties["Company"] =
+                json!({"rich_text": [{"text": {"content": format!("Typed Co {i}")}}]});
+        }
+        emulator
+            .create_page_as_person(properties, &ws.contacts_data_source_id)
+            .unwrap();
+    }
+    let csv = dir.join("contacts.csv");
+    std::fs::write(&csv, file()).unwrap();
+    Setup {
+        emulator,
+        ws,
+        dir,
+        config,
+        csv,
+    }
+}
+
+/// HubSpot-like columns; every person once, 20 of them again further down in another
+/// case and with spaces (with a phone the first row lacked), 20 rows without an address
+/// and a blank line.
+fn file() -> String {
+    let mut out = String::from("First Name,Last Name,Email,Company Name,Phone Number\n");
+    for i in 0..PEOPLE {
+        out += &format!("First{i},Last{i},person{i}@example.com,Company {i},\n");
+        if i % 12 == 5 {
+            out += "not-an-address,X,,,\n";
+        }
+    }
+    out += ",,,,\n";
+    for i in (0..PEOPLE).step_by(12) {
+        out += &format!(",, PERSON{i}@Example.COM ,,+1 555 {i:04}\n");
+    }
+    out
+}
+
+fn import(s: &Setup, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_crm"))
+        .arg("import")
+        .arg(&s.csv)
+        .args(["--data"])
+        .arg(s.dir.join("data"))
+        .arg("--config")
+        .arg(&s.config)
+        .args(extra)
+        .env_remove("CRM_CONFIG_FILE")
+        .output()
+        .expect("run crm import")
+}
+
+fn contacts(s: &Setup) -> BTreeMap<String, Vec<Value>> {
+    let mut by_email: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for page in s.emulator.pages(&s.ws.contacts_data_source_id) {
+        let email = page["properties"]["Email"]["email"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        by_email.entry(email).or_default().push(page);
+    }
+    by_email
+}
+
+fn text(page: &Value, property: &str) -> String {
+    let p = &page["properties"][property];
+    match p["type"].as_str() {
+        Some("title") | Some("rich_text") => p[p["type"].as_str().unwrap()]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["plain_text"].as_str().or(t["text"]["content"].as_str()))
+            .collect(),
+        Some("phone_number") => p["phone_number"].as_str().unwrap_or_default().to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// What every run must end in, whatever stopped it on the way.
+fn assert_end_state(s: &Setup) {
+    let all = contacts(s);
+    assert_eq!(all.len(), PEOPLE, "every person, and no one else");
+    for (email, pages) in &all {
+        assert_eq!(pages.len(), 1, "{email} is in Notion {} times", pages.len());
+    }
+    for i in 0..PEOPLE {
+        let page = &all[&format!("person{i}@example.com")][0];
+        if i < EXISTING {
+            assert_eq!(
+                text(page, "Name"),
+                format!("Typed Name {i}"),
+                "a typed name stays"
+            );
+            let company = if i % 2 == 1 {
+                format!("Typed Co {i}")
+            } else {
+                format!("Company {i}")
+            };
+            assert_eq!(text(page, "Company"), company, "filled only where empty");
+        } else {
+            assert_eq!(text(page, "Name"), format!("First{i} Last{i}"));
+            assert_eq!(text(page, "Company"), format!("Company {i}"));
+        }
+        let phone = if i % 12 == 0 {
+            format!("+1 555 {i:04}")
+        } else {
+            String::new()
+        };
+        assert_eq!(
+            text(page, "Phone"),
+            phone,
+            "the later row's value joins the earlier's"
+        );
+    }
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_lands_each_person_once_and_a_second_run_changes_nothing() {
+    let s = setup("once").await;
+    let out = import(&s, &["--dry-run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout(&out).contains(
+            "dry run: 240 people to write (20 rows merged into them), 20 rows rejected, 1 blank"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(contacts(&s).len(), EXISTING, "a dry run writes nothing");
+
+    let out = import(&s, &[]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = stdout(&out);
+    assert!(said.contains("columns: First Name → first_name, Last Name → last_name, Email → email, Company Name → company, Phone Number → phone"), "{said}");
+    assert!(
+        said.contains("created 220, updated 10, unchanged 10, merged in file 20, rejected 20"),
+        "{said}"
+    );
+    assert_end_state(&s);
+    let rejects = std::fs::read_to_string(s.dir.join("contacts.rejects.csv")).unwrap();
+    let lines: Vec<&str> = rejects.lines().collect();
+    assert_eq!(
+        lines[0],
+        "line,reason,First Name,Last Name,Email,Company Name,Phone Number"
+    );
+    assert_eq!(lines.len(), 21, "{rejects}");
+    assert!(
+        lines[1].starts_with("8,no email,not-an-address,X"),
+        "{rejects}"
+    );
+
+    let again = import(&s, &[]);
+    assert!(again.status.success());
+    assert!(
+        stdout(&again).contains(
+            "created 220, updated 10, unchanged 10, merged in file 20, rejected 20 (see"
+        ),
+        "{}",
+        stdout(&again)
+    );
+    assert!(
+        stdout(&again).contains("240 of them by an earlier run of this file"),
+        "{}",
+        stdout(&again)
+    );
+    assert_end_state(&s);
+    let _ = std::fs::remove_dir_all(&s.dir);
+}
+
+/// Runs the import on a slow Notion and signals it once 40 % is reported.
+fn stop_at_40_percent(s: &Setup, signal: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crm"))
+        .arg("import")
+        .arg(&s.csv)
+        .arg("--data")
+        .arg(s.dir.join("data"))
+        .arg("--config")
+        .arg(&s.config)
+        .args(["--concurrency", "4", "--lease-seconds", "2"])
+        .env_remove("CRM_CONFIG_FILE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    for line in stderr.lines().map_while(Result::ok) {
+        if line.contains("contacts (40 %)") {
+            Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .unwrap();
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "a stopped import does not say it finished"
+    );
+}
+
+async fn stopped_then_run_again(name: &str, signal: &str) {
+    let s = setup(name).await;
+    // 20 ms a call: the run takes long enough to be stopped in the middle.
+    s.emulator
+        .inject(FaultRule::new(None, "*", FaultAction::Latency { ms: 20 }));
+    stop_at_40_percent(&s, signal);
+    let halfway = contacts(&s).len();
+    assert!(
+        halfway > EXISTING && halfway < PEOPLE,
+        "stopped part-way: {halfway} contacts"
+    );
+    s.emulator.clear_faults();
+    let out = import(&s, &["--lease-seconds", "2"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout(&out).contains("of them by an earlier run of this file"),
+        "{}",
+        stdout(&out)
+    );
+    assert_end_state(&s);
+    let _ = std::fs::remove_dir_all(&s.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_stopped_with_ctrl_c_goes_on_where_it_stopped() {
+    stopped_then_run_again("sigint", "-INT").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_killed_mid_write_goes_on_and_makes_no_duplicate() {
+    stopped_then_run_again("sigkill", "-KILL").await;
+}

@@ -1,0 +1,229 @@
+//! `crm import`: the contacts of an export written to Notion — each person once, an
+//! existing contact only filled where it is empty — through the one Notion client at its
+//! pace, several at a time, resumable.
+//!
+//! The Contacts data source is read once, every cursor, into an index by canonical email.
+//! Each person is then one unit of work under a claim in the store
+//! (`import:{run}:{email}`, `run` being the file's digest): a claim done is skipped
+//! when the same command runs again, and one a killed run left half-way is taken over
+//! once its lease runs out and, having maybe created the contact already, looks for it
+//! before creating anything. So Ctrl-C or a crash, then the same command, ends as one
+//! run would have, with no duplicate. See `docs/design.md`, "Import".
+
+mod outcome;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crm_domain::import::Contact;
+use crm_notion::filter::{Condition, Text, Timestamp};
+use crm_notion::{
+    CreatePage, Direction, Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest,
+    Sort, UpdatePage,
+};
+use crm_settings::ContactProperties;
+use crm_store::{Claimed, Claims};
+use futures::StreamExt;
+
+use crate::contact_write::{self, ContactValues};
+
+/// Of several contacts with one address, the oldest is the one kept (as the worker does).
+fn oldest_first() -> Vec<Sort> {
+    vec![Sort::Timestamp {
+        timestamp: Timestamp::CreatedTime,
+        direction: Direction::Ascending,
+    }]
+}
+
+pub use outcome::{Outcome, Report};
+
+crm_store::port!(
+    /// What an import keeps: a claim per person, and its part of Notion's budget.
+    pub ImportStore: Idempotency, Presence
+);
+
+/// How an import writes.
+#[derive(Debug, Clone)]
+pub struct ImportSettings {
+    pub contacts: String,
+    pub properties: ContactProperties,
+    /// Status of a contact the import creates.
+    pub status: String,
+    /// Source of a contact the import creates, unless its row names one.
+    pub source: String,
+    /// People written at the same time (Notion's pace still holds).
+    pub concurrency: usize,
+    /// How long a claim is held: longer than one person's writes can take.
+    pub lease: Duration,
+    /// How long a finished person is remembered, so a rerun skips it.
+    pub retention: Duration,
+}
+
+/// Every contact already in Notion, by canonical email; `complete` is false when
+/// Notion's 10,000-row cap cut the listing short.
+#[derive(Debug, Default)]
+pub struct Existing {
+    pub by_email: HashMap<String, Page>,
+    pub complete: bool,
+}
+
+pub struct Importer<S> {
+    pub store: S,
+    pub notion: NotionClient,
+    pub settings: ImportSettings,
+}
+
+impl<S: ImportStore> Importer<S> {
+    /// Reads every contact once. Of two with one address the oldest is kept, as the
+    /// worker keeps it.
+    pub async fn existing(&self) -> Result<Existing, NotionError> {
+        let request = QueryRequest {
+            page_size: Some(100),
+            sorts: oldest_first(),
+            ..QueryRequest::default()
+        };
+        let (pages, complete) = self
+            .notion
+            .query_all(&self.settings.contacts, &request)
+            .await?;
+        let mut by_email = HashMap::new();
+        for page in pages.into_iter().filter(|p| !p.in_trash) {
+            let email = page
+                .property(&self.settings.properties.email)
+                .and_then(PropertyValue::as_text)
+                .and_then(|e| crm_domain::ContactEmail::parse(&e).ok());
+            if let Some(email) = email {
+                by_email.entry(email.as_str().to_owned()).or_insert(page);
+            }
+        }
+        Ok(Existing { by_email, complete })
+    }
+
+    /// Writes every contact of `contacts`, `concurrency` at a time; `seen` hears each
+    /// outcome as it happens (the progress bar). Once `stop` is set, no one more is
+    /// started and those under way finish, so a stopped run leaves no claim held.
+    pub async fn run(
+        &self,
+        run: &str,
+        contacts: &[Contact],
+        existing: &Existing,
+        stop: &AtomicBool,
+        seen: impl Fn(&Contact, &Outcome),
+    ) -> Report {
+        let mut report = Report::default();
+        let mut writes = futures::stream::iter(contacts)
+            .take_while(|_| std::future::ready(!stop.load(Ordering::SeqCst)))
+            .map(|contact| async move { (contact, self.one(run, contact, existing).await) })
+            .buffer_unordered(self.settings.concurrency.max(1));
+        while let Some((contact, outcome)) = writes.next().await {
+            seen(contact, &outcome);
+            report.add(contact, outcome);
+        }
+        report
+    }
+
+    async fn one(&self, run: &str, contact: &Contact, existing: &Existing) -> Outcome {
+        let key = format!("import:{run}:{}", contact.email.as_str());
+        let s = &self.settings;
+        let claim = match self.store.claim(&key, s.lease, s.retention).await {
+            Err(e) => return Outcome::Failed(format!("store unavailable: {e}")),
+            Ok(Claimed::Done { result }) => return Outcome::earlier(result.as_deref()),
+            Ok(Claimed::Busy) => return Outcome::Busy,
+            Ok(Claimed::Owned(claim)) => claim,
+        };
+        // A run killed after its create may have made the contact: look before creating.
+        let look_first = claim.resumed() || !existing.complete;
+        let outcome = match self
+            .write(
+                contact,
+                existing.by_email.get(contact.email.as_str()),
+                look_first,
+            )
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(e) if e.is_retryable() => {
+                let reason = e.to_string();
+                claim.fail(&reason).await;
+                return Outcome::Failed(reason);
+            }
+            // Notion refuses the row itself (a value it does not take): no retry fixes it.
+            Err(e) => Outcome::Rejected(e.to_string()),
+        };
+        claim.complete(Some(&outcome.record())).await;
+        outcome
+    }
+
+    async fn write(
+        &self,
+        contact: &Contact,
+        known: Option<&Page>,
+        look_first: bool,
+    ) -> Result<Outcome, NotionError> {
+        let p = &self.settings.properties;
+        let found = match known {
+            Some(page) => Some(page.clone()),
+            None if look_first => self.find(contact).await?,
+            None => None,
+        };
+        let f = &contact.fields;
+        let day = f.last_contacted.map(|d| d.format("%Y-%m-%d").to_string());
+        let values = ContactValues {
+            email: contact.email.as_str(),
+            name: f.name.as_deref(),
+            company: f.company.as_deref(),
+            phone: f.phone.as_deref(),
+            status: Some(f.status.as_deref().unwrap_or(&self.settings.status)),
+            // The import's own source names where a new contact came from; an existing
+            // contact keeps its story, unless the row itself says where it came from.
+            source: match (&found, f.source.as_deref()) {
+                (None, source) => Some(source.unwrap_or(&self.settings.source)),
+                (Some(_), source) => source,
+            },
+            notes: f.notes.as_deref(),
+            last_contacted: day.as_deref(),
+        };
+        match found {
+            Some(page) => {
+                let changes = contact_write::fill_empty(&page, &values, p);
+                if changes.is_empty() {
+                    return Ok(Outcome::Unchanged);
+                }
+                let update = UpdatePage {
+                    properties: changes,
+                    in_trash: None,
+                };
+                self.notion.update_page(&page.id, &update).await?;
+                Ok(Outcome::Updated)
+            }
+            None => {
+                let create = CreatePage {
+                    data_source_id: self.settings.contacts.clone(),
+                    properties: contact_write::new_contact(&values, p),
+                };
+                self.notion.create_page(&create).await?;
+                Ok(Outcome::Created)
+            }
+        }
+    }
+
+    /// The contact with this address, asked of Notion (it is written in canonical form,
+    /// so an exact match finds what an earlier run made).
+    async fn find(&self, contact: &Contact) -> Result<Option<Page>, NotionError> {
+        let request = QueryRequest {
+            filter: Some(Filter::property(
+                &self.settings.properties.email,
+                Condition::Email(Text::Equals(contact.email.as_str().to_owned())),
+            )),
+            page_size: Some(10),
+            sorts: oldest_first(),
+            ..QueryRequest::default()
+        };
+        let (pages, _) = self
+            .notion
+            .query_all(&self.settings.contacts, &request)
+            .await?;
+        Ok(pages.into_iter().find(|p| !p.in_trash))
+    }
+}

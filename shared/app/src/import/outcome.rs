@@ -1,0 +1,104 @@
+use crm_domain::ContactEmail;
+use crm_domain::import::{Contact, Reject};
+
+/// What became of one person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    /// An existing contact, its empty fields filled.
+    Updated,
+    /// An existing contact with nothing empty to fill.
+    Unchanged,
+    /// Notion refused the row (a value it does not take); the reason in words.
+    Rejected(String),
+    /// Not written this time (Notion or the store unavailable): the same command again
+    /// picks it up.
+    Failed(String),
+    /// Another run holds this person's claim: a live one, or one that was stopped, whose
+    /// claim runs out after its lease.
+    Busy,
+    /// Written by an earlier run of the same file.
+    Earlier(Box<Outcome>),
+}
+
+impl Outcome {
+    /// What the claim records, so a rerun can report it.
+    pub fn record(&self) -> String {
+        match self {
+            Self::Created => "created".into(),
+            Self::Updated => "updated".into(),
+            Self::Unchanged => "unchanged".into(),
+            Self::Rejected(why) => format!("rejected:{why}"),
+            Self::Failed(why) => format!("failed:{why}"),
+            Self::Busy => "busy".into(),
+            Self::Earlier(o) => o.record(),
+        }
+    }
+
+    pub fn earlier(record: Option<&str>) -> Self {
+        let inner = match record.unwrap_or_default() {
+            "created" => Self::Created,
+            "updated" => Self::Updated,
+            "unchanged" => Self::Unchanged,
+            r => match r.split_once(':') {
+                Some(("rejected", why)) => Self::Rejected(why.to_owned()),
+                _ => Self::Unchanged,
+            },
+        };
+        Self::Earlier(Box::new(inner))
+    }
+}
+
+/// The run's totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Rows Notion refused, each line of the person with the reason.
+    pub rejected: Vec<Reject>,
+    /// People not written this time, with the reason: run again.
+    pub failed: Vec<(ContactEmail, String)>,
+    /// People another run held (see [`Outcome::Busy`]).
+    pub busy: Vec<ContactEmail>,
+    /// Of the above, those an earlier run of the same file wrote.
+    pub earlier: usize,
+}
+
+impl Report {
+    /// Adds another pass's totals (over people this one left busy).
+    pub fn merge(&mut self, more: Report) {
+        self.created += more.created;
+        self.updated += more.updated;
+        self.unchanged += more.unchanged;
+        self.earlier += more.earlier;
+        self.rejected.extend(more.rejected);
+        self.failed.extend(more.failed);
+        self.busy = more.busy;
+    }
+
+    pub fn add(&mut self, contact: &Contact, outcome: Outcome) {
+        let outcome = match outcome {
+            Outcome::Earlier(inner) => {
+                self.earlier += 1;
+                *inner
+            }
+            o => o,
+        };
+        match outcome {
+            Outcome::Created => self.created += 1,
+            Outcome::Updated => self.updated += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::Rejected(reason) => {
+                self.rejected
+                    .extend(contact.lines.iter().map(|&line| Reject {
+                        line,
+                        reason: reason.clone(),
+                    }))
+            }
+            Outcome::Failed(reason) => self.failed.push((contact.email.clone(), reason)),
+            Outcome::Busy => self.busy.push(contact.email.clone()),
+            Outcome::Earlier(_) => {}
+        }
+    }
+}
