@@ -218,9 +218,8 @@ async fn a_file_lands_each_person_once_and_a_second_run_changes_nothing() {
     let again = import(&s, &[]);
     assert!(again.status.success());
     assert!(
-        stdout(&again).contains(
-            "created 220, updated 10, unchanged 10, merged in file 20, rejected 20 (see"
-        ),
+        stdout(&again)
+            .contains("created 220, updated 10, unchanged 10, merged in file 20, rejected 20 (see"),
         "{}",
         stdout(&again)
     );

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use crm_app::Ports;
 use crm_app::import::{ImportSettings, ImportStore, Importer, Report};
-use crm_domain::import::{Plan, detect, parse_overrides, plan};
+use crm_domain::import::{Plan, detect, fit_statuses, parse_overrides, plan};
 use crm_domain::{Clock, SystemClock};
 use crm_settings::{CachedSecrets, MemorySecrets, SecretsLocation, SecretsSource, Settings};
 use crm_store::{SqliteStore, Store};
@@ -88,7 +88,7 @@ pub async fn run(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
             mapping.unused.join(", ")
         );
     }
-    let planned = plan(&mapping, table.rows.iter().cloned());
+    let mut planned = plan(&mapping, table.rows.iter().cloned());
     let run = hex::encode(&Sha256::digest(&bytes)[..8]);
     match &args.config {
         Some(path) => {
@@ -108,11 +108,11 @@ pub async fn run(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
                 Arc::clone(&clock),
             ));
             let ports = Ports::new(settings, store, secrets, clock)?;
-            import(&args, &ports, &table, &planned, &run).await
+            import(&args, &ports, &table, &mut planned, &run).await
         }
         None => {
             let ctx = crm_app::Context::from_env().await?;
-            import(&args, &ctx, &table, &planned, &run).await
+            import(&args, &ctx, &table, &mut planned, &run).await
         }
     }
 }
@@ -121,7 +121,7 @@ async fn import<S, P>(
     args: &ImportArgs,
     ports: &Ports<S, P>,
     table: &file::Table,
-    planned: &Plan,
+    planned: &mut Plan,
     run: &str,
 ) -> Result<(), Box<dyn std::error::Error>>
 where
@@ -156,6 +156,15 @@ where
     };
     let work = async {
         let existing = importer.existing().await?;
+        let dropped = fit_statuses(&mut planned.contacts, &existing.statuses);
+        if dropped > 0 {
+            println!(
+                "{dropped} statuses are not among Status's options ({}): those contacts get {:?}",
+                existing.statuses.join(", "),
+                importer.settings.status
+            );
+        }
+        let planned = &*planned;
         let known = planned
             .contacts
             .iter()

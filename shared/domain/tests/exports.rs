@@ -2,15 +2,22 @@
 //! columns (HubSpot contacts; Pipedrive people; Google Contacts, current and legacy;
 //! Mailchimp audience; a plain spreadsheet), each map without `--map`.
 
-use crm_domain::import::{Field, detect, plan};
 use crm_domain::import::plan::Row;
+use crm_domain::import::{Field, detect, plan};
 
 fn read(name: &str) -> (Vec<String>, Vec<String>) {
-    let path = format!("{}/tests/fixtures/exports/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/exports/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap();
     let mut lines = text.lines();
     // The fixtures quote nothing with a comma in it, so a split reads them.
-    let split = |l: &str| l.split(',').map(|c| c.trim_matches('"').to_owned()).collect::<Vec<_>>();
+    let split = |l: &str| {
+        l.split(',')
+            .map(|c| c.trim_matches('"').to_owned())
+            .collect::<Vec<_>>()
+    };
     (split(lines.next().unwrap()), split(lines.next().unwrap()))
 }
 
@@ -31,23 +38,37 @@ fn hubspot() {
     assert_eq!(c.fields.name.as_deref(), Some("Ann Lee"));
     assert_eq!(c.fields.company.as_deref(), Some("Acme Inc"));
     assert_eq!(c.fields.phone.as_deref(), Some("+1 555 0100"));
-    assert_eq!(c.fields.last_contacted.map(|d| d.to_string()).as_deref(), Some("2026-10-01"));
+    assert_eq!(
+        c.fields.last_contacted.map(|d| d.to_string()).as_deref(),
+        Some("2026-10-01")
+    );
 }
 
 #[test]
 fn pipedrive() {
     let (_, c) = contact("pipedrive.csv");
-    assert_eq!(c.email.as_str(), "bo@example.org", "the first address present");
+    assert_eq!(
+        c.email.as_str(),
+        "bo@example.org",
+        "the first address present"
+    );
     assert_eq!(c.fields.name.as_deref(), Some("Bo Diaz"));
     assert_eq!(c.fields.company.as_deref(), Some("Globex"));
     assert_eq!(c.fields.phone.as_deref(), Some("+34 600 000 000"));
-    assert_eq!(c.fields.last_contacted.map(|d| d.to_string()).as_deref(), Some("2026-09-14"));
+    assert_eq!(
+        c.fields.last_contacted.map(|d| d.to_string()).as_deref(),
+        Some("2026-09-14")
+    );
 }
 
 #[test]
 fn google_contacts() {
     let (fields, c) = contact("google-contacts.csv");
-    assert_eq!(c.email.as_str(), "cy@example.net", "E-mail 1 before E-mail 2; never a label");
+    assert_eq!(
+        c.email.as_str(),
+        "cy@example.net",
+        "E-mail 1 before E-mail 2; never a label"
+    );
     assert_eq!(c.fields.name.as_deref(), Some("Cy Young"));
     assert_eq!(c.fields.company.as_deref(), Some("Initech"));
     assert_eq!(c.fields.phone.as_deref(), Some("+44 7700 900000"));

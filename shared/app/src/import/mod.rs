@@ -66,6 +66,8 @@ pub struct ImportSettings {
 pub struct Existing {
     pub by_email: HashMap<String, Page>,
     pub complete: bool,
+    /// The options of the Contacts' Status property.
+    pub statuses: Vec<String>,
 }
 
 pub struct Importer<S> {
@@ -97,7 +99,20 @@ impl<S: ImportStore> Importer<S> {
                 by_email.entry(email.as_str().to_owned()).or_insert(page);
             }
         }
-        Ok(Existing { by_email, complete })
+        let schema = self
+            .notion
+            .retrieve_data_source(&self.settings.contacts)
+            .await?;
+        let statuses = schema
+            .properties
+            .get(&self.settings.properties.status)
+            .map(|p| p.options().into_iter().map(|o| o.name).collect())
+            .unwrap_or_default();
+        Ok(Existing {
+            by_email,
+            complete,
+            statuses,
+        })
     }
 
     /// Writes every contact of `contacts`, `concurrency` at a time; `seen` hears each

@@ -6,4 +6,4 @@ pub mod columns;
 pub mod plan;
 
 pub use columns::{Field, Mapping, MappingError, detect, parse_overrides};
-pub use plan::{Contact, ContactFields, Plan, Reject, Row, plan};
+pub use plan::{Contact, ContactFields, Plan, Reject, Row, fit_statuses, plan};

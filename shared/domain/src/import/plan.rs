@@ -159,6 +159,26 @@ pub fn plan(mapping: &Mapping, rows: impl IntoIterator<Item = Row>) -> Plan {
     out
 }
 
+/// Keeps each contact's status only when it is one of `options` (the Status property's,
+/// in their own spelling, whatever the row's case): another CRM's statuses (`OPEN`,
+/// `IN_PROGRESS`) would otherwise become new options of the Status select. Returns how
+/// many were dropped (those contacts get the import's default).
+pub fn fit_statuses(contacts: &mut [Contact], options: &[String]) -> usize {
+    let mut dropped = 0;
+    for contact in contacts {
+        if let Some(status) = contact.fields.status.take() {
+            match options
+                .iter()
+                .find(|o| o.eq_ignore_ascii_case(status.trim()))
+            {
+                Some(option) => contact.fields.status = Some(option.clone()),
+                None => dropped += 1,
+            }
+        }
+    }
+    dropped
+}
+
 /// A date as exports write it: `2026-11-02`, `2026-11-02 10:00`, `2026-11-02T10:00:00Z`.
 fn date(text: &str) -> Option<NaiveDate> {
     let day = text.get(..10)?;
@@ -179,6 +199,31 @@ mod tests {
                 cells: cells.iter().map(|c| (*c).to_owned()).collect(),
             })
             .collect()
+    }
+
+    #[test]
+    fn only_statuses_notion_has_are_kept_in_its_spelling() {
+        let email = |e: &str| ContactEmail::parse(e).unwrap();
+        let with = |status: &str| Contact {
+            email: email("a@b.co"),
+            fields: ContactFields {
+                status: Some(status.into()),
+                ..ContactFields::default()
+            },
+            lines: vec![2],
+        };
+        let mut contacts = vec![with("Customer"), with("OPEN"), with(" qualified ")];
+        let options = [
+            "new lead".to_owned(),
+            "customer".to_owned(),
+            "qualified".to_owned(),
+        ];
+        assert_eq!(fit_statuses(&mut contacts, &options), 1);
+        let statuses: Vec<Option<&str>> = contacts
+            .iter()
+            .map(|c| c.fields.status.as_deref())
+            .collect();
+        assert_eq!(statuses, [Some("customer"), None, Some("qualified")]);
     }
 
     #[test]
