@@ -301,3 +301,33 @@ async fn an_import_stopped_with_ctrl_c_goes_on_where_it_stopped() {
 async fn an_import_killed_mid_write_goes_on_and_makes_no_duplicate() {
     stopped_then_run_again("sigkill", "-KILL").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_notion_refuses_is_rejected_with_its_line_and_the_rest_go_on() {
+    let s = setup("refused").await;
+    // The first contact created (person 20, one at a time) is refused as invalid.
+    s.emulator
+        .inject(FaultRule::status(Some("POST"), "/v1/pages", 400).times(1));
+    let out = import(&s, &["--concurrency", "1"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout(&out)
+            .contains("created 219, updated 10, unchanged 10, merged in file 20, rejected 21"),
+        "{}",
+        stdout(&out)
+    );
+    let rejects = std::fs::read_to_string(s.dir.join("contacts.rejects.csv")).unwrap();
+    let line = rejects
+        .lines()
+        .find(|l| l.contains("person20@example.com"))
+        .unwrap_or_else(|| panic!("{rejects}"));
+    // Person 20 is on line 24: header, twenty people and two address-less rows before.
+    assert!(line.starts_with("24,Notion answered 400"), "{line}");
+    assert_eq!(contacts(&s).len(), PEOPLE - 1);
+    let _ = std::fs::remove_dir_all(&s.dir);
+}
