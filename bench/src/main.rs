@@ -7,6 +7,7 @@
 
 mod coldstart;
 mod drain;
+mod import;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,6 +56,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if wanted("drain") || wanted("shared") {
         drain::measure(&env, &mut rows, wanted("drain")).await?;
+    }
+    if wanted("import") {
+        import::measure(&mut rows).await?;
     }
     if wanted("coldstart") {
         coldstart::measure(&env, &mut rows).await?;
