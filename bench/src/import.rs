@@ -100,6 +100,7 @@ pub async fn measure(rows: &mut Vec<Row>) -> Result<(), Error> {
             concurrency: 8,
             lease: Duration::from_secs(300),
             retention: Duration::from_secs(86_400),
+            activity: None,
         },
     };
     let started = Instant::now();

@@ -167,6 +167,28 @@ fn assert_end_state(s: &Setup) {
     }
 }
 
+/// With `--activity`: one "Imported from" Activity on each person's contact, whatever
+/// stopped the run on the way.
+fn assert_one_activity_each(s: &Setup) {
+    let ids: BTreeMap<String, String> = contacts(s)
+        .into_iter()
+        .map(|(email, pages)| (pages[0]["id"].as_str().unwrap().to_owned(), email))
+        .collect();
+    let mut per_contact: BTreeMap<String, usize> = BTreeMap::new();
+    for activity in s.emulator.pages(&s.ws.activities_data_source_id) {
+        assert!(
+            text(&activity, "Details").starts_with("Imported from contacts.csv (line"),
+            "{activity}"
+        );
+        let contact = activity["properties"]["Contact"]["relation"][0]["id"]
+            .as_str()
+            .unwrap();
+        *per_contact.entry(ids[contact].clone()).or_default() += 1;
+    }
+    assert_eq!(per_contact.len(), PEOPLE, "every person has one");
+    assert!(per_contact.values().all(|n| *n == 1), "{per_contact:?}");
+}
+
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -241,7 +263,7 @@ fn stop_at_40_percent(s: &Setup, signal: &str) {
         .arg(s.dir.join("data"))
         .arg("--config")
         .arg(&s.config)
-        .args(["--concurrency", "4", "--lease-seconds", "2"])
+        .args(["--concurrency", "4", "--lease-seconds", "2", "--activity"])
         .env_remove("CRM_CONFIG_FILE")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -276,7 +298,7 @@ async fn stopped_then_run_again(name: &str, signal: &str) {
         "stopped part-way: {halfway} contacts"
     );
     s.emulator.clear_faults();
-    let out = import(&s, &["--lease-seconds", "2"]);
+    let out = import(&s, &["--lease-seconds", "2", "--activity"]);
     assert!(
         out.status.success(),
         "{}\n{}",
@@ -289,6 +311,7 @@ async fn stopped_then_run_again(name: &str, signal: &str) {
         stdout(&out)
     );
     assert_end_state(&s);
+    assert_one_activity_each(&s);
     let _ = std::fs::remove_dir_all(&s.dir);
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use crm_app::Ports;
-use crm_app::import::{ImportSettings, ImportStore, Importer, Report};
+use crm_app::import::{ImportActivity, ImportSettings, ImportStore, Importer, Report};
 use crm_domain::import::{Plan, detect, fit_statuses, parse_overrides, plan};
 use crm_domain::{Clock, SystemClock};
 use crm_settings::{CachedSecrets, MemorySecrets, SecretsLocation, SecretsSource, Settings};
@@ -37,6 +37,9 @@ pub struct ImportArgs {
     /// Source of the contacts the import creates, unless a row names one.
     #[arg(long, default_value = "import")]
     source: String,
+    /// Log an Activity on each imported contact ("Imported from FILE (line N)").
+    #[arg(long)]
+    activity: bool,
     /// Print what would be done, without writing.
     #[arg(long)]
     dry_run: bool,
@@ -148,6 +151,20 @@ where
             .map(Duration::from_secs)
             .unwrap_or_else(|| crm_app::worker::lease_for(item)),
         retention: Duration::from_secs(30 * 86_400),
+        activity: args.activity.then(|| ImportActivity {
+            activities: ports.settings.notion.activities.to_string(),
+            properties: ports.settings.properties.activities.clone(),
+            kind: "note".into(),
+            file: args
+                .file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            day: chrono::Utc::now()
+                .with_timezone(&ports.settings.stale.timezone)
+                .format("%Y-%m-%d")
+                .to_string(),
+        }),
     };
     let importer = Importer {
         store: ports.store.clone(),

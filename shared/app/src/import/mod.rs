@@ -22,7 +22,7 @@ use crm_notion::{
     CreatePage, Direction, Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest,
     Sort, UpdatePage,
 };
-use crm_settings::ContactProperties;
+use crm_settings::{ActivityProperties, ContactProperties};
 use crm_store::{Claimed, Claims};
 use futures::StreamExt;
 
@@ -58,6 +58,21 @@ pub struct ImportSettings {
     pub lease: Duration,
     /// How long a finished person is remembered, so a rerun skips it.
     pub retention: Duration,
+    /// Log an Activity per imported person (`--activity`).
+    pub activity: Option<ImportActivity>,
+}
+
+/// The Activity an import logs for each person: "Imported from contacts.csv".
+#[derive(Debug, Clone)]
+pub struct ImportActivity {
+    pub activities: String,
+    pub properties: ActivityProperties,
+    /// Its Type (an option of the Activities' Type select).
+    pub kind: String,
+    /// The file's name, as the Activity says it.
+    pub file: String,
+    /// The day of the import, `YYYY-MM-DD`.
+    pub day: String,
 }
 
 /// Every contact already in Notion, by canonical email; `complete` is false when
@@ -149,14 +164,16 @@ impl<S: ImportStore> Importer<S> {
         };
         // A run killed after its create may have made the contact: look before creating.
         let look_first = claim.resumed() || !existing.complete;
-        let outcome = match self
-            .write(
-                contact,
-                existing.by_email.get(contact.email.as_str()),
-                look_first,
-            )
-            .await
-        {
+        let known = existing.by_email.get(contact.email.as_str());
+        let written = async {
+            let (outcome, page_id) = self.write(contact, known, look_first).await?;
+            if let Some(activity) = &self.settings.activity {
+                self.log_activity(activity, &key, contact, &page_id, claim.resumed())
+                    .await?;
+            }
+            Ok::<_, NotionError>(outcome)
+        };
+        let outcome = match written.await {
             Ok(outcome) => outcome,
             Err(e) if e.is_retryable() => {
                 let reason = e.to_string();
@@ -175,7 +192,7 @@ impl<S: ImportStore> Importer<S> {
         contact: &Contact,
         known: Option<&Page>,
         look_first: bool,
-    ) -> Result<Outcome, NotionError> {
+    ) -> Result<(Outcome, String), NotionError> {
         let p = &self.settings.properties;
         let found = match known {
             Some(page) => Some(page.clone()),
@@ -203,24 +220,84 @@ impl<S: ImportStore> Importer<S> {
             Some(page) => {
                 let changes = contact_write::fill_empty(&page, &values, p);
                 if changes.is_empty() {
-                    return Ok(Outcome::Unchanged);
+                    return Ok((Outcome::Unchanged, page.id));
                 }
                 let update = UpdatePage {
                     properties: changes,
                     in_trash: None,
                 };
                 self.notion.update_page(&page.id, &update).await?;
-                Ok(Outcome::Updated)
+                Ok((Outcome::Updated, page.id))
             }
             None => {
                 let create = CreatePage {
                     data_source_id: self.settings.contacts.clone(),
                     properties: contact_write::new_contact(&values, p),
                 };
-                self.notion.create_page(&create).await?;
-                Ok(Outcome::Created)
+                let created = self.notion.create_page(&create).await?;
+                Ok((Outcome::Created, created.id))
             }
         }
+    }
+
+    /// Logs "Imported from FILE" on the contact, once: its Submission ID is the person's
+    /// claim, so an attempt taking over a stopped one finds what that one logged.
+    async fn log_activity(
+        &self,
+        a: &ImportActivity,
+        key: &str,
+        contact: &Contact,
+        contact_id: &str,
+        resumed: bool,
+    ) -> Result<(), NotionError> {
+        let p = &a.properties;
+        if resumed {
+            let request = QueryRequest {
+                filter: Some(Filter::property(
+                    &p.submission,
+                    Condition::RichText(Text::Equals(key.to_owned())),
+                )),
+                page_size: Some(10),
+                ..QueryRequest::default()
+            };
+            let (found, _) = self.notion.query_all(&a.activities, &request).await?;
+            let same = |page: &Page| {
+                page.property(&p.submission)
+                    .and_then(PropertyValue::as_text)
+                    .as_deref()
+                    == Some(key)
+            };
+            if found.iter().any(|page| !page.in_trash && same(page)) {
+                return Ok(());
+            }
+        }
+        let lines: Vec<String> = contact.lines.iter().map(u64::to_string).collect();
+        let word = if lines.len() == 1 { "line" } else { "lines" };
+        let details = format!("Imported from {} ({word} {})", a.file, lines.join(", "));
+        let name = contact
+            .fields
+            .name
+            .as_deref()
+            .unwrap_or(contact.email.local_part());
+        let create = CreatePage {
+            data_source_id: a.activities.clone(),
+            properties: std::collections::BTreeMap::from([
+                (
+                    p.title.clone(),
+                    PropertyValue::title(&format!("Imported: {name}")),
+                ),
+                (p.kind.clone(), PropertyValue::select(&a.kind)),
+                (p.date.clone(), PropertyValue::date(&a.day)),
+                (
+                    p.contact.clone(),
+                    PropertyValue::relation([contact_id.to_owned()]),
+                ),
+                (p.details.clone(), PropertyValue::rich_text(&details)),
+                (p.submission.clone(), PropertyValue::rich_text(key)),
+            ]),
+        };
+        self.notion.create_page(&create).await?;
+        Ok(())
     }
 
     /// The contact with this address, asked of Notion (it is written in canonical form,
