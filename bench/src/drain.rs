@@ -110,14 +110,19 @@ async fn shard<S: Store + Clone>(
 }
 
 /// What the emulator saw of a drain.
-struct Seen {
-    requests: usize,
-    refused: usize,
+pub struct Seen {
+    pub requests: usize,
+    pub refused: usize,
     /// Calls Notion took per second from the first to the last, over the limit.
-    share: f64,
+    pub share: f64,
 }
 
 fn seen(emulator: &Emulator) -> Seen {
+    seen_against(emulator, LIMIT)
+}
+
+/// What the emulator saw, against a limit of `limit` requests a second.
+pub fn seen_against(emulator: &Emulator, limit: f64) -> Seen {
     let log = emulator.requests();
     let refused = log.iter().filter(|r| r.status == 429).count();
     let taken: Vec<u64> = log
@@ -132,7 +137,7 @@ fn seen(emulator: &Emulator) -> Seen {
     Seen {
         requests: log.len(),
         refused,
-        share: (taken.len().saturating_sub(1)) as f64 / span / LIMIT,
+        share: (taken.len().saturating_sub(1)) as f64 / span / limit,
     }
 }
 

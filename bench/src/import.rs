@@ -85,7 +85,7 @@ pub async fn measure(rows: &mut Vec<Row>) -> Result<(), Error> {
         }),
     );
 
-    let mut config = NotionConfig::new(&emulator.base_url(), SecretString::from(DEFAULT_TOKEN));
+    let mut config = NotionConfig::new(emulator.base_url(), SecretString::from(DEFAULT_TOKEN));
     config.rate_per_second = f64::from(LIMIT);
     let notion = NotionClient::new(config)?;
     let store = SqliteStore::in_memory(Arc::new(SystemClock))?;
@@ -111,18 +111,7 @@ pub async fn measure(rows: &mut Vec<Row>) -> Result<(), Error> {
         .await;
     let took = started.elapsed();
 
-    let log = emulator.requests();
-    let refused = log.iter().filter(|r| r.status == 429).count();
-    let taken: Vec<u64> = log
-        .iter()
-        .filter(|r| r.status != 429)
-        .map(|r| r.at_ms)
-        .collect();
-    let span = match (taken.iter().min(), taken.iter().max()) {
-        (Some(a), Some(b)) if b > a => (b - a) as f64 / 1000.0,
-        _ => f64::INFINITY,
-    };
-    let share = (taken.len().saturating_sub(1)) as f64 / span / f64::from(LIMIT);
+    let seen = crate::drain::seen_against(&emulator, f64::from(LIMIT));
     let mut count: HashMap<String, usize> = HashMap::new();
     for page in emulator.pages(&ws.contacts_data_source_id) {
         if let Some(email) = page["properties"]["Email"]["email"].as_str() {
@@ -138,8 +127,8 @@ pub async fn measure(rows: &mut Vec<Row>) -> Result<(), Error> {
         format!(
             "{:.0} s; {:.1} % of the limit, {} × 429 ({} final); created {}, updated {}, unchanged {}, merged {}, rejected {}; {} missing, {} doubled",
             took.as_secs_f64(),
-            share * 100.0,
-            refused,
+            seen.share * 100.0,
+            seen.refused,
             report.failed.len(),
             report.created,
             report.updated,
