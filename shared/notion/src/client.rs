@@ -202,6 +202,28 @@ impl NotionClient {
             .await
     }
 
+    /// Every user of the workspace (people and bots, not guests), following each cursor.
+    /// Needs the integration's user information capability (else Notion answers 403);
+    /// people's emails only with "with email addresses".
+    pub async fn list_users(&self) -> Result<Vec<UserRef>, NotionError> {
+        let mut users = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![("page_size", "100".to_owned())];
+            if let Some(c) = &cursor {
+                query.push(("start_cursor", c.clone()));
+            }
+            let page: UserList = self
+                .call(Method::GET, "/v1/users", &query, None, Repeat::Safe)
+                .await?;
+            users.extend(page.results);
+            match (page.has_more, page.next_cursor) {
+                (true, Some(next)) => cursor = Some(next),
+                _ => return Ok(users),
+            }
+        }
+    }
+
     pub async fn retrieve_data_source(&self, id: &str) -> Result<DataSource, NotionError> {
         self.call(
             Method::GET,
@@ -458,6 +480,16 @@ fn api_error(
         rate_limit_reason: additional_text("rate_limit_reason"),
         committed_resource_id: additional_text("committed_resource_id"),
     }))
+}
+
+/// One page of `GET /v1/users`.
+#[derive(serde::Deserialize)]
+struct UserList {
+    results: Vec<UserRef>,
+    #[serde(default)]
+    has_more: bool,
+    #[serde(default)]
+    next_cursor: Option<String>,
 }
 
 #[cfg(test)]

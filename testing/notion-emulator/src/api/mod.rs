@@ -30,6 +30,7 @@ pub fn routes(shared: Shared) -> Router {
         .route("/v1/databases", post(schema_routes::create_database))
         .route("/v1/databases/{id}", get(schema_routes::retrieve_database))
         .route("/v1/users/me", get(me))
+        .route("/v1/users", get(list_users))
         .fallback(invalid_url)
         .method_not_allowed_fallback(invalid_url)
         .layer(middleware::from_fn_with_state(
@@ -49,6 +50,50 @@ async fn me(axum::extract::State(shared): axum::extract::State<Shared>) -> axum:
         .map(|u| u.to_json(state.user_info))
         .unwrap_or(Value::Null);
     axum::Json(bot)
+}
+
+/// `GET /v1/users` ("List all users"): the workspace's people and bots, `page_size` (at
+/// most 100) at a time after `start_cursor`. Guests are not included; without user
+/// information capabilities the call is refused with 403 (Notion's reference for the
+/// endpoint says both).
+async fn list_users(
+    axum::extract::State(shared): axum::extract::State<Shared>,
+    axum::extract::Query(params): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let state = lock(&shared);
+    if state.user_info == crate::model::UserInfo::None {
+        return Err(ApiError::for_status(403));
+    }
+    let page_size = match params.get("page_size") {
+        None => 100,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=100).contains(&n) => n,
+            _ => {
+                return Err(ApiError::validation(format!(
+                    "query failed validation: query.page_size should be a number between 1 and 100, instead was `{v}`."
+                )));
+            }
+        },
+    };
+    let users = &state.users;
+    let start = match params.get("start_cursor") {
+        None => 0,
+        Some(cursor) => crate::ids::normalize(cursor)
+            .and_then(|c| users.iter().position(|u| u.id == c))
+            .ok_or_else(|| {
+                ApiError::validation(format!("start_cursor provided is invalid: {cursor}"))
+            })?,
+    };
+    let end = (start + page_size).min(users.len());
+    let has_more = end < users.len();
+    Ok(axum::Json(serde_json::json!({
+        "object": "list",
+        "results": users[start..end].iter().map(|u| u.to_json(state.user_info)).collect::<Vec<_>>(),
+        "next_cursor": if has_more { Value::String(users[end].id.clone()) } else { Value::Null },
+        "has_more": has_more,
+        "type": "user",
+        "user": {},
+    })))
 }
 
 async fn invalid_url() -> Response {
