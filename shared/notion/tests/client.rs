@@ -654,7 +654,8 @@ async fn long_text_is_split_not_rejected() {
 async fn every_user_is_listed_across_pages() {
     let s = setup().await;
     for i in 0..130 {
-        s.emulator.add_person(&format!("Person {i}"), &format!("p{i}@example.com"));
+        s.emulator
+            .add_person(&format!("Person {i}"), &format!("p{i}@example.com"));
     }
     let notion = client(&s.emulator);
     let users = notion.list_users().await.unwrap();
@@ -662,11 +663,23 @@ async fn every_user_is_listed_across_pages() {
         .iter()
         .filter_map(|u| u.person.as_ref()?.get("email")?.as_str().map(str::to_owned))
         .collect();
-    assert!((0..130).all(|i| emails.contains(&format!("p{i}@example.com"))), "{}", emails.len());
-    assert!(users.len() >= 131, "the bot and the seeded people too: {}", users.len());
-    assert_eq!(count(&s.emulator, "GET", "/v1/users"), users.len().div_ceil(100));
+    assert!(
+        (0..130).all(|i| emails.contains(&format!("p{i}@example.com"))),
+        "{}",
+        emails.len()
+    );
+    assert!(
+        users.len() >= 131,
+        "the bot and the seeded people too: {}",
+        users.len()
+    );
+    assert_eq!(
+        count(&s.emulator, "GET", "/v1/users"),
+        users.len().div_ceil(100)
+    );
 
-    s.emulator.set_user_info(crm_notion_emulator::UserInfo::None);
+    s.emulator
+        .set_user_info(crm_notion_emulator::UserInfo::None);
     let refused = notion.list_users().await.unwrap_err();
     assert_eq!(refused.status(), Some(403), "{refused}");
 }

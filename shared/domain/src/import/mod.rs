@@ -3,6 +3,7 @@
 //! (checked, one per person). Reading the file and writing to Notion are `crm`'s.
 
 pub mod columns;
+pub mod deals;
 pub mod plan;
 
 pub use columns::{Field, Mapping, MappingError, detect, parse_overrides};

@@ -1,0 +1,323 @@
+//! Deals from an export (`crm import --deals`): which column is which deal field, and
+//! the rows as deals to write — one per deal name and contact, the later non-empty value
+//! winning; a row without a name, or with a value or a contact address that cannot be
+//! read, is a reject with its line.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use super::columns::fold;
+use super::plan::{Reject, Row};
+use crate::email::ContactEmail;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DealField {
+    Name,
+    Stage,
+    Value,
+    /// The owner's email (or name), matched with the workspace's people.
+    Owner,
+    /// The contact's email, matched with the Contacts.
+    Contact,
+    CloseDate,
+}
+
+const ALIASES: &[(DealField, &[&str])] = &[
+    (
+        DealField::Name,
+        &[
+            "deal name",
+            "deal",
+            "title",
+            "deal title",
+            "name",
+            "opportunity name",
+        ],
+    ),
+    (DealField::Stage, &["stage", "deal stage", "pipeline stage"]),
+    (
+        DealField::Value,
+        &["value", "amount", "deal value", "deal amount"],
+    ),
+    (
+        DealField::Owner,
+        &[
+            "owner",
+            "deal owner",
+            "owner email",
+            "deal owner email",
+            "owner name",
+        ],
+    ),
+    (
+        DealField::Contact,
+        &[
+            "contact email",
+            "email",
+            "person email",
+            "contact person email",
+            "associated contact email",
+            "email - work",
+            "email - home",
+            "email - other",
+        ],
+    ),
+    (
+        DealField::CloseDate,
+        &[
+            "close date",
+            "expected close date",
+            "closed date",
+            "won time",
+            "close time",
+        ],
+    ),
+];
+
+/// `(column, field)` for a deals export: the common names, with a `Deal - ` prefix
+/// folded too (a `Person - ` one already is). `None` when no column names the deal.
+pub fn detect(headers: &[String]) -> Option<Vec<(usize, DealField)>> {
+    let mut columns = Vec::new();
+    for (index, header) in headers.iter().enumerate() {
+        let folded = fold(header);
+        let folded = folded.strip_prefix("deal - ").unwrap_or(&folded);
+        if let Some((field, _)) = ALIASES.iter().find(|(_, names)| names.contains(&folded)) {
+            columns.push((index, *field));
+        }
+    }
+    columns
+        .iter()
+        .any(|(_, f)| *f == DealField::Name)
+        .then_some(columns)
+}
+
+/// One deal to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deal {
+    pub name: String,
+    pub stage: Option<String>,
+    pub value: Option<f64>,
+    pub owner: Option<String>,
+    pub contact: Option<ContactEmail>,
+    pub close_date: Option<NaiveDate>,
+    pub lines: Vec<u64>,
+}
+
+impl Deal {
+    /// What makes two rows one deal: its name (case and spaces aside) and its contact.
+    pub fn key(&self) -> String {
+        format!(
+            "{}|{}",
+            self.name
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase(),
+            self.contact
+                .as_ref()
+                .map(ContactEmail::as_str)
+                .unwrap_or_default()
+        )
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DealPlan {
+    pub deals: Vec<Deal>,
+    pub rejects: Vec<Reject>,
+    pub merged: usize,
+    pub blank: usize,
+}
+
+pub fn plan_deals(columns: &[(usize, DealField)], rows: impl IntoIterator<Item = Row>) -> DealPlan {
+    let mut out = DealPlan::default();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    for row in rows {
+        if row.cells.iter().all(|c| c.trim().is_empty()) {
+            out.blank += 1;
+            continue;
+        }
+        let value = |field: DealField| {
+            columns
+                .iter()
+                .filter(|(_, f)| *f == field)
+                .filter_map(|(i, _)| row.cells.get(*i))
+                .map(|c| c.trim())
+                .find(|c| !c.is_empty())
+                .map(str::to_owned)
+        };
+        let reject = |reason: String| Reject {
+            line: row.line,
+            reason,
+        };
+        let Some(name) = value(DealField::Name) else {
+            out.rejects.push(reject("no deal name".into()));
+            continue;
+        };
+        let amount = match value(DealField::Value).map(|v| (parse_amount(&v), v)) {
+            None => None,
+            Some((Some(n), _)) => Some(n),
+            Some((None, raw)) => {
+                out.rejects
+                    .push(reject(format!("the value {raw:?} is not a number")));
+                continue;
+            }
+        };
+        let contact = match value(DealField::Contact).map(|e| ContactEmail::parse(&e)) {
+            None => None,
+            Some(Ok(email)) => Some(email),
+            Some(Err(e)) => {
+                out.rejects.push(reject(format!("the contact's {e}")));
+                continue;
+            }
+        };
+        let deal = Deal {
+            name,
+            stage: value(DealField::Stage),
+            value: amount,
+            owner: value(DealField::Owner),
+            contact,
+            close_date: value(DealField::CloseDate)
+                .and_then(|d| NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok()),
+            lines: vec![row.line],
+        };
+        match by_key.get(&deal.key()) {
+            Some(&i) => {
+                let earlier = &mut out.deals[i];
+                earlier.stage = deal.stage.or(earlier.stage.take());
+                earlier.value = deal.value.or(earlier.value);
+                earlier.owner = deal.owner.or(earlier.owner.take());
+                earlier.close_date = deal.close_date.or(earlier.close_date);
+                earlier.lines.push(row.line);
+                out.merged += 1;
+            }
+            None => {
+                by_key.insert(deal.key(), out.deals.len());
+                out.deals.push(deal);
+            }
+        }
+    }
+    out
+}
+
+/// `12000`, `$12,000.50`, `12.000,50 €`, `EUR 1 200`: the number, or `None`. The last
+/// of `.` and `,` is the decimal mark when two or fewer digits follow it.
+pub fn parse_amount(text: &str) -> Option<f64> {
+    let mut t: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '$' | '€' | '£' | '¥' | '₹' | '\''))
+        .collect();
+    // A currency code before or after (`EUR 1 200`, `1200 USD`).
+    let code = |s: &str| s.len() == 3 && s.chars().all(|c| c.is_ascii_uppercase());
+    if t.len() > 3 && code(&t[..3]) {
+        t.drain(..3);
+    } else if t.len() > 3 && t.is_char_boundary(t.len() - 3) && code(&t[t.len() - 3..]) {
+        t.truncate(t.len() - 3);
+    }
+    let ok = !t.is_empty()
+        && t.chars().any(|c| c.is_ascii_digit())
+        && t.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '-'));
+    if !ok {
+        return None;
+    }
+    let normal = match t.rfind(['.', ',']) {
+        Some(i) if t.len() - i - 1 <= 2 => {
+            let (whole, fraction) = t.split_at(i);
+            format!("{}.{}", whole.replace(['.', ','], ""), &fraction[1..])
+        }
+        _ => t.replace(['.', ','], ""),
+    };
+    normal.parse().ok().filter(|n: &f64| n.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_in_their_local_spellings() {
+        assert_eq!(parse_amount("12000"), Some(12000.0));
+        assert_eq!(parse_amount("$12,000.50"), Some(12000.5));
+        assert_eq!(parse_amount("12.000,50 €"), Some(12000.5));
+        assert_eq!(parse_amount("EUR 1 200"), Some(1200.0));
+        assert_eq!(parse_amount("12,000"), Some(12000.0));
+        assert_eq!(parse_amount("1200 USD"), Some(1200.0));
+        assert_eq!(parse_amount("soon"), None);
+        assert_eq!(parse_amount("12k"), None);
+    }
+
+    #[test]
+    fn a_pipedrive_deals_export_maps_and_one_deal_per_name_and_contact() {
+        let headers: Vec<String> = [
+            "Deal - Title",
+            "Deal - Value",
+            "Deal - Stage",
+            "Deal - Owner",
+            "Person - Email",
+            "Deal - Expected close date",
+        ]
+        .iter()
+        .map(|h| (*h).to_owned())
+        .collect();
+        let columns = detect(&headers).unwrap();
+        assert_eq!(columns.len(), 6);
+        let row = |line: u64, cells: &[&str]| Row {
+            line,
+            cells: cells.iter().map(|c| (*c).to_owned()).collect(),
+        };
+        let p = plan_deals(
+            &columns,
+            [
+                row(
+                    2,
+                    &[
+                        "Acme renewal",
+                        "12,000",
+                        "proposal",
+                        "dana@example.com",
+                        "ann@example.com",
+                        "2026-12-01",
+                    ],
+                ),
+                row(
+                    3,
+                    &[
+                        "ACME  renewal",
+                        "",
+                        "Negotiation",
+                        "",
+                        "Ann@Example.com",
+                        "",
+                    ],
+                ),
+                row(4, &["Acme renewal", "", "", "", "bo@example.com", ""]),
+                row(5, &["", "1", "", "", "", ""]),
+                row(6, &["Odd", "12k?", "", "", "", ""]),
+                row(7, &["Odd", "", "", "", "not-an-email", ""]),
+            ],
+        );
+        assert_eq!(p.deals.len(), 2, "one per name and contact");
+        let acme = &p.deals[0];
+        assert_eq!(
+            (acme.stage.as_deref(), acme.value),
+            (Some("Negotiation"), Some(12000.0))
+        );
+        assert_eq!(acme.owner.as_deref(), Some("dana@example.com"));
+        assert_eq!(acme.lines, [2, 3]);
+        assert_eq!(p.merged, 1);
+        let reasons: Vec<(u64, &str)> = p
+            .rejects
+            .iter()
+            .map(|r| (r.line, r.reason.as_str()))
+            .collect();
+        assert_eq!(reasons[0], (5, "no deal name"));
+        assert!(reasons[1].1.contains("\"12k?\" is not a number"));
+        assert!(reasons[2].1.starts_with("the contact's the email address"));
+        assert!(
+            detect(&["Email".to_owned()]).is_none(),
+            "no deal name column"
+        );
+    }
+}
