@@ -4,6 +4,7 @@
 //! kept in the SQLite store `crm serve` uses; with the deployed `CRM_*` settings, in the
 //! stack's DynamoDB table.
 
+mod deals;
 mod file;
 mod progress;
 
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use crm_app::Ports;
-use crm_app::import::{ImportActivity, ImportSettings, ImportStore, Importer, Report};
+use crm_app::import::{ImportActivity, ImportSettings, ImportStore, Importer};
 use crm_domain::import::{Plan, detect, fit_statuses, parse_overrides, plan};
 use crm_domain::{Clock, SystemClock};
 use crm_settings::{CachedSecrets, MemorySecrets, SecretsLocation, SecretsSource, Settings};
@@ -37,6 +38,10 @@ pub struct ImportArgs {
     /// Source of the contacts the import creates, unless a row names one.
     #[arg(long, default_value = "import")]
     source: String,
+    /// The file holds deals (name, stage, value, owner, contact email, close date), not
+    /// contacts; import the contacts first.
+    #[arg(long)]
+    deals: bool,
     /// Log an Activity on each imported contact ("Imported from FILE (line N)").
     #[arg(long)]
     activity: bool,
@@ -70,6 +75,17 @@ pub async fn run(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
         Some(m) => parse_overrides(m)?,
         None => Vec::new(),
     };
+    let run = hex::encode(&Sha256::digest(&bytes)[..8]);
+    if args.deals {
+        let columns = crm_domain::import::deals::detect(&table.headers).ok_or_else(|| {
+            format!(
+                "no column names the deal (headers: {}); call it \"Deal Name\" or \"Title\"",
+                table.headers.join(", ")
+            )
+        })?;
+        let planned = crm_domain::import::deals::plan_deals(&columns, table.rows.iter().cloned());
+        return with_ports(&args, &table, Planned::Deals(planned), &run).await;
+    }
     let mapping = detect(&table.headers, &overrides)?;
     let mut columns: Vec<String> = mapping
         .columns
@@ -91,8 +107,23 @@ pub async fn run(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
             mapping.unused.join(", ")
         );
     }
-    let mut planned = plan(&mapping, table.rows.iter().cloned());
-    let run = hex::encode(&Sha256::digest(&bytes)[..8]);
+    let planned = plan(&mapping, table.rows.iter().cloned());
+    with_ports(&args, &table, Planned::Contacts(planned), &run).await
+}
+
+/// What the file holds, read.
+enum Planned {
+    Contacts(Plan),
+    Deals(crm_domain::import::deals::DealPlan),
+}
+
+/// Builds the ports (the local config's, or the deployed settings') and imports.
+async fn with_ports(
+    args: &ImportArgs,
+    table: &file::Table,
+    mut planned: Planned,
+    run: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
     match &args.config {
         Some(path) => {
             let settings = Settings::from_file_and_env(path, std::env::vars())?;
@@ -111,12 +142,29 @@ pub async fn run(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
                 Arc::clone(&clock),
             ));
             let ports = Ports::new(settings, store, secrets, clock)?;
-            import(&args, &ports, &table, &mut planned, &run).await
+            dispatch(args, &ports, table, &mut planned, run).await
         }
         None => {
             let ctx = crm_app::Context::from_env().await?;
-            import(&args, &ctx, &table, &mut planned, &run).await
+            dispatch(args, &ctx, table, &mut planned, run).await
         }
+    }
+}
+
+async fn dispatch<S, P>(
+    args: &ImportArgs,
+    ports: &Ports<S, P>,
+    table: &file::Table,
+    planned: &mut Planned,
+    run: &str,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    S: Store + ImportStore + Clone,
+    P: SecretsSource,
+{
+    match planned {
+        Planned::Contacts(plan) => import(args, ports, table, plan, run).await,
+        Planned::Deals(plan) => deals::import(args, ports, table, plan, run).await,
     }
 }
 
@@ -134,43 +182,7 @@ where
     let started = Instant::now();
     let secrets = ports.secrets.get().await?;
     let notion = ports.notion.with_token(secrets.notion_token()?.clone());
-    let item = crm_app::worker::item_worst_case(notion.worst_call());
-    let settings = ImportSettings {
-        contacts: ports.settings.notion.contacts.to_string(),
-        properties: ports.settings.properties.contacts.clone(),
-        status: args
-            .status
-            .clone()
-            .unwrap_or_else(|| ports.settings.leads.new_status.clone()),
-        source: args.source.clone(),
-        concurrency: args
-            .concurrency
-            .unwrap_or(ports.settings.notion.concurrency as usize),
-        lease: args
-            .lease_seconds
-            .map(Duration::from_secs)
-            .unwrap_or_else(|| crm_app::worker::lease_for(item)),
-        retention: Duration::from_secs(30 * 86_400),
-        activity: args.activity.then(|| ImportActivity {
-            activities: ports.settings.notion.activities.to_string(),
-            properties: ports.settings.properties.activities.clone(),
-            kind: "note".into(),
-            file: args
-                .file
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            day: chrono::Utc::now()
-                .with_timezone(&ports.settings.stale.timezone)
-                .format("%Y-%m-%d")
-                .to_string(),
-        }),
-    };
-    let importer = Importer {
-        store: ports.store.clone(),
-        notion: notion.clone(),
-        settings,
-    };
+    let importer = importer(args, ports, &notion);
     let work = async {
         let existing = importer.existing().await?;
         let dropped = fit_statuses(&mut planned.contacts, &existing.statuses);
@@ -262,11 +274,15 @@ where
             planned.rejects.len(),
             planned.blank
         );
-        write_rejects(&rejects_path, table, planned, &Report::default())?;
+        write_rejects(&rejects_path, table, &planned.rejects)?;
         return Ok(());
     };
     let rejected = planned.rejects.len() + report.rejected.len();
-    write_rejects(&rejects_path, table, planned, &report)?;
+    write_rejects(
+        &rejects_path,
+        table,
+        planned.rejects.iter().chain(&report.rejected),
+    )?;
     println!(
         "created {}, updated {}, unchanged {}, merged in file {}, rejected {}{}, failed {}, in {:.1} s{}",
         report.created,
@@ -323,7 +339,52 @@ where
     .into())
 }
 
-fn rejects_beside(file: &Path) -> PathBuf {
+/// The engine with this run's settings.
+pub(super) fn importer<S: Store + Clone, P>(
+    args: &ImportArgs,
+    ports: &Ports<S, P>,
+    notion: &crm_notion::NotionClient,
+) -> Importer<S> {
+    let item = crm_app::worker::item_worst_case(notion.worst_call());
+    let settings = ImportSettings {
+        contacts: ports.settings.notion.contacts.to_string(),
+        properties: ports.settings.properties.contacts.clone(),
+        status: args
+            .status
+            .clone()
+            .unwrap_or_else(|| ports.settings.leads.new_status.clone()),
+        source: args.source.clone(),
+        concurrency: args
+            .concurrency
+            .unwrap_or(ports.settings.notion.concurrency as usize),
+        lease: args
+            .lease_seconds
+            .map(Duration::from_secs)
+            .unwrap_or_else(|| crm_app::worker::lease_for(item)),
+        retention: Duration::from_secs(30 * 86_400),
+        activity: args.activity.then(|| ImportActivity {
+            activities: ports.settings.notion.activities.to_string(),
+            properties: ports.settings.properties.activities.clone(),
+            kind: "note".into(),
+            file: args
+                .file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            day: chrono::Utc::now()
+                .with_timezone(&ports.settings.stale.timezone)
+                .format("%Y-%m-%d")
+                .to_string(),
+        }),
+    };
+    Importer {
+        store: ports.store.clone(),
+        notion: notion.clone(),
+        settings,
+    }
+}
+
+pub(super) fn rejects_beside(file: &Path) -> PathBuf {
     let stem = file
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -333,13 +394,12 @@ fn rejects_beside(file: &Path) -> PathBuf {
 
 /// The rejected rows with their line and reason, then their cells as they were, so the
 /// file can be fixed and imported again. Nothing rejected: no file (an old one removed).
-fn write_rejects(
+pub(super) fn write_rejects<'a>(
     path: &Path,
     table: &file::Table,
-    planned: &Plan,
-    report: &Report,
+    rejects: impl IntoIterator<Item = &'a crm_domain::import::Reject>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let mut rejects: Vec<_> = planned.rejects.iter().chain(&report.rejected).collect();
+    let mut rejects: Vec<_> = rejects.into_iter().collect();
     rejects.sort_by_key(|r| r.line);
     if rejects.is_empty() {
         let _ = std::fs::remove_file(path);

@@ -10,6 +10,7 @@
 //! before creating anything. So Ctrl-C or a crash, then the same command, ends as one
 //! run would have, with no duplicate. See `docs/design.md`, "Import".
 
+mod deals;
 mod outcome;
 
 use std::collections::HashMap;
@@ -36,6 +37,7 @@ fn oldest_first() -> Vec<Sort> {
     }]
 }
 
+pub use deals::{DealTarget, DealWorld};
 pub use outcome::{Outcome, Report};
 
 crm_store::port!(

@@ -61,6 +61,10 @@ pub struct Report {
     pub failed: Vec<(ContactEmail, String)>,
     /// People another run held (see [`Outcome::Busy`]).
     pub busy: Vec<ContactEmail>,
+    /// Deals not written this time, by name, with the reason.
+    pub failed_deals: Vec<(String, String)>,
+    /// Deals another run held, by key.
+    pub busy_deals: Vec<String>,
     /// Of the above, those an earlier run of the same file wrote.
     pub earlier: usize,
 }
@@ -75,6 +79,8 @@ impl Report {
         self.rejected.extend(more.rejected);
         self.failed.extend(more.failed);
         self.busy = more.busy;
+        self.failed_deals.extend(more.failed_deals);
+        self.busy_deals = more.busy_deals;
     }
 
     pub fn add(&mut self, contact: &Contact, outcome: Outcome) {

@@ -1,0 +1,348 @@
+//! `crm import --deals`: deals from an export, each once (by name and contact), at
+//! Notion's pace, resumable — the same claims and rules as contacts (see the module
+//! above). A deal's contact is found by email among the Contacts, its owner among the
+//! workspace's people, its stage among the Stage property's options (a select or a
+//! status, read from the schema); what cannot be matched is said, never guessed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crm_domain::import::Reject;
+use crm_domain::import::deals::Deal;
+use crm_notion::filter::{Condition, Text};
+use crm_notion::{
+    CreatePage, Filter, NotionError, Page, PropertyValue, QueryRequest, UpdatePage, UserRef,
+};
+use crm_settings::DealProperties;
+use crm_store::{Claimed, Claims};
+use futures::StreamExt;
+
+use super::{ImportStore, Importer, Outcome, Report};
+
+/// What deals are matched against, read once.
+#[derive(Debug, Default)]
+pub struct DealWorld {
+    /// Deals already in Notion by `Deal::key` (name folded, `|`, the contact's email).
+    pub deals: HashMap<String, Page>,
+    /// Contact page id by canonical email.
+    pub contacts: HashMap<String, String>,
+    /// The Stage property's options, and whether it is a status (else a select).
+    pub stages: Vec<String>,
+    pub stage_is_status: bool,
+    /// People by lower-case email and by lower-case name; empty when the integration
+    /// may not list users.
+    pub people: HashMap<String, String>,
+}
+
+/// Where deals go.
+#[derive(Debug, Clone)]
+pub struct DealTarget {
+    pub deals: String,
+    pub properties: DealProperties,
+}
+
+impl<S: ImportStore> Importer<S> {
+    /// Reads the deals, contacts, Stage options and people once.
+    pub async fn deal_world(
+        &self,
+        target: &DealTarget,
+    ) -> Result<(DealWorld, Vec<String>), NotionError> {
+        let mut notes = Vec::new();
+        let existing = self.existing().await?;
+        let contacts: HashMap<String, String> = existing
+            .by_email
+            .iter()
+            .map(|(email, page)| (email.clone(), page.id.clone()))
+            .collect();
+        let by_id: HashMap<&str, &str> = contacts
+            .iter()
+            .map(|(e, id)| (id.as_str(), e.as_str()))
+            .collect();
+        let p = &target.properties;
+        let (pages, _) = self
+            .notion
+            .query_all(
+                &target.deals,
+                &QueryRequest {
+                    page_size: Some(100),
+                    ..QueryRequest::default()
+                },
+            )
+            .await?;
+        let mut deals = HashMap::new();
+        for page in pages.into_iter().filter(|p| !p.in_trash) {
+            let Some(name) = page.property(&p.name).and_then(PropertyValue::as_text) else {
+                continue;
+            };
+            let contact = match page.property(&p.contact) {
+                Some(PropertyValue::Relation { relation, .. }) => relation
+                    .first()
+                    .and_then(|r| by_id.get(r.id.as_str()).copied())
+                    .unwrap_or_default()
+                    .to_owned(),
+                _ => String::new(),
+            };
+            let key = format!(
+                "{}|{contact}",
+                name.split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .to_lowercase()
+            );
+            deals.entry(key).or_insert(page);
+        }
+        let schema = self.notion.retrieve_data_source(&target.deals).await?;
+        let stage = schema.properties.get(&p.stage);
+        let stages = stage
+            .map(|s| s.options().into_iter().map(|o| o.name).collect())
+            .unwrap_or_default();
+        let stage_is_status = stage.is_some_and(|s| s.kind == "status");
+        let people = match self.notion.list_users().await {
+            Ok(users) => people_index(&users),
+            Err(e) if e.status() == Some(403) => {
+                notes.push("the integration may not list the workspace's people (no user information capability): owners are left empty".to_owned());
+                HashMap::new()
+            }
+            Err(e) => return Err(e),
+        };
+        Ok((
+            DealWorld {
+                deals,
+                contacts,
+                stages,
+                stage_is_status,
+                people,
+            },
+            notes,
+        ))
+    }
+
+    /// Writes every deal, like [`Importer::run`] for contacts. Rows whose contact, stage
+    /// or owner cannot be matched are rejected up front, with the reason (`unmatched`).
+    pub async fn run_deals(
+        &self,
+        run: &str,
+        target: &DealTarget,
+        deals: &[Deal],
+        world: &DealWorld,
+        stop: &AtomicBool,
+        seen: impl Fn(&Deal, &Outcome),
+    ) -> Report {
+        let mut report = Report::default();
+        let mut writes = futures::stream::iter(deals)
+            .take_while(|_| std::future::ready(!stop.load(Ordering::SeqCst)))
+            .map(|deal| async move { (deal, self.one_deal(run, target, deal, world).await) })
+            .buffer_unordered(self.settings.concurrency.max(1));
+        while let Some((deal, outcome)) = writes.next().await {
+            seen(deal, &outcome);
+            match outcome {
+                Outcome::Rejected(reason) => {
+                    report
+                        .rejected
+                        .extend(deal.lines.iter().map(|&line| Reject {
+                            line,
+                            reason: reason.clone(),
+                        }))
+                }
+                Outcome::Earlier(inner) if matches!(*inner, Outcome::Rejected(_)) => {
+                    report.earlier += 1;
+                    if let Outcome::Rejected(reason) = *inner {
+                        report
+                            .rejected
+                            .extend(deal.lines.iter().map(|&line| Reject {
+                                line,
+                                reason: reason.clone(),
+                            }));
+                    }
+                }
+                Outcome::Earlier(inner) => {
+                    report.earlier += 1;
+                    count(&mut report, *inner);
+                }
+                Outcome::Failed(reason) => report.failed_deals.push((deal.name.clone(), reason)),
+                Outcome::Busy => report.busy_deals.push(deal.key()),
+                other => count(&mut report, other),
+            }
+        }
+        report
+    }
+
+    async fn one_deal(
+        &self,
+        run: &str,
+        target: &DealTarget,
+        deal: &Deal,
+        world: &DealWorld,
+    ) -> Outcome {
+        // What cannot be matched is known before anything is written, and may be fixed
+        // in Notion (a contact imported, a stage added) before the next run: no claim.
+        let contact_id = match &deal.contact {
+            None => None,
+            Some(email) => match world.contacts.get(email.as_str()) {
+                Some(id) => Some(id.clone()),
+                None => {
+                    return Outcome::Rejected(format!(
+                        "no contact {} in Notion: import the contacts first",
+                        email.redacted()
+                    ));
+                }
+            },
+        };
+        let stage = match &deal.stage {
+            None => None,
+            Some(stage) => match world
+                .stages
+                .iter()
+                .find(|o| o.eq_ignore_ascii_case(stage.trim()))
+            {
+                Some(option) => Some(option.clone()),
+                None => {
+                    return Outcome::Rejected(format!(
+                        "the stage {stage:?} is not one of Stage's options ({})",
+                        world.stages.join(", ")
+                    ));
+                }
+            },
+        };
+        let owner = deal
+            .owner
+            .as_ref()
+            .and_then(|o| world.people.get(&o.trim().to_lowercase()).cloned());
+        let key = format!("import-deal:{run}:{}", deal.key());
+        let s = &self.settings;
+        let claim = match self.store.claim(&key, s.lease, s.retention).await {
+            Err(e) => return Outcome::Failed(format!("store unavailable: {e}")),
+            Ok(Claimed::Done { result }) => return Outcome::earlier(result.as_deref()),
+            Ok(Claimed::Busy) => return Outcome::Busy,
+            Ok(Claimed::Owned(claim)) => claim,
+        };
+        let p = &target.properties;
+        let mut values: BTreeMap<String, PropertyValue> = BTreeMap::new();
+        values.insert(p.name.clone(), PropertyValue::title(&deal.name));
+        if let Some(stage) = stage {
+            let v = if world.stage_is_status {
+                PropertyValue::status(stage)
+            } else {
+                PropertyValue::select(stage)
+            };
+            values.insert(p.stage.clone(), v);
+        }
+        if let Some(value) = deal.value {
+            values.insert(p.value.clone(), PropertyValue::number(value));
+        }
+        if let Some(id) = contact_id {
+            values.insert(p.contact.clone(), PropertyValue::relation([id]));
+        }
+        if let Some(id) = owner {
+            values.insert(
+                p.owner.clone(),
+                PropertyValue::People {
+                    people: vec![UserRef {
+                        id,
+                        object: Some("user".into()),
+                        name: None,
+                        person: None,
+                    }],
+                },
+            );
+        }
+        if let Some(day) = deal.close_date {
+            values.insert(
+                p.close_date.clone(),
+                PropertyValue::date(day.format("%Y-%m-%d").to_string()),
+            );
+        }
+        let found = match world.deals.get(&deal.key()) {
+            Some(page) => Some(page.clone()),
+            None if claim.resumed() => self.find_deal(target, deal).await.ok().flatten(),
+            None => None,
+        };
+        let written = match found {
+            Some(page) => {
+                // Only what is empty on the page: a person's later edits are theirs.
+                let changes: BTreeMap<_, _> = values
+                    .into_iter()
+                    .filter(|(name, _)| page.property(name).is_none_or(PropertyValue::is_empty))
+                    .collect();
+                if changes.is_empty() {
+                    Ok(Outcome::Unchanged)
+                } else {
+                    self.notion
+                        .update_page(
+                            &page.id,
+                            &UpdatePage {
+                                properties: changes,
+                                in_trash: None,
+                            },
+                        )
+                        .await
+                        .map(|_| Outcome::Updated)
+                }
+            }
+            None => self
+                .notion
+                .create_page(&CreatePage {
+                    data_source_id: target.deals.clone(),
+                    properties: values,
+                })
+                .await
+                .map(|_| Outcome::Created),
+        };
+        let outcome = match written {
+            Ok(o) => o,
+            Err(e) if e.is_retryable() => {
+                let reason = e.to_string();
+                claim.fail(&reason).await;
+                return Outcome::Failed(reason);
+            }
+            Err(e) => Outcome::Rejected(e.to_string()),
+        };
+        claim.complete(Some(&outcome.record())).await;
+        outcome
+    }
+
+    /// A deal of this name an earlier, stopped attempt may have created.
+    async fn find_deal(
+        &self,
+        target: &DealTarget,
+        deal: &Deal,
+    ) -> Result<Option<Page>, NotionError> {
+        let request = QueryRequest {
+            filter: Some(Filter::property(
+                &target.properties.name,
+                Condition::Title(Text::Equals(deal.name.clone())),
+            )),
+            page_size: Some(100),
+            ..QueryRequest::default()
+        };
+        let (pages, _) = self.notion.query_all(&target.deals, &request).await?;
+        Ok(pages.into_iter().find(|p| !p.in_trash))
+    }
+}
+
+fn count(report: &mut Report, outcome: Outcome) {
+    match outcome {
+        Outcome::Created => report.created += 1,
+        Outcome::Updated => report.updated += 1,
+        Outcome::Unchanged => report.unchanged += 1,
+        _ => {}
+    }
+}
+
+/// People's user ids by lower-case email and by lower-case name (an export names an
+/// owner either way).
+fn people_index(users: &[UserRef]) -> HashMap<String, String> {
+    let mut people = HashMap::new();
+    for user in users {
+        let Some(person) = &user.person else { continue };
+        if let Some(email) = person.get("email").and_then(|e| e.as_str()) {
+            people.insert(email.to_lowercase(), user.id.clone());
+        }
+        if let Some(name) = &user.name {
+            people
+                .entry(name.to_lowercase())
+                .or_insert_with(|| user.id.clone());
+        }
+    }
+    people
+}
