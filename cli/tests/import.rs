@@ -354,3 +354,123 @@ async fn a_row_notion_refuses_is_rejected_with_its_line_and_the_rest_go_on() {
     assert_eq!(contacts(&s).len(), PEOPLE - 1);
     let _ = std::fs::remove_dir_all(&s.dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deals_land_once_with_their_contact_owner_and_stage() {
+    let s = setup("deals").await;
+    let csv = s.dir.join("deals.csv");
+    std::fs::write(
+        &csv,
+        "Deal - Title,Deal - Value,Deal - Stage,Deal - Owner,Person - Email,Deal - Expected close date\n\
+         Acme renewal,\"$12,000\",proposal,dana@example.com,person1@example.com,2026-12-01\n\
+         Beta pilot,5000,Negotiation,Sam Ortiz,person2@example.com,\n\
+         ACME  renewal,,negotiation,,PERSON1@example.com,\n\
+         Gamma,100,not-a-stage,,person3@example.com,\n\
+         Delta,100,lead,,nobody@example.com,\n\
+         Epsilon,12k,lead,,person4@example.com,\n\
+         Zeta,700,won,someone-else@example.com,person5@example.com,\n",
+    )
+    .unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_crm"))
+            .arg("import")
+            .arg(&csv)
+            .arg("--deals")
+            .arg("--data")
+            .arg(s.dir.join("data"))
+            .arg("--config")
+            .arg(&s.config)
+            .env_remove("CRM_CONFIG_FILE")
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let said = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("deals: created 3, updated 0, unchanged 0, merged in file 1, rejected 3"),
+        "{said}"
+    );
+    assert!(
+        said.contains("1 deals name an owner who is not among the workspace's people"),
+        "{said}"
+    );
+    let rejects = std::fs::read_to_string(s.dir.join("deals.rejects.csv")).unwrap();
+    assert!(
+        rejects.contains("5,\"the stage \"\"not-a-stage\"\" is not one of Stage's options"),
+        "{rejects}"
+    );
+    assert!(
+        rejects.contains("6,no contact n***@example.com in Notion: import the contacts first"),
+        "{rejects}"
+    );
+    assert!(
+        rejects.contains("7,\"the value \"\"12k\"\" is not a number\""),
+        "{rejects}"
+    );
+
+    let contact_id = |email: &str| contacts(&s)[email][0]["id"].as_str().unwrap().to_owned();
+    let person = |name: &str| {
+        s.ws.people
+            .iter()
+            .find(|(_, n)| n == name)
+            .unwrap()
+            .0
+            .clone()
+    };
+    let deals: BTreeMap<String, Value> = s
+        .emulator
+        .pages(&s.ws.deals_data_source_id)
+        .into_iter()
+        .map(|d| (text(&d, "Deal Name"), d))
+        .collect();
+    assert_eq!(
+        deals.keys().collect::<Vec<_>>(),
+        ["Acme renewal", "Beta pilot", "Zeta"]
+    );
+    let acme = &deals["Acme renewal"]["properties"];
+    assert_eq!(
+        acme["Stage"]["status"]["name"], "negotiation",
+        "the later row's stage"
+    );
+    assert_eq!(acme["Value"]["number"], 12000.0);
+    assert_eq!(
+        acme["Contact"]["relation"][0]["id"],
+        contact_id("person1@example.com")
+    );
+    assert_eq!(acme["Owner"]["people"][0]["id"], person("Dana Lee"));
+    assert_eq!(acme["Close Date"]["date"]["start"], "2026-12-01");
+    let beta = &deals["Beta pilot"]["properties"];
+    assert_eq!(
+        beta["Owner"]["people"][0]["id"],
+        person("Sam Ortiz"),
+        "an owner by name"
+    );
+    assert_eq!(
+        beta["Stage"]["status"]["name"], "negotiation",
+        "in Notion's spelling"
+    );
+    let zeta = &deals["Zeta"]["properties"];
+    assert_eq!(
+        zeta["Owner"]["people"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(0),
+        0,
+        "an owner Notion does not have is left empty"
+    );
+
+    let again = run();
+    assert!(again.status.success());
+    assert!(
+        stdout(&again).contains("3 of them by an earlier run of this file"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(s.emulator.pages(&s.ws.deals_data_source_id).len(), 3);
+    let _ = std::fs::remove_dir_all(&s.dir);
+}

@@ -43,6 +43,17 @@ where
             world.contacts.len(),
             planned.deals.len()
         );
+        let unknown_owners = planned
+            .deals
+            .iter()
+            .filter_map(|d| d.owner.as_deref())
+            .filter(|o| !world.people.contains_key(&o.trim().to_lowercase()))
+            .count();
+        if unknown_owners > 0 && !world.people.is_empty() {
+            println!(
+                "{unknown_owners} deals name an owner who is not among the workspace's people (by email or name): their Owner is left empty"
+            );
+        }
         if args.dry_run {
             return Ok::<_, crm_notion::NotionError>(None);
         }
