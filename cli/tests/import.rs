@@ -474,3 +474,77 @@ async fn deals_land_once_with_their_contact_owner_and_stage() {
     assert_eq!(s.emulator.pages(&s.ws.deals_data_source_id).len(), 3);
     let _ = std::fs::remove_dir_all(&s.dir);
 }
+
+/// With the deployed settings (`CRM_*`, no config file) the import keeps its progress in
+/// the stack's DynamoDB table: a second run finds every person done there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_deployed_settings_progress_is_kept_in_dynamodb() {
+    crm_testkit::require_local_aws();
+    let s = setup("dynamo").await;
+    let aws = crm_settings::sdk_config().await;
+    let table = format!("crm-import-{}", std::process::id());
+    let ddb = aws_sdk_dynamodb::Client::new(&aws);
+    crm_store::DynamoStore::create_table(&ddb, &table)
+        .await
+        .unwrap();
+    let arn = aws_sdk_secretsmanager::Client::new(&aws)
+        .create_secret()
+        .name(format!("crm-import-{}", std::process::id()))
+        .secret_string(json!({"notion_token": DEFAULT_TOKEN}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    let mut env = crm_testkit::function_env(
+        &table,
+        &arn,
+        [
+            &s.ws.contacts_data_source_id,
+            &s.ws.deals_data_source_id,
+            &s.ws.activities_data_source_id,
+        ],
+    );
+    env.push(("CRM_NOTION_BASE_URL".into(), s.emulator.base_url()));
+    env.push(("CRM_NOTION_RATE_PER_SECOND".into(), "100".into()));
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_crm"))
+            .arg("import")
+            .arg(&s.csv)
+            .env_remove("CRM_CONFIG_FILE")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_end_state(&s);
+    let claims = ddb
+        .scan()
+        .table_name(&table)
+        .filter_expression("begins_with(pk, :p)")
+        .expression_attribute_values(
+            ":p",
+            aws_sdk_dynamodb::types::AttributeValue::S("idem#import:".into()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .count;
+    assert_eq!(claims, PEOPLE as i32, "one claim per person, in the table");
+    let again = run();
+    assert!(again.status.success());
+    assert!(
+        stdout(&again).contains("240 of them by an earlier run of this file"),
+        "{}",
+        stdout(&again)
+    );
+    assert_end_state(&s);
+    let _ = std::fs::remove_dir_all(&s.dir);
+}
