@@ -1,8 +1,7 @@
 //! `crm import --deals FILE.csv`: the deals of an export (see `crm_app::import` for how
 //! they are matched and written).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crm_app::Ports;
@@ -58,14 +57,7 @@ where
             return Ok::<_, crm_notion::NotionError>(None);
         }
         let bar = progress::Progress::new(planned.deals.len() as u64);
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = Arc::clone(&stop);
-        let listener = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("import: stopping after the deals under way");
-                stopping.store(true, Ordering::SeqCst);
-            }
-        });
+        let (stop, listener) = super::stop_on_ctrl_c("deals");
         let mut report = importer
             .run_deals(run, &target, &planned.deals, &world, &stop, |_, _| {
                 bar.tick()

@@ -214,20 +214,7 @@ where
             return Ok::<_, crm_notion::NotionError>(None);
         }
         let bar = progress::Progress::new(planned.contacts.len() as u64);
-        // Ctrl-C: no one more is started, those under way finish; a second one exits.
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = Arc::clone(&stop);
-        let listener = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "import: stopping after the contacts under way (Ctrl-C again to quit now)"
-                );
-                stopping.store(true, Ordering::SeqCst);
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
-                }
-            }
-        });
+        let (stop, listener) = stop_on_ctrl_c("contacts");
         let mut report = importer
             .run(run, &planned.contacts, &existing, &stop, |_, _| bar.tick())
             .await;
@@ -382,6 +369,22 @@ pub(super) fn importer<S: Store + Clone, P>(
         notion: notion.clone(),
         settings,
     }
+}
+
+/// Ctrl-C: no one more is started, those under way finish; a second Ctrl-C exits.
+pub(super) fn stop_on_ctrl_c(what: &'static str) -> (Arc<AtomicBool>, tokio::task::JoinHandle<()>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = Arc::clone(&stop);
+    let listener = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("import: stopping after the {what} under way (Ctrl-C again to quit now)");
+            stopping.store(true, Ordering::SeqCst);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    (stop, listener)
 }
 
 pub(super) fn rejects_beside(file: &Path) -> PathBuf {

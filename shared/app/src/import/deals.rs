@@ -14,7 +14,6 @@ use crm_notion::{
     CreatePage, Filter, NotionError, Page, PropertyValue, QueryRequest, UpdatePage, UserRef,
 };
 use crm_settings::DealProperties;
-use crm_store::{Claimed, Claims};
 use futures::StreamExt;
 
 use super::{ImportStore, Importer, Outcome, Report};
@@ -209,13 +208,6 @@ impl<S: ImportStore> Importer<S> {
             .as_ref()
             .and_then(|o| world.people.get(&o.trim().to_lowercase()).cloned());
         let key = format!("import-deal:{run}:{}", deal.key());
-        let s = &self.settings;
-        let claim = match self.store.claim(&key, s.lease, s.retention).await {
-            Err(e) => return Outcome::Failed(format!("store unavailable: {e}")),
-            Ok(Claimed::Done { result }) => return Outcome::earlier(result.as_deref()),
-            Ok(Claimed::Busy) => return Outcome::Busy,
-            Ok(Claimed::Owned(claim)) => claim,
-        };
         let p = &target.properties;
         let mut values: BTreeMap<String, PropertyValue> = BTreeMap::new();
         values.insert(p.name.clone(), PropertyValue::title(&deal.name));
@@ -252,53 +244,40 @@ impl<S: ImportStore> Importer<S> {
                 PropertyValue::date(day.format("%Y-%m-%d").to_string()),
             );
         }
-        let found = match world.deals.get(&deal.key()) {
-            Some(page) => Some(page.clone()),
-            None if claim.resumed() => self.find_deal(target, deal).await.ok().flatten(),
-            None => None,
-        };
-        let written = match found {
-            Some(page) => {
-                // Only what is empty on the page: a person's later edits are theirs.
-                let changes: BTreeMap<_, _> = values
-                    .into_iter()
-                    .filter(|(name, _)| page.property(name).is_none_or(PropertyValue::is_empty))
-                    .collect();
-                if changes.is_empty() {
-                    Ok(Outcome::Unchanged)
-                } else {
-                    self.notion
-                        .update_page(
-                            &page.id,
-                            &UpdatePage {
-                                properties: changes,
-                                in_trash: None,
-                            },
-                        )
-                        .await
-                        .map(|_| Outcome::Updated)
+        self.claimed(&key, |resumed| async move {
+            let found = match world.deals.get(&deal.key()) {
+                Some(page) => Some(page.clone()),
+                None if resumed => self.find_deal(target, deal).await?,
+                None => None,
+            };
+            match found {
+                Some(page) => {
+                    // Only what is empty on the page: a person's later edits are theirs.
+                    let changes: BTreeMap<_, _> = values
+                        .into_iter()
+                        .filter(|(name, _)| page.property(name).is_none_or(PropertyValue::is_empty))
+                        .collect();
+                    if changes.is_empty() {
+                        return Ok(Outcome::Unchanged);
+                    }
+                    let update = UpdatePage {
+                        properties: changes,
+                        in_trash: None,
+                    };
+                    self.notion.update_page(&page.id, &update).await?;
+                    Ok(Outcome::Updated)
+                }
+                None => {
+                    let create = CreatePage {
+                        data_source_id: target.deals.clone(),
+                        properties: values,
+                    };
+                    self.notion.create_page(&create).await?;
+                    Ok(Outcome::Created)
                 }
             }
-            None => self
-                .notion
-                .create_page(&CreatePage {
-                    data_source_id: target.deals.clone(),
-                    properties: values,
-                })
-                .await
-                .map(|_| Outcome::Created),
-        };
-        let outcome = match written {
-            Ok(o) => o,
-            Err(e) if e.is_retryable() => {
-                let reason = e.to_string();
-                claim.fail(&reason).await;
-                return Outcome::Failed(reason);
-            }
-            Err(e) => Outcome::Rejected(e.to_string()),
-        };
-        claim.complete(Some(&outcome.record())).await;
-        outcome
+        })
+        .await
     }
 
     /// A deal of this name an earlier, stopped attempt may have created.

@@ -157,32 +157,45 @@ impl<S: ImportStore> Importer<S> {
 
     async fn one(&self, run: &str, contact: &Contact, existing: &Existing) -> Outcome {
         let key = format!("import:{run}:{}", contact.email.as_str());
+        let key = key.as_str();
+        self.claimed(key, |resumed| async move {
+            // A run killed after its create may have made the contact: look before
+            // creating.
+            let look_first = resumed || !existing.complete;
+            let known = existing.by_email.get(contact.email.as_str());
+            let (outcome, page_id) = self.write(contact, known, look_first).await?;
+            if let Some(activity) = &self.settings.activity {
+                self.log_activity(activity, key, contact, &page_id, resumed)
+                    .await?;
+            }
+            Ok(outcome)
+        })
+        .await
+    }
+
+    /// One unit of an import under its claim (the one protocol for contacts and deals):
+    /// done before → what it recorded; held by another run → busy; else `work` (told
+    /// whether it takes over a stopped attempt), its outcome recorded. A failure a retry
+    /// may fix hands the claim back; one Notion gives for the row itself is a reject.
+    pub(super) async fn claimed<F, Fut>(&self, key: &str, work: F) -> Outcome
+    where
+        F: FnOnce(bool) -> Fut,
+        Fut: std::future::Future<Output = Result<Outcome, NotionError>>,
+    {
         let s = &self.settings;
-        let claim = match self.store.claim(&key, s.lease, s.retention).await {
+        let claim = match self.store.claim(key, s.lease, s.retention).await {
             Err(e) => return Outcome::Failed(format!("store unavailable: {e}")),
             Ok(Claimed::Done { result }) => return Outcome::earlier(result.as_deref()),
             Ok(Claimed::Busy) => return Outcome::Busy,
             Ok(Claimed::Owned(claim)) => claim,
         };
-        // A run killed after its create may have made the contact: look before creating.
-        let look_first = claim.resumed() || !existing.complete;
-        let known = existing.by_email.get(contact.email.as_str());
-        let written = async {
-            let (outcome, page_id) = self.write(contact, known, look_first).await?;
-            if let Some(activity) = &self.settings.activity {
-                self.log_activity(activity, &key, contact, &page_id, claim.resumed())
-                    .await?;
-            }
-            Ok::<_, NotionError>(outcome)
-        };
-        let outcome = match written.await {
+        let outcome = match work(claim.resumed()).await {
             Ok(outcome) => outcome,
             Err(e) if e.is_retryable() => {
                 let reason = e.to_string();
                 claim.fail(&reason).await;
                 return Outcome::Failed(reason);
             }
-            // Notion refuses the row itself (a value it does not take): no retry fixes it.
             Err(e) => Outcome::Rejected(e.to_string()),
         };
         claim.complete(Some(&outcome.record())).await;
