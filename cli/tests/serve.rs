@@ -114,7 +114,12 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
     let channel = product.wait_for_line("the negotiation post", |l| {
         l.starts_with("[slack:negotiation]")
     });
-    assert!(channel.contains("<@U_DANA>"), "{channel}");
+    // As a person reads it in Slack: the mention by handle, the link by its label.
+    assert!(channel.contains("(@dana)"), "{channel}");
+    assert!(
+        !channel.contains("&lt;") && !channel.contains("<http"),
+        "{channel}"
+    );
     let dm = product.wait_for_line("a DM to Dana", |l| l.starts_with("[slack:dm @dana]"));
     assert!(dm.contains("Proposal → Negotiation: Dana"), "{dm}");
 }

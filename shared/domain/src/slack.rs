@@ -15,6 +15,43 @@ pub fn link_text(s: &str) -> String {
     escape(s).replace('|', "¦")
 }
 
+/// A message's `mrkdwn` as a person reads it in Slack, in plain text: `<url|label>` is
+/// the label, `<@U123>` the person `name` knows them by (`@dana`; else the id),
+/// `<#C123|sales>` `#sales`, `<!here>` `@here`, and `&amp;`, `&lt;`, `&gt;` the
+/// characters. For a console or a page that shows what was posted.
+pub fn plain_text(mrkdwn: &str, name: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(mrkdwn.len());
+    let mut rest = mrkdwn;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find('>') else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let inner = &rest[start + 1..start + len];
+        let (target, label) = match inner.split_once('|') {
+            Some((t, l)) => (t, Some(l)),
+            None => (inner, None),
+        };
+        let shown = if let Some(user) = target.strip_prefix('@') {
+            format!("@{}", name(user).unwrap_or_else(|| user.to_owned()))
+        } else if let Some(channel) = target.strip_prefix('#') {
+            format!("#{}", label.unwrap_or(channel))
+        } else if let Some(special) = target.strip_prefix('!') {
+            format!("@{}", label.unwrap_or(special))
+        } else {
+            label.unwrap_or(target).to_owned()
+        };
+        out.push_str(&shown);
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
 /// Slack's limit on a section's text.
 pub const MAX_SECTION: usize = 3000;
 /// Slack's limit on blocks in a message.
@@ -60,6 +97,27 @@ pub fn sections(lines: &[String]) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_text_reads_as_slack_shows_it() {
+        let names = |id: &str| (id == "U_DANA").then(|| "dana".to_owned());
+        assert_eq!(
+            plain_text(
+                "Negotiation → Won: <https://notion.so/p|Acme &amp; Co &lt;3&gt;> — $12,000 (<@U_DANA>, <@U_X>) <#C1|sales> <!here>",
+                names
+            ),
+            "Negotiation → Won: Acme & Co <3> — $12,000 (@dana, @U_X) #sales @here"
+        );
+        assert_eq!(
+            plain_text("no markup, 1 < 2 unclosed <", |_| None),
+            "no markup, 1 < 2 unclosed <"
+        );
+        assert_eq!(
+            plain_text(&escape("<@U1> & <b>"), |_| None),
+            "<@U1> & <b>",
+            "escaped text stays text"
+        );
+    }
 
     #[test]
     fn escapes_the_three_characters() {

@@ -299,7 +299,9 @@ async fn receive(
         if inner.echo {
             println!(
                 "[slack:{hook}] {}",
-                body["text"].as_str().unwrap_or_default()
+                inner
+                    .workspace
+                    .plain(body["text"].as_str().unwrap_or_default())
             );
         }
         inner.received.push(Received { hook, body });

@@ -85,6 +85,19 @@ pub(super) struct Workspace {
     next_ts: u64,
 }
 
+impl Workspace {
+    /// A message's text as a person reads it in Slack: mentions by handle, links by
+    /// their label, no escapes (what the console prints).
+    pub fn plain(&self, mrkdwn: &str) -> String {
+        crm_domain::slack::plain_text(mrkdwn, |id| {
+            self.users
+                .iter()
+                .find(|u| u.id == id)
+                .map(|u| u.handle.clone())
+        })
+    }
+}
+
 /// The bot token of the local workspace.
 pub const LOCAL_BOT_TOKEN: &str = "xoxb-local-bot-token";
 
@@ -258,7 +271,7 @@ pub(super) async fn call(
                     (None, Some(name)) => format!("#{name}"),
                     (None, None) => channel.clone(),
                 };
-                println!("[slack:{to}] {}", post.text());
+                println!("[slack:{to}] {}", ws.plain(post.text()));
             }
             ws.posts.push(post);
             let ts = format!("{}.000100", 1_700_000_000 + ws.next_ts);
