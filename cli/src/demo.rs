@@ -58,3 +58,157 @@ const THANKS: &str = r#"<!doctype html>
 <body><h1 id="thanks">Thank you!</h1><p>We got your message. (This is the form's <code>thank_you</code> page.)</p>
 <p><a href="/">Back to the form</a></p></body></html>
 "#;
+
+/// Something for every feature to act on, written as people would have written it
+/// (before the webhook subscription, so none of it is announced): contacts fresh, stale
+/// by their Last Contacted, and never contacted since long ago; deals in every stage
+/// with owners and values; a few activities. Returns the number of stale leads seeded,
+/// which the digest should name.
+pub fn seed_data(
+    emulator: &crm_notion_emulator::Emulator,
+    ws: &crm_notion_emulator::SeededWorkspace,
+    today: chrono::NaiveDate,
+) -> Result<usize, String> {
+    use serde_json::json;
+    let days_ago = |n: i64| {
+        (today - chrono::Duration::days(n))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let title = |t: &str| json!({"title": [{"text": {"content": t}}]});
+    let text = |t: &str| json!({"rich_text": [{"text": {"content": t}}]});
+    let select = |t: &str| json!({"select": {"name": t}});
+    // (name, email, company, status, last contacted days ago, created days ago)
+    let contacts: &[(&str, &str, &str, &str, Option<i64>, i64)] = &[
+        (
+            "Ada Park",
+            "ada@example.com",
+            "Acme",
+            "new lead",
+            Some(2),
+            3,
+        ),
+        (
+            "Ben Ruiz",
+            "ben@example.com",
+            "Globex",
+            "contacted",
+            Some(5),
+            40,
+        ),
+        (
+            "Cleo Tan",
+            "cleo@example.com",
+            "Initech",
+            "new lead",
+            Some(45),
+            60,
+        ),
+        (
+            "Dev Shah",
+            "dev@example.com",
+            "Hooli",
+            "new lead",
+            Some(61),
+            90,
+        ),
+        (
+            "Eli Moss",
+            "eli@example.com",
+            "Umbrella",
+            "new lead",
+            Some(33),
+            50,
+        ),
+        ("Fay Wu", "fay@example.com", "Wu & Co", "new lead", None, 75),
+        ("Gus Lind", "gus@example.com", "Stark", "new lead", None, 40),
+        ("Hana Ito", "hana@example.com", "Wayne", "new lead", None, 4),
+        (
+            "Ivo Novak",
+            "ivo@example.com",
+            "Soylent",
+            "qualified",
+            Some(12),
+            30,
+        ),
+        (
+            "Jo Kim",
+            "jo@example.com",
+            "Tyrell",
+            "customer",
+            Some(20),
+            200,
+        ),
+        (
+            "Kai Berg",
+            "kai@example.com",
+            "Cyberdyne",
+            "lost",
+            Some(120),
+            180,
+        ),
+        (
+            "Lu Chen",
+            "lu@example.com",
+            "Oscorp",
+            "new lead",
+            Some(1),
+            1,
+        ),
+    ];
+    let mut stale = 0;
+    let mut ids = Vec::new();
+    for (name, email, company, status, contacted, created) in contacts {
+        let mut properties = json!({
+            "Name": title(name), "Email": {"email": email}, "Company": text(company),
+            "Status": select(status), "Source": select("website"),
+        });
+        if let Some(d) = contacted {
+            properties["Last Contacted"] = json!({"date": {"start": days_ago(*d)}});
+        }
+        let page = emulator.create_page_as_person(properties, &ws.contacts_data_source_id)?;
+        let id = page["id"].as_str().unwrap_or_default().to_owned();
+        let created_at = chrono::Utc::now() - chrono::Duration::days(*created);
+        emulator.set_page_times(&id, Some(created_at), Some(created_at));
+        let untouched = contacted.unwrap_or(*created);
+        if *status == "new lead" && untouched > 30 {
+            stale += 1;
+        }
+        ids.push(id);
+    }
+    let owner = |i: usize| json!({"people": [{"id": ws.people[i % ws.people.len()].0}]});
+    // (deal, stage, value, contact index, owner index)
+    let deals: &[(&str, &str, f64, usize, usize)] = &[
+        ("Acme pilot", "lead", 4_000.0, 0, 0),
+        ("Globex rollout", "qualified", 18_000.0, 1, 1),
+        ("Initech renewal", "proposal", 9_500.0, 2, 0),
+        ("Soylent expansion", "negotiation", 32_000.0, 8, 0),
+        ("Tyrell support", "won", 12_000.0, 9, 1),
+        ("Cyberdyne trial", "lost", 6_000.0, 10, 1),
+    ];
+    for (name, stage, value, contact, who) in deals {
+        emulator.create_page_as_person(
+            json!({
+                "Deal Name": title(name), "Stage": {"status": {"name": stage}},
+                "Value": {"number": value}, "Contact": {"relation": [{"id": ids[*contact]}]},
+                "Owner": owner(*who),
+            }),
+            &ws.deals_data_source_id,
+        )?;
+    }
+    for (contact, kind, details, ago) in [
+        (1, "call", "Intro call: wants a quote for 40 seats", 5),
+        (8, "meeting", "Demo with their team; pricing next", 12),
+        (9, "email", "Renewal signed", 20),
+    ] {
+        emulator.create_page_as_person(
+            json!({
+                "Title": title(&format!("{kind}: {}", contacts[contact].0)),
+                "Type": select(kind), "Date": {"date": {"start": days_ago(ago)}},
+                "Contact": {"relation": [{"id": ids[contact]}]}, "Details": text(details),
+            }),
+            &ws.activities_data_source_id,
+        )?;
+    }
+    Ok(stale)
+}

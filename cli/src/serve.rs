@@ -94,6 +94,11 @@ pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         None => {
             let emulator = Emulator::start(0, DEFAULT_TOKEN).await?;
             let ws = emulator.seed_crm(StageKind::Status);
+            let stale = crate::demo::seed_data(&emulator, &ws, chrono::Utc::now().date_naive())?;
+            tracing::info!(
+                stale,
+                "demo data seeded: contacts (some stale), deals in every stage, activities"
+            );
             workspace = Some(ws.clone());
             let slack = SlackReceiver::start(0, true).await?;
             let demo_listener =

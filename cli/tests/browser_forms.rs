@@ -130,7 +130,7 @@ async fn a_lead_sent_from_a_browser_on_another_origin_lands_once_and_spam_does_n
     let contacts = product.wait_for_contact("visitor@example.com").await;
     // Sent before the person's lead and never kept: neither reached Notion.
     assert_eq!(emails(&contacts), ["visitor@example.com"]);
-    let activities = product.pages("activities").await;
+    let activities = product.new_pages("activities").await;
     assert_eq!(activities.len(), 1, "one Activity");
     assert!(plain_text(&activities[0], "Details").starts_with("Saw your site, tell me more"));
 
@@ -162,7 +162,7 @@ async fn a_lead_sent_from_a_browser_on_another_origin_lands_once_and_spam_does_n
     let mut all = emails(&contacts);
     all.sort();
     assert_eq!(all, ["fetcher@example.com", "visitor@example.com"]);
-    assert_eq!(product.pages("activities").await.len(), 2);
+    assert_eq!(product.new_pages("activities").await.len(), 2);
 }
 
 /// A form with a Turnstile captcha, in the browser: the widget's token (put in its
@@ -244,7 +244,7 @@ async fn a_captcha_the_provider_refuses_lands_nothing_and_one_it_cannot_judge_is
         ["patient@example.com"],
         "the refused one never landed"
     );
-    let activities = product.pages("activities").await;
+    let activities = product.new_pages("activities").await;
     assert_eq!(activities.len(), 1);
     let details = plain_text(&activities[0], "Details");
     assert!(
