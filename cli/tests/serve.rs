@@ -24,7 +24,10 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
     // and created long ago.
     let _ = http.post(product.url("digest")).send().await.unwrap();
     let digest = product.wait_for_line("the digest", |l| l.starts_with("[slack:digest]"));
-    assert!(digest.starts_with("[slack:digest] 5 leads not contacted in over 30 days"), "{digest}");
+    assert!(
+        digest.starts_with("[slack:digest] 5 leads not contacted in over 30 days"),
+        "{digest}"
+    );
 
     let body =
         json!({"email": "Local@Example.com", "name": "Local Lead", "message": "Hi from a form"})

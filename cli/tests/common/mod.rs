@@ -100,7 +100,10 @@ impl LocalProduct {
     /// The pages of `source` that were not there at start (`make local` seeds demo data:
     /// the ones a test made are told apart by their creator, the integration's bot).
     pub async fn new_pages(&self, source: &str) -> Vec<Value> {
-        let bot = self.info["workspace"]["bot_user_id"].as_str().unwrap_or_default().to_owned();
+        let bot = self.info["workspace"]["bot_user_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         self.pages(source)
             .await
             .into_iter()
