@@ -59,6 +59,17 @@ const THANKS: &str = r#"<!doctype html>
 <p><a href="/">Back to the form</a></p></body></html>
 "#;
 
+/// A demo contact: name, email, company, status, last contacted (days ago), created
+/// (days ago).
+type DemoContact = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<i64>,
+    i64,
+);
+
 /// Something for every feature to act on, written as people would have written it
 /// (before the webhook subscription, so none of it is announced): contacts fresh, stale
 /// by their Last Contacted, and never contacted since long ago; deals in every stage
@@ -79,7 +90,7 @@ pub fn seed_data(
     let text = |t: &str| json!({"rich_text": [{"text": {"content": t}}]});
     let select = |t: &str| json!({"select": {"name": t}});
     // (name, email, company, status, last contacted days ago, created days ago)
-    let contacts: &[(&str, &str, &str, &str, Option<i64>, i64)] = &[
+    let contacts: &[DemoContact] = &[
         (
             "Ada Park",
             "ada@example.com",
