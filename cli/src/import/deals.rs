@@ -10,7 +10,7 @@ use crm_domain::import::deals::DealPlan;
 use crm_settings::SecretsSource;
 use crm_store::Store;
 
-use super::{ImportArgs, file, importer, progress, rejects_beside, write_rejects};
+use super::{Counts, ImportArgs, conclude, file, importer, progress};
 
 pub async fn import<S, P>(
     args: &ImportArgs,
@@ -92,50 +92,24 @@ where
         .budget_share
         .spending(&ports.store, &notion, work)
         .await?;
-    let rejects_path = args
-        .rejects
-        .clone()
-        .unwrap_or_else(|| rejects_beside(&args.file));
-    let Some((report, stopped)) = outcome else {
-        println!(
-            "dry run: {} deals to write ({} rows merged into them), {} rows rejected, {} blank",
-            planned.deals.len(),
-            planned.merged,
-            planned.rejects.len(),
-            planned.blank
-        );
-        write_rejects(&rejects_path, table, &planned.rejects)?;
+    let Some((report, stopped)) = conclude(
+        args,
+        table,
+        outcome,
+        &Counts {
+            what: "deals",
+            prefix: "deals: ",
+            total: planned.deals.len(),
+            merged: planned.merged,
+            blank: planned.blank,
+            rejects: &planned.rejects,
+        },
+        |r| r.failed_deals.len() + r.busy_deals.len(),
+        started,
+    )?
+    else {
         return Ok(());
     };
-    let rejected = planned.rejects.len() + report.rejected.len();
-    write_rejects(
-        &rejects_path,
-        table,
-        planned.rejects.iter().chain(&report.rejected),
-    )?;
-    println!(
-        "deals: created {}, updated {}, unchanged {}, merged in file {}, rejected {}{}, failed {}, in {:.1} s{}",
-        report.created,
-        report.updated,
-        report.unchanged,
-        planned.merged,
-        rejected,
-        if rejected > 0 {
-            format!(" (see {})", rejects_path.display())
-        } else {
-            String::new()
-        },
-        report.failed_deals.len() + report.busy_deals.len(),
-        started.elapsed().as_secs_f64(),
-        if report.earlier > 0 {
-            format!(
-                "; {} of them by an earlier run of this file",
-                report.earlier
-            )
-        } else {
-            String::new()
-        },
-    );
     let left = report.failed_deals.len() + report.busy_deals.len();
     if stopped {
         return Err("stopped: run the same command again to go on".into());

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use crm_app::Ports;
-use crm_app::import::{ImportActivity, ImportSettings, ImportStore, Importer};
+use crm_app::import::{ImportActivity, ImportSettings, ImportStore, Importer, Report};
 use crm_domain::import::{Plan, detect, fit_statuses, parse_overrides, plan};
 use crm_domain::{Clock, SystemClock};
 use crm_settings::{CachedSecrets, MemorySecrets, SecretsLocation, SecretsSource, Settings};
@@ -249,50 +249,24 @@ where
         .budget_share
         .spending(&ports.store, &notion, work)
         .await?;
-    let rejects_path = args
-        .rejects
-        .clone()
-        .unwrap_or_else(|| rejects_beside(&args.file));
-    let Some((report, stopped)) = outcome else {
-        println!(
-            "dry run: {} people to write ({} rows merged into them), {} rows rejected, {} blank",
-            planned.contacts.len(),
-            planned.merged,
-            planned.rejects.len(),
-            planned.blank
-        );
-        write_rejects(&rejects_path, table, &planned.rejects)?;
+    let Some((report, stopped)) = conclude(
+        args,
+        table,
+        outcome,
+        &Counts {
+            what: "people",
+            prefix: "",
+            total: planned.contacts.len(),
+            merged: planned.merged,
+            blank: planned.blank,
+            rejects: &planned.rejects,
+        },
+        |r| r.failed.len() + r.busy.len(),
+        started,
+    )?
+    else {
         return Ok(());
     };
-    let rejected = planned.rejects.len() + report.rejected.len();
-    write_rejects(
-        &rejects_path,
-        table,
-        planned.rejects.iter().chain(&report.rejected),
-    )?;
-    println!(
-        "created {}, updated {}, unchanged {}, merged in file {}, rejected {}{}, failed {}, in {:.1} s{}",
-        report.created,
-        report.updated,
-        report.unchanged,
-        planned.merged,
-        rejected,
-        if rejected > 0 {
-            format!(" (see {})", rejects_path.display())
-        } else {
-            String::new()
-        },
-        report.failed.len() + report.busy.len(),
-        started.elapsed().as_secs_f64(),
-        if report.earlier > 0 {
-            format!(
-                "; {} of them by an earlier run of this file",
-                report.earlier
-            )
-        } else {
-            String::new()
-        },
-    );
     if planned.unreadable_dates > 0 {
         println!(
             "{} dates could not be read (YYYY-MM-DD expected) and were left out",
@@ -369,6 +343,77 @@ pub(super) fn importer<S: Store + Clone, P>(
         notion: notion.clone(),
         settings,
     }
+}
+
+/// What a file held, for the summary.
+pub(super) struct Counts<'a> {
+    /// `people` or `deals`.
+    pub what: &'static str,
+    /// Before the summary line (`deals: `).
+    pub prefix: &'static str,
+    pub total: usize,
+    pub merged: usize,
+    pub blank: usize,
+    /// Rows rejected before anything was written.
+    pub rejects: &'a [crm_domain::import::Reject],
+}
+
+/// The end of either command: a dry run's counts (`None`), or the rejects file and the
+/// summary line; then the report and whether Ctrl-C stopped the run.
+pub(super) fn conclude(
+    args: &ImportArgs,
+    table: &file::Table,
+    outcome: Option<(Report, bool)>,
+    counts: &Counts<'_>,
+    not_written: impl Fn(&Report) -> usize,
+    started: Instant,
+) -> Result<Option<(Report, bool)>, Box<dyn std::error::Error>> {
+    let rejects_path = args
+        .rejects
+        .clone()
+        .unwrap_or_else(|| rejects_beside(&args.file));
+    let Some((report, stopped)) = outcome else {
+        println!(
+            "dry run: {} {} to write ({} rows merged into them), {} rows rejected, {} blank",
+            counts.total,
+            counts.what,
+            counts.merged,
+            counts.rejects.len(),
+            counts.blank
+        );
+        write_rejects(&rejects_path, table, counts.rejects)?;
+        return Ok(None);
+    };
+    let rejected = counts.rejects.len() + report.rejected.len();
+    write_rejects(
+        &rejects_path,
+        table,
+        counts.rejects.iter().chain(&report.rejected),
+    )?;
+    let see = if rejected > 0 {
+        format!(" (see {})", rejects_path.display())
+    } else {
+        String::new()
+    };
+    let earlier = if report.earlier > 0 {
+        format!(
+            "; {} of them by an earlier run of this file",
+            report.earlier
+        )
+    } else {
+        String::new()
+    };
+    println!(
+        "{}created {}, updated {}, unchanged {}, merged in file {}, rejected {rejected}{see}, failed {}, in {:.1} s{earlier}",
+        counts.prefix,
+        report.created,
+        report.updated,
+        report.unchanged,
+        counts.merged,
+        not_written(&report),
+        started.elapsed().as_secs_f64(),
+    );
+    Ok(Some((report, stopped)))
 }
 
 /// Ctrl-C: no one more is started, those under way finish; a second Ctrl-C exits.

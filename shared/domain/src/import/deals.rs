@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use super::columns::fold;
-use super::plan::{Reject, Row};
+use super::plan::{Reject, Row, first_value};
 use crate::email::ContactEmail;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,15 +138,7 @@ pub fn plan_deals(columns: &[(usize, DealField)], rows: impl IntoIterator<Item =
             out.blank += 1;
             continue;
         }
-        let value = |field: DealField| {
-            columns
-                .iter()
-                .filter(|(_, f)| *f == field)
-                .filter_map(|(i, _)| row.cells.get(*i))
-                .map(|c| c.trim())
-                .find(|c| !c.is_empty())
-                .map(str::to_owned)
-        };
+        let value = |field: DealField| first_value(columns, &row.cells, field);
         let reject = |reason: String| Reject {
             line: row.line,
             reason,

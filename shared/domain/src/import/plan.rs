@@ -86,16 +86,7 @@ pub fn plan(mapping: &Mapping, rows: impl IntoIterator<Item = Row>) -> Plan {
             out.blank += 1;
             continue;
         }
-        let value = |field: Field| {
-            mapping
-                .columns
-                .iter()
-                .filter(|(_, f)| *f == field)
-                .filter_map(|(i, _)| row.cells.get(*i))
-                .map(|c| c.trim())
-                .find(|c| !c.is_empty())
-                .map(str::to_owned)
-        };
+        let value = |field: Field| first_value(&mapping.columns, &row.cells, field);
         let email = match value(Field::Email) {
             None => {
                 out.rejects.push(Reject {
@@ -157,6 +148,22 @@ pub fn plan(mapping: &Mapping, rows: impl IntoIterator<Item = Row>) -> Plan {
         }
     }
     out
+}
+
+/// The first non-empty cell, trimmed, of the columns that feed `field` (Google's
+/// `E-mail 1 - Value` before `E-mail 2 - Value`).
+pub fn first_value<F: PartialEq>(
+    columns: &[(usize, F)],
+    cells: &[String],
+    field: F,
+) -> Option<String> {
+    columns
+        .iter()
+        .filter(|(_, f)| *f == field)
+        .filter_map(|(i, _)| cells.get(*i))
+        .map(|c| c.trim())
+        .find(|c| !c.is_empty())
+        .map(str::to_owned)
 }
 
 /// Keeps each contact's status only when it is one of `options` (the Status property's,
