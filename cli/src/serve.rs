@@ -170,9 +170,6 @@ captcha_secrets = {{ turnstile = "1x0000000000000000000000000000000AA" }}
         .collect();
     let app = Arc::new(build(settings, secrets, store, clock)?);
 
-    tokio::spawn(work_loop(Arc::clone(&app)));
-    tokio::spawn(digest_loop(Arc::clone(&app)));
-    tokio::spawn(redrive_loop(Arc::clone(&app)));
 
     let router = Router::new()
         .route("/lead", post(intake))
@@ -220,6 +217,11 @@ captcha_secrets = {{ turnstile = "1x0000000000000000000000000000000AA" }}
             println!("Or open {page} and send its form from a browser.");
         }
     }
+    // The work starts once the first line is out: what it prints (Slack messages) comes
+    // after the line a user or a script reads the URLs from.
+    tokio::spawn(work_loop(Arc::clone(&app)));
+    tokio::spawn(digest_loop(Arc::clone(&app)));
+    tokio::spawn(redrive_loop(Arc::clone(&app)));
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         r = server => { r??; }
