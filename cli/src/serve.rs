@@ -170,7 +170,6 @@ captcha_secrets = {{ turnstile = "1x0000000000000000000000000000000AA" }}
         .collect();
     let app = Arc::new(build(settings, secrets, store, clock)?);
 
-
     let router = Router::new()
         .route("/lead", post(intake))
         .route("/lead/{provider}", post(intake))
