@@ -77,7 +77,12 @@ fn from_fetch(origin: &str) -> Vec<(&'static str, String)> {
 
 const URLENCODED: &str = "application/x-www-form-urlencoded";
 
-async fn post(h: &Harness, form: &str, headers: &[(&str, String)], body: &str) -> Seen {
+async fn post<S: crm_store::Store + Clone>(
+    h: &Harness<S>,
+    form: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> Seen {
     seen(
         h.browser(
             "POST",
@@ -618,4 +623,63 @@ async fn a_wrong_captcha_secret_keeps_leads_and_says_what_to_fix() {
         "{}",
         details[1]
     );
+}
+
+/// A visitor whose post the store could not take (503: "send the form again") sends the
+/// same form again, with the same single-use captcha token still in it; a double click
+/// sends it twice. Turnstile documents `idempotency_key` for exactly this: the same check
+/// asked again gets the same answer. The lead must be kept once, never taken for spam.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_form_sent_again_with_its_spent_captcha_token_is_kept_once() {
+    let upstream = crm_testkit::local_endpoint("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
+    let proxy = crm_testkit::ThrottlingProxy::start(&upstream)
+        .await
+        .unwrap();
+    let double = CaptchaDouble::start().await;
+    let mut h = Harness::dynamo_through(common::default_secret(), proxy.url()).await;
+    h.use_forms(
+        &forms(&captcha_forms(crm_testkit::captcha::SITE_KEY)),
+        Some((&double, Duration::from_secs(2))),
+    );
+    let token = double.issue();
+    let body =
+        format!("email=again%40example.com&submission_id=view-9&cf-turnstile-response={token}");
+
+    proxy.throttle_next(usize::MAX);
+    let unavailable = post(&h, "human", &from_page(SITE, URLENCODED), &body).await;
+    assert_eq!(unavailable.status, 503, "{}", unavailable.body);
+    assert!(
+        unavailable.body.contains("send the form again"),
+        "{}",
+        unavailable.body
+    );
+    proxy.throttle_next(0);
+
+    let again = post(&h, "human", &from_page(SITE, URLENCODED), &body).await;
+    assert_eq!(again.status, 303);
+    assert_eq!(
+        h.pending_ids().await,
+        [inbox_id("form:human:view-9")],
+        "kept, not taken for spam"
+    );
+
+    // A double click: the same token once more, by fetch() this time.
+    let json_body = json!({"email": "again@example.com", "submission_id": "view-9",
+                           "cf-turnstile-response": token})
+    .to_string();
+    let twice = post(&h, "human", &from_fetch(SITE), &json_body).await;
+    assert_eq!(
+        twice.json(),
+        json!({"status": "duplicate", "submission_id": "view-9"})
+    );
+    // A token nobody was issued is still refused, key or no key.
+    let forged = post(
+        &h,
+        "human",
+        &from_page(SITE, URLENCODED),
+        "email=bot%40example.com&cf-turnstile-response=XXXX.forged",
+    )
+    .await;
+    assert_eq!(forged.status, 303);
+    assert_eq!(h.pending_ids().await.len(), 1);
 }

@@ -5,7 +5,9 @@
 //!   <https://developers.cloudflare.com/turnstile/troubleshooting/testing/>): POST
 //!   form-encoded or JSON `secret`, `response`, `remoteip`; `{"success", "error-codes"}`
 //!   with `missing-input-secret`, `invalid-input-secret`, `missing-input-response`,
-//!   `invalid-input-response`, `timeout-or-duplicate` (a token is single-use). The
+//!   `invalid-input-response`, `timeout-or-duplicate` (a token is single-use), except
+//!   that a check asked again with the `idempotency_key` of an earlier one gets that
+//!   one's answer ("to safely retry validation requests", the reference says). The
 //!   documented test secrets behave as documented: `1x…AA` always passes, `2x…AA` always
 //!   fails, `3x…AA` answers "already spent".
 //! * hCaptcha (<https://docs.hcaptcha.com/#verify-the-user-response-server-side>): POST
@@ -39,6 +41,8 @@ pub const TURNSTILE_ALREADY_SPENT: &str = "3x0000000000000000000000000000000AA";
 struct Inner {
     issued: HashSet<String>,
     spent: HashSet<String>,
+    /// Turnstile's idempotency keys: the token each vouched for.
+    keys: HashMap<String, String>,
     delay: Duration,
     status: Option<u16>,
     refuse_all: bool,
@@ -197,6 +201,15 @@ fn decide(provider: &str, p: &HashMap<String, String>, i: &mut Inner) -> Result<
     } else {
         "timeout-or-duplicate"
     };
+    let key = p
+        .get("idempotency_key")
+        .filter(|_| provider == "turnstile")
+        .cloned();
+    if let Some(key) = &key
+        && i.keys.get(key).is_some_and(|t| t == token)
+    {
+        return Ok(());
+    }
     if i.spent.contains(token) {
         return Err(spent);
     }
@@ -204,6 +217,9 @@ fn decide(provider: &str, p: &HashMap<String, String>, i: &mut Inner) -> Result<
         return Err("invalid-input-response");
     }
     i.spent.insert(token.to_owned());
+    if let Some(key) = key {
+        i.keys.insert(key, token.to_owned());
+    }
     Ok(())
 }
 

@@ -154,7 +154,7 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
         // single-use token.
         if let (Some(captcha), Some(token)) = (&form.captcha, &screened.captcha_token) {
             match self
-                .check_captcha(form, captcha, token, ip.as_deref())
+                .check_captcha(form, captcha, token, ip.as_deref(), &lead.dedupe_key())
                 .await
             {
                 Verdict::Person => {}
@@ -211,6 +211,7 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
         captcha: &browser_form::Captcha,
         token: &str,
         ip: Option<&str>,
+        submission: &str,
     ) -> Verdict {
         let provider = captcha.provider.as_str();
         let secrets = match self.secrets.get().await {
@@ -232,7 +233,14 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
             return Verdict::Unverified(format!("no secret for {provider} is configured"));
         };
         self.captcha
-            .verify(captcha.provider, secret, &captcha.site_key, token, ip)
+            .verify(
+                captcha.provider,
+                secret,
+                &captcha.site_key,
+                token,
+                ip,
+                submission,
+            )
             .await
     }
 

@@ -36,6 +36,18 @@ pub struct CaptchaVerifier {
     timeout: Duration,
 }
 
+/// A UUID (what Turnstile takes) that is the same for the same submission and token.
+fn idempotency_key(submission: &str, token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{submission}\n{token}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
+}
+
 #[derive(Deserialize)]
 struct Answer {
     success: bool,
@@ -67,6 +79,13 @@ impl CaptchaVerifier {
 
     /// Asks `provider` whether `token` is a person's. Never fails: what cannot be
     /// decided is [`Verdict::Unverified`] with the reason.
+    ///
+    /// `submission` names what the token vouches for (the lead's key). A token is
+    /// single-use, yet a visitor may send the same form again with it — after a 503, or
+    /// by a double click — and must not then be taken for a bot. Turnstile answers the
+    /// same check asked again with the same `idempotency_key` the same way (its
+    /// siteverify reference), so the key is derived from the submission and the token.
+    /// hCaptcha has no such key: there a resent form is refused as spent.
     pub async fn verify(
         &self,
         provider: CaptchaProvider,
@@ -74,6 +93,7 @@ impl CaptchaVerifier {
         site_key: &str,
         token: &str,
         remote_ip: Option<&str>,
+        submission: &str,
     ) -> Verdict {
         let url = match provider {
             CaptchaProvider::Turnstile => &self.turnstile_url,
@@ -85,6 +105,9 @@ impl CaptchaVerifier {
                 .append_pair("response", token);
             if let Some(ip) = remote_ip {
                 form.append_pair("remoteip", ip);
+            }
+            if provider == CaptchaProvider::Turnstile {
+                form.append_pair("idempotency_key", &idempotency_key(submission, token));
             }
             if provider == CaptchaProvider::Hcaptcha {
                 // hCaptcha then also checks that the token came from this form's widget.
@@ -145,5 +168,20 @@ impl CaptchaVerifier {
             return Verdict::Unverified(format!("{provider} had an internal error"));
         }
         Verdict::NotAPerson(codes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_a_uuid_fixed_by_the_submission_and_the_token() {
+        let key = idempotency_key("form:contact:view-1", "tok");
+        assert_eq!(key, idempotency_key("form:contact:view-1", "tok"));
+        assert_ne!(key, idempotency_key("form:contact:view-2", "tok"));
+        assert_ne!(key, idempotency_key("form:contact:view-1", "tok2"));
+        let parsed = uuid::Uuid::parse_str(&key).unwrap();
+        assert_eq!(parsed.get_version_num(), 4);
     }
 }
