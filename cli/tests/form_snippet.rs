@@ -51,7 +51,7 @@ fn an_unknown_form_or_no_forms_say_what_is_configured() {
     let (ok, _, err) = snippet(&["quote"], Some(FORMS));
     assert!(!ok);
     assert!(
-        err.contains("no browser form \\\"quote\\\" (configured: contact)"),
+        err.contains("error: no browser form \"quote\" (configured: contact)"),
         "{err}"
     );
     let (ok, _, err) = snippet(&["contact"], None);

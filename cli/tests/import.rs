@@ -548,3 +548,17 @@ async fn with_the_deployed_settings_progress_is_kept_in_dynamodb() {
     assert_end_state(&s);
     let _ = std::fs::remove_dir_all(&s.dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_notion_would_refuse_is_refused_before_anything_is_written() {
+    let s = setup("source").await;
+    let out = import(&s, &["--source", "fair, 2026"]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("--source \"fair, 2026\": a Notion select option has no comma"),
+        "{said}"
+    );
+    assert_eq!(contacts(&s).len(), EXISTING, "nothing written");
+    let _ = std::fs::remove_dir_all(&s.dir);
+}

@@ -2,7 +2,7 @@
 //! they are matched and written).
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crm_app::Ports;
 use crm_app::import::{DealTarget, ImportStore};
@@ -10,7 +10,7 @@ use crm_domain::import::deals::DealPlan;
 use crm_settings::SecretsSource;
 use crm_store::Store;
 
-use super::{Counts, ImportArgs, conclude, file, importer, progress};
+use super::{Counts, ImportArgs, conclude, file, importer, progress, wait_out_busy};
 
 pub async fn import<S, P>(
     args: &ImportArgs,
@@ -63,27 +63,28 @@ where
                 bar.tick()
             })
             .await;
-        let deadline = Instant::now() + importer.settings.lease + Duration::from_secs(5);
-        while !report.busy_deals.is_empty()
-            && Instant::now() < deadline
-            && !stop.load(Ordering::SeqCst)
-        {
-            bar.note(&format!(
-                "waiting for {} deals a stopped run was writing",
-                report.busy_deals.len()
-            ));
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let busy: Vec<_> = planned
-                .deals
-                .iter()
-                .filter(|d| report.busy_deals.contains(&d.key()))
-                .cloned()
-                .collect();
-            let again = importer
-                .run_deals(run, &target, &busy, &world, &stop, |_, _| {})
-                .await;
-            report.merge(again);
-        }
+        wait_out_busy(
+            &mut report,
+            &importer.settings,
+            &stop,
+            &bar,
+            "deals",
+            |busy| {
+                let busy: Vec<_> = planned
+                    .deals
+                    .iter()
+                    .filter(|d| busy.contains(&d.key()))
+                    .cloned()
+                    .collect();
+                let (importer, target, world, stop) = (&importer, &target, &world, &stop);
+                async move {
+                    importer
+                        .run_deals(run, target, &busy, world, stop, |_, _| {})
+                        .await
+                }
+            },
+        )
+        .await;
         bar.finish();
         listener.abort();
         Ok(Some((report, stop.load(Ordering::SeqCst))))
@@ -92,7 +93,7 @@ where
         .budget_share
         .spending(&ports.store, &notion, work)
         .await?;
-    let Some((report, stopped)) = conclude(
+    conclude(
         args,
         table,
         outcome,
@@ -104,21 +105,6 @@ where
             blank: planned.blank,
             rejects: &planned.rejects,
         },
-        |r| r.failed_deals.len() + r.busy_deals.len(),
         started,
-    )?
-    else {
-        return Ok(());
-    };
-    let left = report.failed_deals.len() + report.busy_deals.len();
-    if stopped {
-        return Err("stopped: run the same command again to go on".into());
-    }
-    if left == 0 {
-        return Ok(());
-    }
-    for (name, why) in report.failed_deals.iter().take(10) {
-        eprintln!("not written: {name}: {why}");
-    }
-    Err(format!("{left} deals were not written: run the same command again").into())
+    )
 }

@@ -18,6 +18,7 @@ use clap::Args;
 use crm_app::Ports;
 use crm_app::import::{ImportActivity, ImportSettings, ImportStore, Importer, Report};
 use crm_domain::import::{Plan, detect, fit_statuses, parse_overrides, plan};
+use crm_domain::lead::MAX_SOURCE_LEN;
 use crm_domain::{Clock, SystemClock};
 use crm_settings::{CachedSecrets, MemorySecrets, SecretsLocation, SecretsSource, Settings};
 use crm_store::{SqliteStore, Store};
@@ -68,6 +69,15 @@ pub struct ImportArgs {
 }
 
 pub async fn run(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
+    // Every new contact gets it as its Source, a select option: Notion would refuse
+    // each of them for a comma.
+    if args.source.contains(',') || args.source.chars().count() > MAX_SOURCE_LEN {
+        return Err(format!(
+            "--source {:?}: a Notion select option has no comma and at most {MAX_SOURCE_LEN} characters",
+            args.source
+        )
+        .into());
+    }
     let bytes = std::fs::read(&args.file)
         .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
     let table = file::read(&bytes)?;
@@ -223,24 +233,24 @@ where
             listener.abort();
             return Ok(Some((report, true)));
         }
-        // A stopped run's claims are held until their lease runs out: wait for those,
-        // so that nothing is skipped.
-        let deadline = Instant::now() + importer.settings.lease + Duration::from_secs(5);
-        while !report.busy.is_empty() && Instant::now() < deadline {
-            bar.note(&format!(
-                "waiting for {} contacts a stopped run was writing",
-                report.busy.len()
-            ));
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let busy: Vec<_> = planned
-                .contacts
-                .iter()
-                .filter(|c| report.busy.contains(&c.email))
-                .cloned()
-                .collect();
-            let again = importer.run(run, &busy, &existing, &stop, |_, _| {}).await;
-            report.merge(again);
-        }
+        wait_out_busy(
+            &mut report,
+            &importer.settings,
+            &stop,
+            &bar,
+            "contacts",
+            |busy| {
+                let busy: Vec<_> = planned
+                    .contacts
+                    .iter()
+                    .filter(|c| busy.iter().any(|k| k == c.email.as_str()))
+                    .cloned()
+                    .collect();
+                let (importer, existing, stop) = (&importer, &existing, &stop);
+                async move { importer.run(run, &busy, existing, stop, |_, _| {}).await }
+            },
+        )
+        .await;
         bar.finish();
         listener.abort();
         Ok(Some((report, false)))
@@ -249,7 +259,13 @@ where
         .budget_share
         .spending(&ports.store, &notion, work)
         .await?;
-    let Some((report, stopped)) = conclude(
+    if planned.unreadable_dates > 0 {
+        println!(
+            "{} dates could not be read (YYYY-MM-DD expected) and were left out",
+            planned.unreadable_dates
+        );
+    }
+    conclude(
         args,
         table,
         outcome,
@@ -261,43 +277,8 @@ where
             blank: planned.blank,
             rejects: &planned.rejects,
         },
-        |r| r.failed.len() + r.busy.len(),
         started,
-    )?
-    else {
-        return Ok(());
-    };
-    if planned.unreadable_dates > 0 {
-        println!(
-            "{} dates could not be read (YYYY-MM-DD expected) and were left out",
-            planned.unreadable_dates
-        );
-    }
-    if stopped {
-        let written = report.created + report.updated + report.unchanged + report.rejected.len();
-        return Err(format!(
-            "stopped with {} contacts not written yet: run the same command again to go on",
-            planned.contacts.len().saturating_sub(written)
-        )
-        .into());
-    }
-    if report.failed.is_empty() && report.busy.is_empty() {
-        return Ok(());
-    }
-    for (who, why) in report.failed.iter().take(10) {
-        eprintln!("not written: {}: {why}", who.redacted());
-    }
-    if !report.busy.is_empty() {
-        eprintln!(
-            "not written: {} contacts another import is still writing",
-            report.busy.len()
-        );
-    }
-    Err(format!(
-        "{} contacts were not written: run the same command again",
-        report.failed.len() + report.busy.len()
     )
-    .into())
 }
 
 /// The engine with this run's settings.
@@ -365,9 +346,8 @@ pub(super) fn conclude(
     table: &file::Table,
     outcome: Option<(Report, bool)>,
     counts: &Counts<'_>,
-    not_written: impl Fn(&Report) -> usize,
     started: Instant,
-) -> Result<Option<(Report, bool)>, Box<dyn std::error::Error>> {
+) -> Result<(), Box<dyn std::error::Error>> {
     let rejects_path = args
         .rejects
         .clone()
@@ -382,7 +362,7 @@ pub(super) fn conclude(
             counts.blank
         );
         write_rejects(&rejects_path, table, counts.rejects)?;
-        return Ok(None);
+        return Ok(());
     };
     let rejected = counts.rejects.len() + report.rejected.len();
     write_rejects(
@@ -403,17 +383,63 @@ pub(super) fn conclude(
     } else {
         String::new()
     };
+    let not_written = report.failed.len() + report.busy.len();
     println!(
-        "{}created {}, updated {}, unchanged {}, merged in file {}, rejected {rejected}{see}, failed {}, in {:.1} s{earlier}",
+        "{}created {}, updated {}, unchanged {}, merged in file {}, rejected {rejected}{see}, failed {not_written}, in {:.1} s{earlier}",
         counts.prefix,
         report.created,
         report.updated,
         report.unchanged,
         counts.merged,
-        not_written(&report),
         started.elapsed().as_secs_f64(),
     );
-    Ok(Some((report, stopped)))
+    let what = counts.what;
+    if stopped {
+        let done = report.created + report.updated + report.unchanged;
+        return Err(format!(
+            "stopped with about {} {what} not written yet: run the same command again to go on",
+            counts.total.saturating_sub(done + not_written)
+        )
+        .into());
+    }
+    if not_written == 0 {
+        return Ok(());
+    }
+    for (who, why) in report.failed.iter().take(10) {
+        eprintln!("not written: {who}: {why}");
+    }
+    if !report.busy.is_empty() {
+        eprintln!(
+            "not written: {} {what} another import is still writing",
+            report.busy.len()
+        );
+    }
+    Err(format!("{not_written} {what} were not written: run the same command again").into())
+}
+
+/// A stopped run's claims are held until their lease runs out: waits for those, asking
+/// `again` to write the ones still held (by key) every second, so nothing is skipped.
+pub(super) async fn wait_out_busy<F, Fut>(
+    report: &mut Report,
+    settings: &crm_app::import::ImportSettings,
+    stop: &AtomicBool,
+    bar: &progress::Progress,
+    what: &str,
+    again: F,
+) where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Report>,
+{
+    let deadline = Instant::now() + settings.lease + Duration::from_secs(5);
+    while !report.busy.is_empty() && Instant::now() < deadline && !stop.load(Ordering::SeqCst) {
+        bar.note(&format!(
+            "waiting for {} {what} a stopped run was writing",
+            report.busy.len()
+        ));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let more = again(report.busy.clone()).await;
+        report.merge(more);
+    }
 }
 
 /// Ctrl-C: no one more is started, those under way finish; a second Ctrl-C exits.

@@ -175,6 +175,17 @@ pub enum Sort {
     },
 }
 
+impl Sort {
+    /// Oldest page first: of several pages for one thing (two contacts with one
+    /// address), the project keeps the oldest.
+    pub fn oldest_first() -> Vec<Sort> {
+        vec![Sort::Timestamp {
+            timestamp: Timestamp::CreatedTime,
+            direction: Direction::Ascending,
+        }]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

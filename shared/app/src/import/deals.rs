@@ -7,11 +7,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crm_domain::import::Reject;
-use crm_domain::import::deals::Deal;
+use crm_domain::import::deals::{Deal, deal_key};
 use crm_notion::filter::{Condition, Text};
 use crm_notion::{
-    CreatePage, Filter, NotionError, Page, PropertyValue, QueryRequest, UpdatePage, UserRef,
+    CreatePage, Filter, NotionError, Page, PropertyValue, QueryRequest, Sort, UpdatePage, UserRef,
 };
 use crm_settings::DealProperties;
 use futures::StreamExt;
@@ -58,37 +57,19 @@ impl<S: ImportStore> Importer<S> {
             .map(|(e, id)| (id.as_str(), e.as_str()))
             .collect();
         let p = &target.properties;
-        let (pages, _) = self
-            .notion
-            .query_all(
-                &target.deals,
-                &QueryRequest {
-                    page_size: Some(100),
-                    ..QueryRequest::default()
-                },
-            )
-            .await?;
+        let request = QueryRequest {
+            page_size: Some(100),
+            sorts: Sort::oldest_first(),
+            ..QueryRequest::default()
+        };
+        let (pages, _) = self.notion.query_all(&target.deals, &request).await?;
         let mut deals = HashMap::new();
         for page in pages.into_iter().filter(|p| !p.in_trash) {
             let Some(name) = page.property(&p.name).and_then(PropertyValue::as_text) else {
                 continue;
             };
-            let contact = match page.property(&p.contact) {
-                Some(PropertyValue::Relation { relation, .. }) => relation
-                    .first()
-                    .and_then(|r| by_id.get(r.id.as_str()).copied())
-                    .unwrap_or_default()
-                    .to_owned(),
-                _ => String::new(),
-            };
-            let key = format!(
-                "{}|{contact}",
-                name.split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-                    .to_lowercase()
-            );
-            deals.entry(key).or_insert(page);
+            let contact = first_contact(&page, &p.contact).and_then(|id| by_id.get(id).copied());
+            deals.entry(deal_key(&name, contact)).or_insert(page);
         }
         let schema = self.notion.retrieve_data_source(&target.deals).await?;
         let stage = schema.properties.get(&p.stage);
@@ -134,34 +115,7 @@ impl<S: ImportStore> Importer<S> {
             .buffer_unordered(self.settings.concurrency.max(1));
         while let Some((deal, outcome)) = writes.next().await {
             seen(deal, &outcome);
-            match outcome {
-                Outcome::Rejected(reason) => {
-                    report
-                        .rejected
-                        .extend(deal.lines.iter().map(|&line| Reject {
-                            line,
-                            reason: reason.clone(),
-                        }))
-                }
-                Outcome::Earlier(inner) if matches!(*inner, Outcome::Rejected(_)) => {
-                    report.earlier += 1;
-                    if let Outcome::Rejected(reason) = *inner {
-                        report
-                            .rejected
-                            .extend(deal.lines.iter().map(|&line| Reject {
-                                line,
-                                reason: reason.clone(),
-                            }));
-                    }
-                }
-                Outcome::Earlier(inner) => {
-                    report.earlier += 1;
-                    count(&mut report, *inner);
-                }
-                Outcome::Failed(reason) => report.failed_deals.push((deal.name.clone(), reason)),
-                Outcome::Busy => report.busy_deals.push(deal.key()),
-                other => count(&mut report, other),
-            }
+            report.add(&deal.key(), &deal.name, &deal.lines, outcome);
         }
         report
     }
@@ -222,21 +176,11 @@ impl<S: ImportStore> Importer<S> {
         if let Some(value) = deal.value {
             values.insert(p.value.clone(), PropertyValue::number(value));
         }
-        if let Some(id) = contact_id {
-            values.insert(p.contact.clone(), PropertyValue::relation([id]));
+        if let Some(id) = &contact_id {
+            values.insert(p.contact.clone(), PropertyValue::relation([id.clone()]));
         }
         if let Some(id) = owner {
-            values.insert(
-                p.owner.clone(),
-                PropertyValue::People {
-                    people: vec![UserRef {
-                        id,
-                        object: Some("user".into()),
-                        name: None,
-                        person: None,
-                    }],
-                },
-            );
+            values.insert(p.owner.clone(), PropertyValue::people([id]));
         }
         if let Some(day) = deal.close_date {
             values.insert(
@@ -247,7 +191,7 @@ impl<S: ImportStore> Importer<S> {
         self.claimed(&key, |resumed| async move {
             let found = match world.deals.get(&deal.key()) {
                 Some(page) => Some(page.clone()),
-                None if resumed => self.find_deal(target, deal).await?,
+                None if resumed => self.find_deal(target, deal, contact_id.as_deref()).await?,
                 None => None,
             };
             match found {
@@ -280,31 +224,37 @@ impl<S: ImportStore> Importer<S> {
         .await
     }
 
-    /// A deal of this name an earlier, stopped attempt may have created.
+    /// The deal an earlier, stopped attempt may have created: this name, this contact
+    /// (another contact's deal of the same name is another deal).
     async fn find_deal(
         &self,
         target: &DealTarget,
         deal: &Deal,
+        contact_id: Option<&str>,
     ) -> Result<Option<Page>, NotionError> {
+        let p = &target.properties;
         let request = QueryRequest {
             filter: Some(Filter::property(
-                &target.properties.name,
+                &p.name,
                 Condition::Title(Text::Equals(deal.name.clone())),
             )),
             page_size: Some(100),
+            sorts: Sort::oldest_first(),
             ..QueryRequest::default()
         };
         let (pages, _) = self.notion.query_all(&target.deals, &request).await?;
-        Ok(pages.into_iter().find(|p| !p.in_trash))
+        Ok(pages
+            .into_iter()
+            .filter(|page| !page.in_trash)
+            .find(|page| first_contact(page, &p.contact) == contact_id))
     }
 }
 
-fn count(report: &mut Report, outcome: Outcome) {
-    match outcome {
-        Outcome::Created => report.created += 1,
-        Outcome::Updated => report.updated += 1,
-        Outcome::Unchanged => report.unchanged += 1,
-        _ => {}
+/// The first page a deal's Contact relation names.
+fn first_contact<'p>(page: &'p Page, property: &str) -> Option<&'p str> {
+    match page.property(property) {
+        Some(PropertyValue::Relation { relation, .. }) => relation.first().map(|r| r.id.as_str()),
+        _ => None,
     }
 }
 

@@ -18,24 +18,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crm_domain::import::Contact;
-use crm_notion::filter::{Condition, Text, Timestamp};
+use crm_notion::filter::{Condition, Text};
 use crm_notion::{
-    CreatePage, Direction, Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest,
-    Sort, UpdatePage,
+    CreatePage, Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest, Sort,
+    UpdatePage,
 };
 use crm_settings::{ActivityProperties, ContactProperties};
 use crm_store::{Claimed, Claims};
 use futures::StreamExt;
 
 use crate::contact_write::{self, ContactValues};
-
-/// Of several contacts with one address, the oldest is the one kept (as the worker does).
-fn oldest_first() -> Vec<Sort> {
-    vec![Sort::Timestamp {
-        timestamp: Timestamp::CreatedTime,
-        direction: Direction::Ascending,
-    }]
-}
 
 pub use deals::{DealTarget, DealWorld};
 pub use outcome::{Outcome, Report};
@@ -99,7 +91,7 @@ impl<S: ImportStore> Importer<S> {
     pub async fn existing(&self) -> Result<Existing, NotionError> {
         let request = QueryRequest {
             page_size: Some(100),
-            sorts: oldest_first(),
+            sorts: Sort::oldest_first(),
             ..QueryRequest::default()
         };
         let (pages, complete) = self
@@ -150,7 +142,12 @@ impl<S: ImportStore> Importer<S> {
             .buffer_unordered(self.settings.concurrency.max(1));
         while let Some((contact, outcome)) = writes.next().await {
             seen(contact, &outcome);
-            report.add(contact, outcome);
+            report.add(
+                contact.email.as_str(),
+                &contact.email.redacted(),
+                &contact.lines,
+                outcome,
+            );
         }
         report
     }
@@ -324,7 +321,7 @@ impl<S: ImportStore> Importer<S> {
                 Condition::Email(Text::Equals(contact.email.as_str().to_owned())),
             )),
             page_size: Some(10),
-            sorts: oldest_first(),
+            sorts: Sort::oldest_first(),
             ..QueryRequest::default()
         };
         let (pages, _) = self

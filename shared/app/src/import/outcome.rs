@@ -1,5 +1,4 @@
-use crm_domain::ContactEmail;
-use crm_domain::import::{Contact, Reject};
+use crm_domain::import::Reject;
 
 /// What became of one person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,14 +56,12 @@ pub struct Report {
     pub unchanged: usize,
     /// Rows Notion refused, each line of the person with the reason.
     pub rejected: Vec<Reject>,
-    /// People not written this time, with the reason: run again.
-    pub failed: Vec<(ContactEmail, String)>,
-    /// People another run held (see [`Outcome::Busy`]).
-    pub busy: Vec<ContactEmail>,
-    /// Deals not written this time, by name, with the reason.
-    pub failed_deals: Vec<(String, String)>,
-    /// Deals another run held, by key.
-    pub busy_deals: Vec<String>,
+    /// People or deals not written this time, as they may be shown (an address
+    /// redacted, a deal's name), with the reason: run again.
+    pub failed: Vec<(String, String)>,
+    /// The keys of those another run held (see [`Outcome::Busy`]): a person's address,
+    /// a deal's key.
+    pub busy: Vec<String>,
     /// Of the above, those an earlier run of the same file wrote.
     pub earlier: usize,
 }
@@ -79,11 +76,11 @@ impl Report {
         self.rejected.extend(more.rejected);
         self.failed.extend(more.failed);
         self.busy = more.busy;
-        self.failed_deals.extend(more.failed_deals);
-        self.busy_deals = more.busy_deals;
     }
 
-    pub fn add(&mut self, contact: &Contact, outcome: Outcome) {
+    /// Counts one unit's outcome: a person's or a deal's, known by `key`, shown as
+    /// `shown`, from the file's `lines`.
+    pub fn add(&mut self, key: &str, shown: &str, lines: &[u64], outcome: Outcome) {
         let outcome = match outcome {
             Outcome::Earlier(inner) => {
                 self.earlier += 1;
@@ -95,15 +92,12 @@ impl Report {
             Outcome::Created => self.created += 1,
             Outcome::Updated => self.updated += 1,
             Outcome::Unchanged => self.unchanged += 1,
-            Outcome::Rejected(reason) => {
-                self.rejected
-                    .extend(contact.lines.iter().map(|&line| Reject {
-                        line,
-                        reason: reason.clone(),
-                    }))
-            }
-            Outcome::Failed(reason) => self.failed.push((contact.email.clone(), reason)),
-            Outcome::Busy => self.busy.push(contact.email.clone()),
+            Outcome::Rejected(reason) => self.rejected.extend(lines.iter().map(|&line| Reject {
+                line,
+                reason: reason.clone(),
+            })),
+            Outcome::Failed(reason) => self.failed.push((shown.to_owned(), reason)),
+            Outcome::Busy => self.busy.push(key.to_owned()),
             Outcome::Earlier(_) => {}
         }
     }

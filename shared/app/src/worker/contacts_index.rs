@@ -28,9 +28,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use crm_domain::ContactEmail;
 use crm_notion::filter::{Condition, Date, Text, Timestamp};
-use crm_notion::{
-    Direction, Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest, Sort,
-};
+use crm_notion::{Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest, Sort};
 use crm_store::StoreError;
 
 use super::WorkerStore;
@@ -163,11 +161,7 @@ impl<S: WorkerStore> Contacts<'_, S> {
     ) -> Result<Option<Page>, LookupError> {
         let request = QueryRequest {
             filter: Some(self.filter(email, scope)),
-            // Oldest first: of several contacts with one address, the oldest is kept.
-            sorts: vec![Sort::Timestamp {
-                timestamp: Timestamp::CreatedTime,
-                direction: Direction::Ascending,
-            }],
+            sorts: Sort::oldest_first(),
             page_size: Some(100),
             ..QueryRequest::default()
         };

@@ -92,6 +92,19 @@ pub fn detect(headers: &[String]) -> Option<Vec<(usize, DealField)>> {
         .then_some(columns)
 }
 
+/// What makes two deals one: the name (case and spaces aside), `|`, the contact's
+/// canonical email (empty without one). For the file's rows and Notion's deals alike.
+pub fn deal_key(name: &str, contact: Option<&str>) -> String {
+    format!(
+        "{}|{}",
+        name.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase(),
+        contact.unwrap_or_default()
+    )
+}
+
 /// One deal to write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Deal {
@@ -107,18 +120,7 @@ pub struct Deal {
 impl Deal {
     /// What makes two rows one deal: its name (case and spaces aside) and its contact.
     pub fn key(&self) -> String {
-        format!(
-            "{}|{}",
-            self.name
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .to_lowercase(),
-            self.contact
-                .as_ref()
-                .map(ContactEmail::as_str)
-                .unwrap_or_default()
-        )
+        deal_key(&self.name, self.contact.as_ref().map(ContactEmail::as_str))
     }
 }
 

@@ -155,6 +155,21 @@ impl PropertyValue {
         }
     }
 
+    /// People, by user id.
+    pub fn people(user_ids: impl IntoIterator<Item = String>) -> Self {
+        Self::People {
+            people: user_ids
+                .into_iter()
+                .map(|id| UserRef {
+                    id,
+                    object: Some("user".into()),
+                    name: None,
+                    person: None,
+                })
+                .collect(),
+        }
+    }
+
     pub fn checkbox(checked: bool) -> Self {
         Self::Checkbox { checkbox: checked }
     }
