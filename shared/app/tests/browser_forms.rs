@@ -407,6 +407,29 @@ async fn a_visitor_reads_in_words_what_to_fix() {
     )
     .await;
     assert_eq!(text_only.status, 303, "{}", text_only.body);
+    // A page saved in Latin-1 posts raw bytes (API Gateway hands them over base64).
+    let latin1 = [
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\njo@example.com\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nJ").into_bytes(),
+        vec![0xFC],
+        format!("rgen\r\n--{boundary}--\r\n").into_bytes(),
+    ]
+    .concat();
+    let not_utf8 = seen(
+        h.browser(
+            "POST",
+            "/lead/form/contact",
+            &from_page(SITE, &ct),
+            &latin1,
+            IP,
+        )
+        .await,
+    );
+    assert_eq!(not_utf8.status, 400);
+    assert!(
+        not_utf8.body.contains("not UTF-8 text"),
+        "{}",
+        not_utf8.body
+    );
 
     let plain_text = post(
         &h,

@@ -229,7 +229,8 @@ impl<S: Store + Clone> Harness<S> {
         self.intake = Arc::new(self.ports.intake());
     }
 
-    /// Sends a request as a browser at `ip` would through API Gateway; the raw answer.
+    /// Sends a request as a browser at `ip` would, through API Gateway's HTTP API; the
+    /// raw answer.
     pub async fn browser(
         &self,
         method: &str,
@@ -251,7 +252,35 @@ impl<S: Store + Clone> Harness<S> {
         for (k, v) in headers {
             map.insert(k.to_lowercase(), json!(v));
         }
-        event["body"] = json!(String::from_utf8_lossy(body));
+        // As an HTTP API delivers it (payload 2.0): a body is text only for `text/*`,
+        // JSON, XML and JavaScript; every other type — a form's url-encoded or multipart
+        // post among them, and a body with no type — comes base64-encoded.
+        let content_type = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| {
+                v.split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+        let text = content_type.as_deref().is_some_and(|ct| {
+            ct.starts_with("text/")
+                || [
+                    "application/json",
+                    "application/xml",
+                    "application/javascript",
+                ]
+                .contains(&ct)
+        });
+        if text {
+            event["body"] = json!(String::from_utf8_lossy(body));
+            event["isBase64Encoded"] = json!(false);
+        } else {
+            event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
+            event["isBase64Encoded"] = json!(true);
+        }
         let request = lambda_http::request::from_str(&event.to_string()).unwrap();
         self.intake.handle(request).await
     }
