@@ -562,3 +562,40 @@ async fn a_source_notion_would_refuse_is_refused_before_anything_is_written() {
     assert_eq!(contacts(&s).len(), EXISTING, "nothing written");
     let _ = std::fs::remove_dir_all(&s.dir);
 }
+
+/// Notion refusing for the rate is waited out; a create it saved but answered 500 is
+/// reported as not written (the command says to run it again), and the run again finds
+/// it instead of creating it twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notion_refusals_and_a_failed_create_it_saved_lose_and_double_nothing() {
+    let s = setup("faults").await;
+    s.emulator
+        .inject(FaultRule::rate_limited(Some("POST"), "/v1/pages", 1).times(2));
+    s.emulator.inject(
+        FaultRule::new(
+            Some("POST"),
+            "/v1/pages",
+            FaultAction::CommitThen { status: 500 },
+        )
+        .times(1),
+    );
+    let first = import(&s, &["--concurrency", "1"]);
+    assert!(!first.status.success());
+    assert!(stdout(&first).contains("failed 1,"), "{}", stdout(&first));
+    let said = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        said.contains("1 people were not written: run the same command again"),
+        "{said}"
+    );
+    assert!(said.contains("p***@example.com"), "named, redacted: {said}");
+    assert_eq!(contacts(&s).len(), PEOPLE, "the failed create was saved");
+
+    let again = import(&s, &["--concurrency", "1"]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_end_state(&s);
+    let _ = std::fs::remove_dir_all(&s.dir);
+}
