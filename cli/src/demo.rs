@@ -11,12 +11,20 @@ use crm_domain::browser_form::snippet::{Send, snippet};
 /// The name of the browser form the demo page posts to.
 pub const FORM: &str = "demo";
 
-/// The `browser_forms` entry of the local config for a demo site at `origin`.
-pub fn form_toml(origin: &str) -> String {
+/// The `browser_forms` entry of the local config: the form of the demo site at
+/// `site` (its thank-you page there), also posted from the local page at `page` — each
+/// by 127.0.0.1 and by localhost, the names a browser may be given.
+pub fn form_toml(site: &str, page: &str) -> String {
+    let origins: Vec<String> = [site, page]
+        .iter()
+        .flat_map(|o| [o.to_string(), o.replace("://127.0.0.1:", "://localhost:")])
+        .map(|o| format!("\"{o}\""))
+        .collect();
     format!(
-        "[browser_forms.{FORM}]\norigins = [\"{origin}\"]\nthank_you = \"{origin}/thanks.html\"\n\
+        "[browser_forms.{FORM}]\norigins = [{}]\nthank_you = \"{site}/thanks.html\"\n\
          # A person takes longer than a second to fill a form; a script does not.\n\
-         min_fill_seconds = 1\n"
+         min_fill_seconds = 1\n",
+        origins.join(", ")
     )
 }
 
@@ -222,4 +230,32 @@ pub fn seed_data(
         )?;
     }
     Ok(stale)
+}
+
+/// What a deployment knows once it has seen each deal change once: the stage every
+/// seeded deal is in (at the time it was last edited), so that the first move on the
+/// page is told as `Negotiation → Won`, not `Now Won` — which is what a deal the
+/// worker has never seen gets, since Notion's events carry no old values.
+pub async fn remember_stages(
+    store: &crm_store::SqliteStore,
+    emulator: &crm_notion_emulator::Emulator,
+    ws: &crm_notion_emulator::SeededWorkspace,
+) -> Result<(), crm_store::StoreError> {
+    use crm_store::prelude::*;
+    for deal in emulator.pages(&ws.deals_data_source_id) {
+        let (Some(id), Some(stage)) = (
+            deal["id"].as_str(),
+            deal["properties"]["Stage"]["status"]["name"].as_str(),
+        ) else {
+            continue;
+        };
+        let edited = deal["last_edited_time"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map_or(0, |t| t.timestamp_millis());
+        store
+            .cache_put(&crm_app::inbox::keys::deal_stage(id), stage, edited)
+            .await?;
+    }
+    Ok(())
 }

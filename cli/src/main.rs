@@ -15,6 +15,7 @@ mod bridge;
 mod demo;
 mod form_snippet;
 mod import;
+mod page;
 mod replay;
 mod serve;
 mod setup;

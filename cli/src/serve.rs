@@ -26,6 +26,7 @@ use crm_store::{InboxStatus, SqliteStore};
 use serde_json::json;
 
 use crate::bridge::{from_lambda, to_lambda};
+use crm_domain::browser_form::snippet::{Send, snippet};
 
 /// The signing secret of `POST /lead` when running on the emulator.
 pub const LOCAL_FORM_SECRET: &str = "local-form-secret";
@@ -50,13 +51,14 @@ pub struct ServeArgs {
 
 type Store_ = SqliteStore;
 
-struct App {
+/// The handlers `serve` runs, built once (as each function builds its own).
+pub(crate) struct App {
     intake: Intake<Store_, MemorySecrets>,
     webhook: NotionWebhook<Store_, MemorySecrets>,
-    worker: Worker<Store_, MemorySecrets>,
-    digest: Digest<Store_, MemorySecrets>,
+    pub(crate) worker: Worker<Store_, MemorySecrets>,
+    pub(crate) digest: Digest<Store_, MemorySecrets>,
     redrive: Redrive<Store_, MemorySecrets>,
-    store: Store_,
+    pub(crate) store: Store_,
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
@@ -73,12 +75,13 @@ pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             .init();
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
-    let base = format!("http://{}", listener.local_addr()?);
+    let port = listener.local_addr()?.port();
+    let base = format!("http://127.0.0.1:{port}");
     let mut demo = None;
 
     // Keep the emulator and the Slack console alive for the whole run.
-    let mut _emulator = None;
-    let mut _slack = None;
+    let mut emulator: Option<Arc<Emulator>> = None;
+    let mut slack_console: Option<Arc<SlackReceiver>> = None;
     let mut workspace = None;
     let (settings, secrets) = match &args.config {
         Some(path) => {
@@ -92,19 +95,19 @@ pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
             (settings, secrets)
         }
         None => {
-            let emulator = Emulator::start(0, DEFAULT_TOKEN).await?;
-            let ws = emulator.seed_crm(StageKind::Status);
-            let stale = crate::demo::seed_data(&emulator, &ws, chrono::Utc::now().date_naive())?;
+            let emu = Arc::new(Emulator::start(0, DEFAULT_TOKEN).await?);
+            let ws = emu.seed_crm(StageKind::Status);
+            let stale = crate::demo::seed_data(&emu, &ws, chrono::Utc::now().date_naive())?;
             tracing::info!(
                 stale,
                 "demo data seeded: contacts (some stale), deals in every stage, activities"
             );
             workspace = Some(ws.clone());
-            let slack = SlackReceiver::start(0, true).await?;
+            let slack = Arc::new(SlackReceiver::start(0, true).await?);
             let demo_listener =
                 tokio::net::TcpListener::bind(("127.0.0.1", args.demo_port)).await?;
             let demo_origin = format!("http://{}", demo_listener.local_addr()?);
-            let forms = crate::demo::form_toml(&demo_origin);
+            let forms = crate::demo::form_toml(&demo_origin, &base);
             demo = Some((demo_listener, demo_origin));
             let toml = format!(
                 r#"
@@ -131,7 +134,7 @@ captcha_secrets = {{ turnstile = "1x0000000000000000000000000000000AA" }}
                 ws.contacts_data_source_id,
                 ws.deals_data_source_id,
                 ws.activities_data_source_id,
-                emulator.base_url(),
+                emu.base_url(),
                 slack.api_url(),
                 slack.url("won"),
                 slack.url("lost"),
@@ -144,15 +147,21 @@ captcha_secrets = {{ turnstile = "1x0000000000000000000000000000000AA" }}
                 return Err("local config has no secrets".into());
             };
             let secrets = (**secrets).clone();
-            _emulator = Some(emulator);
-            _slack = Some(slack);
+            emulator = Some(emu);
+            slack_console = Some(slack);
             (settings, secrets)
         }
     };
 
     std::fs::create_dir_all(&args.data)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = SqliteStore::open(&args.data.join("crm.sqlite"), Arc::clone(&clock))?;
+    let store = SqliteStore::open(
+        &store_file(&args.data, emulator.is_some())?,
+        Arc::clone(&clock),
+    )?;
+    if let (Some(emulator), Some(ws)) = (&emulator, &workspace) {
+        crate::demo::remember_stages(&store, emulator, ws).await?;
+    }
     let notion_url = settings.notion.base_url.clone();
     let demo_page = match (demo, settings.forms.forms.get(crate::demo::FORM)) {
         (Some((listener, origin)), Some(form)) => {
@@ -168,7 +177,39 @@ captcha_secrets = {{ turnstile = "1x0000000000000000000000000000000AA" }}
         .keys()
         .map(|name| (name.clone(), json!(format!("{base}/lead/form/{name}"))))
         .collect();
+    let notion = match (&emulator, &workspace) {
+        (Some(emulator), Some(ws)) => {
+            let form = settings
+                .forms
+                .forms
+                .get(crate::demo::FORM)
+                .map(|form| snippet(form, &base, Send::Fetch))
+                .unwrap_or_default();
+            crate::page::Notion::Emulated {
+                emulator: Arc::clone(emulator),
+                workspace: Box::new(ws.clone()),
+                form,
+            }
+        }
+        _ => {
+            let notion = crm_notion::NotionClient::new(crm_app::runtime::notion_config(&settings))?
+                .with_token(secrets.notion_token()?.clone());
+            let n = &settings.notion;
+            crate::page::Notion::Real {
+                links: crate::page::notion_links(
+                    &notion,
+                    [
+                        ("Contacts", n.contacts.as_str()),
+                        ("Deals", n.deals.as_str()),
+                        ("Activities", n.activities.as_str()),
+                    ],
+                )
+                .await,
+            }
+        }
+    };
     let app = Arc::new(build(settings, secrets, store, clock)?);
+    let page = crate::page::Page::new(Arc::clone(&app), notion, slack_console.clone(), port);
 
     let router = Router::new()
         .route("/lead", post(intake))
@@ -177,7 +218,9 @@ captcha_secrets = {{ turnstile = "1x0000000000000000000000000000000AA" }}
         .route("/notion/webhook", post(webhook))
         .route("/digest", post(digest))
         .route("/inbox", get(inbox))
-        .with_state(Arc::clone(&app));
+        .route("/replay", post(replay))
+        .with_state(Arc::clone(&app))
+        .merge(crate::page::routes(page));
     let server = tokio::spawn(async move {
         axum::serve(
             listener,
@@ -186,7 +229,7 @@ captcha_secrets = {{ turnstile = "1x0000000000000000000000000000000AA" }}
         .await
     });
 
-    if let Some(emulator) = &_emulator {
+    if let Some(emulator) = &emulator {
         // Locally, the operator is the one starting the emulator's subscription.
         crm_app::webhook::open_handshake_window(&app.store, app.worker.clock.as_ref(), 5).await?;
         emulator.subscribe(&format!("{base}/notion/webhook")).await;
@@ -201,16 +244,19 @@ captcha_secrets = {{ turnstile = "1x0000000000000000000000000000000AA" }}
             "webhook": format!("{base}/notion/webhook"),
             "digest": format!("{base}/digest"),
             "inbox": format!("{base}/inbox"),
+            "replay": format!("{base}/replay"),
+            "page": format!("{base}/"),
             "forms": forms,
             "demo_page": demo_page,
             "notion": notion_url,
-            "form_secret": if _emulator.is_some() { Some(LOCAL_FORM_SECRET) } else { None },
+            "form_secret": if emulator.is_some() { Some(LOCAL_FORM_SECRET) } else { None },
             "workspace": workspace,
         })
     );
-    if _emulator.is_some() {
+    println!("Open {base}/ to watch it work.");
+    if emulator.is_some() {
         println!(
-            "Try: $(CRM_FORM_SECRET={LOCAL_FORM_SECRET} cargo run -q -p crm-cli -- sign --curl {base}/lead '{{\"email\":\"ann@example.com\",\"name\":\"Ann\",\"message\":\"Hello\"}}')"
+            "Or try: $(CRM_FORM_SECRET={LOCAL_FORM_SECRET} cargo run -q -p crm-cli -- sign --curl {base}/lead '{{\"email\":\"ann@example.com\",\"name\":\"Ann\",\"message\":\"Hello\"}}')"
         );
         if let Some(page) = &demo_page {
             println!("Or open {page} and send its form from a browser.");
@@ -290,6 +336,18 @@ async fn digest(State(app): State<Arc<App>>) -> Response {
     }
 }
 
+/// `crm replay` locally: every open item now.
+async fn replay(State(app): State<Arc<App>>) -> Response {
+    match app.worker.replay(500).await {
+        Ok(report) => axum::Json(json!({
+            "done": report.done,
+            "failed": report.failed.iter().map(|(id, reason)| json!({"id": id, "reason": reason})).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 async fn inbox(State(app): State<Arc<App>>) -> Response {
     match app.store.inbox_list_open(100).await {
         Ok(items) => axum::Json(json!(items
@@ -331,20 +389,40 @@ async fn redrive_loop(app: Arc<App>) {
     }
 }
 
-/// The scheduler's job locally: from 09:00 in the configured time zone, run the digest
-/// (it posts at most once a day on its own).
+/// The scheduler's job locally: the digest at 09:00 in the configured time zone, each
+/// day, as EventBridge Scheduler fires it. A server started after 09:00 waits for the
+/// next day's (the local page's "Run the digest now" runs it at once); a run that fails
+/// is tried again a minute later (the digest posts at most once a day on its own).
 async fn digest_loop(app: Arc<App>) {
+    let tz = app.digest.settings.stale.timezone;
+    let now = || chrono::Utc::now().with_timezone(&tz);
+    let due = |t: chrono::DateTime<chrono_tz::Tz>| chrono::Timelike::hour(&t) >= 9;
+    let mut last_run = due(now()).then(|| now().date_naive());
     loop {
-        let tz = app.digest.settings.stale.timezone;
-        let hour = chrono::Utc::now()
-            .with_timezone(&tz)
-            .format("%H")
-            .to_string();
-        if hour.parse::<u32>().unwrap_or(0) >= 9
-            && let Err(e) = app.digest.run().await
-        {
-            tracing::warn!(error = %e, "digest failed; will try again in a minute");
-        }
         tokio::time::sleep(Duration::from_secs(60)).await;
+        let t = now();
+        if !due(t) || last_run == Some(t.date_naive()) {
+            continue;
+        }
+        match app.digest.run().await {
+            Ok(_) => last_run = Some(t.date_naive()),
+            Err(e) => tracing::warn!(error = %e, "digest failed; will try again in a minute"),
+        }
     }
+}
+
+/// The store's file. With the built-in emulator, whose workspace is new at each start,
+/// a new store too: what an old one holds (contacts cached by page id, deals' last
+/// stages, today's digest) is about pages that are gone.
+fn store_file(data: &std::path::Path, emulated: bool) -> std::io::Result<PathBuf> {
+    if !emulated {
+        return Ok(data.join("crm.sqlite"));
+    }
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        match std::fs::remove_file(data.join(format!("demo.sqlite{suffix}"))) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(data.join("demo.sqlite"))
 }

@@ -15,41 +15,96 @@ pub fn link_text(s: &str) -> String {
     escape(s).replace('|', "¦")
 }
 
+/// A piece of a message's `mrkdwn` as Slack reads it: text, or one `<…>` markup.
+/// Text and labels come with `&amp;`, `&lt;`, `&gt;` read back into characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    /// `<url>` or `<url|label>`.
+    Link {
+        url: String,
+        label: Option<String>,
+    },
+    /// `<@U123>`: a person, by Slack user id.
+    User(String),
+    /// `<#C123>` or `<#C123|sales>`.
+    Channel {
+        id: String,
+        label: Option<String>,
+    },
+    /// `<!here>`, `<!channel>`, `<!subteam^…|label>`.
+    Special {
+        name: String,
+        label: Option<String>,
+    },
+}
+
+/// Splits `mrkdwn` into [`Piece`]s; a `<` with no `>` after it is text (Slack shows it
+/// so). The one reading of Slack's markup, for the console and the local page alike.
+pub fn pieces(mrkdwn: &str) -> Vec<Piece> {
+    let unescape = |s: &str| {
+        s.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut rest = mrkdwn;
+    while let Some(start) = rest.find('<') {
+        let Some(len) = rest[start..].find('>') else {
+            break;
+        };
+        text.push_str(&rest[..start]);
+        if !text.is_empty() {
+            out.push(Piece::Text(unescape(&std::mem::take(&mut text))));
+        }
+        let inner = &rest[start + 1..start + len];
+        let (target, label) = match inner.split_once('|') {
+            Some((t, l)) => (t, Some(unescape(l))),
+            None => (inner, None),
+        };
+        out.push(if let Some(user) = target.strip_prefix('@') {
+            Piece::User(user.to_owned())
+        } else if let Some(id) = target.strip_prefix('#') {
+            Piece::Channel {
+                id: id.to_owned(),
+                label,
+            }
+        } else if let Some(name) = target.strip_prefix('!') {
+            Piece::Special {
+                name: name.to_owned(),
+                label,
+            }
+        } else {
+            Piece::Link {
+                url: unescape(target),
+                label,
+            }
+        });
+        rest = &rest[start + len + 1..];
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        out.push(Piece::Text(unescape(&text)));
+    }
+    out
+}
+
 /// A message's `mrkdwn` as a person reads it in Slack, in plain text: `<url|label>` is
 /// the label, `<@U123>` the person `name` knows them by (`@dana`; else the id),
 /// `<#C123|sales>` `#sales`, `<!here>` `@here`, and `&amp;`, `&lt;`, `&gt;` the
 /// characters. For a console or a page that shows what was posted.
 pub fn plain_text(mrkdwn: &str, name: impl Fn(&str) -> Option<String>) -> String {
-    let mut out = String::with_capacity(mrkdwn.len());
-    let mut rest = mrkdwn;
-    while let Some(start) = rest.find('<') {
-        out.push_str(&rest[..start]);
-        let Some(len) = rest[start..].find('>') else {
-            out.push_str(&rest[start..]);
-            rest = "";
-            break;
-        };
-        let inner = &rest[start + 1..start + len];
-        let (target, label) = match inner.split_once('|') {
-            Some((t, l)) => (t, Some(l)),
-            None => (inner, None),
-        };
-        let shown = if let Some(user) = target.strip_prefix('@') {
-            format!("@{}", name(user).unwrap_or_else(|| user.to_owned()))
-        } else if let Some(channel) = target.strip_prefix('#') {
-            format!("#{}", label.unwrap_or(channel))
-        } else if let Some(special) = target.strip_prefix('!') {
-            format!("@{}", label.unwrap_or(special))
-        } else {
-            label.unwrap_or(target).to_owned()
-        };
-        out.push_str(&shown);
-        rest = &rest[start + len + 1..];
-    }
-    out.push_str(rest);
-    out.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+    pieces(mrkdwn)
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Text(t) => t,
+            Piece::Link { url, label } => label.unwrap_or(url),
+            Piece::User(id) => format!("@{}", name(&id).unwrap_or(id)),
+            Piece::Channel { id, label } => format!("#{}", label.unwrap_or(id)),
+            Piece::Special { name, label } => format!("@{}", label.unwrap_or(name)),
+        })
+        .collect()
 }
 
 /// Slack's limit on a section's text.
@@ -116,6 +171,37 @@ mod tests {
             plain_text(&escape("<@U1> & <b>"), |_| None),
             "<@U1> & <b>",
             "escaped text stays text"
+        );
+    }
+
+    #[test]
+    fn pieces_tell_markup_from_escaped_text() {
+        assert_eq!(
+            pieces("*Hi* <https://x.test/?a=1&amp;b=2|A &amp; B> to <@U1>, 1 &lt; 2 <"),
+            vec![
+                Piece::Text("*Hi* ".into()),
+                Piece::Link {
+                    url: "https://x.test/?a=1&b=2".into(),
+                    label: Some("A & B".into())
+                },
+                Piece::Text(" to ".into()),
+                Piece::User("U1".into()),
+                Piece::Text(", 1 < 2 <".into()),
+            ]
+        );
+        assert_eq!(
+            pieces("<!here> <#C1>"),
+            vec![
+                Piece::Special {
+                    name: "here".into(),
+                    label: None
+                },
+                Piece::Text(" ".into()),
+                Piece::Channel {
+                    id: "C1".into(),
+                    label: None
+                },
+            ]
         );
     }
 

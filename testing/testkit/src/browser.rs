@@ -223,13 +223,33 @@ impl Browser {
 
     /// Writes a PNG of the window to `path`.
     pub async fn screenshot(&self, path: &Path) {
-        use base64::Engine;
         let png = self.call(reqwest::Method::GET, "/screenshot", None).await;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(png.as_str().unwrap_or_default())
-            .expect("a base64 PNG");
-        std::fs::write(path, bytes).expect("write the screenshot");
+        write_png(&png, path);
     }
+
+    /// Writes a PNG of the element `css` selects (all of it, scrolled into view).
+    pub async fn screenshot_of(&self, css: &str, path: &Path) {
+        let id = self.find(css).await;
+        let png = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/element/{id}/screenshot"),
+                None,
+            )
+            .await;
+        write_png(&png, path);
+    }
+}
+
+fn write_png(png: &Value, path: &Path) {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(png.as_str().unwrap_or_default())
+        .expect("a base64 PNG");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).expect("a folder for the screenshot");
+    }
+    std::fs::write(path, bytes).expect("write the screenshot");
 }
 
 /// A port nothing listens on right now.

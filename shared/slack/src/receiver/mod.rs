@@ -30,9 +30,41 @@ pub struct Received {
     pub body: Value,
 }
 
+/// Where Slack put a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// Sent to the incoming webhook of this destination (the path after `/hooks/`).
+    Webhook(String),
+    /// Posted by the bot in the channel of this name (without `#`).
+    Channel(String),
+    /// Sent by the bot to the person with this handle.
+    Dm(String),
+}
+
+/// A message as Slack shows it, wherever it went; `blocks` always an array.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Posted {
+    pub place: Place,
+    pub body: Value,
+}
+
+impl Posted {
+    fn new(place: Place, mut body: Value) -> Self {
+        // A form-encoded `chat.postMessage` carries its blocks as a JSON string.
+        if let Some(blocks) = body.get("blocks").and_then(Value::as_str)
+            && let Ok(parsed) = serde_json::from_str::<Value>(blocks)
+        {
+            body["blocks"] = parsed;
+        }
+        Self { place, body }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     received: Vec<Received>,
+    /// Every message posted, webhooks and bot alike, in the order they were posted.
+    feed: Vec<Posted>,
     /// Answers to give, in order, before answering `ok` again.
     script: VecDeque<Scripted>,
     /// Print each message (for `make local`).
@@ -210,6 +242,17 @@ impl SlackReceiver {
         self.lock().workspace.token = token.to_owned();
     }
 
+    /// Every message posted, by webhook or by the bot, in order: what the workspace
+    /// shows.
+    pub fn feed(&self) -> Vec<Posted> {
+        self.lock().feed.clone()
+    }
+
+    /// The people of the workspace's directory.
+    pub fn users(&self) -> Vec<SlackUser> {
+        self.lock().workspace.users.clone()
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.lock().received.clone()
     }
@@ -304,6 +347,9 @@ async fn receive(
                     .plain(body["text"].as_str().unwrap_or_default())
             );
         }
+        inner
+            .feed
+            .push(Posted::new(Place::Webhook(hook.clone()), body.clone()));
         inner.received.push(Received { hook, body });
         (status, delay)
     };

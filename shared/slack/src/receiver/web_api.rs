@@ -179,7 +179,8 @@ pub(super) async fn call(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let mut inner = inner.lock().unwrap_or_else(|p| p.into_inner());
+    let mut guard = inner.lock().unwrap_or_else(|p| p.into_inner());
+    let inner = &mut *guard;
     let echo = inner.echo;
     let blocks_text_limit = inner.blocks_text_limit;
     let ws = &mut inner.workspace;
@@ -273,6 +274,14 @@ pub(super) async fn call(
                 };
                 println!("[slack:{to}] {}", ws.plain(post.text()));
             }
+            let place = match (&post.dm_with, &post.channel_name) {
+                (Some(handle), _) => super::Place::Dm(handle.clone()),
+                (None, Some(name)) => super::Place::Channel(name.clone()),
+                (None, None) => super::Place::Channel(channel.clone()),
+            };
+            inner
+                .feed
+                .push(super::Posted::new(place, post.body.clone()));
             ws.posts.push(post);
             let ts = format!("{}.000100", 1_700_000_000 + ws.next_ts);
             ws.next_ts += 1;

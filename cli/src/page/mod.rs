@@ -1,0 +1,366 @@
+//! The local page at the root of `crm serve`: the CRM as the Notion emulator holds it
+//! (contacts, a deal board, activities), the Slack feed, the inbox with replay, a lead
+//! form and "run the digest now". Server-rendered, with a few lines of script that read
+//! the live parts again every few seconds.
+//!
+//! Every button goes the product's own way: a lead through the browser-form route, a
+//! stage change through the emulator's person route (so Notion's webhook, the inbox and
+//! the worker carry it to Slack, as in production), the digest and the replay through
+//! the same handlers as the scheduler and `crm replay`. With a real Notion the page
+//! shows only the inbox, the feed and links to the databases.
+
+mod blocks;
+mod html;
+mod view;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use crm_notion_emulator::{Emulator, FaultRule, SeededWorkspace};
+use crm_slack::receiver::{Place, SlackReceiver};
+use crm_store::prelude::*;
+use serde::Deserialize;
+
+use crate::serve::App;
+use html::{Demo, FeedEntry, Screen};
+
+/// The Notion behind the page.
+pub enum Notion {
+    /// The built-in emulator, with the demo workspace and the browser form's snippet.
+    Emulated {
+        emulator: Arc<Emulator>,
+        workspace: Box<SeededWorkspace>,
+        form: String,
+    },
+    /// A real workspace: (name, URL) of each of its databases.
+    Real { links: Vec<(String, String)> },
+}
+
+pub struct Page {
+    app: Arc<App>,
+    notion: Notion,
+    /// The console Slack, when Slack is not real.
+    slack: Option<Arc<SlackReceiver>>,
+    /// `host:port` names the page answers to (127.0.0.1 and localhost).
+    hosts: Vec<String>,
+    notice: Mutex<Option<(Instant, String)>>,
+    fault: Mutex<bool>,
+}
+
+/// How long the answer to a button stays on the page.
+const NOTICE_FOR: Duration = Duration::from_secs(20);
+
+impl Page {
+    pub fn new(
+        app: Arc<App>,
+        notion: Notion,
+        slack: Option<Arc<SlackReceiver>>,
+        port: u16,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            app,
+            notion,
+            slack,
+            hosts: vec![format!("127.0.0.1:{port}"), format!("localhost:{port}")],
+            notice: Mutex::new(None),
+            fault: Mutex::new(false),
+        })
+    }
+
+    fn tell(&self, text: String) {
+        tracing::info!(notice = %text, "local page");
+        *self.notice.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), text));
+    }
+
+    fn emulator(&self) -> Option<&Emulator> {
+        match &self.notion {
+            Notion::Emulated { emulator, .. } => Some(emulator),
+            Notion::Real { .. } => None,
+        }
+    }
+}
+
+/// The page's routes; the caller adds them to the server's router.
+pub fn routes(page: Arc<Page>) -> Router {
+    Router::new()
+        .route("/", get(show))
+        .route("/local/deals/{id}/stage", post(move_deal))
+        .route("/local/digest", post(run_digest))
+        .route("/local/replay", post(replay))
+        .route("/local/fault", post(fault))
+        .with_state(page)
+}
+
+/// The page answers only to its own names, and takes buttons only from itself: another
+/// site open in the same browser cannot read it (through a DNS name pointed at
+/// 127.0.0.1) or press its buttons.
+fn foreign(page: &Page, headers: &HeaderMap) -> Option<Response> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let own_origin = |o: &str| {
+        o.strip_prefix("http://")
+            .is_some_and(|h| page.hosts.iter().any(|own| own == h))
+    };
+    let origin_ok = headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_none_or(own_origin);
+    if page.hosts.iter().any(|h| h == host) && origin_ok {
+        None
+    } else {
+        Some(
+            (
+                StatusCode::FORBIDDEN,
+                "this page answers only on 127.0.0.1 and localhost",
+            )
+                .into_response(),
+        )
+    }
+}
+
+async fn show(State(page): State<Arc<Page>>, headers: HeaderMap) -> Response {
+    if let Some(refused) = foreign(&page, &headers) {
+        return refused;
+    }
+    let inbox = match page.app.store.inbox_list_open(100).await {
+        Ok(items) => items.iter().map(view::InboxRow::from).collect(),
+        Err(e) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("reading the inbox: {e}"),
+            )
+                .into_response();
+        }
+    };
+    let notice = page
+        .notice
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .filter(|(at, _)| at.elapsed() < NOTICE_FOR)
+        .map(|(_, text)| text.clone());
+    let (demo, links) = match &page.notion {
+        Notion::Emulated {
+            emulator,
+            workspace,
+            form,
+        } => (Some(demo(&page, emulator, workspace, form)), Vec::new()),
+        Notion::Real { links } => (None, links.clone()),
+    };
+    let (feed, feed_note) = feed(page.slack.as_deref());
+    let screen = Screen {
+        notice,
+        demo,
+        links,
+        feed,
+        feed_note,
+        inbox,
+    };
+    let mut response = Html(html::page(&screen)).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        "no-store".parse().expect("a header value"),
+    );
+    response
+}
+
+fn demo(page: &Page, emulator: &Emulator, ws: &SeededWorkspace, form: &str) -> Demo {
+    let stale = &page.app.digest.settings.stale;
+    let rule = view::StaleRule {
+        days: stale.days,
+        open_statuses: &stale.open_statuses,
+        timezone: stale.timezone,
+        today: chrono::Utc::now()
+            .with_timezone(&stale.timezone)
+            .date_naive(),
+    };
+    let contacts = view::contacts(
+        &emulator.pages(&ws.contacts_data_source_id),
+        &rule,
+        &ws.bot_user_id,
+    );
+    Demo {
+        deals: view::deals(&emulator.pages(&ws.deals_data_source_id), &contacts),
+        activities: view::activities(&emulator.pages(&ws.activities_data_source_id), &contacts),
+        contacts,
+        form: form.to_owned(),
+        fault: *page.fault.lock().unwrap_or_else(|p| p.into_inner()),
+        stale_days: stale.days,
+    }
+}
+
+/// Links to a real workspace's three databases, each read from its data source's
+/// parent (the data source's own id where Notion could not be read: the page still
+/// shows, the link may not open).
+pub async fn notion_links(
+    notion: &crm_notion::NotionClient,
+    sources: [(&str, &str); 3],
+) -> Vec<(String, String)> {
+    let mut links = Vec::new();
+    for (name, id) in sources {
+        let database = match notion.retrieve_data_source(id).await {
+            Ok(ds) => ds.parent.database_id.unwrap_or_else(|| id.to_owned()),
+            Err(e) => {
+                tracing::warn!(error = %e, data_source = name, "could not read the data source for its link");
+                id.to_owned()
+            }
+        };
+        links.push((
+            name.to_owned(),
+            format!("https://www.notion.so/{}", database.replace('-', "")),
+        ));
+    }
+    links
+}
+
+/// The Slack feed, newest first, and where it comes from.
+fn feed(slack: Option<&SlackReceiver>) -> (Vec<FeedEntry>, String) {
+    let Some(slack) = slack else {
+        return (
+            Vec::new(),
+            "Slack is your workspace's: its messages are there".into(),
+        );
+    };
+    let users = slack.users();
+    let handle = |id: &str| users.iter().find(|u| u.id == id).map(|u| u.handle.clone());
+    let entries = slack
+        .feed()
+        .into_iter()
+        .rev()
+        .map(|posted| FeedEntry {
+            place: match &posted.place {
+                Place::Webhook(name) => format!("#{name} · incoming webhook"),
+                Place::Channel(name) => format!("#{name}"),
+                Place::Dm(who) => format!("DM to @{who}"),
+            },
+            html: blocks::message_html(&posted.body, &handle),
+        })
+        .collect();
+    (
+        entries,
+        "as it would appear, newest first (the console prints it too)".into(),
+    )
+}
+
+#[derive(Deserialize)]
+struct StageForm {
+    stage: String,
+}
+
+async fn move_deal(
+    State(page): State<Arc<Page>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<StageForm>,
+) -> Response {
+    if let Some(refused) = foreign(&page, &headers) {
+        return refused;
+    }
+    let Some(emulator) = page.emulator() else {
+        return (StatusCode::NOT_FOUND, "deals move in Notion itself").into_response();
+    };
+    let Some(stage) = crm_domain::schema::STAGES
+        .iter()
+        .find(|s| s.eq_ignore_ascii_case(&form.stage))
+    else {
+        return (StatusCode::UNPROCESSABLE_ENTITY, "no such stage").into_response();
+    };
+    // As a person in the Notion app: the emulator sends the webhook event for it.
+    let moved = emulator.update_page_as_person(
+        &id,
+        serde_json::json!({"Stage": {"status": {"name": stage}}}),
+    );
+    page.tell(match moved {
+        Ok(deal) => format!(
+            "{} moved to {stage} in Notion. Notion's webhook event is on its way: watch the Slack feed.",
+            view::title_of(&deal, "Deal Name")
+        ),
+        Err(e) => format!("Notion refused the move: {e}"),
+    });
+    Redirect::to("/#board").into_response()
+}
+
+async fn run_digest(State(page): State<Arc<Page>>, headers: HeaderMap) -> Response {
+    if let Some(refused) = foreign(&page, &headers) {
+        return refused;
+    }
+    page.tell(match page.app.digest.run().await {
+        Ok(r) if r.posted => format!(
+            "Digest posted for {}: {} stale lead{} (see the Slack feed).",
+            r.date,
+            r.stale,
+            if r.stale == 1 { "" } else { "s" }
+        ),
+        Ok(r) if r.direct > 0 => format!("{} owners got their stale leads by DM.", r.direct),
+        Ok(r) if r.ran => "No lead is stale now: nothing was posted.".into(),
+        Ok(r) => format!(
+            "The digest for {} was already posted: it goes out once a day. Restart `make local` for a fresh day.",
+            r.date
+        ),
+        Err(e) => format!("The digest failed: {e}"),
+    });
+    Redirect::to("/#slack").into_response()
+}
+
+async fn replay(State(page): State<Arc<Page>>, headers: HeaderMap) -> Response {
+    if let Some(refused) = foreign(&page, &headers) {
+        return refused;
+    }
+    page.tell(match page.app.worker.replay(500).await {
+        Ok(r) if r.failed.is_empty() && r.done.is_empty() => "Nothing was waiting.".into(),
+        Ok(r) if r.failed.is_empty() => format!("Replayed: {} done.", r.done.len()),
+        Ok(r) => format!(
+            "Replayed: {} done, {} still failing: {}",
+            r.done.len(),
+            r.failed.len(),
+            r.failed[0].1
+        ),
+        Err(e) => format!("Could not read the inbox: {e}"),
+    });
+    Redirect::to("/#inbox").into_response()
+}
+
+#[derive(Deserialize)]
+struct FaultForm {
+    on: bool,
+}
+
+/// Makes the emulator fail every page write with a 500 (or stop): a Notion fault a new
+/// lead meets, to see it wait in the inbox and the replay carry it out.
+async fn fault(
+    State(page): State<Arc<Page>>,
+    headers: HeaderMap,
+    Form(form): Form<FaultForm>,
+) -> Response {
+    if let Some(refused) = foreign(&page, &headers) {
+        return refused;
+    }
+    let Some(emulator) = page.emulator() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "only the built-in emulator can be broken",
+        )
+            .into_response();
+    };
+    if form.on {
+        emulator.inject(FaultRule::status(Some("POST"), "/v1/pages", 500));
+        emulator.inject(FaultRule::status(Some("PATCH"), "/v1/pages/*", 500));
+        page.tell(
+            "Notion now answers 500 to every page write. Send a lead and watch the inbox.".into(),
+        );
+    } else {
+        emulator.clear_faults();
+        page.tell(
+            "Notion works again. Replay the inbox (or wait for the redrive, every minute).".into(),
+        );
+    }
+    *page.fault.lock().unwrap_or_else(|p| p.into_inner()) = form.on;
+    Redirect::to("/#run").into_response()
+}

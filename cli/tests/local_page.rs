@@ -1,0 +1,230 @@
+//! The local page of `make local` in a real browser (headless Chromium over WebDriver):
+//! a lead sent from its form lands as a contact; a deal moved on its board reaches the
+//! Slack feed once, through Notion's webhook, the inbox and the worker; "Run the digest
+//! now" names the seeded stale leads; a lead that meets a Notion fault waits in the
+//! inbox with its reason, and the replay carries it out once the fault is gone.
+//!
+//! Each state is photographed into `target/screenshots/` (`make screenshots` copies them
+//! to `docs/screenshots/` for the README).
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::LocalProduct;
+use crm_testkit::browser::Browser;
+use serde_json::json;
+
+fn shot(name: &str) -> PathBuf {
+    let dir = std::env::var_os("CRM_SCREENSHOTS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots"),
+        PathBuf::from,
+    );
+    dir.join(format!("local-page-{name}.png"))
+}
+
+/// Fills the page's lead form and sends it once a person's fill time has passed.
+async fn send_lead(browser: &Browser, email: &str, name: &str, message: &str) {
+    browser.fill("#lead input[name=email]", email).await;
+    browser.fill("#lead input[name=name]", name).await;
+    browser.fill("#lead textarea[name=message]", message).await;
+    // The demo form wants a second of filling, as a person takes (a script does not).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    browser.click("#lead button[type=submit]").await;
+    let status = browser
+        .wait_for(
+            "the form's answer",
+            "var r = document.querySelector('#lead [data-status]'); return r && r.dataset.status;",
+        )
+        .await;
+    assert_eq!(status, "accepted");
+}
+
+/// The Slack feed's messages containing `text`, as the page shows them.
+async fn feed_count(browser: &Browser, text: &str) -> u64 {
+    browser
+        .execute(
+            "return [...document.querySelectorAll('#feed .message')].filter(m => m.innerText.includes(arguments[0])).length;",
+            json!([text]),
+        )
+        .await
+        .as_u64()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_page_shows_the_crm_moving() {
+    let product = LocalProduct::start("local-page");
+    let page = product.url("page");
+    let browser = Browser::start().await;
+    browser.goto(&page).await;
+    assert_eq!(
+        browser
+            .execute(
+                "return document.querySelectorAll('#contacts tr[data-email]').length;",
+                json!([])
+            )
+            .await,
+        12,
+        "the seeded contacts show"
+    );
+    browser.screenshot(&shot("start")).await;
+
+    // 1. A lead from the page's form (the browser-form route) becomes a contact.
+    send_lead(
+        &browser,
+        "nia@example.com",
+        "Nia Lopez",
+        "Pricing for 12 seats?",
+    )
+    .await;
+    browser
+        .wait_for(
+            "the new contact",
+            "return document.querySelector('#contacts tr[data-email=\"nia@example.com\"]');",
+        )
+        .await;
+    let made = product.wait_for_contact("nia@example.com").await;
+    assert_eq!(made.len(), 1, "one contact made");
+    browser.screenshot_of("#contacts", &shot("lead")).await;
+
+    // 2. A deal moved to Won on the board, as a person: one message in the feed.
+    browser
+        .click("[data-deal='Soylent expansion'] option[value=won]")
+        .await;
+    browser
+        .click("[data-deal='Soylent expansion'] button")
+        .await;
+    browser
+        .wait_for(
+            "the move in the feed",
+            "return [...document.querySelectorAll('#feed .message')].some(m => m.innerText.includes('Negotiation → Won: Soylent expansion'));",
+        )
+        .await;
+    assert!(
+        browser
+            .execute(
+                "return !!document.querySelector(\"[data-stage=won] [data-deal='Soylent expansion']\");",
+                json!([])
+            )
+            .await
+            == true,
+        "the card sits in the Won column"
+    );
+    // Notion's event, its redeliveries and the stream have had time to post again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        feed_count(&browser, "→ Won: Soylent expansion").await,
+        1,
+        "posted once"
+    );
+    let line = browser
+        .execute(
+            "return [...document.querySelectorAll('#feed .message')].find(m => m.innerText.includes('→ Won')).innerText;",
+            json!([]),
+        )
+        .await;
+    let line = line.as_str().unwrap_or_default();
+    assert!(line.contains("$32,000") && line.contains("@dana"), "{line}");
+    assert!(!line.contains("&amp;") && !line.contains("&lt;"), "{line}");
+    browser.screenshot_of("#slack", &shot("won")).await;
+
+    // 3. The digest, now: the seeded stale leads, and no fresh one.
+    browser.click("#run-digest").await;
+    let digest = browser
+        .wait_for(
+            "the digest in the feed",
+            "var m = [...document.querySelectorAll('#feed .message')].find(m => m.innerText.includes('not contacted in over')); return m && m.innerText;",
+        )
+        .await;
+    let digest = digest.as_str().unwrap_or_default();
+    for stale in ["Cleo Tan", "Dev Shah", "Eli Moss", "Fay Wu", "Gus Lind"] {
+        assert!(digest.contains(stale), "{stale} in {digest}");
+    }
+    for fresh in ["Ada Park", "Lu Chen", "Hana Ito", "Nia Lopez", "Jo Kim"] {
+        assert!(!digest.contains(fresh), "{fresh} not in {digest}");
+    }
+    assert!(digest.contains("5 leads"), "{digest}");
+    assert!(
+        browser.text("#notice").await.contains("5 stale leads"),
+        "the button says what it did"
+    );
+    browser.screenshot_of("#slack", &shot("digest")).await;
+
+    // 4. Notion fails page writes: the lead waits in the inbox, with the reason.
+    browser.click("#fault-on").await;
+    browser
+        .wait_for(
+            "the fault switch",
+            "return document.querySelector('#fault-off');",
+        )
+        .await;
+    send_lead(
+        &browser,
+        "wait@example.com",
+        "Wes Ait",
+        "Sent while Notion fails",
+    )
+    .await;
+    let reason = browser
+        .wait_for(
+            "a failed item",
+            "var r = document.querySelector('#inbox tr.failed'); return r && r.innerText;",
+        )
+        .await;
+    let reason = reason.as_str().unwrap_or_default();
+    assert!(
+        reason.contains("500"),
+        "the reason names Notion's answer: {reason}"
+    );
+    assert!(
+        !reason.contains("wait@example.com"),
+        "no full address in a reason: {reason}"
+    );
+    assert!(
+        product
+            .new_pages("contacts")
+            .await
+            .iter()
+            .all(|c| c["properties"]["Email"]["email"] != "wait@example.com"),
+        "not written while Notion fails"
+    );
+    browser.screenshot_of("#inbox", &shot("failed")).await;
+
+    // The fault removed, the replay carries the lead out and empties the inbox.
+    browser.click("#fault-off").await;
+    browser
+        .wait_for(
+            "the fault switch",
+            "return document.querySelector('#fault-on');",
+        )
+        .await;
+    browser.click("#replay").await;
+    browser
+        .wait_for(
+            "an empty inbox",
+            "return document.querySelector('#inbox-empty');",
+        )
+        .await;
+    assert!(
+        browser.text("#notice").await.contains("done"),
+        "the replay says what it did"
+    );
+    let contacts = product.wait_for_contact("wait@example.com").await;
+    assert_eq!(
+        contacts
+            .iter()
+            .filter(|c| c["properties"]["Email"]["email"] == "wait@example.com")
+            .count(),
+        1,
+        "written once"
+    );
+    browser
+        .wait_for(
+            "the replayed contact",
+            "return document.querySelector('#contacts tr[data-email=\"wait@example.com\"]');",
+        )
+        .await;
+    browser.screenshot_of("#inbox", &shot("replayed")).await;
+}
