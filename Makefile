@@ -4,7 +4,7 @@ CARGO ?= cargo
 
 SDK_CHECK := testing/notion-emulator/tests/sdk
 
-.PHONY: help test test-deps lint-template deploy deploy-check local bench fuzz soak fmt lint check
+.PHONY: help test test-deps lint-template deploy deploy-check local screenshots bench fuzz soak fmt lint check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -48,8 +48,11 @@ soak: test-deps ## the soak at five times make test's size (1,000 leads, 200 add
 fuzz: ## fuzz every signature verifier, payload parser, the Notion event and both HTTP handlers (FUZZ_SECONDS=60 per target)
 	infra/fuzz.sh
 
-local: ## run everything on 127.0.0.1: Notion emulator, SQLite store, Slack to the console (CONFIG=crm.local.toml for real services)
+local: ## run everything on 127.0.0.1 with a page at http://127.0.0.1:3000/: Notion emulator with demo data, SQLite store, Slack on the page and the console (CONFIG=crm.local.toml for real services)
 	$(CARGO) run -q -p crm-cli -- serve $(if $(CONFIG),--config $(CONFIG),)
+
+screenshots: test-deps ## the README's pictures of the local page, taken by its browser test (with an emoji font, so Slack's emoji show)
+	infra/screenshots.sh
 
 deploy: ## build every function (arm64) with cargo-lambda and deploy with SAM (guided the first time)
 	infra/deploy.sh

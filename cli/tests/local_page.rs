@@ -228,3 +228,109 @@ async fn the_local_page_shows_the_crm_moving() {
         .await;
     browser.screenshot_of("#inbox", &shot("replayed")).await;
 }
+
+/// With a real Notion (here: an emulator the server is given as one, by URL and token,
+/// as it would be given api.notion.com) the page shows only what this server holds —
+/// the inbox, with a lead Notion refused — and links to the workspace's databases; it
+/// answers only to its own host names and takes no button from another site.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_real_notion_the_page_shows_the_inbox_and_links_only() {
+    use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, FaultRule, StageKind};
+    let notion = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
+    let ws = notion.seed_crm(StageKind::Select);
+    let slack = crm_slack::receiver::SlackReceiver::start(0, false)
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("crm-page-real-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("crm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "table_name = \"local\"\ncontacts_data_source_id = \"{}\"\ndeals_data_source_id = \"{}\"\n\
+             activities_data_source_id = \"{}\"\nnotion_base_url = \"{}\"\n\
+             [secrets]\nnotion_token = \"{DEFAULT_TOKEN}\"\nform_secrets = {{ own = \"s3cret\" }}\n\
+             slack_webhooks = {{ won = \"{}\", digest = \"{}\" }}\n",
+            ws.contacts_data_source_id,
+            ws.deals_data_source_id,
+            ws.activities_data_source_id,
+            notion.base_url(),
+            slack.url("won"),
+            slack.url("digest"),
+        ),
+    )
+    .unwrap();
+    let product = LocalProduct::start_args(
+        "page-real",
+        &["--config", config.to_str().unwrap()],
+        &[],
+    );
+    let page = product.url("page");
+    let http = crm_http::client();
+    let html = http.get(&page).send().await.unwrap().text().await.unwrap();
+    for id in [&ws.contacts_database_id, &ws.deals_database_id, &ws.activities_database_id] {
+        let link = format!("https://www.notion.so/{}", id.replace('-', ""));
+        assert!(html.contains(&link), "a link to {link}");
+    }
+    assert!(html.contains("id=\"inbox\"") && html.contains("id=\"slack\""));
+    for demo_only in ["id=\"board\"", "id=\"contacts\"", "id=\"lead\"", "fault-on"] {
+        assert!(!html.contains(demo_only), "no {demo_only} with a real Notion");
+    }
+
+    // A lead Notion refuses waits in the inbox, and the page says why.
+    notion.inject(FaultRule::status(Some("POST"), "/v1/pages", 500));
+    let body = json!({"email": "real@example.com", "name": "Rea L"}).to_string();
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let sent = http
+        .post(product.url("intake"))
+        .header("content-type", "application/json")
+        .header("x-form-timestamp", &ts)
+        .header(
+            "x-form-signature",
+            crm_domain::intake::own::sign(b"s3cret", &ts, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status().as_u16(), 202);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let html = http.get(&page).send().await.unwrap().text().await.unwrap();
+        if html.contains("<tr class=\"failed\"") {
+            assert!(html.contains("Notion answered 500"), "the reason shows");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no failed item shown");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Only its own names; buttons only from itself.
+    let other_host = http
+        .get(&page)
+        .header("host", "crm.attacker.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_host.status().as_u16(), 403);
+    let other_site = http
+        .post(format!("{page}local/replay"))
+        .header("origin", "http://crm.attacker.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_site.status().as_u16(), 403);
+    let no_deals_here = http
+        .post(format!("{page}local/deals/x/stage"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("stage=won")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_deals_here.status().as_u16(), 404);
+    let _ = std::fs::remove_dir_all(&dir);
+}

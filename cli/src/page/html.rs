@@ -259,8 +259,8 @@ fn contacts(rows: &[ContactRow], days: u32) -> String {
         })
         .collect();
     format!(
-        "<section id=\"contacts\"><h2>Contacts <small>{n}; stale: an open lead untouched for more than {days} days</small></h2>\
-         <div id=\"contacts-live\" data-live><table><tr><th>Name</th><th>Email</th><th>Company</th><th>Status</th><th>Source</th><th>Last contacted</th></tr>{body}</table></div></section>\n",
+        "<section id=\"contacts\"><h2>Contacts <small>stale: an open lead untouched for more than {days} days</small></h2>\
+         <div id=\"contacts-live\" data-live><p class=\"muted\">{n} contacts</p><table><tr><th>Name</th><th>Email</th><th>Company</th><th>Status</th><th>Source</th><th>Last contacted</th></tr>{body}</table></div></section>\n",
         n = rows.len(),
     )
 }

@@ -28,9 +28,16 @@ impl LocalProduct {
     /// The same with the demo site on `demo_port` and `CRM_` variables over the
     /// built-in config, as a user would override a setting.
     pub fn start_with(name: &str, demo_port: &str, env: &[(&str, String)]) -> Self {
+        Self::start_args(name, &["--demo-port", demo_port], env)
+    }
+
+    /// `crm serve --port 0` with more arguments (`--config FILE`).
+    pub fn start_args(name: &str, args: &[&str], env: &[(&str, String)]) -> Self {
         let data = std::env::temp_dir().join(format!("crm-{name}-{}", std::process::id()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_crm"))
-            .args(["serve", "--port", "0", "--demo-port", demo_port, "--data"])
+            .args(["serve", "--port", "0"])
+            .args(args)
+            .arg("--data")
             .arg(&data)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env_remove("CRM_CONFIG_FILE")
