@@ -3,6 +3,8 @@
 //! invalid rows rejected with their line, and a run stopped half-way (Ctrl-C, or killed)
 //! ending, once run again, as a run left alone would.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -29,21 +31,13 @@ async fn setup(name: &str) -> Setup {
     let ws = emulator.seed_crm(StageKind::Status);
     let dir = std::env::temp_dir().join(format!("crm-import-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("crm.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "table_name = \"local\"\ncontacts_data_source_id = \"{}\"\ndeals_data_source_id = \"{}\"\n\
-             activities_data_source_id = \"{}\"\nnotion_base_url = \"{}\"\nnotion_rate_per_second = 100\n\
-             notion_burst = 20\n[secrets]\nnotion_token = \"{DEFAULT_TOKEN}\"\n",
-            ws.contacts_data_source_id,
-            ws.deals_data_source_id,
-            ws.activities_data_source_id,
-            emulator.base_url(),
-        ),
-    )
-    .unwrap();
+    let config = common::write_config(
+        &dir,
+        &ws,
+        &emulator.base_url(),
+        "notion_rate_per_second = 100\nnotion_burst = 20\n",
+        "",
+    );
     // People 0..EXISTING are in Notion already: a name a person typed, and every other
     // one without a company.
     for i in 0..EXISTING {

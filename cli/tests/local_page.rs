@@ -242,39 +242,36 @@ async fn with_a_real_notion_the_page_shows_the_inbox_and_links_only() {
         .await
         .unwrap();
     let dir = std::env::temp_dir().join(format!("crm-page-real-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("crm.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "table_name = \"local\"\ncontacts_data_source_id = \"{}\"\ndeals_data_source_id = \"{}\"\n\
-             activities_data_source_id = \"{}\"\nnotion_base_url = \"{}\"\n\
-             [secrets]\nnotion_token = \"{DEFAULT_TOKEN}\"\nform_secrets = {{ own = \"s3cret\" }}\n\
-             slack_webhooks = {{ won = \"{}\", digest = \"{}\" }}\n",
-            ws.contacts_data_source_id,
-            ws.deals_data_source_id,
-            ws.activities_data_source_id,
-            notion.base_url(),
+    let config = common::write_config(
+        &dir,
+        &ws,
+        &notion.base_url(),
+        "",
+        &format!(
+            "form_secrets = {{ own = \"s3cret\" }}\nslack_webhooks = {{ won = \"{}\", digest = \"{}\" }}\n",
             slack.url("won"),
-            slack.url("digest"),
+            slack.url("digest")
         ),
-    )
-    .unwrap();
-    let product = LocalProduct::start_args(
-        "page-real",
-        &["--config", config.to_str().unwrap()],
-        &[],
     );
+    let product =
+        LocalProduct::start_args("page-real", &["--config", config.to_str().unwrap()], &[]);
     let page = product.url("page");
     let http = crm_http::client();
     let html = http.get(&page).send().await.unwrap().text().await.unwrap();
-    for id in [&ws.contacts_database_id, &ws.deals_database_id, &ws.activities_database_id] {
+    for id in [
+        &ws.contacts_database_id,
+        &ws.deals_database_id,
+        &ws.activities_database_id,
+    ] {
         let link = format!("https://www.notion.so/{}", id.replace('-', ""));
         assert!(html.contains(&link), "a link to {link}");
     }
     assert!(html.contains("id=\"inbox\"") && html.contains("id=\"slack\""));
     for demo_only in ["id=\"board\"", "id=\"contacts\"", "id=\"lead\"", "fault-on"] {
-        assert!(!html.contains(demo_only), "no {demo_only} with a real Notion");
+        assert!(
+            !html.contains(demo_only),
+            "no {demo_only} with a real Notion"
+        );
     }
 
     // A lead Notion refuses waits in the inbox, and the page says why.

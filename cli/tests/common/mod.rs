@@ -138,6 +138,34 @@ impl LocalProduct {
     }
 }
 
+/// A config file `crm.toml` in `dir` for `crm` to work on the workspace `ws` of the
+/// Notion at `notion` (an emulator standing in for a real one), with more `settings`
+/// lines and `secrets` lines (each ending in a newline).
+pub fn write_config(
+    dir: &std::path::Path,
+    ws: &crm_notion_emulator::SeededWorkspace,
+    notion: &str,
+    settings: &str,
+    secrets: &str,
+) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let config = dir.join("crm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "table_name = \"local\"\ncontacts_data_source_id = \"{}\"\ndeals_data_source_id = \"{}\"\n\
+             activities_data_source_id = \"{}\"\nnotion_base_url = \"{notion}\"\n{settings}\
+             [secrets]\nnotion_token = \"{}\"\n{secrets}",
+            ws.contacts_data_source_id,
+            ws.deals_data_source_id,
+            ws.activities_data_source_id,
+            crm_notion_emulator::DEFAULT_TOKEN,
+        ),
+    )
+    .unwrap();
+    config
+}
+
 impl Drop for LocalProduct {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.data);

@@ -240,3 +240,51 @@ async fn blocks_slack_would_refuse_are_refused() {
     slack.set_blocks_text_limit(None);
     c.post(&hook, &cases[2].0).await.unwrap();
 }
+
+/// The feed a page shows: webhook posts, channel posts and DMs in the order Slack took
+/// them, each with where it went, blocks always as an array (a form post sends them as
+/// a JSON string); what Slack refused is not in it.
+#[tokio::test]
+async fn the_feed_holds_every_post_in_order_with_its_place() {
+    use crm_slack::receiver::Place;
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let c = client(&slack);
+    let hook = SecretString::from(slack.url("won"));
+    c.post(&hook, &message("first")).await.unwrap();
+    c.post_message(&token(), "#sales", &message("second"))
+        .await
+        .unwrap();
+    let dm = c.open_dm(&token(), "U_DANA").await.unwrap();
+    c.post_message(&token(), &dm, &message("third"))
+        .await
+        .unwrap();
+    slack.revoke("won");
+    assert!(c.post(&hook, &message("refused")).await.is_err());
+    let form = crm_http::client()
+        .post(format!("{}/chat.postMessage", slack.api_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "token={LOCAL_BOT_TOKEN}&channel=%23sales&text=fourth&blocks=%5B%7B%22type%22%3A%22divider%22%7D%5D"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(form.status().is_success());
+    let feed = slack.feed();
+    let places: Vec<&Place> = feed.iter().map(|p| &p.place).collect();
+    assert_eq!(
+        places,
+        [
+            &Place::Webhook("won".into()),
+            &Place::Channel("sales".into()),
+            &Place::Dm("dana".into()),
+            &Place::Channel("sales".into()),
+        ]
+    );
+    let texts: Vec<&str> = feed
+        .iter()
+        .map(|p| p.body["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["first", "second", "third", "fourth"]);
+    assert_eq!(feed[3].body["blocks"][0]["type"], "divider");
+}
