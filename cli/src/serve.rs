@@ -81,17 +81,22 @@ pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 
     // Keep the emulator and the Slack console alive for the whole run.
     let mut emulator: Option<Arc<Emulator>> = None;
-    let mut slack_console: Option<Arc<SlackReceiver>> = None;
+    let slack_console: Option<Arc<SlackReceiver>>;
     let mut workspace = None;
+    let mut sent = None;
     let (settings, secrets) = match &args.config {
         Some(path) => {
             let settings = Settings::from_file_and_env(path, std::env::vars())?;
-            let secrets = match &settings.secrets {
+            let mut secrets = match &settings.secrets {
                 SecretsLocation::Inline(s) => (**s).clone(),
                 SecretsLocation::SecretsManager { .. } => {
                     return Err("crm serve reads secrets from the config's [secrets] table; remove secret_arn".into());
                 }
             };
+            slack_console = local_slack_for(&settings, &mut secrets).await?;
+            if slack_console.is_none() {
+                sent = Some(crm_slack::SentLog::default());
+            }
             (settings, secrets)
         }
         None => {
@@ -208,8 +213,12 @@ captcha_secrets = {{ turnstile = "1x0000000000000000000000000000000AA" }}
             }
         }
     };
-    let app = Arc::new(build(settings, secrets, store, clock)?);
-    let page = crate::page::Page::new(Arc::clone(&app), notion, slack_console.clone(), port);
+    let slack = match &slack_console {
+        Some(console) => crate::page::Slack::Console(Arc::clone(console)),
+        None => crate::page::Slack::Real(sent.clone().unwrap_or_default()),
+    };
+    let app = Arc::new(build(settings, secrets, store, clock, sent)?);
+    let page = crate::page::Page::new(Arc::clone(&app), notion, slack, port);
 
     let router = Router::new()
         .route("/lead", post(intake))
@@ -274,18 +283,24 @@ captcha_secrets = {{ turnstile = "1x0000000000000000000000000000000AA" }}
     Ok(())
 }
 
+/// The handlers, built as the functions build theirs; with `sent`, every Slack message
+/// posted is also kept there (for the page, when Slack is the real one).
 fn build(
     settings: Settings,
     secrets: Secrets,
     store: Store_,
     clock: Arc<dyn Clock>,
+    sent: Option<crm_slack::SentLog>,
 ) -> Result<App, Box<dyn std::error::Error>> {
     let secrets = Arc::new(CachedSecrets::new(
         MemorySecrets::new(secrets),
         Duration::from_secs(1),
         Arc::clone(&clock),
     ));
-    let ports = Ports::new(settings, store.clone(), secrets, clock)?;
+    let mut ports = Ports::new(settings, store.clone(), secrets, clock)?;
+    if let Some(log) = sent {
+        ports.slack = ports.slack.clone().recording(log);
+    }
     Ok(App {
         intake: ports.intake(),
         webhook: ports.webhook(),
@@ -334,6 +349,34 @@ async fn digest(State(app): State<Arc<App>>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// A config that names no Slack (no webhook, no bot token) gets the local Slack: each
+/// destination the settings use (stage routes, the digest, ops) is one of its webhooks,
+/// printed to the console and shown on the page. A real Notion can be tried before
+/// Slack is set up.
+async fn local_slack_for(
+    settings: &Settings,
+    secrets: &mut Secrets,
+) -> std::io::Result<Option<Arc<SlackReceiver>>> {
+    if !secrets.slack_webhooks.is_empty() || secrets.slack_bot_token.is_some() {
+        return Ok(None);
+    }
+    let slack = Arc::new(SlackReceiver::start(0, true).await?);
+    let names = settings
+        .routes
+        .iter()
+        .map(|r| r.destination.clone())
+        .chain([
+            settings.stale.destination.clone(),
+            settings.redrive.ops_destination.clone(),
+        ]);
+    for name in names {
+        let url = secrecy::SecretString::from(slack.url(&name));
+        secrets.slack_webhooks.insert(name, url);
+    }
+    tracing::info!("the config names no Slack: messages go to the console and the local page");
+    Ok(Some(slack))
 }
 
 /// `crm replay` locally: every open item now.

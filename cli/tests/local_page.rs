@@ -229,32 +229,91 @@ async fn the_local_page_shows_the_crm_moving() {
     browser.screenshot_of("#inbox", &shot("replayed")).await;
 }
 
-/// With a real Notion (here: an emulator the server is given as one, by URL and token,
-/// as it would be given api.notion.com) the page shows only what this server holds —
-/// the inbox, with a lead Notion refused — and links to the workspace's databases; it
-/// answers only to its own host names and takes no button from another site.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_a_real_notion_the_page_shows_the_inbox_and_links_only() {
-    use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, FaultRule, StageKind};
+/// `crm serve --config` on a "real" Notion: an emulator the server is given by URL and
+/// token, as it would be given api.notion.com; `secrets` are more lines of the
+/// config's `[secrets]`.
+async fn serve_on_real_notion(
+    name: &str,
+    secrets: &str,
+) -> (
+    crm_notion_emulator::Emulator,
+    crm_notion_emulator::SeededWorkspace,
+    LocalProduct,
+) {
+    use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, StageKind};
     let notion = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
     let ws = notion.seed_crm(StageKind::Select);
+    let dir = std::env::temp_dir().join(format!("crm-{name}-config-{}", std::process::id()));
+    let config = common::write_config(&dir, &ws, &notion.base_url(), "", secrets);
+    let product = LocalProduct::start_args(name, &["--config", config.to_str().unwrap()], &[]);
+    // As its operator would: a subscription made while the handshake window is open.
+    notion.subscribe(&product.url("webhook")).await;
+    (notion, ws, product)
+}
+
+/// A person makes a deal in `lead` and moves it to Won, in the Notion app.
+fn deal_won_by_a_person(
+    notion: &crm_notion_emulator::Emulator,
+    ws: &crm_notion_emulator::SeededWorkspace,
+    name: &str,
+) {
+    let deal = notion
+        .create_page_as_person(
+            json!({"Deal Name": {"title": [{"text": {"content": name}}]}, "Stage": {"select": {"name": "lead"}}}),
+            &ws.deals_data_source_id,
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    notion
+        .update_page_as_person(
+            deal["id"].as_str().unwrap(),
+            json!({"Stage": {"select": {"name": "won"}}}),
+        )
+        .unwrap();
+}
+
+/// The page until `pred` accepts it (within 20 s).
+async fn page_until(page: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let html = crm_http::client()
+            .get(page)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if pred(&html) {
+            return html;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the page never showed {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// With a real Notion and Slack the page shows only what this server holds — the inbox,
+/// with a lead Notion refused; what it posted to Slack, once — and links to the
+/// workspace's databases; it answers only to its own host names and takes no button
+/// from another site.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_real_notion_the_page_shows_the_inbox_the_feed_and_links_only() {
+    use crm_notion_emulator::FaultRule;
     let slack = crm_slack::receiver::SlackReceiver::start(0, false)
         .await
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("crm-page-real-{}", std::process::id()));
-    let config = common::write_config(
-        &dir,
-        &ws,
-        &notion.base_url(),
-        "",
+    let (notion, ws, product) = serve_on_real_notion(
+        "page-real",
         &format!(
             "form_secrets = {{ own = \"s3cret\" }}\nslack_webhooks = {{ won = \"{}\", digest = \"{}\" }}\n",
             slack.url("won"),
             slack.url("digest")
         ),
-    );
-    let product =
-        LocalProduct::start_args("page-real", &["--config", config.to_str().unwrap()], &[]);
+    )
+    .await;
     let page = product.url("page");
     let http = crm_http::client();
     let html = http.get(&page).send().await.unwrap().text().await.unwrap();
@@ -273,6 +332,13 @@ async fn with_a_real_notion_the_page_shows_the_inbox_and_links_only() {
             "no {demo_only} with a real Notion"
         );
     }
+
+    // What this server posts to the real Slack shows, once.
+    deal_won_by_a_person(&notion, &ws, "Real deal");
+    let html = page_until(&page, "the post", |h| h.contains("Lead → Won: ")).await;
+    assert!(html.contains("incoming webhook"), "where it went");
+    assert_eq!(slack.to("won").len(), 1, "Slack got it once");
+    assert_eq!(html.matches("Lead → Won: ").count(), 1, "shown once");
 
     // A lead Notion refuses waits in the inbox, and the page says why.
     notion.inject(FaultRule::status(Some("POST"), "/v1/pages", 500));
@@ -295,16 +361,15 @@ async fn with_a_real_notion_the_page_shows_the_inbox_and_links_only() {
         .await
         .unwrap();
     assert_eq!(sent.status().as_u16(), 202);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let html = http.get(&page).send().await.unwrap().text().await.unwrap();
-        if html.contains("<tr class=\"failed\"") {
-            assert!(html.contains("Notion answered 500"), "the reason shows");
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no failed item shown");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let html = page_until(&page, "a failed item", |h| {
+        h.contains("<tr class=\"failed\"")
+    })
+    .await;
+    assert!(html.contains("Notion answered 500"), "the reason shows");
+    assert!(
+        !html.contains("real@example.com"),
+        "no address in the inbox"
+    );
 
     // Only its own names; buttons only from itself.
     let other_host = http
@@ -329,5 +394,19 @@ async fn with_a_real_notion_the_page_shows_the_inbox_and_links_only() {
         .await
         .unwrap();
     assert_eq!(no_deals_here.status().as_u16(), 404);
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A config with a real Notion and no Slack yet: messages go to the local Slack, on the
+/// console and the page, rather than failing for a webhook nobody configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_notion_without_slack_posts_to_the_local_slack() {
+    let (notion, ws, product) = serve_on_real_notion("page-no-slack", "").await;
+    deal_won_by_a_person(&notion, &ws, "Unslacked deal");
+    let line = product.wait_for_line("the console's Slack line", |l| l.starts_with("[slack:won]"));
+    assert!(line.contains("Lead → Won: Unslacked deal"), "{line}");
+    let html = page_until(&product.url("page"), "the post", |h| {
+        h.contains("Lead → Won: ")
+    })
+    .await;
+    assert!(html.contains("#won · incoming webhook"), "where it went");
 }

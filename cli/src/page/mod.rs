@@ -22,6 +22,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use crm_notion_emulator::{Emulator, FaultRule, SeededWorkspace};
+use crm_slack::SentLog;
 use crm_slack::receiver::{Place, SlackReceiver};
 use crm_store::prelude::*;
 use serde::Deserialize;
@@ -41,11 +42,18 @@ pub enum Notion {
     Real { links: Vec<(String, String)> },
 }
 
+/// The Slack behind the page's feed.
+pub enum Slack {
+    /// The local Slack: everything it received, webhooks, channel posts and DMs.
+    Console(Arc<SlackReceiver>),
+    /// A real workspace: what this server posted to it.
+    Real(SentLog),
+}
+
 pub struct Page {
     app: Arc<App>,
     notion: Notion,
-    /// The console Slack, when Slack is not real.
-    slack: Option<Arc<SlackReceiver>>,
+    slack: Slack,
     /// `host:port` names the page answers to (127.0.0.1 and localhost).
     hosts: Vec<String>,
     notice: Mutex<Option<(Instant, String)>>,
@@ -56,12 +64,7 @@ pub struct Page {
 const NOTICE_FOR: Duration = Duration::from_secs(20);
 
 impl Page {
-    pub fn new(
-        app: Arc<App>,
-        notion: Notion,
-        slack: Option<Arc<SlackReceiver>>,
-        port: u16,
-    ) -> Arc<Self> {
+    pub fn new(app: Arc<App>, notion: Notion, slack: Slack, port: u16) -> Arc<Self> {
         Arc::new(Self {
             app,
             notion,
@@ -154,7 +157,7 @@ async fn show(State(page): State<Arc<Page>>, headers: HeaderMap) -> Response {
         } => (Some(demo(&page, emulator, workspace, form)), Vec::new()),
         Notion::Real { links } => (None, links.clone()),
     };
-    let (feed, feed_note) = feed(page.slack.as_deref());
+    let (feed, feed_note) = feed(&page.slack);
     let screen = Screen {
         notice,
         demo,
@@ -221,32 +224,45 @@ pub async fn notion_links(
 }
 
 /// The Slack feed, newest first, and where it comes from.
-fn feed(slack: Option<&SlackReceiver>) -> (Vec<FeedEntry>, String) {
-    let Some(slack) = slack else {
-        return (
-            Vec::new(),
-            "Slack is your workspace's: its messages are there".into(),
-        );
-    };
-    let users = slack.users();
-    let handle = |id: &str| users.iter().find(|u| u.id == id).map(|u| u.handle.clone());
-    let entries = slack
-        .feed()
-        .into_iter()
-        .rev()
-        .map(|posted| FeedEntry {
-            place: match &posted.place {
-                Place::Webhook(name) => format!("#{name} · incoming webhook"),
-                Place::Channel(name) => format!("#{name}"),
-                Place::Dm(who) => format!("DM to @{who}"),
-            },
-            html: blocks::message_html(&posted.body, &handle),
-        })
-        .collect();
-    (
-        entries,
-        "as it would appear, newest first (the console prints it too)".into(),
-    )
+fn feed(slack: &Slack) -> (Vec<FeedEntry>, String) {
+    match slack {
+        Slack::Console(slack) => {
+            let users = slack.users();
+            let handle = |id: &str| users.iter().find(|u| u.id == id).map(|u| u.handle.clone());
+            let entries = slack
+                .feed()
+                .into_iter()
+                .rev()
+                .map(|posted| FeedEntry {
+                    place: match &posted.place {
+                        Place::Webhook(name) => format!("#{name} · incoming webhook"),
+                        Place::Channel(name) => format!("#{name}"),
+                        Place::Dm(who) => format!("DM to @{who}"),
+                    },
+                    html: blocks::message_html(&posted.body, &handle),
+                })
+                .collect();
+            (
+                entries,
+                "as it would appear, newest first (the console prints it too)".into(),
+            )
+        }
+        Slack::Real(log) => {
+            let entries = log
+                .all()
+                .into_iter()
+                .rev()
+                .map(|sent| FeedEntry {
+                    place: sent.to,
+                    html: blocks::message_html(&serde_json::json!(sent.message), &|_| None),
+                })
+                .collect();
+            (
+                entries,
+                "what this server posted to your workspace since it started, newest first".into(),
+            )
+        }
+    }
 }
 
 #[derive(Deserialize)]

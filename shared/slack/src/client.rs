@@ -102,6 +102,8 @@ pub struct SlackClient {
     pub(crate) config: SlackConfig,
     /// One limiter per webhook, keyed by a hash of its URL.
     limiters: Arc<Mutex<HashMap<String, Arc<Limiter>>>>,
+    /// Where posted messages are kept, when asked (`crm serve`'s page).
+    pub(crate) sent: Option<crate::SentLog>,
 }
 
 impl std::fmt::Debug for SlackClient {
@@ -128,7 +130,17 @@ impl SlackClient {
             http,
             config,
             limiters: Arc::new(Mutex::new(HashMap::new())),
+            sent: None,
         })
+    }
+
+    /// This client, keeping each message Slack took in `log` (for a local page; a
+    /// function has no use for it).
+    pub fn recording(self, log: crate::SentLog) -> Self {
+        Self {
+            sent: Some(log),
+            ..self
+        }
     }
 
     fn limiter(&self, webhook: &SecretString) -> Arc<Limiter> {
@@ -174,7 +186,11 @@ impl SlackClient {
     ) -> Result<(), SlackError> {
         let limiter = self.limiter(webhook);
         self.paced(&limiter, "webhook", || self.send_once(webhook, message))
-            .await
+            .await?;
+        if let Some(sent) = &self.sent {
+            sent.push("incoming webhook".into(), message);
+        }
+        Ok(())
     }
 
     /// Sends with `send` at `limiter`'s pace, retrying what may be retried, for as long

@@ -11,7 +11,9 @@ mod client;
 mod message;
 #[cfg(feature = "receiver")]
 pub mod receiver;
+mod sent;
 mod web_api;
 
 pub use client::{Destination, SlackClient, SlackConfig, SlackError};
 pub use message::SlackMessage;
+pub use sent::{Sent, SentLog};

@@ -84,6 +84,9 @@ impl SlackClient {
                 Repeat::Unsafe,
             )
             .await?;
+        if let Some(sent) = &self.sent {
+            sent.push(channel.to_owned(), message);
+        }
         Ok(answer["channel"].as_str().unwrap_or(channel).to_owned())
     }
 
