@@ -218,7 +218,7 @@ captcha_secrets = {{ turnstile = "1x0000000000000000000000000000000AA" }}
         None => crate::page::Slack::Real(sent.clone().unwrap_or_default()),
     };
     let app = Arc::new(build(settings, secrets, store, clock, sent)?);
-    let page = crate::page::Page::new(Arc::clone(&app), notion, slack, port);
+    let page = crate::page::Page::new(Arc::clone(&app), notion, slack);
 
     let router = Router::new()
         .route("/lead", post(intake))

@@ -54,8 +54,6 @@ pub struct Page {
     app: Arc<App>,
     notion: Notion,
     slack: Slack,
-    /// `host:port` names the page answers to (127.0.0.1 and localhost).
-    hosts: Vec<String>,
     notice: Mutex<Option<(Instant, String)>>,
     fault: Mutex<bool>,
 }
@@ -64,12 +62,11 @@ pub struct Page {
 const NOTICE_FOR: Duration = Duration::from_secs(20);
 
 impl Page {
-    pub fn new(app: Arc<App>, notion: Notion, slack: Slack, port: u16) -> Arc<Self> {
+    pub fn new(app: Arc<App>, notion: Notion, slack: Slack) -> Arc<Self> {
         Arc::new(Self {
             app,
             notion,
             slack,
-            hosts: vec![format!("127.0.0.1:{port}"), format!("localhost:{port}")],
             notice: Mutex::new(None),
             fault: Mutex::new(false),
         })
@@ -99,37 +96,34 @@ pub fn routes(page: Arc<Page>) -> Router {
         .with_state(page)
 }
 
-/// The page answers only to its own names, and takes buttons only from itself: another
-/// site open in the same browser cannot read it (through a DNS name pointed at
-/// 127.0.0.1) or press its buttons.
-fn foreign(page: &Page, headers: &HeaderMap) -> Option<Response> {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    let own_origin = |o: &str| {
-        o.strip_prefix("http://")
-            .is_some_and(|h| page.hosts.iter().any(|own| own == h))
+/// The page answers only when addressed as 127.0.0.1 or localhost (any port: an SSH
+/// tunnel may forward another), and takes a button only from itself (no `Origin`, or
+/// the one it was addressed by): another site open in the same browser can neither read
+/// it through a DNS name pointed at 127.0.0.1 nor press its buttons.
+fn foreign(headers: &HeaderMap) -> Option<Response> {
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|h: &axum::http::HeaderValue| h.to_str().ok())
     };
-    let origin_ok = headers
-        .get(header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-        .is_none_or(own_origin);
-    if page.hosts.iter().any(|h| h == host) && origin_ok {
-        None
-    } else {
-        Some(
-            (
-                StatusCode::FORBIDDEN,
-                "this page answers only on 127.0.0.1 and localhost",
-            )
-                .into_response(),
-        )
+    let host = header(header::HOST).unwrap_or_default();
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    let loopback = matches!(name, "127.0.0.1" | "localhost");
+    let same_origin = header(header::ORIGIN).is_none_or(|o| o == format!("http://{host}"));
+    if loopback && same_origin {
+        return None;
     }
+    Some(
+        (
+            StatusCode::FORBIDDEN,
+            "this page answers only on 127.0.0.1 and localhost, and only to itself",
+        )
+            .into_response(),
+    )
 }
 
 async fn show(State(page): State<Arc<Page>>, headers: HeaderMap) -> Response {
-    if let Some(refused) = foreign(&page, &headers) {
+    if let Some(refused) = foreign(&headers) {
         return refused;
     }
     let inbox = match page.app.store.inbox_list_open(100).await {
@@ -276,7 +270,7 @@ async fn move_deal(
     Path(id): Path<String>,
     Form(form): Form<StageForm>,
 ) -> Response {
-    if let Some(refused) = foreign(&page, &headers) {
+    if let Some(refused) = foreign(&headers) {
         return refused;
     }
     let Some(emulator) = page.emulator() else {
@@ -304,7 +298,7 @@ async fn move_deal(
 }
 
 async fn run_digest(State(page): State<Arc<Page>>, headers: HeaderMap) -> Response {
-    if let Some(refused) = foreign(&page, &headers) {
+    if let Some(refused) = foreign(&headers) {
         return refused;
     }
     page.tell(match page.app.digest.run().await {
@@ -326,7 +320,7 @@ async fn run_digest(State(page): State<Arc<Page>>, headers: HeaderMap) -> Respon
 }
 
 async fn replay(State(page): State<Arc<Page>>, headers: HeaderMap) -> Response {
-    if let Some(refused) = foreign(&page, &headers) {
+    if let Some(refused) = foreign(&headers) {
         return refused;
     }
     page.tell(match page.app.worker.replay(500).await {
@@ -355,7 +349,7 @@ async fn fault(
     headers: HeaderMap,
     Form(form): Form<FaultForm>,
 ) -> Response {
-    if let Some(refused) = foreign(&page, &headers) {
+    if let Some(refused) = foreign(&headers) {
         return refused;
     }
     let Some(emulator) = page.emulator() else {
@@ -379,4 +373,33 @@ async fn fault(
     }
     *page.fault.lock().unwrap_or_else(|p| p.into_inner()) = form.on;
     Redirect::to("/#run").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asked(host: &str, origin: Option<&str>) -> bool {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, host.parse().unwrap());
+        if let Some(o) = origin {
+            headers.insert(header::ORIGIN, o.parse().unwrap());
+        }
+        foreign(&headers).is_none()
+    }
+
+    #[test]
+    fn only_loopback_names_and_only_its_own_buttons() {
+        assert!(asked("127.0.0.1:3000", None));
+        assert!(asked("localhost:3000", Some("http://localhost:3000")));
+        assert!(asked("localhost:8080", None), "through a tunnel");
+        assert!(!asked("crm.attacker.test:3000", None), "a rebound DNS name");
+        assert!(!asked("127.0.0.1.nip.io:3000", None));
+        assert!(!asked("127.0.0.1:3000", Some("http://evil.test")));
+        assert!(
+            !asked("127.0.0.1:3000", Some("http://127.0.0.1:3001")),
+            "another local origin is another site"
+        );
+        assert!(!asked("127.0.0.1:3000", Some("null")));
+    }
 }
