@@ -198,6 +198,25 @@ mod tests {
         assert_eq!(html("x\ny"), "x<br>y");
     }
 
+    proptest::proptest! {
+        /// Whatever was posted, the HTML holds only the renderer's own tags, and a link
+        /// only to http(s).
+        #[test]
+        fn only_the_renderers_tags_come_out(text in "(<|>|\\||\\*|_|&|;|@|#|!|javascript:|https://|\"|'|a| |\n){0,40}") {
+            let html = message_html(&json!({"text": text}), &|_| Some("<b>".into()));
+            const OWN: &[&str] = &["<p>", "</p>", "<strong>", "</strong>", "<em>", "</em>", "<br>",
+                "<span class=\"mention\">", "</span>", "</a>", "<a href=\"http://", "<a href=\"https://"];
+            for (at, _) in html.match_indices('<') {
+                let rest = &html[at..];
+                proptest::prop_assert!(OWN.iter().any(|t| rest.starts_with(t)), "{} in {}", rest, html);
+                if rest.starts_with("<a href=\"") {
+                    let value = &rest[9..rest[9..].find('"').unwrap() + 9];
+                    proptest::prop_assert!(!value.contains('<') && !value.contains('\''), "{}", value);
+                }
+            }
+        }
+    }
+
     #[test]
     fn other_blocks_have_a_shape_too() {
         let body = json!({"text": "t", "blocks": [

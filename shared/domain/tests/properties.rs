@@ -3,7 +3,7 @@
 
 use chrono::{Days, Offset, TimeZone, Utc};
 use crm_domain::ContactEmail;
-use crm_domain::slack::escape;
+use crm_domain::slack::{Piece, escape, pieces, plain_text};
 use crm_domain::stale::{is_stale, last_touch};
 use proptest::prelude::*;
 
@@ -49,6 +49,20 @@ proptest! {
             .replace("&gt;", ">")
             .replace("&amp;", "&");
         prop_assert_eq!(unescaped, s);
+    }
+
+    /// Escaped user data is read back as the text it was, never as markup (a link, a
+    /// mention); and any message at all is read without a panic.
+    #[test]
+    fn escaped_text_reads_back_as_text_and_any_mrkdwn_is_read(s in "\\PC{0,200}", raw in "[<>|@#!&a-z;]{0,60}") {
+        let read = pieces(&escape(&s));
+        if s.is_empty() {
+            prop_assert!(read.is_empty());
+        } else {
+            prop_assert_eq!(read, vec![Piece::Text(s.clone())]);
+        }
+        prop_assert_eq!(plain_text(&escape(&s), |_| None), s);
+        let _ = plain_text(&raw, |_| None);
     }
 
     /// The rule the digest applies agrees with counting days by hand, for any creation
