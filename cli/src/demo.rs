@@ -241,7 +241,6 @@ pub async fn remember_stages(
     emulator: &crm_notion_emulator::Emulator,
     ws: &crm_notion_emulator::SeededWorkspace,
 ) -> Result<(), crm_store::StoreError> {
-    use crm_store::prelude::*;
     for deal in emulator.pages(&ws.deals_data_source_id) {
         let (Some(id), Some(stage)) = (
             deal["id"].as_str(),
@@ -253,9 +252,7 @@ pub async fn remember_stages(
             .as_str()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map_or(0, |t| t.timestamp_millis());
-        store
-            .cache_put(&crm_app::inbox::keys::deal_stage(id), stage, edited)
-            .await?;
+        crm_app::worker::record_stage(store, id, stage, edited).await?;
     }
     Ok(())
 }

@@ -182,42 +182,40 @@ captcha_secrets = {{ turnstile = "1x0000000000000000000000000000000AA" }}
         .keys()
         .map(|name| (name.clone(), json!(format!("{base}/lead/form/{name}"))))
         .collect();
-    let notion = match (&emulator, &workspace) {
-        (Some(emulator), Some(ws)) => {
-            let form = settings
-                .forms
-                .forms
-                .get(crate::demo::FORM)
-                .map(|form| snippet(form, &base, Send::Fetch))
-                .unwrap_or_default();
-            crate::page::Notion::Emulated {
-                emulator: Arc::clone(emulator),
-                workspace: Box::new(ws.clone()),
-                form,
-            }
-        }
-        _ => {
-            let notion = crm_notion::NotionClient::new(crm_app::runtime::notion_config(&settings))?
-                .with_token(secrets.notion_token()?.clone());
-            let n = &settings.notion;
-            crate::page::Notion::Real {
-                links: crate::page::notion_links(
-                    &notion,
-                    [
-                        ("Contacts", n.contacts.as_str()),
-                        ("Deals", n.deals.as_str()),
-                        ("Activities", n.activities.as_str()),
-                    ],
-                )
-                .await,
-            }
-        }
-    };
+    let form = settings
+        .forms
+        .forms
+        .get(crate::demo::FORM)
+        .map(|form| snippet(form, &base, Send::Fetch))
+        .unwrap_or_default();
+    let n = &settings.notion;
+    let sources = [
+        ("Contacts", n.contacts.to_string()),
+        ("Deals", n.deals.to_string()),
+        ("Activities", n.activities.to_string()),
+    ];
     let slack = match &slack_console {
         Some(console) => crate::page::Slack::Console(Arc::clone(console)),
         None => crate::page::Slack::Real(sent.clone().unwrap_or_default()),
     };
     let app = Arc::new(build(settings, secrets, store, clock, sent)?);
+    let notion = match (&emulator, &workspace) {
+        (Some(emulator), Some(ws)) => crate::page::Notion::Emulated {
+            emulator: Arc::clone(emulator),
+            workspace: Box::new(ws.clone()),
+            form,
+        },
+        // Read with the process's own client: its pacing is the one for this token.
+        _ => crate::page::Notion::Real {
+            links: crate::page::notion_links(
+                &app.digest
+                    .notion
+                    .with_token(app.digest.secrets.get().await?.notion_token()?.clone()),
+                sources,
+            )
+            .await,
+        },
+    };
     let page = crate::page::Page::new(Arc::clone(&app), notion, slack);
 
     let router = Router::new()
@@ -225,9 +223,13 @@ captcha_secrets = {{ turnstile = "1x0000000000000000000000000000000AA" }}
         .route("/lead/{provider}", post(intake))
         .route("/lead/form/{form}", post(intake).options(intake))
         .route("/notion/webhook", post(webhook))
-        .route("/digest", post(digest))
-        .route("/inbox", get(inbox))
-        .route("/replay", post(replay))
+        .merge(
+            Router::new()
+                .route("/digest", post(digest))
+                .route("/inbox", get(inbox))
+                .route("/replay", post(replay))
+                .route_layer(axum::middleware::from_fn(crate::page::local_only)),
+        )
         .with_state(Arc::clone(&app))
         .merge(crate::page::routes(page));
     let server = tokio::spawn(async move {

@@ -252,7 +252,8 @@ async fn serve_on_real_notion(
 }
 
 /// A person makes a deal in `lead` and moves it to Won, in the Notion app.
-fn deal_won_by_a_person(
+async fn deal_won_by_a_person(
+    product: &LocalProduct,
     notion: &crm_notion_emulator::Emulator,
     ws: &crm_notion_emulator::SeededWorkspace,
     name: &str,
@@ -263,7 +264,26 @@ fn deal_won_by_a_person(
             &ws.deals_data_source_id,
         )
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // A person moves it later, once the worker has seen it made (else both events
+    // may find it won already, and the move is told as `Now Won`).
+    assert!(notion.deliveries_idle(Duration::from_secs(10)).await);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !crm_http::client()
+        .get(product.url("inbox"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Vec<serde_json::Value>>()
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the creation was never handled"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     notion
         .update_page_as_person(
             deal["id"].as_str().unwrap(),
@@ -334,9 +354,25 @@ async fn with_a_real_notion_the_page_shows_the_inbox_the_feed_and_links_only() {
     }
 
     // What this server posts to the real Slack shows, once.
-    deal_won_by_a_person(&notion, &ws, "Real deal");
+    // Notion delivers each event twice here, as its retries do.
+    notion.set_delivery_mode(crm_notion_emulator::DeliveryMode {
+        duplicate: true,
+        ..Default::default()
+    });
+    deal_won_by_a_person(&product, &notion, &ws, "Real deal").await;
     let html = page_until(&page, "the post", |h| h.contains("Lead → Won: ")).await;
     assert!(html.contains("incoming webhook"), "where it went");
+    assert!(
+        notion.deliveries_idle(Duration::from_secs(10)).await,
+        "every delivery made"
+    );
+    assert!(
+        notion.deliveries().len() >= 4,
+        "two events, each delivered twice"
+    );
+    // Time for the worker to have handled the second deliveries too.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let html = http.get(&page).send().await.unwrap().text().await.unwrap();
     assert_eq!(slack.to("won").len(), 1, "Slack got it once");
     assert_eq!(html.matches("Lead → Won: ").count(), 1, "shown once");
 
@@ -371,6 +407,34 @@ async fn with_a_real_notion_the_page_shows_the_inbox_the_feed_and_links_only() {
         "no address in the inbox"
     );
 
+    // `POST /replay` (the README's curl for the replay button) writes it once the
+    // fault is gone.
+    notion.clear_faults();
+    let replayed: serde_json::Value = http
+        .post(product.url("replay"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        replayed["done"].as_array().map(Vec::len),
+        Some(1),
+        "{replayed}"
+    );
+    assert_eq!(replayed["failed"], json!([]), "{replayed}");
+    let written = notion
+        .pages(&ws.contacts_data_source_id)
+        .iter()
+        .filter(|c| c["properties"]["Email"]["email"] == "real@example.com")
+        .count();
+    assert_eq!(written, 1, "written once");
+    page_until(&page, "an empty inbox", |h| {
+        h.contains("id=\"inbox-empty\"")
+    })
+    .await;
+
     // Only its own names; buttons only from itself.
     let other_host = http
         .get(&page)
@@ -386,6 +450,19 @@ async fn with_a_real_notion_the_page_shows_the_inbox_the_feed_and_links_only() {
         .await
         .unwrap();
     assert_eq!(other_site.status().as_u16(), 403);
+    for (method, path) in [("POST", "digest"), ("POST", "replay"), ("GET", "inbox")] {
+        let answer = http
+            .request(method.parse().unwrap(), format!("{page}{path}"))
+            .header("origin", "http://crm.attacker.test")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.status().as_u16(),
+            403,
+            "{method} /{path} from another site"
+        );
+    }
     let no_deals_here = http
         .post(format!("{page}local/deals/x/stage"))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -401,7 +478,7 @@ async fn with_a_real_notion_the_page_shows_the_inbox_the_feed_and_links_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_notion_without_slack_posts_to_the_local_slack() {
     let (notion, ws, product) = serve_on_real_notion("page-no-slack", "").await;
-    deal_won_by_a_person(&notion, &ws, "Unslacked deal");
+    deal_won_by_a_person(&product, &notion, &ws, "Unslacked deal").await;
     let line = product.wait_for_line("the console's Slack line", |l| l.starts_with("[slack:won]"));
     assert!(line.contains("Lead → Won: Unslacked deal"), "{line}");
     let html = page_until(&product.url("page"), "the post", |h| {

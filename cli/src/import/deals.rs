@@ -5,16 +5,17 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crm_app::Ports;
-use crm_app::import::{DealTarget, ImportStore};
+use crm_app::import::{DealTarget, ImportStore, Importer};
 use crm_domain::import::deals::DealPlan;
 use crm_settings::SecretsSource;
 use crm_store::Store;
 
-use super::{Counts, ImportArgs, conclude, file, importer, progress, wait_out_busy};
+use super::{Counts, ImportArgs, conclude, file, progress, wait_out_busy};
 
 pub async fn import<S, P>(
     args: &ImportArgs,
     ports: &Ports<S, P>,
+    importer: &Importer<S>,
     table: &file::Table,
     planned: &DealPlan,
     run: &str,
@@ -24,9 +25,6 @@ where
     P: SecretsSource,
 {
     let started = Instant::now();
-    let secrets = ports.secrets.get().await?;
-    let notion = ports.notion.with_token(secrets.notion_token()?.clone());
-    let importer = importer(args, ports, &notion);
     let target = DealTarget {
         deals: ports.settings.notion.deals.to_string(),
         properties: ports.settings.properties.deals.clone(),
@@ -91,7 +89,7 @@ where
     };
     let outcome = ports
         .budget_share
-        .spending(&ports.store, &notion, work)
+        .spending(&ports.store, &importer.notion, work)
         .await?;
     conclude(
         args,

@@ -172,15 +172,19 @@ where
     S: Store + ImportStore + Clone,
     P: SecretsSource,
 {
+    let secrets = ports.secrets.get().await?;
+    let notion = ports.notion.with_token(secrets.notion_token()?.clone());
+    let importer = importer(args, ports, &notion);
     match planned {
-        Planned::Contacts(plan) => import(args, ports, table, plan, run).await,
-        Planned::Deals(plan) => deals::import(args, ports, table, plan, run).await,
+        Planned::Contacts(plan) => import(args, ports, &importer, table, plan, run).await,
+        Planned::Deals(plan) => deals::import(args, ports, &importer, table, plan, run).await,
     }
 }
 
 async fn import<S, P>(
     args: &ImportArgs,
     ports: &Ports<S, P>,
+    importer: &Importer<S>,
     table: &file::Table,
     planned: &mut Plan,
     run: &str,
@@ -190,9 +194,6 @@ where
     P: SecretsSource,
 {
     let started = Instant::now();
-    let secrets = ports.secrets.get().await?;
-    let notion = ports.notion.with_token(secrets.notion_token()?.clone());
-    let importer = importer(args, ports, &notion);
     let work = async {
         let existing = importer.existing().await?;
         let dropped = fit_statuses(&mut planned.contacts, &existing.statuses);
@@ -257,7 +258,7 @@ where
     };
     let outcome = ports
         .budget_share
-        .spending(&ports.store, &notion, work)
+        .spending(&ports.store, &importer.notion, work)
         .await?;
     if planned.unreadable_dates > 0 {
         println!(

@@ -85,7 +85,7 @@ impl Page {
     }
 }
 
-/// The page's routes; the caller adds them to the server's router.
+/// The page's routes, [`local_only`]; the caller adds them to the server's router.
 pub fn routes(page: Arc<Page>) -> Router {
     Router::new()
         .route("/", get(show))
@@ -93,7 +93,17 @@ pub fn routes(page: Arc<Page>) -> Router {
         .route("/local/digest", post(run_digest))
         .route("/local/replay", post(replay))
         .route("/local/fault", post(fault))
+        .route_layer(axum::middleware::from_fn(local_only))
         .with_state(page)
+}
+
+/// Guards what only the operator's own browser or `curl` may use (the page, its
+/// buttons, `/digest`, `/replay`, `/inbox`): see [`foreign`].
+pub async fn local_only(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match foreign(request.headers()) {
+        Some(refused) => refused,
+        None => next.run(request).await,
+    }
 }
 
 /// The page answers only when addressed as 127.0.0.1 or localhost (any port: an SSH
@@ -122,10 +132,7 @@ fn foreign(headers: &HeaderMap) -> Option<Response> {
     )
 }
 
-async fn show(State(page): State<Arc<Page>>, headers: HeaderMap) -> Response {
-    if let Some(refused) = foreign(&headers) {
-        return refused;
-    }
+async fn show(State(page): State<Arc<Page>>) -> Response {
     let inbox = match page.app.store.inbox_list_open(100).await {
         Ok(items) => items.iter().map(view::InboxRow::from).collect(),
         Err(e) => {
@@ -198,15 +205,15 @@ fn demo(page: &Page, emulator: &Emulator, ws: &SeededWorkspace, form: &str) -> D
 /// shows, the link may not open).
 pub async fn notion_links(
     notion: &crm_notion::NotionClient,
-    sources: [(&str, &str); 3],
+    sources: [(&str, String); 3],
 ) -> Vec<(String, String)> {
     let mut links = Vec::new();
     for (name, id) in sources {
-        let database = match notion.retrieve_data_source(id).await {
-            Ok(ds) => ds.parent.database_id.unwrap_or_else(|| id.to_owned()),
+        let database = match notion.retrieve_data_source(&id).await {
+            Ok(ds) => ds.parent.database_id.unwrap_or_else(|| id.clone()),
             Err(e) => {
                 tracing::warn!(error = %e, data_source = name, "could not read the data source for its link");
-                id.to_owned()
+                id.clone()
             }
         };
         links.push((
@@ -266,13 +273,9 @@ struct StageForm {
 
 async fn move_deal(
     State(page): State<Arc<Page>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Form(form): Form<StageForm>,
 ) -> Response {
-    if let Some(refused) = foreign(&headers) {
-        return refused;
-    }
     let Some(emulator) = page.emulator() else {
         return (StatusCode::NOT_FOUND, "deals move in Notion itself").into_response();
     };
@@ -297,10 +300,7 @@ async fn move_deal(
     Redirect::to("/#board").into_response()
 }
 
-async fn run_digest(State(page): State<Arc<Page>>, headers: HeaderMap) -> Response {
-    if let Some(refused) = foreign(&headers) {
-        return refused;
-    }
+async fn run_digest(State(page): State<Arc<Page>>) -> Response {
     page.tell(match page.app.digest.run().await {
         Ok(r) if r.posted => format!(
             "Digest posted for {}: {} stale lead{} (see the Slack feed).",
@@ -319,10 +319,7 @@ async fn run_digest(State(page): State<Arc<Page>>, headers: HeaderMap) -> Respon
     Redirect::to("/#slack").into_response()
 }
 
-async fn replay(State(page): State<Arc<Page>>, headers: HeaderMap) -> Response {
-    if let Some(refused) = foreign(&headers) {
-        return refused;
-    }
+async fn replay(State(page): State<Arc<Page>>) -> Response {
     page.tell(match page.app.worker.replay(500).await {
         Ok(r) if r.failed.is_empty() && r.done.is_empty() => "Nothing was waiting.".into(),
         Ok(r) if r.failed.is_empty() => format!("Replayed: {} done.", r.done.len()),
@@ -344,14 +341,7 @@ struct FaultForm {
 
 /// Makes the emulator fail every page write with a 500 (or stop): a Notion fault a new
 /// lead meets, to see it wait in the inbox and the replay carry it out.
-async fn fault(
-    State(page): State<Arc<Page>>,
-    headers: HeaderMap,
-    Form(form): Form<FaultForm>,
-) -> Response {
-    if let Some(refused) = foreign(&headers) {
-        return refused;
-    }
+async fn fault(State(page): State<Arc<Page>>, Form(form): Form<FaultForm>) -> Response {
     let Some(emulator) = page.emulator() else {
         return (
             StatusCode::NOT_FOUND,

@@ -180,7 +180,7 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
         let current = deal.stage.clone();
         if !changed(previous.as_deref(), current.as_deref()) {
             if let Some(stage) = &current {
-                store.cache_put(&key, stage, event_ms).await?;
+                record_stage(store, &page.id, stage, event_ms).await?;
             }
             return Ok(());
         }
@@ -210,7 +210,7 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
                 self.tell_owners(&claim, previous.as_deref(), &deal).await?;
             }
         }
-        store.cache_put(&key, &stage, event_ms).await?;
+        record_stage(store, &page.id, &stage, event_ms).await?;
         Ok(())
     }
 
@@ -437,4 +437,18 @@ fn read_deal(page: &Page, schema: &DealSchema) -> (Deal, Vec<Person>) {
         owners: people.iter().map(|p| Owner::named(&p.name)).collect(),
     };
     (deal, people)
+}
+
+/// Records `stage` as the last one seen for the deal `page_id`, as of `at_ms` (an
+/// event's time): kept unless a later one is already recorded. The one home of "the
+/// last stage seen", which the next event's transition is told from.
+pub async fn record_stage<S: crm_store::CacheWrite>(
+    store: &S,
+    page_id: &str,
+    stage: &str,
+    at_ms: i64,
+) -> Result<bool, StoreError> {
+    store
+        .cache_put(&keys::deal_stage(page_id), stage, at_ms)
+        .await
 }

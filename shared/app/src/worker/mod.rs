@@ -14,6 +14,7 @@
 mod budget;
 mod contacts_index;
 mod deal;
+pub use deal::record_stage;
 mod lanes;
 mod lead;
 
