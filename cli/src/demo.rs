@@ -241,18 +241,16 @@ pub async fn remember_stages(
     emulator: &crm_notion_emulator::Emulator,
     ws: &crm_notion_emulator::SeededWorkspace,
 ) -> Result<(), crm_store::StoreError> {
-    for deal in emulator.pages(&ws.deals_data_source_id) {
-        let (Some(id), Some(stage)) = (
-            deal["id"].as_str(),
-            deal["properties"]["Stage"]["status"]["name"].as_str(),
-        ) else {
+    for deal in crate::page::pages(emulator, &ws.deals_data_source_id) {
+        let Some(stage) = deal
+            .property("Stage")
+            .and_then(crm_notion::PropertyValue::as_text)
+        else {
             continue;
         };
-        let edited = deal["last_edited_time"]
-            .as_str()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        let edited = chrono::DateTime::parse_from_rfc3339(&deal.last_edited_time)
             .map_or(0, |t| t.timestamp_millis());
-        crm_app::worker::record_stage(store, id, stage, edited).await?;
+        crm_app::worker::record_stage(store, &deal.id, &stage, edited).await?;
     }
     Ok(())
 }

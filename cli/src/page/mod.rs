@@ -186,18 +186,27 @@ fn demo(page: &Page, emulator: &Emulator, ws: &SeededWorkspace, form: &str) -> D
             .date_naive(),
     };
     let contacts = view::contacts(
-        &emulator.pages(&ws.contacts_data_source_id),
+        &pages(emulator, &ws.contacts_data_source_id),
         &rule,
         &ws.bot_user_id,
     );
     Demo {
-        deals: view::deals(&emulator.pages(&ws.deals_data_source_id), &contacts),
-        activities: view::activities(&emulator.pages(&ws.activities_data_source_id), &contacts),
+        deals: view::deals(&pages(emulator, &ws.deals_data_source_id), &contacts),
+        activities: view::activities(&pages(emulator, &ws.activities_data_source_id), &contacts),
         contacts,
         form: form.to_owned(),
         fault: *page.fault.lock().unwrap_or_else(|p| p.into_inner()),
         stale_days: stale.days,
     }
+}
+
+/// The pages of a data source the emulator holds, read as the client reads Notion's.
+pub fn pages(emulator: &Emulator, data_source_id: &str) -> Vec<crm_notion::Page> {
+    emulator
+        .pages(data_source_id)
+        .into_iter()
+        .filter_map(|p| serde_json::from_value(p).ok())
+        .collect()
 }
 
 /// Links to a real workspace's three databases, each read from its data source's
@@ -293,7 +302,10 @@ async fn move_deal(
     page.tell(match moved {
         Ok(deal) => format!(
             "{} moved to {stage} in Notion. Notion's webhook event is on its way: watch the Slack feed.",
-            view::title_of(&deal, "Deal Name")
+            serde_json::from_value::<crm_notion::Page>(deal)
+                .ok()
+                .and_then(|d| d.property("Deal Name").and_then(crm_notion::PropertyValue::as_text))
+                .unwrap_or_else(|| "The deal".into())
         ),
         Err(e) => format!("Notion refused the move: {e}"),
     });

@@ -1,11 +1,11 @@
-//! What the local page shows, read from the pages the Notion emulator holds (the API's
-//! JSON, at the default property names `make local` seeds) and from the inbox. Plain
-//! rows, so that rendering them is a pure function.
+//! What the local page shows, read from the pages the Notion emulator holds (as the
+//! client's `Page`, at the default property names `make local` seeds) and from the
+//! inbox. Plain rows, so that rendering them is a pure function.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
+use crm_notion::{Page, PropertyValue};
 use crm_store::InboxItem;
-use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContactRow {
@@ -73,37 +73,33 @@ pub struct StaleRule<'a> {
 }
 
 /// The contacts, newest first, each marked stale as the digest would judge it.
-pub fn contacts(pages: &[Value], rule: &StaleRule<'_>, bot: &str) -> Vec<ContactRow> {
+pub fn contacts(pages: &[Page], rule: &StaleRule<'_>, bot: &str) -> Vec<ContactRow> {
     let mut rows: Vec<(DateTime<Utc>, ContactRow)> = pages
         .iter()
-        .filter(|p| p["in_trash"] != true)
+        .filter(|p| !p.in_trash)
         .map(|p| {
-            let props = &p["properties"];
-            let created = time(&p["created_time"]);
-            let contacted = date(&props["Last Contacted"]);
+            let created = time(&p.created_time);
+            let contacted = date(p, "Last Contacted");
             let touch = crm_domain::stale::last_touch(
                 contacted.as_deref().and_then(|d| d.parse().ok()),
                 created,
                 rule.timezone,
             );
-            let status = choice(&props["Status"]);
+            let status = text(p, "Status");
             let open = rule
                 .open_statuses
                 .iter()
                 .any(|s| s.eq_ignore_ascii_case(&status));
             let row = ContactRow {
-                id: id(p),
-                name: text(&props["Name"]),
-                email: props["Email"]["email"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                company: text(&props["Company"]),
-                source: choice(&props["Source"]),
+                id: p.id.clone(),
+                name: text(p, "Name"),
+                email: text(p, "Email"),
+                company: text(p, "Company"),
+                source: text(p, "Source"),
                 last_contacted: contacted,
                 untouched_days: (rule.today - touch).num_days(),
                 stale: open && crm_domain::stale::is_stale(touch, rule.today, rule.days),
-                by_bot: p["created_by"]["id"] == bot,
+                by_bot: p.created_by.as_ref().is_some_and(|u| u.id == bot),
                 status,
             };
             (created, row)
@@ -114,104 +110,75 @@ pub fn contacts(pages: &[Value], rule: &StaleRule<'_>, bot: &str) -> Vec<Contact
 }
 
 /// The deals, oldest first (a board keeps its cards in place).
-pub fn deals(pages: &[Value], contacts: &[ContactRow]) -> Vec<DealCard> {
+pub fn deals(pages: &[Page], contacts: &[ContactRow]) -> Vec<DealCard> {
     pages
         .iter()
-        .filter(|p| p["in_trash"] != true)
-        .map(|p| {
-            let props = &p["properties"];
-            DealCard {
-                id: id(p),
-                name: text(&props["Deal Name"]),
-                stage: choice(&props["Stage"]),
-                value: props["Value"]["number"].as_f64(),
-                owners: people(&props["Owner"]),
-                contact: related(&props["Contact"], contacts),
-            }
+        .filter(|p| !p.in_trash)
+        .map(|p| DealCard {
+            id: p.id.clone(),
+            name: text(p, "Deal Name"),
+            stage: text(p, "Stage"),
+            value: match p.property("Value") {
+                Some(PropertyValue::Number { number }) => *number,
+                _ => None,
+            },
+            owners: match p.property("Owner") {
+                Some(PropertyValue::People { people }) => {
+                    people.iter().filter_map(|u| u.name.clone()).collect()
+                }
+                _ => Vec::new(),
+            },
+            contact: related(p, "Contact", contacts),
         })
         .collect()
 }
 
 /// The activities, newest first.
-pub fn activities(pages: &[Value], contacts: &[ContactRow]) -> Vec<ActivityRow> {
+pub fn activities(pages: &[Page], contacts: &[ContactRow]) -> Vec<ActivityRow> {
     let mut rows: Vec<(DateTime<Utc>, ActivityRow)> = pages
         .iter()
-        .filter(|p| p["in_trash"] != true)
+        .filter(|p| !p.in_trash)
         .map(|p| {
-            let props = &p["properties"];
             let row = ActivityRow {
-                title: text(&props["Title"]),
-                kind: choice(&props["Type"]),
-                date: date(&props["Date"]).unwrap_or_default(),
-                contact: related(&props["Contact"], contacts),
-                details: text(&props["Details"]),
+                title: text(p, "Title"),
+                kind: text(p, "Type"),
+                date: date(p, "Date").unwrap_or_default(),
+                contact: related(p, "Contact", contacts),
+                details: text(p, "Details"),
             };
-            (time(&p["created_time"]), row)
+            (time(&p.created_time), row)
         })
         .collect();
     rows.sort_by(|a, b| b.1.date.cmp(&a.1.date).then(b.0.cmp(&a.0)));
     rows.into_iter().map(|(_, row)| row).collect()
 }
 
-/// The title property `name` of a page, as it reads.
-pub fn title_of(page: &Value, name: &str) -> String {
-    text(&page["properties"][name])
+fn time(t: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(t).map_or_else(|_| Utc::now(), |t| t.with_timezone(&Utc))
 }
 
-fn id(page: &Value) -> String {
-    page["id"].as_str().unwrap_or_default().to_owned()
-}
-
-fn time(v: &Value) -> DateTime<Utc> {
-    v.as_str()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map_or_else(Utc::now, |t| t.with_timezone(&Utc))
-}
-
-/// A title or rich-text value as it reads.
-fn text(property: &Value) -> String {
-    property["title"]
-        .as_array()
-        .or_else(|| property["rich_text"].as_array())
-        .map(|parts| {
-            parts
-                .iter()
-                .filter_map(|t| t["plain_text"].as_str().or(t["text"]["content"].as_str()))
-                .collect()
-        })
+/// A property as a person reads it (a title, text, email, select or status).
+fn text(page: &Page, name: &str) -> String {
+    page.property(name)
+        .and_then(PropertyValue::as_text)
         .unwrap_or_default()
 }
 
-/// A select's or a status's option name.
-fn choice(property: &Value) -> String {
-    property["select"]["name"]
-        .as_str()
-        .or(property["status"]["name"].as_str())
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn date(property: &Value) -> Option<String> {
-    property["date"]["start"].as_str().map(str::to_owned)
-}
-
-fn people(property: &Value) -> Vec<String> {
-    property["people"]
-        .as_array()
-        .map(|people| {
-            people
-                .iter()
-                .filter_map(|p| p["name"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+fn date(page: &Page, name: &str) -> Option<String> {
+    match page.property(name) {
+        Some(PropertyValue::Date { date: Some(d) }) => Some(d.start.clone()),
+        _ => None,
+    }
 }
 
 /// The name of the first contact a relation points at.
-fn related(property: &Value, contacts: &[ContactRow]) -> Option<String> {
+fn related(page: &Page, name: &str, contacts: &[ContactRow]) -> Option<String> {
+    let Some(PropertyValue::Relation { relation, .. }) = page.property(name) else {
+        return None;
+    };
     // Ids come with or without dashes.
     let plain = |id: &str| id.replace('-', "").to_ascii_lowercase();
-    let first = plain(property["relation"].as_array()?.first()?["id"].as_str()?);
+    let first = plain(&relation.first()?.id);
     contacts
         .iter()
         .find(|c| plain(&c.id) == first)
@@ -221,7 +188,13 @@ fn related(property: &Value, contacts: &[ContactRow]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn pages(json: &[Value]) -> Vec<Page> {
+        json.iter()
+            .map(|p| serde_json::from_value(p.clone()).unwrap())
+            .collect()
+    }
 
     fn rule(open: &[String]) -> StaleRule<'_> {
         StaleRule {
@@ -233,18 +206,20 @@ mod tests {
     }
 
     fn contact(name: &str, status: &str, contacted: Option<&str>, created: &str) -> Value {
-        json!({"id": format!("{name}-id"), "created_time": created, "created_by": {"id": "bot"},
+        json!({"id": format!("{name}-id"), "created_time": created, "last_edited_time": created,
+            "created_by": {"id": "bot"}, "parent": {"type": "data_source_id", "data_source_id": "c"},
             "properties": {
-                "Name": {"title": [{"plain_text": name}]}, "Email": {"email": "x@example.com"},
-                "Status": {"select": {"name": status}},
-                "Last Contacted": {"date": contacted.map(|d| json!({"start": d}))},
+                "Name": {"id": "title", "type": "title", "title": [{"type": "text", "text": {"content": name}, "plain_text": name}]},
+                "Email": {"id": "e", "type": "email", "email": "x@example.com"},
+                "Status": {"id": "s", "type": "select", "select": {"name": status}},
+                "Last Contacted": {"id": "l", "type": "date", "date": contacted.map(|d| json!({"start": d}))},
         }})
     }
 
     #[test]
     fn contacts_are_marked_stale_as_the_digest_judges_them() {
         let open = vec!["new lead".to_owned()];
-        let pages = [
+        let listed = [
             contact(
                 "Old",
                 "new lead",
@@ -265,7 +240,7 @@ mod tests {
                 "2026-01-01T00:00:00Z",
             ),
         ];
-        let rows = contacts(&pages, &rule(&open), "bot");
+        let rows = contacts(&pages(&listed), &rule(&open), "bot");
         let stale: Vec<_> = rows
             .iter()
             .filter(|r| r.stale)
@@ -290,17 +265,20 @@ mod tests {
     fn a_deal_names_its_contact_and_owners() {
         let open = vec![];
         let people = contacts(
-            &[contact("Ann", "new lead", None, "2026-06-01T00:00:00Z")],
+            &pages(&[contact("Ann", "new lead", None, "2026-06-01T00:00:00Z")]),
             &rule(&open),
             "",
         );
-        let deal = json!({"id": "d1", "properties": {
-            "Deal Name": {"title": [{"text": {"content": "Pilot"}}]},
-            "Stage": {"status": {"name": "negotiation"}}, "Value": {"number": 12000},
-            "Owner": {"people": [{"id": "u1", "name": "Dana"}]},
-            "Contact": {"relation": [{"id": "annid"}]},
+        let deal = json!({"id": "d1", "created_time": "2026-06-01T00:00:00Z",
+            "last_edited_time": "2026-06-01T00:00:00Z", "parent": {"type": "data_source_id", "data_source_id": "d"},
+            "properties": {
+            "Deal Name": {"id": "title", "type": "title", "title": [{"type": "text", "text": {"content": "Pilot"}}]},
+            "Stage": {"id": "st", "type": "status", "status": {"name": "negotiation"}},
+            "Value": {"id": "v", "type": "number", "number": 12000},
+            "Owner": {"id": "o", "type": "people", "people": [{"object": "user", "id": "u1", "name": "Dana"}]},
+            "Contact": {"id": "c", "type": "relation", "relation": [{"id": "annid"}]},
         }});
-        let cards = deals(&[deal], &people);
+        let cards = deals(&pages(&[deal]), &people);
         assert_eq!(cards[0].stage, "negotiation");
         assert_eq!(cards[0].owners, ["Dana"]);
         assert_eq!(cards[0].value, Some(12000.0));

@@ -15,6 +15,9 @@ pub struct Page {
     pub last_edited_time: String,
     #[serde(default)]
     pub in_trash: bool,
+    /// Who made it: a person, or a bot (this integration's, for pages it wrote).
+    #[serde(default)]
+    pub created_by: Option<super::property::UserRef>,
     pub parent: Parent,
     #[serde(default)]
     pub properties: BTreeMap<String, PageProperty>,
