@@ -378,25 +378,11 @@ async fn with_a_real_notion_the_page_shows_the_inbox_the_feed_and_links_only() {
 
     // A lead Notion refuses waits in the inbox, and the page says why.
     notion.inject(FaultRule::status(Some("POST"), "/v1/pages", 500));
-    let body = json!({"email": "real@example.com", "name": "Rea L"}).to_string();
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .to_string();
-    let sent = http
-        .post(product.url("intake"))
-        .header("content-type", "application/json")
-        .header("x-form-timestamp", &ts)
-        .header(
-            "x-form-signature",
-            crm_domain::intake::own::sign(b"s3cret", &ts, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(sent.status().as_u16(), 202);
+    let lead = json!({"email": "real@example.com", "name": "Rea L"});
+    assert_eq!(
+        common::send_signed(&product.url("intake"), "s3cret", &lead).await,
+        202
+    );
     let html = page_until(&page, "a failed item", |h| {
         h.contains("<tr class=\"failed\"")
     })

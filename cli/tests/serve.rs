@@ -6,7 +6,6 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::LocalProduct;
-use crm_domain::intake::own;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -29,25 +28,9 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
         "{digest}"
     );
 
-    let body =
-        json!({"email": "Local@Example.com", "name": "Local Lead", "message": "Hi from a form"})
-            .to_string();
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .to_string();
-    let sig = own::sign(secret.as_bytes(), &ts, body.as_bytes());
-    let response = http
-        .post(&intake)
-        .header("content-type", "application/json")
-        .header("x-form-timestamp", &ts)
-        .header("x-form-signature", sig)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 202);
+    let lead =
+        json!({"email": "Local@Example.com", "name": "Local Lead", "message": "Hi from a form"});
+    assert_eq!(common::send_signed(&intake, &secret, &lead).await, 202);
 
     let contacts_url = format!(
         "{notion}/__admin/data_sources/{}/pages",
