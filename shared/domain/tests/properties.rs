@@ -1,8 +1,9 @@
 //! The pure rules, over inputs no one would think to write down: canonical emails,
-//! Slack escaping, and the stale-lead rule against a naive reference.
+//! Slack escaping, import amounts, and the stale-lead rule against a naive reference.
 
 use chrono::{Days, Offset, TimeZone, Utc};
 use crm_domain::ContactEmail;
+use crm_domain::import::deals::parse_amount;
 use crm_domain::slack::{Piece, escape, pieces, plain_text};
 use crm_domain::stale::{is_stale, last_touch};
 use proptest::prelude::*;
@@ -63,6 +64,38 @@ proptest! {
         }
         prop_assert_eq!(plain_text(&escape(&s), |_| None), s);
         let _ = plain_text(&raw, |_| None);
+    }
+
+    /// Any cell of an export's value column is read or refused, never a panic; an amount
+    /// written the usual ways, with thousands marks and a currency, reads as itself.
+    #[test]
+    fn amounts_are_read_or_refused_and_written_ones_read_back(
+        cell in "\\PC{0,24}",
+        whole in 0u64..10_000_000,
+        cents in 0u64..100,
+        style in 0usize..4,
+    ) {
+        let _ = parse_amount(&cell);
+        let grouped = |sep: &str| {
+            let digits = whole.to_string();
+            let mut out = String::new();
+            for (i, c) in digits.chars().enumerate() {
+                if i > 0 && (digits.len() - i) % 3 == 0 {
+                    out.push_str(sep);
+                }
+                out.push(c);
+            }
+            out
+        };
+        let written = match style {
+            0 => format!("${}.{cents:02}", grouped(",")),
+            1 => format!("{},{cents:02} €", grouped(".")),
+            2 => format!("EUR {}.{cents:02}", grouped(" ")),
+            _ => format!("{}.{cents:02} USD", grouped("")),
+        };
+        let expected = whole as f64 + cents as f64 / 100.0;
+        let read = parse_amount(&written);
+        prop_assert!(read.is_some_and(|n| (n - expected).abs() < 1e-6), "{written:?} read as {read:?}");
     }
 
     /// The rule the digest applies agrees with counting days by hand, for any creation

@@ -204,9 +204,11 @@ pub fn parse_amount(text: &str) -> Option<f64> {
         .collect();
     // A currency code before or after (`EUR 1 200`, `1200 USD`).
     let code = |s: &str| s.len() == 3 && s.chars().all(|c| c.is_ascii_uppercase());
-    if t.len() > 3 && code(&t[..3]) {
+    // `get` rather than slicing: a cell may start or end with any character, and a
+    // byte index inside one would panic.
+    if t.len() > 3 && t.get(..3).is_some_and(code) {
         t.drain(..3);
-    } else if t.len() > 3 && t.is_char_boundary(t.len() - 3) && code(&t[t.len() - 3..]) {
+    } else if t.len() > 3 && t.get(t.len() - 3..).is_some_and(code) {
         t.truncate(t.len() - 3);
     }
     let ok = !t.is_empty()
@@ -240,6 +242,10 @@ mod tests {
         assert_eq!(parse_amount("1200 USD"), Some(1200.0));
         assert_eq!(parse_amount("soon"), None);
         assert_eq!(parse_amount("12k"), None);
+        // Multi-byte characters where a currency code would be: no number, no panic.
+        assert_eq!(parse_amount("ééé100"), None);
+        assert_eq!(parse_amount("100ééé"), None);
+        assert_eq!(parse_amount("€€€"), None);
     }
 
     #[test]
