@@ -362,7 +362,7 @@ async fn deals_land_once_with_their_contact_owner_and_stage() {
          Gamma,100,not-a-stage,,person3@example.com,\n\
          Delta,100,lead,,nobody@example.com,\n\
          Epsilon,12k,lead,,person4@example.com,\n\
-         Zeta,700,won,someone-else@example.com,person5@example.com,\n",
+         Zeta,700,won,someone-else@example.com,person5@example.com,31/12/2026\n",
     )
     .unwrap();
     let run = || {
@@ -391,6 +391,10 @@ async fn deals_land_once_with_their_contact_owner_and_stage() {
     );
     assert!(
         said.contains("1 deals name an owner who is not among the workspace's people"),
+        "{said}"
+    );
+    assert!(
+        said.contains("1 dates could not be read (YYYY-MM-DD expected) and were left out"),
         "{said}"
     );
     let rejects = std::fs::read_to_string(s.dir.join("deals.rejects.csv")).unwrap();
@@ -456,6 +460,11 @@ async fn deals_land_once_with_their_contact_owner_and_stage() {
             .unwrap_or(0),
         0,
         "an owner Notion does not have is left empty"
+    );
+    assert!(
+        zeta["Close Date"]["date"].is_null(),
+        "a date not written YYYY-MM-DD is left out: {}",
+        zeta["Close Date"]
     );
 
     let again = run();

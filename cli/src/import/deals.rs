@@ -101,6 +101,7 @@ where
             total: planned.deals.len(),
             merged: planned.merged,
             blank: planned.blank,
+            unreadable_dates: planned.unreadable_dates,
             rejects: &planned.rejects,
         },
         started,

@@ -229,11 +229,6 @@ where
         let mut report = importer
             .run(run, &planned.contacts, &existing, &stop, |_, _| bar.tick())
             .await;
-        if stop.load(Ordering::SeqCst) {
-            bar.finish();
-            listener.abort();
-            return Ok(Some((report, true)));
-        }
         wait_out_busy(
             &mut report,
             &importer.settings,
@@ -254,18 +249,12 @@ where
         .await;
         bar.finish();
         listener.abort();
-        Ok(Some((report, false)))
+        Ok(Some((report, stop.load(Ordering::SeqCst))))
     };
     let outcome = ports
         .budget_share
         .spending(&ports.store, &importer.notion, work)
         .await?;
-    if planned.unreadable_dates > 0 {
-        println!(
-            "{} dates could not be read (YYYY-MM-DD expected) and were left out",
-            planned.unreadable_dates
-        );
-    }
     conclude(
         args,
         table,
@@ -276,6 +265,7 @@ where
             total: planned.contacts.len(),
             merged: planned.merged,
             blank: planned.blank,
+            unreadable_dates: planned.unreadable_dates,
             rejects: &planned.rejects,
         },
         started,
@@ -336,6 +326,8 @@ pub(super) struct Counts<'a> {
     pub total: usize,
     pub merged: usize,
     pub blank: usize,
+    /// Dates left out because they could not be read.
+    pub unreadable_dates: usize,
     /// Rows rejected before anything was written.
     pub rejects: &'a [crm_domain::import::Reject],
 }
@@ -353,6 +345,12 @@ pub(super) fn conclude(
         .rejects
         .clone()
         .unwrap_or_else(|| rejects_beside(&args.file));
+    if counts.unreadable_dates > 0 {
+        println!(
+            "{} dates could not be read (YYYY-MM-DD expected) and were left out",
+            counts.unreadable_dates
+        );
+    }
     let Some((report, stopped)) = outcome else {
         println!(
             "dry run: {} {} to write ({} rows merged into them), {} rows rejected, {} blank",

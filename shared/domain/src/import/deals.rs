@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use super::columns::fold;
-use super::plan::{Reject, Row, first_value};
+use super::plan::{Reject, Row, date, first_value};
 use crate::email::ContactEmail;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +130,8 @@ pub struct DealPlan {
     pub rejects: Vec<Reject>,
     pub merged: usize,
     pub blank: usize,
+    /// Close dates that could not be read (left out of the deal), as for contacts.
+    pub unreadable_dates: usize,
 }
 
 pub fn plan_deals(columns: &[(usize, DealField)], rows: impl IntoIterator<Item = Row>) -> DealPlan {
@@ -166,14 +168,20 @@ pub fn plan_deals(columns: &[(usize, DealField)], rows: impl IntoIterator<Item =
                 continue;
             }
         };
+        let close_date = value(DealField::CloseDate).and_then(|d| {
+            let parsed = date(&d);
+            if parsed.is_none() {
+                out.unreadable_dates += 1;
+            }
+            parsed
+        });
         let deal = Deal {
             name,
             stage: value(DealField::Stage),
             value: amount,
             owner: value(DealField::Owner),
             contact,
-            close_date: value(DealField::CloseDate)
-                .and_then(|d| NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok()),
+            close_date,
             lines: vec![row.line],
         };
         match by_key.get(&deal.key()) {
@@ -292,7 +300,10 @@ mod tests {
                         "",
                     ],
                 ),
-                row(4, &["Acme renewal", "", "", "", "bo@example.com", ""]),
+                row(
+                    4,
+                    &["Acme renewal", "", "", "", "bo@example.com", "12/01/2026"],
+                ),
                 row(5, &["", "1", "", "", "", ""]),
                 row(6, &["Odd", "12k?", "", "", "", ""]),
                 row(7, &["Odd", "", "", "", "not-an-email", ""]),
@@ -307,6 +318,11 @@ mod tests {
         assert_eq!(acme.owner.as_deref(), Some("dana@example.com"));
         assert_eq!(acme.lines, [2, 3]);
         assert_eq!(p.merged, 1);
+        assert_eq!(
+            (p.deals[1].close_date, p.unreadable_dates),
+            (None, 1),
+            "a date not written YYYY-MM-DD is left out and counted"
+        );
         let reasons: Vec<(u64, &str)> = p
             .rejects
             .iter()

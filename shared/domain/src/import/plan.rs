@@ -187,7 +187,7 @@ pub fn fit_statuses(contacts: &mut [Contact], options: &[String]) -> usize {
 }
 
 /// A date as exports write it: `2026-11-02`, `2026-11-02 10:00`, `2026-11-02T10:00:00Z`.
-fn date(text: &str) -> Option<NaiveDate> {
+pub(super) fn date(text: &str) -> Option<NaiveDate> {
     let day = text.get(..10)?;
     NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
 }
