@@ -7,7 +7,8 @@
 //!   with `missing-input-secret`, `invalid-input-secret`, `missing-input-response`,
 //!   `invalid-input-response`, `timeout-or-duplicate` (a token is single-use), except
 //!   that a check asked again with the `idempotency_key` of an earlier one gets that
-//!   one's answer ("to safely retry validation requests", the reference says). The
+//!   one's answer ("to safely retry validation requests", the reference says), and a key
+//!   that is not a UUID is refused with `invalid-idempotency-key`. The
 //!   documented test secrets behave as documented: `1x…AA` always passes, `2x…AA` always
 //!   fails, `3x…AA` answers "already spent".
 //! * hCaptcha (<https://docs.hcaptcha.com/#verify-the-user-response-server-side>): POST
@@ -205,6 +206,9 @@ fn decide(provider: &str, p: &HashMap<String, String>, i: &mut Inner) -> Result<
         .get("idempotency_key")
         .filter(|_| provider == "turnstile")
         .cloned();
+    if key.as_deref().is_some_and(|k| !is_uuid(k)) {
+        return Err("invalid-idempotency-key");
+    }
     if let Some(key) = &key
         && i.keys.get(key).is_some_and(|t| t == token)
     {
@@ -223,6 +227,16 @@ fn decide(provider: &str, p: &HashMap<String, String>, i: &mut Inner) -> Result<
     Ok(())
 }
 
+/// Turnstile takes a UUID as `idempotency_key` and answers `invalid-idempotency-key` to
+/// anything else (its server-side validation reference: the parameter, the error code).
+fn is_uuid(key: &str) -> bool {
+    key.len() == 36
+        && key.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
 fn form_urlencoded_pairs(body: &[u8]) -> HashMap<String, String> {
     let decode = |s: &str| {
         let s = s.replace('+', " ");
@@ -237,4 +251,47 @@ fn form_urlencoded_pairs(body: &[u8]) -> HashMap<String, String> {
             Some((decode(k), decode(v)))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn check(double: &CaptchaDouble, token: &str, key: &str) -> serde_json::Value {
+        crm_http::client()
+            .post(double.url("turnstile"))
+            .json(&serde_json::json!({
+                "secret": SECRET,
+                "response": token,
+                "idempotency_key": key,
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// A check asked again with its UUID gets the same answer; a spent token under
+    /// another key is refused; a key that is not a UUID is refused as Turnstile does.
+    #[tokio::test]
+    async fn turnstile_retries_by_uuid_idempotency_key_and_refuses_other_keys() {
+        let double = CaptchaDouble::start().await;
+        let token = double.issue();
+        let key = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        assert_eq!(check(&double, &token, key).await["success"], true);
+        assert_eq!(check(&double, &token, key).await["success"], true);
+        let other = check(&double, &token, "7c9e6679-7425-40de-944b-e07fc1f90ae7").await;
+        assert_eq!(
+            other["error-codes"],
+            serde_json::json!(["timeout-or-duplicate"])
+        );
+        let fresh = double.issue();
+        let malformed = check(&double, &fresh, "form:contact:view-1").await;
+        assert_eq!(
+            malformed["error-codes"],
+            serde_json::json!(["invalid-idempotency-key"])
+        );
+    }
 }
