@@ -10,7 +10,7 @@ use crm_domain::import::deals::DealPlan;
 use crm_settings::SecretsSource;
 use crm_store::Store;
 
-use super::{Counts, ImportArgs, conclude, file, progress, wait_out_busy};
+use super::{Counts, ImportArgs, conclude, file, listed, progress, wait_out_busy};
 
 pub async fn import<S, P>(
     args: &ImportArgs,
@@ -35,9 +35,10 @@ where
             println!("{note}");
         }
         println!(
-            "Notion has {} deals and {} contacts; {} deals in the file",
+            "Notion has {} deals and {} contacts{}; {} deals in the file",
             world.deals.len(),
             world.contacts.len(),
+            listed(world.complete),
             planned.deals.len()
         );
         let unknown_owners = planned

@@ -213,11 +213,7 @@ where
         println!(
             "Notion has {} contacts{}; {} of the file's {} people are among them",
             existing.by_email.len(),
-            if existing.complete {
-                ""
-            } else {
-                " (more than Notion lists at once: others are looked up one by one)"
-            },
+            listed(existing.complete),
             known,
             planned.contacts.len(),
         );
@@ -314,6 +310,15 @@ pub(super) fn importer<S: Store + Clone, P>(
         store: ports.store.clone(),
         notion: notion.clone(),
         settings,
+    }
+}
+
+/// Said after what Notion holds when its listing stopped at the 10,000-row cap.
+pub(super) fn listed(complete: bool) -> &'static str {
+    if complete {
+        ""
+    } else {
+        " (more than Notion lists at once: others are looked up one by one)"
     }
 }
 

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crm_domain::ContactEmail;
 use crm_domain::import::deals::{Deal, deal_key};
 use crm_notion::filter::{Condition, Text};
 use crm_notion::{
@@ -24,6 +25,10 @@ pub struct DealWorld {
     pub deals: HashMap<String, Page>,
     /// Contact page id by canonical email.
     pub contacts: HashMap<String, String>,
+    /// Whether Notion listed every deal and contact (not past its 10,000-row cap). When
+    /// not, a deal or contact missing above may still be there: it is looked up one by
+    /// one, as the contacts' import does, rather than made again or refused.
+    pub complete: bool,
     /// The Stage property's options, and whether it is a status (else a select).
     pub stages: Vec<String>,
     pub stage_is_status: bool,
@@ -62,7 +67,7 @@ impl<S: ImportStore> Importer<S> {
             sorts: Sort::oldest_first(),
             ..QueryRequest::default()
         };
-        let (pages, _) = self.notion.query_all(&target.deals, &request).await?;
+        let (pages, deals_complete) = self.notion.query_all(&target.deals, &request).await?;
         let mut deals = HashMap::new();
         for page in pages.into_iter().filter(|p| !p.in_trash) {
             let Some(name) = page.property(&p.name).and_then(PropertyValue::as_text) else {
@@ -89,6 +94,7 @@ impl<S: ImportStore> Importer<S> {
             DealWorld {
                 deals,
                 contacts,
+                complete: existing.complete && deals_complete,
                 stages,
                 stage_is_status,
                 people,
@@ -133,12 +139,12 @@ impl<S: ImportStore> Importer<S> {
             None => None,
             Some(email) => match world.contacts.get(email.as_str()) {
                 Some(id) => Some(id.clone()),
-                None => {
-                    return Outcome::Rejected(format!(
-                        "no contact {} in Notion: import the contacts first",
-                        email.redacted()
-                    ));
-                }
+                None if !world.complete => match self.find(email).await {
+                    Ok(Some(page)) => Some(page.id),
+                    Ok(None) => return no_contact(email),
+                    Err(e) => return Outcome::Failed(e.to_string()),
+                },
+                None => return no_contact(email),
             },
         };
         let stage = match &deal.stage {
@@ -191,7 +197,11 @@ impl<S: ImportStore> Importer<S> {
         self.claimed(&key, |resumed| async move {
             let found = match world.deals.get(&deal.key()) {
                 Some(page) => Some(page.clone()),
-                None if resumed => self.find_deal(target, deal, contact_id.as_deref()).await?,
+                // A stopped attempt may have made it; past Notion's cap, the list may
+                // have missed it (or keyed it without its contact).
+                None if resumed || !world.complete => {
+                    self.find_deal(target, deal, contact_id.as_deref()).await?
+                }
                 None => None,
             };
             match found {
@@ -248,6 +258,13 @@ impl<S: ImportStore> Importer<S> {
             .filter(|page| !page.in_trash)
             .find(|page| first_contact(page, &p.contact) == contact_id))
     }
+}
+
+fn no_contact(email: &ContactEmail) -> Outcome {
+    Outcome::Rejected(format!(
+        "no contact {} in Notion: import the contacts first",
+        email.redacted()
+    ))
 }
 
 /// The first page a deal's Contact relation names.

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crm_domain::ContactEmail;
 use crm_domain::import::Contact;
 use crm_notion::filter::{Condition, Text};
 use crm_notion::{
@@ -208,7 +209,7 @@ impl<S: ImportStore> Importer<S> {
         let p = &self.settings.properties;
         let found = match known {
             Some(page) => Some(page.clone()),
-            None if look_first => self.find(contact).await?,
+            None if look_first => self.find(&contact.email).await?,
             None => None,
         };
         let f = &contact.fields;
@@ -314,11 +315,11 @@ impl<S: ImportStore> Importer<S> {
 
     /// The contact with this address, asked of Notion (it is written in canonical form,
     /// so an exact match finds what an earlier run made).
-    async fn find(&self, contact: &Contact) -> Result<Option<Page>, NotionError> {
+    async fn find(&self, email: &ContactEmail) -> Result<Option<Page>, NotionError> {
         let request = QueryRequest {
             filter: Some(Filter::property(
                 &self.settings.properties.email,
-                Condition::Email(Text::Equals(contact.email.as_str().to_owned())),
+                Condition::Email(Text::Equals(email.as_str().to_owned())),
             )),
             page_size: Some(10),
             sorts: Sort::oldest_first(),
