@@ -49,7 +49,7 @@ where
             .count();
         if unknown_owners > 0 && !world.people.is_empty() {
             println!(
-                "{unknown_owners} deals name an owner who is not among the workspace's people (by email or name): their Owner is left empty"
+                "{unknown_owners} deals name an owner who is not among the workspace's people (by email, or by a name only one person has): their Owner is left empty"
             );
         }
         if args.dry_run {

@@ -276,19 +276,62 @@ fn first_contact<'p>(page: &'p Page, property: &str) -> Option<&'p str> {
 }
 
 /// People's user ids by lower-case email and by lower-case name (an export names an
-/// owner either way).
+/// owner either way). A name two people share names neither: that would be a guess, so
+/// such an owner is counted as not found, like one the workspace does not have.
 fn people_index(users: &[UserRef]) -> HashMap<String, String> {
-    let mut people = HashMap::new();
-    for user in users {
-        let Some(person) = &user.person else { continue };
-        if let Some(email) = person.get("email").and_then(|e| e.as_str()) {
-            people.insert(email.to_lowercase(), user.id.clone());
-        }
+    // People only: a bot has no `person`.
+    let people: Vec<(&UserRef, &serde_json::Value)> = users
+        .iter()
+        .filter_map(|u| Some((u, u.person.as_ref()?)))
+        .collect();
+    let mut names: HashMap<String, Option<String>> = HashMap::new();
+    for (user, _) in &people {
         if let Some(name) = &user.name {
-            people
+            names
                 .entry(name.to_lowercase())
-                .or_insert_with(|| user.id.clone());
+                .and_modify(|id| *id = None)
+                .or_insert_with(|| Some(user.id.clone()));
         }
     }
-    people
+    let mut index: HashMap<String, String> = names
+        .into_iter()
+        .filter_map(|(name, id)| Some((name, id?)))
+        .collect();
+    for (user, person) in &people {
+        if let Some(email) = person.get("email").and_then(|e| e.as_str()) {
+            index.insert(email.to_lowercase(), user.id.clone());
+        }
+    }
+    index
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str, name: &str, email: Option<&str>) -> UserRef {
+        serde_json::from_value(serde_json::json!({
+            "object": "user", "id": id, "name": name, "type": "person",
+            "person": email.map_or(serde_json::json!({}), |e| serde_json::json!({"email": e})),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn owners_by_email_or_by_a_name_only_one_person_has() {
+        let index = people_index(&[
+            user("u1", "Sam Ortiz", Some("sam@example.com")),
+            user("u2", "Alex Kim", Some("alex.kim@example.com")),
+            user("u3", "alex kim", Some("alex.k@example.com")),
+            user("u4", "No Email", None),
+        ]);
+        assert_eq!(index.get("sam ortiz").map(String::as_str), Some("u1"));
+        assert_eq!(index.get("sam@example.com").map(String::as_str), Some("u1"));
+        assert_eq!(index.get("no email").map(String::as_str), Some("u4"));
+        assert_eq!(index.get("alex kim"), None, "two people have this name");
+        assert_eq!(
+            index.get("alex.k@example.com").map(String::as_str),
+            Some("u3")
+        );
+    }
 }
