@@ -5,7 +5,7 @@
 //! status, read from the schema); what cannot be matched is said, never guessed.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use crm_domain::ContactEmail;
 use crm_domain::import::deals::{Deal, deal_key};
@@ -14,7 +14,6 @@ use crm_notion::{
     CreatePage, Filter, NotionError, Page, PropertyValue, QueryRequest, Sort, UpdatePage, UserRef,
 };
 use crm_settings::DealProperties;
-use futures::StreamExt;
 
 use super::{ImportStore, Importer, Outcome, Report};
 
@@ -114,16 +113,8 @@ impl<S: ImportStore> Importer<S> {
         stop: &AtomicBool,
         seen: impl Fn(&Deal, &Outcome),
     ) -> Report {
-        let mut report = Report::default();
-        let mut writes = futures::stream::iter(deals)
-            .take_while(|_| std::future::ready(!stop.load(Ordering::SeqCst)))
-            .map(|deal| async move { (deal, self.one_deal(run, target, deal, world).await) })
-            .buffer_unordered(self.settings.concurrency.max(1));
-        while let Some((deal, outcome)) = writes.next().await {
-            seen(deal, &outcome);
-            report.add(&deal.key(), &deal.name, &deal.lines, outcome);
-        }
-        report
+        self.each(deals, stop, |d| self.one_deal(run, target, d, world), seen)
+            .await
     }
 
     async fn one_deal(
@@ -257,6 +248,18 @@ impl<S: ImportStore> Importer<S> {
             .into_iter()
             .filter(|page| !page.in_trash)
             .find(|page| first_contact(page, &p.contact) == contact_id))
+    }
+}
+
+impl super::Unit for Deal {
+    fn key(&self) -> String {
+        Deal::key(self)
+    }
+    fn shown(&self) -> String {
+        self.name.clone()
+    }
+    fn lines(&self) -> &[u64] {
+        &self.lines
     }
 }
 

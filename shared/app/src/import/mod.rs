@@ -80,6 +80,28 @@ pub struct Existing {
     pub statuses: Vec<String>,
 }
 
+/// What the report knows a person or a deal by.
+pub(super) trait Unit {
+    /// Its claim's key within a run (a person's address, a deal's key).
+    fn key(&self) -> String;
+    /// How it may be shown (an address redacted).
+    fn shown(&self) -> String;
+    /// The file's lines it came from.
+    fn lines(&self) -> &[u64];
+}
+
+impl Unit for Contact {
+    fn key(&self) -> String {
+        self.email.as_str().to_owned()
+    }
+    fn shown(&self) -> String {
+        self.email.redacted()
+    }
+    fn lines(&self) -> &[u64] {
+        &self.lines
+    }
+}
+
 pub struct Importer<S> {
     pub store: S,
     pub notion: NotionClient,
@@ -136,19 +158,34 @@ impl<S: ImportStore> Importer<S> {
         stop: &AtomicBool,
         seen: impl Fn(&Contact, &Outcome),
     ) -> Report {
+        self.each(contacts, stop, |c| self.one(run, c, existing), seen)
+            .await
+    }
+
+    /// The one loop of both imports: `one` for each unit, `concurrency` at a time, none
+    /// started once `stop` is set; each outcome heard by `seen` and counted.
+    pub(super) async fn each<'a, U, Fut>(
+        &self,
+        units: &'a [U],
+        stop: &AtomicBool,
+        one: impl Fn(&'a U) -> Fut,
+        seen: impl Fn(&U, &Outcome),
+    ) -> Report
+    where
+        U: Unit,
+        Fut: std::future::Future<Output = Outcome>,
+    {
         let mut report = Report::default();
-        let mut writes = futures::stream::iter(contacts)
+        let mut writes = futures::stream::iter(units)
             .take_while(|_| std::future::ready(!stop.load(Ordering::SeqCst)))
-            .map(|contact| async move { (contact, self.one(run, contact, existing).await) })
+            .map(|unit| {
+                let written = one(unit);
+                async move { (unit, written.await) }
+            })
             .buffer_unordered(self.settings.concurrency.max(1));
-        while let Some((contact, outcome)) = writes.next().await {
-            seen(contact, &outcome);
-            report.add(
-                contact.email.as_str(),
-                &contact.email.redacted(),
-                &contact.lines,
-                outcome,
-            );
+        while let Some((unit, outcome)) = writes.next().await {
+            seen(unit, &outcome);
+            report.add(&unit.key(), &unit.shown(), unit.lines(), outcome);
         }
         report
     }
