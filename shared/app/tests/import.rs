@@ -63,6 +63,8 @@ fn persons_deal(h: &Harness, name: &str, contact: &str) {
         .unwrap();
 }
 
+static NOT_STOPPED: AtomicBool = AtomicBool::new(false);
+
 /// A deal of the file, worth 500.
 fn deal(name: &str, contact: &str, line: u64) -> Deal {
     Deal {
@@ -156,14 +158,7 @@ async fn past_notions_listing_cap_deals_and_contacts_are_looked_up_not_remade_or
         .collect();
     file.push(deal("New deal", &emails[4], 7));
     let report = importer
-        .run_deals(
-            "run-1",
-            &target,
-            &file,
-            &world,
-            &AtomicBool::new(false),
-            |_, _| {},
-        )
+        .run_deals("run-1", &target, &file, &world, &NOT_STOPPED, |_, _| {})
         .await;
     assert_eq!(
         (report.created, report.updated, report.unchanged),
@@ -212,14 +207,7 @@ async fn past_the_cap_of_deals_alone_no_deal_is_made_twice() {
         })
         .collect();
     let report = importer
-        .run_deals(
-            "run-1",
-            &target,
-            &file,
-            &world,
-            &AtomicBool::new(false),
-            |_, _| {},
-        )
+        .run_deals("run-1", &target, &file, &world, &NOT_STOPPED, |_, _| {})
         .await;
     assert_eq!(
         (report.created, report.updated, report.unchanged),

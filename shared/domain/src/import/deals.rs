@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use super::columns::fold;
-use super::plan::{Reject, Row, date, first_value};
+use super::plan::{Reject, Row, date_counted, first_value};
 use crate::email::ContactEmail;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,13 +168,7 @@ pub fn plan_deals(columns: &[(usize, DealField)], rows: impl IntoIterator<Item =
                 continue;
             }
         };
-        let close_date = value(DealField::CloseDate).and_then(|d| {
-            let parsed = date(&d);
-            if parsed.is_none() {
-                out.unreadable_dates += 1;
-            }
-            parsed
-        });
+        let close_date = date_counted(value(DealField::CloseDate), &mut out.unreadable_dates);
         let deal = Deal {
             name,
             stage: value(DealField::Stage),

@@ -113,13 +113,7 @@ pub fn plan(mapping: &Mapping, rows: impl IntoIterator<Item = Row>) -> Plan {
                 .collect();
             (!parts.is_empty()).then(|| parts.join(" "))
         });
-        let last_contacted = value(Field::LastContacted).and_then(|d| {
-            let parsed = date(&d);
-            if parsed.is_none() {
-                out.unreadable_dates += 1;
-            }
-            parsed
-        });
+        let last_contacted = date_counted(value(Field::LastContacted), &mut out.unreadable_dates);
         let fields = ContactFields {
             name,
             company: value(Field::Company),
@@ -186,8 +180,19 @@ pub fn fit_statuses(contacts: &mut [Contact], options: &[String]) -> usize {
     dropped
 }
 
+/// A date cell's date; one that is there but cannot be read is counted in `unreadable`
+/// (the summary says how many were left out).
+pub(super) fn date_counted(cell: Option<String>, unreadable: &mut usize) -> Option<NaiveDate> {
+    let text = cell?;
+    let parsed = date(&text);
+    if parsed.is_none() {
+        *unreadable += 1;
+    }
+    parsed
+}
+
 /// A date as exports write it: `2026-11-02`, `2026-11-02 10:00`, `2026-11-02T10:00:00Z`.
-pub(super) fn date(text: &str) -> Option<NaiveDate> {
+fn date(text: &str) -> Option<NaiveDate> {
     let day = text.get(..10)?;
     NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
 }
