@@ -1,7 +1,6 @@
 //! `crm import --deals FILE.csv`: the deals of an export (see `crm_app::import` for how
 //! they are matched and written).
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crm_app::Ports;
@@ -10,7 +9,7 @@ use crm_domain::import::deals::DealPlan;
 use crm_settings::SecretsSource;
 use crm_store::Store;
 
-use super::{Counts, ImportArgs, conclude, file, listed, progress, wait_out_busy};
+use super::{Counts, ImportArgs, conclude, file, listed, write_all};
 
 pub async fn import<S, P>(
     args: &ImportArgs,
@@ -55,38 +54,19 @@ where
         if args.dry_run {
             return Ok::<_, crm_notion::NotionError>(None);
         }
-        let bar = progress::Progress::new(planned.deals.len() as u64);
-        let (stop, listener) = super::stop_on_ctrl_c("deals");
-        let mut report = importer
-            .run_deals(run, &target, &planned.deals, &world, &stop, |_, _| {
-                bar.tick()
-            })
-            .await;
-        wait_out_busy(
-            &mut report,
-            &importer.settings,
-            &stop,
-            &bar,
+        let outcome = write_all(
+            &planned.deals,
+            |d| d.key(),
             "deals",
-            |busy| {
-                let busy: Vec<_> = planned
-                    .deals
-                    .iter()
-                    .filter(|d| busy.contains(&d.key()))
-                    .cloned()
-                    .collect();
-                let (importer, target, world, stop) = (&importer, &target, &world, &stop);
-                async move {
-                    importer
-                        .run_deals(run, target, &busy, world, stop, |_, _| {})
-                        .await
-                }
+            &importer.settings,
+            async |units, stop, tick| {
+                importer
+                    .run_deals(run, &target, units, &world, stop, |_, _| tick())
+                    .await
             },
         )
         .await;
-        bar.finish();
-        listener.abort();
-        Ok(Some((report, stop.load(Ordering::SeqCst))))
+        Ok(Some(outcome))
     };
     let outcome = ports
         .budget_share

@@ -220,32 +220,19 @@ where
         if args.dry_run {
             return Ok::<_, crm_notion::NotionError>(None);
         }
-        let bar = progress::Progress::new(planned.contacts.len() as u64);
-        let (stop, listener) = stop_on_ctrl_c("contacts");
-        let mut report = importer
-            .run(run, &planned.contacts, &existing, &stop, |_, _| bar.tick())
-            .await;
-        wait_out_busy(
-            &mut report,
-            &importer.settings,
-            &stop,
-            &bar,
+        let outcome = write_all(
+            &planned.contacts,
+            |c| c.email.as_str().to_owned(),
             "contacts",
-            |busy| {
-                let busy: Vec<_> = planned
-                    .contacts
-                    .iter()
-                    .filter(|c| busy.iter().any(|k| k == c.email.as_str()))
-                    .cloned()
-                    .collect();
-                let (importer, existing, stop) = (&importer, &existing, &stop);
-                async move { importer.run(run, &busy, existing, stop, |_, _| {}).await }
+            &importer.settings,
+            async |units, stop, tick| {
+                importer
+                    .run(run, units, &existing, stop, |_, _| tick())
+                    .await
             },
         )
         .await;
-        bar.finish();
-        listener.abort();
-        Ok(Some((report, stop.load(Ordering::SeqCst))))
+        Ok(Some(outcome))
     };
     let outcome = ports
         .budget_share
@@ -421,19 +408,20 @@ pub(super) fn conclude(
     Err(format!("{not_written} {what} were not written: run the same command again").into())
 }
 
-/// A stopped run's claims are held until their lease runs out: waits for those, asking
-/// `again` to write the ones still held (by key) every second, so nothing is skipped.
-pub(super) async fn wait_out_busy<F, Fut>(
-    report: &mut Report,
-    settings: &crm_app::import::ImportSettings,
-    stop: &AtomicBool,
-    bar: &progress::Progress,
-    what: &str,
-    again: F,
-) where
-    F: Fn(Vec<String>) -> Fut,
-    Fut: std::future::Future<Output = Report>,
-{
+/// Writes every unit with `write` (the engine's run), behind a progress bar, Ctrl-C
+/// stopping it. A stopped run's claims are held until their lease runs out: then waits
+/// for those, writing the ones still held (by `key`) every second, so nothing is skipped.
+/// The report, and whether Ctrl-C stopped the run.
+pub(super) async fn write_all<U: Clone>(
+    units: &[U],
+    key: impl Fn(&U) -> String,
+    what: &'static str,
+    settings: &ImportSettings,
+    write: impl AsyncFn(&[U], &AtomicBool, &dyn Fn()) -> Report,
+) -> (Report, bool) {
+    let bar = progress::Progress::new(units.len() as u64);
+    let (stop, listener) = stop_on_ctrl_c(what);
+    let mut report = write(units, &stop, &|| bar.tick()).await;
     let deadline = Instant::now() + settings.lease + Duration::from_secs(5);
     while !report.busy.is_empty() && Instant::now() < deadline && !stop.load(Ordering::SeqCst) {
         bar.note(&format!(
@@ -441,9 +429,17 @@ pub(super) async fn wait_out_busy<F, Fut>(
             report.busy.len()
         ));
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let more = again(report.busy.clone()).await;
+        let held: Vec<U> = units
+            .iter()
+            .filter(|u| report.busy.contains(&key(u)))
+            .cloned()
+            .collect();
+        let more = write(&held, &stop, &|| {}).await;
         report.merge(more);
     }
+    bar.finish();
+    listener.abort();
+    (report, stop.load(Ordering::SeqCst))
 }
 
 /// Ctrl-C: no one more is started, those under way finish; a second Ctrl-C exits.
