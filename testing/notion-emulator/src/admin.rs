@@ -21,6 +21,10 @@ pub fn routes(shared: Shared) -> Router {
         .route("/__admin/requests", get(requests).delete(clear_requests))
         .route("/__admin/faults", post(add_fault).delete(clear_faults))
         .route("/__admin/rate_limit", post(rate_limit))
+        .route("/__admin/workspace_limit", post(workspace_limit))
+        .route("/__admin/rate_limit_reason", post(rate_limit_reason))
+        .route("/__admin/tokens", post(add_token))
+        .route("/__admin/block_limit", get(block_usage).post(block_limit))
         .route("/__admin/result_cap", post(result_cap))
         .route("/__admin/webhooks", post(subscribe))
         .route("/__admin/webhooks/mode", post(mode))
@@ -81,6 +85,58 @@ async fn rate_limit(
 ) -> StatusCode {
     lock(&shared).set_rate_limit(body);
     StatusCode::NO_CONTENT
+}
+
+/// The workspace's limit, shared by every token: a `RateLimit` body or `null`.
+async fn workspace_limit(
+    State(shared): State<Shared>,
+    Json(body): Json<Option<crate::RateLimit>>,
+) -> StatusCode {
+    lock(&shared).set_workspace_limit(body);
+    StatusCode::NO_CONTENT
+}
+
+/// `{"reason": "…"}` sent as every 429's `rate_limit_reason`; `null` for the documented.
+#[derive(Deserialize)]
+struct ReasonBody {
+    reason: Option<String>,
+}
+
+async fn rate_limit_reason(
+    State(shared): State<Shared>,
+    Json(body): Json<ReasonBody>,
+) -> StatusCode {
+    lock(&shared).rate_reason = body.reason;
+    StatusCode::NO_CONTENT
+}
+
+/// `{"token": "…", "kind": "internal" | "personal"}`: another connection of the
+/// workspace.
+#[derive(Deserialize)]
+struct TokenBody {
+    token: String,
+    #[serde(default)]
+    kind: crate::TokenKind,
+}
+
+async fn add_token(State(shared): State<Shared>, Json(body): Json<TokenBody>) -> StatusCode {
+    lock(&shared).other_tokens.insert(body.token, body.kind);
+    StatusCode::NO_CONTENT
+}
+
+/// A `BlockLimit` body (`{"limit":1000,"members":2,"grace_seconds":0,
+/// "refusal":"documented"}`) or `null` (an upgraded workspace).
+async fn block_limit(
+    State(shared): State<Shared>,
+    Json(body): Json<Option<crate::BlockLimit>>,
+) -> StatusCode {
+    lock(&shared).set_block_limit(body);
+    StatusCode::NO_CONTENT
+}
+
+async fn block_usage(State(shared): State<Shared>) -> Json<Value> {
+    let state = lock(&shared);
+    Json(json!({"used": state.blocks_used(), "limit": state.block_limit.map(|b| b.limit)}))
 }
 
 #[derive(Deserialize)]

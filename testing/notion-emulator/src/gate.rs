@@ -20,7 +20,16 @@ pub async fn gate(State(shared): State<Shared>, request: Request, next: Next) ->
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().unwrap_or_default().to_owned();
-    let (seq, latency, action, rate_ok, token) = {
+    let caller = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_owned();
+    // Pages and databases are blocks; a page's properties are not.
+    let creates_block = method == "POST" && matches!(path.as_str(), "/v1/pages" | "/v1/databases");
+    let (seq, latency, action, rate_ok, known, blocked) = {
         let mut state = shared.lock().unwrap_or_else(|p| p.into_inner());
         let at_ms = u64::try_from(state.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         // Logged on arrival, so a request whose client gave up still counts.
@@ -58,24 +67,34 @@ pub async fn gate(State(shared): State<Shared>, request: Request, next: Next) ->
             }
         }
         state.faults.retain(|r| r.times != Some(0));
-        let rate_ok = state.take_rate_token();
-        (seq, latency, action, rate_ok, state.token.clone())
+        // Only a workspace's own connections are counted: any other token gets 401.
+        let known = state.token_kind(&caller).is_some();
+        let rate_ok = if known {
+            state.take_rate_token(&caller)
+        } else {
+            Ok(())
+        };
+        let blocked = creates_block
+            .then(|| state.block_refusal(&caller, tokio::time::Instant::now()))
+            .flatten();
+        (seq, latency, action, rate_ok, known, blocked)
     };
     let _answering = InFlight(shared.clone());
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    let response = match check(&request, &token, &path) {
+    let response = match check(&request, known, &path) {
         Err(e) => e.into_response(),
-        Ok(()) if let Err(wait) = rate_ok => {
+        Ok(()) if let Err(refusal) = rate_ok => {
             let mut e = ApiError::for_status(429);
-            e.retry_after = Some(wait);
+            e.retry_after = Some(refusal.wait);
             e.additional_data = Some(json!({
-                "retry_after": wait,
-                "rate_limit_reason": "public_api_request_rate_limit"
+                "retry_after": refusal.wait,
+                "rate_limit_reason": refusal.reason,
             }));
             e.into_response()
         }
+        Ok(()) if let Some(refusal) = blocked => refusal.into_response(),
         Ok(()) => match action {
             Some(FaultAction::Status {
                 status,
@@ -112,6 +131,10 @@ pub async fn gate(State(shared): State<Shared>, request: Request, next: Next) ->
     let mut state = shared.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(entry) = state.log.iter_mut().rev().find(|r| r.seq == seq) {
         entry.status = response.status().as_u16();
+    }
+    if creates_block {
+        // Also after a create saved but answered with an error: its block counts.
+        state.count_create(tokio::time::Instant::now());
     }
     drop(state);
     crate::webhooks::pump(&shared);
@@ -151,13 +174,8 @@ fn broken_response() -> axum::response::Response {
         .unwrap_or_default()
 }
 
-fn check(request: &Request, token: &str, path: &str) -> Result<(), ApiError> {
-    let auth = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if auth.strip_prefix("Bearer ") != Some(token) {
+fn check(request: &Request, known_token: bool, path: &str) -> Result<(), ApiError> {
+    if !known_token {
         return Err(ApiError::new(401, "unauthorized", "API token is invalid."));
     }
     let Some(version) = request

@@ -21,6 +21,8 @@
 //! | `Notion-Version` required; data-source paths refused on 2022-06-28 (`invalid_request_url`) | versioning page; notion-mcp-server issues #178/#179 |
 //! | error body `{object, status, code, message, request_id}`; codes per status | status-codes page; SDK `src/errors.ts` |
 //! | 429 `rate_limited` with `Retry-After` and `additional_data.retry_after`; 529 `service_overload`; 503 after a saved write with `committed_resource_id` | request-limits page |
+//! | per-connection budget per 60-s window, `Retry-After` to its reset (≤ 60 s), reason `public_api_request_rate_limit`; a per-workspace limit over every connection, reason `public_api_space_request_rate_limit` | request-limits page (current copy) |
+//! | Free workspace with more than one member: 1,000 lifetime blocks (each page one), the create reaching it succeeds and starts a 3-day grace, then creates refused; reads and edits answered; personal access tokens exempt | "Workspace block limits" page |
 //! | `filter_properties` matches a property id in its one wire form (the JSON id decoded, then query-encoded); a double-encoded id (`%253A…`) or a name is a 400 `validation_error` | retrieve-a-page reference ("page property value IDs"); SDK PR #402 |
 //! | `request_status` only on a response cut at the 10,000-row cap | changelog 2026-07-08; a live capture without it |
 //! | `archived` refused on 2026-03-11 (use `in_trash`); accepted before | upgrade guide 2026-03-11 |
@@ -39,7 +41,10 @@
 //! | `set_query_lag`: a new page shows in queries only after a delay | read-after-write in queries is not documented; search is "eventually consistent" |
 //! | [`DeliveryMode::aggregate_ms`]: merge a page's events within a window | the delivery page says page events are aggregated, not for how long |
 //! | [`DeliveryMode`] `duplicate` / `reorder` / `delay_ms` | delivery is "at most once" in aim, retried, unordered |
-//! | [`RateLimit`] (`set_rate_limit`): a token bucket or a strict sliding window | the request-limits page gives the budget, not the shape of its counter |
+//! | [`RateLimit`] (`set_rate_limit`): the older "average of 3 a second" as a token bucket or a strict sliding window; the current per-connection budget per 60-s window of any size, its window starting at the first request or on the clock | the older page gives an average, not the counter's shape; the current one gives no number per plan |
+//! | `set_workspace_limit`: a budget shared by every token (`add_token`), its window any length | "Retry-After for this limit can be longer than a minute"; no size or window given |
+//! | `set_rate_limit_reason`: a `rate_limit_reason` no client has seen | "Other rate_limit_reason values can appear" |
+//! | [`BlockLimit`] (`set_block_limit`): its [`BlockRefusal`] shape, documented or bare | one copy gives 403 `restricted_resource` with `additional_data.block_limit`, others no shape |
 //!
 //! The seeded workspace ([`Emulator::seed_crm`]) is the product's schema table
 //! (`crm_domain::schema`) at its default names: what `crm setup` creates. Tests wait for
@@ -49,6 +54,7 @@
 
 mod admin;
 mod api;
+mod blocks;
 mod error;
 mod faults;
 mod filter;
@@ -69,6 +75,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use blocks::{BlockLimit, BlockRefusal, TokenKind};
 pub use faults::{FaultAction, FaultRule};
 pub use filter::TextCase;
 pub use model::UserInfo;
@@ -160,9 +167,39 @@ impl Emulator {
         self.state().faults.clear();
     }
 
-    /// Answers 429 like Notion beyond `per_second` requests per second (with `burst`).
+    /// Answers 429 like Notion beyond each connection's limit (counted per token).
     pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
         self.state().set_rate_limit(limit);
+    }
+
+    /// Answers 429 like Notion beyond the workspace's limit, shared by every token, with
+    /// `Retry-After` to its window's reset (which may be more than a minute).
+    pub fn set_workspace_limit(&self, limit: Option<RateLimit>) {
+        self.state().set_workspace_limit(limit);
+    }
+
+    /// Sends `reason` as every 429's `rate_limit_reason` (`None`: the documented ones),
+    /// for a reason the client has never seen.
+    pub fn set_rate_limit_reason(&self, reason: Option<&str>) {
+        self.state().rate_reason = reason.map(str::to_owned);
+    }
+
+    /// Another connection of the same workspace: it has a budget of its own and shares
+    /// the workspace's limits.
+    pub fn add_token(&self, token: &str, kind: TokenKind) {
+        self.state().other_tokens.insert(token.to_owned(), kind);
+    }
+
+    /// Holds the workspace to the Free block limit (`None`: unlimited, as after an
+    /// upgrade). The grace starts with the create that reaches the limit, or, when the
+    /// workspace is over it already, now.
+    pub fn set_block_limit(&self, limit: Option<BlockLimit>) {
+        self.state().set_block_limit(limit);
+    }
+
+    /// Blocks the workspace has used (every page and database is one).
+    pub fn blocks_used(&self) -> u64 {
+        self.state().blocks_used()
     }
 
     /// Whether text filters ignore case (Notion does not say); the default comes from

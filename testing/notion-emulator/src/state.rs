@@ -12,6 +12,15 @@ use crate::ids;
 use crate::model::{DataSource, Database, PageRec, User, empty_value, iso, plain, to_minute};
 use crate::webhooks::WebhookState;
 
+/// A request refused for a rate limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateRefusal {
+    /// `Retry-After`, in whole seconds.
+    pub wait: u64,
+    /// `additional_data.rate_limit_reason`.
+    pub reason: String,
+}
+
 /// One `/v1` request as the emulator saw it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LoggedRequest {
@@ -28,7 +37,10 @@ pub struct LoggedRequest {
 }
 
 pub struct State {
+    /// The integration's token (an internal connection).
     pub token: String,
+    /// Other connections of the same workspace: they share its limits.
+    pub other_tokens: HashMap<String, crate::blocks::TokenKind>,
     pub bot_id: String,
     pub users: Vec<User>,
     pub workspace_pages: HashMap<String, String>,
@@ -43,7 +55,15 @@ pub struct State {
     pub in_flight: usize,
     pub max_in_flight: usize,
     pub faults: Vec<FaultRule>,
-    pub rate: Option<crate::rate::Counter>,
+    /// Each connection's budget (one counter per token) and the workspace's, shared by
+    /// every token; a reason to send instead of the documented ones.
+    pub rate: Option<crate::rate::RateLimit>,
+    pub rate_counters: HashMap<String, crate::rate::Counter>,
+    pub workspace_rate: Option<crate::rate::Counter>,
+    pub rate_reason: Option<String>,
+    /// The Free workspace block limit, and when its grace began.
+    pub block_limit: Option<crate::blocks::BlockLimit>,
+    pub grace_started: Option<Instant>,
     pub result_cap: usize,
     pub webhooks: WebhookState,
     pub started: Instant,
@@ -64,6 +84,7 @@ impl State {
         };
         Self {
             token: token.to_owned(),
+            other_tokens: HashMap::new(),
             bot_id: bot.id.clone(),
             users: vec![bot],
             workspace_pages: HashMap::new(),
@@ -77,6 +98,11 @@ impl State {
             max_in_flight: 0,
             faults: Vec::new(),
             rate: None,
+            rate_counters: HashMap::new(),
+            workspace_rate: None,
+            rate_reason: None,
+            block_limit: None,
+            grace_started: None,
             result_cap: 10_000,
             webhooks: WebhookState::default(),
             started: Instant::now(),
@@ -96,15 +122,100 @@ impl State {
         self.max_in_flight = self.in_flight;
     }
 
+    /// Sets each connection's limit (counted anew).
     pub fn set_rate_limit(&mut self, limit: Option<crate::rate::RateLimit>) {
-        self.rate = limit.map(crate::rate::Counter::new);
+        self.rate = limit;
+        self.rate_counters.clear();
     }
 
-    /// Counts a request against the rate limit; the seconds to wait when it is spent.
-    pub fn take_rate_token(&mut self) -> Result<(), u64> {
-        self.rate
-            .as_mut()
-            .map_or(Ok(()), crate::rate::Counter::take)
+    /// Sets the workspace's limit, shared by every token (counted anew).
+    pub fn set_workspace_limit(&mut self, limit: Option<crate::rate::RateLimit>) {
+        self.workspace_rate =
+            limit.map(|l| crate::rate::Counter::starting(l, self.started.into_std()));
+    }
+
+    /// Whether `token` is one of the workspace's connections, and which kind.
+    pub fn token_kind(&self, token: &str) -> Option<crate::blocks::TokenKind> {
+        if token == self.token {
+            return Some(crate::blocks::TokenKind::Internal);
+        }
+        self.other_tokens.get(token).copied()
+    }
+
+    /// Counts a request of `token` against its connection's limit, then the
+    /// workspace's; refused, the seconds to wait and the reason. A refused request
+    /// spends nothing of either.
+    pub fn take_rate_token(&mut self, token: &str) -> Result<(), RateRefusal> {
+        let epoch = self.started.into_std();
+        let reason = |documented: &str| {
+            self.rate_reason
+                .clone()
+                .unwrap_or_else(|| documented.to_owned())
+        };
+        let connection = match self.rate {
+            Some(limit) => {
+                let counter = self
+                    .rate_counters
+                    .entry(token.to_owned())
+                    .or_insert_with(|| crate::rate::Counter::starting(limit, epoch));
+                if let Err(wait) = counter.take() {
+                    return Err(RateRefusal {
+                        wait,
+                        reason: reason("public_api_request_rate_limit"),
+                    });
+                }
+                true
+            }
+            None => false,
+        };
+        if let Some(workspace) = self.workspace_rate.as_mut()
+            && let Err(wait) = workspace.take()
+        {
+            if connection && let Some(c) = self.rate_counters.get_mut(token) {
+                c.refund();
+            }
+            return Err(RateRefusal {
+                wait,
+                reason: reason("public_api_space_request_rate_limit"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Blocks the workspace holds: every page and database is one, and none is ever
+    /// given back (the trash keeps pages; deleting restores no capacity).
+    pub fn blocks_used(&self) -> u64 {
+        let before = self.block_limit.map_or(0, |b| b.used_before);
+        before + (self.pages.len() + self.databases.len() + self.workspace_pages.len()) as u64
+    }
+
+    /// The refusal of a request that would create a block, when the workspace's grace
+    /// is over; `None` when it may go ahead.
+    pub fn block_refusal(&self, token: &str, now: Instant) -> Option<crate::error::ApiError> {
+        let limit = self.block_limit?;
+        let exempt = self.token_kind(token) == Some(crate::blocks::TokenKind::Personal);
+        let over = self.grace_started.is_some_and(|g| now >= g + limit.grace());
+        (limit.applies() && !exempt && over && self.blocks_used() >= limit.limit)
+            .then(|| limit.refusal(self.blocks_used()))
+    }
+
+    /// Holds the workspace to a block limit, or none; a workspace over it already starts
+    /// its grace now.
+    pub fn set_block_limit(&mut self, limit: Option<crate::blocks::BlockLimit>) {
+        self.block_limit = limit;
+        self.grace_started = None;
+        self.count_create(Instant::now());
+    }
+
+    /// After a create: the write that reaches the limit starts the grace.
+    pub fn count_create(&mut self, now: Instant) {
+        if let Some(limit) = self.block_limit
+            && limit.applies()
+            && self.grace_started.is_none()
+            && self.blocks_used() >= limit.limit
+        {
+            self.grace_started = Some(now);
+        }
     }
 
     pub fn user(&self, id: &str) -> Option<&User> {
