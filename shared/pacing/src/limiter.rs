@@ -1,5 +1,30 @@
 //! Client-side pacing that learns what the server allows.
 //!
+//! Two ways to make one: [`Limiter::new`] paces at a configured rate and never above
+//! it; [`Limiter::finding`] starts at [`START_RATE`] (what every Notion plan allows) and
+//! finds the budget by itself, under a ceiling if one is given. Notion has counted in
+//! two ways, and a limiter that finds the budget tells them apart by `Retry-After`:
+//!
+//! * **A budget per window** (today: a fixed number per 60-second window, spendable in
+//!   a burst, `Retry-After` to the window's reset; the workspace's limit, whose window
+//!   may be longer): a long `Retry-After` says the window's budget is spent. Every task
+//!   waits it out once, and what the server took since the last reset (or the start of
+//!   this busy spell), spread over the time until the next, is this process's part of
+//!   the budget: it paces there (1 % under, so the request that opens the next window
+//!   does not arrive a moment early).
+//! * **An average per second** (older copies: "an average of three requests per
+//!   second", a strict window or a bucket): a short `Retry-After` says the pace ran
+//!   ahead, and the rules below step it down — from what got through since the refusal
+//!   before (a window counts nothing during the pause; a bucket refills during it, and
+//!   counted from the refusal, the refill is part of what the server allows).
+//!
+//! Until the first refusal it doubles its pace every two seconds while requests queue
+//! (slow start; leaving it on a short `Retry-After`, what the server took in the last
+//! second is the pace, halved when above the start rate, for a bucket lets a burst's
+//! credit through first). After a refusal it holds; once calm for five minutes with
+//! requests queueing, it asks for 10 % more each minute, which finds a budget that grew.
+//!
+//! What follows was written for the configured rate, and holds for both:
 //! Notion allows an average of 3 requests per second per integration and answers 429
 //! beyond it; a Slack webhook about one message per second. Pacing before sending is
 //! cheaper than being told to wait. But the configured rate is only what one process
@@ -60,14 +85,38 @@ const FLOOR: f64 = 0.1;
 const CLIMB: Duration = Duration::from_secs(100);
 /// How far back delivered calls are counted to tell what the process got through.
 const DELIVERY_WINDOW: Duration = Duration::from_secs(10);
+/// The same for a limiter that finds the budget: from the last refusal on, up to this
+/// far back. Counted from the refusal, not from the end of its pause, what got through
+/// is what the server allows whether it counts in a window (nothing was sent during the
+/// pause, and the window was full) or refills a bucket (which the pause refilled).
+const FOUND_WINDOW: Duration = Duration::from_secs(60);
 /// A quiet spell this long after a refusal gives the burst back.
 const BURST_RESTORE: Duration = Duration::from_secs(60);
+/// Where a limiter that finds the budget starts: what every plan allows (Notion's
+/// 180 requests a minute, or its older "average of three a second").
+pub const START_RATE: f64 = 3.0;
+/// Until its first refusal, a limiter that finds the budget doubles its pace this
+/// often while requests queue for it.
+const DOUBLING: Duration = Duration::from_secs(2);
+/// A `Retry-After` longer than this is a window's budget spent, not a pace too fast.
+const LONG_PAUSE: Duration = Duration::from_secs(2);
+/// After this long at the budget it found without a refusal, while requests queue,
+/// a limiter that finds the budget asks for a little more, once per `PROBE_EVERY`:
+/// the budget may have grown (an upgrade, another spender gone quiet).
+const PROBE_AFTER: Duration = Duration::from_secs(300);
+const PROBE_EVERY: Duration = Duration::from_secs(60);
+const PROBE_STEP: f64 = 0.1;
+/// An idle spell this long begins a new busy period: what came before it says
+/// nothing about what a window's budget is.
+const IDLE: Duration = Duration::from_secs(2);
 
 /// What [`Limiter::acquire`] hands out: which refusal period a request was sent in, so
 /// that its answer is counted once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ticket {
     epoch: u64,
+    /// The request waited for its slot: there was more to send than the pace let go.
+    queued: bool,
     /// When the request was let go.
     sent: Instant,
     /// Let go as one of more than the rate's requests within a second: the process
@@ -81,7 +130,11 @@ pub struct Ticket {
 /// it, so waiting tasks keep their order and never oversubscribe.
 #[derive(Debug)]
 pub struct Limiter {
+    /// The most it ever paces at: a configured rate, or unbounded when it finds the
+    /// budget ([`Limiter::finding`]).
     ceiling: f64,
+    /// Whether it looks for the budget above where it stands (no configured rate).
+    finds: bool,
     max_burst: u32,
     state: Mutex<State>,
     /// Wakes the tasks waiting for a slot when the slots are dealt anew at a faster
@@ -100,6 +153,8 @@ struct State {
     paused_until: Option<Instant>,
     /// When the last pause ended (or ends): what got through is counted from there.
     resumed: Option<Instant>,
+    /// When the last refusal was, as the server counted it.
+    refused: Option<Instant>,
     /// Bumped by every pause: a slot reserved before it is void.
     generation: u64,
     /// Bumped by every step down: answers to requests sent before it are old news.
@@ -109,42 +164,83 @@ struct State {
     streak: u32,
     /// The rate right after the last refusal, where the climb starts.
     stepped: f64,
-    /// The most this process may use: the configured rate, or its share of it while
-    /// other processes are known to spend the same budget ([`Limiter::set_share`]).
+    /// The most this process may use: the budget as known (the configured rate, or
+    /// what was found), or its share of it while other processes are known to spend
+    /// the same budget ([`Limiter::set_share`]).
     cap: f64,
+    /// The whole budget, as far as it is known: the configured rate, or what was found
+    /// (in requests per second, for every process spending it together).
+    known: f64,
+    /// This process's part of the budget (1 when alone).
+    share: f64,
+    /// Finding the budget from below, doubling while requests queue, until a refusal.
+    slow_start: bool,
+    /// When the pace last grew (slow start or a probe).
+    grown: Option<Instant>,
+    /// The current cycle of a window's budget: since the last window reset (or the
+    /// start of this busy period), and the calls the server took since.
+    cycle_start: Option<Instant>,
+    cycle_delivered: u64,
     first_use: Option<Instant>,
     delivered: VecDeque<Instant>,
+    /// When the requests the server took in about the last two seconds were sent.
+    taken: VecDeque<Instant>,
     /// When the requests of about the last second were (or will be) let go.
     sends: VecDeque<Instant>,
 }
 
 impl Limiter {
-    /// At most `rate` requests per second (above 0), `burst` at once (at least 1).
+    /// At most `rate` requests per second (above 0), `burst` at once (at least 1): it
+    /// starts at `rate` and never goes above it.
     pub fn new(rate: f64, burst: u32) -> Self {
         let ceiling = if rate.is_finite() && rate > 0.0 {
             rate
         } else {
             f64::MIN_POSITIVE
         };
+        Self::build(ceiling, false, ceiling, burst)
+    }
+
+    /// A limiter that finds what the server allows, from [`START_RATE`] up, never above
+    /// `ceiling` when one is given: until the first refusal it doubles its pace every
+    /// second while requests queue; a window's budget spent (a long `Retry-After`) tells
+    /// it the budget's size; now and then it asks for a little more.
+    pub fn finding(burst: u32, ceiling: Option<f64>) -> Self {
+        let ceiling = ceiling
+            .filter(|c| c.is_finite() && *c > 0.0)
+            .unwrap_or(f64::INFINITY);
+        Self::build(ceiling, true, START_RATE.min(ceiling), burst)
+    }
+
+    fn build(ceiling: f64, finds: bool, start: f64, burst: u32) -> Self {
         Self {
             ceiling,
+            finds,
             max_burst: burst.max(1),
             respaced: tokio::sync::Notify::new(),
             state: Mutex::new(State {
-                rate: ceiling,
+                rate: start,
                 burst: burst.max(1),
                 bursts: true,
                 tat: None,
                 paused_until: None,
                 resumed: None,
+                refused: None,
                 generation: 0,
                 epoch: 0,
                 last_refusal: None,
                 streak: 0,
-                stepped: ceiling,
-                cap: ceiling,
+                stepped: start,
+                cap: start,
+                known: start,
+                share: 1.0,
+                slow_start: finds,
+                grown: None,
+                cycle_start: None,
+                cycle_delivered: 0,
                 first_use: None,
                 delivered: VecDeque::new(),
+                taken: VecDeque::new(),
                 sends: VecDeque::new(),
             }),
         }
@@ -154,9 +250,15 @@ impl Limiter {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The rate it was made with: the most it ever paces at.
-    pub fn configured_rate(&self) -> f64 {
-        self.ceiling
+    /// The whole budget as far as it is known: the configured rate, or what was found.
+    pub fn budget(&self) -> f64 {
+        self.state().known
+    }
+
+    /// Until when every request waits out a refusal's `Retry-After`, if it does now.
+    pub fn paused_until(&self) -> Option<Instant> {
+        let now = Instant::now();
+        self.state().paused_until.filter(|until| *until > now)
     }
 
     /// The rate the limiter paces at now (requests per second).
@@ -174,8 +276,18 @@ impl Limiter {
         } else {
             1.0
         };
-        let cap = self.ceiling * share;
         let mut s = self.state();
+        if share == s.share {
+            return;
+        }
+        s.share = share;
+        self.recap(&mut s);
+    }
+
+    /// Sets the cap from the budget known and the share, and respaces the waiting
+    /// tasks when it moved.
+    fn recap(&self, s: &mut State) {
+        let cap = s.known.min(self.ceiling) * s.share;
         if cap == s.cap {
             return;
         }
@@ -187,15 +299,15 @@ impl Limiter {
             s.stepped = s.stepped.min(cap);
         }
         s.cap = cap;
-        // The slots already handed out were spaced for the old share: void them, so the
+        // The slots already handed out were spaced for the old cap: void them, so the
         // waiting tasks take new ones at the new pace, the first one interval after the
         // last request sent.
         let now = Instant::now();
         s.generation += 1;
         s.sends.retain(|t| *t <= now);
         let last = s.sends.back().copied().unwrap_or(now);
-        s.tat = Some((last + Duration::from_secs_f64(1.0 / s.rate)).max(now));
-        drop(s);
+        let next = (last + Duration::from_secs_f64(1.0 / s.rate)).max(now);
+        s.tat = Some(s.paused_until.map_or(next, |p| p.max(next)));
         self.respaced.notify_waiters();
     }
 
@@ -217,7 +329,7 @@ impl Limiter {
         loop {
             // Made before the slot is taken, so a respacing after it is not missed.
             let respaced = self.respaced.notified();
-            let (at, generation, epoch, early) = {
+            let (at, generation, epoch, early, queued) = {
                 let mut s = self.state();
                 let now = Instant::now();
                 s.first_use.get_or_insert(now);
@@ -226,12 +338,18 @@ impl Limiter {
                         if too_late(until) {
                             return None;
                         }
-                        (until, None, s.epoch, false)
+                        (until, None, s.epoch, false, true)
                     }
                     _ => {
                         // The burst comes back only to an idle limiter: restored in
                         // the middle of a backlog, it would send one at once.
                         let idle = s.tat.is_none_or(|t| t <= now);
+                        // A new busy period: what the server took before the idle
+                        // spell says nothing of a window's budget.
+                        if s.tat.is_none_or(|t| t + IDLE <= now) {
+                            s.cycle_start = Some(now);
+                            s.cycle_delivered = 0;
+                        }
                         let quiet = s
                             .last_refusal
                             .is_none_or(|r| now.duration_since(r) >= BURST_RESTORE);
@@ -247,7 +365,7 @@ impl Limiter {
                         }
                         s.tat = Some(theoretical + interval);
                         let early = s.overruns(allowed, interval);
-                        (allowed, Some(s.generation), s.epoch, early)
+                        (allowed, Some(s.generation), s.epoch, early, allowed > now)
                     }
                 }
             };
@@ -259,6 +377,7 @@ impl Limiter {
             if generation.is_some_and(|g| g == self.state().generation) {
                 return Some(Ticket {
                     epoch,
+                    queued,
                     sent: Instant::now(),
                     early,
                 });
@@ -266,17 +385,32 @@ impl Limiter {
         }
     }
 
-    /// The server took a request sent with `ticket`: the rate may climb.
-    pub fn succeeded(&self, _ticket: Ticket) {
+    /// The server took a request sent with `ticket`: the rate may climb, and a limiter
+    /// that finds the budget may grow.
+    pub fn succeeded(&self, ticket: Ticket) {
         let mut s = self.state();
         let now = Instant::now();
         s.delivered.push_back(now);
         while s
             .delivered
             .front()
-            .is_some_and(|t| now.duration_since(*t) > DELIVERY_WINDOW)
+            .is_some_and(|t| now.duration_since(*t) > FOUND_WINDOW)
         {
             s.delivered.pop_front();
+        }
+        s.taken.push_back(ticket.sent);
+        while s
+            .taken
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > 2 * Duration::from_secs(1))
+        {
+            s.taken.pop_front();
+        }
+        if s.cycle_start.is_none_or(|c| ticket.sent >= c) {
+            s.cycle_delivered += 1;
+        }
+        if ticket.queued && (self.finds || s.known < self.ceiling) {
+            self.grow(&mut s, now);
         }
         let Some(refusal) = s.last_refusal else {
             return;
@@ -294,10 +428,44 @@ impl Limiter {
         s.rate = (cap - left).clamp(s.rate.min(cap), cap);
     }
 
+    /// More was waiting to be sent than the pace let go, and the server took it: until
+    /// the first refusal the budget doubles every [`DOUBLING`]; after it, once the rate
+    /// has climbed back and [`PROBE_AFTER`] went by without a refusal, it is asked for
+    /// [`PROBE_STEP`] more every [`PROBE_EVERY`].
+    fn grow(&self, s: &mut State, now: Instant) {
+        if s.known >= self.ceiling || s.paused_until.is_some_and(|p| p > now) {
+            return;
+        }
+        let since = s
+            .grown
+            .map_or(DOUBLING, |g| now.saturating_duration_since(g));
+        let factor = if s.slow_start {
+            if since < DOUBLING / 8 {
+                return;
+            }
+            2f64.powf(since.min(DOUBLING).as_secs_f64() / DOUBLING.as_secs_f64())
+        } else {
+            let calm = s
+                .last_refusal
+                .is_none_or(|r| now.saturating_duration_since(r) >= PROBE_AFTER);
+            if !calm || since < PROBE_EVERY || s.rate < s.cap * 0.999 {
+                return;
+            }
+            1.0 + PROBE_STEP
+        };
+        s.grown = Some(now);
+        s.known = (s.known * factor).min(self.ceiling);
+        self.recap(s);
+    }
+
     /// The server refused a request sent with `ticket` for its rate (429, or Notion's
-    /// 529): every task waits `retry_after` (a second when the server did not say), and
-    /// the first refusal since the last step steps the rate down — unless the request
-    /// went early, in a burst: then bursts end instead.
+    /// 529): every task waits `retry_after` (a second when the server did not say).
+    ///
+    /// A long wait means a window's budget is spent: the calls the server took since
+    /// the last reset, over the time to the next, are this process's part of it, and
+    /// the pace is set there. A short one means the pace ran ahead: the first refusal
+    /// since the last step steps the rate down — unless the request went early, in a
+    /// burst: then bursts end instead.
     pub fn limited(&self, ticket: Ticket, retry_after: Option<Duration>) {
         let mut s = self.state();
         let now = Instant::now();
@@ -305,17 +473,29 @@ impl Limiter {
         // sending and this answer: with a slow server, waiting from now would wait too
         // long.
         let refused_at = ticket.sent + now.saturating_duration_since(ticket.sent) / 2;
-        let until = (refused_at + retry_after.unwrap_or(DEFAULT_PAUSE)).max(now);
+        let wait = retry_after.unwrap_or(DEFAULT_PAUSE);
+        let until = (refused_at + wait).max(now);
         let until = s.paused_until.map_or(until, |p| p.max(until));
         s.paused_until = Some(until);
         s.resumed = Some(until);
+        let previous_refusal = s.refused.replace(refused_at);
         // Resume one request at a time after the pause, spaced from its end.
         s.tat = Some(until);
         s.generation += 1;
         // The slots reserved ahead are void: they were never sent.
         s.sends.retain(|t| *t <= now);
         s.burst = 1;
-        if ticket.epoch != s.epoch {
+        let news = ticket.epoch == s.epoch;
+        if wait > LONG_PAUSE {
+            if news {
+                s.epoch += 1;
+                self.window_spent(&mut s, until, now);
+            }
+            s.cycle_start = Some(until);
+            s.cycle_delivered = 0;
+            return;
+        }
+        if !news {
             return;
         }
         s.epoch += 1;
@@ -331,11 +511,68 @@ impl Limiter {
         s.streak = if soon { (s.streak + 1).min(4) } else { 0 };
         s.last_refusal = Some(now);
         // What got through since the last pause, when there is enough of it to tell: with
-        // another process spending the budget, that is this one's share.
-        let from = s.delivered_rate(now).map_or(s.rate, |got| got.min(s.rate));
+        // another process spending the budget, that is its share.
+        let measured = if s.slow_start {
+            // Too early to tell from what got through (answers lag by the latency):
+            // what was taken in the last second tells, below.
+            None
+        } else if self.finds {
+            s.found_rate(now, previous_refusal)
+        } else {
+            s.delivered_rate(now)
+        };
+        let mut from = measured.map_or(s.rate, |got| got.min(s.rate));
+        if s.slow_start {
+            // What the server took of the requests sent in the second before this one is
+            // about what it allows in a second (for this process's share). But a server
+            // that took more than the start rate may have been spending a burst's
+            // credit (a token bucket): half of it is nearer what it allows for long.
+            let second = ticket.sent.checked_sub(Duration::from_secs(1));
+            let took = s
+                .taken
+                .iter()
+                .filter(|t| second.is_none_or(|from| **t >= from) && **t < ticket.sent)
+                .count() as f64;
+            if took >= 1.0 {
+                from = from.min((took / 2.0).max(START_RATE.min(took)));
+            }
+        }
+        let finds = self.finds;
+        s.slow_start = false;
         let step = (1.0 - STEP * f64::from(1u32 << s.streak)).max(0.5);
-        s.rate = (step * from).clamp(self.ceiling * FLOOR, s.cap);
+        s.rate = (step * from).clamp(self.floor(), s.cap.max(self.floor()));
         s.stepped = s.rate;
+        if finds {
+            // The budget is taken to be where the pace stepped to: no climb back into
+            // the refusal; a probe asks for more once things are calm.
+            s.known = (s.rate / s.share).max(self.floor());
+            s.cap = s.rate;
+        }
+    }
+
+    /// A window's budget was spent; it resets at `reset`. This process's part of it is
+    /// what the server took since the cycle began, spread over the time to the reset.
+    fn window_spent(&self, s: &mut State, reset: Instant, now: Instant) {
+        s.slow_start = false;
+        s.last_refusal = Some(now);
+        s.streak = 0;
+        let start = s.cycle_start.or(s.first_use).unwrap_or(now);
+        let span = reset.saturating_duration_since(start).as_secs_f64();
+        if span < 1.0 || s.cycle_delivered == 0 {
+            return;
+        }
+        // A little under it: paced at exactly the budget, the request that opens the
+        // next window may reach the server a moment before the reset.
+        let part = 0.99 * s.cycle_delivered as f64 / span;
+        s.known = (part / s.share).clamp(self.floor(), self.ceiling);
+        s.cap = s.known.min(self.ceiling) * s.share;
+        s.rate = s.cap;
+        s.stepped = s.cap;
+    }
+
+    /// The slowest it ever paces.
+    fn floor(&self) -> f64 {
+        START_RATE.min(self.ceiling) * FLOOR
     }
 }
 
@@ -354,6 +591,22 @@ impl State {
         }
         self.sends.push_back(at);
         self.sends.len() as f64 > self.rate.ceil()
+    }
+
+    /// Calls the server took per second since the refusal before the last one (or the
+    /// first use), up to [`FOUND_WINDOW`] back; `None` with under two seconds to go by.
+    fn found_rate(&self, now: Instant, previous_refusal: Option<Instant>) -> Option<f64> {
+        let since = [
+            self.first_use,
+            previous_refusal,
+            now.checked_sub(FOUND_WINDOW),
+        ]
+        .into_iter()
+        .flatten()
+        .max()?;
+        let span = now.saturating_duration_since(since);
+        let got = self.delivered.iter().filter(|t| **t >= since).count();
+        (span >= Duration::from_secs(2)).then(|| got as f64 / span.as_secs_f64())
     }
 
     /// Calls the server took per second over the last seconds without a pause; `None`

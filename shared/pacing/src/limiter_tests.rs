@@ -297,6 +297,14 @@ mod simulated {
             tokens: f64,
             last: Instant,
         },
+        /// `n` per fixed window of `length`, starting with the first request after the
+        /// last window ended, or on the clock (`aligned`).
+        Budget {
+            n: usize,
+            length: Duration,
+            aligned: Option<Instant>,
+            window: Option<(Instant, usize)>,
+        },
     }
 
     impl Shape {
@@ -316,8 +324,30 @@ mod simulated {
             }
         }
 
-        fn admit(&mut self, now: Instant) -> bool {
+        fn budget(n: usize, seconds: u64, aligned: bool) -> Self {
+            // Clock windows start at some moment before the first request.
+            let epoch = Instant::now() - Duration::from_millis(seconds * 1000 / 3);
+            Self::Budget {
+                n,
+                length: Duration::from_secs(seconds),
+                aligned: aligned.then_some(epoch),
+                window: None,
+            }
+        }
+
+        /// What it allows over a long run, in requests per second.
+        fn sustained(&self) -> f64 {
             match self {
+                Self::Window { n, .. } => *n as f64,
+                Self::Bucket { rate, .. } => *rate,
+                Self::Budget { n, length, .. } => *n as f64 / length.as_secs_f64(),
+            }
+        }
+
+        /// Takes a request arriving at `now`, or says how long until it would be
+        /// taken (`Retry-After`, in whole seconds as Notion says it).
+        fn admit(&mut self, now: Instant) -> Result<(), Duration> {
+            let wait = match self {
                 Self::Window { n, seen } => {
                     while seen
                         .front()
@@ -325,11 +355,11 @@ mod simulated {
                     {
                         seen.pop_front();
                     }
-                    let ok = seen.len() < *n;
-                    if ok {
+                    if seen.len() < *n {
                         seen.push_back(now);
+                        return Ok(());
                     }
-                    ok
+                    Duration::from_secs(1) - now.duration_since(seen[0])
                 }
                 Self::Bucket {
                     rate,
@@ -340,13 +370,43 @@ mod simulated {
                     *tokens =
                         (*tokens + now.duration_since(*last).as_secs_f64() * *rate).min(*burst);
                     *last = now;
-                    let ok = *tokens >= 1.0;
-                    if ok {
+                    if *tokens >= 1.0 {
                         *tokens -= 1.0;
+                        return Ok(());
                     }
-                    ok
+                    Duration::from_secs_f64((1.0 - *tokens) / *rate)
                 }
-            }
+                Self::Budget {
+                    n,
+                    length,
+                    aligned,
+                    window,
+                } => {
+                    let start = match (*aligned, *window) {
+                        (Some(epoch), _) => {
+                            let k = (now.duration_since(epoch).as_secs_f64()
+                                / length.as_secs_f64())
+                            .floor();
+                            epoch + length.mul_f64(k)
+                        }
+                        (None, Some((s, _))) if now < s + *length => s,
+                        (None, _) => now,
+                    };
+                    let used = match *window {
+                        Some((s, used)) if s == start => used,
+                        _ => 0,
+                    };
+                    if used < *n {
+                        *window = Some((start, used + 1));
+                        return Ok(());
+                    }
+                    *window = Some((start, used));
+                    (start + *length).duration_since(now)
+                }
+            };
+            Err(Duration::from_secs(
+                wait.as_secs_f64().ceil().max(1.0) as u64
+            ))
         }
     }
 
@@ -376,7 +436,7 @@ mod simulated {
                 .filter(|(_, until)| **until > now)
                 .map(|(m, _)| m.clone())
                 .collect();
-            limiter.set_share(crate::share_of(&here, me, 3.0));
+            limiter.set_share(crate::share_of(&here, me, limiter.budget()));
         }
     }
 
@@ -391,7 +451,29 @@ mod simulated {
         seed: u64,
         presence: Option<Presence>,
     ) -> Tally {
-        let limiter = Arc::new(Limiter::new(3.0, 3));
+        run(
+            Limiter::new(3.0, 3),
+            server,
+            left,
+            tasks,
+            latency,
+            seed,
+            presence,
+        )
+        .await
+    }
+
+    /// [`process`] with a limiter of the caller's.
+    async fn run(
+        limiter: Limiter,
+        server: Arc<Mutex<Shape>>,
+        left: Arc<std::sync::atomic::AtomicUsize>,
+        tasks: usize,
+        latency: Duration,
+        seed: u64,
+        presence: Option<Presence>,
+    ) -> Tally {
+        let limiter = Arc::new(limiter);
         let me = seed.to_string();
         let beats = presence.clone().map(|presence| {
             presence.attend(&me, &limiter);
@@ -426,16 +508,15 @@ mod simulated {
                             let ticket = limiter.acquire().await;
                             let jitter = Duration::from_micros(rng.u64(0..3_000));
                             tokio::time::sleep(latency / 2 + jitter).await;
-                            let ok = server.lock().unwrap().admit(Instant::now());
+                            let answer = server.lock().unwrap().admit(Instant::now());
                             tokio::time::sleep(latency / 2).await;
-                            if ok {
+                            let Err(retry_after) = answer else {
                                 limiter.succeeded(ticket);
                                 tally.lock().unwrap().ok += 1;
                                 break;
-                            }
-                            limiter.limited(ticket, Some(Duration::from_secs(1)));
+                            };
+                            limiter.limited(ticket, Some(retry_after));
                             tally.lock().unwrap().refused += 1;
-                            tokio::time::sleep(Duration::from_secs(1)).await;
                         }
                     }
                 })
@@ -452,7 +533,23 @@ mod simulated {
     }
 
     fn check(what: &str, tally: &Tally, took: Duration, min_share: f64, max_refused: f64) {
-        let achieved = tally.ok as f64 / took.as_secs_f64() / 3.0;
+        check_against(what, 3.0, tally, took, min_share, max_refused);
+    }
+
+    fn check_against(
+        what: &str,
+        limit: f64,
+        tally: &Tally,
+        took: Duration,
+        min_share: f64,
+        max_refused: f64,
+    ) {
+        let achieved = tally.ok as f64 / took.as_secs_f64() / limit;
+        eprintln!(
+            "{what}: {:.1} % of the limit, {:.2} % refused",
+            achieved * 100.0,
+            100.0 * tally.refused as f64 / (tally.ok + tally.refused) as f64
+        );
         let refused = tally.refused as f64 / (tally.ok + tally.refused) as f64;
         assert!(
             achieved >= min_share && refused <= max_refused,
@@ -559,5 +656,70 @@ mod simulated {
                 0.01,
             );
         }
+    }
+
+    /// With no rate configured, one process finds the limit by itself: the older
+    /// per-second average (a strict window or a bucket) and today's budget per window of
+    /// any size, whether windows start with the first request or on the clock.
+    #[tokio::test(start_paused = true)]
+    async fn a_limiter_with_no_rate_finds_any_limit_by_itself() {
+        /// A server's name, the server, the calls to make, the most refusals allowed.
+        type Case = (&'static str, fn() -> Shape, usize, f64);
+        let shapes: Vec<Case> = vec![
+            ("strict 3/s", || Shape::window(3), 900, 0.01),
+            (
+                "bucket 3/s bursts of 10",
+                || Shape::bucket(3.0, 10.0),
+                900,
+                0.01,
+            ),
+            ("180/min", || Shape::budget(180, 60, false), 900, 0.03),
+            (
+                "180/min on the clock",
+                || Shape::budget(180, 60, true),
+                900,
+                0.03,
+            ),
+            ("600/min", || Shape::budget(600, 60, false), 3_000, 0.03),
+            (
+                "1800/min on the clock",
+                || Shape::budget(1_800, 60, true),
+                9_000,
+                0.03,
+            ),
+            (
+                "workspace 300/120 s",
+                || Shape::budget(300, 120, false),
+                1_500,
+                0.03,
+            ),
+        ];
+        let mut failed = Vec::new();
+        for latency in [0, 200, 500] {
+            let latency = Duration::from_millis(latency);
+            for (name, shape, n, max_refused) in &shapes {
+                let server = shape();
+                let limit = server.sustained();
+                let start = Instant::now();
+                let tally = run(
+                    Limiter::finding(3, None),
+                    Arc::new(Mutex::new(server)),
+                    calls(*n),
+                    16,
+                    latency,
+                    1,
+                    None,
+                )
+                .await;
+                let what = format!("{name} at {latency:?}");
+                let outcome = std::panic::catch_unwind(|| {
+                    check_against(&what, limit, &tally, start.elapsed(), 0.95, *max_refused)
+                });
+                if let Err(e) = outcome {
+                    failed.push(e.downcast_ref::<String>().cloned().unwrap_or_default());
+                }
+            }
+        }
+        assert!(failed.is_empty(), "{failed:#?}");
     }
 }
