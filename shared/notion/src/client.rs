@@ -67,6 +67,9 @@ pub struct NotionClient {
     limiter: Arc<Limiter>,
     retry: RetryPolicy,
     request_timeout: Duration,
+    /// Until when a call may wait for Notion's budget (its turn, or a pause after a
+    /// 429): the caller's own deadline, when it gave one; else each call's retry budget.
+    wait_until: Option<Instant>,
 }
 
 impl std::fmt::Debug for NotionClient {
@@ -91,7 +94,23 @@ impl NotionClient {
             limiter: Arc::new(Limiter::new(config.rate_per_second, config.burst)),
             retry: config.retry,
             request_timeout: config.request_timeout,
+            wait_until: None,
         })
+    }
+
+    /// The same client, whose calls may wait for Notion's budget until `deadline` —
+    /// its turn behind other tasks, or a pause after a 429, which today's per-window
+    /// budgets make up to a minute long and a workspace's longer — instead of giving up
+    /// after each call's retry budget. A call that cannot be sent by then fails
+    /// [`NotionError::Paced`], unsent (or with the 429 that began the pause). A deadline
+    /// never shortens a call's own retry budget. For a piece of work with a deadline of its own
+    /// (a worker's item), so that one long pause is waited out once, not turned into
+    /// failures.
+    pub fn until(&self, deadline: Instant) -> Self {
+        Self {
+            wait_until: Some(deadline),
+            ..self.clone()
+        }
     }
 
     /// The same client — connection pool and limiter included — with another token, for
@@ -107,7 +126,7 @@ impl NotionClient {
     /// `me`'s among the processes `present` (sorted), which spend the same integration's
     /// budget: see `crm_pacing::share_of`.
     pub fn share_budget(&self, present: &[String], me: &str) {
-        let share = crm_pacing::share_of(present, me, self.limiter.configured_rate());
+        let share = crm_pacing::share_of(present, me, self.limiter.budget());
         self.limiter.set_share(share);
     }
 
@@ -289,8 +308,10 @@ impl NotionClient {
     ) -> Result<T, NotionError> {
         let started = Instant::now();
         // Waiting for a slot counts against the call's time too: with many tasks (or a
-        // long pause) ahead, the call gives up unsent rather than outlast its budget.
-        let deadline = started + self.retry.max_elapsed;
+        // long pause) ahead, the call gives up unsent rather than outlast its budget —
+        // or its caller's deadline, when it gave one.
+        let own = started + self.retry.max_elapsed;
+        let deadline = self.wait_until.map_or(own, |until| until.max(own));
         let mut tries = Tries::default();
         let mut last_error = None;
         loop {
@@ -302,22 +323,38 @@ impl NotionClient {
             };
             let outcome = self.send_once(&method, path, query, body.as_ref()).await;
             self.tell_limiter(ticket, &outcome);
+            let refused = outcome.as_ref().is_err_and(NotionError::is_rate_refusal);
             let wait = match &outcome {
                 Ok(_) => None,
+                // The limiter holds every call of the process until Notion's
+                // `Retry-After` is over, however long: the next turn is the wait.
+                Err(_) if refused => Some(Duration::ZERO),
                 Err(err) => self.retry_wait(err, repeat, tries.retries()),
             };
             let Some(wait) = wait else {
                 return outcome.and_then(|value| decode(&method, path, value));
             };
-            tries.count(outcome.as_ref().is_err_and(NotionError::is_rate_refusal));
-            if !self.retry.may_retry(tries, started.elapsed(), wait) {
+            tries.count(refused);
+            let may = if refused {
+                tries.refused < self.retry.max_refusals
+            } else {
+                self.retry.may_retry(tries, started.elapsed(), wait)
+            };
+            if !may {
                 return outcome.and_then(|value| decode(&method, path, value));
             }
             if let Err(err) = &outcome {
-                tracing::warn!(%method, path, retry = tries.retries(), wait_ms = wait.as_millis() as u64, error = %err, "retrying Notion call");
+                let wait_ms = match self.limiter.paused_until() {
+                    Some(until) if refused => until.saturating_duration_since(Instant::now()),
+                    _ => wait,
+                }
+                .as_millis() as u64;
+                tracing::warn!(%method, path, retry = tries.retries(), wait_ms, error = %err, "retrying Notion call");
             }
             last_error = outcome.err();
-            tokio::time::sleep(wait).await;
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
         }
     }
 
@@ -334,13 +371,10 @@ impl NotionClient {
         }
     }
 
-    /// How long to wait before retrying after `err`, or `None` when it must not be
-    /// retried.
+    /// How long to wait before retrying after `err` (not a rate refusal: the limiter
+    /// times those), or `None` when it must not be retried.
     fn retry_wait(&self, err: &NotionError, repeat: Repeat, retry: u32) -> Option<Duration> {
         match err {
-            err if err.is_rate_refusal() => {
-                Some(self.retry.after_rate_limit(err.retry_after(), retry))
-            }
             NotionError::Api(e)
                 if matches!(e.status, 500 | 502 | 503 | 504) && repeat == Repeat::Safe =>
             {

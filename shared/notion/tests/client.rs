@@ -683,3 +683,55 @@ async fn every_user_is_listed_across_pages() {
     let refused = notion.list_users().await.unwrap_err();
     assert_eq!(refused.status(), Some(403), "{refused}");
 }
+
+/// Today's per-window budget: spent, Notion asks to wait until the window resets, which
+/// can be a minute. A caller with a deadline of its own (a worker's item) waits the
+/// pause out once, with every other call of the process, instead of failing after its
+/// retry budget; one without fails in time, retryable.
+#[tokio::test]
+async fn a_long_pause_is_waited_out_once_within_the_callers_deadline() {
+    let Setup { emulator, ws } = setup().await;
+    emulator.set_rate_limit(Some(RateLimit::Budget {
+        requests: 4,
+        seconds: 3.0,
+        aligned: false,
+    }));
+    let notion = client_with(&emulator, |c| {
+        c.rate_per_second = 100.0;
+        c.burst = 10;
+        c.retry.max_elapsed = Duration::from_millis(500);
+    });
+    let queries = |notion: NotionClient| {
+        let ds = ws.contacts_data_source_id.clone();
+        futures::future::join_all((0..8).map(move |_| {
+            let (notion, ds) = (notion.clone(), ds.clone());
+            async move {
+                notion
+                    .query_data_source(&ds, &QueryRequest::default())
+                    .await
+            }
+        }))
+    };
+    let answers = queries(notion.until(Instant::now() + Duration::from_secs(10))).await;
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    let refused = emulator
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert!(
+        refused <= 4,
+        "{refused} refusals: the pause was kept by every call"
+    );
+
+    // Without a deadline of its own, a call gives up within its retry budget, unsent,
+    // and says the work can be done later; the pace it learned sends no request Notion
+    // would refuse.
+    emulator.clear_requests();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let answers = queries(notion.clone()).await;
+    let failed: Vec<_> = answers.iter().filter_map(|a| a.as_ref().err()).collect();
+    assert!(!failed.is_empty(), "{answers:?}");
+    assert!(failed.iter().all(|e| e.is_retryable()), "{failed:?}");
+    assert!(emulator.requests().iter().all(|r| r.status == 200));
+}

@@ -269,7 +269,16 @@ impl<S: WorkerStore, P: SecretsSource> Worker<S, P> {
             Ok(token) => token.clone(),
             Err(missing) => return Outcome::Retry(missing.to_string()).into(),
         };
-        let notion = self.notion.with_token(token);
+        // The item's calls may wait out a long pause of Notion's (today's per-window
+        // budgets ask for up to a minute, a workspace's for more) within the item's own
+        // worst case, keeping time for one last request: waited out once, not spent as
+        // a failure and a stream retry (`budget.rs`).
+        let wait_until = tokio::time::Instant::now()
+            + self
+                .settings
+                .item_budget
+                .saturating_sub(self.notion.worst_call());
+        let notion = self.notion.with_token(token).until(wait_until);
         match Work::parse(item) {
             Ok(Work::Lead { lead, submission }) => {
                 lead::process(self, &notion, &lead, &submission).await
