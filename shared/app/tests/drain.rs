@@ -286,3 +286,49 @@ async fn a_lead_waits_for_the_index_only_one_calls_worst_case() {
     assert_eq!(per.len(), 252);
     assert!(per.values().all(|n| *n == 1), "{per:?}");
 }
+
+/// Today's Notion counts a budget per window and, once it is spent, asks to wait until
+/// the window resets — up to a minute for a connection, longer for a workspace. The
+/// worker's items wait that out once, within their own worst case, instead of failing
+/// (a stream retry each) or being parked: here every call has half a second of retry
+/// budget, and the window resets four seconds after it is spent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_windows_budget_is_waited_out_and_no_item_fails() {
+    let h = Harness::new().await;
+    known_contacts_and_new_leads(&h, 0, "window", 8).await;
+    let mut worker = h.ports.worker();
+    let mut config = crm_app::runtime::notion_config(&h.ports.settings);
+    config.rate_per_second = 500.0;
+    config.burst = 50;
+    config.request_timeout = Duration::from_secs(2);
+    config.retry = crm_testkit::fast_retry(4);
+    config.retry.max_elapsed = Duration::from_millis(500);
+    worker.notion = NotionClient::new(config).unwrap();
+    h.emulator.set_rate_limit(Some(RateLimit::Budget {
+        requests: 14,
+        seconds: 4.0,
+        aligned: false,
+    }));
+    h.emulator.clear_requests();
+    let batch = ids("window", 8);
+    let event = h.stream_event(&batch).await;
+    let response = worker.handle_stream(event, None).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{} records failed",
+        response.batch_item_failures.len()
+    );
+    for id in &batch {
+        let item = h.inbox(id).await;
+        assert_eq!((item.status, item.attempts), (InboxStatus::Done, 0), "{id}");
+    }
+    assert!(contacts_per_email(&h).values().all(|n| *n == 1));
+    assert_eq!(contacts_per_email(&h).len(), 8);
+    let refused = h
+        .emulator
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429)
+        .count();
+    assert!(refused > 0, "the budget was spent at least once");
+}
