@@ -596,30 +596,22 @@ impl State {
     /// Calls the server took per second since the refusal before the last one (or the
     /// first use), up to [`FOUND_WINDOW`] back; `None` with under two seconds to go by.
     fn found_rate(&self, now: Instant, previous_refusal: Option<Instant>) -> Option<f64> {
-        let since = [
-            self.first_use,
-            previous_refusal,
-            now.checked_sub(FOUND_WINDOW),
-        ]
-        .into_iter()
-        .flatten()
-        .max()?;
-        let span = now.saturating_duration_since(since);
-        let got = self.delivered.iter().filter(|t| **t >= since).count();
-        (span >= Duration::from_secs(2)).then(|| got as f64 / span.as_secs_f64())
+        self.rate_since(now, [previous_refusal, now.checked_sub(FOUND_WINDOW)])
     }
 
     /// Calls the server took per second over the last seconds without a pause; `None`
     /// with under two seconds to go by.
     fn delivered_rate(&self, now: Instant) -> Option<f64> {
-        let since = [
-            self.first_use,
-            self.resumed,
-            now.checked_sub(DELIVERY_WINDOW),
-        ]
-        .into_iter()
-        .flatten()
-        .max()?;
+        self.rate_since(now, [self.resumed, now.checked_sub(DELIVERY_WINDOW)])
+    }
+
+    /// Calls the server took per second since the latest of the first use and `from`;
+    /// `None` with under two seconds to go by.
+    fn rate_since(&self, now: Instant, from: [Option<Instant>; 2]) -> Option<f64> {
+        let since = std::iter::once(self.first_use)
+            .chain(from)
+            .flatten()
+            .max()?;
         let span = now.saturating_duration_since(since);
         let got = self.delivered.iter().filter(|t| **t >= since).count();
         (span >= Duration::from_secs(2)).then(|| got as f64 / span.as_secs_f64())
