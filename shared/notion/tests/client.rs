@@ -697,7 +697,7 @@ async fn a_long_pause_is_waited_out_once_within_the_callers_deadline() {
         aligned: false,
     }));
     let notion = client_with(&emulator, |c| {
-        c.rate_per_second = 100.0;
+        c.rate_per_second = 10.0;
         c.burst = 10;
         c.retry.max_elapsed = Duration::from_millis(500);
     });
@@ -728,7 +728,12 @@ async fn a_long_pause_is_waited_out_once_within_the_callers_deadline() {
     // and says the work can be done later; the pace it learned sends no request Notion
     // would refuse.
     emulator.clear_requests();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // A fresh window for the same connection (the limit set again counts anew).
+    emulator.set_rate_limit(Some(RateLimit::Budget {
+        requests: 4,
+        seconds: 3.0,
+        aligned: false,
+    }));
     let answers = queries(notion.clone()).await;
     let failed: Vec<_> = answers.iter().filter_map(|a| a.as_ref().err()).collect();
     assert!(!failed.is_empty(), "{answers:?}");

@@ -10,8 +10,11 @@
 //!   may be longer): a long `Retry-After` says the window's budget is spent. Every task
 //!   waits it out once, and what the server took since the last reset (or the start of
 //!   this busy spell), spread over the time until the next, is this process's part of
-//!   the budget: it paces there (1 % under, so the request that opens the next window
-//!   does not arrive a moment early).
+//!   the budget (read when the pause ends, when every answer sent before the refusal is
+//!   in): it paces there (1 % under, so the request that opens the next window does not
+//!   arrive a moment early). A limiter with a configured rate paces there too, then
+//!   climbs back to its rate as after any refusal: one reading after little work (a 529
+//!   while Notion is overloaded, a window another process spent) must not hold it down.
 //! * **An average per second** (older copies: "an average of three requests per
 //!   second", a strict window or a bucket): a short `Retry-After` says the pace ran
 //!   ahead, and the rules below step it down — from what got through since the refusal
@@ -110,6 +113,17 @@ const PROBE_STEP: f64 = 0.1;
 /// nothing about what a window's budget is.
 const IDLE: Duration = Duration::from_secs(2);
 
+/// A window's budget found spent: the cycle it was spent in (from `start` to the
+/// refused request, sent at `before`, included: sent at once, they were one cycle), when the window resets, and what the server took
+/// of the requests sent in it so far.
+#[derive(Debug, Clone, Copy)]
+struct Spent {
+    start: Instant,
+    before: Instant,
+    reset: Instant,
+    delivered: u64,
+}
+
 /// What [`Limiter::acquire`] hands out: which refusal period a request was sent in, so
 /// that its answer is counted once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +195,9 @@ struct State {
     /// start of this busy period), and the calls the server took since.
     cycle_start: Option<Instant>,
     cycle_delivered: u64,
+    /// A window's budget found spent, read when its pause ends: by then the answers to
+    /// the requests sent before the refusal are in, whatever order Notion sent them in.
+    spent: Option<Spent>,
     first_use: Option<Instant>,
     delivered: VecDeque<Instant>,
     /// When the requests the server took in about the last two seconds were sent.
@@ -203,7 +220,7 @@ impl Limiter {
 
     /// A limiter that finds what the server allows, from [`START_RATE`] up, never above
     /// `ceiling` when one is given: until the first refusal it doubles its pace every
-    /// second while requests queue; a window's budget spent (a long `Retry-After`) tells
+    /// two seconds while requests queue; a window's budget spent (a long `Retry-After`) tells
     /// it the budget's size; now and then it asks for a little more.
     pub fn finding(burst: u32, ceiling: Option<f64>) -> Self {
         let ceiling = ceiling
@@ -238,6 +255,7 @@ impl Limiter {
                 grown: None,
                 cycle_start: None,
                 cycle_delivered: 0,
+                spent: None,
                 first_use: None,
                 delivered: VecDeque::new(),
                 taken: VecDeque::new(),
@@ -341,6 +359,9 @@ impl Limiter {
                         (until, None, s.epoch, false, true)
                     }
                     _ => {
+                        if let Some(spent) = s.spent.take() {
+                            self.window_spent(&mut s, spent);
+                        }
                         // The burst comes back only to an idle limiter: restored in
                         // the middle of a backlog, it would send one at once.
                         let idle = s.tat.is_none_or(|t| t <= now);
@@ -402,14 +423,19 @@ impl Limiter {
         while s
             .taken
             .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) > 2 * Duration::from_secs(1))
+            .is_some_and(|t| now.saturating_duration_since(*t) > Duration::from_secs(2))
         {
             s.taken.pop_front();
         }
-        if s.cycle_start.is_none_or(|c| ticket.sent >= c) {
-            s.cycle_delivered += 1;
+        let st = &mut *s;
+        match st.spent.as_mut() {
+            Some(spent) if ticket.sent >= spent.start && ticket.sent <= spent.before => {
+                spent.delivered += 1;
+            }
+            _ if st.cycle_start.is_none_or(|c| ticket.sent >= c) => st.cycle_delivered += 1,
+            _ => {}
         }
-        if ticket.queued && (self.finds || s.known < self.ceiling) {
+        if self.finds && ticket.queued {
             self.grow(&mut s, now);
         }
         let Some(refusal) = s.last_refusal else {
@@ -489,7 +515,18 @@ impl Limiter {
         if wait > LONG_PAUSE {
             if news {
                 s.epoch += 1;
-                self.window_spent(&mut s, until, now);
+                s.slow_start = false;
+                s.last_refusal = Some(now);
+                s.streak = 0;
+                if let Some(earlier) = s.spent.take() {
+                    self.window_spent(&mut s, earlier);
+                }
+                s.spent = Some(Spent {
+                    start: s.cycle_start.or(s.first_use).unwrap_or(now),
+                    before: ticket.sent,
+                    reset: until,
+                    delivered: s.cycle_delivered,
+                });
             }
             s.cycle_start = Some(until);
             s.cycle_delivered = 0;
@@ -550,29 +587,42 @@ impl Limiter {
         }
     }
 
-    /// A window's budget was spent; it resets at `reset`. This process's part of it is
-    /// what the server took since the cycle began, spread over the time to the reset.
-    fn window_spent(&self, s: &mut State, reset: Instant, now: Instant) {
-        s.slow_start = false;
-        s.last_refusal = Some(now);
-        s.streak = 0;
-        let start = s.cycle_start.or(s.first_use).unwrap_or(now);
-        let span = reset.saturating_duration_since(start).as_secs_f64();
-        if span < 1.0 || s.cycle_delivered == 0 {
+    /// A window's budget was spent. This process's part of it is what the server took
+    /// of the requests sent in the cycle before the refusal, spread over the time from
+    /// the cycle's start to the reset.
+    ///
+    /// A limiter that finds the budget takes that as the budget. One with a configured
+    /// rate paces there and climbs back to its rate as after any refusal: one refusal
+    /// is a thin reading (a 529 when Notion is overloaded, or a window another process
+    /// spent), and the configured rate is what the operator said the budget is.
+    fn window_spent(&self, s: &mut State, spent: Spent) {
+        let span = spent
+            .reset
+            .saturating_duration_since(spent.start)
+            .as_secs_f64();
+        if span < 1.0 || spent.delivered == 0 {
             return;
         }
         // A little under it: paced at exactly the budget, the request that opens the
         // next window may reach the server a moment before the reset.
-        let part = 0.99 * s.cycle_delivered as f64 / span;
-        s.known = (part / s.share).clamp(self.floor(), self.ceiling);
-        s.cap = s.known.min(self.ceiling) * s.share;
-        s.rate = s.cap;
-        s.stepped = s.cap;
+        let part = 0.99 * spent.delivered as f64 / span;
+        if self.finds {
+            s.known = (part / s.share).clamp(self.floor(), self.ceiling);
+            s.cap = s.known.min(self.ceiling) * s.share;
+        }
+        s.rate = part.clamp(self.floor(), s.cap.max(self.floor()));
+        s.stepped = s.rate;
     }
 
-    /// The slowest it ever paces.
+    /// The slowest it ever paces: a tenth of the configured rate, or of the start rate
+    /// for a limiter that finds the budget.
     fn floor(&self) -> f64 {
-        START_RATE.min(self.ceiling) * FLOOR
+        let base = if self.finds {
+            START_RATE.min(self.ceiling)
+        } else {
+            self.ceiling
+        };
+        base * FLOOR
     }
 }
 

@@ -281,6 +281,67 @@ async fn a_smaller_share_respaces_waiting_tasks_and_a_larger_one_is_taken_at_onc
     );
 }
 
+/// A long `Retry-After` after little work (Notion overloaded, answering 529 with half a
+/// minute, or a window another process spent) is a thin reading of the budget: a
+/// limiter with a configured rate waits it out, paces at what it measured, and climbs
+/// back to its rate within a few minutes, as after any refusal.
+#[tokio::test(start_paused = true)]
+async fn a_long_pause_after_little_work_slows_a_configured_limiter_for_a_while_only() {
+    let limiter = Limiter::new(3.0, 3);
+    for _ in 0..3 {
+        let t = limiter.acquire().await;
+        limiter.succeeded(t);
+    }
+    let refused = limiter.acquire().await;
+    let start = Instant::now();
+    limiter.limited(refused, Some(Duration::from_secs(30)));
+    let t = limiter.acquire().await;
+    assert!(
+        start.elapsed() >= Duration::from_secs(29),
+        "the pause was waited out"
+    );
+    assert_eq!(limiter.budget(), 3.0, "the configured rate still stands");
+    assert!(limiter.rate() < 1.0, "{}", limiter.rate());
+    limiter.succeeded(t);
+    while start.elapsed() < Duration::from_secs(240) {
+        let t = limiter.acquire().await;
+        limiter.succeeded(t);
+    }
+    assert!(limiter.rate() > 2.9, "back to the rate: {}", limiter.rate());
+}
+
+/// Answers come back in any order: the refusal that says a window's budget is spent may
+/// arrive before the answers to requests sent ahead of it. What the server took is read
+/// when the pause ends, so those count.
+#[tokio::test(start_paused = true)]
+async fn a_windows_part_counts_answers_that_arrive_after_its_refusal() {
+    let limiter = Limiter::finding(10, None);
+    let mut tickets = Vec::new();
+    for _ in 0..8 {
+        tickets.push(limiter.acquire().await);
+    }
+    let later = tickets.split_off(4);
+    // The fifth request's refusal comes first; the first four's answers after it.
+    limiter.limited(later[0], Some(Duration::from_secs(3)));
+    for t in tickets {
+        limiter.succeeded(t);
+    }
+    for t in &later[1..] {
+        limiter.limited(*t, Some(Duration::from_secs(3)));
+    }
+    let start = Instant::now();
+    limiter.acquire().await;
+    assert!(start.elapsed() >= Duration::from_secs(2));
+    // Four taken in the window, which resets three seconds after it began.
+    let part = 0.99 * 4.0 / 3.0;
+    assert!((limiter.rate() - part).abs() < 0.05, "{}", limiter.rate());
+    assert!(
+        (limiter.budget() - part).abs() < 0.05,
+        "{}",
+        limiter.budget()
+    );
+}
+
 mod simulated {
     //! The limiter against simulated servers on a paused clock: what `make bench`
     //! measures against the emulator, reduced to the pacing itself.
