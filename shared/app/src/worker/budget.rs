@@ -9,6 +9,11 @@
 //! bounded number of calls, and the worker takes a record only while that worst case
 //! still fits before the deadline. The records it does not take are reported as batch
 //! failures, untouched, and come back at once.
+//!
+//! Waiting for Notion's budget may take longer than one call's retry budget (a spent
+//! window's `Retry-After` runs up to a minute): an item's calls may wait until its
+//! worst case less one call's (`Worker::process`), one deadline for the whole item, so
+//! the worst case still bounds it.
 
 use std::time::Duration;
 

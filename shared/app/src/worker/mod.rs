@@ -239,11 +239,21 @@ impl<S: WorkerStore, P: SecretsSource> Worker<S, P> {
     /// read (the cache keeps it for minutes): the secret is read again and, if the token
     /// changed, the item is tried once more before it fails.
     pub async fn process(&self, item: &InboxItem) -> Outcome {
+        // The item's calls may wait out a long pause of Notion's (today's per-window
+        // budgets ask for up to a minute, a workspace's for more) within the item's own
+        // worst case, keeping time for one last request: waited out once, not spent as
+        // a failure and a stream retry (`budget.rs`). One deadline for the whole item,
+        // a second try after a rotated token included, so it never outlasts its lease.
+        let wait_until = tokio::time::Instant::now()
+            + self
+                .settings
+                .item_budget
+                .saturating_sub(self.notion.worst_call());
         let secrets = match self.secrets.get().await {
             Ok(s) => s,
             Err(err) => return Outcome::Retry(format!("secrets unavailable: {err}")),
         };
-        let reason = match self.attempt(item, &secrets).await {
+        let reason = match self.attempt(item, &secrets, wait_until).await {
             Attempt::Ended(outcome) => return outcome,
             Attempt::TokenRefused(reason) => reason,
         };
@@ -257,27 +267,23 @@ impl<S: WorkerStore, P: SecretsSource> Worker<S, P> {
             }
         };
         tracing::info!("Notion refused the token; the secret held a new one, trying again");
-        match self.attempt(item, &fresh).await {
+        match self.attempt(item, &fresh, wait_until).await {
             Attempt::Ended(outcome) => outcome,
             Attempt::TokenRefused(reason) => Outcome::Failed(reason),
         }
     }
 
-    async fn attempt(&self, item: &InboxItem, secrets: &Secrets) -> Attempt {
+    async fn attempt(
+        &self,
+        item: &InboxItem,
+        secrets: &Secrets,
+        wait_until: tokio::time::Instant,
+    ) -> Attempt {
         // Fixing the secret fixes this: retried, never parked as unfixable.
         let token = match secrets.notion_token() {
             Ok(token) => token.clone(),
             Err(missing) => return Outcome::Retry(missing.to_string()).into(),
         };
-        // The item's calls may wait out a long pause of Notion's (today's per-window
-        // budgets ask for up to a minute, a workspace's for more) within the item's own
-        // worst case, keeping time for one last request: waited out once, not spent as
-        // a failure and a stream retry (`budget.rs`).
-        let wait_until = tokio::time::Instant::now()
-            + self
-                .settings
-                .item_budget
-                .saturating_sub(self.notion.worst_call());
         let notion = self.notion.with_token(token).until(wait_until);
         match Work::parse(item) {
             Ok(Work::Lead { lead, submission }) => {
