@@ -25,6 +25,7 @@ pub fn routes(shared: Shared) -> Router {
         .route("/__admin/rate_limit_reason", post(rate_limit_reason))
         .route("/__admin/tokens", post(add_token))
         .route("/__admin/block_limit", get(block_usage).post(block_limit))
+        .route("/__admin/block_limit/end_grace", post(end_grace))
         .route("/__admin/result_cap", post(result_cap))
         .route("/__admin/webhooks", post(subscribe))
         .route("/__admin/webhooks/mode", post(mode))
@@ -131,6 +132,12 @@ async fn block_limit(
     Json(body): Json<Option<crate::BlockLimit>>,
 ) -> StatusCode {
     lock(&shared).set_block_limit(body);
+    StatusCode::NO_CONTENT
+}
+
+/// The grace is over, however long it was.
+async fn end_grace(State(shared): State<Shared>) -> StatusCode {
+    lock(&shared).grace_ended = true;
     StatusCode::NO_CONTENT
 }
 

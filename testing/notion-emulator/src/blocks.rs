@@ -50,8 +50,8 @@ fn default_grace() -> f64 {
 }
 
 impl BlockLimit {
-    /// A Free workspace of two members, `used` blocks in, the grace already over: the
-    /// next create past the limit is refused.
+    /// A Free workspace of two members limited to `limit` blocks, with no grace: once it
+    /// holds `limit` blocks, the next create is refused.
     pub fn free(limit: u64, refusal: BlockRefusal) -> Self {
         Self {
             limit,

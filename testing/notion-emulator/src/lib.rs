@@ -197,6 +197,12 @@ impl Emulator {
         self.state().set_block_limit(limit);
     }
 
+    /// Ends the block limit's grace now, however long it was: the three days passed.
+    /// A grace not yet started (the limit not reached) is not affected.
+    pub fn end_block_grace(&self) {
+        self.state().grace_ended = true;
+    }
+
     /// Blocks the workspace has used (every page and database is one).
     pub fn blocks_used(&self) -> u64 {
         self.state().blocks_used()

@@ -64,6 +64,8 @@ pub struct State {
     /// The Free workspace block limit, and when its grace began.
     pub block_limit: Option<crate::blocks::BlockLimit>,
     pub grace_started: Option<Instant>,
+    /// The grace is over, however long it was (the test's "three days later").
+    pub grace_ended: bool,
     pub result_cap: usize,
     pub webhooks: WebhookState,
     pub started: Instant,
@@ -103,6 +105,7 @@ impl State {
             rate_reason: None,
             block_limit: None,
             grace_started: None,
+            grace_ended: false,
             result_cap: 10_000,
             webhooks: WebhookState::default(),
             started: Instant::now(),
@@ -194,7 +197,9 @@ impl State {
     pub fn block_refusal(&self, token: &str, now: Instant) -> Option<crate::error::ApiError> {
         let limit = self.block_limit?;
         let exempt = self.token_kind(token) == Some(crate::blocks::TokenKind::Personal);
-        let over = self.grace_started.is_some_and(|g| now >= g + limit.grace());
+        let over = self
+            .grace_started
+            .is_some_and(|g| self.grace_ended || now >= g + limit.grace());
         (limit.applies() && !exempt && over && self.blocks_used() >= limit.limit)
             .then(|| limit.refusal(self.blocks_used()))
     }
@@ -204,6 +209,7 @@ impl State {
     pub fn set_block_limit(&mut self, limit: Option<crate::blocks::BlockLimit>) {
         self.block_limit = limit;
         self.grace_started = None;
+        self.grace_ended = false;
         self.count_create(Instant::now());
     }
 

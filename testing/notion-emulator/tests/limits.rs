@@ -115,9 +115,9 @@ async fn past_the_block_limit_and_its_grace_creates_fail_and_reads_and_edits_go_
         let ds = ws.contacts_data_source_id.clone();
         let api = Api::new(&emulator);
         let used = emulator.blocks_used();
-        // Two blocks left; the grace is a second long.
+        // Two blocks left, and Notion's three days of grace.
         emulator.set_block_limit(Some(BlockLimit {
-            grace_seconds: 1.0,
+            grace_seconds: 3.0 * 86_400.0,
             ..BlockLimit::free(used + 2, refusal)
         }));
         let first = api.ok("POST", "/v1/pages", Some(contact(&ds, "A"))).await;
@@ -125,7 +125,8 @@ async fn past_the_block_limit_and_its_grace_creates_fail_and_reads_and_edits_go_
         // creates still go through.
         api.ok("POST", "/v1/pages", Some(contact(&ds, "B"))).await;
         api.ok("POST", "/v1/pages", Some(contact(&ds, "C"))).await;
-        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+        // Three days later.
+        emulator.end_block_grace();
         let (s, b) = api.call("POST", "/v1/pages", Some(contact(&ds, "D"))).await;
         assert_error(s, &b, 403, "restricted_resource");
         match refusal {
@@ -188,10 +189,18 @@ async fn one_member_has_no_block_limit_and_the_switch_is_reachable_over_http() {
     );
     api.ok("POST", "/v1/pages", Some(contact(&ds, "alone")))
         .await;
-    assert_eq!(
-        set(json!({"limit": used, "members": 3, "grace_seconds": 0})).await,
-        204
-    );
+    // Three members: the grace begins as the limit is set (the workspace is at it), and
+    // ends over HTTP.
+    assert_eq!(set(json!({"limit": used + 1, "members": 3})).await, 204);
+    api.ok("POST", "/v1/pages", Some(contact(&ds, "in grace")))
+        .await;
+    let ended = api
+        .http
+        .post(format!("{}/__admin/block_limit/end_grace", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status().as_u16(), 204);
     let (s, b) = api
         .call("POST", "/v1/pages", Some(contact(&ds, "team")))
         .await;
@@ -205,5 +214,5 @@ async fn one_member_has_no_block_limit_and_the_switch_is_reachable_over_http() {
         .json()
         .await
         .unwrap();
-    assert_eq!(usage["used"], used + 1);
+    assert_eq!(usage["used"], used + 2);
 }
