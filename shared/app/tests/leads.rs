@@ -10,7 +10,7 @@ use common::{Harness, text};
 use crm_app::intake::inbox_id;
 use crm_domain::Clock;
 use crm_domain::signature::{hmac_sha256, to_base64, to_hex};
-use crm_notion_emulator::{FaultAction, FaultRule, TextCase};
+use crm_notion_emulator::{BlockLimit, BlockRefusal, FaultAction, FaultRule, TextCase};
 use crm_store::InboxStatus;
 use crm_store::prelude::*;
 use serde_json::{Value, json};
@@ -563,6 +563,47 @@ async fn a_notion_outage_keeps_the_item_failed_until_notion_recovers_then_one_co
         h.inbox(&inbox_id("own:o-1")).await.status,
         InboxStatus::Done
     );
+}
+
+/// A Free workspace with a teammate past its 1,000 blocks refuses every new page (403
+/// `restricted_resource` with `additional_data.block_limit`). Upgrading or connecting
+/// with a personal access token fixes it, and the lead must be there when that is done:
+/// kept for the system's own retries, not parked for a person, its reason naming both
+/// fixes; once creates are taken again it lands once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_free_block_limit_a_lead_is_kept_for_retry_and_lands_once_after_an_upgrade() {
+    let h = Harness::new().await;
+    h.stale_contact("known@example.com");
+    h.accept("b-1", "new@example.com").await;
+    h.accept("b-2", "known@example.com").await;
+    let used = h.emulator.blocks_used();
+    h.emulator
+        .set_block_limit(Some(BlockLimit::free(used, BlockRefusal::Documented)));
+    let batch = [inbox_id("own:b-1"), inbox_id("own:b-2")];
+    assert_eq!(
+        h.run_worker(&batch).await.len(),
+        2,
+        "both for the stream to retry"
+    );
+    for id in &batch {
+        let item = h.inbox(id).await;
+        assert_eq!(
+            item.status,
+            InboxStatus::Failed,
+            "{id}: kept for retry, not parked"
+        );
+        let reason = item.last_error.unwrap_or_default();
+        assert!(
+            reason.contains("block limit") && reason.contains("personal access token"),
+            "{reason}"
+        );
+    }
+    assert_eq!(h.contacts().len(), 1, "no page was made");
+
+    h.emulator.set_block_limit(None);
+    assert!(h.run_worker(&batch).await.is_empty());
+    assert_eq!(h.contacts().len(), 2);
+    assert_eq!(h.activities().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -513,6 +513,8 @@ fn api_error(
         retry_after: header_retry_after.or(body_retry_after),
         rate_limit_reason: additional_text("rate_limit_reason"),
         committed_resource_id: additional_text("committed_resource_id"),
+        block_limit: status == StatusCode::FORBIDDEN
+            && additional.is_some_and(|a| a.get("block_limit").is_some()),
     }))
 }
 

@@ -39,9 +39,10 @@ pub enum NotionError {
 /// quotes, which may be what a person typed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error(
-    "Notion answered {status} {code}: {}{}",
+    "Notion answered {status} {code}: {}{}{}",
     crm_domain::redact::quoted_values(.message),
-    request_id_suffix(.request_id)
+    request_id_suffix(.request_id),
+    if *.block_limit { BLOCK_LIMIT_FIXES } else { "" }
 )]
 pub struct ApiFailure {
     pub status: u16,
@@ -52,7 +53,12 @@ pub struct ApiFailure {
     pub rate_limit_reason: Option<String>,
     /// Set on a 503 for a write Notion did commit: the id of what it created.
     pub committed_resource_id: Option<String>,
+    /// A create refused for the Free workspace block limit (`additional_data.block_limit`).
+    pub block_limit: bool,
 }
+
+/// What a person can do about the block limit, said wherever the refusal is.
+const BLOCK_LIMIT_FIXES: &str = ". The workspace reached the Free plan's block limit (1,000 blocks with more than one member): new pages wait until it is upgraded, or until the integration connects with a personal access token, which the limit does not apply to";
 
 fn request_id_suffix(id: &Option<String>) -> String {
     id.as_ref()
@@ -65,8 +71,12 @@ impl NotionError {
     /// retry), as opposed to a request that will fail the same way every time.
     pub fn is_retryable(&self) -> bool {
         match self {
+            // The block limit passes with an upgrade or a personal access token: the
+            // work waits for it, retried by the system, not parked for a person.
             Self::Api(e) => {
-                self.is_rate_refusal() || matches!(e.status, 409 | 500 | 502 | 503 | 504)
+                self.is_rate_refusal()
+                    || e.block_limit
+                    || matches!(e.status, 409 | 500 | 502 | 503 | 504)
             }
             Self::Timeout { .. } | Self::Transport { .. } | Self::Paced { .. } => true,
             Self::Decode { .. } => false,
@@ -134,9 +144,16 @@ impl NotionError {
     }
 
     /// 401 `unauthorized` or 403 `restricted_resource`: the token was refused — it may
-    /// have been rotated since it was read.
+    /// have been rotated since it was read. Not a create refused for the block limit,
+    /// which no token of the same connection changes.
     pub fn is_token_refused(&self) -> bool {
-        matches!(self.status(), Some(401 | 403))
+        matches!(self.status(), Some(401 | 403)) && !self.is_block_limit()
+    }
+
+    /// A create refused because the Free workspace reached its block limit (a 403 with
+    /// `additional_data.block_limit`, as one copy of Notion's docs gives it).
+    pub fn is_block_limit(&self) -> bool {
+        matches!(self, Self::Api(e) if e.block_limit)
     }
 }
 
@@ -156,6 +173,7 @@ mod tests {
             retry_after: None,
             rate_limit_reason: None,
             committed_resource_id: None,
+            block_limit: false,
         }));
         let shown = format!("{err}");
         assert!(!shown.contains("ann@example.com"), "{shown}");

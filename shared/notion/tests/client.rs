@@ -10,7 +10,8 @@ use crm_notion::{
     RetryPolicy, UpdatePage,
 };
 use crm_notion_emulator::{
-    DEFAULT_TOKEN, Emulator, FaultAction, FaultRule, RateLimit, SeededWorkspace, StageKind,
+    BlockLimit, BlockRefusal, DEFAULT_TOKEN, Emulator, FaultAction, FaultRule, RateLimit,
+    SeededWorkspace, StageKind,
 };
 use secrecy::SecretString;
 use serde_json::json;
@@ -739,4 +740,30 @@ async fn a_long_pause_is_waited_out_once_within_the_callers_deadline() {
     assert!(!failed.is_empty(), "{answers:?}");
     assert!(failed.iter().all(|e| e.is_retryable()), "{failed:?}");
     assert!(emulator.requests().iter().all(|r| r.status == 200));
+}
+
+/// A create refused for the Free block limit is told apart from a refused token when
+/// Notion says so (`additional_data.block_limit`): retryable, not a token to re-read,
+/// its message naming the two fixes; sent once (a 403 is not retried in the call).
+/// Without that field the refusal cannot be told from a missing capability.
+#[tokio::test]
+async fn a_create_refused_for_the_block_limit_is_told_apart_when_notion_says_so() {
+    for (refusal, told) in [
+        (BlockRefusal::Documented, true),
+        (BlockRefusal::Bare, false),
+    ] {
+        let Setup { emulator, ws } = setup().await;
+        let notion = client(&emulator);
+        let used = emulator.blocks_used();
+        emulator.set_block_limit(Some(BlockLimit::free(used, refusal)));
+        emulator.clear_requests();
+        let err = notion.create_page(&ann(&ws)).await.unwrap_err();
+        assert_eq!(err.status(), Some(403));
+        assert_eq!(err.is_block_limit(), told, "{refusal:?}");
+        assert_eq!(err.is_retryable(), told, "{refusal:?}");
+        assert_eq!(err.is_token_refused(), !told, "{refusal:?}");
+        let shown = err.to_string();
+        assert_eq!(shown.contains("personal access token"), told, "{shown}");
+        assert_eq!(emulator.requests().len(), 1);
+    }
 }

@@ -158,6 +158,7 @@ fn the_error_body_is_what_the_error_type_keeps() {
         request_id: Some("req-1".into()),
         retry_after: None,
         rate_limit_reason: Some("public_api_request_blocked".into()),
+        block_limit: false,
         committed_resource_id: None,
     }));
     assert!(!e.is_retryable(), "blocked access is not retried");
