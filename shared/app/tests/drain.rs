@@ -236,6 +236,23 @@ async fn leads_side_by_side_read_the_contacts_once() {
     assert_eq!(contacts_per_email(&h).len(), 156);
 }
 
+/// The harness's worker with a Notion client of its own: paced fast, each call with
+/// half a second of retry budget and `timeout` per request, then `tweak`ed.
+fn worker_whose_calls_have<S: Store + Clone>(
+    h: &Harness<S>,
+    timeout: Duration,
+    tweak: impl FnOnce(&mut crm_notion::NotionConfig),
+) -> Worker<S, crm_settings::SecretsManagerSource> {
+    let mut worker = h.ports.worker();
+    let mut config = crm_app::runtime::notion_config(&h.ports.settings);
+    config.rate_per_second = 500.0;
+    config.request_timeout = timeout;
+    tweak(&mut config);
+    config.retry.max_elapsed = Duration::from_millis(500);
+    worker.notion = NotionClient::new(config).unwrap();
+    worker
+}
+
 /// A lead waits for another to build the contacts index only as long as one call may
 /// take at worst: past that it is retried later (not left to outlast its lease, nor
 /// written without the index), and the retry writes it once.
@@ -245,13 +262,9 @@ async fn a_lead_waits_for_the_index_only_one_calls_worst_case() {
     // Three pages of contacts, each page slow but within the request timeout: the
     // build takes longer than one call's worst case.
     known_contacts_and_new_leads(&h, 250, "busy", 2).await;
-    let mut worker = h.ports.worker();
-    let mut config = crm_app::runtime::notion_config(&h.ports.settings);
-    config.rate_per_second = 500.0;
-    config.request_timeout = Duration::from_millis(1500);
-    config.retry = crm_testkit::fast_retry(2);
-    config.retry.max_elapsed = Duration::from_millis(500);
-    worker.notion = NotionClient::new(config).unwrap();
+    let worker = worker_whose_calls_have(&h, Duration::from_millis(1500), |c| {
+        c.retry = crm_testkit::fast_retry(2);
+    });
     assert_eq!(worker.notion.worst_call(), Duration::from_secs(2));
     h.emulator.inject(FaultRule::new(
         Some("POST"),
@@ -296,14 +309,10 @@ async fn a_lead_waits_for_the_index_only_one_calls_worst_case() {
 async fn a_spent_windows_budget_is_waited_out_and_no_item_fails() {
     let h = Harness::new().await;
     known_contacts_and_new_leads(&h, 0, "window", 8).await;
-    let mut worker = h.ports.worker();
-    let mut config = crm_app::runtime::notion_config(&h.ports.settings);
-    config.rate_per_second = 500.0;
-    config.burst = 50;
-    config.request_timeout = Duration::from_secs(2);
-    config.retry = crm_testkit::fast_retry(4);
-    config.retry.max_elapsed = Duration::from_millis(500);
-    worker.notion = NotionClient::new(config).unwrap();
+    let worker = worker_whose_calls_have(&h, Duration::from_secs(2), |c| {
+        c.burst = 50;
+        c.retry = crm_testkit::fast_retry(4);
+    });
     h.emulator.set_rate_limit(Some(RateLimit::Budget {
         requests: 14,
         seconds: 4.0,
