@@ -16,7 +16,10 @@ pub struct RetryPolicy {
     pub max_elapsed: Duration,
     /// First backoff delay; doubles per attempt, with jitter.
     pub base_delay: Duration,
-    /// Longest single wait, for backoff and for `Retry-After`.
+    /// Longest single wait, for backoff and for a `Retry-After` the caller sleeps itself
+    /// ([`after_rate_limit`](Self::after_rate_limit), Slack's). A client that leaves the
+    /// wait to its [`Limiter`](crate::Limiter)'s pause (Notion's, whose spent window may
+    /// ask for a minute or more) is not capped by it.
     pub max_delay: Duration,
 }
 
