@@ -55,7 +55,7 @@ pub struct State {
     pub in_flight: usize,
     pub max_in_flight: usize,
     pub faults: Vec<FaultRule>,
-    /// Each connection's budget (one counter per token) and the workspace's, shared by
+    /// Each connection's budget (one counter per connection) and the workspace's, shared by
     /// every token; a reason to send instead of the documented ones.
     pub rate: Option<crate::rate::RateLimit>,
     pub rate_counters: HashMap<String, crate::rate::Counter>,
@@ -145,6 +145,16 @@ impl State {
         self.other_tokens.get(token).copied()
     }
 
+    /// Which connection `token` belongs to: the integration's whatever its current token
+    /// (a rotated token is the same connection, with the budget it had), else the token.
+    fn connection_of(&self, token: &str) -> String {
+        if token == self.token {
+            String::new()
+        } else {
+            token.to_owned()
+        }
+    }
+
     /// Counts a request of `token` against its connection's limit, then the
     /// workspace's; refused, the seconds to wait and the reason. A refused request
     /// spends nothing of either.
@@ -159,7 +169,7 @@ impl State {
             Some(limit) => {
                 let counter = self
                     .rate_counters
-                    .entry(token.to_owned())
+                    .entry(self.connection_of(token))
                     .or_insert_with(|| crate::rate::Counter::starting(limit, epoch));
                 if let Err(wait) = counter.take() {
                     return Err(RateRefusal {
@@ -174,7 +184,8 @@ impl State {
         if let Some(workspace) = self.workspace_rate.as_mut()
             && let Err(wait) = workspace.take()
         {
-            if connection && let Some(c) = self.rate_counters.get_mut(token) {
+            let key = self.connection_of(token);
+            if connection && let Some(c) = self.rate_counters.get_mut(&key) {
                 c.refund();
             }
             return Err(RateRefusal {

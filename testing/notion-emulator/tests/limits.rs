@@ -50,8 +50,10 @@ async fn a_connections_budget_is_spent_in_a_burst_and_refused_to_the_windows_res
         body["additional_data"]["rate_limit_reason"],
         "public_api_request_rate_limit"
     );
-    // Each connection has a budget of its own.
+    // Each connection has a budget of its own; a rotated token is the same connection.
     assert_eq!(get(&api, &path, OTHER).await.0, 200);
+    emulator.set_token("ntn_rotated");
+    assert_eq!(get(&api, &path, "ntn_rotated").await.0, 429);
     // A token of no connection is refused as unauthorized, not counted.
     assert_eq!(get(&api, &path, "ntn_stranger").await.0, 401);
 }
