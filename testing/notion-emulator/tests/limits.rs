@@ -12,23 +12,6 @@ use serde_json::{Value, json};
 
 const OTHER: &str = "ntn_other_connection";
 
-async fn get(api: &Api, path: &str, token: &str) -> (u16, Value, Option<String>) {
-    let resp = api
-        .http
-        .get(format!("{}{path}", api.base))
-        .bearer_auth(token)
-        .header("Notion-Version", VERSION)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, resp.json().await.unwrap(), retry_after)
-}
-
 #[tokio::test]
 async fn a_connections_budget_is_spent_in_a_burst_and_refused_to_the_windows_reset() {
     let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
@@ -38,9 +21,13 @@ async fn a_connections_budget_is_spent_in_a_burst_and_refused_to_the_windows_res
     let api = Api::new(&emulator);
     let path = format!("/v1/data_sources/{}", ws.contacts_data_source_id);
     for i in 0..20 {
-        assert_eq!(get(&api, &path, DEFAULT_TOKEN).await.0, 200, "request {i}");
+        assert_eq!(
+            api.get_as(&path, &[], DEFAULT_TOKEN).await.0,
+            200,
+            "request {i}"
+        );
     }
-    let (status, body, retry_after) = get(&api, &path, DEFAULT_TOKEN).await;
+    let (status, body, retry_after) = api.get_as(&path, &[], DEFAULT_TOKEN).await;
     assert_eq!(status, 429);
     assert_eq!(body["code"], "rate_limited");
     let wait: u64 = retry_after.unwrap().parse().unwrap();
@@ -51,11 +38,11 @@ async fn a_connections_budget_is_spent_in_a_burst_and_refused_to_the_windows_res
         "public_api_request_rate_limit"
     );
     // Each connection has a budget of its own; a rotated token is the same connection.
-    assert_eq!(get(&api, &path, OTHER).await.0, 200);
+    assert_eq!(api.get_as(&path, &[], OTHER).await.0, 200);
     emulator.set_token("ntn_rotated");
-    assert_eq!(get(&api, &path, "ntn_rotated").await.0, 429);
+    assert_eq!(api.get_as(&path, &[], "ntn_rotated").await.0, 429);
     // A token of no connection is refused as unauthorized, not counted.
-    assert_eq!(get(&api, &path, "ntn_stranger").await.0, 401);
+    assert_eq!(api.get_as(&path, &[], "ntn_stranger").await.0, 401);
 }
 
 #[tokio::test]
@@ -72,10 +59,10 @@ async fn the_workspace_limit_is_shared_by_every_connection_and_may_ask_for_more_
     let api = Api::new(&emulator);
     let path = format!("/v1/data_sources/{}", ws.contacts_data_source_id);
     for token in [DEFAULT_TOKEN, OTHER, DEFAULT_TOKEN, OTHER, OTHER, OTHER] {
-        assert_eq!(get(&api, &path, token).await.0, 200);
+        assert_eq!(api.get_as(&path, &[], token).await.0, 200);
     }
     for token in [DEFAULT_TOKEN, OTHER] {
-        let (status, body, retry_after) = get(&api, &path, token).await;
+        let (status, body, retry_after) = api.get_as(&path, &[], token).await;
         assert_eq!(status, 429);
         assert_eq!(
             body["additional_data"]["rate_limit_reason"],
@@ -94,8 +81,8 @@ async fn a_reason_no_client_has_seen() {
     emulator.set_rate_limit_reason(Some("public_api_lunar_phase_limit"));
     let api = Api::new(&emulator);
     let path = format!("/v1/data_sources/{}", ws.contacts_data_source_id);
-    assert_eq!(get(&api, &path, DEFAULT_TOKEN).await.0, 200);
-    let (status, body, retry_after) = get(&api, &path, DEFAULT_TOKEN).await;
+    assert_eq!(api.get_as(&path, &[], DEFAULT_TOKEN).await.0, 200);
+    let (status, body, retry_after) = api.get_as(&path, &[], DEFAULT_TOKEN).await;
     assert_eq!(status, 429);
     assert!(retry_after.is_some());
     assert_eq!(

@@ -71,17 +71,36 @@ impl Api {
 
     /// A GET with query parameters (encoded by the client's query encoder).
     pub async fn get_status(&self, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
+        let (status, body, _) = self.get_as(path, query, DEFAULT_TOKEN).await;
+        (status, body)
+    }
+
+    /// A GET with `token`: the status, the body and the `Retry-After` header.
+    pub async fn get_as(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        token: &str,
+    ) -> (u16, Value, Option<String>) {
         let response = self
             .http
             .get(format!("{}{path}", self.base))
             .query(query)
-            .bearer_auth(DEFAULT_TOKEN)
+            .bearer_auth(token)
             .header("Notion-Version", VERSION)
             .send()
             .await
             .unwrap();
         let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (
+            status,
+            response.json().await.unwrap_or(Value::Null),
+            retry_after,
+        )
     }
 
     pub async fn query(&self, ds: &str, body: Value) -> (u16, Value) {
