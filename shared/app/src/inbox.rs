@@ -142,6 +142,14 @@ pub mod keys {
     /// Whether the backlog of overdue work has been reported (and not yet cleared).
     pub const OPS_BACKLOG: &str = "ops:backlog";
 
+    /// Notion refusing to create pages, held until a probe finds it creating again.
+    pub const CREATES_HELD: &str = "hold:notion-creates";
+
+    /// The claim on telling ops about one spell of creates held (its start, millis).
+    pub fn ops_creates_held(since_ms: i64) -> String {
+        format!("ops:creates-held:{since_ms}")
+    }
+
     /// The claim on telling ops one alarm (SNS's id of the message).
     pub fn ops_alarm(message_id: &str) -> String {
         format!("ops:alarm:{message_id}")
@@ -174,6 +182,7 @@ mod tests {
             last_error: None,
             received_at: crm_domain::Timestamp::from_millis(0),
             updated_at: crm_domain::Timestamp::from_millis(0),
+            not_before: None,
         }
     }
 

@@ -11,7 +11,7 @@ use common::Harness;
 use crm_app::inbox::keys;
 use crm_app::intake::inbox_id;
 use crm_app::worker::Worker;
-use crm_domain::ContactEmail;
+use crm_domain::{Clock, ContactEmail};
 use crm_notion::NotionClient;
 use crm_notion_emulator::{FaultAction, FaultRule, RateLimit};
 use crm_slack::receiver::SlackReceiver;
@@ -340,4 +340,70 @@ async fn a_spent_windows_budget_is_waited_out_and_no_item_fails() {
         .filter(|r| r.status == 429)
         .count();
     assert!(refused > 0, "the budget was spent at least once");
+}
+
+/// A pause longer than an item's time left (a workspace's `Retry-After` may be minutes)
+/// is not waited out by a Lambda billed for sleeping, nor spent as a stream retry: the
+/// items it stops go back to the inbox with "not before" = its end, no attempt counted,
+/// and the redrive writes each once after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_longer_than_an_items_time_sends_it_back_to_the_inbox_until_then() {
+    let h = Harness::new().await;
+    known_contacts_and_new_leads(&h, 0, "later", 6).await;
+    let mut worker = worker_whose_calls_have(&h, Duration::from_secs(2), |c| {
+        c.burst = 50;
+        c.retry = crm_testkit::fast_retry(4);
+    });
+    // Half a second to wait for Notion, past one call's worst case.
+    worker.settings.item_budget = worker.notion.worst_call() + Duration::from_millis(500);
+    h.emulator.set_rate_limit(Some(RateLimit::Budget {
+        requests: 8,
+        seconds: 4.0,
+        aligned: false,
+    }));
+    let batch = ids("later", 6);
+    let event = h.stream_event(&batch).await;
+    let response = worker.handle_stream(event, None).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "no stream retry spent: {} records failed",
+        response.batch_item_failures.len()
+    );
+    let now = h.clock.now();
+    let mut waiting = 0;
+    for id in &batch {
+        let item = h.inbox(id).await;
+        assert_eq!(item.attempts, 0, "{id}: waiting is not a failed attempt");
+        if item.status == InboxStatus::Done {
+            continue;
+        }
+        waiting += 1;
+        let until = item.not_before.expect("a time to run after");
+        let after = until.since(now);
+        assert!(
+            after > Duration::from_millis(500) && after <= Duration::from_secs(4),
+            "{id}: not before the pause's end, {after:?} away"
+        );
+    }
+    assert!(
+        waiting > 0,
+        "the budget ran out before every item was written"
+    );
+
+    // The redrive runs them once their time has come (the emulator's window, on the
+    // wall clock, has reset by then).
+    let mut drained = false;
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        h.clock.advance(Duration::from_secs(5));
+        h.redrive.run(None).await.unwrap();
+        if h.open_ids().await.is_empty() {
+            drained = true;
+            break;
+        }
+    }
+    assert!(drained, "still open: {:?}", h.open_ids().await);
+    assert!(contacts_per_email(&h).values().all(|n| *n == 1));
+    assert_eq!(contacts_per_email(&h).len(), 6);
+    assert_eq!(h.activities().len(), 6);
 }

@@ -571,7 +571,8 @@ async fn a_notion_outage_keeps_the_item_failed_until_notion_recovers_then_one_co
 /// kept for the system's own retries, not parked for a person, its reason naming both
 /// fixes; once creates are taken again it lands once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn past_the_free_block_limit_a_lead_is_kept_for_retry_and_lands_once_after_an_upgrade() {
+async fn past_the_free_block_limit_a_lead_waits_for_the_next_probe_and_lands_once_after_an_upgrade()
+{
     let h = Harness::new().await;
     h.stale_contact("known@example.com");
     h.accept("b-1", "new@example.com").await;
@@ -580,30 +581,46 @@ async fn past_the_free_block_limit_a_lead_is_kept_for_retry_and_lands_once_after
     h.emulator
         .set_block_limit(Some(BlockLimit::free(used, BlockRefusal::Documented)));
     let batch = [inbox_id("own:b-1"), inbox_id("own:b-2")];
-    assert_eq!(
-        h.run_worker(&batch).await.len(),
-        2,
-        "both for the stream to retry"
+    assert!(
+        h.run_worker(&batch).await.is_empty(),
+        "back in the inbox, not the stream's to retry"
     );
+    let probe = h.clock.now().plus(Duration::from_secs(15 * 60));
     for id in &batch {
         let item = h.inbox(id).await;
         assert_eq!(
-            item.status,
-            InboxStatus::Failed,
-            "{id}: kept for retry, not parked"
+            (item.status, item.attempts, item.not_before),
+            (InboxStatus::Failed, 0, Some(probe)),
+            "{id}: waits for the probe, no attempt counted"
         );
         let reason = item.last_error.unwrap_or_default();
-        assert!(
-            reason.contains("block limit") && reason.contains("personal access token"),
-            "{reason}"
-        );
+        assert!(reason.contains("block limit"), "{reason}");
     }
     assert_eq!(h.contacts().len(), 1, "no page was made");
+    let creates = || {
+        h.emulator
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == "/v1/pages")
+            .count()
+    };
+    // The two run side by side: each may have sent its create before the first refusal
+    // was recorded, but no more than that.
+    let refused = creates();
+    assert!((1..=2).contains(&refused), "{refused} creates");
 
+    // Before the probe's time, a delivery sends no create.
     h.emulator.set_block_limit(None);
+    assert!(h.run_worker(&batch).await.is_empty());
+    assert_eq!(creates(), refused, "held: none sent");
+    assert_eq!(h.contacts().len(), 1);
+    h.clock.advance(Duration::from_secs(15 * 60));
     assert!(h.run_worker(&batch).await.is_empty());
     assert_eq!(h.contacts().len(), 2);
     assert_eq!(h.activities().len(), 2);
+    for id in &batch {
+        assert_eq!(h.inbox(id).await.status, InboxStatus::Done);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

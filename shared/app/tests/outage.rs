@@ -14,16 +14,6 @@ use crm_notion_emulator::FaultRule;
 
 const STEP: Duration = Duration::from_secs(5 * 60);
 
-/// The stream's share of a new item: a few deliveries right away, then it gives up
-/// (in AWS, 20 retries within minutes).
-async fn stream_tries(d: &Deals, ids: &[String]) {
-    for _ in 0..3 {
-        if d.h.run_worker(ids).await.is_empty() {
-            return;
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_outage_longer_than_the_streams_retries_heals_without_a_person() {
     let d = Deals::with_webhooks(&["won", "lost", "negotiation", "ops"]).await;
@@ -54,7 +44,7 @@ async fn an_outage_longer_than_the_streams_retries_heals_without_a_person() {
             d.delivered(4).await;
         }
         let new = d.h.pending_ids().await;
-        stream_tries(&d, &new).await;
+        d.h.stream_tries(&new).await;
         d.h.redrive.run(None).await.unwrap();
         d.h.clock.advance(STEP);
     }

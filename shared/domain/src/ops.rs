@@ -15,9 +15,55 @@ pub struct Unfinished {
     pub reason: String,
 }
 
+/// Why Notion refuses to create pages, as far as it said (docs/design.md, "Failures").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CreatesRefused {
+    /// It said so: the Free plan's block limit.
+    BlockLimit,
+    /// A bare 403 on a create while reads and edits go through: the block limit, or an
+    /// integration without the "Insert content" capability.
+    Forbidden,
+}
+
+/// Notion refusing creates, once per spell: the cause and how many leads wait for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreatesHeld {
+    pub cause: CreatesRefused,
+    pub leads_waiting: usize,
+    /// How often a create is tried meanwhile, in minutes.
+    pub probe_minutes: u64,
+}
+
+impl CreatesHeld {
+    pub fn lines(&self) -> Vec<String> {
+        const LIMIT: &str = "the Free plan's block limit (a Free workspace with more than one member has 1,000 blocks for its whole life, and every contact, deal and Activity is one; deleting gives none back)";
+        let what = match self.cause {
+            CreatesRefused::BlockLimit => format!("the workspace reached {LIMIT}"),
+            CreatesRefused::Forbidden => format!(
+                "it answers 403 to creates while reads and edits work: either the workspace reached {LIMIT}, or the integration lacks the \"Insert content\" capability (Notion: Settings → Connections → the integration → Capabilities)"
+            ),
+        };
+        let leads = match self.leads_waiting {
+            1 => "1 lead waits".to_owned(),
+            n => format!("{n} leads wait"),
+        };
+        vec![
+            format!("🧱 Notion refuses to create pages: {what}."),
+            format!(
+                "{leads} safely in the inbox; repeat leads still update their contacts, and deal alerts and the digest go on. Creates are tried again every {} minutes, and everything waiting is written by itself once one goes through: nothing to replay.",
+                self.probe_minutes
+            ),
+            "Fix it with either: upgrade the Notion workspace to a paid plan, or connect with a personal access token, which the block limit does not apply to (put it in the secret's `notion_token`).".to_owned(),
+        ]
+    }
+}
+
 /// What one report says. Empty parts are left out; an empty report is not sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
+    /// Notion began refusing creates: said once per spell, before the rest.
+    pub creates_held: Option<CreatesHeld>,
     /// Items waiting longer than the threshold, still retried: the backlog began.
     pub waiting: Vec<Unfinished>,
     /// The threshold, in minutes, for the words.
@@ -30,12 +76,18 @@ pub struct Report {
 
 impl Report {
     pub fn is_empty(&self) -> bool {
-        self.waiting.is_empty() && self.parked.is_empty() && !self.cleared
+        self.creates_held.is_none()
+            && self.waiting.is_empty()
+            && self.parked.is_empty()
+            && !self.cleared
     }
 
     /// The message: plain lines, escaped for Slack (the fallback text and the blocks).
     pub fn lines(&self) -> Vec<String> {
-        let mut lines = Vec::new();
+        let mut lines = self
+            .creates_held
+            .map(|held| held.lines())
+            .unwrap_or_default();
         if !self.waiting.is_empty() {
             lines.push(format!(
                 "⏳ {} waited more than {} and {} still retried automatically (with growing pauses, for up to a week; `crm replay` tries them all now). Nothing to do unless the cause below lasts:",
@@ -136,6 +188,49 @@ mod tests {
         Unfinished {
             id: id.into(),
             reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn creates_held_says_what_happened_how_many_wait_and_both_fixes() {
+        let held = CreatesHeld {
+            cause: CreatesRefused::BlockLimit,
+            leads_waiting: 7,
+            probe_minutes: 15,
+        };
+        let text = Report {
+            creates_held: Some(held),
+            ..Report::default()
+        }
+        .lines()
+        .join("\n");
+        for said in [
+            "block limit",
+            "7 leads wait",
+            "every 15 minutes",
+            "upgrade the Notion workspace",
+            "personal access token",
+            "nothing to replay",
+        ] {
+            assert!(text.contains(said), "{said:?} in {text}");
+        }
+        assert!(
+            !text.contains("Insert content"),
+            "Notion said which: {text}"
+        );
+        let bare = CreatesHeld {
+            cause: CreatesRefused::Forbidden,
+            leads_waiting: 1,
+            ..held
+        }
+        .lines()
+        .join("\n");
+        for said in [
+            "1 lead waits",
+            "block limit",
+            "\"Insert content\" capability",
+        ] {
+            assert!(bare.contains(said), "{said:?} in {bare}");
         }
     }
 

@@ -67,6 +67,9 @@ pub struct ItemTimes {
     pub attempts: u32,
     pub received_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Set while it waits for a time before which it cannot start (a long pause Notion
+    /// asked for, or creates refused until a fix ops was told about).
+    pub not_before: Option<Timestamp>,
 }
 
 impl Policy {
@@ -81,6 +84,12 @@ impl Policy {
     pub fn step(&self, item: ItemTimes, now: Timestamp) -> Step {
         match item.standing {
             Standing::Done | Standing::Parked => Step::Leave,
+            // Waiting is not failing: its cause is known, passes by itself or with a
+            // fix ops was told about, and is looked at again then; never given up.
+            Standing::Failed if item.not_before.is_some() => match item.not_before {
+                Some(due) if now < due => Step::WaitUntil(due),
+                _ => Step::Retry,
+            },
             _ if now.since(item.received_at) >= self.give_up_after => Step::GiveUp,
             Standing::Pending if now.since(item.updated_at) >= self.pending_grace => Step::Retry,
             Standing::Pending => Step::Leave,
@@ -114,6 +123,7 @@ mod tests {
             attempts,
             received_at: Timestamp::from_millis(received_min * MIN),
             updated_at: Timestamp::from_millis(updated_min * MIN),
+            not_before: None,
         }
     }
 
@@ -161,6 +171,21 @@ mod tests {
             p.step(item(Standing::Done, 0, 0, 0), at(2 * week)),
             Step::Leave
         );
+    }
+
+    #[test]
+    fn a_waiting_item_runs_at_its_time_however_old_it_is() {
+        let p = Policy::default();
+        let week = 7 * 24 * 60;
+        let waiting = ItemTimes {
+            not_before: Some(at(week + 15)),
+            ..item(Standing::Failed, 9, 0, week)
+        };
+        assert_eq!(
+            p.step(waiting, at(week + 1)),
+            Step::WaitUntil(at(week + 15))
+        );
+        assert_eq!(p.step(waiting, at(week + 15)), Step::Retry, "not its pause");
     }
 
     #[test]

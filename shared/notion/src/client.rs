@@ -130,6 +130,13 @@ impl NotionClient {
         self.limiter.set_share(share);
     }
 
+    /// Until when every call of the process waits out a pause Notion asked for (a 429's
+    /// or 529's `Retry-After`), if one is on now: work that cannot wait that long goes
+    /// back to be run after it.
+    pub fn paused_until(&self) -> Option<Instant> {
+        self.limiter.paused_until()
+    }
+
     /// The longest one call can take: its retries' time budget, then one last request.
     pub fn worst_call(&self) -> Duration {
         self.retry.max_elapsed + self.request_timeout

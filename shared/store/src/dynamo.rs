@@ -548,7 +548,7 @@ impl InboxSettle for DynamoStore {
                 "inbox_mark_done",
                 &pk("inbox", id),
                 "SET #status = :done, updated_at = :now_ms, expires_at = :expires \
-                 REMOVE open_pk, open_sk",
+                 REMOVE open_pk, open_sk, not_before",
                 "attribute_exists(pk)",
                 &[("#status", "status")],
                 vec![
@@ -569,23 +569,34 @@ impl InboxSettle for DynamoStore {
 
     async fn inbox_mark_failed(&self, id: &str, reason: &str, how: Unfinished) -> Result<()> {
         let now = self.now();
+        let mut values = vec![
+            (":failed", s(how.status().as_str())),
+            (":done", s(InboxStatus::Done.as_str())),
+            (":reason", s(reason)),
+            (":now_ms", n(now.as_millis())),
+            (":one", n(i64::from(how.counts()))),
+        ];
+        let update = match how.not_before() {
+            Some(until) => {
+                values.push((":not_before", n(until.as_millis())));
+                "SET #status = :failed, last_error = :reason, updated_at = :now_ms, \
+                 not_before = :not_before ADD attempts :one"
+            }
+            None => {
+                "SET #status = :failed, last_error = :reason, updated_at = :now_ms \
+                 REMOVE not_before ADD attempts :one"
+            }
+        };
         // A failure reported after another attempt already finished the item must not
         // reopen it.
         let written = self
             .update_conditional(
                 "inbox_mark_failed",
                 &pk("inbox", id),
-                "SET #status = :failed, last_error = :reason, updated_at = :now_ms \
-                 ADD attempts :one",
+                update,
                 "attribute_exists(pk) AND #status <> :done",
                 &[("#status", "status")],
-                vec![
-                    (":failed", s(how.status().as_str())),
-                    (":done", s(InboxStatus::Done.as_str())),
-                    (":reason", s(reason)),
-                    (":now_ms", n(now.as_millis())),
-                    (":one", n(1)),
-                ],
+                values,
             )
             .await?;
         if written {
@@ -917,5 +928,6 @@ fn inbox_item_from(item: &Item) -> Result<InboxItem> {
         last_error: get_s(item, "last_error").map(str::to_owned),
         received_at: Timestamp::from_millis(get_n(item, "received_at").unwrap_or_default()),
         updated_at: Timestamp::from_millis(get_n(item, "updated_at").unwrap_or_default()),
+        not_before: get_n(item, "not_before").map(Timestamp::from_millis),
     })
 }

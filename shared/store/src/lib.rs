@@ -45,7 +45,7 @@
 //! | batch       | `batch#{key}`        | `e_{entry key}` (the entry) per entry, `first_at`, `last_at` (millis), `closed`, `expires_at` |
 //! | presence    | `presence#{group}`   | `m_{member}` (present until, Unix millis) per member, `expires_at` |
 //! | count       | `count#{key}#{window}` | `n` (the count), `expires_at` (the window's end) |
-//! | inbox       | `inbox#{id}`         | `kind`, `payload`, `status`, `attempts`, `last_error`, `received_at`, `updated_at`, `expires_at` (once done), `open_pk` + `open_sk` (while not done) |
+//! | inbox       | `inbox#{id}`         | `kind`, `payload`, `status`, `attempts`, `last_error`, `received_at`, `updated_at`, `not_before` (millis, while it waits), `expires_at` (once done), `open_pk` + `open_sk` (while not done) |
 //!
 //! `expires_at` is whole Unix seconds and is also the table's TTL attribute, so DynamoDB
 //! eventually deletes what has expired. Correctness never depends on that deletion

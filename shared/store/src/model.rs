@@ -106,14 +106,32 @@ pub enum Unfinished {
     Retry,
     /// No retry can: [`InboxStatus::Parked`].
     Park,
+    /// Not started, because it could not be before `until` (Notion asked for a pause
+    /// longer than the attempt had, or refuses creates until a fix): back in the inbox
+    /// as [`InboxStatus::Failed`] with a "not before" time, and not counted as an
+    /// attempt, so the redrive's growing pauses do not grow for waiting.
+    Wait { until: Timestamp },
 }
 
 impl Unfinished {
     pub fn status(self) -> InboxStatus {
         match self {
-            Self::Retry => InboxStatus::Failed,
+            Self::Retry | Self::Wait { .. } => InboxStatus::Failed,
             Self::Park => InboxStatus::Parked,
         }
+    }
+
+    /// The "not before" time it leaves on the item.
+    pub fn not_before(self) -> Option<Timestamp> {
+        match self {
+            Self::Wait { until } => Some(until),
+            Self::Retry | Self::Park => None,
+        }
+    }
+
+    /// Whether it counts as a failed attempt.
+    pub fn counts(self) -> bool {
+        !matches!(self, Self::Wait { .. })
     }
 }
 
@@ -138,4 +156,7 @@ pub struct InboxItem {
     pub last_error: Option<String>,
     pub received_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Set while the item waits for a time before which it cannot start
+    /// ([`Unfinished::Wait`]); cleared by any other outcome.
+    pub not_before: Option<Timestamp>,
 }

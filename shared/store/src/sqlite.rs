@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS records (
     last_error  TEXT,
     received_at INTEGER,
     updated_at  INTEGER,
-    open_sk     TEXT
+    open_sk     TEXT,
+    not_before  INTEGER
 );
 CREATE INDEX IF NOT EXISTS open_inbox ON records (open_sk) WHERE open_sk IS NOT NULL;
 ";
@@ -79,6 +80,15 @@ impl SqliteStore {
             .map_err(|e| StoreError::backend("open", e))?;
         conn.execute_batch(SCHEMA)
             .map_err(|e| StoreError::backend("open", e))?;
+        // A store file made before items could wait gets the column.
+        let columns: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('records')")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(|e| StoreError::backend("open", e))?;
+        if !columns.iter().any(|c| c == "not_before") {
+            conn.execute_batch("ALTER TABLE records ADD COLUMN not_before INTEGER")
+                .map_err(|e| StoreError::backend("open", e))?;
+        }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             clock,
@@ -596,7 +606,7 @@ impl InboxSettle for SqliteStore {
             let n = tx
                 .execute(
                     "UPDATE records SET status = 'done', updated_at = ?1, expires_at = ?2, \
-                     open_sk = NULL WHERE pk = ?3",
+                     open_sk = NULL, not_before = NULL WHERE pk = ?3",
                     params![now.as_millis(), secs_after(now, retain), key],
                 )
                 .map_err(sql("inbox_mark_done"))?;
@@ -628,9 +638,16 @@ impl InboxSettle for SqliteStore {
                 Some("done") => Ok(()),
                 Some(_) => {
                     tx.execute(
-                        "UPDATE records SET status = ?1, last_error = ?2, \
-                         updated_at = ?3, attempts = attempts + 1 WHERE pk = ?4",
-                        params![status, reason, now.as_millis(), key],
+                        "UPDATE records SET status = ?1, last_error = ?2, updated_at = ?3, \
+                         attempts = attempts + ?4, not_before = ?5 WHERE pk = ?6",
+                        params![
+                            status,
+                            reason,
+                            now.as_millis(),
+                            i64::from(how.counts()),
+                            how.not_before().map(Timestamp::as_millis),
+                            key
+                        ],
                     )
                     .map_err(sql("inbox_mark_failed"))?;
                     Ok(())
@@ -665,7 +682,7 @@ impl InboxScan for SqliteStore {
 }
 
 const INBOX_COLUMNS: &str =
-    "pk, kind, payload, status, attempts, last_error, received_at, updated_at";
+    "pk, kind, payload, status, attempts, last_error, received_at, updated_at, not_before";
 
 type InboxRow = (
     String,
@@ -676,6 +693,7 @@ type InboxRow = (
     Option<String>,
     i64,
     i64,
+    Option<i64>,
 );
 
 fn inbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
@@ -688,11 +706,13 @@ fn inbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InboxRow> {
         r.get(5)?,
         r.get(6)?,
         r.get(7)?,
+        r.get(8)?,
     ))
 }
 
 fn inbox_item_from(row: InboxRow) -> Result<InboxItem> {
-    let (key, kind, payload, status, attempts, last_error, received_at, updated_at) = row;
+    let (key, kind, payload, status, attempts, last_error, received_at, updated_at, not_before) =
+        row;
     let status = InboxStatus::parse(&status).ok_or_else(|| StoreError::Malformed {
         key: key.clone(),
         reason: format!("unknown status {status:?}"),
@@ -707,5 +727,6 @@ fn inbox_item_from(row: InboxRow) -> Result<InboxItem> {
         last_error,
         received_at: Timestamp::from_millis(received_at),
         updated_at: Timestamp::from_millis(updated_at),
+        not_before: not_before.map(Timestamp::from_millis),
     })
 }

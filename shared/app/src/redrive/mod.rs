@@ -67,6 +67,8 @@ pub struct RedriveReport {
     pub reported: bool,
     /// Bursts of Slack messages posted that an earlier run left.
     pub bursts: usize,
+    /// Whether Notion's creates are held (`worker/creates.rs`), after this run.
+    pub creates_held: bool,
 }
 
 pub fn policy_from(settings: &RedriveSettings) -> Policy {
@@ -88,6 +90,7 @@ fn times(item: &InboxItem) -> ItemTimes {
         attempts: item.attempts,
         received_at: item.received_at,
         updated_at: item.updated_at,
+        not_before: item.not_before,
     }
 }
 
@@ -164,6 +167,7 @@ impl<S: RedriveStore, P: SecretsSource> Redrive<S, P> {
                 Ran::Finished { outcome, .. } => {
                     report.retried += 1;
                     report.finished += usize::from(outcome == Outcome::Done);
+                    report.waiting += usize::from(matches!(outcome, Outcome::Wait { .. }));
                 }
             }
         }
@@ -176,6 +180,7 @@ impl<S: RedriveStore, P: SecretsSource> Redrive<S, P> {
                 ("InboxOverdue", report.overdue as u64),
                 ("InboxParked", report.parked as u64),
                 ("InboxGivenUp", report.given_up as u64),
+                ("NotionCreatesHeld", u64::from(report.creates_held)),
             ],
         );
         tracing::info!(?report, "redrive run");

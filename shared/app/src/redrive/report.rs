@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crm_domain::ops::{Report, Unfinished};
+use crm_domain::ops::{CreatesHeld, Report, Unfinished};
 use crm_settings::SecretsSource;
 use crm_slack::SlackMessage;
 use crm_store::{Claim, Claimed, Claims, InboxItem, InboxStatus};
@@ -16,11 +16,14 @@ use crm_store::{Claim, Claimed, Claims, InboxItem, InboxStatus};
 use super::RedriveStore;
 
 use super::{Redrive, RedriveReport, times};
-use crate::inbox::keys;
+use crate::inbox::{Kind, keys};
+use crate::worker::creates::{Creates, PROBE_EVERY};
 
 /// How long a parked item's report is remembered: a month later, if still parked, it
 /// is reported again.
 const PARKED_MEMORY: Duration = Duration::from_secs(30 * 86_400);
+/// How long the report on one spell of held creates is remembered.
+const HELD_MEMORY: Duration = Duration::from_secs(90 * 86_400);
 /// The backlog's state in the store.
 const REPORTED: &str = "reported";
 const CLEAR: &str = "clear";
@@ -57,13 +60,48 @@ impl<S: RedriveStore, P: SecretsSource> Redrive<S, P> {
                 return;
             }
         };
+        let creates = Creates {
+            store,
+            clock: self.worker.clock.as_ref(),
+        };
+        let held = match creates.held().await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read whether creates are held; reporting next run");
+                return;
+            }
+        };
+        run.creates_held = held.is_some();
         let mut claims: Vec<Claim<'_, S>> = Vec::new();
         let mut report = Report {
             waiting_minutes: self.policy.report_after.as_secs() / 60,
-            cleared: backlog && overdue.is_empty(),
+            // Not while creates are held: what waits for them is not cleared.
+            cleared: backlog && overdue.is_empty() && held.is_none(),
             ..Report::default()
         };
-        if !backlog {
+        // Creates held: said once per spell, with the leads that wait for it. It stands
+        // for the backlog too (recorded as reported below), so the leads it holds are
+        // not listed again an hour later, and its end is the backlog clearing.
+        if let Some(held) = held {
+            let key = keys::ops_creates_held(held.since_ms);
+            match store.claim(&key, super::RUN_LEASE, HELD_MEMORY).await {
+                Ok(Claimed::Owned(claim)) => {
+                    claims.push(claim);
+                    report.creates_held = Some(CreatesHeld {
+                        cause: held.why,
+                        leads_waiting: open
+                            .iter()
+                            .filter(|i| i.kind == Kind::Lead.as_str())
+                            .filter(|i| i.status != InboxStatus::Parked)
+                            .count(),
+                        probe_minutes: PROBE_EVERY.as_secs() / 60,
+                    });
+                }
+                Ok(Claimed::Done { .. } | Claimed::Busy) => {}
+                Err(e) => tracing::warn!(error = %e, "could not check the report on held creates"),
+            }
+        }
+        if !backlog && report.creates_held.is_none() {
             report.waiting = overdue.iter().map(|i| unfinished(i)).collect();
         }
         for item in parked {
@@ -90,7 +128,9 @@ impl<S: RedriveStore, P: SecretsSource> Redrive<S, P> {
         for claim in claims {
             claim.complete(None).await;
         }
-        let state = if report.cleared || (!backlog && report.waiting.is_empty()) {
+        let state = if report.cleared
+            || (!backlog && report.waiting.is_empty() && report.creates_held.is_none())
+        {
             CLEAR
         } else {
             REPORTED

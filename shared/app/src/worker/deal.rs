@@ -109,7 +109,15 @@ pub async fn process<S: WorkerStore, P: SecretsSource>(
     match run.run().instrument(span).await {
         Ok(()) => Outcome::Done.into(),
         Err(DealFailure::Notion(e)) if e.is_token_refused() => Attempt::TokenRefused(e.to_string()),
-        Err(failure) if failure.is_retryable() => Outcome::Retry(failure.to_string()).into(),
+        Err(failure) if failure.is_retryable() => {
+            let notion_error = match &failure {
+                DealFailure::Notion(e) => Some(e),
+                _ => None,
+            };
+            worker
+                .unfinished(notion, notion_error, failure.to_string())
+                .into()
+        }
         Err(failure) => Outcome::Failed(failure.to_string()).into(),
     }
 }

@@ -153,6 +153,7 @@ mod tests {
             last_error: None,
             received_at: crm_domain::Timestamp::from_millis(0),
             updated_at: crm_domain::Timestamp::from_millis(0),
+            not_before: None,
         }
     }
 

@@ -21,6 +21,7 @@ use tracing::Instrument;
 
 use super::WorkerStore;
 use super::contacts_index::{Contacts, LookupError};
+use super::creates::{Creates, Held, Permit, holds_creates};
 use super::{Attempt, Outcome, Worker};
 use crate::contact_write::{self, ContactValues};
 use crate::inbox::keys;
@@ -36,6 +37,9 @@ enum LeadFailure {
     LeaseLost,
     #[error(transparent)]
     IndexBusy(LookupError),
+    /// Creates are held (`creates.rs`): what needs no create is done, the rest waits.
+    #[error("{}", .0.reason())]
+    CreatesHeld(Held),
 }
 
 impl From<LookupError> for LeadFailure {
@@ -53,7 +57,7 @@ impl LeadFailure {
         match self {
             Self::Notion(e) => e.is_retryable(),
             Self::Store(e) => e.is_retryable(),
-            Self::LeaseLost | Self::IndexBusy(_) => true,
+            Self::LeaseLost | Self::IndexBusy(_) | Self::CreatesHeld(_) => true,
         }
     }
 }
@@ -146,7 +150,15 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
                 let reason = failure.to_string();
                 claim.fail(&reason).await;
                 match &failure {
+                    LeadFailure::CreatesHeld(held) => Outcome::Wait {
+                        reason,
+                        until: held.probe_at(),
+                    }
+                    .into(),
                     LeadFailure::Notion(e) if e.is_token_refused() => Attempt::TokenRefused(reason),
+                    LeadFailure::Notion(e) if e.is_retryable() => {
+                        self.worker.unfinished(self.notion, Some(e), reason).into()
+                    }
                     _ if failure.is_retryable() => Outcome::Retry(reason).into(),
                     _ => Outcome::Failed(reason).into(),
                 }
@@ -181,19 +193,19 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
             }
             None => {
                 self.keep_lease(lease).await?;
-                match self.notion.create_page(&self.new_contact()).await {
+                match self.create(&self.new_contact()).await {
                     Ok(created) => {
                         tracing::info!(page_id = %created.id, "contact created");
                         created.id
                     }
-                    Err(e) if e.may_have_committed() => {
+                    Err(LeadFailure::Notion(e)) if e.may_have_committed() => {
                         tracing::warn!(error = %e, "the contact may have been created; looking before anything else");
                         match self.settled(|| self.find_contact()).await? {
                             Some(contact) => contact.id,
                             None => return Err(self.unsure(e).await),
                         }
                     }
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(e),
                 }
             }
         };
@@ -223,6 +235,35 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
                 }
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// Creates a page unless creates are held (`creates.rs`); a create refused in the
+    /// way that holds them starts (or prolongs) the hold, and one taken as the hold's
+    /// probe lifts it.
+    async fn create(&self, page: &CreatePage) -> Result<Page, LeadFailure> {
+        let creates = Creates {
+            store: &self.worker.store,
+            clock: self.worker.clock.as_ref(),
+        };
+        let permit = creates.permit().await?;
+        if let Permit::Wait(held) = permit {
+            return Err(LeadFailure::CreatesHeld(held));
+        }
+        match self.notion.create_page(page).await {
+            Ok(created) => {
+                if let Err(e) = creates.created(permit).await {
+                    // The next create's probe lifts it; until then, items wait a probe.
+                    tracing::warn!(error = %e, "could not lift the hold on creates");
+                }
+                Ok(created)
+            }
+            Err(e) => match holds_creates(&e) {
+                Some(why) => Err(LeadFailure::CreatesHeld(
+                    creates.refused(permit, why).await?,
+                )),
+                None => Err(e.into()),
+            },
         }
     }
 
@@ -260,13 +301,9 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
     /// says so (and a warning naming the fix).
     async fn create_activity(&self, contact_id: &str) -> Result<String, LeadFailure> {
         let with_property = self.has_submission_property().await?;
-        match self
-            .notion
-            .create_page(&self.activity(contact_id, with_property))
-            .await
-        {
+        match self.create(&self.activity(contact_id, with_property)).await {
             Ok(page) => Ok(page.id),
-            Err(e)
+            Err(LeadFailure::Notion(e))
                 if with_property
                     && e.status() == Some(400)
                     && !self.schema_has_submission().await? =>
@@ -282,13 +319,9 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
                     .store
                     .cache_put(NO_SUBMISSION_PROPERTY, "", now)
                     .await?;
-                Ok(self
-                    .notion
-                    .create_page(&self.activity(contact_id, false))
-                    .await?
-                    .id)
+                Ok(self.create(&self.activity(contact_id, false)).await?.id)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 

@@ -13,6 +13,7 @@
 
 mod budget;
 mod contacts_index;
+pub mod creates;
 mod deal;
 pub use deal::record_stage;
 mod lanes;
@@ -85,6 +86,14 @@ pub enum Outcome {
     Done,
     Retry(String),
     Failed(String),
+    /// Not run to the end because it cannot be before `until` (a pause Notion asked for
+    /// outlasts the attempt's time, or creates are held: `creates.rs`): back in the
+    /// inbox with that time, for the redrive, no attempt counted and no stream retry
+    /// spent.
+    Wait {
+        reason: String,
+        until: crm_domain::Timestamp,
+    },
 }
 
 /// What a replay did.
@@ -313,6 +322,11 @@ impl<S: WorkerStore, P: SecretsSource> Worker<S, P> {
                     .inbox_mark_failed(&item.id, reason, Unfinished::Park)
                     .await
             }
+            Outcome::Wait { reason, until } => {
+                self.store
+                    .inbox_mark_failed(&item.id, reason, Unfinished::Wait { until: *until })
+                    .await
+            }
         };
         match (&outcome, recorded) {
             (_, Err(err)) => {
@@ -324,11 +338,43 @@ impl<S: WorkerStore, P: SecretsSource> Worker<S, P> {
                 tracing::warn!(item = %item.id, %reason, "will retry");
                 false
             }
+            (Outcome::Wait { reason, until }, Ok(())) => {
+                tracing::info!(item = %item.id, %reason, until_ms = until.as_millis(), "back in the inbox until then; the redrive runs it");
+                true
+            }
             (Outcome::Failed(reason), Ok(())) => {
                 tracing::error!(item = %item.id, %reason, "parked: no retry can fix this; the redrive tells ops, and `crm replay` runs it once the cause is fixed");
                 crate::telemetry::metrics("worker", &[("InboxParked", 1)]);
                 true
             }
+        }
+    }
+}
+
+impl<S, P> Worker<S, P> {
+    /// How an item ends that Notion's failure `e` stopped: when it is a pause Notion
+    /// asked for (or no turn in the process's pace) that the item's time could not
+    /// wait out, it waits in the inbox until the pause is over, spending no stream
+    /// retry; else a retry.
+    pub(crate) fn unfinished(
+        &self,
+        notion: &NotionClient,
+        e: Option<&crm_notion::NotionError>,
+        reason: String,
+    ) -> Outcome {
+        let paced = e.is_some_and(|e| {
+            e.is_rate_refusal() || matches!(e, crm_notion::NotionError::Paced { .. })
+        });
+        if !paced {
+            return Outcome::Retry(reason);
+        }
+        let left = notion
+            .paused_until()
+            .map(|until| until.saturating_duration_since(tokio::time::Instant::now()))
+            .unwrap_or_default();
+        Outcome::Wait {
+            reason,
+            until: self.clock.now().plus(left),
         }
     }
 }
@@ -348,7 +394,8 @@ impl<S: WorkerStore + InboxScan, P: SecretsSource> Worker<S, P> {
                     ..
                 } => report.done.push(id),
                 Ran::Finished {
-                    outcome: Outcome::Retry(reason) | Outcome::Failed(reason),
+                    outcome:
+                        Outcome::Retry(reason) | Outcome::Failed(reason) | Outcome::Wait { reason, .. },
                     ..
                 } => report.failed.push((id, reason)),
                 Ran::HandedBack => {}

@@ -38,6 +38,7 @@ macro_rules! store_suite {
             inbox_lists_open_items_oldest_first,
             inbox_updates_on_missing_items_say_so,
             a_parked_item_stays_open_for_a_person_and_can_still_finish,
+            a_waiting_item_keeps_its_time_and_its_attempts_until_it_runs,
             presence_lists_who_is_here_until_they_leave_or_expire,
             concurrent_attendances_each_count_and_none_is_lost,
             a_batch_takes_each_key_once_until_closed,
@@ -577,6 +578,47 @@ pub async fn a_parked_item_stays_open_for_a_person_and_can_still_finish<S: Store
         InboxStatus::Done,
         "a done item is never parked"
     );
+}
+
+pub async fn a_waiting_item_keeps_its_time_and_its_attempts_until_it_runs<S: Store>(
+    store: Arc<S>,
+    clock: ManualClock,
+) {
+    let id = unique("waiting");
+    store.inbox_insert(&lead(&id)).await.unwrap();
+    store
+        .inbox_mark_failed(&id, "Notion answered 503", Unfinished::Retry)
+        .await
+        .unwrap();
+    let until = clock.now().plus(Duration::from_secs(90));
+    store
+        .inbox_mark_failed(&id, "Notion asked for a pause", Unfinished::Wait { until })
+        .await
+        .unwrap();
+    let item = store.inbox_get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (item.status, item.attempts, item.not_before),
+        (InboxStatus::Failed, 1, Some(until)),
+        "waiting is not a failed attempt"
+    );
+    let open = store.inbox_list_open(100).await.unwrap();
+    let listed = open.iter().find(|i| i.id == id).expect("still open");
+    assert_eq!(listed.not_before, Some(until), "the redrive sees the time");
+
+    // Any other outcome clears it: a failure is timed by the redrive's pauses again.
+    store
+        .inbox_mark_failed(&id, "Notion answered 503", Unfinished::Retry)
+        .await
+        .unwrap();
+    let item = store.inbox_get(&id).await.unwrap().unwrap();
+    assert_eq!((item.attempts, item.not_before), (2, None));
+    store
+        .inbox_mark_failed(&id, "again", Unfinished::Wait { until })
+        .await
+        .unwrap();
+    store.inbox_mark_done(&id, DAY).await.unwrap();
+    let item = store.inbox_get(&id).await.unwrap().unwrap();
+    assert_eq!((item.status, item.not_before), (InboxStatus::Done, None));
 }
 
 pub async fn presence_lists_who_is_here_until_they_leave_or_expire<S: Store>(
