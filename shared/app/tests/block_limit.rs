@@ -10,7 +10,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use common::deals::Deals;
 use common::text;
@@ -18,8 +17,6 @@ use crm_notion_emulator::{BlockLimit, BlockRefusal};
 use crm_store::InboxStatus;
 use crm_store::prelude::*;
 use serde_json::Value;
-
-const STEP: Duration = Duration::from_secs(5 * 60);
 
 fn last_contacted(contact: &Value) -> Option<String> {
     contact["properties"]["Last Contacted"]["date"]["start"]
@@ -71,10 +68,7 @@ async fn crossing_the_block_limit_loses_nothing_and_tells_ops_once(refusal: Bloc
             d.move_to(&globex, "negotiation");
             d.delivered(4).await;
         }
-        let new = d.h.pending_ids().await;
-        d.h.stream_tries(&new).await;
-        d.h.redrive.run(None).await.unwrap();
-        d.h.clock.advance(STEP);
+        d.h.five_minutes_pass().await;
     }
 
     // An hour in: nothing lost, nothing parked, everything not written waits.
@@ -130,16 +124,11 @@ async fn crossing_the_block_limit_loses_nothing_and_tells_ops_once(refusal: Bloc
 
     // The workspace is upgraded. Nobody runs anything.
     d.h.emulator.set_block_limit(None);
-    let mut drained = false;
-    for _ in 0..12 {
-        d.h.redrive.run(None).await.unwrap();
-        if d.h.open_ids().await.is_empty() {
-            drained = true;
-            break;
-        }
-        d.h.clock.advance(STEP);
-    }
-    assert!(drained, "still open: {:?}", d.h.open_ids().await);
+    assert!(
+        d.h.redrive_until_done(12).await,
+        "still open: {:?}",
+        d.h.open_ids().await
+    );
 
     let contacts = d.h.contacts();
     let emails: Vec<String> = contacts.iter().map(|c| text(c, "Email")).collect();
@@ -148,19 +137,11 @@ async fn crossing_the_block_limit_loses_nothing_and_tells_ops_once(refusal: Bloc
     for email in &new_addresses {
         assert!(unique.contains(email), "{email} is in Notion");
     }
-    let logged: Vec<String> =
-        d.h.activities()
-            .iter()
-            .map(|a| text(a, "Details"))
-            .collect();
-    for id in &leads {
-        let marker = format!("Submission: own:{id}");
-        let n = logged
-            .iter()
-            .filter(|t| t.lines().any(|l| l == marker))
-            .count();
-        assert_eq!(n, 1, "one Activity for {id}");
-    }
+    let per_lead = d.h.activities_per_submission(&leads);
+    assert!(
+        per_lead.iter().all(|n| *n == 1),
+        "one Activity each: {per_lead:?}"
+    );
     let ops = d.texts("ops");
     assert_eq!(ops.len(), 2, "the limit, then the backlog's end: {ops:#?}");
     assert!(ops[1].starts_with("✅"), "{}", ops[1]);

@@ -6,13 +6,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use common::deals::Deals;
 use common::text;
 use crm_notion_emulator::FaultRule;
-
-const STEP: Duration = Duration::from_secs(5 * 60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_outage_longer_than_the_streams_retries_heals_without_a_person() {
@@ -43,10 +40,7 @@ async fn an_outage_longer_than_the_streams_retries_heals_without_a_person() {
             d.move_to(&globex, "negotiation");
             d.delivered(4).await;
         }
-        let new = d.h.pending_ids().await;
-        d.h.stream_tries(&new).await;
-        d.h.redrive.run(None).await.unwrap();
-        d.h.clock.advance(STEP);
+        d.h.five_minutes_pass().await;
     }
     assert!(d.texts("won").is_empty() && d.texts("negotiation").is_empty());
     let ops = d.texts("ops");
@@ -56,16 +50,11 @@ async fn an_outage_longer_than_the_streams_retries_heals_without_a_person() {
 
     // Notion is back. Nobody runs anything: the redrive's next runs finish the work.
     d.h.emulator.clear_faults();
-    let mut healed = false;
-    for _ in 0..20 {
-        d.h.redrive.run(None).await.unwrap();
-        if d.h.open_ids().await.is_empty() {
-            healed = true;
-            break;
-        }
-        d.h.clock.advance(STEP);
-    }
-    assert!(healed, "still open: {:?}", d.h.open_ids().await);
+    assert!(
+        d.h.redrive_until_done(20).await,
+        "still open: {:?}",
+        d.h.open_ids().await
+    );
 
     let contacts: Vec<String> = d.h.contacts().iter().map(|c| text(c, "Email")).collect();
     let unique: BTreeSet<&String> = contacts.iter().collect();
@@ -75,20 +64,14 @@ async fn an_outage_longer_than_the_streams_retries_heals_without_a_person() {
         "one contact per address: {contacts:?}"
     );
     assert_eq!(unique.len(), emails.len());
-    let logged: Vec<String> =
-        d.h.activities()
+    assert_eq!(d.h.activities().len(), leads.len(), "one Activity per lead");
+    assert!(
+        d.h.activities_per_submission(&leads)
             .iter()
-            .map(|a| text(a, "Details"))
-            .collect();
-    assert_eq!(logged.len(), leads.len(), "one Activity per lead");
-    for id in &leads {
-        let marker = format!("Submission: own:{id}");
-        let n = logged
-            .iter()
-            .filter(|t| t.lines().any(|l| l == marker))
-            .count();
-        assert_eq!(n, 1, "{marker}");
-    }
+            .all(|n| *n == 1),
+        "{:?}",
+        d.h.activities_per_submission(&leads)
+    );
     assert_eq!(d.texts("won").len(), 1, "{:?}", d.texts("won"));
     assert!(
         d.texts("won")[0].contains("Lead → Won: Acme"),

@@ -54,6 +54,9 @@ pub struct Harness<S: Store + Clone = SqliteStore> {
 }
 
 /// The secret most tests run with: a Notion token and every form provider's secret.
+/// How often the redrive runs in AWS (`template.yaml`).
+pub const REDRIVE_EVERY: Duration = Duration::from_secs(5 * 60);
+
 pub fn default_secret() -> Value {
     json!({
         "notion_token": DEFAULT_TOKEN,
@@ -389,6 +392,48 @@ impl<S: Store + Clone> Harness<S> {
                 return;
             }
         }
+    }
+
+    /// Five minutes of the system left to itself: the stream's tries at what is new,
+    /// one redrive run (AWS runs it every five minutes), then the clock moves on.
+    pub async fn five_minutes_pass(&self) {
+        let new = self.pending_ids().await;
+        self.stream_tries(&new).await;
+        self.redrive.run(None).await.unwrap();
+        self.clock.advance(REDRIVE_EVERY);
+    }
+
+    /// Runs the redrive every five minutes of the test clock until nothing is open, at
+    /// most `runs` times, and says whether it got there.
+    pub async fn redrive_until_done(&self, runs: usize) -> bool {
+        for _ in 0..runs {
+            self.redrive.run(None).await.unwrap();
+            if self.open_ids().await.is_empty() {
+                return true;
+            }
+            self.clock.advance(REDRIVE_EVERY);
+        }
+        false
+    }
+
+    /// How many Activities name each of the own form's `submissions` (by the marker
+    /// line in Details), in their order.
+    pub fn activities_per_submission(&self, submissions: &[String]) -> Vec<usize> {
+        let logged: Vec<String> = self
+            .activities()
+            .iter()
+            .map(|a| text(a, "Details"))
+            .collect();
+        submissions
+            .iter()
+            .map(|id| {
+                let marker = format!("Submission: own:{id}");
+                logged
+                    .iter()
+                    .filter(|t| t.lines().any(|l| l == marker))
+                    .count()
+            })
+            .collect()
     }
 
     /// The ids of the inbox items not yet done, oldest first.
