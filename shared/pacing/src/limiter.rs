@@ -124,6 +124,25 @@ struct Spent {
     delivered: u64,
 }
 
+/// What a limiter that finds the budget knows of it ([`Limiter::estimate`]), for the
+/// other processes spending the same budget to adopt ([`Limiter::adopt`]): each finds
+/// its own part by its refusals, and told what the others found, all pace at parts of
+/// one budget instead of each finding it again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    /// The whole budget, in requests per second, for every process spending it.
+    pub budget: f64,
+    /// When it was learned: a refusal, a window spent, a doubling or a probe taken.
+    pub learned: Instant,
+    /// Still found from below (slow start): no refusal has bounded it yet.
+    pub rising: bool,
+}
+
+/// Estimates learned this close together are one piece of news (one window spent, seen
+/// by every process): the largest is taken, as the one least hurt by a process that
+/// used less than its part.
+const SAME_NEWS: Duration = Duration::from_secs(3);
+
 /// What [`Limiter::acquire`] hands out: which refusal period a request was sent in, so
 /// that its answer is counted once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +210,21 @@ struct State {
     slow_start: bool,
     /// When the pace last grew (slow start or a probe).
     grown: Option<Instant>,
+    /// When the budget was last learned, by this process or one it adopted from.
+    learned: Option<Instant>,
+    /// When it was last learned lower, from a refusal (this process's or another's).
+    lowered: Option<Instant>,
+    /// A probe for more (this process's, or one adopted), and the budget before it: a
+    /// refusal soon after undoes it.
+    probed: Option<(Instant, f64)>,
+    /// When its share last changed: a process joined or left.
+    reshared: Option<Instant>,
+    /// The last step down a refusal took, and the budget before it: undone when the
+    /// refusal turns out to be a process joining, heard of at the next beat.
+    stepped_from: Option<(Instant, f64)>,
+    /// When this process last shared the budget with others: what it got through
+    /// before then was its part, not what the server allows it alone.
+    shared_at: Option<Instant>,
     /// The current cycle of a window's budget: since the last window reset (or the
     /// start of this busy period), and the calls the server took since.
     cycle_start: Option<Instant>,
@@ -253,6 +287,12 @@ impl Limiter {
                 share: 1.0,
                 slow_start: finds,
                 grown: None,
+                learned: None,
+                lowered: None,
+                shared_at: None,
+                reshared: None,
+                stepped_from: None,
+                probed: None,
                 cycle_start: None,
                 cycle_delivered: 0,
                 spent: None,
@@ -279,6 +319,58 @@ impl Limiter {
         self.state().paused_until.filter(|until| *until > now)
     }
 
+    /// What this limiter found of the budget, when it finds the budget and has learned
+    /// something: for the other processes that spend the same budget.
+    pub fn estimate(&self) -> Option<Estimate> {
+        if !self.finds {
+            return None;
+        }
+        let s = self.state();
+        Some(Estimate {
+            budget: s.known,
+            learned: s.learned?,
+            rising: s.slow_start,
+        })
+    }
+
+    /// What another process spending the same budget found: taken when it is newer
+    /// news than this limiter's own, or the same news with a larger budget. Taken from
+    /// one no longer rising, it ends this limiter's slow start too: the budget is
+    /// bounded. A limiter with a configured rate keeps it.
+    pub fn adopt(&self, other: Estimate) {
+        if !self.finds || !other.budget.is_finite() || other.budget <= 0.0 {
+            return;
+        }
+        let mut s = self.state();
+        let now = Instant::now();
+        let newer = |mine: Instant| other.learned > mine + SAME_NEWS;
+        let same =
+            |mine: Instant| other.learned + SAME_NEWS >= mine && other.learned <= mine + SAME_NEWS;
+        let take = match s.learned {
+            None => true,
+            Some(mine) => newer(mine) || (same(mine) && other.budget > s.known),
+        };
+        if !take {
+            return;
+        }
+        if other.budget < s.known {
+            s.lowered = Some(now);
+        } else if !other.rising && !s.slow_start {
+            // Another process's probe, or a budget it found larger: undone like this
+            // one's own probe if a refusal follows.
+            s.probed = Some((now, s.known));
+        }
+        s.known = other.budget.clamp(self.floor(), self.ceiling);
+        s.learned = Some(s.learned.map_or(other.learned, |m| m.max(other.learned)));
+        // Its doubling counts as this one's: the pace doubles once per period, not
+        // once per process.
+        s.grown = Some(s.grown.map_or(other.learned, |g| g.max(other.learned)));
+        if !other.rising && s.slow_start {
+            s.slow_start = false;
+        }
+        self.recap(&mut s);
+    }
+
     /// The rate the limiter paces at now (requests per second).
     pub fn rate(&self) -> f64 {
         self.state().rate
@@ -297,6 +389,21 @@ impl Limiter {
         let mut s = self.state();
         if share == s.share {
             return;
+        }
+        if s.share < 1.0 {
+            s.shared_at = Some(Instant::now());
+        }
+        let now = Instant::now();
+        s.reshared = Some(now);
+        if let Some((at, before)) = s.stepped_from.take()
+            && share < s.share
+            && now.saturating_duration_since(at) < SAME_NEWS
+        {
+            // Refused because another process began spending the budget too, not
+            // because the budget is smaller: the step is undone.
+            s.known = before;
+            s.learned = Some(now);
+            s.lowered = None;
         }
         s.share = share;
         self.recap(&mut s);
@@ -477,9 +584,11 @@ impl Limiter {
             if !calm || since < PROBE_EVERY || s.rate < s.cap * 0.999 {
                 return;
             }
+            s.probed = Some((now, s.known));
             1.0 + PROBE_STEP
         };
         s.grown = Some(now);
+        s.learned = Some(now);
         s.known = (s.known * factor).min(self.ceiling);
         self.recap(s);
     }
@@ -536,15 +645,46 @@ impl Limiter {
             return;
         }
         s.epoch += 1;
+        // A budget found lower moments ago — here, or by another process refused in the
+        // same crowding and adopted — already answers this refusal: stepping again would
+        // step once per process for one piece of news. So does a process joining: until
+        // each has heard of the other at a beat, both spend the whole budget.
+        let recent =
+            |at: Option<Instant>| at.is_some_and(|t| now.saturating_duration_since(t) < SAME_NEWS);
+        let sharing = s.share < 1.0;
+        if self.finds && (recent(s.reshared) || (sharing && !s.slow_start && recent(s.lowered))) {
+            s.last_refusal = Some(now);
+            return;
+        }
+        // A probe for more refused: back to the budget that held before it, at once,
+        // rather than stepping down from above it a refusal at a time.
+        if let Some((at, before)) = s.probed.take()
+            && self.finds
+            && s.share < 1.0
+            && !s.slow_start
+            && now.saturating_duration_since(at) < PROBE_EVERY
+        {
+            s.last_refusal = Some(now);
+            s.known = before;
+            s.learned = Some(now);
+            s.lowered = Some(now);
+            s.cap = s.known.min(self.ceiling) * s.share;
+            s.rate = s.cap.max(self.floor());
+            s.stepped = s.rate;
+            return;
+        }
         if ticket.early {
             // The burst overran the server's window; the pace did not.
             s.bursts = false;
             return;
         }
-        // Refusals one after another say the rate is far off: each step doubles.
+        // Refusals one after another say the rate is far off: each step doubles. Not
+        // for processes that tell each other what they found: their refusals in a row
+        // are each other's news, and the budget they share is not far off.
         let soon = s
             .last_refusal
-            .is_some_and(|r| now.duration_since(r) < STREAK);
+            .is_some_and(|r| now.duration_since(r) < STREAK)
+            && !(self.finds && s.share < 1.0);
         s.streak = if soon { (s.streak + 1).min(4) } else { 0 };
         s.last_refusal = Some(now);
         // What got through since the last pause, when there is enough of it to tell: with
@@ -552,6 +692,15 @@ impl Limiter {
         let measured = if s.slow_start {
             // Too early to tell from what got through (answers lag by the latency):
             // what was taken in the last second tells, below.
+            None
+        } else if self.finds
+            && (s.share < 1.0
+                || s.shared_at
+                    .is_some_and(|t| now.saturating_duration_since(t) < FOUND_WINDOW))
+        {
+            // Sharing a budget found together (or alone only since moments ago), what
+            // this process got through mixes the parts it had while others came and
+            // went: the pace steps from where it is.
             None
         } else if self.finds {
             s.found_rate(now, previous_refusal)
@@ -582,8 +731,11 @@ impl Limiter {
         if finds {
             // The budget is taken to be where the pace stepped to: no climb back into
             // the refusal; a probe asks for more once things are calm.
+            s.stepped_from = Some((now, s.known));
             s.known = (s.rate / s.share).max(self.floor());
             s.cap = s.rate;
+            s.learned = Some(now);
+            s.lowered = Some(now);
         }
     }
 
@@ -609,6 +761,7 @@ impl Limiter {
         if self.finds {
             s.known = (part / s.share).clamp(self.floor(), self.ceiling);
             s.cap = s.known.min(self.ceiling) * s.share;
+            s.learned = Some(spent.reset);
         }
         s.rate = part.clamp(self.floor(), s.cap.max(self.floor()));
         s.stepped = s.rate;
@@ -644,22 +797,30 @@ impl State {
     }
 
     /// Calls the server took per second since the refusal before the last one (or the
-    /// first use), up to [`FOUND_WINDOW`] back; `None` with under two seconds to go by.
+    /// first use, or the last time the process shared the budget), up to
+    /// [`FOUND_WINDOW`] back; `None` with under two seconds to go by.
     fn found_rate(&self, now: Instant, previous_refusal: Option<Instant>) -> Option<f64> {
-        self.rate_since(now, [previous_refusal, now.checked_sub(FOUND_WINDOW)])
+        self.rate_since(
+            now,
+            &[
+                previous_refusal,
+                now.checked_sub(FOUND_WINDOW),
+                self.shared_at,
+            ],
+        )
     }
 
     /// Calls the server took per second over the last seconds without a pause; `None`
     /// with under two seconds to go by.
     fn delivered_rate(&self, now: Instant) -> Option<f64> {
-        self.rate_since(now, [self.resumed, now.checked_sub(DELIVERY_WINDOW)])
+        self.rate_since(now, &[self.resumed, now.checked_sub(DELIVERY_WINDOW)])
     }
 
     /// Calls the server took per second since the latest of the first use and `from`;
     /// `None` with under two seconds to go by.
-    fn rate_since(&self, now: Instant, from: [Option<Instant>; 2]) -> Option<f64> {
+    fn rate_since(&self, now: Instant, from: &[Option<Instant>]) -> Option<f64> {
         let since = std::iter::once(self.first_use)
-            .chain(from)
+            .chain(from.iter().copied())
             .flatten()
             .max()?;
         let span = now.saturating_duration_since(since);

@@ -481,23 +481,37 @@ mod simulated {
         refused: usize,
     }
 
-    /// Who is present, and until when: the store's presence record, reduced.
+    /// Who is present, until when, and what each found of the budget: the store's
+    /// presence record, reduced.
     #[derive(Clone, Default)]
-    struct Presence(Arc<Mutex<std::collections::BTreeMap<String, Instant>>>);
+    struct Presence(Arc<Mutex<std::collections::BTreeMap<String, Attendance>>>);
+
+    /// Present until, and what it found.
+    type Attendance = (Instant, Option<crate::Estimate>);
 
     impl Presence {
         /// What a process does every second while it works (`crm_app`'s budget share):
-        /// says it is here for five seconds and takes its share of who is.
+        /// says it is here for five seconds with what it found, adopts what the others
+        /// found, and takes its share of who is.
         fn attend(&self, me: &str, limiter: &Limiter) {
             let now = Instant::now();
             let mut present = self.0.lock().unwrap();
-            present.insert(me.to_owned(), now + Duration::from_secs(5));
-            let here: Vec<String> = present
+            present.insert(
+                me.to_owned(),
+                (now + Duration::from_secs(5), limiter.estimate()),
+            );
+            let here: Vec<(&String, &Option<crate::Estimate>)> = present
                 .iter()
-                .filter(|(_, until)| **until > now)
-                .map(|(m, _)| m.clone())
+                .filter(|(_, (until, _))| *until > now)
+                .map(|(m, (_, e))| (m, e))
                 .collect();
-            limiter.set_share(crate::share_of(&here, me, limiter.budget()));
+            for (_, estimate) in here.iter().filter(|(m, _)| *m != me) {
+                if let Some(e) = estimate {
+                    limiter.adopt(*e);
+                }
+            }
+            let members: Vec<String> = here.iter().map(|(m, _)| (*m).clone()).collect();
+            limiter.set_share(crate::share_of(&members, me, limiter.budget()));
         }
     }
 
@@ -775,6 +789,83 @@ mod simulated {
                 let what = format!("{name} at {latency:?}");
                 let outcome = std::panic::catch_unwind(|| {
                     check_against(&what, limit, &tally, start.elapsed(), 0.95, *max_refused)
+                });
+                if let Err(e) = outcome {
+                    failed.push(e.downcast_ref::<String>().cloned().unwrap_or_default());
+                }
+            }
+        }
+        assert!(failed.is_empty(), "{failed:#?}");
+    }
+
+    /// With no rate configured, processes that find the budget and tell each other what
+    /// they found (two workers with work of their own and the digest half a minute in,
+    /// as `make bench` runs them) spend one budget between them at its limit, under the
+    /// older per-second average and under today's budgets per window.
+    #[tokio::test(start_paused = true)]
+    async fn processes_that_find_the_budget_together_spend_it_at_its_limit() {
+        /// A server's name, the server, each worker's calls, the most refusals allowed.
+        type Case = (&'static str, fn() -> Shape, usize, f64);
+        let shapes: Vec<Case> = vec![
+            ("strict 3/s", || Shape::window(3), 450, 0.01),
+            ("180/min", || Shape::budget(180, 60, false), 450, 0.03),
+            (
+                "600/min on the clock",
+                || Shape::budget(600, 60, true),
+                1_500,
+                0.03,
+            ),
+            (
+                "workspace 300/120 s",
+                || Shape::budget(300, 120, false),
+                750,
+                0.03,
+            ),
+        ];
+        let mut failed = Vec::new();
+        for latency in [0, 200, 500] {
+            let latency = Duration::from_millis(latency);
+            for (name, shape, n, max_refused) in &shapes {
+                let server = shape();
+                let limit = server.sustained();
+                let server = Arc::new(Mutex::new(server));
+                let presence = Presence::default();
+                let start = Instant::now();
+                let worker = |seed| {
+                    run(
+                        Limiter::finding(3, None),
+                        Arc::clone(&server),
+                        calls(*n),
+                        8,
+                        latency,
+                        seed,
+                        Some(presence.clone()),
+                    )
+                };
+                let digest = {
+                    let (server, presence) = (Arc::clone(&server), presence.clone());
+                    async move {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                        run(
+                            Limiter::finding(3, None),
+                            server,
+                            calls(10),
+                            1,
+                            latency,
+                            9,
+                            Some(presence),
+                        )
+                        .await
+                    }
+                };
+                let (a, b, c) = tokio::join!(worker(1), worker(2), digest);
+                let all = Tally {
+                    ok: a.ok + b.ok + c.ok,
+                    refused: a.refused + b.refused + c.refused,
+                };
+                let what = format!("{name} at {latency:?}");
+                let outcome = std::panic::catch_unwind(|| {
+                    check_against(&what, limit, &all, start.elapsed(), 0.95, *max_refused)
                 });
                 if let Err(e) = outcome {
                     failed.push(e.downcast_ref::<String>().cloned().unwrap_or_default());

@@ -21,8 +21,11 @@ pub fn share_of(present: &[String], me: &str, rate: f64) -> f64 {
     }
     // Not listed (the store answered before it saw this process): counted as the last.
     let rank = present.iter().position(|m| m == me).unwrap_or(n - 1);
-    let units = if rate.is_finite() && rate >= 1.0 {
-        rate.floor() as usize
+    // The nearest whole number: a budget found a few percent under three a second (a
+    // refusal steps it down) is still three whole requests to deal out, and the parts
+    // are of the budget itself, so they never add up to more than it.
+    let units = if rate.is_finite() && rate >= 0.5 {
+        rate.round() as usize
     } else {
         0
     };
