@@ -239,7 +239,7 @@ pub async fn measure(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::
             };
             let started = Instant::now();
             let mut child = tokio::process::Command::new(&path)
-                .envs(variables(env, 3.0))
+                .envs(variables(env, None))
                 .env("AWS_LAMBDA_RUNTIME_API", &address)
                 .env("AWS_LAMBDA_FUNCTION_NAME", name)
                 .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")

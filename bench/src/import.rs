@@ -86,7 +86,9 @@ pub async fn measure(rows: &mut Vec<Row>) -> Result<(), Error> {
     );
 
     let mut config = NotionConfig::new(emulator.base_url(), SecretString::from(DEFAULT_TOKEN));
-    config.rate_per_second = f64::from(LIMIT);
+    config.pacing = crm_notion::Pacing::Fixed {
+        rate: f64::from(LIMIT),
+    };
     let notion = NotionClient::new(config)?;
     let store = SqliteStore::in_memory(Arc::new(SystemClock))?;
     let importer = Importer {

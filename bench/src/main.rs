@@ -106,8 +106,9 @@ async fn setup() -> Result<Env, Box<dyn std::error::Error>> {
     })
 }
 
-/// The `CRM_*` variables a deployed function would get, pointing at the local servers.
-pub fn variables(env: &Env, rate: f64) -> Vec<(String, String)> {
+/// The `CRM_*` variables a deployed function would get, pointing at the local servers;
+/// `rate` is `CRM_NOTION_RATE_PER_SECOND` (`None`: `auto`, as deployed by default).
+pub fn variables(env: &Env, rate: Option<f64>) -> Vec<(String, String)> {
     variables_on(env, &env.emulator, &env.ws, &env.table, rate)
 }
 
@@ -117,7 +118,7 @@ fn variables_on(
     emulator: &Emulator,
     ws: &SeededWorkspace,
     table: &str,
-    rate: f64,
+    rate: Option<f64>,
 ) -> Vec<(String, String)> {
     let mut vars = crm_testkit::function_env(
         table,
@@ -129,14 +130,15 @@ fn variables_on(
         ],
     );
     vars.push(("CRM_NOTION_BASE_URL".into(), emulator.base_url()));
-    vars.push(("CRM_NOTION_RATE_PER_SECOND".into(), rate.to_string()));
+    let rate = rate.map_or_else(|| "auto".to_owned(), |r| r.to_string());
+    vars.push(("CRM_NOTION_RATE_PER_SECOND".into(), rate));
     vars
 }
 
 fn ports<S: Store + Clone>(
     env: &Env,
     store: S,
-    rate: f64,
+    rate: Option<f64>,
 ) -> Result<Ports<S, SecretsManagerSource>, Box<dyn std::error::Error>> {
     ports_on(env, &env.emulator, &env.ws, store, rate)
 }
@@ -147,7 +149,7 @@ pub fn ports_on<S: Store + Clone>(
     emulator: &Emulator,
     ws: &SeededWorkspace,
     store: S,
-    rate: f64,
+    rate: Option<f64>,
 ) -> Result<Ports<S, SecretsManagerSource>, Box<dyn std::error::Error>> {
     let settings = Settings::load(None, variables_on(env, emulator, ws, &env.table, rate))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -209,11 +211,11 @@ async fn intake_latency(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn st
     for (label, intake) in [
         (
             "DynamoDB Local",
-            Arc::new(ports(env, dynamo(env), 100.0)?.intake()) as Arc<dyn IntakeLike>,
+            Arc::new(ports(env, dynamo(env), Some(100.0))?.intake()) as Arc<dyn IntakeLike>,
         ),
         (
             "SQLite",
-            Arc::new(ports(env, sqlite, 100.0)?.intake()) as Arc<dyn IntakeLike>,
+            Arc::new(ports(env, sqlite, Some(100.0))?.intake()) as Arc<dyn IntakeLike>,
         ),
     ] {
         // Warm the secret cache and connections.
@@ -272,7 +274,7 @@ impl<S: Store + Clone + 'static> IntakeLike for crm_app::intake::Intake<S, Secre
 }
 
 async fn webhook_latency(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::error::Error>> {
-    let webhook = ports(env, dynamo(env), 100.0)?.webhook();
+    let webhook = ports(env, dynamo(env), Some(100.0))?.webhook();
     let mut samples = Vec::new();
     for i in 0..300 {
         let body = json!({
@@ -308,7 +310,7 @@ async fn calls<F: std::future::Future<Output = ()>>(env: &Env, f: F) -> usize {
 }
 
 async fn notion_calls(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::error::Error>> {
-    let p = ports(env, dynamo(env), 100.0)?;
+    let p = ports(env, dynamo(env), Some(100.0))?;
     let (intake, worker, digest) = (p.intake(), p.worker(), p.digest());
     let process = |id: String| {
         let worker = &worker;

@@ -12,7 +12,7 @@ use serde_json::json;
 /// A client for the emulator, paced for a test rather than for Notion's 3 a second.
 fn client(emulator: &Emulator) -> NotionClient {
     let mut config = NotionConfig::new(emulator.base_url(), SecretString::from(DEFAULT_TOKEN));
-    config.rate_per_second = 100.0;
+    config.pacing = crm_notion::Pacing::Fixed { rate: 100.0 };
     config.burst = 20;
     NotionClient::new(config).unwrap()
 }

@@ -24,6 +24,10 @@ use crm_settings::{CachedSecrets, MemorySecrets, SecretsLocation, SecretsSource,
 use crm_store::{SqliteStore, Store};
 use sha2::{Digest, Sha256};
 
+/// How long any one of the import's calls may wait for Notion's budget: longer than any
+/// pause Notion asks for, and than an import of a few thousand rows takes.
+const IMPORT_PATIENCE: Duration = Duration::from_secs(6 * 3600);
+
 #[derive(Args)]
 pub struct ImportArgs {
     /// The export: CSV, UTF-8 or Windows-1252, `,` or `;` between fields.
@@ -173,7 +177,12 @@ where
     P: SecretsSource,
 {
     let secrets = ports.secrets.get().await?;
-    let notion = ports.notion.with_token(secrets.notion_token()?.clone());
+    // A person watches the import: a long pause of Notion's (a spent window's or the
+    // workspace's `Retry-After`) is waited out, however long, rather than failing rows.
+    let notion = ports
+        .notion
+        .with_token(secrets.notion_token()?.clone())
+        .until(tokio::time::Instant::now() + IMPORT_PATIENCE);
     let importer = importer(args, ports, &notion);
     match planned {
         Planned::Contacts(plan) => import(args, ports, &importer, table, plan, run).await,

@@ -1,14 +1,16 @@
 //! Notion's budget, shared knowingly between processes.
 //!
-//! Notion allows an integration about 3 requests a second, whoever sends them: two
-//! workers (two stream shards, a replay beside the stream) and the digest spend one
+//! Notion's budget is per integration, whoever sends the requests: two workers (two
+//! stream shards, a replay beside the stream), the digest and an import spend one
 //! budget. Each process's limiter would find its part through 429s, and one left alone
-//! would climb back to the whole rate only by asking for more, a refusal each time. So
+//! would take the whole budget back only by asking for more, a refusal each time. So
 //! a process that works through Notion says so in the store about every second
-//! ([`Presence`]), and paces at its part of the budget among those present (split in
-//! whole requests per second: see `crm_pacing::share_of`); when it is done it leaves, and
-//! the others take its part back at their next beat. A process that stops without
-//! leaving (a Lambda environment frozen or killed) drops out when its presence expires.
+//! ([`Presence`]), with what its limiter found of the budget (its note: see
+//! `crm_pacing::Estimate`), adopts what the others found, and paces at its part of the
+//! budget among those present (split in whole requests per second: see
+//! `crm_pacing::share_of`); when it is done it leaves, and the others take its part back
+//! at their next beat. A process that stops without leaving (a Lambda environment
+//! frozen or killed) drops out when its presence expires.
 //!
 //! It is pacing, not safety: when the store cannot be reached the process goes on at
 //! the share it had, and the limiter's own backing off on 429s still holds.
@@ -78,11 +80,21 @@ impl BudgetShare {
     }
 
     async fn beat<S: Presence>(&self, store: &S, notion: &NotionClient) {
-        let attended =
-            tokio::time::timeout(BEAT_TIMEOUT, store.attend(GROUP, &self.member, PRESENT_FOR))
-                .await;
+        let note = notion.budget_note();
+        let attended = tokio::time::timeout(
+            BEAT_TIMEOUT,
+            store.attend_saying(GROUP, &self.member, PRESENT_FOR, &note),
+        )
+        .await;
         match attended {
-            Ok(Ok(present)) => notion.share_budget(&present, &self.member),
+            Ok(Ok(present)) => {
+                // What the others found of the budget first, then this one's part of it.
+                for other in present.iter().filter(|p| p.member != self.member) {
+                    notion.adopt_budget_note(&other.note);
+                }
+                let members: Vec<String> = present.into_iter().map(|p| p.member).collect();
+                notion.share_budget(&members, &self.member);
+            }
             Ok(Err(err)) => {
                 tracing::debug!(error = %err, "could not say this process spends Notion's budget; pacing on at its share");
             }

@@ -186,7 +186,9 @@ impl<S: Store + Clone, P: SecretsWriter> Ports<S, P> {
 /// is not in it: each use takes the current one from the secret.
 pub fn notion_config(settings: &Settings) -> NotionConfig {
     let mut notion = NotionConfig::new(&settings.notion.base_url, SecretString::from(""));
-    notion.rate_per_second = settings.notion.rate_per_second;
+    notion.pacing = crm_notion::Pacing::Find {
+        ceiling: settings.notion.rate_per_second,
+    };
     notion.burst = settings.notion.burst;
     notion
 }

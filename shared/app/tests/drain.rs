@@ -127,34 +127,32 @@ async fn a_batch_reports_only_the_record_that_failed() {
     }
 }
 
-/// A worker as a process of its own: its own Notion client and limiter, configured at
-/// the full rate, over the shared table.
-fn own_process<S: Store + Clone>(
-    h: &Harness<S>,
-    rate: f64,
-) -> Worker<S, crm_settings::SecretsManagerSource> {
+/// A worker as a process of its own: its own Notion client and limiter, paced as the
+/// deployed settings pace it (finding the budget), over the shared table.
+fn own_process<S: Store + Clone>(h: &Harness<S>) -> Worker<S, crm_settings::SecretsManagerSource> {
     let mut worker = h.ports.worker();
-    worker.notion = notion_at(h, rate);
+    worker.notion = own_notion(h);
     worker.settings.settle = h.worker.settings.settle;
     worker
 }
 
-fn notion_at<S: Store + Clone>(h: &Harness<S>, rate: f64) -> NotionClient {
+fn own_notion<S: Store + Clone>(h: &Harness<S>) -> NotionClient {
     let mut config = crm_app::runtime::notion_config(&h.ports.settings);
-    config.rate_per_second = rate;
-    config.burst = 3;
+    assert_eq!(
+        config.pacing,
+        crm_notion::Pacing::Find { ceiling: None },
+        "no rate set"
+    );
     config.request_timeout = Duration::from_secs(5);
     NotionClient::new(config).unwrap()
 }
 
-/// Two worker processes and the digest, each configured at the full rate, share one
-/// integration's budget, which the emulator counts in a strict one-second window.
-/// Each backs off on the others' load: every lead is written exactly once, the digest
-/// posts once, and 429s stay a small share of the calls (`make bench` measures the
-/// combined rate).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_workers_and_the_digest_share_one_budget_and_every_item_completes_once() {
-    const RATE: f64 = 12.0;
+/// Two worker processes and the digest, with no rate set, share one integration's
+/// budget: each finds it and they tell each other through the table. Every lead is
+/// written exactly once, the digest posts once, and 429s stay a small share of the
+/// calls, whether the emulator counts in a strict one-second window or a budget per
+/// window (`make bench` measures the combined rate).
+async fn two_workers_and_the_digest_share(limit: RateLimit) {
     const LEADS: usize = 30;
     let slack = SlackReceiver::start(0, false).await.unwrap();
     let mut secret = common::default_secret();
@@ -167,14 +165,11 @@ async fn two_workers_and_the_digest_share_one_budget_and_every_item_completes_on
         h.accept(&format!("two-{i}"), &format!("two{i}@example.com"))
             .await;
     }
-    h.emulator.set_rate_limit(Some(RateLimit::Window {
-        requests: RATE as u32,
-        seconds: 1.0,
-    }));
+    h.emulator.set_rate_limit(Some(limit));
     h.emulator.clear_requests();
-    let (a, b) = (own_process(&h, RATE), own_process(&h, RATE));
+    let (a, b) = (own_process(&h), own_process(&h));
     let mut digest = h.ports.digest();
-    digest.notion = notion_at(&h, RATE);
+    digest.notion = own_notion(&h);
     // Each worker gets its own half, as two stream shards would.
     let all = ids("two", LEADS);
     let (evens, odds): (Vec<_>, Vec<_>) = all
@@ -213,6 +208,26 @@ async fn two_workers_and_the_digest_share_one_budget_and_every_item_completes_on
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_and_the_digest_share_a_strict_per_second_budget_and_every_item_completes_once()
+{
+    two_workers_and_the_digest_share(RateLimit::Window {
+        requests: 12,
+        seconds: 1.0,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_and_the_digest_share_a_budget_per_window_and_every_item_completes_once() {
+    two_workers_and_the_digest_share(RateLimit::Budget {
+        requests: 40,
+        seconds: 5.0,
+        aligned: false,
+    })
+    .await;
+}
+
 /// Leads written side by side find the contacts index missing at the same moment: one
 /// of them reads every contact, the others wait for it and then ask for their own
 /// address, instead of each reading every contact again.
@@ -245,7 +260,7 @@ fn worker_whose_calls_have<S: Store + Clone>(
 ) -> Worker<S, crm_settings::SecretsManagerSource> {
     let mut worker = h.ports.worker();
     let mut config = crm_app::runtime::notion_config(&h.ports.settings);
-    config.rate_per_second = 500.0;
+    config.pacing = crm_notion::Pacing::Fixed { rate: 500.0 };
     config.request_timeout = timeout;
     tweak(&mut config);
     config.retry.max_elapsed = Duration::from_millis(500);

@@ -43,7 +43,7 @@ async fn rig<S: Store + Clone + Send + Sync + 'static>(d: Deals<S>) -> Rig<S> {
     let mut config = crm_app::runtime::notion_config(&d.h.ports.settings);
     config.request_timeout = Duration::from_secs(1);
     config.retry = crm_testkit::fast_retry(2);
-    config.rate_per_second = 500.0;
+    config.pacing = crm_notion::Pacing::Fixed { rate: 500.0 };
     let notion = NotionClient::new(config).unwrap();
     let mut worker = d.h.ports.worker();
     worker.notion = notion.clone();

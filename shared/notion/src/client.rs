@@ -17,13 +17,34 @@ use crm_pacing::{Limiter, RetryPolicy, Tries, parse_retry_after};
 /// The API version every request is sent with.
 pub const NOTION_VERSION: &str = "2026-03-11";
 
+/// How the client paces its requests (`crm_pacing::Limiter`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pacing {
+    /// Finds what Notion allows by itself (its budget depends on the workspace's plan,
+    /// and has been counted per second and per minute), never above `ceiling` when one
+    /// is set: room left for other integrations of the workspace.
+    Find { ceiling: Option<f64> },
+    /// At this rate and never above it, climbing back to it after a refusal: for tests
+    /// and benchmarks that measure against a known limit.
+    Fixed { rate: f64 },
+}
+
+impl Pacing {
+    fn limiter(self, burst: u32) -> Limiter {
+        match self {
+            Self::Find { ceiling } => Limiter::finding(burst, ceiling),
+            Self::Fixed { rate } => Limiter::new(rate, burst),
+        }
+    }
+}
+
 /// How to reach Notion.
 #[derive(Clone)]
 pub struct NotionConfig {
     /// `https://api.notion.com`, or the emulator's address.
     pub base_url: String,
     pub token: SecretString,
-    pub rate_per_second: f64,
+    pub pacing: Pacing,
     pub burst: u32,
     /// Longest wait for one HTTP exchange.
     pub request_timeout: Duration,
@@ -35,7 +56,7 @@ impl NotionConfig {
         Self {
             base_url: base_url.into(),
             token,
-            rate_per_second: 3.0,
+            pacing: Pacing::Find { ceiling: None },
             burst: 3,
             request_timeout: Duration::from_secs(20),
             // A call gives up within 20 s of waits (plus its last attempt): a worker
@@ -91,7 +112,7 @@ impl NotionClient {
             http,
             base_url: config.base_url.trim_end_matches('/').to_owned(),
             token: config.token,
-            limiter: Arc::new(Limiter::new(config.rate_per_second, config.burst)),
+            limiter: Arc::new(config.pacing.limiter(config.burst)),
             retry: config.retry,
             request_timeout: config.request_timeout,
             wait_until: None,
@@ -122,12 +143,29 @@ impl NotionClient {
         }
     }
 
-    /// Paces this client (and its clones) at the share of the configured rate that is
-    /// `me`'s among the processes `present` (sorted), which spend the same integration's
+    /// Paces this client (and its clones) at the share of the budget that is `me`'s
+    /// among the processes `present` (sorted), which spend the same integration's
     /// budget: see `crm_pacing::share_of`.
     pub fn share_budget(&self, present: &[String], me: &str) {
         let share = crm_pacing::share_of(present, me, self.limiter.budget());
         self.limiter.set_share(share);
+    }
+
+    /// What this process found of Notion's budget, in words for the others spending it
+    /// (`crm_pacing::Estimate::to_note`); empty while there is nothing to tell.
+    pub fn budget_note(&self) -> String {
+        self.limiter
+            .estimate()
+            .map(|e| e.to_note())
+            .unwrap_or_default()
+    }
+
+    /// What another process spending the same budget found, as its note says; a note
+    /// that says nothing readable is passed over.
+    pub fn adopt_budget_note(&self, note: &str) {
+        if let Some(estimate) = crm_pacing::Estimate::from_note(note) {
+            self.limiter.adopt(estimate);
+        }
     }
 
     /// Until when every call of the process waits out a pause Notion asked for (a 429's

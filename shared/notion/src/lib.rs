@@ -19,7 +19,7 @@ mod error;
 pub mod filter;
 pub mod types;
 
-pub use client::{NOTION_VERSION, NotionClient, NotionConfig};
+pub use client::{NOTION_VERSION, NotionClient, NotionConfig, Pacing};
 pub use crm_pacing::RetryPolicy;
 pub use error::{ApiFailure, NotionError};
 pub use filter::{Direction, Filter, Sort};

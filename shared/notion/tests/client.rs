@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crm_notion::filter::{Choice, Condition, Text};
 use crm_notion::{
-    CreatePage, Filter, NotionClient, NotionConfig, NotionError, PropertyValue, QueryRequest,
-    RetryPolicy, UpdatePage,
+    CreatePage, Filter, NotionClient, NotionConfig, NotionError, Pacing, PropertyValue,
+    QueryRequest, RetryPolicy, UpdatePage,
 };
 use crm_notion_emulator::{
     BlockLimit, BlockRefusal, DEFAULT_TOKEN, Emulator, FaultAction, FaultRule, RateLimit,
@@ -35,7 +35,7 @@ fn client(emulator: &Emulator) -> NotionClient {
 
 fn client_with(emulator: &Emulator, tweak: impl FnOnce(&mut NotionConfig)) -> NotionClient {
     let mut config = NotionConfig::new(emulator.base_url(), SecretString::from(DEFAULT_TOKEN));
-    config.rate_per_second = 1000.0;
+    config.pacing = Pacing::Fixed { rate: 1000.0 };
     config.burst = 1000;
     config.retry = RetryPolicy {
         max_attempts: 5,
@@ -449,7 +449,7 @@ async fn the_limiter_paces_concurrent_calls_under_the_servers_limit() {
         burst: 5,
     }));
     let notion = client_with(&emulator, |c| {
-        c.rate_per_second = RATE;
+        c.pacing = Pacing::Fixed { rate: RATE };
         c.burst = 3;
     });
     query_all_succeed(&notion, &ws.contacts_data_source_id, CALLS).await;
@@ -484,7 +484,7 @@ async fn a_429_pauses_every_concurrent_call_and_slows_the_pace() {
         seconds: 1.0,
     }));
     let notion = client_with(&emulator, |c| {
-        c.rate_per_second = RATE;
+        c.pacing = Pacing::Fixed { rate: RATE };
         c.burst = 3;
     });
     query_all_succeed(&notion, &ws.contacts_data_source_id, CALLS).await;
@@ -524,7 +524,7 @@ async fn a_429_pauses_every_concurrent_call_and_slows_the_pace() {
 async fn a_call_that_cannot_get_a_slot_in_time_gives_up_unsent() {
     let Setup { emulator, ws } = setup().await;
     let notion = client_with(&emulator, |c| {
-        c.rate_per_second = 2.0;
+        c.pacing = Pacing::Fixed { rate: 2.0 };
         c.burst = 1;
         c.retry.max_elapsed = Duration::from_secs(1);
     });
@@ -698,7 +698,7 @@ async fn a_long_pause_is_waited_out_once_within_the_callers_deadline() {
         aligned: false,
     }));
     let notion = client_with(&emulator, |c| {
-        c.rate_per_second = 10.0;
+        c.pacing = Pacing::Fixed { rate: 10.0 };
         c.burst = 10;
         c.retry.max_elapsed = Duration::from_millis(500);
     });

@@ -138,6 +138,44 @@ pub struct Estimate {
     pub rising: bool,
 }
 
+impl Estimate {
+    /// As the other processes read it in the store: the budget, when it was learned (Unix
+    /// milliseconds: processes share no clock but the wall's), and whether it is rising.
+    pub fn to_note(&self) -> String {
+        let ago = Instant::now().saturating_duration_since(self.learned);
+        let learned_ms = unix_ms().saturating_sub(ago.as_millis() as i64);
+        format!("{:.4} {learned_ms} {}", self.budget, u8::from(self.rising))
+    }
+
+    /// Reads [`to_note`](Self::to_note)'s words; `None` for anything else (a process of
+    /// an older version says nothing, or something else).
+    pub fn from_note(note: &str) -> Option<Self> {
+        let mut words = note.split(' ');
+        let budget: f64 = words.next()?.parse().ok()?;
+        let learned_ms: i64 = words.next()?.parse().ok()?;
+        let rising = match words.next()? {
+            "0" => false,
+            "1" => true,
+            _ => return None,
+        };
+        if words.next().is_some() || !budget.is_finite() || budget <= 0.0 {
+            return None;
+        }
+        let ago = Duration::from_millis(unix_ms().saturating_sub(learned_ms).max(0) as u64);
+        Some(Self {
+            budget,
+            learned: Instant::now().checked_sub(ago)?,
+            rising,
+        })
+    }
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// Estimates learned this close together are one piece of news (one window spent, seen
 /// by every process): the largest is taken, as the one least hurt by a process that
 /// used less than its part.

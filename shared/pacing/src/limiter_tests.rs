@@ -342,6 +342,38 @@ async fn a_windows_part_counts_answers_that_arrive_after_its_refusal() {
     );
 }
 
+#[test]
+fn an_estimate_reads_back_from_its_note_and_nothing_else_does() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let learned = Instant::now() - Duration::from_secs(7);
+        let e = crate::Estimate {
+            budget: 9.75,
+            learned,
+            rising: true,
+        };
+        let back = crate::Estimate::from_note(&e.to_note()).expect("its own words");
+        assert_eq!((back.budget, back.rising), (9.75, true));
+        let drift = back.learned.max(learned) - back.learned.min(learned);
+        assert!(drift < Duration::from_millis(50), "{drift:?}");
+        for other in [
+            "",
+            "3",
+            "3 0",
+            "x 0 0",
+            "3 0 2",
+            "3 0 0 extra",
+            "-1 0 0",
+            "NaN 0 0",
+        ] {
+            assert_eq!(crate::Estimate::from_note(other), None, "{other:?}");
+        }
+    });
+}
+
 mod simulated {
     //! The limiter against simulated servers on a paused clock: what `make bench`
     //! measures against the emulator, reduced to the pacing itself.

@@ -50,7 +50,7 @@ fn complete_environment_loads_with_spec_defaults() {
         "1c2b3a4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
     );
     assert_eq!(s.notion.base_url, "https://api.notion.com");
-    assert_eq!(s.notion.rate_per_second, 3.0);
+    assert_eq!(s.notion.rate_per_second, None, "found by the pacing");
     assert_eq!(s.properties.contacts.last_contacted, "Last Contacted");
     assert_eq!(s.properties.deals.name, "Deal Name");
     assert_eq!(s.properties.activities.kind, "Type");

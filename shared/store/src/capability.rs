@@ -12,8 +12,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::{
-    Batch, Begin, CacheEntry, InboxItem, Inserted, LeaseOutcome, NewInboxItem, PutOutcome, Result,
-    Unfinished,
+    Batch, Begin, CacheEntry, InboxItem, Inserted, LeaseOutcome, NewInboxItem, Present, PutOutcome,
+    Result, Unfinished,
 };
 
 /// What a DynamoDB action is allowed on.
@@ -208,15 +208,34 @@ pub trait InboxScan: Send + Sync {
 pub trait Presence: Send + Sync {
     const GRANTS: &'static [Grant] = &[UPDATE];
 
-    /// Says `member` is present in `group` until `ttl` from now, and returns every
-    /// member present now (`member` among them), sorted, so that each member can tell
-    /// its rank.
+    /// Says `member` is present in `group` until `ttl` from now, with a `note` for the
+    /// others (what it knows that they may use), and returns every member present now
+    /// (`member` among them) with its latest note, sorted by member, so that each
+    /// member can tell its rank.
+    fn attend_saying(
+        &self,
+        group: &str,
+        member: &str,
+        ttl: Duration,
+        note: &str,
+    ) -> impl Future<Output = Result<Vec<Present>>> + Send;
+
+    /// [`attend_saying`](Self::attend_saying) with nothing to say: who is present.
     fn attend(
         &self,
         group: &str,
         member: &str,
         ttl: Duration,
-    ) -> impl Future<Output = Result<Vec<String>>> + Send;
+    ) -> impl Future<Output = Result<Vec<String>>> + Send {
+        async move {
+            Ok(self
+                .attend_saying(group, member, ttl, "")
+                .await?
+                .into_iter()
+                .map(|p| p.member)
+                .collect())
+        }
+    }
 
     /// Says `member` has left `group`: the others need not wait for it to expire.
     fn leave(&self, group: &str, member: &str) -> impl Future<Output = Result<()>> + Send;

@@ -20,7 +20,7 @@ use crate::capability::{
 };
 use crate::model::{
     Batch, Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem,
-    PutOutcome,
+    Present, PutOutcome,
 };
 use crate::{Result, StoreError, Unfinished, open_sort_key, pk, secs_after};
 
@@ -730,6 +730,8 @@ impl Batches for DynamoStore {
 
 /// A presence record's member attributes start with this; the rest is the member.
 const MEMBER: &str = "m_";
+/// And each member's note.
+const NOTE: &str = "n_";
 /// A member gone this long is removed from the record, so it does not grow with every
 /// process that ever ran.
 const FORGET_AFTER: Duration = Duration::from_secs(60);
@@ -739,16 +741,24 @@ const PRESENCE_RETENTION: Duration = Duration::from_secs(86_400);
 /// One item per group, a member an attribute of it: one UpdateItem both says "I am here"
 /// and returns who else is, with no index and no second read.
 impl Presence for DynamoStore {
-    async fn attend(&self, group: &str, member: &str, ttl: Duration) -> Result<Vec<String>> {
+    async fn attend_saying(
+        &self,
+        group: &str,
+        member: &str,
+        ttl: Duration,
+        note: &str,
+    ) -> Result<Vec<Present>> {
         let now = self.now();
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(&pk("presence", group)))
-            .update_expression("SET #m = :until, expires_at = :expires")
+            .update_expression("SET #m = :until, #n = :note, expires_at = :expires")
             .expression_attribute_names("#m", format!("{MEMBER}{member}"))
+            .expression_attribute_names("#n", format!("{NOTE}{member}"))
             .expression_attribute_values(":until", n(now.plus(ttl).as_millis()))
+            .expression_attribute_values(":note", s(note))
             .expression_attribute_values(":expires", n(secs_after(now, PRESENCE_RETENTION)))
             .return_values(ReturnValue::AllNew)
             .send()
@@ -772,7 +782,19 @@ impl Presence for DynamoStore {
         if !gone.is_empty() {
             self.forget(group, &gone, forget_before).await;
         }
-        Ok(members(&|until| until > now.as_millis()))
+        let note = |who: &str| {
+            item.get(&format!("{NOTE}{who}"))
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        Ok(members(&|until| until > now.as_millis())
+            .into_iter()
+            .map(|member| Present {
+                note: note(&member),
+                member,
+            })
+            .collect())
     }
 
     async fn leave(&self, group: &str, member: &str) -> Result<()> {
@@ -780,8 +802,9 @@ impl Presence for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key("pk", s(&pk("presence", group)))
-            .update_expression("REMOVE #m")
+            .update_expression("REMOVE #m, #n")
             .expression_attribute_names("#m", format!("{MEMBER}{member}"))
+            .expression_attribute_names("#n", format!("{NOTE}{member}"))
             .send()
             .await
             .map_err(|e| backend("leave", e))?;
@@ -832,8 +855,11 @@ impl DynamoStore {
         let mut remove = Vec::new();
         let mut still_gone = Vec::new();
         for (i, who) in gone.iter().enumerate().take(50) {
-            req = req.expression_attribute_names(format!("#g{i}"), format!("{MEMBER}{who}"));
+            req = req
+                .expression_attribute_names(format!("#g{i}"), format!("{MEMBER}{who}"))
+                .expression_attribute_names(format!("#h{i}"), format!("{NOTE}{who}"));
             remove.push(format!("#g{i}"));
+            remove.push(format!("#h{i}"));
             still_gone.push(format!("#g{i} < :before"));
         }
         let res = req

@@ -43,7 +43,7 @@
 //! | idempotency | `idem#{key}`         | `state`, `owner`, `lease_until`, `result`, `reason`, `expires_at` |
 //! | cache       | `cache#{key}`        | `value`, `version`                                          |
 //! | batch       | `batch#{key}`        | `e_{entry key}` (the entry) per entry, `first_at`, `last_at` (millis), `closed`, `expires_at` |
-//! | presence    | `presence#{group}`   | `m_{member}` (present until, Unix millis) per member, `expires_at` |
+//! | presence    | `presence#{group}`   | `m_{member}` (present until, Unix millis) and `n_{member}` (its note) per member, `expires_at` |
 //! | count       | `count#{key}#{window}` | `n` (the count), `expires_at` (the window's end) |
 //! | inbox       | `inbox#{id}`         | `kind`, `payload`, `status`, `attempts`, `last_error`, `received_at`, `updated_at`, `not_before` (millis, while it waits), `expires_at` (once done), `open_pk` + `open_sk` (while not done) |
 //!
@@ -73,7 +73,7 @@ pub use dynamo::{DynamoStore, OPEN_INBOX_INDEX, inbox_item_from_stream_image};
 pub use error::StoreError;
 pub use model::{
     Batch, Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem,
-    PutOutcome, Unfinished,
+    Present, PutOutcome, Unfinished,
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

@@ -53,6 +53,14 @@ pub struct Batch {
     pub closed: bool,
 }
 
+/// A member present in a group ([`crate::Presence`]), and what it said when it last
+/// attended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Present {
+    pub member: String,
+    pub note: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheEntry {
     pub value: String,

@@ -18,7 +18,7 @@ use crate::capability::{
 };
 use crate::model::{
     Batch, Begin, CacheEntry, InboxItem, InboxStatus, Inserted, LeaseOutcome, NewInboxItem,
-    PutOutcome,
+    Present, PutOutcome,
 };
 use crate::{Result, StoreError, Unfinished, open_sort_key, pk, secs_after};
 
@@ -262,15 +262,27 @@ impl Batches for SqliteStore {
 /// millis): the group is a key range, so one transaction says "I am here", forgets who
 /// has gone and lists who is left.
 impl Presence for SqliteStore {
-    async fn attend(&self, group: &str, member: &str, ttl: Duration) -> Result<Vec<String>> {
+    async fn attend_saying(
+        &self,
+        group: &str,
+        member: &str,
+        ttl: Duration,
+        note: &str,
+    ) -> Result<Vec<Present>> {
         let from = pk("presence", &format!("{group}#"));
         let key = format!("{from}{member}");
-        let member = member.to_owned();
+        let (member, note) = (member.to_owned(), note.to_owned());
         self.tx("attend", move |tx, now| {
             tx.execute(
-                "INSERT OR REPLACE INTO records (pk, owner, lease_until, expires_at) \
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![key, member, now.plus(ttl).as_millis(), secs_after(now, ttl)],
+                "INSERT OR REPLACE INTO records (pk, owner, lease_until, expires_at, value) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    key,
+                    member,
+                    now.plus(ttl).as_millis(),
+                    secs_after(now, ttl),
+                    note
+                ],
             )
             .map_err(sql("attend"))?;
             let range = "pk >= ?1 AND pk < ?1 || char(1114111)";
@@ -281,11 +293,16 @@ impl Presence for SqliteStore {
             .map_err(sql("attend"))?;
             let mut stmt = tx
                 .prepare(&format!(
-                    "SELECT owner FROM records WHERE {range} ORDER BY owner"
+                    "SELECT owner, value FROM records WHERE {range} ORDER BY owner"
                 ))
                 .map_err(sql("attend"))?;
             let present = stmt
-                .query_map(params![from], |r| r.get::<_, String>(0))
+                .query_map(params![from], |r| {
+                    Ok(Present {
+                        member: r.get(0)?,
+                        note: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    })
+                })
                 .and_then(Iterator::collect)
                 .map_err(sql("attend"))?;
             Ok(present)

@@ -294,9 +294,16 @@ impl<S: DigestStore, P: SecretsSource> Digest<S, P> {
             ..QueryRequest::default()
         };
         let secrets = self.secrets.get().await?;
-        let notion = self.notion.with_token(secrets.notion_token()?.clone());
+        let reading = RUN_BUDGET - POST_RESERVE;
+        // A long pause of Notion's (a spent window's `Retry-After`, up to a minute) is
+        // waited out within the reading's time, once, rather than failing the run and
+        // waiting for Lambda's retry.
+        let notion = self
+            .notion
+            .with_token(secrets.notion_token()?.clone())
+            .until(tokio::time::Instant::now() + reading.saturating_sub(self.notion.worst_call()));
         let read = notion.query_all(&self.settings.contacts_data_source, &request);
-        let (pages, complete) = tokio::time::timeout(RUN_BUDGET - POST_RESERVE, read)
+        let (pages, complete) = tokio::time::timeout(reading, read)
             .await
             .map_err(|_| DigestError::OutOfTime)??;
         let leads: Vec<(StaleLead, Vec<Person>)> = pages

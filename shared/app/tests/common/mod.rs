@@ -178,7 +178,7 @@ impl<S: Store + Clone> Harness<S> {
         let mut notion = crm_app::runtime::notion_config(&ports.settings);
         notion.request_timeout = Duration::from_secs(5);
         notion.retry = crm_testkit::fast_retry(4);
-        notion.rate_per_second = 500.0;
+        notion.pacing = crm_notion::Pacing::Fixed { rate: 500.0 };
         ports.notion = NotionClient::new(notion).unwrap();
         ports.slack = test_slack(&ports.settings.slack.api_base);
         let (worker, redrive) = handlers(&ports);

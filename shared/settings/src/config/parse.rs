@@ -51,6 +51,16 @@ pub fn rate(v: &str) -> Parsed<f64> {
     number(v, f64::MIN_POSITIVE..=100.0, what)
 }
 
+/// `auto` (found by the pacing itself: `None`), or the most requests per second.
+pub fn rate_ceiling(v: &str) -> Parsed<Option<f64>> {
+    if v.eq_ignore_ascii_case("auto") {
+        return Ok(None);
+    }
+    rate(v)
+        .map(Some)
+        .map_err(|e| format!("{e}, or auto to find Notion's budget"))
+}
+
 pub fn burst(v: &str) -> Parsed<u32> {
     number(v, 1..=100, "a whole number from 1 to 100")
 }

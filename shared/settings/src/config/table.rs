@@ -14,7 +14,8 @@ use crm_domain::schema::{self, Property, Source};
 use super::load::Values;
 use super::parse::{
     boolean, burst, burst_seconds, burst_threshold, captcha_timeout, concurrency, days, forms,
-    http_url, list, minutes, notion_id, rate, routes, secrets_ttl, table_name, text, timezone,
+    http_url, list, minutes, notion_id, rate_ceiling, routes, secrets_ttl, table_name, text,
+    timezone,
 };
 
 /// One row of the table.
@@ -115,8 +116,11 @@ settings_group! {
     #[derive(Debug, Clone, PartialEq)]
     pub struct NotionSettings {
         pub base_url: String = ("notion_base_url", Some("https://api.notion.com"), http_url),
-        /// Sustained requests per second; Notion allows an average of 3.
-        pub rate_per_second: f64 = ("notion_rate_per_second", Some("3"), rate),
+        /// The most requests per second each process sends: `None` (`auto`) lets the
+        /// pacing find whatever Notion allows (its budget depends on the workspace's
+        /// plan); a number caps it, to leave room for other integrations.
+        pub rate_per_second: Option<f64> =
+            ("notion_rate_per_second", Some("auto"), rate_ceiling),
         /// Requests that may go out at once before pacing starts.
         pub burst: u32 = ("notion_burst", Some("3"), burst),
         /// Items the worker writes at the same time, for different contacts and deals.

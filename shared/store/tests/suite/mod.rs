@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crm_domain::{Clock, ManualClock, Timestamp};
 use crm_store::{
-    Begin, Claimed, Claims, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, PutOutcome, Store,
-    StoreError, Unfinished,
+    Begin, Claimed, Claims, InboxStatus, Inserted, LeaseOutcome, NewInboxItem, Present, PutOutcome,
+    Store, StoreError, Unfinished,
 };
 use futures::future::join_all;
 
@@ -40,6 +40,7 @@ macro_rules! store_suite {
             a_parked_item_stays_open_for_a_person_and_can_still_finish,
             a_waiting_item_keeps_its_time_and_its_attempts_until_it_runs,
             presence_lists_who_is_here_until_they_leave_or_expire,
+            each_present_member_is_seen_with_its_latest_note,
             concurrent_attendances_each_count_and_none_is_lost,
             a_batch_takes_each_key_once_until_closed,
             concurrent_adds_and_a_close_lose_no_entry,
@@ -664,6 +665,36 @@ pub async fn presence_lists_who_is_here_until_they_leave_or_expire<S: Store>(
     clock.advance(Duration::from_secs(120));
     assert_eq!(store.attend(&group, "a", ttl).await.unwrap(), ["a"]);
     assert_eq!(store.attend(&group, "b", ttl).await.unwrap(), ["a", "b"]);
+}
+
+pub async fn each_present_member_is_seen_with_its_latest_note<S: Store>(
+    store: Arc<S>,
+    clock: ManualClock,
+) {
+    let group = unique("notion");
+    let ttl = Duration::from_secs(5);
+    let notes = |present: Vec<Present>| -> Vec<(String, String)> {
+        present.into_iter().map(|p| (p.member, p.note)).collect()
+    };
+    store.attend_saying(&group, "b", ttl, "3.0").await.unwrap();
+    assert_eq!(
+        notes(store.attend_saying(&group, "a", ttl, "2.9").await.unwrap()),
+        [("a".into(), "2.9".into()), ("b".into(), "3.0".into())]
+    );
+    store.attend_saying(&group, "b", ttl, "10").await.unwrap();
+    assert_eq!(
+        notes(store.attend_saying(&group, "a", ttl, "").await.unwrap()),
+        [("a".into(), String::new()), ("b".into(), "10".into())],
+        "the latest note of each"
+    );
+    store.leave(&group, "b").await.unwrap();
+    clock.advance(Duration::from_secs(1));
+    store.attend(&group, "b", ttl).await.unwrap();
+    assert_eq!(
+        notes(store.attend_saying(&group, "a", ttl, "").await.unwrap()),
+        [("a".into(), String::new()), ("b".into(), String::new())],
+        "a member back with nothing to say says nothing old"
+    );
 }
 
 pub async fn concurrent_attendances_each_count_and_none_is_lost<S: Store + 'static>(
