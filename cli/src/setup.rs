@@ -1,4 +1,5 @@
 use clap::Args;
+use crm_cli::limits::limits;
 use crm_cli::workspace::{Created, check, create};
 use crm_notion::{NotionClient, NotionConfig};
 use secrecy::SecretString;
@@ -55,6 +56,9 @@ pub async fn run(args: SetupArgs) -> Result<(), Box<dyn std::error::Error>> {
             activities: args.activities.unwrap_or_default(),
         };
         let mismatches = check(&notion, &ids, &names, &["new lead".to_owned()]).await?;
+        for line in limits(&notion, &ids).await?.lines() {
+            println!("{line}");
+        }
         if mismatches.is_empty() {
             println!("The three data sources fit the CRM schema.");
             return Ok(());

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use crm_cli::limits::limits;
 use crm_cli::workspace::{Created, check, create};
 use crm_notion::{CreateDatabase, NotionClient, NotionConfig};
-use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, StageKind};
+use crm_notion_emulator::{BlockLimit, BlockRefusal, DEFAULT_TOKEN, Emulator, StageKind};
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -125,4 +126,52 @@ async fn a_workspace_with_its_own_column_names_is_created_and_checked_by_them() 
             "Deals › Stage: missing. Fix: add a select or status property named \"Stage\"",
         ],
     );
+}
+
+/// The check tells a Free workspace by its upload limit, warns about the block limit
+/// with the pages the CRM holds and the ways out, and tells a paid one it has none.
+#[tokio::test]
+async fn the_check_warns_a_free_workspace_of_its_block_limit_and_not_a_paid_one() {
+    let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
+    let ws = emulator.seed_crm(StageKind::Status);
+    let notion = client(&emulator);
+    let ids = Created {
+        contacts: ws.contacts_data_source_id.clone(),
+        deals: ws.deals_data_source_id.clone(),
+        activities: ws.activities_data_source_id.clone(),
+    };
+    for i in 0..3 {
+        emulator
+            .create_page_as_person(
+                json!({"Name": {"title": [{"text": {"content": format!("P{i}")}}]},
+                       "Email": {"email": format!("p{i}@example.com")}}),
+                &ws.contacts_data_source_id,
+            )
+            .unwrap();
+    }
+    let crm_pages: usize = [&ids.contacts, &ids.deals, &ids.activities]
+        .iter()
+        .map(|id| emulator.pages(id).len())
+        .sum();
+
+    let paid = limits(&notion, &ids).await.unwrap();
+    assert_eq!((paid.free, paid.pages), (Some(false), crm_pages));
+    let said = paid.lines().join("\n");
+    assert!(said.contains("no block limit"), "{said}");
+    assert!(!said.contains("WARNING"), "{said}");
+
+    emulator.set_block_limit(Some(BlockLimit::free(1_000, BlockRefusal::Documented)));
+    let free = limits(&notion, &ids).await.unwrap();
+    assert_eq!(free.free, Some(true));
+    let said = free.lines().join("\n");
+    for words in [
+        "WARNING",
+        "1000 blocks",
+        &format!("hold {crm_pages} pages"),
+        "personal access token",
+        "ActivityLog = notes",
+        "per 60-second window",
+    ] {
+        assert!(said.contains(words), "{words:?} in {said}");
+    }
 }

@@ -623,6 +623,89 @@ async fn past_the_free_block_limit_a_lead_waits_for_the_next_probe_and_lands_onc
     }
 }
 
+/// With `activity_log = "notes"`, a new lead costs one block and two calls (find, create
+/// the contact with its entry), a repeat lead none and two (find, update), and what a
+/// person wrote in Notes stays; each submission's entry is there once, whatever is
+/// delivered again, and a Free workspace past its block limit still takes repeat leads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_notes_mode_a_lead_costs_one_block_and_two_calls_and_repeats_append_once() {
+    let mut h = Harness::new().await;
+    h.use_notes_log();
+    h.accept("n-1", "nia@example.com").await;
+    let blocks = h.emulator.blocks_used();
+    h.emulator.clear_requests();
+    assert!(h.run_worker(&[inbox_id("own:n-1")]).await.is_empty());
+    assert_eq!(h.emulator.blocks_used() - blocks, 1, "the contact only");
+    assert_eq!(
+        h.emulator.requests().len(),
+        2,
+        "{:#?}",
+        h.emulator.requests()
+    );
+    assert!(h.activities().is_empty(), "no Activity page");
+    let notes = |h: &Harness| text(&h.contacts()[0], "Notes");
+    assert!(notes(&h).contains("[Submission: own:n-1]"), "{}", notes(&h));
+
+    // A person adds to the Notes; the next submission's entry goes after it.
+    let contact = h.contacts()[0]["id"].as_str().unwrap().to_owned();
+    h.emulator
+        .update_page_as_person(
+            &contact,
+            json!({"Notes": {"rich_text": [
+                {"type": "text", "text": {"content": &notes(&h)}},
+                {"type": "text", "text": {"content": "\nCalled her, call back in May"}},
+            ]}}),
+        )
+        .unwrap();
+    let used = h.emulator.blocks_used();
+    h.emulator
+        .set_block_limit(Some(BlockLimit::free(used, BlockRefusal::Documented)));
+    h.accept("n-2", "nia@example.com").await;
+    h.emulator.clear_requests();
+    assert!(h.run_worker(&[inbox_id("own:n-2")]).await.is_empty());
+    assert!(
+        h.emulator.requests().len() <= 2,
+        "{:#?}",
+        h.emulator.requests()
+    );
+    for id in ["own:n-1", "own:n-2"] {
+        let marker = format!("[Submission: {id}]");
+        assert_eq!(notes(&h).matches(&marker).count(), 1, "{id}: {}", notes(&h));
+    }
+    assert!(notes(&h).contains("call back in May"), "{}", notes(&h));
+    let kept = notes(&h).find("call back in May").unwrap();
+    assert!(
+        kept < notes(&h).find("own:n-2").unwrap(),
+        "the entry goes last"
+    );
+
+    // Notion saves the entry and the answer is lost: the retry finds it in Notes and
+    // does not write it twice.
+    h.accept("n-3", "nia@example.com").await;
+    h.emulator.inject(
+        FaultRule::new(
+            Some("PATCH"),
+            "/v1/pages/*",
+            FaultAction::CommitThen { status: 504 },
+        )
+        .times(1),
+    );
+    assert_eq!(
+        h.run_worker(&[inbox_id("own:n-3")]).await.len(),
+        1,
+        "retried"
+    );
+    assert_eq!(notes(&h).matches("[Submission: own:n-3]").count(), 1);
+    assert!(h.run_worker(&[inbox_id("own:n-3")]).await.is_empty());
+    assert_eq!(
+        notes(&h).matches("[Submission: own:n-3]").count(),
+        1,
+        "once"
+    );
+    assert_eq!(h.contacts().len(), 1);
+    assert!(h.activities().is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_are_waited_out_within_one_attempt() {
     let h = Harness::new().await;

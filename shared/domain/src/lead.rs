@@ -212,6 +212,37 @@ impl Lead {
     pub fn submission_marker(submission_id: &str) -> String {
         format!("Submission: {submission_id}")
     }
+
+    /// The submission as a dated entry in its contact's Notes (`activity_log = "notes"`):
+    /// the day, the form and where the lead came from, the message, and the submission
+    /// in brackets at the end, which is how a retry finds that it is written.
+    pub fn note_entry(&self, submission: &str, day: &str) -> String {
+        let mut origin = format!("source: {}", self.source);
+        for (k, v) in &self.utm {
+            if k != "utm_source" {
+                origin.push_str(&format!("; {k}: {v}"));
+            }
+        }
+        for check in &self.unverified {
+            origin.push_str(&format!("; {check}"));
+        }
+        let message = self
+            .message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
+        format!(
+            "{day} · form submission ({}, {origin}){message} {}",
+            self.provider,
+            Self::note_marker(submission)
+        )
+    }
+
+    /// What ends a submission's entry in Notes: bracketed, so that `own:4` is not found
+    /// in `own:42`'s entry.
+    pub fn note_marker(submission: &str) -> String {
+        format!("[{}]", Self::submission_marker(submission))
+    }
 }
 
 /// `body-` and the SHA-256 of the body's canonical JSON (keys sorted, no whitespace),

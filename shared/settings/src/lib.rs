@@ -15,10 +15,10 @@ mod secrets;
 
 pub use aws::sdk_config;
 pub use config::{
-    ActivityProperties, ConfigError, ContactProperties, DealProperties, ENV_PREFIX, FormSettings,
-    LeadSettings, MAX_CAPTCHA_TIMEOUT_MS, NotionSettings, Problem, PropertyNames, RedriveSettings,
-    SecretsLocation, Settings, SlackSettings, StageRoute, StaleSettings, required_setting_names,
-    setting_names,
+    ActivityLog, ActivityProperties, ConfigError, ContactProperties, DealProperties, ENV_PREFIX,
+    FormSettings, LeadSettings, MAX_CAPTCHA_TIMEOUT_MS, NotionSettings, Problem, PropertyNames,
+    RedriveSettings, SecretsLocation, Settings, SlackSettings, StageRoute, StaleSettings,
+    required_setting_names, setting_names,
 };
 pub use secrets::{
     CachedSecrets, FORM_PROVIDERS, MemorySecrets, MissingSecret, Secrets, SecretsError,

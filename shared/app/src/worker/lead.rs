@@ -1,4 +1,6 @@
-//! A lead, written to Notion: one contact per email, one Activity per submission.
+//! A lead, written to Notion: one contact per email, one Activity per submission — an
+//! Activity page, or with `activity_log = "notes"` a dated entry in the contact's Notes
+//! (no page: half the blocks a Free workspace counts, and one call fewer).
 //!
 //! Two guards make that hold whatever is delivered twice or concurrently:
 //! * the submission's idempotency record: a submission done once is never redone,
@@ -13,9 +15,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crm_domain::Lead;
 use crm_notion::filter::{Condition, Relation, Text};
 use crm_notion::{
-    CreatePage, Filter, NotionClient, NotionError, Page, PropertyValue, QueryRequest, UpdatePage,
+    CreatePage, Filter, MAX_RICH_TEXT_OBJECTS, NotionClient, NotionError, Page, PropertyValue,
+    QueryRequest, RichText, UpdatePage, plain_text, rich_text,
 };
-use crm_settings::SecretsSource;
+use crm_settings::{ActivityLog, SecretsSource};
 use crm_store::{Claimed, Claims, LeaseOutcome, StoreError};
 use tracing::Instrument;
 
@@ -186,22 +189,29 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
         if found.is_none() && unsure {
             found = self.settled(|| self.find_contact()).await?;
         }
-        let contact_id = match found {
+        let notes = self.worker.settings.leads.activity_log == ActivityLog::Notes;
+        let (contact_id, in_notes) = match found {
             Some(contact) => {
-                self.update_contact(&contact).await?;
-                contact.id
+                let in_notes = notes && self.log_in_notes(&contact).await?;
+                if !in_notes {
+                    self.update_contact(&contact).await?;
+                }
+                (contact.id, in_notes)
             }
             None => {
                 self.keep_lease(lease).await?;
-                match self.create(&self.new_contact()).await {
+                match self.create(&self.new_contact(notes)).await {
                     Ok(created) => {
                         tracing::info!(page_id = %created.id, "contact created");
-                        created.id
+                        (created.id, notes)
                     }
                     Err(LeadFailure::Notion(e)) if e.may_have_committed() => {
                         tracing::warn!(error = %e, "the contact may have been created; looking before anything else");
                         match self.settled(|| self.find_contact()).await? {
-                            Some(contact) => contact.id,
+                            Some(contact) => {
+                                let in_notes = notes && self.log_in_notes(&contact).await?;
+                                (contact.id, in_notes)
+                            }
                             None => return Err(self.unsure(e).await),
                         }
                     }
@@ -211,6 +221,10 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
         };
         let now = self.worker.clock.now().as_millis();
         self.worker.store.cache_put(lease, &contact_id, now).await?;
+        if in_notes {
+            tracing::info!(page_id = %contact_id, "submission logged in the contact's Notes");
+            return Ok(contact_id);
+        }
         if resumed {
             let mut existing = self.find_activity(&contact_id).await?;
             if existing.is_none() && unsure {
@@ -410,14 +424,74 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
         }
     }
 
-    fn new_contact(&self) -> CreatePage {
+    /// The new contact, with this submission's entry in its Notes when `in_notes`.
+    fn new_contact(&self, in_notes: bool) -> CreatePage {
         let (name, day) = (self.lead.display_name(), self.contacted_on());
+        let entry = in_notes.then(|| self.lead.note_entry(self.submission, &day));
+        let values = ContactValues {
+            notes: entry.as_deref(),
+            ..self.values(&name, &day)
+        };
         CreatePage {
             data_source_id: self.worker.settings.contacts_data_source.clone(),
             properties: contact_write::new_contact(
-                &self.values(&name, &day),
+                &values,
                 &self.worker.settings.properties.contacts,
             ),
+        }
+    }
+
+    /// Logs the submission as a dated entry at the end of the contact's Notes, with the
+    /// fields it fills and Last Contacted in the same update (`activity_log = "notes"`).
+    /// `true` when the entry is there (now, or already: a retry finds its bracketed
+    /// submission); `false` when Notes holds as many text pieces as Notion allows in one
+    /// property, and an Activity page takes the submission instead.
+    async fn log_in_notes(&self, contact: &Page) -> Result<bool, LeadFailure> {
+        let p = &self.worker.settings.properties.contacts;
+        let existing: &[RichText] = match contact.property(&p.notes) {
+            Some(PropertyValue::RichText { rich_text }) => rich_text,
+            _ => &[],
+        };
+        if plain_text(existing).contains(&Lead::note_marker(self.submission)) {
+            tracing::info!("the submission is already in the contact's Notes");
+            return Ok(true);
+        }
+        let (name, day) = (self.lead.display_name(), self.contacted_on());
+        let separator = if existing.is_empty() { "" } else { "\n" };
+        let entry = rich_text(&format!(
+            "{separator}{}",
+            self.lead.note_entry(self.submission, &day)
+        ));
+        if existing.len() + entry.len() > MAX_RICH_TEXT_OBJECTS {
+            tracing::warn!(
+                "the contact's Notes hold as many pieces as Notion allows; the submission is logged as an Activity page"
+            );
+            return Ok(false);
+        }
+        let mut changes = contact_write::fill_empty(contact, &self.values(&name, &day), p);
+        // What a person wrote stays as they formatted it; the entry goes after it.
+        let notes = existing
+            .iter()
+            .map(RichText::for_request)
+            .chain(entry)
+            .collect();
+        changes.insert(
+            p.notes.clone(),
+            PropertyValue::RichText { rich_text: notes },
+        );
+        let update = UpdatePage {
+            properties: changes,
+            in_trash: None,
+        };
+        match self.notion.update_page(&contact.id, &update).await {
+            Ok(_) => Ok(true),
+            // Notes a request cannot write back as they read (a link preview, which the
+            // API does not create): the submission gets its Activity page instead.
+            Err(e) if e.status() == Some(400) => {
+                tracing::warn!(error = %e, "the contact's Notes could not be written back; the submission is logged as an Activity page");
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -213,6 +213,12 @@ impl<S: Store + Clone> Harness<S> {
         (self.worker, self.redrive) = handlers(&self.ports);
     }
 
+    /// Writes each submission into its contact's Notes instead of an Activity page.
+    pub fn use_notes_log(&mut self) {
+        self.ports.settings.leads.activity_log = crm_settings::ActivityLog::Notes;
+        (self.worker, self.redrive) = handlers(&self.ports);
+    }
+
     /// Configures browser forms (the `browser_forms` JSON) and, when given, points their
     /// captcha checks at a local double with `timeout`; builds the intake again.
     pub fn use_forms(

@@ -87,6 +87,23 @@ pub struct UserRef {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub person: Option<Value>,
+    /// A bot's details; the integration's own bot user (`GET /v1/users/me`) names its
+    /// workspace and the workspace's limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<Value>,
+}
+
+impl UserRef {
+    /// The largest file the workspace takes, from the bot user's `workspace_limits`:
+    /// 5 MiB on Notion's Free plan, 5 GiB on paid plans ("Working with files and media").
+    pub fn max_file_upload_bytes(&self) -> Option<u64> {
+        self.bot.as_ref()?["workspace_limits"]["max_file_upload_size_in_bytes"].as_u64()
+    }
+
+    /// Whether the workspace is on Notion's Free plan, as far as its limits tell.
+    pub fn on_free_plan(&self) -> Option<bool> {
+        self.max_file_upload_bytes().map(|b| b <= 5 << 20)
+    }
 }
 
 impl PropertyValue {
@@ -165,6 +182,7 @@ impl PropertyValue {
                     object: Some("user".into()),
                     name: None,
                     person: None,
+                    bot: None,
                 })
                 .collect(),
         }

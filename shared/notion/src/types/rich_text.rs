@@ -60,6 +60,17 @@ impl RichText {
         }
     }
 
+    /// The object as a request sends it back: what Notion answered with, less the
+    /// fields only answers carry (`plain_text`, `href`), so that text a person wrote
+    /// keeps its formatting, links and mentions when a property is written again.
+    pub fn for_request(&self) -> Self {
+        Self {
+            plain_text: None,
+            href: None,
+            ..self.clone()
+        }
+    }
+
     /// The text a person sees: `plain_text` when Notion sent it, else the content.
     pub fn as_plain(&self) -> &str {
         match (&self.plain_text, &self.text) {

@@ -18,6 +18,15 @@ pub use table::{
     NotionSettings, PropertyNames, RedriveSettings, SlackSettings, StaleSettings,
 };
 
+/// Where a form submission is written: an Activity page of its own (Notion counts each
+/// page against a Free workspace's 1,000 blocks), or a dated entry in its contact's
+/// Notes (no block, one call fewer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivityLog {
+    Page,
+    Notes,
+}
+
 /// A deal stage that is announced in Slack, and the name of the Slack webhook (a key of
 /// the secret's `slack_webhooks`) it goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]

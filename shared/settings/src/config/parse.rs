@@ -61,6 +61,14 @@ pub fn rate_ceiling(v: &str) -> Parsed<Option<f64>> {
         .map_err(|e| format!("{e}, or auto to find Notion's budget"))
 }
 
+pub fn activity_log(v: &str) -> Parsed<super::ActivityLog> {
+    match v.to_ascii_lowercase().as_str() {
+        "page" => Ok(super::ActivityLog::Page),
+        "notes" => Ok(super::ActivityLog::Notes),
+        _ => Err(format!("expected page or notes, got {v:?}")),
+    }
+}
+
 pub fn burst(v: &str) -> Parsed<u32> {
     number(v, 1..=100, "a whole number from 1 to 100")
 }

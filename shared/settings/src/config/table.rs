@@ -13,9 +13,9 @@ use crm_domain::schema::{self, Property, Source};
 
 use super::load::Values;
 use super::parse::{
-    boolean, burst, burst_seconds, burst_threshold, captcha_timeout, concurrency, days, forms,
-    http_url, list, minutes, notion_id, rate_ceiling, routes, secrets_ttl, table_name, text,
-    timezone,
+    activity_log, boolean, burst, burst_seconds, burst_threshold, captcha_timeout, concurrency,
+    days, forms, http_url, list, minutes, notion_id, rate_ceiling, routes, secrets_ttl, table_name,
+    text, timezone,
 };
 
 /// One row of the table.
@@ -153,6 +153,8 @@ settings_group! {
         /// Accept the older plain signature (bare hex HMAC of the body) on `POST /lead`.
         pub accept_plain_signature: bool =
             ("accept_plain_signature", Some("false"), boolean),
+        /// Where each submission is written: an Activity page, or its contact's Notes.
+        pub activity_log: super::ActivityLog = ("activity_log", Some("page"), activity_log),
     }
 }
 

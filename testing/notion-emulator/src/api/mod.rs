@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::Shared;
 use crate::error::ApiError;
@@ -43,12 +43,33 @@ pub fn routes(shared: Shared) -> Router {
 /// The integration's bot user, as `GET /v1/users/me` returns it.
 async fn me(axum::extract::State(shared): axum::extract::State<Shared>) -> axum::Json<Value> {
     let state = lock(&shared);
-    let bot = state
+    let mut bot = state
         .user(&state.bot_id)
         // "The user object returned will adhere to the limitations of the integration's
         // capabilities" (GET /v1/users/me).
         .map(|u| u.to_json(state.user_info))
         .unwrap_or(Value::Null);
+    // The bot's own workspace, and its limits: "Free workspaces are limited to 5 MiB
+    // per file, paid workspaces to 5 GiB", as `workspace_limits.max_file_upload_size_in_bytes`
+    // of the bot user says (Notion's "Working with files and media"; notion-sdk-js 3.1.2
+    // added the field to the User response). A workspace with the block limit switched
+    // on is on Free.
+    if let Some(info) = bot.get_mut("bot").and_then(Value::as_object_mut) {
+        let upload = if state.block_limit.is_some() {
+            5u64 << 20
+        } else {
+            5u64 << 30
+        };
+        info.insert(
+            "owner".into(),
+            json!({"type": "workspace", "workspace": true}),
+        );
+        info.insert("workspace_name".into(), json!("Emulated workspace"));
+        info.insert(
+            "workspace_limits".into(),
+            json!({"max_file_upload_size_in_bytes": upload}),
+        );
+    }
     axum::Json(bot)
 }
 
