@@ -127,26 +127,6 @@ async fn a_batch_reports_only_the_record_that_failed() {
     }
 }
 
-/// A worker as a process of its own: its own Notion client and limiter, paced as the
-/// deployed settings pace it (finding the budget), over the shared table.
-fn own_process<S: Store + Clone>(h: &Harness<S>) -> Worker<S, crm_settings::SecretsManagerSource> {
-    let mut worker = h.ports.worker();
-    worker.notion = own_notion(h);
-    worker.settings.settle = h.worker.settings.settle;
-    worker
-}
-
-fn own_notion<S: Store + Clone>(h: &Harness<S>) -> NotionClient {
-    let mut config = crm_app::runtime::notion_config(&h.ports.settings);
-    assert_eq!(
-        config.pacing,
-        crm_notion::Pacing::Find { ceiling: None },
-        "no rate set"
-    );
-    config.request_timeout = Duration::from_secs(5);
-    NotionClient::new(config).unwrap()
-}
-
 /// Two worker processes and the digest, with no rate set, share one integration's
 /// budget: each finds it and they tell each other through the table. Every lead is
 /// written exactly once, the digest posts once, and 429s stay a small share of the
@@ -167,9 +147,9 @@ async fn two_workers_and_the_digest_share(limit: RateLimit) {
     }
     h.emulator.set_rate_limit(Some(limit));
     h.emulator.clear_requests();
-    let (a, b) = (own_process(&h), own_process(&h));
+    let (a, b) = (h.deployed_worker(), h.deployed_worker());
     let mut digest = h.ports.digest();
-    digest.notion = own_notion(&h);
+    digest.notion = h.deployed_notion();
     // Each worker gets its own half, as two stream shards would.
     let all = ids("two", LEADS);
     let (evens, odds): (Vec<_>, Vec<_>) = all

@@ -213,6 +213,27 @@ impl<S: Store + Clone> Harness<S> {
         (self.worker, self.redrive) = handlers(&self.ports);
     }
 
+    /// A worker as a process of its own, paced as the deployed settings pace it (no rate
+    /// set: it finds Notion's budget), over the harness's table.
+    pub fn deployed_worker(&self) -> crm_app::worker::Worker<S, SecretsManagerSource> {
+        let mut worker = self.ports.worker();
+        worker.notion = self.deployed_notion();
+        worker.settings.settle = self.worker.settings.settle;
+        worker
+    }
+
+    /// A Notion client of its own (its own limiter), paced as deployed.
+    pub fn deployed_notion(&self) -> NotionClient {
+        let mut config = crm_app::runtime::notion_config(&self.ports.settings);
+        assert_eq!(
+            config.pacing,
+            crm_notion::Pacing::Find { ceiling: None },
+            "no rate set"
+        );
+        config.request_timeout = Duration::from_secs(5);
+        NotionClient::new(config).unwrap()
+    }
+
     /// Writes each submission into its contact's Notes instead of an Activity page.
     pub fn use_notes_log(&mut self) {
         self.ports.settings.leads.activity_log = crm_settings::ActivityLog::Notes;
