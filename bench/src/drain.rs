@@ -373,7 +373,10 @@ async fn shared(env: &Env, model: Model) -> Result<Row, Error> {
         d?;
     }
     let took = started.elapsed();
-    let posted = report.map(|r| r.posted).unwrap_or(false);
+    let posted = match report {
+        Ok(r) => r.posted.to_string(),
+        Err(e) => format!("no, {e}"),
+    };
     let (lost, doubled) = lost_and_doubled(&run.emulator, &run.ws, &run.emails);
     let both = first_done.into_inner().map_or(0.0, |s| s.share);
     Ok((

@@ -148,7 +148,7 @@ impl NotionClient {
     /// budget: see `crm_pacing::share_of`.
     pub fn share_budget(&self, present: &[String], me: &str) {
         let share = crm_pacing::share_of(present, me, self.limiter.budget());
-        self.limiter.set_share(share);
+        self.limiter.set_share_among(share, present.len().max(1));
     }
 
     /// What this process found of Notion's budget, in words for the others spending it

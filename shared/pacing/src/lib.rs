@@ -6,6 +6,6 @@ mod limiter;
 mod retry;
 mod share;
 
-pub use limiter::{Estimate, Limiter, START_RATE, Ticket};
+pub use limiter::{Basis, Estimate, Limiter, START_RATE, Ticket};
 pub use retry::{RetryPolicy, Tries, parse_retry_after};
 pub use share::{MARGIN, share_of};

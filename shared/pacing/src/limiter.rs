@@ -55,6 +55,14 @@
 //!   [`share_of`](crate::share_of)) pace at their parts of it instead of finding them
 //!   through refusals, and one left alone takes the whole rate back at once — what the
 //!   climb alone could only find by asking for more, at a refusal each time.
+//! * **What was found, when told it** ([`Limiter::estimate`], [`Limiter::adopt`]):
+//!   limiters that find the budget tell each other what they found (the budget, when,
+//!   and whether still rising), and each takes the newest news, or of one piece of news
+//!   (a window spent, seen by all at once) the largest. While sharing, one refusal is
+//!   news once: a process refused just after it adopted a lower budget, or while a
+//!   process joins, pauses without stepping again; a step taken just before a process
+//!   is heard joining is undone; a probe for more that is refused is undone at once;
+//!   and what got through is not read as the budget while parts changed under it.
 //! * **Bursts** (requests at once after a quiet spell) are allowed only while they
 //!   cost nothing: a refusal takes the burst away, and it comes back only to a limiter
 //!   that has been idle, a minute or more after the refusal. A refusal of a request
@@ -132,19 +140,59 @@ struct Spent {
 pub struct Estimate {
     /// The whole budget, in requests per second, for every process spending it.
     pub budget: f64,
-    /// When it was learned: a refusal, a window spent, a doubling or a probe taken.
+    /// When it was learned.
     pub learned: Instant,
-    /// Still found from below (slow start): no refusal has bounded it yet.
-    pub rising: bool,
+    /// What it was learned from.
+    pub basis: Basis,
+}
+
+/// What an [`Estimate`] was learned from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// Slow start: found from below, no refusal has bounded it yet.
+    Rising,
+    /// A short `Retry-After`: the pace ran ahead (a budget per second).
+    Refusal,
+    /// The refusal that ended slow start: read from what the server took of this
+    /// process's requests in the last second, which the process's part bounds.
+    Overshoot,
+    /// A window's budget spent: what the server took in it.
+    Window,
+    /// A probe for more, taken.
+    Probe,
+}
+
+impl Basis {
+    fn word(self) -> &'static str {
+        match self {
+            Self::Rising => "rising",
+            Self::Refusal => "refusal",
+            Self::Overshoot => "overshoot",
+            Self::Window => "window",
+            Self::Probe => "probe",
+        }
+    }
+
+    fn parse(word: &str) -> Option<Self> {
+        [
+            Self::Rising,
+            Self::Refusal,
+            Self::Overshoot,
+            Self::Window,
+            Self::Probe,
+        ]
+        .into_iter()
+        .find(|b| b.word() == word)
+    }
 }
 
 impl Estimate {
     /// As the other processes read it in the store: the budget, when it was learned (Unix
-    /// milliseconds: processes share no clock but the wall's), and whether it is rising.
+    /// milliseconds: processes share no clock but the wall's), and from what.
     pub fn to_note(&self) -> String {
         let ago = Instant::now().saturating_duration_since(self.learned);
         let learned_ms = unix_ms().saturating_sub(ago.as_millis() as i64);
-        format!("{:.4} {learned_ms} {}", self.budget, u8::from(self.rising))
+        format!("{:.4} {learned_ms} {}", self.budget, self.basis.word())
     }
 
     /// Reads [`to_note`](Self::to_note)'s words; `None` for anything else (a process of
@@ -153,11 +201,7 @@ impl Estimate {
         let mut words = note.split(' ');
         let budget: f64 = words.next()?.parse().ok()?;
         let learned_ms: i64 = words.next()?.parse().ok()?;
-        let rising = match words.next()? {
-            "0" => false,
-            "1" => true,
-            _ => return None,
-        };
+        let basis = Basis::parse(words.next()?)?;
         if words.next().is_some() || !budget.is_finite() || budget <= 0.0 {
             return None;
         }
@@ -165,7 +209,7 @@ impl Estimate {
         Some(Self {
             budget,
             learned: Instant::now().checked_sub(ago)?,
-            rising,
+            basis,
         })
     }
 }
@@ -250,12 +294,16 @@ struct State {
     grown: Option<Instant>,
     /// When the budget was last learned, by this process or one it adopted from.
     learned: Option<Instant>,
+    /// What it was last learned from (while not rising).
+    basis: Basis,
     /// When it was last learned lower, from a refusal (this process's or another's).
     lowered: Option<Instant>,
     /// A probe for more (this process's, or one adopted), and the budget before it: a
     /// refusal soon after undoes it.
     probed: Option<(Instant, f64)>,
-    /// When its share last changed: a process joined or left.
+    /// How many processes spend the budget, this one among them, as last told.
+    present: usize,
+    /// When that number last changed: a process joined or left.
     reshared: Option<Instant>,
     /// The last step down a refusal took, and the budget before it: undone when the
     /// refusal turns out to be a process joining, heard of at the next beat.
@@ -326,8 +374,10 @@ impl Limiter {
                 slow_start: finds,
                 grown: None,
                 learned: None,
+                basis: Basis::Rising,
                 lowered: None,
                 shared_at: None,
+                present: 1,
                 reshared: None,
                 stepped_from: None,
                 probed: None,
@@ -367,14 +417,17 @@ impl Limiter {
         Some(Estimate {
             budget: s.known,
             learned: s.learned?,
-            rising: s.slow_start,
+            basis: if s.slow_start { Basis::Rising } else { s.basis },
         })
     }
 
     /// What another process spending the same budget found: taken when it is newer
-    /// news than this limiter's own, or the same news with a larger budget. Taken from
-    /// one no longer rising, it ends this limiter's slow start too: the budget is
-    /// bounded. A limiter with a configured rate keeps it.
+    /// news than this limiter's own; of the same news (learned within seconds), the
+    /// larger of two windows spent (a process that used less than its part reads less),
+    /// else the smaller (the pace that ran ahead was refused). Taken from one no longer
+    /// rising, it ends this limiter's slow start too: the budget is bounded; one still
+    /// rising says nothing to a limiter that found the bound. A limiter with a
+    /// configured rate keeps its rate.
     pub fn adopt(&self, other: Estimate) {
         if !self.finds || !other.budget.is_finite() || other.budget <= 0.0 {
             return;
@@ -384,16 +437,35 @@ impl Limiter {
         let newer = |mine: Instant| other.learned > mine + SAME_NEWS;
         let same =
             |mine: Instant| other.learned + SAME_NEWS >= mine && other.learned <= mine + SAME_NEWS;
-        let take = match s.learned {
-            None => true,
-            Some(mine) => newer(mine) || (same(mine) && other.budget > s.known),
+        let rising = other.basis == Basis::Rising;
+        // A window spent is read from what the server took of each process's requests,
+        // which how much each sent bounds: of one piece of news, the largest reading
+        // is the nearest. A pace refused says the budget is under it: the smallest.
+        let both_windows = other.basis == Basis::Window && s.basis == Basis::Window;
+        let better = |known: f64| {
+            if both_windows {
+                other.budget > known
+            } else {
+                other.budget < known
+            }
         };
-        if !take {
+        let take = match (s.learned, s.slow_start, rising) {
+            (None, ..) => true,
+            (Some(_), true, false) => true,
+            (Some(_), false, true) => false,
+            (Some(mine), ..) => newer(mine) || (same(mine) && better(s.known)),
+        };
+        // A pace refused just as a process joined was the crowding of the join, not
+        // news of the budget: the refused one undoes its step when it hears of the join.
+        let joined = s
+            .reshared
+            .is_some_and(|r| now.saturating_duration_since(r) < SAME_NEWS);
+        if !take || (joined && other.basis != Basis::Window && other.budget < s.known) {
             return;
         }
         if other.budget < s.known {
             s.lowered = Some(now);
-        } else if !other.rising && !s.slow_start {
+        } else if !rising && !s.slow_start {
             // Another process's probe, or a budget it found larger: undone like this
             // one's own probe if a refusal follows.
             s.probed = Some((now, s.known));
@@ -403,8 +475,9 @@ impl Limiter {
         // Its doubling counts as this one's: the pace doubles once per period, not
         // once per process.
         s.grown = Some(s.grown.map_or(other.learned, |g| g.max(other.learned)));
-        if !other.rising && s.slow_start {
+        if !rising {
             s.slow_start = false;
+            s.basis = other.basis;
         }
         self.recap(&mut s);
     }
@@ -414,34 +487,46 @@ impl Limiter {
         self.state().rate
     }
 
-    /// Tells the limiter what share of the configured rate (0 < `share` ≤ 1) is this
-    /// process's while others spend the same budget, as they say themselves. A share
-    /// that grows (another process is done) is taken at once: the budget it frees
-    /// would otherwise be found only by climbing into it. One that shrinks caps the rate.
+    /// Tells the limiter what share of the budget (0 < `share` ≤ 1) is this process's
+    /// while others spend the same budget, as they say themselves. A share that grows
+    /// (another process is done) is taken at once: the budget it frees would otherwise
+    /// be found only by climbing into it. One that shrinks caps the rate.
     pub fn set_share(&self, share: f64) {
+        let present = self.state().present;
+        self.set_share_among(share, present);
+    }
+
+    /// [`set_share`](Self::set_share), told how many processes spend the budget
+    /// (`present`, this one among them). When that number changes, a refusal in the
+    /// moments around it is the crowding of a process joining, not news of the budget.
+    pub fn set_share_among(&self, share: f64, present: usize) {
         let share = if share.is_finite() {
             share.clamp(FLOOR, 1.0)
         } else {
             1.0
         };
         let mut s = self.state();
+        let now = Instant::now();
+        if present != s.present {
+            s.reshared = Some(now);
+            if let Some((at, before)) = s.stepped_from.take()
+                && present > s.present
+                && now.saturating_duration_since(at) < SAME_NEWS
+            {
+                // Refused because another process began spending the budget too, not
+                // because the budget is smaller: the step is undone.
+                s.known = before;
+                s.learned = Some(now);
+                s.lowered = None;
+            }
+            s.present = present;
+        }
         if share == s.share {
+            self.recap(&mut s);
             return;
         }
         if s.share < 1.0 {
-            s.shared_at = Some(Instant::now());
-        }
-        let now = Instant::now();
-        s.reshared = Some(now);
-        if let Some((at, before)) = s.stepped_from.take()
-            && share < s.share
-            && now.saturating_duration_since(at) < SAME_NEWS
-        {
-            // Refused because another process began spending the budget too, not
-            // because the budget is smaller: the step is undone.
-            s.known = before;
-            s.learned = Some(now);
-            s.lowered = None;
+            s.shared_at = Some(now);
         }
         s.share = share;
         self.recap(&mut s);
@@ -627,6 +712,9 @@ impl Limiter {
         };
         s.grown = Some(now);
         s.learned = Some(now);
+        if !s.slow_start {
+            s.basis = Basis::Probe;
+        }
         s.known = (s.known * factor).min(self.ceiling);
         self.recap(s);
     }
@@ -705,6 +793,7 @@ impl Limiter {
             s.last_refusal = Some(now);
             s.known = before;
             s.learned = Some(now);
+            s.basis = Basis::Refusal;
             s.lowered = Some(now);
             s.cap = s.known.min(self.ceiling) * s.share;
             s.rate = s.cap.max(self.floor());
@@ -721,8 +810,7 @@ impl Limiter {
         // are each other's news, and the budget they share is not far off.
         let soon = s
             .last_refusal
-            .is_some_and(|r| now.duration_since(r) < STREAK)
-            && !(self.finds && s.share < 1.0);
+            .is_some_and(|r| now.duration_since(r) < STREAK);
         s.streak = if soon { (s.streak + 1).min(4) } else { 0 };
         s.last_refusal = Some(now);
         // What got through since the last pause, when there is enough of it to tell: with
@@ -745,7 +833,16 @@ impl Limiter {
         } else {
             s.delivered_rate(now)
         };
-        let mut from = measured.map_or(s.rate, |got| got.min(s.rate));
+        // A limiter that finds the budget takes what got through as a reading, not as
+        // the budget: it counts the pause, and the gaps where there was less to send
+        // than the pace allowed (the end of a stream batch), so it steps at most half
+        // way down to it, and by the plain step: the reading already says how far off.
+        let reading = self.finds && measured.is_some_and(|got| got < s.rate);
+        let mut from = match measured {
+            Some(got) if self.finds => got.max(s.rate / 2.0).min(s.rate),
+            Some(got) => got.min(s.rate),
+            None => s.rate,
+        };
         if s.slow_start {
             // What the server took of the requests sent in the second before this one is
             // about what it allows in a second (for this process's share). But a server
@@ -762,17 +859,35 @@ impl Limiter {
             }
         }
         let finds = self.finds;
-        s.slow_start = false;
-        let step = (1.0 - STEP * f64::from(1u32 << s.streak)).max(0.5);
+        let was_slow_start = std::mem::replace(&mut s.slow_start, false);
+        let refused_rate = s.rate;
+        let streak = if reading { 0 } else { s.streak };
+        let step = (1.0 - STEP * f64::from(1u32 << streak)).max(0.5);
         s.rate = (step * from).clamp(self.floor(), s.cap.max(self.floor()));
         s.stepped = s.rate;
         if finds {
-            // The budget is taken to be where the pace stepped to: no climb back into
-            // the refusal; a probe asks for more once things are calm.
             s.stepped_from = Some((now, s.known));
-            s.known = (s.rate / s.share).max(self.floor());
-            s.cap = s.rate;
+            s.known = if was_slow_start {
+                // Slow start ran ahead of the budget: where the pace stepped to is the
+                // best reading there is, and no climb goes back above it — but never
+                // under what every plan allows: a process that got less than its part
+                // of the last second (another took more) reads too little.
+                (s.rate / s.share).max(START_RATE.min(self.ceiling))
+            } else {
+                // Just under the pace that was refused: the pace climbs back to it, as
+                // a configured one does to its rate, so a reading that came out low
+                // (what got through counts the pause and the gaps with less to send)
+                // does not hold it down; each refusal there lowers it a step.
+                (refused_rate * (1.0 - STEP)).min(s.known * s.share) / s.share
+            }
+            .max(self.floor());
+            s.cap = s.known.min(self.ceiling) * s.share;
             s.learned = Some(now);
+            s.basis = if was_slow_start {
+                Basis::Overshoot
+            } else {
+                Basis::Refusal
+            };
             s.lowered = Some(now);
         }
     }
@@ -800,6 +915,7 @@ impl Limiter {
             s.known = (part / s.share).clamp(self.floor(), self.ceiling);
             s.cap = s.known.min(self.ceiling) * s.share;
             s.learned = Some(spent.reset);
+            s.basis = Basis::Window;
         }
         s.rate = part.clamp(self.floor(), s.cap.max(self.floor()));
         s.stepped = s.rate;
