@@ -111,13 +111,15 @@ pub enum DigestError {
 /// A day's claim is kept a few days: long enough to outlast every retry.
 const CLAIM_RETENTION: Duration = Duration::from_secs(3 * 86_400);
 /// The longest one run may take: the function's timeout in `template.yaml` (a test
-/// holds them equal).
-pub const RUN_BUDGET: Duration = Duration::from_secs(120);
+/// holds them equal). Long enough to wait out a spent window of Notion's (up to a
+/// minute) or a workspace's longer pause while reading, once, rather than fail the run:
+/// a Lambda function waiting costs its memory's seconds, and runs once a day.
+pub const RUN_BUDGET: Duration = Duration::from_secs(240);
 /// How long a run holds the day's claim. EventBridge Scheduler invokes the function
 /// asynchronously, and Lambda retries a failed or timed-out invocation twice, about
 /// one and three minutes later: a run killed at its timeout must have let the claim go
 /// by then, or both retries would find it busy and the day would have no digest.
-pub const CLAIM_LEASE: Duration = Duration::from_secs(150);
+pub const CLAIM_LEASE: Duration = Duration::from_secs(270);
 /// Time kept for posting once the leads are read: one Slack call at its worst, and a
 /// margin. The reading stops (and the run fails, to be retried) rather than eat it.
 const POST_RESERVE: Duration = Duration::from_secs(50);
