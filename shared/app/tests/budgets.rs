@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use common::{Harness, text};
 use crm_app::intake::inbox_id;
 use crm_notion_emulator::RateLimit;
-use crm_store::InboxStatus;
 
 const NEW: usize = 12;
 const REPEATS: usize = 4;
@@ -49,15 +48,7 @@ async fn a_burst_of_leads_is_written_once_under(
     let response = worker
         .handle_stream(h.stream_event(&inbox).await, None)
         .await;
-    assert!(
-        response.batch_item_failures.is_empty(),
-        "{} records handed back to the stream",
-        response.batch_item_failures.len()
-    );
-    for id in &inbox {
-        let item = h.inbox(id).await;
-        assert_eq!((item.status, item.attempts), (InboxStatus::Done, 0), "{id}");
-    }
+    h.all_done_at_first_try(&response, &inbox).await;
     let mut contacts: HashMap<String, usize> = HashMap::new();
     for page in h.contacts() {
         *contacts.entry(text(&page, "Email")).or_default() += 1;

@@ -833,14 +833,44 @@ mod simulated {
         }
     }
 
+    /// A server's name, the server, the work (calls or items) to give it, the most
+    /// refusals allowed.
+    type Case = (&'static str, fn() -> Shape, usize, f64);
+
+    /// Runs `drain` against every case at 0, 200 and 500 ms of latency, and fails naming
+    /// each run that took less than 95 % of what the server allows or was refused more
+    /// than its case allows.
+    async fn at_every_latency<F, Fut>(cases: &[Case], drain: F)
+    where
+        F: Fn(Arc<Mutex<Shape>>, usize, Duration) -> Fut,
+        Fut: std::future::Future<Output = Tally>,
+    {
+        let mut failed = Vec::new();
+        for latency in [0, 200, 500] {
+            let latency = Duration::from_millis(latency);
+            for (name, shape, work, max_refused) in cases {
+                let server = shape();
+                let limit = server.sustained();
+                let start = Instant::now();
+                let tally = drain(Arc::new(Mutex::new(server)), *work, latency).await;
+                let what = format!("{name} at {latency:?}");
+                let outcome = std::panic::catch_unwind(|| {
+                    check_against(&what, limit, &tally, start.elapsed(), 0.95, *max_refused)
+                });
+                if let Err(e) = outcome {
+                    failed.push(e.downcast_ref::<String>().cloned().unwrap_or_default());
+                }
+            }
+        }
+        assert!(failed.is_empty(), "{failed:#?}");
+    }
+
     /// With no rate configured, one process finds the limit by itself: the older
     /// per-second average (a strict window or a bucket) and today's budget per window of
     /// any size, whether windows start with the first request or on the clock.
     #[tokio::test(start_paused = true)]
     async fn a_limiter_with_no_rate_finds_any_limit_by_itself() {
-        /// A server's name, the server, the calls to make, the most refusals allowed.
-        type Case = (&'static str, fn() -> Shape, usize, f64);
-        let shapes: Vec<Case> = vec![
+        let cases: [Case; 7] = [
             ("strict 3/s", || Shape::window(3), 900, 0.01),
             (
                 "bucket 3/s bursts of 10",
@@ -869,33 +899,18 @@ mod simulated {
                 0.03,
             ),
         ];
-        let mut failed = Vec::new();
-        for latency in [0, 200, 500] {
-            let latency = Duration::from_millis(latency);
-            for (name, shape, n, max_refused) in &shapes {
-                let server = shape();
-                let limit = server.sustained();
-                let start = Instant::now();
-                let tally = run(
-                    Limiter::finding(3, None),
-                    Arc::new(Mutex::new(server)),
-                    calls(*n),
-                    16,
-                    latency,
-                    1,
-                    None,
-                )
-                .await;
-                let what = format!("{name} at {latency:?}");
-                let outcome = std::panic::catch_unwind(|| {
-                    check_against(&what, limit, &tally, start.elapsed(), 0.95, *max_refused)
-                });
-                if let Err(e) = outcome {
-                    failed.push(e.downcast_ref::<String>().cloned().unwrap_or_default());
-                }
-            }
-        }
-        assert!(failed.is_empty(), "{failed:#?}");
+        at_every_latency(&cases, |server, n, latency| {
+            run(
+                Limiter::finding(3, None),
+                server,
+                calls(n),
+                16,
+                latency,
+                1,
+                None,
+            )
+        })
+        .await;
     }
 
     /// With no rate configured, processes that find the budget and tell each other what
@@ -904,9 +919,7 @@ mod simulated {
     /// older per-second average and under today's budgets per window.
     #[tokio::test(start_paused = true)]
     async fn processes_that_find_the_budget_together_spend_it_at_its_limit() {
-        /// A server's name, the server, each worker's calls, the most refusals allowed.
-        type Case = (&'static str, fn() -> Shape, usize, f64);
-        let shapes: Vec<Case> = vec![
+        let cases: [Case; 5] = [
             ("strict 3/s", || Shape::window(3), 450, 0.01),
             // Ten seconds of credit hide the rate from both slow starts, and what both
             // have in flight when it is spent is refused together: a few dozen, once.
@@ -930,57 +943,35 @@ mod simulated {
                 0.03,
             ),
         ];
-        let mut failed = Vec::new();
-        for latency in [0, 200, 500] {
-            let latency = Duration::from_millis(latency);
-            for (name, shape, n, max_refused) in &shapes {
-                let server = shape();
-                let limit = server.sustained();
-                let server = Arc::new(Mutex::new(server));
-                let presence = Presence::default();
-                let start = Instant::now();
-                let worker = |seed| {
-                    run(
-                        Limiter::finding(3, None),
-                        Arc::clone(&server),
-                        calls(*n),
-                        8,
-                        latency,
-                        seed,
-                        Some(presence.clone()),
-                    )
-                };
-                let digest = {
-                    let (server, presence) = (Arc::clone(&server), presence.clone());
-                    async move {
-                        tokio::time::sleep(Duration::from_secs(30)).await;
-                        run(
-                            Limiter::finding(3, None),
-                            server,
-                            calls(10),
-                            1,
-                            latency,
-                            9,
-                            Some(presence),
-                        )
-                        .await
-                    }
-                };
-                let (a, b, c) = tokio::join!(worker(1), worker(2), digest);
-                let all = Tally {
-                    ok: a.ok + b.ok + c.ok,
-                    refused: a.refused + b.refused + c.refused,
-                };
-                let what = format!("{name} at {latency:?}");
-                let outcome = std::panic::catch_unwind(|| {
-                    check_against(&what, limit, &all, start.elapsed(), 0.95, *max_refused)
-                });
-                if let Err(e) = outcome {
-                    failed.push(e.downcast_ref::<String>().cloned().unwrap_or_default());
-                }
+        at_every_latency(&cases, |server, n, latency| async move {
+            let presence = Presence::default();
+            let worker = |seed| {
+                let (server, presence) = (Arc::clone(&server), presence.clone());
+                let limiter = Limiter::finding(3, None);
+                run(limiter, server, calls(n), 8, latency, seed, Some(presence))
+            };
+            let digest = async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                let limiter = Limiter::finding(3, None);
+                let server = Arc::clone(&server);
+                run(
+                    limiter,
+                    server,
+                    calls(10),
+                    1,
+                    latency,
+                    9,
+                    Some(presence.clone()),
+                )
+                .await
+            };
+            let (a, b, c) = tokio::join!(worker(1), worker(2), digest);
+            Tally {
+                ok: a.ok + b.ok + c.ok,
+                refused: a.refused + b.refused + c.refused,
             }
-        }
-        assert!(failed.is_empty(), "{failed:#?}");
+        })
+        .await;
     }
 
     /// The worker drains in stream batches (100 leads of three calls, eight at a time):
@@ -988,45 +979,33 @@ mod simulated {
     /// the budget must not read those gaps as the budget.
     #[tokio::test(start_paused = true)]
     async fn a_limiter_that_finds_the_budget_drains_stream_batches_at_the_limit() {
-        type Case = (&'static str, fn() -> Shape, f64);
-        let shapes: Vec<Case> = vec![
-            ("strict 3/s", || Shape::window(3), 0.01),
+        // About a hundred seconds of each budget, in leads.
+        let cases: [Case; 4] = [
+            ("strict 3/s in batches", || Shape::window(3), 300, 0.01),
             // Ten seconds of credit hide the rate from slow start, and the requests in
             // flight when it is spent are refused together: a handful of refusals, once.
             (
-                "bucket 3/s bursts of 30",
+                "bucket 3/s bursts of 30 in batches",
                 || Shape::bucket(3.0, 30.0),
+                300,
                 0.015,
             ),
-            ("180/min", || Shape::budget(180, 60, false), 0.03),
-            ("600/min", || Shape::budget(600, 60, false), 0.03),
+            (
+                "180/min in batches",
+                || Shape::budget(180, 60, false),
+                300,
+                0.03,
+            ),
+            (
+                "600/min in batches",
+                || Shape::budget(600, 60, false),
+                1_000,
+                0.03,
+            ),
         ];
-        let mut failed = Vec::new();
-        for latency in [0, 200, 500] {
-            let latency = Duration::from_millis(latency);
-            for (name, shape, max_refused) in &shapes {
-                let server = shape();
-                let limit = server.sustained();
-                let items = (100.0 * limit) as usize;
-                let start = Instant::now();
-                let tally = drain_in_batches(
-                    Limiter::finding(3, None),
-                    Arc::new(Mutex::new(server)),
-                    items,
-                    100,
-                    8,
-                    latency,
-                )
-                .await;
-                let what = format!("{name} in batches at {latency:?}");
-                let outcome = std::panic::catch_unwind(|| {
-                    check_against(&what, limit, &tally, start.elapsed(), 0.95, *max_refused)
-                });
-                if let Err(e) = outcome {
-                    failed.push(e.downcast_ref::<String>().cloned().unwrap_or_default());
-                }
-            }
-        }
-        assert!(failed.is_empty(), "{failed:#?}");
+        at_every_latency(&cases, |server, items, latency| {
+            drain_in_batches(Limiter::finding(3, None), server, items, 100, 8, latency)
+        })
+        .await;
     }
 }

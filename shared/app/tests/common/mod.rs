@@ -411,6 +411,25 @@ impl<S: Store + Clone> Harness<S> {
             .collect()
     }
 
+    /// Each of `ids` done at its first attempt, and no record of the batch `response`
+    /// answers handed back to the stream.
+    pub async fn all_done_at_first_try(
+        &self,
+        response: &aws_lambda_events::event::streams::DynamoDbEventResponse,
+        ids: &[String],
+    ) {
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{} records handed back to the stream",
+            response.batch_item_failures.len()
+        );
+        for id in ids {
+            let item = self.inbox(id).await;
+            let status = crm_store::InboxStatus::Done;
+            assert_eq!((item.status, item.attempts), (status, 0), "{id}");
+        }
+    }
+
     /// The stream's share of new items: a few deliveries right away, then it gives up
     /// (in AWS, 20 retries within minutes); the rest is the redrive's.
     pub async fn stream_tries(&self, ids: &[String]) {
