@@ -89,9 +89,8 @@ impl BudgetShare {
         match attended {
             Ok(Ok(present)) => {
                 // What the others found of the budget first, then this one's part of it.
-                for other in present.iter().filter(|p| p.member != self.member) {
-                    notion.adopt_budget_note(&other.note);
-                }
+                let others = present.iter().filter(|p| p.member != self.member);
+                notion.adopt_budget_notes(others.map(|p| p.note.as_str()));
                 let members: Vec<String> = present.into_iter().map(|p| p.member).collect();
                 notion.share_budget(&members, &self.member);
             }

@@ -160,12 +160,19 @@ impl NotionClient {
             .unwrap_or_default()
     }
 
-    /// What another process spending the same budget found, as its note says; a note
-    /// that says nothing readable is passed over.
-    pub fn adopt_budget_note(&self, note: &str) {
-        if let Some(estimate) = crm_pacing::Estimate::from_note(note) {
+    /// What the other processes spending the same budget found, as their notes say,
+    /// and what the server took of each of them lately; a note that says nothing
+    /// readable is passed over.
+    pub fn adopt_budget_notes<'a>(&self, notes: impl IntoIterator<Item = &'a str>) {
+        let mut others_taken = 0.0;
+        for estimate in notes
+            .into_iter()
+            .filter_map(crm_pacing::Estimate::from_note)
+        {
             self.limiter.adopt(estimate);
+            others_taken += estimate.taken;
         }
+        self.limiter.set_others_taken(others_taken);
     }
 
     /// Until when every call of the process waits out a pause Notion asked for (a 429's

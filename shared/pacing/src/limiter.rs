@@ -62,7 +62,9 @@
 //!   news once: a process refused just after it adopted a lower budget, or while a
 //!   process joins, pauses without stepping again; a step taken just before a process
 //!   is heard joining is undone; a probe for more that is refused is undone at once;
-//!   and what got through is not read as the budget while parts changed under it.
+//!   and what got through is not read as the budget while parts changed under it. A
+//!   pace refused while sharing steps towards what the server took of everyone lately:
+//!   this process's and what each other said it took ([`Limiter::set_others_taken`]).
 //! * **Bursts** (requests at once after a quiet spell) are allowed only while they
 //!   cost nothing: a refusal takes the burst away, and it comes back only to a limiter
 //!   that has been idle, a minute or more after the refusal. A refusal of a request
@@ -144,6 +146,8 @@ pub struct Estimate {
     pub learned: Instant,
     /// What it was learned from.
     pub basis: Basis,
+    /// What the server took of this process's requests lately, per second.
+    pub taken: f64,
 }
 
 /// What an [`Estimate`] was learned from.
@@ -192,7 +196,12 @@ impl Estimate {
     pub fn to_note(&self) -> String {
         let ago = Instant::now().saturating_duration_since(self.learned);
         let learned_ms = unix_ms().saturating_sub(ago.as_millis() as i64);
-        format!("{:.4} {learned_ms} {}", self.budget, self.basis.word())
+        format!(
+            "{:.4} {learned_ms} {} {:.4}",
+            self.budget,
+            self.basis.word(),
+            self.taken
+        )
     }
 
     /// Reads [`to_note`](Self::to_note)'s words; `None` for anything else (a process of
@@ -202,6 +211,7 @@ impl Estimate {
         let budget: f64 = words.next()?.parse().ok()?;
         let learned_ms: i64 = words.next()?.parse().ok()?;
         let basis = Basis::parse(words.next()?)?;
+        let taken: f64 = words.next()?.parse().ok()?;
         if words.next().is_some() || !budget.is_finite() || budget <= 0.0 {
             return None;
         }
@@ -210,6 +220,11 @@ impl Estimate {
             budget,
             learned: Instant::now().checked_sub(ago)?,
             basis,
+            taken: if taken.is_finite() {
+                taken.max(0.0)
+            } else {
+                0.0
+            },
         })
     }
 }
@@ -219,6 +234,9 @@ fn unix_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
+
+/// How far back what the server took of a process's requests is counted for the others.
+const TAKEN_WINDOW: Duration = Duration::from_secs(10);
 
 /// Estimates learned this close together are one piece of news (one window spent, seen
 /// by every process): the largest is taken, as the one least hurt by a process that
@@ -303,6 +321,9 @@ struct State {
     probed: Option<(Instant, f64)>,
     /// How many processes spend the budget, this one among them, as last told.
     present: usize,
+    /// What the server took lately of the other processes' requests, per second, as
+    /// they last said.
+    others_taken: f64,
     /// When that number last changed: a process joined or left.
     reshared: Option<Instant>,
     /// The last step down a refusal took, and the budget before it: undone when the
@@ -378,6 +399,7 @@ impl Limiter {
                 lowered: None,
                 shared_at: None,
                 present: 1,
+                others_taken: 0.0,
                 reshared: None,
                 stepped_from: None,
                 probed: None,
@@ -414,10 +436,14 @@ impl Limiter {
             return None;
         }
         let s = self.state();
+        let now = Instant::now();
         Some(Estimate {
             budget: s.known,
             learned: s.learned?,
             basis: if s.slow_start { Basis::Rising } else { s.basis },
+            taken: s
+                .rate_since(now, &[now.checked_sub(TAKEN_WINDOW)])
+                .unwrap_or(0.0),
         })
     }
 
@@ -480,6 +506,16 @@ impl Limiter {
             s.basis = other.basis;
         }
         self.recap(&mut s);
+    }
+
+    /// What the server took lately of the other processes' requests, per second, as
+    /// they say: with this process's own, what it takes of everyone.
+    pub fn set_others_taken(&self, taken: f64) {
+        self.state().others_taken = if taken.is_finite() {
+            taken.max(0.0)
+        } else {
+            0.0
+        };
     }
 
     /// The rate the limiter paces at now (requests per second).
@@ -819,14 +855,15 @@ impl Limiter {
             // Too early to tell from what got through (answers lag by the latency):
             // what was taken in the last second tells, below.
             None
+        } else if self.finds && s.share < 1.0 {
+            // Sharing: what the server took of everyone lately, this process's part of it.
+            s.rate_since(now, &[now.checked_sub(TAKEN_WINDOW)])
+                .map(|mine| (mine + s.others_taken) * s.share)
         } else if self.finds
-            && (s.share < 1.0
-                || s.shared_at
-                    .is_some_and(|t| now.saturating_duration_since(t) < FOUND_WINDOW))
+            && s.shared_at
+                .is_some_and(|t| now.saturating_duration_since(t) < FOUND_WINDOW)
         {
-            // Sharing a budget found together (or alone only since moments ago), what
-            // this process got through mixes the parts it had while others came and
-            // went: the pace steps from where it is.
+            // Alone only since moments ago: what got through was its part.
             None
         } else if self.finds {
             s.found_rate(now, previous_refusal)

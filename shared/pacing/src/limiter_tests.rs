@@ -354,20 +354,25 @@ fn an_estimate_reads_back_from_its_note_and_nothing_else_does() {
             budget: 9.75,
             learned,
             basis: crate::Basis::Window,
+            taken: 1.5,
         };
         let back = crate::Estimate::from_note(&e.to_note()).expect("its own words");
-        assert_eq!((back.budget, back.basis), (9.75, crate::Basis::Window));
+        assert_eq!(
+            (back.budget, back.basis, back.taken),
+            (9.75, crate::Basis::Window, 1.5)
+        );
         let drift = back.learned.max(learned) - back.learned.min(learned);
         assert!(drift < Duration::from_millis(50), "{drift:?}");
         for other in [
             "",
             "3",
-            "3 0",
-            "x 0 0",
-            "3 0 2",
-            "3 0 0 extra",
-            "-1 0 0",
-            "NaN 0 0",
+            "3 0 window",
+            "x 0 window 1",
+            "3 0 sometimes 1",
+            "3 0 window x",
+            "3 0 window 1 extra",
+            "-1 0 window 1",
+            "NaN 0 window 1",
         ] {
             assert_eq!(crate::Estimate::from_note(other), None, "{other:?}");
         }
@@ -537,11 +542,14 @@ mod simulated {
                 .filter(|(_, (until, _))| *until > now)
                 .map(|(m, (_, e))| (m, e))
                 .collect();
+            let mut others_taken = 0.0;
             for (_, estimate) in here.iter().filter(|(m, _)| *m != me) {
                 if let Some(e) = estimate {
                     limiter.adopt(*e);
+                    others_taken += e.taken;
                 }
             }
+            limiter.set_others_taken(others_taken);
             let members: Vec<String> = here.iter().map(|(m, _)| (*m).clone()).collect();
             limiter.set_share_among(
                 crate::share_of(&members, me, limiter.budget()),
@@ -654,27 +662,40 @@ mod simulated {
         }
     }
 
-    /// The worker's way: items of `calls` calls each (a lead's find, create, log), in
-    /// stream batches of `batch` items, `lanes` items at a time within a batch, the next
-    /// batch once the last is done — so the end of each batch has less to send than the
-    /// pace allows.
+    /// The worker's way: items of three calls each (a lead's find, create, log), in
+    /// stream batches of 100 items, eight at a time within a batch, the next batch once
+    /// the last is done — so the end of each batch has less to send than the pace
+    /// allows. With `presence`, as `me`, it attends every second while it works.
     async fn drain_in_batches(
         limiter: Limiter,
         server: Arc<Mutex<Shape>>,
         items: usize,
-        batch: usize,
-        lanes: usize,
         latency: Duration,
+        presence: Option<(&str, Presence)>,
     ) -> Tally {
         const CALLS: usize = 3;
+        const BATCH: usize = 100;
+        const LANES: usize = 8;
         let limiter = Arc::new(limiter);
+        let beats = presence.as_ref().map(|(me, presence)| {
+            presence.attend(me, &limiter);
+            let (limiter, me, presence) = (Arc::clone(&limiter), me.to_string(), presence.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    presence.attend(&me, &limiter);
+                }
+            })
+        });
         let tally = Arc::new(Mutex::new(Tally::default()));
         let mut left = items;
-        let mut seed = 0;
+        let mut seed = presence
+            .as_ref()
+            .map_or(0, |(me, _)| me.len() as u64 * 1000);
         while left > 0 {
-            let this = calls(batch.min(left));
-            left -= batch.min(left);
-            let workers: Vec<_> = (0..lanes)
+            let this = calls(BATCH.min(left));
+            left -= BATCH.min(left);
+            let workers: Vec<_> = (0..LANES)
                 .map(|_| {
                     seed += 1;
                     let (limiter, server, this, tally) = (
@@ -703,6 +724,10 @@ mod simulated {
             for w in workers {
                 w.await.unwrap();
             }
+        }
+        if let (Some(beats), Some((me, presence))) = (beats, presence) {
+            beats.abort();
+            presence.0.lock().unwrap().remove(me);
         }
         Arc::try_unwrap(tally).unwrap().into_inner().unwrap()
     }
@@ -1004,7 +1029,66 @@ mod simulated {
             ),
         ];
         at_every_latency(&cases, |server, items, latency| {
-            drain_in_batches(Limiter::finding(3, None), server, items, 100, 8, latency)
+            drain_in_batches(Limiter::finding(3, None), server, items, latency, None)
+        })
+        .await;
+    }
+
+    /// What `make bench` runs, in stream batches: two workers telling each other what
+    /// they found, and the digest half a minute in. What the server took of everyone is
+    /// the sum of what each took, which each says: a pace refused steps towards it, so
+    /// two processes that each read only their own part do not hold the pace down.
+    #[tokio::test(start_paused = true)]
+    async fn two_workers_draining_stream_batches_share_the_budget_at_its_limit() {
+        let cases: [Case; 4] = [
+            ("strict 3/s, two in batches", || Shape::window(3), 150, 0.01),
+            // As above: a bucket's credit is found once, by both slow starts together.
+            (
+                "bucket 3/s bursts of 10, two in batches",
+                || Shape::bucket(3.0, 10.0),
+                150,
+                0.03,
+            ),
+            (
+                "bucket 3/s bursts of 30, two in batches",
+                || Shape::bucket(3.0, 30.0),
+                150,
+                0.03,
+            ),
+            (
+                "180/min, two in batches",
+                || Shape::budget(180, 60, false),
+                150,
+                0.03,
+            ),
+        ];
+        at_every_latency(&cases, |server, items, latency| async move {
+            let presence = Presence::default();
+            let worker = |me| {
+                let limiter = Limiter::finding(3, None);
+                let presence = Some((me, presence.clone()));
+                drain_in_batches(limiter, Arc::clone(&server), items, latency, presence)
+            };
+            let digest = async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                let limiter = Limiter::finding(3, None);
+                let server = Arc::clone(&server);
+                run(
+                    limiter,
+                    server,
+                    calls(3),
+                    1,
+                    latency,
+                    9,
+                    Some(presence.clone()),
+                )
+                .await
+            };
+            let (a, b, c) = tokio::join!(worker("a"), worker("b"), digest);
+            Tally {
+                ok: a.ok + b.ok + c.ok,
+                refused: a.refused + b.refused + c.refused,
+            }
         })
         .await;
     }
