@@ -241,6 +241,15 @@ impl Emulator {
         self.state().log.clone()
     }
 
+    /// How many requests were answered with `status` (429: refused for the rate).
+    pub fn answered(&self, status: u16) -> usize {
+        self.state()
+            .log
+            .iter()
+            .filter(|r| r.status == status)
+            .count()
+    }
+
     pub fn clear_requests(&self) {
         self.state().clear_log();
     }
