@@ -122,6 +122,9 @@ async fn crossing_the_block_limit_loses_nothing_and_tells_ops_once(refusal: Bloc
         "{refused_creates} creates refused"
     );
 
+    // The redrive says so in its counts, which the stack's alarm watches.
+    assert!(d.h.redrive.run(None).await.unwrap().creates_held);
+
     // The workspace is upgraded. Nobody runs anything.
     d.h.emulator.set_block_limit(None);
     assert!(
@@ -142,6 +145,7 @@ async fn crossing_the_block_limit_loses_nothing_and_tells_ops_once(refusal: Bloc
         per_lead.iter().all(|n| *n == 1),
         "one Activity each: {per_lead:?}"
     );
+    assert!(!d.h.redrive.run(None).await.unwrap().creates_held);
     let ops = d.texts("ops");
     assert_eq!(ops.len(), 2, "the limit, then the backlog's end: {ops:#?}");
     assert!(ops[1].starts_with("✅"), "{}", ops[1]);
