@@ -706,6 +706,45 @@ async fn in_notes_mode_a_lead_costs_one_block_and_two_calls_and_repeats_append_o
     assert!(h.activities().is_empty());
 }
 
+/// Notes a page object carries incompletely (more than 25 mentions: Notion cuts the
+/// answer there) are never written back: the submission gets its Activity page, and
+/// every mention a person made stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_notes_mode_notes_notion_answers_incompletely_are_left_whole() {
+    let mut h = Harness::new().await;
+    h.use_notes_log();
+    let (dana, _) = h.ws.people[0].clone();
+    let mentions: Vec<Value> = (0..30)
+        .map(|_| json!({"type": "mention", "mention": {"type": "user", "user": {"id": dana}}}))
+        .collect();
+    h.emulator
+        .create_page_as_person(
+            json!({
+                "Name": {"title": [{"text": {"content": "Mia"}}]},
+                "Email": {"email": "mia@example.com"},
+                "Notes": {"rich_text": mentions},
+            }),
+            &h.ws.contacts_data_source_id,
+        )
+        .unwrap();
+    h.accept("m-1", "mia@example.com").await;
+    assert!(h.run_worker(&[inbox_id("own:m-1")]).await.is_empty());
+
+    let contact = h.contacts().pop().unwrap();
+    let kept = contact["properties"]["Notes"]["rich_text"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["type"] == "mention")
+        .count();
+    assert_eq!(kept, 30, "every mention a person made stays");
+    assert_eq!(
+        h.activities().len(),
+        1,
+        "the submission has its Activity page"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_are_waited_out_within_one_attempt() {
     let h = Harness::new().await;

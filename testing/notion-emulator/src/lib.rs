@@ -29,6 +29,7 @@
 //! | `in_trash` is not a query body parameter; trashed pages are never returned | query-a-data-source reference (2026 copy) |
 //! | filters: operators per type, two levels of `and`/`or`, sorts, opaque cursors, `page_size` 1–100 | filter and sort reference; SDK `api-endpoints` types |
 //! | rich text ≤ 2,000 characters, arrays ≤ 100 | request-limits page |
+//! | a page object carries at most 25 references per property (mentions in a title or rich text, related pages with `has_more`, people); the page keeps them all | retrieve-a-page reference |
 //! | webhook handshake unsigned, deliveries signed `sha256=` HMAC of the body with the verification token | webhooks page; SDK `src/webhooks.ts` |
 //! | a page's event parent names `data_source_id` from API 2025-09-03, only the database on 2022-06-28 | "Webhook events" reference; upgrade guide 2025-09-03 |
 //! | deliveries retried up to 8 times; may be duplicated, delayed, out of order | "Event types & delivery" page |

@@ -297,7 +297,22 @@ impl State {
         true
     }
 
-    /// The page as the API returns it; `only` restricts properties to those ids.
+    /// The page as an answer of the API carries it: [`page_json`](Self::page_json) with
+    /// each property cut at 25 references — mentions in a title or rich text, related
+    /// pages, people — "beyond which values are incomplete" (retrieve-a-page reference;
+    /// the property-item endpoint pages through the rest). The emulator keeps them
+    /// whole: a client that writes such a value back as it read it loses the rest.
+    pub fn api_page_json(&self, page: &PageRec, only: &[String]) -> Value {
+        let mut json = self.page_json(page, only);
+        if let Some(properties) = json["properties"].as_object_mut() {
+            for property in properties.values_mut() {
+                cap_references(property);
+            }
+        }
+        json
+    }
+
+    /// The page as the emulator holds it; `only` restricts properties to those ids.
     pub fn page_json(&self, page: &PageRec, only: &[String]) -> Value {
         let Some(ds) = self.data_sources.get(&page.data_source_id) else {
             return Value::Null;
@@ -411,5 +426,38 @@ impl State {
             "url": ids::page_url(&db.title, &db.id),
             "public_url": null,
         })
+    }
+}
+
+/// How many references a property value carries in a page object (retrieve-a-page
+/// reference).
+pub const MAX_REFERENCES: usize = 25;
+
+/// Cuts a property value (`{"type": …, <type>: …}`) at [`MAX_REFERENCES`]: the mentions
+/// of a title or rich text (its text stays whole), a relation (which then says
+/// `has_more`), people.
+fn cap_references(property: &mut Value) {
+    let kind = property["type"].as_str().unwrap_or_default().to_owned();
+    let Some(items) = property.get_mut(&kind).and_then(Value::as_array_mut) else {
+        return;
+    };
+    match kind.as_str() {
+        "title" | "rich_text" => {
+            let mut mentions = 0;
+            items.retain(|item| {
+                if item["type"] != "mention" {
+                    return true;
+                }
+                mentions += 1;
+                mentions <= MAX_REFERENCES
+            });
+        }
+        "relation" | "people" if items.len() > MAX_REFERENCES => {
+            items.truncate(MAX_REFERENCES);
+            if kind == "relation" {
+                property["has_more"] = Value::Bool(true);
+            }
+        }
+        _ => {}
     }
 }

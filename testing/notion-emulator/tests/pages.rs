@@ -288,3 +288,74 @@ fn decode(id: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// A page object carries at most 25 references per property (mentions in rich text,
+/// related pages): the answer is cut, with `has_more` on the relation, while the page
+/// keeps them all.
+#[tokio::test]
+async fn a_page_answer_carries_25_references_a_property_and_the_page_keeps_them_all() {
+    let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
+    let ws = emulator.seed_crm(StageKind::Status);
+    let api = Api::new(&emulator);
+    let (dana, _) = ws.people[0].clone();
+    let mut notes = vec![json!({"type": "text", "text": {"content": "Met at: "}})];
+    for _ in 0..30 {
+        notes.push(json!({"type": "mention", "mention": {"type": "user", "user": {"id": dana}}}));
+    }
+    notes.push(json!({"type": "text", "text": {"content": " — all of them."}}));
+    let contact = api
+        .ok(
+            "POST",
+            "/v1/pages",
+            Some(
+                json!({"parent": {"data_source_id": ws.contacts_data_source_id},
+                        "properties": {"Name": title("Ann"), "Notes": {"rich_text": notes}}}),
+            ),
+        )
+        .await;
+    let mut contacts = Vec::new();
+    for i in 0..30 {
+        let page = api
+            .ok(
+                "POST",
+                "/v1/pages",
+                Some(
+                    json!({"parent": {"data_source_id": ws.contacts_data_source_id},
+                            "properties": {"Name": title(&format!("P{i}"))}}),
+                ),
+            )
+            .await;
+        contacts.push(json!({"id": page["id"]}));
+    }
+    let deal = api
+        .ok(
+            "POST",
+            "/v1/pages",
+            Some(json!({"parent": {"data_source_id": ws.deals_data_source_id},
+                        "properties": {"Deal Name": title("Acme"), "Contact": {"relation": contacts}}})),
+        )
+        .await;
+
+    let read = api
+        .ok(
+            "GET",
+            &format!("/v1/pages/{}", contact["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    let parts = read["properties"]["Notes"]["rich_text"].as_array().unwrap();
+    let mentions = parts.iter().filter(|p| p["type"] == "mention").count();
+    assert_eq!(mentions, 25, "cut at 25 mentions");
+    assert_eq!(parts.len(), 27, "the text around them stays");
+    let related = &deal["properties"]["Contact"];
+    assert_eq!(related["relation"].as_array().unwrap().len(), 25);
+    assert_eq!(related["has_more"], true);
+
+    let kept = emulator
+        .pages(&ws.contacts_data_source_id)
+        .into_iter()
+        .find(|p| p["id"] == contact["id"])
+        .unwrap();
+    let all = kept["properties"]["Notes"]["rich_text"].as_array().unwrap();
+    assert_eq!(all.iter().filter(|p| p["type"] == "mention").count(), 30);
+}

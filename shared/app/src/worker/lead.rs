@@ -15,8 +15,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crm_domain::Lead;
 use crm_notion::filter::{Condition, Relation, Text};
 use crm_notion::{
-    CreatePage, Filter, MAX_RICH_TEXT_OBJECTS, NotionClient, NotionError, Page, PropertyValue,
-    QueryRequest, RichText, UpdatePage, plain_text, rich_text,
+    CreatePage, Filter, MAX_PAGE_REFERENCES, MAX_RICH_TEXT_OBJECTS, NotionClient, NotionError,
+    Page, PropertyValue, QueryRequest, RichText, UpdatePage, plain_text, rich_text,
 };
 use crm_settings::{ActivityLog, SecretsSource};
 use crm_store::{Claimed, Claims, LeaseOutcome, StoreError};
@@ -465,6 +465,15 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
         if existing.len() + entry.len() > MAX_RICH_TEXT_OBJECTS {
             tracing::warn!(
                 "the contact's Notes hold as many pieces as Notion allows; the submission is logged as an Activity page"
+            );
+            return Ok(false);
+        }
+        // Notion answers at most 25 mentions a property: what was read may be cut, and
+        // writing it back would drop the mentions it left out.
+        let mentions = existing.iter().filter(|p| p.kind == "mention").count();
+        if mentions >= MAX_PAGE_REFERENCES {
+            tracing::warn!(
+                "the contact's Notes hold more mentions than Notion answers in full; the submission is logged as an Activity page"
             );
             return Ok(false);
         }

@@ -13,7 +13,8 @@ pub use page::{CreatePage, Page, PageProperty, Parent, UpdatePage};
 pub use property::{DateValue, PageRef, PropertyValue, SelectValue, UserRef};
 pub use query::{QueryRequest, QueryResponse, RequestStatus};
 pub use rich_text::{
-    Link, MAX_RICH_TEXT_LEN, MAX_RICH_TEXT_OBJECTS, RichText, TextContent, plain_text, rich_text,
+    Link, MAX_PAGE_REFERENCES, MAX_RICH_TEXT_LEN, MAX_RICH_TEXT_OBJECTS, RichText, TextContent,
+    plain_text, rich_text,
 };
 pub use schema::{
     CreateDatabase, DataSource, DataSourceRef, Database, PropertySchema, SelectOption,

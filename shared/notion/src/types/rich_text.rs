@@ -6,6 +6,10 @@ use serde_json::Value;
 pub const MAX_RICH_TEXT_LEN: usize = 2000;
 /// Notion's limit on the rich-text objects in one property value.
 pub const MAX_RICH_TEXT_OBJECTS: usize = 100;
+/// The references (mentions in a title or rich text, related pages, people) a page
+/// object carries per property; beyond it the value read is incomplete, and writing it
+/// back would drop the rest (retrieve-a-page reference).
+pub const MAX_PAGE_REFERENCES: usize = 25;
 
 /// One rich-text object. Requests only need `type` and `text`; responses also carry
 /// `plain_text`, `annotations` and `href`, and mentions or equations instead of text.

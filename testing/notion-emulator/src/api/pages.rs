@@ -62,7 +62,7 @@ pub fn create_page(
         values: values.into_iter().collect(),
         written: tokio::time::Instant::now(),
     };
-    let json = state.page_json(&page, &[]);
+    let json = state.api_page_json(&page, &[]);
     webhooks::emit(state, "page.created", &page, Vec::new(), &author);
     state.insert_page(page);
     Ok(json)
@@ -110,7 +110,7 @@ pub async fn retrieve(
         .page(&id)
         .ok_or_else(|| ApiError::not_found("page", &id))?;
     let only = page_properties(&state, page, query.as_deref())?;
-    Ok(Json(state.page_json(page, &only)))
+    Ok(Json(state.api_page_json(page, &only)))
 }
 
 pub async fn update(
@@ -143,7 +143,7 @@ pub async fn update(
         .cloned()
         .ok_or_else(|| ApiError::not_found("page", &id))?;
     let only = page_properties(&state, &rec, query.as_deref())?;
-    Ok(Json(state.page_json(&rec, &only)))
+    Ok(Json(state.api_page_json(&rec, &only)))
 }
 
 /// `filter_properties` of a request about `page`, checked against its data source.

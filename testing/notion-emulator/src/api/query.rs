@@ -83,7 +83,7 @@ pub async fn query(
     let end = (start + page_size).min(rows.len());
     let results: Vec<Value> = rows[start..end]
         .iter()
-        .map(|p| state.page_json(p, &only))
+        .map(|p| state.api_page_json(p, &only))
         .collect();
     let has_more = end < rows.len();
     let mut list = json!({
