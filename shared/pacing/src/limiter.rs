@@ -50,7 +50,7 @@
 //!   taken back within a few minutes. The further under the rate, the sooner the
 //!   climb: processes sharing a budget drift towards equal shares. Never above the
 //!   configured rate.
-//! * **A share, when told one** ([`Limiter::set_share`]): processes that say to each
+//! * **A share, when told one** ([`Limiter::set_share_among`]): processes that say to each
 //!   other that they spend the same budget (through the store; see
 //!   [`share_of`](crate::share_of)) pace at their parts of it instead of finding them
 //!   through refusals, and one left alone takes the whole rate back at once — what the
@@ -299,7 +299,7 @@ struct State {
     stepped: f64,
     /// The most this process may use: the budget as known (the configured rate, or
     /// what was found), or its share of it while other processes are known to spend
-    /// the same budget ([`Limiter::set_share`]).
+    /// the same budget ([`Limiter::set_share_among`]).
     cap: f64,
     /// The whole budget, as far as it is known: the configured rate, or what was found
     /// (in requests per second, for every process spending it together).
@@ -524,17 +524,12 @@ impl Limiter {
     }
 
     /// Tells the limiter what share of the budget (0 < `share` ≤ 1) is this process's
-    /// while others spend the same budget, as they say themselves. A share that grows
-    /// (another process is done) is taken at once: the budget it frees would otherwise
-    /// be found only by climbing into it. One that shrinks caps the rate.
-    pub fn set_share(&self, share: f64) {
-        let present = self.state().present;
-        self.set_share_among(share, present);
-    }
-
-    /// [`set_share`](Self::set_share), told how many processes spend the budget
-    /// (`present`, this one among them). When that number changes, a refusal in the
-    /// moments around it is the crowding of a process joining, not news of the budget.
+    /// while others spend the same budget, as they say themselves, and how many they are
+    /// (`present`, this one among them). A share that grows (another process is done)
+    /// is taken at once: the budget it frees would otherwise be found only by climbing
+    /// into it. One that shrinks caps the rate. When the number changes, a refusal in
+    /// the moments around it is the crowding of a process joining, not news of the
+    /// budget.
     pub fn set_share_among(&self, share: f64, present: usize) {
         let share = if share.is_finite() {
             share.clamp(FLOOR, 1.0)

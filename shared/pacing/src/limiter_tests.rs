@@ -253,11 +253,11 @@ async fn a_smaller_share_respaces_waiting_tasks_and_a_larger_one_is_taken_at_onc
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Another process joins: this one's part is a third. The slots already handed out
     // at the full pace are not kept.
-    limiter.set_share(1.0 / 3.0);
+    limiter.set_share_among(1.0 / 3.0, 3);
     assert!((limiter.rate() - 1.0).abs() < 1e-9, "{}", limiter.rate());
     tokio::time::sleep(Duration::from_secs(10)).await;
     // The other is done: the whole rate at once, with no climb.
-    limiter.set_share(1.0);
+    limiter.set_share_among(1.0, 1);
     assert!((limiter.rate() - 3.0).abs() < 1e-9, "{}", limiter.rate());
     let mut times = Vec::new();
     for t in tasks {
