@@ -26,6 +26,18 @@ pub enum CreatesRefused {
     Forbidden,
 }
 
+impl CreatesRefused {
+    /// The cause in a few words: what an item waiting for it records as its reason.
+    pub fn in_short(self) -> &'static str {
+        match self {
+            Self::BlockLimit => "the workspace reached the Free plan's block limit",
+            Self::Forbidden => {
+                "Notion refuses to create pages (the Free plan's block limit, or an integration without the \"Insert content\" capability)"
+            }
+        }
+    }
+}
+
 /// Notion refusing creates, once per spell: the cause and how many leads wait for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CreatesHeld {

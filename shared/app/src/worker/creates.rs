@@ -56,13 +56,10 @@ impl Held {
 
     /// The reason an item waiting for it records.
     pub fn reason(&self) -> String {
-        let what = match self.why {
-            Why::BlockLimit => "the workspace reached the Free plan's block limit",
-            Why::Forbidden => {
-                "Notion refuses to create pages (the Free plan's block limit, or an integration without the \"Insert content\" capability)"
-            }
-        };
-        format!("waits for Notion to create pages again: {what}; ops was told the fixes")
+        format!(
+            "waits for Notion to create pages again: {}; ops was told the fixes",
+            self.why.in_short()
+        )
     }
 }
 
