@@ -216,3 +216,47 @@ async fn past_the_cap_of_deals_alone_no_deal_is_made_twice() {
     );
     assert_eq!(h.emulator.pages(&h.ws.deals_data_source_id).len(), 5);
 }
+
+/// Notion refusing creates mid-import (the Free block limit, in either shape) is not the
+/// rows' fault: they are not written, not rejected, the reason says why, and the same
+/// import run again once the workspace is upgraded writes each person once.
+#[tokio::test]
+async fn rows_notion_refuses_to_create_are_run_again_not_rejected() {
+    use crm_notion_emulator::{BlockLimit, BlockRefusal};
+    for (refusal, said) in [
+        (BlockRefusal::Documented, "personal access token"),
+        (BlockRefusal::Bare, "\"Insert content\" capability"),
+    ] {
+        let h = Harness::new().await;
+        let (importer, _) = importer(&h);
+        let people: Vec<crm_domain::import::Contact> = (0..3)
+            .map(|i| crm_domain::import::Contact {
+                email: crm_domain::ContactEmail::parse(&format!("r{i}@example.com")).unwrap(),
+                fields: Default::default(),
+                lines: vec![i + 2],
+            })
+            .collect();
+        let used = h.emulator.blocks_used();
+        h.emulator
+            .set_block_limit(Some(BlockLimit::free(used, refusal)));
+        let existing = importer.existing().await.unwrap();
+        let report = importer
+            .run("run-1", &people, &existing, &NOT_STOPPED, |_, _| {})
+            .await;
+        assert!(report.rejected.is_empty(), "{refusal:?}: {report:?}");
+        assert_eq!(report.failed.len(), 3, "{refusal:?}: {report:?}");
+        assert!(
+            report.failed.iter().all(|(_, why)| why.contains(said)),
+            "{refusal:?}: {report:?}"
+        );
+        assert!(h.contacts().is_empty());
+
+        h.emulator.set_block_limit(None);
+        let existing = importer.existing().await.unwrap();
+        let again = importer
+            .run("run-1", &people, &existing, &NOT_STOPPED, |_, _| {})
+            .await;
+        assert_eq!(again.created, 3, "{refusal:?}: {again:?}");
+        assert_eq!(h.contacts().len(), 3);
+    }
+}

@@ -226,8 +226,15 @@ impl<S: ImportStore> Importer<S> {
         };
         let outcome = match work(claim.resumed()).await {
             Ok(outcome) => outcome,
-            Err(e) if e.is_retryable() => {
-                let reason = e.to_string();
+            // Not the row's fault: a pause, an outage, or Notion refusing the
+            // integration (the Free block limit, a capability, the token), fixed outside
+            // the file: the same command runs it again. A bare 403 says nothing of
+            // which, and the reason names both causes a create can meet.
+            Err(e) if e.is_retryable() || e.is_token_refused() => {
+                let reason = match crate::worker::creates::holds_creates(&e) {
+                    Some(why) if !e.is_block_limit() => format!("{e}: {}", why.in_short()),
+                    _ => e.to_string(),
+                };
                 claim.fail(&reason).await;
                 return Outcome::Failed(reason);
             }
