@@ -657,3 +657,61 @@ async fn anyone_cannot_plant_the_webhook_token() {
         "the real change after it is announced"
     );
 }
+
+/// A stage change whose Notion read meets a pause longer than the item has left goes
+/// back to the inbox until the pause ends — no stream retry spent, nothing posted yet —
+/// and the redrive posts it then, once, whatever is delivered again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_change_notion_pauses_too_long_for_waits_in_the_inbox_and_is_posted_once() {
+    let d = Deals::with_webhooks(&["won"]).await;
+    d.subscribe().await;
+    let acme = d.new_deal("Acme");
+    d.delivered(1).await;
+    assert!(d.drain().await.is_empty());
+    d.move_to(&acme, "won");
+    d.delivered(2).await;
+
+    // A worker whose calls have half a second of their own, and half a second more of
+    // the item's time to wait in; Notion asks for two seconds.
+    let mut worker = d.h.ports.worker();
+    let mut config = crm_app::runtime::notion_config(&d.h.ports.settings);
+    config.pacing = crm_notion::Pacing::Fixed { rate: 500.0 };
+    config.request_timeout = Duration::from_secs(2);
+    config.retry = crm_testkit::fast_retry(4);
+    config.retry.max_elapsed = Duration::from_millis(500);
+    worker.notion = crm_notion::NotionClient::new(config).unwrap();
+    worker.settings.item_budget = worker.notion.worst_call() + Duration::from_millis(500);
+    d.h.emulator.inject(
+        crm_notion_emulator::FaultRule::rate_limited(Some("GET"), "/v1/pages/*", 2).times(1),
+    );
+    let pending = d.h.pending_ids().await;
+    assert_eq!(pending.len(), 1);
+    let event = d.h.stream_event(&pending).await;
+    let response = worker.handle_stream(event.clone(), None).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "no stream retry spent"
+    );
+    let item = d.h.inbox(&pending[0]).await;
+    assert_eq!((item.status, item.attempts), (InboxStatus::Failed, 0));
+    let until = item.not_before.expect("waits for the pause's end");
+    assert!(d.texts("won").is_empty(), "nothing posted yet");
+
+    // The pause ends (on the wall clock, as Notion's does); the redrive posts it once,
+    // and a redelivery of the stream record posts nothing more.
+    let left = until.since(d.h.clock.now());
+    tokio::time::sleep(left).await;
+    d.h.clock.advance(left);
+    d.h.redrive.run(None).await.unwrap();
+    assert!(d.h.open_ids().await.is_empty());
+    assert!(
+        worker
+            .handle_stream(event, None)
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
+    let won = d.texts("won");
+    assert_eq!(won.len(), 1, "{won:?}");
+    assert!(won[0].contains("Lead → Won: Acme"), "{}", won[0]);
+}
