@@ -715,11 +715,7 @@ async fn a_long_pause_is_waited_out_once_within_the_callers_deadline() {
     };
     let answers = queries(notion.until(Instant::now() + Duration::from_secs(10))).await;
     assert!(answers.iter().all(Result::is_ok), "{answers:?}");
-    let refused = emulator
-        .requests()
-        .iter()
-        .filter(|r| r.status == 429)
-        .count();
+    let refused = emulator.answered(429);
     assert!(
         refused <= 4,
         "{refused} refusals: the pause was kept by every call"
