@@ -190,6 +190,31 @@ async fn a_notion_outage_fails_the_run_for_the_scheduler_to_retry() {
     assert_eq!(s.slack.to("digest").len(), 1);
 }
 
+/// A spent window's pause longer than one call's own time is waited out within the
+/// run's reading time, once, and the digest goes out in the same run instead of
+/// failing it for the scheduler's retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_notion_pause_is_waited_out_within_the_run() {
+    let mut s = setup().await;
+    contact(&s, "Ann", "new lead", Some(40), 60);
+    let mut config = crm_app::runtime::notion_config(&s.h.ports.settings);
+    config.pacing = crm_notion::Pacing::Fixed { rate: 500.0 };
+    config.retry = crm_testkit::fast_retry(4);
+    config.retry.max_elapsed = Duration::from_millis(300);
+    s.digest.notion = crm_notion::NotionClient::new(config).unwrap();
+    s.h.emulator.inject(
+        crm_notion_emulator::FaultRule::rate_limited(None, "/v1/data_sources/*/query", 2).times(1),
+    );
+    let report = s.digest.run().await.unwrap();
+    assert!(report.posted, "{report:?}");
+    assert_eq!(s.slack.to("digest").len(), 1);
+    assert_eq!(
+        s.h.emulator.answered(429),
+        1,
+        "waited once, not asked again"
+    );
+}
+
 /// Lambda kills a run at its timeout and retries the scheduled (asynchronous)
 /// invocation about a minute later: the killed run's claim must have let go by then,
 /// or the retries find today "busy" and no digest goes out.
