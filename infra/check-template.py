@@ -1,6 +1,8 @@
 """Checks that the template, as SAM expands it, tells a person when something breaks:
-every function logs into a group that expires, every failure has an alarm, and every
-alarm reaches the alarms topic; and that each function's role grants exactly what its
+every function logs into a group that expires, every failure has an alarm, every alarm
+and its all-clear reach a topic that mails a person (a path needing none of the stack's
+functions) and tells Slack, every custom metric an alarm watches is the stack's own (a
+`Stack` dimension), and every public function has a concurrency bound; and that each function's role grants exactly what its
 code calls (infra/iam-needs.json, kept equal to the handlers' ports by a test in
 shared/app) and what Lambda does on its behalf (its log group, the stream it reads, the
 queue its failures go to): no wildcard, no action nothing uses, nothing missing. The
@@ -14,6 +16,7 @@ and holds no more power than it uses.
 import copy
 import json
 import os
+import re
 import sys
 
 NEEDS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "iam-needs.json")
@@ -135,6 +138,42 @@ def alarm_targets(alarm):
     return {(d["Name"], ref(d["Value"])) for d in dimensions}
 
 
+def alarm_metrics(alarm):
+    """(namespace, dimension names) of each metric an alarm watches, plain or in metric math."""
+    props = alarm["Properties"]
+    stats = [{"Namespace": props.get("Namespace"), "Dimensions": props.get("Dimensions", [])}]
+    stats += [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+    return [(m.get("Namespace"), {d["Name"] for d in m.get("Dimensions", [])})
+            for m in stats if m.get("Namespace")]
+
+
+def public_functions(resources):
+    """Functions anyone on the internet can invoke: behind a Function URL, or an API."""
+    public = {ref(url["Properties"]["TargetFunctionArn"])
+              for url in of_type(resources, "AWS::Lambda::Url").values()}
+    for permission in of_type(resources, "AWS::Lambda::Permission").values():
+        props = permission["Properties"]
+        if props.get("Principal") == "apigateway.amazonaws.com":
+            public.add(ref(props["FunctionName"]))
+    return public - {None}
+
+
+def bounded(concurrency):
+    """A reserved concurrency that bounds the function: a number or a parameter, or a
+    condition that gives one (its other branch is a deliberate choice, which the deploy
+    checks against the account's quota)."""
+    if concurrency is None:
+        return False
+    if isinstance(concurrency, dict) and "Fn::If" in concurrency:
+        return any(bounded(branch) for branch in concurrency["Fn::If"][1:])
+    return concurrency != {"Ref": "AWS::NoValue"}
+
+
+def timeouts_in(expression):
+    """The `fN / MS` pairs of a near-timeout expression."""
+    return dict(re.findall(r"\b(\w+) / (\d+)\b", expression))
+
+
 def problems(template):
     resources = template["Resources"]
     found = []
@@ -142,19 +181,44 @@ def problems(template):
     topics = of_type(resources, "AWS::SNS::Topic")
     watched = set().union(*(alarm_targets(a) for a in alarms.values())) if alarms else set()
 
-    for name, alarm in alarms.items():
-        actions = {ref(a) for a in alarm["Properties"].get("AlarmActions", [])}
-        if not actions & set(topics):
-            found.append(f"alarm {name} reaches no SNS topic (AlarmActions)")
-
-    subscribers = {
-        ref(sub["Properties"]["TopicArn"]): sub["Properties"]["Protocol"]
-        for sub in of_type(resources, "AWS::SNS::Subscription").values()
-        if sub["Properties"]["Protocol"] == "lambda"
-    }
+    subscriptions = of_type(resources, "AWS::SNS::Subscription").values()
+    mailed = {ref(s["Properties"]["TopicArn"]) for s in subscriptions
+              if s["Properties"]["Protocol"] == "email"}
+    told = {ref(s["Properties"]["TopicArn"]) for s in subscriptions
+            if s["Properties"]["Protocol"] == "lambda"}
     for name in topics:
-        if name not in subscribers:
+        if name not in mailed:
+            found.append(f"topic {name} mails no one: its alarms reach a person only through "
+                         "the stack's own functions")
+        if name not in told:
             found.append(f"topic {name} reaches no function that tells ops in Slack")
+
+    for name, alarm in alarms.items():
+        for kind, what in [("AlarmActions", "alarm"), ("OKActions", "all-clear")]:
+            actions = {ref(a) for a in alarm["Properties"].get(kind, [])}
+            if not actions & set(topics):
+                found.append(f"alarm {name}'s {what} reaches no person ({kind} names no SNS topic)")
+        for namespace, dimensions in alarm_metrics(alarm):
+            if not namespace.startswith("AWS/") and "Stack" not in dimensions:
+                found.append(f"alarm {name} watches a {namespace} metric without the Stack "
+                             "dimension: another stack in the region sets it off")
+        for metric in alarm["Properties"].get("Metrics", []):
+            pairs = timeouts_in(metric.get("Expression", ""))
+            for m in alarm["Properties"]["Metrics"]:
+                if (m["Id"] not in pairs or "MetricStat" not in m
+                        or m["MetricStat"]["Metric"]["MetricName"] != "Duration"):
+                    continue
+                function = ref(m["MetricStat"]["Metric"]["Dimensions"][0]["Value"])
+                timeout = resources.get(function, {}).get("Properties", {}).get("Timeout")
+                if timeout is not None and int(pairs[m["Id"]]) != int(timeout) * 1000:
+                    found.append(f"alarm {name} divides {function}'s duration by "
+                                 f"{pairs[m['Id']]} ms, but its timeout is {timeout} s")
+
+    for name in sorted(public_functions(resources)):
+        concurrency = resources[name]["Properties"].get("ReservedConcurrentExecutions")
+        if not bounded(concurrency):
+            found.append(f"public function {name} has no concurrency bound "
+                         "(ReservedConcurrentExecutions): a flood can take the worker's")
 
     groups = of_type(resources, "AWS::Logs::LogGroup")
     for name, group in groups.items():
@@ -272,17 +336,46 @@ def self_test(template):
     def sam_role(r):
         del r["LeadIntakeFunction"]["Properties"]["Role"]
 
+    def drop_ok_actions(r):
+        del r[first("AWS::CloudWatch::Alarm")]["Properties"]["OKActions"]
+
+    def drop_email(r):
+        for name, sub in of_type(r, "AWS::SNS::Subscription").items():
+            if sub["Properties"]["Protocol"] == "email":
+                del r[name]
+
+    def drop_stack_dimension(r):
+        for alarm in of_type(r, "AWS::CloudWatch::Alarm").values():
+            props = alarm["Properties"]
+            if props.get("Namespace") == "NotionCrm":
+                props["Dimensions"] = [d for d in props["Dimensions"] if d["Name"] != "Stack"]
+                return
+
+    def unbound_webhook(r):
+        del r["NotionWebhookFunction"]["Properties"]["ReservedConcurrentExecutions"]
+
+    def unbound_intake(r):
+        r["LeadIntakeFunction"]["Properties"]["ReservedConcurrentExecutions"] = {
+            "Ref": "AWS::NoValue"}
+
+    def timeout_drift(r):
+        r["WorkerFunction"]["Properties"]["Timeout"] = 600
+
     failed = False
     for mutation in [drop_alarm_actions, drop_retention, drop_log_group, drop_queue_alarm,
                      drop_errors_alarm, drop_dead_letters, drop_throttle, drop_slack,
                      add_dynamodb_star, resource_star, add_unused_action,
                      query_the_table_not_the_index, drop_needed_action, secret_write_for_all,
-                     drop_stream_read, managed_policy, sam_role]:
+                     drop_stream_read, managed_policy, sam_role, drop_ok_actions, drop_email,
+                     drop_stack_dimension, unbound_webhook, unbound_intake, timeout_drift]:
         broken = copy.deepcopy(template)
         mutation(broken["Resources"])
-        if not problems(broken):
+        found = problems(broken)
+        if not found:
             print(f"check-template: {mutation.__name__} went unnoticed", file=sys.stderr)
             failed = True
+        elif os.environ.get("CHECK_TEMPLATE_VERBOSE"):
+            print(f"{mutation.__name__}: {found[0]}")
     return failed
 
 

@@ -217,6 +217,7 @@ impl Context {
 
     /// Builds the AWS clients for `settings` and warms the secrets cache.
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, ContextError> {
+        crate::telemetry::set_stack(&settings.stack);
         let aws = crm_settings::sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
         let provider = match &settings.secrets {

@@ -43,27 +43,40 @@ pub fn cause_chain(error: &dyn std::error::Error) -> String {
     chain
 }
 
-/// Writes counts as one CloudWatch embedded-metric line on stdout (the function's log),
-/// which CloudWatch turns into metrics under `NotionCrm` with the dimension `Function`:
-/// what the alarms in `template.yaml` watch. No SDK call, nothing to wait for.
-pub fn metrics(function: &str, values: &[(&str, u64)]) {
-    let now = crm_domain::Clock::now(&crm_domain::SystemClock).as_millis();
-    println!("{}", metrics_line(function, values, now));
+/// The deployment every metric of this process belongs to (the `stack` setting), set
+/// once when the context is built; `local` until then.
+static STACK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names the deployment the metrics of this process belong to. The first call wins: a
+/// process serves one deployment.
+pub fn set_stack(stack: &str) {
+    let _ = STACK.set(stack.to_owned());
 }
 
-fn metrics_line(function: &str, values: &[(&str, u64)], now_ms: i64) -> String {
+/// Writes counts as one CloudWatch embedded-metric line on stdout (the function's log),
+/// which CloudWatch turns into metrics under `NotionCrm` with the dimensions `Stack` and
+/// `Function`: what the alarms in `template.yaml` watch, each for its own stack only. No
+/// SDK call, nothing to wait for.
+pub fn metrics(function: &str, values: &[(&str, u64)]) {
+    let now = crm_domain::Clock::now(&crm_domain::SystemClock).as_millis();
+    let stack = STACK.get().map_or("local", String::as_str);
+    println!("{}", metrics_line(stack, function, values, now));
+}
+
+fn metrics_line(stack: &str, function: &str, values: &[(&str, u64)], now_ms: i64) -> String {
     let mut line = serde_json::json!({
         "_aws": {
             "Timestamp": now_ms,
             "CloudWatchMetrics": [{
                 "Namespace": "NotionCrm",
-                "Dimensions": [["Function"]],
+                "Dimensions": [["Stack", "Function"]],
                 "Metrics": values
                     .iter()
                     .map(|(name, _)| serde_json::json!({"Name": name, "Unit": "Count"}))
                     .collect::<Vec<_>>(),
             }],
         },
+        "Stack": stack,
         "Function": function,
     });
     for (name, value) in values {
@@ -78,16 +91,30 @@ mod tests {
 
     #[test]
     fn a_metrics_line_is_an_embedded_metric_document() {
-        let line = metrics_line("redrive", &[("InboxParked", 2), ("InboxOverdue", 0)], 7);
+        let line = metrics_line(
+            "crm-prod",
+            "redrive",
+            &[("InboxParked", 2), ("InboxOverdue", 0)],
+            7,
+        );
         let doc: serde_json::Value = serde_json::from_str(&line).unwrap();
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(doc["_aws"]["Timestamp"], 7);
         assert_eq!(directive["Namespace"], "NotionCrm");
-        assert_eq!(directive["Dimensions"], serde_json::json!([["Function"]]));
+        // The alarms in template.yaml name both: a metric without the stack would set off
+        // every stack's alarm in the region.
+        assert_eq!(
+            directive["Dimensions"],
+            serde_json::json!([["Stack", "Function"]])
+        );
         assert_eq!(directive["Metrics"][0]["Name"], "InboxParked");
         assert_eq!(
-            (doc["InboxParked"].as_u64(), doc["Function"].as_str()),
-            (Some(2), Some("redrive"))
+            (
+                doc["InboxParked"].as_u64(),
+                doc["Stack"].as_str(),
+                doc["Function"].as_str()
+            ),
+            (Some(2), Some("crm-prod"), Some("redrive"))
         );
     }
 }

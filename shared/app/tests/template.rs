@@ -125,3 +125,44 @@ fn browser_forms_reach_the_intake_with_their_preflight_and_in_time() {
         "a captcha may take {captcha:?}; the intake has {timeout:?}"
     );
 }
+
+/// Every custom metric the template's alarms and dashboard watch is one the code
+/// writes: an alarm on a metric nothing emits would never fire.
+#[test]
+fn every_metric_the_template_watches_is_written_by_the_code() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let template = std::fs::read_to_string(format!("{root}/template.yaml")).unwrap();
+    let mut watched = std::collections::BTreeSet::new();
+    let lines: Vec<&str> = template.lines().map(str::trim).collect();
+    for (i, line) in lines.iter().enumerate() {
+        // An alarm: `Namespace: NotionCrm` then `MetricName: X`; the dashboard's JSON:
+        // `"NotionCrm",` then `"X",`.
+        let next = lines.get(i + 1).copied().unwrap_or_default();
+        if *line == "Namespace: NotionCrm" {
+            watched.insert(next.trim_start_matches("MetricName: ").to_owned());
+        } else if *line == "\"NotionCrm\"," {
+            watched.insert(next.trim_matches(|c| c == '"' || c == ',').to_owned());
+        }
+    }
+    assert!(watched.len() >= 10, "found {watched:?}");
+    let mut code = String::new();
+    for dir in [
+        "shared/app/src",
+        "shared/app/src/intake",
+        "shared/app/src/worker",
+        "shared/app/src/redrive",
+        "shared/app/src/webhook",
+    ] {
+        for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                code.push_str(&std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    let silent: Vec<&String> = watched
+        .iter()
+        .filter(|m| !code.contains(&format!("\"{m}\"")))
+        .collect();
+    assert!(silent.is_empty(), "watched but never written: {silent:?}");
+}

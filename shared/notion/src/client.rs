@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use reqwest::{Method, StatusCode};
@@ -86,11 +87,20 @@ pub struct NotionClient {
     base_url: String,
     token: SecretString,
     limiter: Arc<Limiter>,
+    /// What this process sent and what Notion refused for the rate, shared by clones.
+    tally: Arc<Tally>,
     retry: RetryPolicy,
     request_timeout: Duration,
     /// Until when a call may wait for Notion's budget (its turn, or a pause after a
     /// 429): the caller's own deadline, when it gave one; else each call's retry budget.
     wait_until: Option<Instant>,
+}
+
+/// Counts of calls, for [`NotionClient::take_tally`].
+#[derive(Debug, Default)]
+struct Tally {
+    sent: AtomicU64,
+    refused: AtomicU64,
 }
 
 impl std::fmt::Debug for NotionClient {
@@ -113,6 +123,7 @@ impl NotionClient {
             base_url: config.base_url.trim_end_matches('/').to_owned(),
             token: config.token,
             limiter: Arc::new(config.pacing.limiter(config.burst)),
+            tally: Arc::default(),
             retry: config.retry,
             request_timeout: config.request_timeout,
             wait_until: None,
@@ -149,6 +160,15 @@ impl NotionClient {
     pub fn share_budget(&self, present: &[String], me: &str) {
         let share = crm_pacing::share_of(present, me, self.limiter.budget());
         self.limiter.set_share_among(share, present.len().max(1));
+    }
+
+    /// The calls sent since the last time this was asked, and how many of them Notion
+    /// refused for the rate (429, 529), for the metrics a function reports per run.
+    pub fn take_tally(&self) -> (u64, u64) {
+        (
+            self.tally.sent.swap(0, Ordering::Relaxed),
+            self.tally.refused.swap(0, Ordering::Relaxed),
+        )
     }
 
     /// What this process found of Notion's budget, in words for the others spending it
@@ -414,6 +434,10 @@ impl NotionClient {
     /// process and slows the pace; any other answer from Notion means it took the call.
     /// A transport failure says nothing about the budget.
     fn tell_limiter(&self, ticket: crm_pacing::Ticket, outcome: &Result<Value, NotionError>) {
+        self.tally.sent.fetch_add(1, Ordering::Relaxed);
+        if outcome.as_ref().is_err_and(NotionError::is_rate_refusal) {
+            self.tally.refused.fetch_add(1, Ordering::Relaxed);
+        }
         match outcome {
             Err(err) if err.is_rate_refusal() => self.limiter.limited(ticket, err.retry_after()),
             // A blocked integration's 429 says nothing about the pace.

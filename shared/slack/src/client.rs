@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -104,6 +105,9 @@ pub struct SlackClient {
     limiters: Arc<Mutex<HashMap<String, Arc<Limiter>>>>,
     /// Where posted messages are kept, when asked (`crm serve`'s page).
     pub(crate) sent: Option<crate::SentLog>,
+    /// Messages Slack took since [`take_posted`](Self::take_posted) last asked, shared
+    /// by clones: for the metrics a function reports per run.
+    posted: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for SlackClient {
@@ -131,7 +135,17 @@ impl SlackClient {
             config,
             limiters: Arc::new(Mutex::new(HashMap::new())),
             sent: None,
+            posted: Arc::default(),
         })
+    }
+
+    /// The messages Slack took since the last time this was asked.
+    pub fn take_posted(&self) -> u64 {
+        self.posted.swap(0, Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_posted(&self) {
+        self.posted.fetch_add(1, Ordering::Relaxed);
     }
 
     /// This client, keeping each message Slack took in `log` (for a local page; a
@@ -187,6 +201,7 @@ impl SlackClient {
         let limiter = self.limiter(webhook);
         self.paced(&limiter, "webhook", || self.send_once(webhook, message))
             .await?;
+        self.count_posted();
         if let Some(sent) = &self.sent {
             sent.push("incoming webhook".into(), message);
         }

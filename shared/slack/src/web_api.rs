@@ -84,6 +84,7 @@ impl SlackClient {
                 Repeat::Unsafe,
             )
             .await?;
+        self.count_posted();
         if let Some(sent) = &self.sent {
             sent.push(channel.to_owned(), message);
         }

@@ -80,8 +80,19 @@ impl IntakeError {
         }
     }
 
-    /// Logs with the cause chain: loud for our faults, quiet for the client's.
+    /// The metric it counts in, if any: a refused signature, every one of which may be a
+    /// real person's lead (a rotated form secret refuses them all), so that a rise
+    /// raises `SignaturesRefusedAlarm`.
+    pub fn metric(&self) -> Option<&'static str> {
+        matches!(self, Self::Unauthorized { .. }).then_some("SignaturesRefused")
+    }
+
+    /// Logs with the cause chain (loud for our faults, quiet for the client's), and
+    /// counts it in its [`metric`](Self::metric).
     pub fn log(&self) {
+        if let Some(metric) = self.metric() {
+            crate::telemetry::metrics("lead-intake", &[(metric, 1)]);
+        }
         let chain = crate::telemetry::cause_chain(self);
         match self {
             Self::Unauthorized {
@@ -94,6 +105,30 @@ impl IntakeError {
                 tracing::error!(error = %chain, code = self.code(), "lead not accepted")
             }
             _ => tracing::warn!(error = %chain, code = self.code(), "lead refused"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_signature_is_counted_and_nothing_else_is() {
+        let refused = IntakeError::Unauthorized {
+            provider: "tally",
+            reason: SignatureError::Mismatch,
+        };
+        assert_eq!(
+            (refused.status().as_u16(), refused.metric()),
+            (401, Some("SignaturesRefused"))
+        );
+        for other in [
+            IntakeError::TooLarge,
+            IntakeError::Malformed(PayloadError::MalformedJson),
+            IntakeError::Internal("x".into()),
+        ] {
+            assert_eq!(other.metric(), None, "{other}");
         }
     }
 }

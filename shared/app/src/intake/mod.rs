@@ -183,6 +183,7 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
     async fn keep(&self, lead: &Lead) -> Result<(StatusCode, String), IntakeError> {
         let key = lead.dedupe_key();
         if self.insert(&key, lead).await? == Inserted::New {
+            crate::telemetry::metrics("lead-intake", &[("LeadsAccepted", 1)]);
             return Ok((StatusCode::ACCEPTED, lead.submission_id.clone()));
         }
         // The id is taken. A retry of the same submission is a duplicate; a different
@@ -202,7 +203,10 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
             "a submission id arrived again with different content; accepted under a derived id"
         );
         let status = match self.insert(&derived, lead).await? {
-            Inserted::New => StatusCode::ACCEPTED,
+            Inserted::New => {
+                crate::telemetry::metrics("lead-intake", &[("LeadsAccepted", 1)]);
+                StatusCode::ACCEPTED
+            }
             Inserted::Duplicate => StatusCode::OK,
         };
         let (_, suffix) = derived.split_at(key.len());

@@ -177,6 +177,8 @@ impl<S: RedriveStore, P: SecretsSource> Redrive<S, P> {
         crate::telemetry::metrics(
             "redrive",
             &[
+                // Up to the run's listing (BATCH): what the dashboard shows waiting.
+                ("InboxOpen", open.len() as u64),
                 ("InboxOverdue", report.overdue as u64),
                 ("InboxParked", report.parked as u64),
                 ("InboxGivenUp", report.given_up as u64),

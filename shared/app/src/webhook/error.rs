@@ -59,8 +59,23 @@ impl WebhookError {
         json!({"error": self.code()})
     }
 
-    /// Logs with the cause chain: loud for what needs the operator, quiet otherwise.
+    /// The metric it counts in, if any: a delivery refused for its signature or token,
+    /// which Notion retries for a day and then pauses the subscription over, so that a
+    /// rise raises `DeliveriesRefusedAlarm`.
+    pub fn metric(&self) -> Option<&'static str> {
+        matches!(
+            self,
+            Self::NoToken | Self::BadSignature | Self::HandshakeClosed
+        )
+        .then_some("DeliveriesRefused")
+    }
+
+    /// Logs with the cause chain (loud for what needs the operator, quiet otherwise),
+    /// and counts it in its [`metric`](Self::metric).
     pub fn log(&self) {
+        if let Some(metric) = self.metric() {
+            crate::telemetry::metrics("notion-webhook", &[(metric, 1)]);
+        }
         let chain = crate::telemetry::cause_chain(self);
         let code = self.code();
         match self {
@@ -107,6 +122,11 @@ mod tests {
         ];
         for (err, status, code) in cases {
             assert_eq!((err.status().as_u16(), err.code()), (status, code), "{err}");
+            assert_eq!(
+                err.metric().is_some(),
+                matches!(status, 401 | 403),
+                "a refused token or signature is counted, nothing else: {err}"
+            );
             assert_eq!(err.body(), json!({"error": code}));
         }
     }

@@ -229,6 +229,7 @@ impl<S: WorkerStore, P: SecretsSource> Worker<S, P> {
                 "not enough time left for every item; the rest of the batch is handed back"
             );
         }
+        self.report_batch(&ran);
         let mut response = DynamoDbEventResponse::default();
         for (sequence_number, ran) in ran {
             // Reported only when it failed or was not started: a record done is never
@@ -240,6 +241,35 @@ impl<S: WorkerStore, P: SecretsSource> Worker<S, P> {
             }
         }
         response
+    }
+
+    /// One metrics line per stream batch, for the dashboard: items done, items left for
+    /// a retry (failed, waiting or handed back), Notion's calls and rate refusals, and
+    /// the messages Slack took.
+    fn report_batch<K>(&self, ran: &[(K, Ran)]) {
+        let done = ran
+            .iter()
+            .filter(|(_, r)| {
+                matches!(
+                    r,
+                    Ran::Finished {
+                        outcome: Outcome::Done,
+                        ..
+                    }
+                )
+            })
+            .count() as u64;
+        let (calls, refused) = self.notion.take_tally();
+        crate::telemetry::metrics(
+            "worker",
+            &[
+                ("ItemsDone", done),
+                ("ItemsNotDone", ran.len() as u64 - done),
+                ("NotionCalls", calls),
+                ("NotionRateLimited", refused),
+                ("SlackPosts", self.slack.take_posted()),
+            ],
+        );
     }
 
     /// Processes one inbox item (from the stream, a replay or the local server).

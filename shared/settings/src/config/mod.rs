@@ -38,6 +38,8 @@ pub struct StageRoute {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub table_name: String,
+    /// The deployment's name, a dimension of every metric.
+    pub stack: String,
     pub secrets: SecretsLocation,
     pub secrets_ttl: Duration,
     pub notion: NotionSettings,
@@ -64,11 +66,13 @@ impl Settings {
         let redrive = RedriveSettings::parse(values);
         let table::Basics {
             table_name,
+            stack,
             secrets_ttl,
             routes,
         } = basics?;
         Some(Self {
             table_name,
+            stack,
             secrets: secrets?,
             secrets_ttl,
             notion: notion?,

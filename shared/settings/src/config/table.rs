@@ -85,6 +85,9 @@ settings_group! {
     #[derive(Debug, Clone)]
     pub struct Basics {
         pub table_name: String = ("table_name", None, table_name),
+        /// The deployment's name (the CloudFormation stack): every metric carries it, so
+        /// two stacks in one account and region never set off each other's alarms.
+        pub stack: String = ("stack", Some("local"), text),
         pub secrets_ttl: Duration = ("secrets_ttl_seconds", Some("300"), secrets_ttl),
         /// Stages announced in Slack, each with its destination.
         pub routes: Vec<super::StageRoute> =
