@@ -53,7 +53,7 @@ sys.exit(1 if failed else 0)
 PY
 
 echo
-echo "A first deploy (make deploy) asks for these parameters; the first three have no default:"
+echo "A first deploy (make deploy) asks for the ones marked required (infra/deploy.py); the rest keep their defaults:"
 python3 - <<'PY'
 import re
 text = open("template.yaml").read()
