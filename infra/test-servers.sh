@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs, starts and stops the real servers the tests run against:
 #   DynamoDB Local (AWS's engine, from the npm package amplify-dynamodb-simulator) and
-#   moto_server (Secrets Manager); installs headless Chromium and chromedriver (Debian's
+#   moto_server (Secrets Manager, CloudFormation, Lambda); installs headless Chromium and chromedriver (Debian's
 #   chromium and chromium-driver), which the browser tests start themselves.
 #
 # Usage:
@@ -16,7 +16,9 @@ set -euo pipefail
 SERVERS_DIR=${CRM_TEST_SERVERS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/notion-crm/test-servers}
 DDB_PACKAGE=amplify-dynamodb-simulator@2.9.30
 DDB_JAR_SHA256=454305e9bc3e6ebcca5b62569869e31563b8d7e346474e94557b2600702146c7
-MOTO_REQUIREMENT='moto[dynamodb,secretsmanager]==5.2.5'
+# CloudFormation and Lambda too: `--stack` reads a deployed stack's outputs and its
+# function's settings.
+MOTO_REQUIREMENT='moto[dynamodb,secretsmanager,cloudformation,awslambda]==5.2.5'
 DDB_PORT=${CRM_TEST_DDB_PORT:-8000}
 MOTO_PORT=${CRM_TEST_MOTO_PORT:-4566}
 
@@ -29,7 +31,7 @@ install_java() {
 }
 
 install_moto() {
-  if [ -x "$SERVERS_DIR/venv/bin/moto_server" ]; then
+  if [ -x "$SERVERS_DIR/venv/bin/moto_server" ] && [ "$(cat "$SERVERS_DIR/venv/.pins" 2>/dev/null)" = "$MOTO_REQUIREMENT" ]; then
     log "moto_server already installed in $SERVERS_DIR/venv"
     return
   fi
@@ -38,6 +40,7 @@ install_moto() {
   python3 -m venv "$SERVERS_DIR/venv"
   "$SERVERS_DIR/venv/bin/pip" install -q --disable-pip-version-check \
     "$MOTO_REQUIREMENT" flask flask-cors
+  printf '%s' "$MOTO_REQUIREMENT" > "$SERVERS_DIR/venv/.pins"
 }
 
 install_dynamodb_local() {
@@ -120,6 +123,8 @@ start_servers() {
   fi
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DDB_PORT"
   export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$MOTO_PORT"
+  export AWS_ENDPOINT_URL_CLOUDFORMATION="http://127.0.0.1:$MOTO_PORT"
+  export AWS_ENDPOINT_URL_LAMBDA="http://127.0.0.1:$MOTO_PORT"
   export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
   export AWS_EC2_METADATA_DISABLED=true
   log "DynamoDB Local on :$DDB_PORT, moto_server on :$MOTO_PORT (logs in $RUN_DIR)"

@@ -5,6 +5,7 @@
 //!   messages printed to the console (see `make local`).
 //! * `crm setup` — create the three Notion data sources, or check existing ones.
 //! * `crm replay` — process the deployed inbox's failed items again.
+//! * `crm secret set` — fill the deployed secret, field by field, nothing echoed.
 //! * `crm sign` — the headers a form must send, for trying the intake with curl.
 //! * `crm webhook listen` — let Notion's verification handshake in for a few minutes.
 //! * `crm import` — contacts from a CSV export, deduplicated, resumable.
@@ -17,9 +18,11 @@ mod form_snippet;
 mod import;
 mod page;
 mod replay;
+mod secret;
 mod serve;
 mod setup;
 mod sign;
+mod stack;
 mod webhook;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +40,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Process the deployed inbox's items that are not done (after fixing a cause).
     Replay(replay::ReplayArgs),
+    /// Fill the deployed secret: the Notion token, form secrets, Slack webhooks.
+    Secret(secret::SecretArgs),
     /// Create the Contacts, Deals and Activities data sources, or check existing ones.
     Setup(setup::SetupArgs),
     /// Print the signature headers for a form body (the own scheme, with a timestamp).
@@ -76,6 +81,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Import(args) => import::run(args).await,
         Command::Setup(args) => setup::run(args).await,
         Command::Replay(args) => replay::run(args).await,
+        Command::Secret(args) => secret::run(args).await,
         Command::Webhook(args) => webhook::run(args).await,
         Command::Emulator { port } => {
             let emulator =

@@ -1,5 +1,9 @@
+use std::sync::Arc;
+
 use clap::{Args, Subcommand};
 use crm_app::Context;
+
+use crate::stack::StackArg;
 
 #[derive(Args)]
 pub struct WebhookArgs {
@@ -14,17 +18,20 @@ enum WebhookCommand {
     Listen {
         #[arg(long, default_value_t = 15)]
         minutes: u64,
+        #[command(flatten)]
+        stack: StackArg,
     },
 }
 
-/// Opens the handshake window in the deployed store (the same `CRM_*` variables and AWS
-/// credentials as the functions). Outside it the webhook refuses handshakes: the first
+/// Opens the handshake window in the deployed store (the stack's settings with
+/// `--stack`, else the same `CRM_*` variables as the functions; this shell's AWS
+/// credentials). Outside it the webhook refuses handshakes: the first
 /// token stored is the key that verifies every event, so only the operator may let one
 /// in.
 pub async fn run(args: WebhookArgs) -> Result<(), Box<dyn std::error::Error>> {
     crm_app::telemetry::init_json();
-    let WebhookCommand::Listen { minutes } = args.command;
-    let ctx = Context::from_env().await?;
+    let WebhookCommand::Listen { minutes, stack } = args.command;
+    let ctx = Context::build(stack.settings().await?, Arc::new(crm_domain::SystemClock)).await?;
     let until =
         crm_app::webhook::open_handshake_window(&ctx.store, ctx.clock.as_ref(), minutes).await?;
     let until = chrono::DateTime::from_timestamp_millis(until).unwrap_or_default();

@@ -37,7 +37,7 @@ impl Progress {
             Some(bar) => bar.inc(1),
             None => {
                 let step = (self.total / 10).max(1);
-                if done % step == 0 || done == self.total {
+                if done.is_multiple_of(step) || done == self.total {
                     let secs = self.started.elapsed().as_secs_f64().max(0.001);
                     let rate = done as f64 / secs;
                     let left = (self.total - done) as f64 / rate.max(0.001);

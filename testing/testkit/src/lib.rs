@@ -17,6 +17,8 @@ use crm_pacing::RetryPolicy;
 pub const AWS_ENDPOINTS: &[&str] = &[
     "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL_CLOUDFORMATION",
+    "AWS_ENDPOINT_URL_LAMBDA",
 ];
 
 /// Whether `url` points at this machine.
