@@ -166,3 +166,23 @@ fn every_metric_the_template_watches_is_written_by_the_code() {
         .collect();
     assert!(silent.is_empty(), "watched but never written: {silent:?}");
 }
+
+/// `docs/runbook.md` says, for every alarm the template makes, what it means and what
+/// fixes it: an alarm that mails a person should come with its page.
+#[test]
+fn the_runbook_covers_every_alarm() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let template = std::fs::read_to_string(format!("{root}/template.yaml")).unwrap();
+    let runbook = std::fs::read_to_string(format!("{root}/docs/runbook.md")).unwrap();
+    let alarms: Vec<&str> = template
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ")?.strip_suffix(":"))
+        .filter(|name| name.ends_with("Alarm") && !name.starts_with(' '))
+        .collect();
+    assert!(alarms.len() >= 20, "found {alarms:?}");
+    let missing: Vec<&&str> = alarms
+        .iter()
+        .filter(|a| !runbook.contains(&format!("`{a}`")))
+        .collect();
+    assert!(missing.is_empty(), "docs/runbook.md does not cover {missing:?}");
+}
