@@ -184,5 +184,8 @@ fn the_runbook_covers_every_alarm() {
         .iter()
         .filter(|a| !runbook.contains(&format!("`{a}`")))
         .collect();
-    assert!(missing.is_empty(), "docs/runbook.md does not cover {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "docs/runbook.md does not cover {missing:?}"
+    );
 }
