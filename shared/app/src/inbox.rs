@@ -131,6 +131,16 @@ pub mod keys {
         )
     }
 
+    /// The claim on a browser form's captcha token: what it vouched for. Keyed by a
+    /// hash, so the token itself is never stored.
+    pub fn captcha_token(token: &str) -> String {
+        use sha2::{Digest, Sha256};
+        format!(
+            "captcha:{}",
+            hex::encode(&Sha256::digest(token.as_bytes())[..16])
+        )
+    }
+
     /// The claim on one day's digest.
     pub fn digest(day: chrono::NaiveDate) -> String {
         format!("digest:{day}")

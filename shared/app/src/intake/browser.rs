@@ -16,7 +16,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use tracing::Instrument;
 
-use super::captcha::Verdict;
+use super::captcha::{Verdict, fingerprint};
+use super::vouched::{self, Gate};
 use super::{FormError, Intake, IntakeStore, MAX_BODY_BYTES};
 
 /// How the sender wants its answer.
@@ -153,10 +154,27 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
         // Checked after the fields, so a typo in the email does not spend the visitor's
         // single-use token.
         if let (Some(captcha), Some(token)) = (&form.captcha, &screened.captcha_token) {
-            match self
-                .check_captcha(form, captcha, token, ip.as_deref(), &lead.dedupe_key())
-                .await
-            {
+            let fingerprint = fingerprint(&lead.dedupe_key(), &screened.canonical);
+            let verdict =
+                match vouched::gate(&self.store, token, &fingerprint, self.captcha_lease()).await {
+                    Gate::Known(verdict) => verdict,
+                    Gate::Spent => {
+                        tracing::info!("the captcha token vouched for another submission");
+                        return Ok(Outcome::Spam(Spam::CaptchaRefused));
+                    }
+                    Gate::Ask(claim) => {
+                        let verdict = self
+                            .check_captcha(form, captcha, token, ip.as_deref(), &fingerprint)
+                            .await;
+                        vouched::record(claim, &fingerprint, &verdict).await;
+                        verdict
+                    }
+                    Gate::Unrecorded => {
+                        self.check_captcha(form, captcha, token, ip.as_deref(), &fingerprint)
+                            .await
+                    }
+                };
+            match verdict {
                 Verdict::Person => {}
                 Verdict::NotAPerson(codes) => {
                     tracing::info!(codes = %codes.join(","), "the captcha provider refused the token");
@@ -205,13 +223,19 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
         }
     }
 
+    /// How long a token's claim is held while its provider is asked: the provider's
+    /// timeout, and room to record the answer.
+    fn captcha_lease(&self) -> std::time::Duration {
+        self.captcha.timeout() + std::time::Duration::from_secs(5)
+    }
+
     async fn check_captcha(
         &self,
         form: &FormConfig,
         captcha: &browser_form::Captcha,
         token: &str,
         ip: Option<&str>,
-        submission: &str,
+        vouches_for: &str,
     ) -> Verdict {
         let provider = captcha.provider.as_str();
         let secrets = match self.secrets.get().await {
@@ -239,7 +263,7 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
                 &captcha.site_key,
                 token,
                 ip,
-                submission,
+                vouches_for,
             )
             .await
     }

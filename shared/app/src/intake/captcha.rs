@@ -36,10 +36,19 @@ pub struct CaptchaVerifier {
     timeout: Duration,
 }
 
-/// A UUID (what Turnstile takes) that is the same for the same submission and token.
-fn idempotency_key(submission: &str, token: &str) -> String {
+/// What a token vouches for: one submission, its key and its content together, so that
+/// the same token riding on anything else (another address under the same id, or no id)
+/// is another submission.
+pub fn fingerprint(submission_key: &str, canonical: &str) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{submission}\n{token}").as_bytes());
+    hex::encode(&Sha256::digest(format!("{submission_key}\n{canonical}").as_bytes())[..16])
+}
+
+/// A UUID (what Turnstile takes) that is the same for the same submission (its
+/// [`fingerprint`]) and token, and differs for anything else.
+fn idempotency_key(vouches_for: &str, token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{vouches_for}\n{token}").as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Builder::from_random_bytes(bytes)
@@ -77,15 +86,22 @@ impl CaptchaVerifier {
         })
     }
 
+    /// The longest a check waits for its provider.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Asks `provider` whether `token` is a person's. Never fails: what cannot be
     /// decided is [`Verdict::Unverified`] with the reason.
     ///
-    /// `submission` names what the token vouches for (the lead's key). A token is
-    /// single-use, yet a visitor may send the same form again with it — after a 503, or
-    /// by a double click — and must not then be taken for a bot. Turnstile answers the
-    /// same check asked again with the same `idempotency_key` the same way (its
-    /// siteverify reference), so the key is derived from the submission and the token.
-    /// hCaptcha has no such key: there a resent form is refused as spent.
+    /// `vouches_for` is the submission's [`fingerprint`]. A token is single-use, yet a
+    /// visitor may send the same form again with it — after a 503, or by a double click
+    /// — and must not then be taken for a bot. Turnstile answers the same check asked
+    /// again with the same `idempotency_key` the same way (its siteverify reference), so
+    /// the key is derived from the fingerprint and the token: the same submission again
+    /// gets the same answer, anything else riding on the token is refused as spent.
+    /// hCaptcha has no such key; the intake's claim on the token (`intake/browser.rs`)
+    /// remembers what it vouched for, for both.
     pub async fn verify(
         &self,
         provider: CaptchaProvider,
@@ -93,7 +109,7 @@ impl CaptchaVerifier {
         site_key: &str,
         token: &str,
         remote_ip: Option<&str>,
-        submission: &str,
+        vouches_for: &str,
     ) -> Verdict {
         let url = match provider {
             CaptchaProvider::Turnstile => &self.turnstile_url,
@@ -107,7 +123,7 @@ impl CaptchaVerifier {
                 form.append_pair("remoteip", ip);
             }
             if provider == CaptchaProvider::Turnstile {
-                form.append_pair("idempotency_key", &idempotency_key(submission, token));
+                form.append_pair("idempotency_key", &idempotency_key(vouches_for, token));
             }
             if provider == CaptchaProvider::Hcaptcha {
                 // hCaptcha then also checks that the token came from this form's widget.

@@ -6,6 +6,7 @@ mod browser;
 pub mod captcha;
 mod error;
 mod form_error;
+mod vouched;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -54,9 +55,10 @@ pub struct Intake<S, P> {
 pub use crate::inbox::lead_id as inbox_id;
 
 crm_store::port!(
-    /// What lead intake keeps: the inbox item, read back for a duplicate; and the count
-    /// of a browser form's submissions per address.
-    pub IntakeStore: InboxWrite, InboxRead, Counters
+    /// What lead intake keeps: the inbox item, read back for a duplicate; the count of a
+    /// browser form's submissions per address; and the claim on each captcha token,
+    /// recording what it vouched for.
+    pub IntakeStore: InboxWrite, InboxRead, Counters, Idempotency
 );
 
 /// Which route a path names.
