@@ -551,7 +551,11 @@ async fn a_captcha_token_is_verified_once_and_a_refused_one_keeps_nothing() {
     }
     // The provider is asked once per token: each form's own, and the forged one once
     // (the second form's post of it is answered from the record of the first).
-    assert_eq!(double.calls().len(), 3, "no call without a token, none twice");
+    assert_eq!(
+        double.calls().len(),
+        3,
+        "no call without a token, none twice"
+    );
     process_all(&h).await;
     let mut emails: Vec<String> = h.contacts().iter().map(|c| text(c, "Email")).collect();
     emails.sort();
@@ -645,7 +649,7 @@ async fn a_wrong_captcha_secret_keeps_leads_and_says_what_to_fix() {
     );
     assert!(
         details[1]
-            .contains("captcha unverified: turnstile refused the secret (invalid-input-secret)"),
+            .contains("captcha unverified: turnstile refused our request (invalid-input-secret)"),
         "{}",
         details[1]
     );
@@ -745,4 +749,27 @@ async fn one_solved_captcha_is_one_lead_whatever_else_rides_on_it() {
     emails.sort();
     assert_eq!(emails, ["hhuman-0@example.com", "human-0@example.com"]);
     assert_eq!(h.activities().len(), 2, "one Activity per token");
+}
+
+/// The captcha decides by cause: a token the provider refuses or finds malformed (a
+/// 3,000-character one, answered 400) is spam; a provider that cannot answer keeps the
+/// lead, marked unverified (`a_provider_too_slow_or_down_keeps_the_lead_marked_unverified`).
+#[tokio::test]
+async fn a_malformed_token_is_spam_not_an_unverified_lead() {
+    let double = CaptchaDouble::start().await;
+    let mut h = Harness::new().await;
+    h.use_forms(
+        &forms(&captcha_forms(crm_testkit::captcha::SITE_KEY)),
+        Some((&double, Duration::from_secs(2))),
+    );
+    let long = "A".repeat(3_000);
+    let answer = post(
+        &h,
+        "human",
+        &from_page(SITE, URLENCODED),
+        &format!("email=long%40example.com&cf-turnstile-response={long}"),
+    )
+    .await;
+    assert_eq!(answer.status, 303, "answered like success");
+    assert!(h.pending_ids().await.is_empty(), "and nothing kept");
 }

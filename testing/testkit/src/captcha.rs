@@ -8,7 +8,9 @@
 //!   `invalid-input-response`, `timeout-or-duplicate` (a token is single-use), except
 //!   that a check asked again with the `idempotency_key` of an earlier one gets that
 //!   one's answer ("to safely retry validation requests", the reference says), and a key
-//!   that is not a UUID is refused with `invalid-idempotency-key`. The
+//!   that is not a UUID is refused with `invalid-idempotency-key`, and a token longer
+//!   than the documented maximum of 2,048 characters is a malformed request: HTTP 400,
+//!   `bad-request`. The
 //!   documented test secrets behave as documented: `1x…AA` always passes, `2x…AA` always
 //!   fails, `3x…AA` answers "already spent".
 //! * hCaptcha (<https://docs.hcaptcha.com/#verify-the-user-response-server-side>): POST
@@ -37,6 +39,9 @@ pub const SITE_KEY: &str = "0x4AAAAAAAtestdoublesitekey";
 pub const TURNSTILE_ALWAYS_PASSES: &str = "1x0000000000000000000000000000000AA";
 pub const TURNSTILE_ALWAYS_FAILS: &str = "2x0000000000000000000000000000000AA";
 pub const TURNSTILE_ALREADY_SPENT: &str = "3x0000000000000000000000000000000AA";
+
+/// The longest token Turnstile's siteverify takes (its server-side validation reference).
+const TURNSTILE_MAX_TOKEN: usize = 2048;
 
 #[derive(Default)]
 struct Inner {
@@ -165,13 +170,17 @@ async fn siteverify(
     } else {
         decide(&provider, &params, &mut i)
     };
+    let status = match verdict {
+        Err("bad-request") => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    };
     let body = match verdict {
         Ok(()) => {
             serde_json::json!({"success": true, "error-codes": [], "hostname": "127.0.0.1", "challenge_ts": "2026-11-29T09:00:00Z"})
         }
         Err(code) => serde_json::json!({"success": false, "error-codes": [code]}),
     };
-    axum::Json(body).into_response()
+    (status, axum::Json(body)).into_response()
 }
 
 fn decide(provider: &str, p: &HashMap<String, String>, i: &mut Inner) -> Result<(), &'static str> {
@@ -179,6 +188,9 @@ fn decide(provider: &str, p: &HashMap<String, String>, i: &mut Inner) -> Result<
     let token = p.get("response").map(String::as_str).unwrap_or("");
     if secret.is_empty() {
         return Err("missing-input-secret");
+    }
+    if provider == "turnstile" && token.chars().count() > TURNSTILE_MAX_TOKEN {
+        return Err("bad-request");
     }
     if provider == "turnstile" {
         match secret {

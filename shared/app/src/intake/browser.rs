@@ -185,6 +185,13 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
                     lead.unverified
                         .push(format!("captcha unverified: {reason}"));
                 }
+                Verdict::Misconfigured(reason) => {
+                    // Our mistake, never the visitor's: kept, and counted for the alarm
+                    // that tells a person (once per spell, as alarms do).
+                    refusal_metric("CaptchaMisconfigured");
+                    lead.unverified
+                        .push(format!("captcha unverified: {reason}"));
+                }
             }
         }
         let (status, submission_id) = self.keep(&lead).await.map_err(|e| match e {

@@ -22,9 +22,13 @@ pub enum Verdict {
     Person,
     /// Not a person's token (invalid, expired or already used), with the provider's codes.
     NotAPerson(Vec<String>),
-    /// No answer that says either (unreachable, too slow, the provider's own error, or a
-    /// secret it does not know): the lead is kept, marked with this reason.
+    /// No answer that says either (unreachable, too slow, the provider's own error): the
+    /// lead is kept, marked with this reason.
     Unverified(String),
+    /// The provider refused our configuration (a secret, a site key): the lead is kept,
+    /// marked with this reason, and counted (`CaptchaMisconfigured`), whose alarm tells
+    /// a person.
+    Misconfigured(String),
 }
 
 /// The siteverify client: one per process, its timeout the setting's.
@@ -64,15 +68,76 @@ struct Answer {
     error_codes: Vec<String>,
 }
 
-/// Codes that say the request, not the token, was wrong: our secret or site key. The
-/// visitor is not a bot for it, so the lead is kept, and the log says what to fix.
-const OUR_MISTAKES: &[&str] = &[
+/// Codes that say our configuration is wrong, not the visitor: our secret, the form's
+/// site key, the address or key we sent, a test key in use. The visitor is not a bot for
+/// it, so the lead is kept, and ops hears of it. Turnstile's server-side validation
+/// reference (`missing-input-secret`, `invalid-input-secret`, `invalid-parsed-secret`,
+/// `invalid-widget-id`, `invalid-idempotency-key`); hCaptcha's verify reference
+/// (`sitekey-secret-mismatch`, `invalid-remoteip`, `not-using-dummy-passcode`,
+/// `missing-input-secret`, `invalid-input-secret`).
+const OUR_CONFIGURATION: &[&str] = &[
     "missing-input-secret",
     "invalid-input-secret",
+    "invalid-parsed-secret",
+    "invalid-widget-id",
+    "invalid-idempotency-key",
     "sitekey-secret-mismatch",
-    "invalid-or-already-seen-secret",
+    "invalid-remoteip",
+    "not-using-dummy-passcode",
+];
+
+/// Codes that say the token is not a person's: refused, expired, spent, missing, or so
+/// malformed that the request could not be read (`bad-request`: everything else in it
+/// is ours and well-formed).
+const NOT_A_PERSON: &[&str] = &[
+    "invalid-input-response",
+    "timeout-or-duplicate",
+    "invalid-or-already-seen-response",
+    "missing-input-response",
     "bad-request",
 ];
+
+/// The longest token Turnstile takes (its server-side validation reference); hCaptcha
+/// documents none, so this bounds both: anything longer is not a widget's token.
+pub const MAX_TOKEN_CHARS: usize = 2048;
+
+/// What an answer from siteverify means, by its cause: the provider's failure keeps the
+/// lead unverified, our configuration keeps it and tells ops, the token's refusal is
+/// spam. A code no provider documents keeps the lead (it cannot be told apart from a
+/// configuration the provider learned to refuse).
+fn classify(provider: &str, status: u16, answer: Option<Answer>) -> Verdict {
+    let codes = answer
+        .as_ref()
+        .map(|a| a.error_codes.clone())
+        .unwrap_or_default();
+    if let Some(answer) = &answer
+        && answer.success
+        && (200..300).contains(&status)
+    {
+        return Verdict::Person;
+    }
+    if let Some(code) = codes
+        .iter()
+        .find(|c| OUR_CONFIGURATION.contains(&c.as_str()))
+    {
+        return Verdict::Misconfigured(format!("{provider} refused our request ({code})"));
+    }
+    if codes.iter().any(|c| NOT_A_PERSON.contains(&c.as_str())) {
+        return Verdict::NotAPerson(codes);
+    }
+    if status >= 500 || codes.iter().any(|c| c == "internal-error") {
+        return Verdict::Unverified(format!("{provider} answered HTTP {status}"));
+    }
+    match answer {
+        None => Verdict::Unverified(format!(
+            "{provider} answered HTTP {status} without its JSON"
+        )),
+        Some(_) => Verdict::Unverified(format!(
+            "{provider} answered HTTP {status} with codes it does not document ({})",
+            codes.join(",")
+        )),
+    }
+}
 
 impl CaptchaVerifier {
     pub fn new(settings: &FormSettings) -> Result<Self, reqwest::Error> {
@@ -111,6 +176,9 @@ impl CaptchaVerifier {
         remote_ip: Option<&str>,
         vouches_for: &str,
     ) -> Verdict {
+        if token.chars().count() > MAX_TOKEN_CHARS {
+            return Verdict::NotAPerson(vec!["bad-request".into()]);
+        }
         let url = match provider {
             CaptchaProvider::Turnstile => &self.turnstile_url,
             CaptchaProvider::Hcaptcha => &self.hcaptcha_url,
@@ -155,41 +223,82 @@ impl CaptchaVerifier {
                 ));
             }
         };
-        let status = response.status();
-        if !status.is_success() {
-            return Verdict::Unverified(format!("{provider} answered HTTP {}", status.as_u16()));
-        }
-        let answer: Answer = match response.json().await {
-            Ok(a) => a,
+        let status = response.status().as_u16();
+        let answer: Option<Answer> = match response.json().await {
+            Ok(a) => Some(a),
             Err(e) if e.is_timeout() => return too_slow(),
-            Err(_) => {
-                return Verdict::Unverified(format!(
-                    "{provider} answered something other than its JSON"
-                ));
-            }
+            Err(_) => None,
         };
-        if answer.success {
-            return Verdict::Person;
-        }
-        let codes = answer.error_codes;
-        if let Some(code) = codes.iter().find(|c| OUR_MISTAKES.contains(&c.as_str())) {
+        let verdict = classify(provider, status, answer);
+        if let Verdict::Misconfigured(reason) = &verdict {
             tracing::error!(
                 provider,
-                code = %code,
-                "the captcha provider refused our request, not the visitor: check captcha_secrets and the form's site_key"
+                %reason,
+                "the captcha provider refused our configuration, not the visitor: check captcha_secrets and the form's site_key; leads are kept, marked unverified"
             );
-            return Verdict::Unverified(format!("{provider} refused the secret ({code})"));
         }
-        if codes.iter().any(|c| c == "internal-error") {
-            return Verdict::Unverified(format!("{provider} had an internal error"));
-        }
-        Verdict::NotAPerson(codes)
+        verdict
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answer(success: bool, codes: &[&str]) -> Option<Answer> {
+        Some(Answer {
+            success,
+            error_codes: codes.iter().map(|c| c.to_string()).collect(),
+        })
+    }
+
+    #[test]
+    fn an_answer_is_read_by_its_cause() {
+        assert_eq!(classify("t", 200, answer(true, &[])), Verdict::Person);
+        // The token's fault: spam, whatever the status.
+        for (status, code) in [
+            (200, "invalid-input-response"),
+            (200, "timeout-or-duplicate"),
+            (200, "invalid-or-already-seen-response"),
+            (400, "bad-request"),
+        ] {
+            assert!(
+                matches!(
+                    classify("t", status, answer(false, &[code])),
+                    Verdict::NotAPerson(_)
+                ),
+                "{code}"
+            );
+        }
+        // Ours: kept, and a person told. hCaptcha's own codes included.
+        for code in [
+            "invalid-input-secret",
+            "sitekey-secret-mismatch",
+            "invalid-remoteip",
+            "not-using-dummy-passcode",
+            "invalid-idempotency-key",
+        ] {
+            assert!(
+                matches!(
+                    classify("h", 200, answer(false, &[code])),
+                    Verdict::Misconfigured(_)
+                ),
+                "{code}"
+            );
+        }
+        // The provider's: kept unverified.
+        assert!(matches!(classify("t", 503, None), Verdict::Unverified(_)));
+        assert!(matches!(
+            classify("t", 200, answer(false, &["internal-error"])),
+            Verdict::Unverified(_)
+        ));
+        // A 400 with nothing readable, or a code no one documents: kept, never spam.
+        assert!(matches!(classify("t", 400, None), Verdict::Unverified(_)));
+        assert!(matches!(
+            classify("t", 200, answer(false, &["something-new"])),
+            Verdict::Unverified(_)
+        ));
+    }
 
     #[test]
     fn the_key_is_a_uuid_fixed_by_the_submission_and_the_token() {

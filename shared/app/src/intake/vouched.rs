@@ -79,11 +79,12 @@ fn log_store(e: &StoreError) {
     tracing::warn!(error = %crate::telemetry::cause_chain(e), "could not claim the captcha token; the provider alone decides");
 }
 
-/// `<fingerprint> person`, `<fingerprint> unverified <reason>`, `<fingerprint> refused <codes>`.
+/// `<fingerprint> person`, `… unverified <reason>`, `… misconfigured <reason>`, `… refused <codes>`.
 fn encode(fingerprint: &str, verdict: &Verdict) -> String {
     match verdict {
         Verdict::Person => format!("{fingerprint} person"),
         Verdict::Unverified(reason) => format!("{fingerprint} unverified {reason}"),
+        Verdict::Misconfigured(reason) => format!("{fingerprint} misconfigured {reason}"),
         Verdict::NotAPerson(codes) => format!("{fingerprint} refused {}", codes.join(",")),
     }
 }
@@ -94,6 +95,7 @@ fn decode(record: &str) -> Option<(&str, Verdict)> {
     let verdict = match kind {
         "person" => Verdict::Person,
         "unverified" => Verdict::Unverified(detail.to_owned()),
+        "misconfigured" => Verdict::Misconfigured(detail.to_owned()),
         "refused" => Verdict::NotAPerson(
             detail
                 .split(',')
@@ -115,6 +117,7 @@ mod tests {
         for verdict in [
             Verdict::Person,
             Verdict::Unverified("turnstile answered HTTP 502".into()),
+            Verdict::Misconfigured("hcaptcha refused our request (invalid-remoteip)".into()),
             Verdict::NotAPerson(vec!["timeout-or-duplicate".into()]),
             Verdict::NotAPerson(vec![]),
         ] {
