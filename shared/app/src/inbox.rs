@@ -141,6 +141,12 @@ pub mod keys {
         )
     }
 
+    /// Spam a browser form answered as kept, by the key a kept submission would have:
+    /// the same spam again is answered as a duplicate.
+    pub fn spam(submission_key: &str) -> String {
+        format!("spam:{submission_key}")
+    }
+
     /// The claim on one day's digest.
     pub fn digest(day: chrono::NaiveDate) -> String {
         format!("digest:{day}")

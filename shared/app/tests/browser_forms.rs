@@ -286,7 +286,7 @@ async fn spam_is_answered_like_success_and_never_kept() {
         &h,
         "contact",
         &from_fetch(SITE),
-        r#"{"email": "bot@example.com", "_gotcha": "x"}"#,
+        r#"{"email": "bot2@example.com", "_gotcha": "x"}"#,
     )
     .await;
     assert_eq!(by_fetch.status, 202);
@@ -772,4 +772,49 @@ async fn a_malformed_token_is_spam_not_an_unverified_lead() {
     .await;
     assert_eq!(answer.status, 303, "answered like success");
     assert!(h.pending_ids().await.is_empty(), "and nothing kept");
+}
+
+/// A bot that reads the JSON answer learns nothing: spam is answered with the id a kept
+/// submission would get (the one it sent, or the one its fields make), and sent again it
+/// is a duplicate, as a kept one is.
+#[tokio::test]
+async fn a_json_answer_to_spam_is_the_answer_to_a_kept_lead() {
+    let h = with_forms("").await;
+    let json_post = |body: Value| {
+        let h = &h;
+        async move { post(h, "contact", &from_fetch(SITE), &body.to_string()).await }
+    };
+    let kept = json_post(json!({"email": "ora@example.com", "submission_id": "ORA-1"})).await;
+    let spam = json_post(json!({"email": "bot@example.com", "submission_id": "ORA-2",
+                                "_gotcha": "x"}))
+    .await;
+    assert_eq!((kept.status, spam.status), (202, 202));
+    assert_eq!(
+        kept.json(),
+        json!({"status": "accepted", "submission_id": "ORA-1"})
+    );
+    assert_eq!(
+        spam.json(),
+        json!({"status": "accepted", "submission_id": "ORA-2"})
+    );
+
+    // No id: the id the fields make, as for a kept lead with the same fields.
+    let fields = json!({"email": "same@example.com", "name": "Same"});
+    let mut trapped = fields.clone();
+    trapped["_gotcha"] = json!("x");
+    let spam = json_post(trapped.clone()).await;
+    let kept = json_post(fields).await;
+    assert_eq!(spam.json()["submission_id"], kept.json()["submission_id"]);
+    assert!(
+        kept.json()["submission_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("body-")
+    );
+
+    // Sent again: a duplicate, spam or not.
+    let again = json_post(trapped).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["status"], "duplicate");
+    assert_eq!(h.pending_ids().await.len(), 2, "only the two people");
 }

@@ -35,8 +35,34 @@ enum Outcome {
         status: StatusCode,
         submission_id: String,
     },
-    Spam(Spam),
+    /// Taken for a bot's, and answered as a kept submission with these fields would be
+    /// (`as_kept`): its id and the key a duplicate of it is known by.
+    Spam { reason: Spam, as_kept: AsKept },
 }
+
+/// The id and dedupe key a kept submission with the same fields would have.
+struct AsKept {
+    submission_id: String,
+    key: String,
+}
+
+impl AsKept {
+    fn of(form: &FormConfig, fields: &[(String, String)]) -> Self {
+        let mapped = browser_form::mapped(form, fields);
+        let submission_id = mapped
+            .fields
+            .submission_id
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| crm_domain::lead::canonical_hash(mapped.canonical.as_bytes()));
+        let key = format!("form:{}:{submission_id}", form.name);
+        Self { submission_id, key }
+    }
+}
+
+/// How long spam is remembered, so that the same spam again is a duplicate, as the
+/// same kept submission is.
+const SPAM_MEMORY: std::time::Duration = std::time::Duration::from_secs(3 * 86_400);
 
 /// Headers a `fetch()` of the snippet's kind sends and a preflight may allow.
 const ALLOWED_HEADERS: &[&str] = &[
@@ -82,18 +108,18 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
                         back.as_deref(),
                     )
                 }
-                Ok(Outcome::Spam(reason)) => {
+                Ok(Outcome::Spam { reason, as_kept }) => {
                     tracing::warn!(
                         reason = reason.code(),
-                        "browser form submission taken for spam: answered as accepted, not kept"
+                        "browser form submission taken for spam: answered as a kept one, not kept"
                     );
                     refusal_metric(metric_of(reason));
-                    let fake = crm_domain::lead::canonical_hash(request.body().as_ref());
+                    let (status, word) = self.spam_seen(&as_kept.key).await;
                     success(
                         form,
-                        StatusCode::ACCEPTED,
-                        "accepted",
-                        &fake,
+                        status,
+                        word,
+                        &as_kept.submission_id,
                         mode,
                         allowed.as_deref(),
                         back.as_deref(),
@@ -139,7 +165,12 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
         let fields = body::fields(&encoding, raw).map_err(FormError::Body)?;
         let screened = match browser_form::screen(form, &fields) {
             Ok(s) => s,
-            Err(spam) => return Ok(Outcome::Spam(spam)),
+            Err(reason) => {
+                return Ok(Outcome::Spam {
+                    reason,
+                    as_kept: AsKept::of(form, &fields),
+                });
+            }
         };
         let now = self.clock.now();
         let provider = format!("form:{}", form.name);
@@ -160,7 +191,10 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
                     Gate::Known(verdict) => verdict,
                     Gate::Spent => {
                         tracing::info!("the captcha token vouched for another submission");
-                        return Ok(Outcome::Spam(Spam::CaptchaRefused));
+                        return Ok(Outcome::Spam {
+                            reason: Spam::CaptchaRefused,
+                            as_kept: AsKept::of(form, &fields),
+                        });
                     }
                     Gate::Ask(claim) => {
                         let verdict = self
@@ -178,7 +212,10 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
                 Verdict::Person => {}
                 Verdict::NotAPerson(codes) => {
                     tracing::info!(codes = %codes.join(","), "the captcha provider refused the token");
-                    return Ok(Outcome::Spam(Spam::CaptchaRefused));
+                    return Ok(Outcome::Spam {
+                        reason: Spam::CaptchaRefused,
+                        as_kept: AsKept::of(form, &fields),
+                    });
                 }
                 Verdict::Unverified(reason) => {
                     tracing::warn!(reason = %reason, "captcha not verified: the lead is kept and its Activity says so");
@@ -226,6 +263,24 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
             Err(e) => {
                 tracing::warn!(error = %crate::telemetry::cause_chain(&e), "could not count the address's submissions; not limiting this one");
                 Ok(())
+            }
+        }
+    }
+
+    /// The status a kept submission would be answered with: accepted the first time,
+    /// a duplicate after. A mark in the store stands in for the inbox item spam never
+    /// gets; without the store it is "accepted", as a first post is.
+    async fn spam_seen(&self, key: &str) -> (StatusCode, &'static str) {
+        match self
+            .store
+            .put_if_absent(&crate::inbox::keys::spam(key), SPAM_MEMORY)
+            .await
+        {
+            Ok(crm_store::PutOutcome::Exists) => (StatusCode::OK, "duplicate"),
+            Ok(crm_store::PutOutcome::Inserted) => (StatusCode::ACCEPTED, "accepted"),
+            Err(e) => {
+                tracing::warn!(error = %crate::telemetry::cause_chain(&e), "could not mark spam as seen");
+                (StatusCode::ACCEPTED, "accepted")
             }
         }
     }

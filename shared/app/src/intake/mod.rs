@@ -56,9 +56,10 @@ pub use crate::inbox::lead_id as inbox_id;
 
 crm_store::port!(
     /// What lead intake keeps: the inbox item, read back for a duplicate; the count of a
-    /// browser form's submissions per address; and the claim on each captcha token,
-    /// recording what it vouched for.
-    pub IntakeStore: InboxWrite, InboxRead, Counters, Idempotency
+    /// browser form's submissions per address; the claim on each captcha token,
+    /// recording what it vouched for; and a mark for spam, answered as a duplicate when
+    /// it comes again.
+    pub IntakeStore: InboxWrite, InboxRead, Counters, Idempotency, Dedupe
 );
 
 /// Which route a path names.

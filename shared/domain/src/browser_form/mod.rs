@@ -15,4 +15,4 @@ pub mod snippet;
 
 pub use body::{BodyError, Encoding};
 pub use config::{Captcha, CaptchaProvider, FieldNames, FormConfig, parse_forms, parse_origin};
-pub use screen::{Screened, Spam, screen};
+pub use screen::{Mapped, Screened, Spam, mapped, screen};

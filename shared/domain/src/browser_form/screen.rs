@@ -76,6 +76,30 @@ pub fn screen(form: &FormConfig, submitted: &[(String, String)]) -> Result<Scree
         None => None,
     };
 
+    let Mapped { fields, canonical } = mapped(form, submitted);
+    Ok(Screened {
+        fields,
+        captcha_token,
+        canonical,
+    })
+}
+
+/// A submission's fields as a lead's, mapped by the form's names, and its canonical
+/// text — whatever the checks make of it: spam is answered with the id a kept
+/// submission would get, so the mapping is the same for both.
+pub struct Mapped {
+    pub fields: LeadFields,
+    pub canonical: String,
+}
+
+/// The mapping of [`screen`], without its checks.
+pub fn mapped(form: &FormConfig, submitted: &[(String, String)]) -> Mapped {
+    let get = |name: &str| {
+        submitted
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    };
     let names = &form.fields;
     let is_control = |name: &str| {
         let n = name.to_ascii_lowercase();
@@ -143,11 +167,7 @@ pub fn screen(form: &FormConfig, submitted: &[(String, String)]) -> Result<Scree
     fields.submission_id = get(SUBMISSION_ID_FIELD)
         .filter(|v| !v.is_empty())
         .map(str::to_owned);
-    Ok(Screened {
-        fields,
-        captcha_token,
-        canonical,
-    })
+    Mapped { fields, canonical }
 }
 
 /// `company_size` → `Company size`.
