@@ -1218,14 +1218,54 @@ async fn a_notion_token_rotation_does_not_park_leads() {
         InboxStatus::Done
     );
     assert_eq!(h.contacts().len(), 2);
-    // A token that is simply wrong still fails, after one read of the secret.
+    // Rotated in Notion before the secret: a token Notion refuses is retried, never
+    // parked, and the item is written once the secret holds the new one.
     h.emulator.set_token("ntn_another");
     h.accept("rot-3", "cy@example.com").await;
     h.clock.advance(Duration::from_secs(30));
     h.run_worker(&[inbox_id("own:rot-3")]).await;
     let item = h.inbox(&inbox_id("own:rot-3")).await;
-    assert_eq!(item.status, InboxStatus::Parked);
+    assert_eq!(
+        item.status,
+        InboxStatus::Failed,
+        "retried by the redrive, not parked"
+    );
     assert!(item.last_error.unwrap().contains("401"));
+    h.rotate_secret(json!({
+        "notion_token": "ntn_another",
+        "form_secrets": {"own": common::OWN_SECRET},
+    }))
+    .await;
+    h.clock.advance(Duration::from_secs(30));
+    assert!(h.run_worker(&[inbox_id("own:rot-3")]).await.is_empty());
+    assert_eq!(h.contacts().len(), 3);
+}
+
+/// A rotation while several leads are in flight: the first to meet the refusal reads
+/// the secret again; the others, refused moments later, must use what it read rather
+/// than give up because the secret was read "just now".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rotation_with_leads_in_flight_parks_none() {
+    let h = Harness::new().await;
+    h.accept("fly-0", "first@example.com").await;
+    assert!(h.run_worker(&[inbox_id("own:fly-0")]).await.is_empty());
+    let ids: Vec<String> = (1..=6).map(|i| inbox_id(&format!("own:fly-{i}"))).collect();
+    for i in 1..=6 {
+        h.accept(&format!("fly-{i}"), &format!("p{i}@example.com"))
+            .await;
+    }
+    h.emulator.set_token("ntn_rotated_in_flight");
+    h.rotate_secret(json!({
+        "notion_token": "ntn_rotated_in_flight",
+        "form_secrets": {"own": common::OWN_SECRET},
+    }))
+    .await;
+    h.clock.advance(Duration::from_secs(30));
+    assert!(h.run_worker(&ids).await.is_empty(), "every item done");
+    for id in &ids {
+        assert_eq!(h.inbox(id).await.status, InboxStatus::Done, "{id}");
+    }
+    assert_eq!(h.contacts().len(), 7);
 }
 
 /// A form secret is rotated at the provider and in the secret: the first submissions

@@ -63,6 +63,13 @@ pub fn deadline_in(deadline: std::time::SystemTime) -> tokio::time::Instant {
 /// makes one read, not one each.
 const TOKEN_RECHECK: Duration = Duration::from_secs(10);
 
+/// Why an item waits when Notion refuses the secret's current token.
+fn still_refused(reason: &str) -> String {
+    format!(
+        "{reason} (Notion refuses the secret's notion_token: put the new one in with `crm secret set notion_token`; the next try uses it)"
+    )
+}
+
 fn token_of(secrets: &Secrets) -> Option<&str> {
     secrets.notion_token.as_ref().map(|t| t.expose_secret())
 }
@@ -275,8 +282,11 @@ impl<S: WorkerStore, P: SecretsSource> Worker<S, P> {
     /// Processes one inbox item (from the stream, a replay or the local server).
     ///
     /// When Notion refuses the token, the secret may have been rotated since it was
-    /// read (the cache keeps it for minutes): the secret is read again and, if the token
-    /// changed, the item is tried once more before it fails.
+    /// read (the cache keeps it for minutes): the secret is read again — or, when
+    /// another item read it moments ago, what that one read is taken — and, if the token
+    /// changed, the item is tried once more. A token still refused is a fault the
+    /// operator fixes in the secret (a token rotated in Notion first): the item fails
+    /// for the redrive to retry, and a later try picks up the new token. Never parked.
     pub async fn process(&self, item: &InboxItem) -> Outcome {
         // The item's calls may wait out a long pause of Notion's (today's per-window
         // budgets ask for up to a minute, a workspace's for more) within the item's own
@@ -296,9 +306,16 @@ impl<S: WorkerStore, P: SecretsSource> Worker<S, P> {
             Attempt::Ended(outcome) => return outcome,
             Attempt::TokenRefused(reason) => reason,
         };
-        let fresh = match self.secrets.refresh(TOKEN_RECHECK).await {
-            Ok(Some(fresh)) if token_of(&fresh) != token_of(&secrets) => fresh,
-            Ok(_) => return Outcome::Failed(reason),
+        let read = match self.secrets.refresh(TOKEN_RECHECK).await {
+            Ok(Some(fresh)) => Ok(fresh),
+            // Read again moments ago, by the item refused just before this one: what it
+            // read is the newest there is.
+            Ok(None) => self.secrets.get().await,
+            Err(err) => Err(err),
+        };
+        let fresh = match read {
+            Ok(fresh) if token_of(&fresh) != token_of(&secrets) => fresh,
+            Ok(_) => return Outcome::Retry(still_refused(&reason)),
             Err(err) => {
                 return Outcome::Retry(format!(
                     "{reason}; and the secret could not be read again: {err}"
@@ -308,7 +325,7 @@ impl<S: WorkerStore, P: SecretsSource> Worker<S, P> {
         tracing::info!("Notion refused the token; the secret held a new one, trying again");
         match self.attempt(item, &fresh, wait_until).await {
             Attempt::Ended(outcome) => outcome,
-            Attempt::TokenRefused(reason) => Outcome::Failed(reason),
+            Attempt::TokenRefused(reason) => Outcome::Retry(still_refused(&reason)),
         }
     }
 
