@@ -127,9 +127,10 @@ async fn a_lead_sent_from_a_browser_on_another_origin_lands_once_and_spam_does_n
         .await;
     assert!(browser.url().await.ends_with("/thanks.html"));
 
-    let contacts = product.wait_for_contact("visitor@example.com").await;
+    // Shown as the person typed it.
+    let contacts = product.wait_for_contact("Visitor@Example.com").await;
     // Sent before the person's lead and never kept: neither reached Notion.
-    assert_eq!(emails(&contacts), ["visitor@example.com"]);
+    assert_eq!(emails(&contacts), ["Visitor@Example.com"]);
     let activities = product.new_pages("activities").await;
     assert_eq!(activities.len(), 1, "one Activity");
     assert!(plain_text(&activities[0], "Details").starts_with("Saw your site, tell me more"));
@@ -161,7 +162,7 @@ async fn a_lead_sent_from_a_browser_on_another_origin_lands_once_and_spam_does_n
     let contacts = product.wait_for_contact("fetcher@example.com").await;
     let mut all = emails(&contacts);
     all.sort();
-    assert_eq!(all, ["fetcher@example.com", "visitor@example.com"]);
+    assert_eq!(all, ["Visitor@Example.com", "fetcher@example.com"]);
     assert_eq!(product.new_pages("activities").await.len(), 2);
 }
 

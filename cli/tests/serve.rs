@@ -48,7 +48,7 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
             .unwrap();
         let local = pages
             .iter()
-            .filter(|p| p["properties"]["Email"]["email"] == "local@example.com")
+            .filter(|p| p["properties"]["Email"]["email"] == "Local@Example.com")
             .count();
         if local > 0 {
             assert_eq!(local, 1, "one contact for the lead");

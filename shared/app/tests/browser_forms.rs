@@ -125,7 +125,11 @@ async fn a_plain_post_lands_once_and_the_browser_goes_to_the_thank_you_page() {
 
     let contacts = h.contacts();
     assert_eq!(contacts.len(), 1);
-    assert_eq!(text(&contacts[0], "Email"), "ann@example.com");
+    assert_eq!(
+        text(&contacts[0], "Email"),
+        "Ann@Example.com",
+        "as the person typed it"
+    );
     assert_eq!(text(&contacts[0], "Name"), "Ann Müller");
     assert_eq!(text(&contacts[0], "Source"), "newsletter");
     let activities = h.activities();

@@ -59,7 +59,11 @@ async fn a_signed_lead_becomes_one_contact_and_one_activity_and_repeats_add_only
     assert_eq!(contacts.len(), 1);
     let contact = &contacts[0];
     assert_eq!(text(contact, "Name"), "Ann Lee");
-    assert_eq!(text(contact, "Email"), "ann.lee@example.com");
+    assert_eq!(
+        text(contact, "Email"),
+        "Ann.Lee@Example.com",
+        "as typed, trimmed"
+    );
     assert_eq!(text(contact, "Phone"), "+49 30 1234567");
     assert_eq!(text(contact, "Status"), "new lead");
     assert_eq!(text(contact, "Source"), "newsletter");

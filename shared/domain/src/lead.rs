@@ -271,7 +271,7 @@ mod tests {
         let lead = Lead::parse(fields(" Ann@Example.com "), "own", b"{}", 1_000).unwrap();
         assert_eq!(lead.email.as_str(), "ann@example.com");
         assert_eq!(lead.source, "website");
-        assert_eq!(lead.display_name(), "ann");
+        assert_eq!(lead.display_name(), "Ann", "as typed");
         assert!(lead.submission_id.starts_with("body-"));
     }
 

@@ -31,13 +31,41 @@ proptest! {
         }
     }
 
-    /// Whatever is typed, parsing never panics, and what it accepts is a fixed point.
+    /// Whatever is typed, parsing never panics, and what it accepts is a fixed point:
+    /// its canonical form and what was typed both read back as the same contact, with
+    /// the domain in A-labels.
     #[test]
     fn any_text_is_parsed_or_refused_and_accepted_forms_are_stable(typed in "\\PC{0,80}") {
         if let Ok(email) = ContactEmail::parse(&typed) {
             prop_assert_eq!(ContactEmail::parse(email.as_str()).unwrap(), email.clone());
-            prop_assert!(email.as_str().len() <= 200);
+            prop_assert_eq!(ContactEmail::parse(email.typed()).unwrap(), email.clone());
+            prop_assert!(email.as_str().split_once('@').unwrap().1.is_ascii());
+            prop_assert!(email.as_str().chars().count() <= 200);
         }
+    }
+
+    /// Unicode spellings of one address are one contact: composed or decomposed,
+    /// fullwidth or not, the domain in Unicode or in A-labels.
+    #[test]
+    fn unicode_spellings_of_one_address_are_one_contact(
+        local in "[a-z\u{e0}-\u{ff}]{1,12}",
+        label in "[a-z\u{e0}-\u{ff}]{1,12}",
+    ) {
+        use unicode_normalization::UnicodeNormalization;
+        let composed = format!("{local}@{label}.com");
+        let Ok(email) = ContactEmail::parse(&composed) else {
+            return Ok(());
+        };
+        let decomposed: String = composed.nfd().collect();
+        prop_assert_eq!(ContactEmail::parse(&decomposed).unwrap(), email.clone());
+        let fullwidth: String = composed
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { char::from_u32(c as u32 + 0xFEE0).unwrap() } else { c })
+            .collect();
+        prop_assert_eq!(ContactEmail::parse(&fullwidth).unwrap(), email.clone());
+        let ascii_domain = email.as_str().split_once('@').unwrap().1.to_owned();
+        let a_labels = format!("{}@{ascii_domain}", email.typed().split_once('@').unwrap().0);
+        prop_assert_eq!(ContactEmail::parse(&a_labels).unwrap(), email.clone());
     }
 
     /// Escaped text has no markup left, and says exactly what was written.

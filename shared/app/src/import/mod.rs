@@ -259,7 +259,7 @@ impl<S: ImportStore> Importer<S> {
         let f = &contact.fields;
         let day = f.last_contacted.map(|d| d.format("%Y-%m-%d").to_string());
         let values = ContactValues {
-            email: contact.email.as_str(),
+            email: contact.email.typed(),
             name: f.name.as_deref(),
             company: f.company.as_deref(),
             phone: f.phone.as_deref(),

@@ -97,6 +97,15 @@ const NOT_A_PERSON: &[&str] = &[
     "bad-request",
 ];
 
+/// The tokens the providers' test site keys hand every visitor, the same each time
+/// (Turnstile's testing page: `XXXX.DUMMY.TOKEN.XXXX`, which production secrets refuse;
+/// hCaptcha's integration-testing keys: `10000000-aaaa-bbbb-cccc-000000000001`). One
+/// token for every post is what a test setup is, not a token being spent twice.
+pub const TEST_TOKENS: &[&str] = &[
+    "XXXX.DUMMY.TOKEN.XXXX",
+    "10000000-aaaa-bbbb-cccc-000000000001",
+];
+
 /// The longest token Turnstile takes (its server-side validation reference); hCaptcha
 /// documents none, so this bounds both: anything longer is not a widget's token.
 pub const MAX_TOKEN_CHARS: usize = 2048;

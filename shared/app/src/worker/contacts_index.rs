@@ -192,7 +192,14 @@ impl<S: WorkerStore> Contacts<'_, S> {
 
     fn filter(&self, email: &ContactEmail, scope: Scope) -> Filter {
         let property = |text| Filter::property(self.email_property, Condition::Email(text));
-        let address = property(Text::Equals(email.to_string()));
+        // The canonical address, and as it was typed when that differs (`Émile@Exämple.com`
+        // written by a lead before, or by a person): `equals` finds either spelling.
+        let canonical = property(Text::Equals(email.as_str().to_owned()));
+        let address = if email.typed() == email.as_str() {
+            canonical
+        } else {
+            Filter::or([canonical, property(Text::Equals(email.typed().to_owned()))])
+        };
         match scope {
             Scope::Address => address,
             Scope::AddressAndEditedSince(since) => Filter::or([

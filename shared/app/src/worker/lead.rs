@@ -413,7 +413,9 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
     fn values<'v>(&'v self, name: &'v str, day: &'v str) -> ContactValues<'v> {
         let lead = self.lead;
         ContactValues {
-            email: lead.email.as_str(),
+            // As the person typed it: the contact shows what they wrote; the canonical
+            // form is what finds it (`contacts_index.rs`).
+            email: lead.email.typed(),
             name: Some(name),
             company: lead.company.as_deref(),
             phone: lead.phone.as_deref(),
