@@ -3,6 +3,7 @@
 //! decimal separator is a comma).
 
 use crm_domain::import::Row;
+use crm_domain::import::formula::restored;
 
 /// The file, read.
 pub struct Table {
@@ -25,7 +26,7 @@ pub fn read(bytes: &[u8]) -> Result<Table, String> {
         .headers()
         .map_err(|e| format!("cannot read the header row: {e}"))?
         .iter()
-        .map(str::to_owned)
+        .map(|h| restored(h).to_owned())
         .collect();
     let mut rows = Vec::new();
     for record in reader.records() {
@@ -35,7 +36,8 @@ pub fn read(bytes: &[u8]) -> Result<Table, String> {
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         rows.push(Row {
             line,
-            cells: record.iter().map(str::to_owned).collect(),
+            // A quote the rejects file put before a formula comes off again.
+            cells: record.iter().map(|c| restored(c).to_owned()).collect(),
         });
     }
     Ok(Table {

@@ -8,6 +8,7 @@ mod deals;
 mod file;
 mod progress;
 
+use crm_domain::import::formula::inert;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -490,16 +491,49 @@ pub(super) fn write_rejects<'a>(
     }
     let mut out = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["line".to_owned(), "reason".to_owned()];
-    header.extend(table.headers.iter().cloned());
+    header.extend(table.headers.iter().map(|h| inert(h)));
     out.write_record(&header)?;
     for reject in rejects {
-        let mut record = vec![reject.line.to_string(), reject.reason.clone()];
+        let mut record = vec![reject.line.to_string(), inert(&reject.reason)];
         if let Some(row) = table.rows.iter().find(|r| r.line == reject.line) {
-            record.extend(row.cells.iter().cloned());
+            // Shown as text in a spreadsheet, whatever the export held.
+            record.extend(row.cells.iter().map(|c| inert(c)));
         }
         out.write_record(&record)?;
     }
     let bytes = out.into_inner().map_err(|e| e.to_string())?;
     std::fs::File::create(path)?.write_all(&bytes)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rejects file opened in a spreadsheet runs no formula the export held, and
+    /// imported again after a fix it holds what the export held.
+    #[test]
+    fn rejects_are_written_inert_and_read_back_as_they_were() {
+        let export = "email,name,phone\n=cmd|' /C calc'!A0,@SUM(1),+49 30 1234567\n";
+        let table = file::read(export.as_bytes()).unwrap();
+        let dir = std::env::temp_dir().join(format!("crm-rejects-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.rejects.csv");
+        let reject = crm_domain::import::Reject {
+            line: 2,
+            reason: "-not an address".into(),
+        };
+        write_rejects(&path, &table, [&reject]).unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        let row = written.lines().nth(1).unwrap();
+        for cell in ["'=cmd", "'@SUM(1)", "'+49 30 1234567", "'-not an address"] {
+            assert!(row.contains(cell), "{cell} in {row}");
+        }
+        let again = file::read(written.as_bytes()).unwrap();
+        assert_eq!(
+            again.rows[0].cells[2..],
+            ["=cmd|' /C calc'!A0", "@SUM(1)", "+49 30 1234567"]
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

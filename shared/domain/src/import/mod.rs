@@ -4,6 +4,7 @@
 
 pub mod columns;
 pub mod deals;
+pub mod formula;
 pub mod plan;
 
 pub use columns::{Field, Mapping, MappingError, detect, parse_overrides};
