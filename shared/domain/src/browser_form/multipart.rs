@@ -61,7 +61,7 @@ fn disposition(head: &str) -> Result<Part, BodyError> {
         .ok_or(BodyError::Multipart("a part has no Content-Disposition"))?;
     let mut name = None;
     let mut filename = None;
-    for param in value.split(';').skip(1) {
+    for param in params(value).into_iter().skip(1) {
         let Some((k, v)) = param.split_once('=') else {
             continue;
         };
@@ -69,7 +69,10 @@ fn disposition(head: &str) -> Result<Part, BodyError> {
         let v = v.trim().trim_matches('"').replace("%22", "\"");
         match k.trim().to_ascii_lowercase().as_str() {
             "name" => name = Some(v),
-            "filename" => filename = Some(v),
+            // RFC 6266: `filename*` (RFC 5987's encoded form) names the file too, and a
+            // sender may give either or both. Its value does not matter here: a part
+            // with a file name is a file, never a field.
+            "filename" | "filename*" => filename = Some(v),
             _ => {}
         }
     }
@@ -77,6 +80,23 @@ fn disposition(head: &str) -> Result<Part, BodyError> {
         name: name.ok_or(BodyError::Multipart("a part has no name"))?,
         filename,
     })
+}
+
+/// A header value's `;`-separated parts, a `;` inside double quotes kept in its part.
+fn params(value: &str) -> Vec<&str> {
+    let (mut parts, mut start, mut quoted) = (Vec::new(), 0, false);
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                parts.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&value[start..]);
+    parts
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -134,6 +154,29 @@ mod tests {
             fields("XyZ", &empty_input).unwrap(),
             [("email".into(), "a@b.co".into())]
         );
+    }
+
+    /// RFC 6266's extended parameter (`filename*=UTF-8''…`, RFC 5987) names a file as
+    /// much as `filename` does; and a `;` inside a quoted value does not end it.
+    #[test]
+    fn a_file_named_in_any_form_is_not_a_field() {
+        for head in [
+            "Content-Disposition: form-data; name=\"message\"; filename*=UTF-8''evil.html",
+            "Content-Disposition: form-data; name=\"message\"; FILENAME*=utf-8'en'%C3%A9.html",
+            "Content-Disposition: form-data; name=\"message\"; filename=\"a;b.html\"",
+        ] {
+            let b = body(&[
+                "Content-Disposition: form-data; name=\"email\"\r\n\r\na@b.co",
+                &format!("{head}\r\nContent-Type: text/html\r\n\r\n<script>x</script>"),
+            ]);
+            assert_eq!(
+                fields("XyZ", &b),
+                Err(BodyError::FileNotAccepted("message".into())),
+                "{head}"
+            );
+        }
+        let quoted = body(&["Content-Disposition: form-data; name=\"a;b\"\r\n\r\nv"]);
+        assert_eq!(fields("XyZ", &quoted).unwrap(), [("a;b".into(), "v".into())]);
     }
 
     #[test]
