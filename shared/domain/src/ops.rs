@@ -3,7 +3,7 @@
 //! Never a payload or a secret; addresses are cut to their first letter and domain.
 
 use crate::redact;
-use crate::slack::escape;
+use crate::slack::{escape, inert};
 
 /// How many items a message names; the rest are counted.
 pub const NAMED: usize = 10;
@@ -185,7 +185,7 @@ fn minutes(m: u64) -> String {
 fn list(items: &[Unfinished], lines: &mut Vec<String>) {
     for item in items.iter().take(NAMED) {
         let reason = redact::addresses(&item.reason);
-        lines.push(format!("• `{}`: {}", escape(&item.id), escape(&reason)));
+        lines.push(format!("• `{}`: {}", inert(&item.id), inert(&reason)));
     }
     if items.len() > NAMED {
         lines.push(format!("…and {} more", items.len() - NAMED));
@@ -298,11 +298,43 @@ mod tests {
             lines[0],
             "🛑 1 item no retry can fix: fix the cause, then run `crm replay`."
         );
+        // As Slack shows it (the word joiners that keep `*` and `@` inert are invisible).
         assert_eq!(
-            lines[1],
+            lines[1].replace('\u{2060}', ""),
             "• `deal:evt-1`: no Slack webhook for &lt;won&gt;; lead a***@example.com"
         );
         assert!(lines[2].starts_with("✅"));
         assert!(Report::default().is_empty());
+    }
+
+    /// A sender chooses submission ids and much of what reasons quote: nothing of theirs
+    /// may leave its code span, format the message, or become a link Slack draws.
+    #[test]
+    fn user_values_in_the_report_stay_inert() {
+        let report = Report {
+            parked: vec![item(
+                "lead:own:x` *ping* <!channel> https://evil.example/login `y",
+                "Notion said: name `*bold*` _it_ ~s~ see https://evil.example/a or www.evil.example",
+            )],
+            ..Report::default()
+        };
+        let line = &report.lines()[1];
+        let pieces = crate::slack::pieces(line);
+        assert!(
+            !pieces
+                .iter()
+                .any(|p| !matches!(p, crate::slack::Piece::Text(_))),
+            "no markup: {pieces:?}"
+        );
+        let span = line.strip_prefix("• `").unwrap();
+        let (id, rest) = span.split_once('`').unwrap();
+        assert!(
+            rest.starts_with(": "),
+            "the id's span ends where the product ends it: {line}"
+        );
+        assert!(id.contains("ping") && !id.contains('`'));
+        for marker in ["*bold*", "_it_", "~s~", "https://evil", "www.evil"] {
+            assert!(!line.contains(marker), "{marker} drawn by Slack in {line}");
+        }
     }
 }

@@ -10,6 +10,27 @@ pub fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// User data made inert in `mrkdwn`, for where the product means no formatting and no
+/// link (ids, reasons, names in ops messages): escaped as [`escape`] does; a backtick,
+/// which would end a code span the product opened, becomes `ˋ`; a word joiner (U+2060,
+/// invisible) after each `*`, `_` and `~` keeps them from formatting, and after `://`,
+/// `www.` and `@` keeps Slack from drawing a link or a mention of its own.
+pub fn inert(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in escape(s).chars() {
+        match c {
+            '`' => out.push('ˋ'),
+            '*' | '_' | '~' | '@' => {
+                out.push(c);
+                out.push('\u{2060}');
+            }
+            _ => out.push(c),
+        }
+    }
+    out.replace("://", ":\u{2060}//")
+        .replace("www.", "www\u{2060}.")
+}
+
 /// Text for inside `<url|text>`: escaped, and without `|`, which would end the link.
 pub fn link_text(s: &str) -> String {
     escape(s).replace('|', "¦")

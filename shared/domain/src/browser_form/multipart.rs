@@ -176,7 +176,10 @@ mod tests {
             );
         }
         let quoted = body(&["Content-Disposition: form-data; name=\"a;b\"\r\n\r\nv"]);
-        assert_eq!(fields("XyZ", &quoted).unwrap(), [("a;b".into(), "v".into())]);
+        assert_eq!(
+            fields("XyZ", &quoted).unwrap(),
+            [("a;b".into(), "v".into())]
+        );
     }
 
     #[test]
