@@ -106,21 +106,15 @@ pub async fn local_only(request: axum::extract::Request, next: axum::middleware:
     }
 }
 
-/// The page answers only when addressed as 127.0.0.1 or localhost (any port: an SSH
-/// tunnel may forward another), and takes a button only from itself (no `Origin`, or
-/// the one it was addressed by): another site open in the same browser can neither read
-/// it through a DNS name pointed at 127.0.0.1 nor press its buttons.
+/// The page answers only when addressed as 127.0.0.1 or localhost, and takes a button
+/// only from itself (`crm_domain::loopback`).
 fn foreign(headers: &HeaderMap) -> Option<Response> {
     let header = |name| {
         headers
             .get(name)
             .and_then(|h: &axum::http::HeaderValue| h.to_str().ok())
     };
-    let host = header(header::HOST).unwrap_or_default();
-    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
-    let loopback = matches!(name, "127.0.0.1" | "localhost");
-    let same_origin = header(header::ORIGIN).is_none_or(|o| o == format!("http://{host}"));
-    if loopback && same_origin {
+    if crm_domain::loopback::addressed_locally(header(header::HOST), header(header::ORIGIN)) {
         return None;
     }
     Some(

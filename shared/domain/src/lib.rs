@@ -11,6 +11,7 @@ pub mod email;
 pub mod import;
 pub mod intake;
 pub mod lead;
+pub mod loopback;
 pub mod notion_id;
 pub mod notion_signature;
 pub mod ops;

@@ -385,5 +385,33 @@ impl Drop for Emulator {
 }
 
 fn router(shared: Shared) -> axum::Router {
-    api::routes(Arc::clone(&shared)).merge(admin::routes(Arc::clone(&shared)))
+    api::routes(Arc::clone(&shared))
+        .merge(admin::routes(Arc::clone(&shared)))
+        .layer(axum::middleware::from_fn(local_only))
+}
+
+/// Every route answers only when addressed as 127.0.0.1 or localhost, from no other
+/// origin (`crm_domain::loopback`): the emulator holds a workspace's contacts, and a page
+/// on another site must not read them through a rebound DNS name. Notion's own API is
+/// not reachable this way, so nothing a client of Notion does is refused.
+async fn local_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::header::{HOST, ORIGIN};
+    use axum::response::IntoResponse;
+    let local = {
+        let headers = request.headers();
+        let host = headers.get(HOST).and_then(|v| v.to_str().ok());
+        let origin = headers.get(ORIGIN).and_then(|v| v.to_str().ok());
+        crm_domain::loopback::addressed_locally(host, origin)
+    };
+    if local {
+        return next.run(request).await;
+    }
+    (
+        axum::http::StatusCode::FORBIDDEN,
+        "the Notion emulator answers only on 127.0.0.1 and localhost, to no other origin",
+    )
+        .into_response()
 }
