@@ -16,7 +16,10 @@ enum WebhookCommand {
     /// Accept Notion's verification handshake for the next few minutes (create the
     /// subscription, or click Resend token, meanwhile).
     Listen {
-        #[arg(long, default_value_t = 15)]
+        /// How long the window stays open, 1 to 60 minutes: long enough to create the
+        /// subscription, short enough that the URL is not open to anyone's token for
+        /// long.
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=60))]
         minutes: u64,
         #[command(flatten)]
         stack: StackArg,
@@ -39,4 +42,24 @@ pub async fn run(args: WebhookArgs) -> Result<(), Box<dyn std::error::Error>> {
         "the webhook accepts Notion's verification handshake until {until} (UTC): create the subscription (or click Resend token) now; the token is written into the secret"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        webhook: WebhookArgs,
+    }
+
+    #[test]
+    fn the_window_is_one_to_sixty_minutes() {
+        let parse = |m: &str| Cli::try_parse_from(["crm", "listen", "--minutes", m]);
+        assert!(parse("60").is_ok());
+        assert!(parse("0").is_err());
+        assert!(parse("1000").is_err());
+    }
 }

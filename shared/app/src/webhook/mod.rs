@@ -40,8 +40,10 @@ pub async fn open_handshake_window<S: CacheWrite>(
     clock: &dyn Clock,
     minutes: u64,
 ) -> Result<i64, crm_store::StoreError> {
-    let until =
-        clock.now().as_millis() + i64::try_from(minutes.saturating_mul(60_000)).unwrap_or(i64::MAX);
+    let until = clock
+        .now()
+        .as_millis()
+        .saturating_add(i64::try_from(minutes.saturating_mul(60_000)).unwrap_or(i64::MAX));
     store.cache_put(HANDSHAKE_WINDOW_KEY, "", until).await?;
     Ok(until)
 }
@@ -260,4 +262,28 @@ fn handshake_token(body: &Value) -> Option<&str> {
         return None;
     }
     body.get("verification_token").and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_domain::SystemClock;
+    use crm_store::{CacheRead, SqliteStore};
+
+    /// A number from the command line meets the clock: it saturates, never wraps into
+    /// a window that closed long ago (or a panic).
+    #[tokio::test]
+    async fn the_handshake_window_saturates_at_the_clocks_end() {
+        let store = SqliteStore::in_memory(Arc::new(SystemClock)).unwrap();
+        let until = open_handshake_window(&store, &SystemClock, u64::MAX)
+            .await
+            .unwrap();
+        assert_eq!(until, i64::MAX);
+        let stored = store
+            .cache_get(HANDSHAKE_WINDOW_KEY)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.version, i64::MAX);
+    }
 }
