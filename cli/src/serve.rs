@@ -50,14 +50,16 @@ pub struct ServeArgs {
 }
 
 type Store_ = SqliteStore;
+/// The config's secrets, with the webhook's tokens kept in the store across restarts.
+type Secrets_ = crm_app::local_secrets::LocalSecrets<Store_>;
 
 /// The handlers `serve` runs, built once (as each function builds its own).
 pub(crate) struct App {
-    intake: Intake<Store_, MemorySecrets>,
-    webhook: NotionWebhook<Store_, MemorySecrets>,
-    pub(crate) worker: Worker<Store_, MemorySecrets>,
-    pub(crate) digest: Digest<Store_, MemorySecrets>,
-    redrive: Redrive<Store_, MemorySecrets>,
+    intake: Intake<Store_, Secrets_>,
+    webhook: NotionWebhook<Store_, Secrets_>,
+    pub(crate) worker: Worker<Store_, Secrets_>,
+    pub(crate) digest: Digest<Store_, Secrets_>,
+    redrive: Redrive<Store_, Secrets_>,
     pub(crate) store: Store_,
 }
 
@@ -295,7 +297,7 @@ fn build(
     sent: Option<crm_slack::SentLog>,
 ) -> Result<App, Box<dyn std::error::Error>> {
     let secrets = Arc::new(CachedSecrets::new(
-        MemorySecrets::new(secrets),
+        crm_app::local_secrets::LocalSecrets::new(MemorySecrets::new(secrets), store.clone()),
         Duration::from_secs(1),
         Arc::clone(&clock),
     ));

@@ -147,6 +147,10 @@ pub mod keys {
         format!("spam:{submission_key}")
     }
 
+    /// `crm serve --config`'s webhook tokens (the offers and the pinned one), which a
+    /// deployment keeps in its secret.
+    pub const LOCAL_WEBHOOK_TOKENS: &str = "local:webhook-tokens";
+
     /// The claim on one day's digest.
     pub fn digest(day: chrono::NaiveDate) -> String {
         format!("digest:{day}")

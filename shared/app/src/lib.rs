@@ -11,6 +11,7 @@ pub mod digest;
 pub mod import;
 pub mod inbox;
 pub mod intake;
+pub mod local_secrets;
 pub mod post_once;
 pub mod redrive;
 pub mod runtime;

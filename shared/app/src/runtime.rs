@@ -40,10 +40,17 @@ impl SecretsSource for SecretsProvider {
 }
 
 impl SecretsWriter for SecretsProvider {
-    async fn save_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
+    async fn offer_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
         match self {
-            Self::SecretsManager(s) => s.save_webhook_token(token).await,
-            Self::Memory(s) => s.save_webhook_token(token).await,
+            Self::SecretsManager(s) => s.offer_webhook_token(token).await,
+            Self::Memory(s) => s.offer_webhook_token(token).await,
+        }
+    }
+
+    async fn pin_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
+        match self {
+            Self::SecretsManager(s) => s.pin_webhook_token(token).await,
+            Self::Memory(s) => s.pin_webhook_token(token).await,
         }
     }
 }

@@ -17,13 +17,26 @@ use crm_store::prelude::*;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
+/// The handshake offers its token where the functions read it; Notion's first signed
+/// event pins it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_handshake_stores_the_token_where_the_functions_read_it() {
+async fn the_handshake_offers_the_token_and_the_first_signed_event_pins_it() {
     let d = Deals::new().await;
     let token = d.subscribe().await;
-    let stored = d.h.worker.secrets.source().fetch().await.unwrap();
-    assert_eq!(stored.notion_webhook_token.unwrap().expose_secret(), token);
-    // A second handshake (a new subscription) never overwrites a stored token.
+    let offered = d.h.worker.secrets.source().fetch().await.unwrap();
+    assert!(offered.notion_webhook_token.is_none());
+    let offers: Vec<&str> = offered
+        .notion_webhook_candidates
+        .iter()
+        .map(|t| t.expose_secret())
+        .collect();
+    assert_eq!(offers, [token.as_str()]);
+    d.new_deal("First");
+    d.delivered(1).await;
+    let pinned = d.h.worker.secrets.source().fetch().await.unwrap();
+    assert_eq!(pinned.notion_webhook_token.unwrap().expose_secret(), token);
+    assert!(pinned.notion_webhook_candidates.is_empty());
+    // A second handshake (a new subscription) never displaces the pinned token.
     d.h.emulator.subscribe(&d.url).await;
     let again = d.h.worker.secrets.source().fetch().await.unwrap();
     assert_eq!(again.notion_webhook_token.unwrap().expose_secret(), token);
@@ -626,7 +639,11 @@ async fn anyone_cannot_plant_the_webhook_token() {
         .unwrap();
     let token = d.handshake().await;
     let stored = d.h.worker.secrets.source().fetch().await.unwrap();
-    assert_eq!(stored.notion_webhook_token.unwrap().expose_secret(), token);
+    assert_eq!(
+        stored.notion_webhook_candidates[0].expose_secret(),
+        token,
+        "offered"
+    );
 
     // A signed event dated a year ahead...
     let deal = d.new_deal("Pendant");
@@ -714,4 +731,54 @@ async fn a_stage_change_notion_pauses_too_long_for_waits_in_the_inbox_and_is_pos
     let won = d.texts("won");
     assert_eq!(won.len(), 1, "{won:?}");
     assert!(won[0].contains("Lead → Won: Acme"), "{}", won[0]);
+}
+
+/// Inside the window, someone who knows the URL posts a handshake first, and a page on
+/// another site posts one as `text/plain` (no CORS preflight needed). Neither displaces
+/// Notion's: every token offered is kept, events are checked against each, and the one
+/// Notion's first signed event proves is pinned; the planted ones verify nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_token_planted_in_the_window_verifies_nothing() {
+    let d = Deals::new().await;
+    let handshake = |token: &str, content_type: &str| {
+        let body = json!({"verification_token": token}).to_string();
+        common::api_gateway_request(
+            "/",
+            &[("content-type", content_type.to_owned())],
+            body.as_bytes(),
+            false,
+        )
+    };
+    let (status, _) = common::read(
+        d.webhook
+            .handle(handshake("secret_planted", "application/json"))
+            .await,
+    );
+    assert_eq!(status, 200, "answered like any handshake");
+    let (status, _) = common::read(
+        d.webhook
+            .handle(handshake("secret_cross_site", "text/plain"))
+            .await,
+    );
+    assert!(
+        status >= 400,
+        "a handshake that is not JSON is refused: {status}"
+    );
+
+    // Notion's own handshake, then its signed deliveries: taken.
+    let token = d.subscribe().await;
+    let deal = d.new_deal("Planted");
+    d.delivered(1).await;
+    d.move_to(&deal, "negotiation");
+    d.delivered(2).await;
+    assert!(d.drain().await.is_empty());
+    assert_eq!(d.texts("negotiation").len(), 1, "Notion's events are taken");
+
+    // An event signed with the planted token is refused, and so is one with the other.
+    let event = d
+        .fixture_event("notion-event-2026-03-11.json", &deal, None)
+        .await;
+    assert_eq!(d.post_event(&event, "secret_planted").await.0, 401);
+    assert_eq!(d.post_event(&event, "secret_cross_site").await.0, 401);
+    assert_eq!(d.post_event(&event, &token).await.0, 200);
 }

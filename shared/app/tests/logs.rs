@@ -261,3 +261,28 @@ async fn browser_forms_log_no_address_no_token_and_no_captcha_secret() {
         assert!(lines.is_empty(), "{address} is in the logs: {lines:#?}");
     }
 }
+
+/// A subscription whose every delivery is refused (a lost token, a rotated one) says so
+/// once per cause, not once per delivery: the line that says what to do is not buried
+/// under thousands like it. Each refusal still counts in the metric its alarm reads.
+#[tokio::test]
+async fn a_refused_delivery_is_logged_once_per_cause_and_counted_each_time() {
+    let (_guard, logs) = Logs::capture();
+    let d = Deals::new().await;
+    let token = d.subscribe().await;
+    let deal = d.new_deal("Loud");
+    d.delivered(1).await;
+    let event = d
+        .fixture_event("notion-event-2026-03-11.json", &deal, None)
+        .await;
+    for _ in 0..40 {
+        assert_eq!(d.post_event(&event, "secret_not_the_token").await.0, 401);
+    }
+    assert_eq!(logs.lines_with("delivery refused"), 1, "{}", logs.text());
+    assert_eq!(logs.lines_with("DeliveriesRefused"), 0, "metrics go to stdout");
+    // Another cause is said on its own; the same one again after a while.
+    d.h.clock.advance(Duration::from_secs(11 * 60));
+    assert_eq!(d.post_event(&event, "secret_not_the_token").await.0, 401);
+    assert_eq!(logs.lines_with("delivery refused"), 2);
+    assert_eq!(d.post_event(&event, &token).await.0, 200);
+}

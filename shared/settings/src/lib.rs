@@ -21,8 +21,9 @@ pub use config::{
     required_setting_names, setting_names,
 };
 pub use secrets::{
-    CachedSecrets, FORM_PROVIDERS, MemorySecrets, MissingSecret, Secrets, SecretsError,
-    SecretsFormatError, SecretsManagerSource, SecretsSource, SecretsWriter,
+    CachedSecrets, FORM_PROVIDERS, MAX_WEBHOOK_CANDIDATES, MemorySecrets, MissingSecret, Secrets,
+    SecretsError, SecretsFormatError, SecretsManagerSource, SecretsSource, SecretsWriter, offer_in,
+    pin_in,
 };
 /// The IAM actions on the secret each side of [`SecretsSource`] / [`SecretsWriter`] needs.
 pub mod secret_actions {

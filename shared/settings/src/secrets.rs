@@ -11,8 +11,10 @@
 //! }
 //! ```
 //!
-//! `notion_webhook_token` starts empty: the webhook function fills it in during Notion's
-//! verification handshake. A missing form secret makes that provider's route refuse
+//! `notion_webhook_token` starts empty: a verification handshake, while `crm webhook
+//! listen` has the window open, offers a token (`notion_webhook_candidates`, a few at
+//! most), and the first event signed with one of them pins it there — so a token planted
+//! by someone else in the window is never the one events are verified with. A missing form secret makes that provider's route refuse
 //! every request (fail closed); a missing Slack webhook makes its messages wait in the
 //! inbox until it is added.
 //!
@@ -44,6 +46,9 @@ pub struct Secrets {
     /// `None` until the operator fills it in (the deployed secret starts empty).
     pub notion_token: Option<SecretString>,
     pub notion_webhook_token: Option<SecretString>,
+    /// Tokens verification handshakes offered while no token is pinned: events are
+    /// verified against each, and the first one a signed event proves is pinned.
+    pub notion_webhook_candidates: Vec<SecretString>,
     pub form_secrets: BTreeMap<String, SecretString>,
     pub slack_webhooks: BTreeMap<String, SecretString>,
     /// A Slack app's bot token: routes may then name channels (`#sales`), owners are
@@ -66,6 +71,10 @@ impl fmt::Debug for Secrets {
             .field(
                 "notion_webhook_token",
                 &self.notion_webhook_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "notion_webhook_candidates",
+                &self.notion_webhook_candidates.len(),
             )
             .field(
                 "form_secrets",
@@ -152,6 +161,7 @@ impl Secrets {
                 key.as_str(),
                 "notion_token"
                     | "notion_webhook_token"
+                    | "notion_webhook_candidates"
                     | "form_secrets"
                     | "slack_webhooks"
                     | "slack_bot_token"
@@ -169,7 +179,24 @@ impl Secrets {
         };
         let notion_token = text("notion_token");
         let notion_webhook_token = text("notion_webhook_token");
+
         let slack_bot_token = text("slack_bot_token");
+        let notion_webhook_candidates = match object.get("notion_webhook_candidates") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|t| !t.trim().is_empty())
+                .map(secret)
+                .collect(),
+            Some(_) => {
+                problems.push(format_error(
+                    "notion_webhook_candidates",
+                    "expected a list of strings (ignored)",
+                ));
+                Vec::new()
+            }
+        };
         let mut form_secrets = BTreeMap::new();
         for (name, value) in string_map(object, "form_secrets", &mut problems) {
             let lower = name.to_ascii_lowercase();
@@ -209,6 +236,7 @@ impl Secrets {
         Ok(Self {
             notion_token,
             notion_webhook_token,
+            notion_webhook_candidates,
             form_secrets,
             slack_webhooks,
             slack_bot_token,
@@ -235,6 +263,11 @@ impl Secrets {
                 .as_ref()
                 .map(|t| t.expose_secret().to_owned())
                 .unwrap_or_default(),
+            "notion_webhook_candidates": self
+                .notion_webhook_candidates
+                .iter()
+                .map(|t| Value::String(t.expose_secret().to_owned()))
+                .collect::<Vec<_>>(),
             "form_secrets": map(&self.form_secrets),
             "slack_webhooks": map(&self.slack_webhooks),
             "slack_bot_token": self
@@ -362,16 +395,75 @@ pub trait SecretsSource: Send + Sync {
     fn fetch(&self) -> impl Future<Output = Result<Secrets, SecretsError>> + Send;
 }
 
-/// Where the webhook handshake's token is written: only the webhook receiver asks for
+/// The most tokens handshakes may offer before one is pinned: Notion's, and room for a
+/// few planted beside it, which cost nothing but a check each.
+pub const MAX_WEBHOOK_CANDIDATES: usize = 5;
+
+/// Where the webhook handshake's tokens are written: only the webhook receiver asks for
 /// it, so only its role may change the secret.
 pub trait SecretsWriter: SecretsSource {
-    /// Records Notion's webhook verification token when none is stored yet. Returns
-    /// where it went (for the log) or, when one is already there, `Ok(None)`: a token a
-    /// person put there is never overwritten by a request.
-    fn save_webhook_token(
+    /// Keeps a token a verification handshake offered, beside the others offered before
+    /// (at most [`MAX_WEBHOOK_CANDIDATES`]). Returns where it went (for the log), or
+    /// `Ok(None)` when a token is pinned already (a person's, or one a signed event
+    /// proved, is never displaced by a request) or the list is full.
+    fn offer_webhook_token(
         &self,
         token: &str,
     ) -> impl Future<Output = Result<Option<String>, SecretsError>> + Send;
+
+    /// Pins `token`, which a signed event proved is Notion's, as the one events are
+    /// verified with, and forgets the other offers. `Ok(None)` when another is pinned.
+    fn pin_webhook_token(
+        &self,
+        token: &str,
+    ) -> impl Future<Output = Result<Option<String>, SecretsError>> + Send;
+}
+
+/// What an offer does to a secret document (JSON), the same for every store of it:
+/// `Some(())` when the document changed.
+pub fn offer_in(document: &mut Value, token: &str) -> Option<bool> {
+    let pinned = document
+        .get("notion_webhook_token")
+        .and_then(Value::as_str)
+        .is_some_and(|t| !t.trim().is_empty());
+    if pinned || !document.is_object() {
+        return None;
+    }
+    let candidates = document
+        .as_object_mut()?
+        .entry("notion_webhook_candidates")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if !candidates.is_array() {
+        *candidates = Value::Array(Vec::new());
+    }
+    let list = candidates.as_array_mut()?;
+    if list.iter().any(|t| t.as_str() == Some(token)) {
+        return Some(false);
+    }
+    if list.len() >= MAX_WEBHOOK_CANDIDATES {
+        return None;
+    }
+    list.push(Value::String(token.to_owned()));
+    Some(true)
+}
+
+/// What pinning does to a secret document: the token set, the offers gone; `None` when
+/// another is pinned already.
+pub fn pin_in(document: &mut Value, token: &str) -> Option<()> {
+    let pinned = document
+        .get("notion_webhook_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty());
+    if pinned.is_some_and(|t| t != token) || !document.is_object() {
+        return None;
+    }
+    let object = document.as_object_mut()?;
+    object.insert(
+        "notion_webhook_token".into(),
+        Value::String(token.to_owned()),
+    );
+    object.remove("notion_webhook_candidates");
+    Some(())
 }
 
 /// The production source: one Secrets Manager secret, by ARN (or name).
@@ -499,21 +591,26 @@ impl SecretsManagerSource {
 const PENDING_STAGE: &str = "CRM_PENDING";
 
 impl SecretsWriter for SecretsManagerSource {
-    async fn save_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
-        let stored = self
-            .update(|document| {
-                let stored = document
-                    .get("notion_webhook_token")
-                    .and_then(Value::as_str)
-                    .is_some_and(|t| !t.trim().is_empty());
-                if stored || !document.is_object() {
-                    return None;
+    async fn offer_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
+        // An offer already kept changes nothing, and is still where it was said to be.
+        let known = std::sync::atomic::AtomicBool::new(false);
+        let changed = self
+            .update(|document| match offer_in(document, token) {
+                Some(true) => Some(()),
+                Some(false) => {
+                    known.store(true, std::sync::atomic::Ordering::Relaxed);
+                    None
                 }
-                document["notion_webhook_token"] = Value::String(token.to_owned());
-                Some(())
+                None => None,
             })
             .await?;
-        Ok(stored.map(|()| format!("the notion_webhook_token field of secret {}", self.arn)))
+        Ok((changed.is_some() || known.into_inner())
+            .then(|| format!("the notion_webhook_candidates of secret {}", self.arn)))
+    }
+
+    async fn pin_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
+        let pinned = self.update(|document| pin_in(document, token)).await?;
+        Ok(pinned.map(|()| format!("the notion_webhook_token field of secret {}", self.arn)))
     }
 }
 
@@ -540,13 +637,32 @@ impl MemorySecrets {
 }
 
 impl SecretsWriter for MemorySecrets {
-    async fn save_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
+    async fn offer_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
+        self.change(|document| offer_in(document, token).map(|_| ()))
+            .map(|done| done.map(|()| "memory (this run only)".to_owned()))
+    }
+
+    async fn pin_webhook_token(&self, token: &str) -> Result<Option<String>, SecretsError> {
+        self.change(|document| pin_in(document, token))
+            .map(|done| done.map(|()| "memory (this run only)".to_owned()))
+    }
+}
+
+impl MemorySecrets {
+    /// Applies `change` to the secrets as a JSON document, as Secrets Manager's are.
+    fn change(
+        &self,
+        change: impl FnOnce(&mut Value) -> Option<()>,
+    ) -> Result<Option<()>, SecretsError> {
         let mut secrets = self.0.write().unwrap_or_else(|p| p.into_inner());
-        if secrets.notion_webhook_token.is_some() {
+        let mut document: Value = serde_json::from_str(&secrets.to_json()).unwrap_or(Value::Null);
+        let Some(()) = change(&mut document) else {
             return Ok(None);
+        };
+        if let Ok(changed) = Secrets::from_value(&document) {
+            *secrets = changed;
         }
-        secrets.notion_webhook_token = Some(secret(token));
-        Ok(Some("memory (this run only)".to_owned()))
+        Ok(Some(()))
     }
 }
 

@@ -260,19 +260,19 @@ async fn concurrent_writes_to_the_secret_lose_no_edit() {
         let source = Arc::clone(&source);
         tokio::spawn(async move {
             source
-                .save_webhook_token(&format!("secret_token_{i}"))
+                .offer_webhook_token(&format!("secret_token_{i}"))
                 .await
         })
     });
     for edit in futures::future::join_all(edits).await {
         assert_eq!(edit.unwrap().unwrap(), Some(()));
     }
-    let stored: usize = futures::future::join_all(tokens)
+    let offered: usize = futures::future::join_all(tokens)
         .await
         .into_iter()
         .filter(|r| r.as_ref().unwrap().as_ref().unwrap().is_some())
         .count();
-    assert_eq!(stored, 1, "one handshake's token is kept");
+    assert_eq!(offered, 4, "every handshake's token is kept as an offer");
     let secrets = source.fetch().await.unwrap();
     assert_eq!(
         secrets.slack_webhooks.len(),
@@ -280,5 +280,38 @@ async fn concurrent_writes_to_the_secret_lose_no_edit() {
         "{:?}",
         secrets.slack_webhooks.keys()
     );
-    assert!(secrets.notion_webhook_token.is_some());
+    assert_eq!(secrets.notion_webhook_candidates.len(), 4);
+    assert!(
+        secrets.notion_webhook_token.is_none(),
+        "none pinned by a handshake"
+    );
+    // The one a signed event proves is pinned; the others are forgotten, and nothing
+    // displaces it afterwards.
+    assert!(
+        source
+            .pin_webhook_token("secret_token_2")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        source
+            .offer_webhook_token("secret_late")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        source
+            .pin_webhook_token("secret_token_1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let secrets = source.fetch().await.unwrap();
+    assert_eq!(
+        secrets.notion_webhook_token.unwrap().expose_secret(),
+        "secret_token_2"
+    );
+    assert!(secrets.notion_webhook_candidates.is_empty());
 }

@@ -15,6 +15,8 @@ pub enum WebhookError {
     TooLarge,
     #[error("a verification handshake arrived while no handshake window was open")]
     HandshakeClosed,
+    #[error("a verification handshake arrived without Content-Type: application/json")]
+    HandshakeNotJson,
     #[error("an event arrived but no verification token is stored")]
     NoToken,
     #[error("the X-Notion-Signature does not match")]
@@ -35,6 +37,7 @@ impl WebhookError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::HandshakeClosed => StatusCode::FORBIDDEN,
+            Self::HandshakeNotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NoToken | Self::BadSignature => StatusCode::UNAUTHORIZED,
             Self::MalformedJson | Self::NotAnEvent => StatusCode::BAD_REQUEST,
             // Nothing was stored; Notion delivers it again.
@@ -47,6 +50,7 @@ impl WebhookError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::TooLarge => "payload_too_large",
             Self::HandshakeClosed => "handshake_closed",
+            Self::HandshakeNotJson => "unsupported_media_type",
             Self::NoToken | Self::BadSignature => "unauthorized",
             Self::MalformedJson => "malformed_json",
             Self::NotAnEvent => "not_an_event",
@@ -65,17 +69,37 @@ impl WebhookError {
     pub fn metric(&self) -> Option<&'static str> {
         matches!(
             self,
-            Self::NoToken | Self::BadSignature | Self::HandshakeClosed
+            Self::NoToken | Self::BadSignature | Self::HandshakeClosed | Self::HandshakeNotJson
         )
         .then_some("DeliveriesRefused")
     }
 
-    /// Logs with the cause chain (loud for what needs the operator, quiet otherwise),
-    /// and counts it in its [`metric`](Self::metric).
-    pub fn log(&self) {
+    /// Counts it in its [`metric`](Self::metric), every time: the alarm reads the rate.
+    pub fn count(&self) {
         if let Some(metric) = self.metric() {
             crate::telemetry::metrics("notion-webhook", &[(metric, 1)]);
         }
+    }
+
+    /// What went wrong, one word per cause (`code` says less: two causes answer
+    /// `unauthorized`): what a refusal is logged once per, not once per delivery.
+    pub fn cause(&self) -> &'static str {
+        match self {
+            Self::MethodNotAllowed => "method",
+            Self::TooLarge => "too_large",
+            Self::HandshakeClosed => "handshake_closed",
+            Self::HandshakeNotJson => "handshake_not_json",
+            Self::NoToken => "no_token",
+            Self::BadSignature => "bad_signature",
+            Self::MalformedJson => "malformed_json",
+            Self::NotAnEvent => "not_an_event",
+            Self::Secrets(_) => "secrets",
+            Self::Store(_) => "store",
+        }
+    }
+
+    /// Logs with the cause chain: loud for what needs the operator, quiet otherwise.
+    pub fn log(&self) {
         let chain = crate::telemetry::cause_chain(self);
         let code = self.code();
         match self {
@@ -105,6 +129,11 @@ mod tests {
             (WebhookError::MethodNotAllowed, 405, "method_not_allowed"),
             (WebhookError::TooLarge, 413, "payload_too_large"),
             (WebhookError::HandshakeClosed, 403, "handshake_closed"),
+            (
+                WebhookError::HandshakeNotJson,
+                415,
+                "unsupported_media_type",
+            ),
             (WebhookError::NoToken, 401, "unauthorized"),
             (WebhookError::BadSignature, 401, "unauthorized"),
             (WebhookError::MalformedJson, 400, "malformed_json"),
@@ -124,7 +153,7 @@ mod tests {
             assert_eq!((err.status().as_u16(), err.code()), (status, code), "{err}");
             assert_eq!(
                 err.metric().is_some(),
-                matches!(status, 401 | 403),
+                matches!(status, 401 | 403 | 415),
                 "a refused token or signature is counted, nothing else: {err}"
             );
             assert_eq!(err.body(), json!({"error": code}));

@@ -60,7 +60,14 @@ pub struct NotionWebhook<S, P> {
     /// Each operator-facing warning is logged once per process, not once per event.
     warned_old_version: AtomicBool,
     warned_mismatch: AtomicBool,
+    /// When each cause of a refusal was last logged: a subscription whose deliveries
+    /// all fail (a lost token) would otherwise log one line per delivery, thousands an
+    /// hour, and bury the one that says what to do.
+    said: std::sync::Mutex<std::collections::HashMap<&'static str, i64>>,
 }
+
+/// How often one cause of refusal is logged at its level (its count is a metric).
+const SAY_AGAIN_AFTER_MS: i64 = 10 * 60_000;
 
 pub use crate::inbox::event_id as inbox_id;
 
@@ -85,6 +92,20 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
             deals_database: OnceLock::new(),
             warned_old_version: AtomicBool::new(false),
             warned_mismatch: AtomicBool::new(false),
+            said: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Whether `cause` was not logged in the last [`SAY_AGAIN_AFTER_MS`] (and now is).
+    fn first_in_a_while(&self, cause: &'static str) -> bool {
+        let now = self.clock.now().as_millis();
+        let mut said = self.said.lock().unwrap_or_else(|p| p.into_inner());
+        match said.get(cause) {
+            Some(last) if now.saturating_sub(*last) < SAY_AGAIN_AFTER_MS => false,
+            _ => {
+                said.insert(cause, now);
+                true
+            }
         }
     }
 
@@ -98,7 +119,14 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
         let (status, body) = match answered {
             Ok(word) => (StatusCode::OK, json!({"status": word})),
             Err(err) => {
-                span.in_scope(|| err.log());
+                err.count();
+                if self.first_in_a_while(err.cause()) {
+                    span.in_scope(|| err.log());
+                } else {
+                    span.in_scope(|| {
+                        tracing::debug!(cause = err.cause(), "delivery refused again")
+                    });
+                }
                 (err.status(), err.body())
             }
         };
@@ -120,20 +148,18 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
         }
         let parsed: Option<Value> = serde_json::from_slice(body).ok();
         if let Some(token) = parsed.as_ref().and_then(handshake_token) {
+            // Notion sends JSON as JSON. A page on another site can post JSON text as
+            // `text/plain` without asking first (no CORS preflight): never a handshake.
+            if !is_json(request) {
+                return Err(WebhookError::HandshakeNotJson);
+            }
             return self.handshake(token).await;
         }
-        let secrets = self.secrets.get().await.map_err(WebhookError::Secrets)?;
-        let token = secrets
-            .notion_webhook_token
-            .as_ref()
-            .ok_or(WebhookError::NoToken)?;
         let signature = request
             .headers()
             .get(notion_signature::HEADER)
             .and_then(|v| v.to_str().ok());
-        if !notion_signature::verify(token.expose_secret(), body, signature) {
-            return Err(WebhookError::BadSignature);
-        }
+        self.verify(body, signature).await?;
         let envelope = parsed.ok_or(WebhookError::MalformedJson)?;
         let (Some(id), Some(kind)) = (
             envelope.get("id").and_then(Value::as_str),
@@ -224,9 +250,55 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
         }
     }
 
-    /// Stores the verification token where the functions read it, and says where —
-    /// never the token itself. Only while the operator has the window open: the
-    /// handshake carries no proof that it comes from Notion.
+    /// Whether `body` is signed with the pinned token — or, while none is pinned, with
+    /// one a handshake offered, which is then pinned: Notion's first signed event proves
+    /// which offer was its own, and a token someone else planted in the window is never
+    /// pinned, since they cannot sign what Notion sends.
+    async fn verify(&self, body: &[u8], signature: Option<&str>) -> Result<(), WebhookError> {
+        let secrets = self.secrets.get().await.map_err(WebhookError::Secrets)?;
+        let signed_with = |t: &secrecy::SecretString| {
+            notion_signature::verify(t.expose_secret(), body, signature)
+        };
+        if let Some(token) = &secrets.notion_webhook_token {
+            return signed_with(token)
+                .then_some(())
+                .ok_or(WebhookError::BadSignature);
+        }
+        if secrets.notion_webhook_candidates.is_empty() {
+            return Err(WebhookError::NoToken);
+        }
+        let proven = secrets
+            .notion_webhook_candidates
+            .iter()
+            .find(|t| signed_with(t))
+            .ok_or(WebhookError::BadSignature)?;
+        match self
+            .secrets
+            .source()
+            .pin_webhook_token(proven.expose_secret())
+            .await
+        {
+            Ok(Some(place)) => {
+                self.secrets.invalidate().await;
+                tracing::info!(
+                    offered = secrets.notion_webhook_candidates.len(),
+                    "the first signed event proved which offered token is Notion's: pinned in {place}, the other offers forgotten"
+                );
+            }
+            Ok(None) => {
+                // Pinned meanwhile (another delivery proved it first).
+                self.secrets.invalidate().await;
+            }
+            // The event is Notion's all the same; the next one pins it.
+            Err(err) => tracing::error!(error = %err, "could not pin the proven webhook token"),
+        }
+        Ok(())
+    }
+
+    /// Keeps the verification token a handshake offers, beside any other offered in the
+    /// window, and says where — never the token itself. Only while the operator has the
+    /// window open: the handshake carries no proof that it comes from Notion, so it
+    /// verifies nothing until a signed event proves it ([`verify`](Self::verify)).
     async fn handshake(&self, token: &str) -> Result<&'static str, WebhookError> {
         let now = self.clock.now().as_millis();
         let window = self
@@ -237,15 +309,15 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
         if window.is_none_or(|w| now >= w.version) {
             return Err(WebhookError::HandshakeClosed);
         }
-        match self.secrets.source().save_webhook_token(token).await {
+        match self.secrets.source().offer_webhook_token(token).await {
             Ok(Some(place)) => {
                 self.secrets.invalidate().await;
                 tracing::info!(
-                    "Notion verification token stored in {place}; copy it from there into Notion's Verify dialog"
+                    "Notion verification token kept in {place}; copy it from there into Notion's Verify dialog (with several there, the newest is the one Notion just sent); Notion's first signed event pins it"
                 );
             }
             Ok(None) => tracing::warn!(
-                "a verification token is already stored and was kept; for a new subscription, empty notion_webhook_token in the secret and click Resend token in Notion"
+                "a verification token is already pinned (or five were offered) and was kept; for a new subscription, empty notion_webhook_token in the secret and click Resend token in Notion"
             ),
             // Notion shows the token in its dialog too, and can send it again.
             Err(err) => {
@@ -254,6 +326,16 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
         }
         Ok("ok")
     }
+}
+
+/// Whether the request says its body is JSON (`application/json`, any parameters).
+fn is_json(request: &Request) -> bool {
+    request
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// A handshake is a body with `verification_token` and no `type`.
