@@ -279,7 +279,11 @@ async fn a_refused_delivery_is_logged_once_per_cause_and_counted_each_time() {
         assert_eq!(d.post_event(&event, "secret_not_the_token").await.0, 401);
     }
     assert_eq!(logs.lines_with("delivery refused"), 1, "{}", logs.text());
-    assert_eq!(logs.lines_with("DeliveriesRefused"), 0, "metrics go to stdout");
+    assert_eq!(
+        logs.lines_with("DeliveriesRefused"),
+        0,
+        "metrics go to stdout"
+    );
     // Another cause is said on its own; the same one again after a while.
     d.h.clock.advance(Duration::from_secs(11 * 60));
     assert_eq!(d.post_event(&event, "secret_not_the_token").await.0, 401);

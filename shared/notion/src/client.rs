@@ -135,7 +135,8 @@ impl NotionClient {
     /// budgets make up to a minute long and a workspace's longer — instead of giving up
     /// after each call's retry budget. A call that cannot be sent by then fails
     /// [`NotionError::Paced`], unsent (or with the 429 that began the pause). A deadline
-    /// never shortens a call's own retry budget. For a piece of work with a deadline of its own
+    /// never shortens the retry budget of a call started before it; no call starts after
+    /// it. For a piece of work with a deadline of its own
     /// (a worker's item), so that one long pause is waited out once, not turned into
     /// failures.
     pub fn until(&self, deadline: Instant) -> Self {
@@ -379,6 +380,15 @@ impl NotionClient {
         repeat: Repeat,
     ) -> Result<T, NotionError> {
         let started = Instant::now();
+        // Past the work's deadline no call starts: each has a worst case of its own, and
+        // one started late would carry the work (a worker's item) past its time and its
+        // lease. The work comes back later.
+        if self.wait_until.is_some_and(|until| started >= until) {
+            return Err(NotionError::Paced {
+                method: method.to_string(),
+                path: path.to_owned(),
+            });
+        }
         // Waiting for a slot counts against the call's time too: with many tasks (or a
         // long pause) ahead, the call gives up unsent rather than outlast its budget —
         // or its caller's deadline, when it gave one.

@@ -763,3 +763,24 @@ async fn a_create_refused_for_the_block_limit_is_told_apart_when_notion_says_so(
         assert_eq!(emulator.requests().len(), 1);
     }
 }
+
+/// A piece of work with a deadline (a worker's item) never starts a call after it: each
+/// call has its own worst case, so one started late would carry the item past its time
+/// (and its lease). A call started before the deadline runs its course; one after it
+/// fails unsent, saying the work can be done later.
+#[tokio::test]
+async fn no_call_starts_after_the_works_deadline() {
+    let Setup { emulator, ws } = setup().await;
+    let notion = client(&emulator).until(Instant::now() + Duration::from_millis(200));
+    notion
+        .query_data_source(&ws.contacts_data_source_id, &QueryRequest::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    emulator.clear_requests();
+    let late = notion
+        .query_data_source(&ws.contacts_data_source_id, &QueryRequest::default())
+        .await;
+    assert!(matches!(late, Err(NotionError::Paced { .. })), "{late:?}");
+    assert!(emulator.requests().is_empty(), "nothing sent");
+}

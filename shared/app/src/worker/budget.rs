@@ -12,8 +12,11 @@
 //!
 //! Waiting for Notion's budget may take longer than one call's retry budget (a spent
 //! window's `Retry-After` runs up to a minute): an item's calls may wait until its
-//! worst case less one call's (`Worker::process`), one deadline for the whole item, so
-//! the worst case still bounds it.
+//! worst case less one call's (`Worker::process`), one deadline for the whole item, and
+//! no call starts after that deadline (`NotionClient::until`), so the worst case bounds
+//! the item whatever path it takes — a resumed lead that looks again after each step
+//! makes more calls than [`CALLS_PER_ITEM`], and stops at the deadline instead: the item
+//! waits in the inbox (not before now) and the redrive finishes it.
 
 use std::time::Duration;
 
