@@ -20,12 +20,12 @@ const PEOPLE: usize = 1_600;
 
 /// Person `p`'s address, first as they type it, then (`again`) as they type it later.
 fn spelling(p: usize, again: bool) -> String {
-    let local = if p % 2 == 0 {
+    let local = if p.is_multiple_of(2) {
         format!("émile{p}")
     } else {
         format!("ann{p}")
     };
-    let domain = if p % 3 == 0 {
+    let domain = if p.is_multiple_of(3) {
         "exämple.com"
     } else {
         "example.com"
@@ -34,7 +34,7 @@ fn spelling(p: usize, again: bool) -> String {
         return format!("{local}@{domain}");
     }
     let mut local: String = local.nfd().collect::<String>().to_uppercase();
-    if p % 5 == 0 {
+    if p.is_multiple_of(5) {
         local = local
             .chars()
             .map(|c| match c {
@@ -43,7 +43,7 @@ fn spelling(p: usize, again: bool) -> String {
             })
             .collect();
     }
-    let domain = if p % 3 == 0 {
+    let domain = if p.is_multiple_of(3) {
         "xn--exmple-cua.com"
     } else {
         "EXAMPLE.com"
