@@ -776,6 +776,11 @@ async fn a_malformed_token_is_spam_not_an_unverified_lead() {
     .await;
     assert_eq!(answer.status, 303, "answered like success");
     assert!(h.pending_ids().await.is_empty(), "and nothing kept");
+    assert_eq!(
+        double.calls().len(),
+        1,
+        "the provider judged it (HTTP 400, bad-request), not a rule of ours"
+    );
 }
 
 /// A bot that reads the JSON answer learns nothing: spam is answered with the id a kept

@@ -110,16 +110,7 @@ impl Lead {
             None => return Err(LeadError::MissingEmail),
             Some(e) => ContactEmail::parse(&e).map_err(LeadError::InvalidEmail)?,
         };
-        let submission_id = match fields.submission_id {
-            Some(id) => {
-                let id = id.trim().to_owned();
-                if id.is_empty() || id.chars().count() > MAX_SUBMISSION_ID_LEN {
-                    return Err(LeadError::InvalidSubmissionId);
-                }
-                id
-            }
-            None => canonical_hash(body),
-        };
+        let submission_id = submission_id(fields.submission_id, body)?;
         let utm: BTreeMap<String, String> = fields
             .utm
             .into_iter()
@@ -242,6 +233,22 @@ impl Lead {
     /// in `own:42`'s entry.
     pub fn note_marker(submission: &str) -> String {
         format!("[{}]", Self::submission_marker(submission))
+    }
+}
+
+/// The id a submission is kept under: the one it names, trimmed (at most
+/// `MAX_SUBMISSION_ID_LEN` characters), else a hash of its canonical `body`. What a
+/// lead is kept under, and what spam is answered with, so the two cannot be told apart.
+pub fn submission_id(given: Option<String>, body: &[u8]) -> Result<String, LeadError> {
+    match given {
+        Some(id) => {
+            let id = id.trim().to_owned();
+            if id.is_empty() || id.chars().count() > MAX_SUBMISSION_ID_LEN {
+                return Err(LeadError::InvalidSubmissionId);
+            }
+            Ok(id)
+        }
+        None => Ok(canonical_hash(body)),
     }
 }
 

@@ -49,12 +49,10 @@ struct AsKept {
 impl AsKept {
     fn of(form: &FormConfig, fields: &[(String, String)]) -> Self {
         let mapped = browser_form::mapped(form, fields);
-        let submission_id = mapped
-            .fields
-            .submission_id
-            .map(|id| id.trim().to_owned())
-            .filter(|id| !id.is_empty())
-            .unwrap_or_else(|| crm_domain::lead::canonical_hash(mapped.canonical.as_bytes()));
+        let canonical = mapped.canonical.as_bytes();
+        // An id a kept lead would be refused for (too long) is answered as its hash.
+        let submission_id = crm_domain::lead::submission_id(mapped.fields.submission_id, canonical)
+            .unwrap_or_else(|_| crm_domain::lead::canonical_hash(canonical));
         let key = format!("form:{}:{submission_id}", form.name);
         Self { submission_id, key }
     }

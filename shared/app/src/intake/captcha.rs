@@ -106,10 +106,6 @@ pub const TEST_TOKENS: &[&str] = &[
     "10000000-aaaa-bbbb-cccc-000000000001",
 ];
 
-/// The longest token Turnstile takes (its server-side validation reference); hCaptcha
-/// documents none, so this bounds both: anything longer is not a widget's token.
-pub const MAX_TOKEN_CHARS: usize = 2048;
-
 /// What an answer from siteverify means, by its cause: the provider's failure keeps the
 /// lead unverified, our configuration keeps it and tells ops, the token's refusal is
 /// spam. A code no provider documents keeps the lead (it cannot be told apart from a
@@ -185,9 +181,6 @@ impl CaptchaVerifier {
         remote_ip: Option<&str>,
         vouches_for: &str,
     ) -> Verdict {
-        if token.chars().count() > MAX_TOKEN_CHARS {
-            return Verdict::NotAPerson(vec!["bad-request".into()]);
-        }
         let url = match provider {
             CaptchaProvider::Turnstile => &self.turnstile_url,
             CaptchaProvider::Hcaptcha => &self.hcaptcha_url,
