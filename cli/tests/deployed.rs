@@ -220,7 +220,7 @@ async fn with_stack_the_commands_read_the_secret_and_the_settings_from_the_stack
     assert!(out.status.success(), "{}", said(&out));
     let store = crm_store::DynamoStore::new(ddb, &table, Arc::new(crm_domain::SystemClock));
     let window = store
-        .cache_get("webhook:handshake-open-until")
+        .cache_get(crm_app::inbox::keys::HANDSHAKE_WINDOW)
         .await
         .unwrap();
     assert!(window.is_some(), "the window is open in the stack's table");

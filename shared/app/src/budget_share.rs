@@ -24,7 +24,7 @@ use crm_notion::NotionClient;
 use crm_store::Presence;
 
 /// Who shares the budget: every process calling Notion with this deployment's token.
-const GROUP: &str = "notion";
+const GROUP: &str = crate::inbox::keys::NOTION_BUDGET;
 /// How often a working process says it is here (and learns who else is).
 const BEAT: Duration = Duration::from_secs(1);
 /// How long one beat counts: a few beats, so that one slow store call does not make the

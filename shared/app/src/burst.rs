@@ -27,6 +27,7 @@ use crm_store::{Batch, Claim, Claimed, Claims, StoreError};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::inbox::keys;
 use crate::post_once::{self, NotPosted, Posted};
 
 crm_store::port!(
@@ -128,22 +129,6 @@ impl Touched {
     }
 }
 
-fn pointer_key(destination: &str) -> String {
-    format!("burst:{destination}")
-}
-
-fn batch_key(destination: &str, seq: i64) -> String {
-    format!("burst:{destination}:{seq}")
-}
-
-fn registry_key(day: chrono::NaiveDate) -> String {
-    format!("burst-registry:{day}")
-}
-
-fn done_key(batch: &str) -> String {
-    format!("posted:{batch}")
-}
-
 /// Holding and posting bursts, for one worker (or redrive) run.
 pub struct Bursts<'a, S> {
     pub store: &'a S,
@@ -181,7 +166,7 @@ impl<S: BurstStore> Bursts<'_, S> {
         let store = self.store;
         // Which batch an attempt was adding to, written before the add: an attempt that
         // stopped after adding must not add the message to a later batch as well.
-        let mark = format!("holding:{}", held.key);
+        let mark = keys::burst_holding(&held.key);
         if claim.resumed()
             && let Some(earlier) = store.cache_get(&mark).await?
             && let Some(batch) = store.batch_get(&earlier.value).await?
@@ -195,14 +180,14 @@ impl<S: BurstStore> Bursts<'_, S> {
         let now = self.clock.now().as_millis();
         loop {
             let seq = store
-                .cache_get(&pointer_key(&held.destination))
+                .cache_get(&keys::burst_pointer(&held.destination))
                 .await?
                 .map_or(0, |e| e.version);
-            let batch = batch_key(&held.destination, seq);
+            let batch = keys::burst_batch(&held.destination, seq);
             // Registered first: a batch that holds anything is always found.
             store
                 .batch_add(
-                    &registry_key(self.day()),
+                    &keys::burst_registry(self.day()),
                     &batch,
                     &held.destination,
                     RETENTION,
@@ -219,7 +204,11 @@ impl<S: BurstStore> Bursts<'_, S> {
             // Closed: the destination's next batch is open.
             let next = seq + 1;
             store
-                .cache_put(&pointer_key(&held.destination), &next.to_string(), next)
+                .cache_put(
+                    &keys::burst_pointer(&held.destination),
+                    &next.to_string(),
+                    next,
+                )
                 .await?;
         }
     }
@@ -244,11 +233,16 @@ impl<S: BurstStore> Bursts<'_, S> {
         let mut posted = 0;
         for back in 0..=REGISTRY_DAYS {
             let day = today - chrono::Duration::days(back);
-            let Some(registry) = self.store.batch_get(&registry_key(day)).await? else {
+            let Some(registry) = self.store.batch_get(&keys::burst_registry(day)).await? else {
                 continue;
             };
             for batch in registry.entries.keys() {
-                if self.store.cache_get(&done_key(batch)).await?.is_some() {
+                if self
+                    .store
+                    .cache_get(&keys::burst_posted(batch))
+                    .await?
+                    .is_some()
+                {
                     continue;
                 }
                 // One batch that cannot be posted (Slack refusing its destination)
@@ -300,7 +294,7 @@ impl<S: BurstStore> Bursts<'_, S> {
         self.post(batch, &closed, secrets).await?;
         let now = self.clock.now().as_millis();
         self.store
-            .cache_put(&done_key(batch), "posted", now)
+            .cache_put(&keys::burst_posted(batch), "posted", now)
             .await?;
         Ok(true)
     }
@@ -322,7 +316,7 @@ impl<S: BurstStore> Bursts<'_, S> {
             for h in &held {
                 let (text, blocks) = h.moved.message();
                 self.post_once(
-                    &format!("sent:{}", h.key),
+                    &keys::burst_sent(&h.key),
                     &destination,
                     secrets,
                     SlackMessage { text, blocks },
@@ -339,7 +333,7 @@ impl<S: BurstStore> Bursts<'_, S> {
             "a burst of stage changes posted as one summary"
         );
         self.post_once(
-            &format!("sent:{batch}"),
+            &keys::burst_sent(batch),
             &destination,
             secrets,
             SlackMessage { text, blocks },

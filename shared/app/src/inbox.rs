@@ -3,8 +3,8 @@
 //!
 //! The HTTP functions write items ([`lead_item`], [`event_item`]); the worker reads one
 //! back with [`Work::parse`] and dispatches on the result, as a command is parsed once
-//! and then executed. Keys are built only here, so no two places can spell one
-//! differently, and no two kinds of record can collide.
+//! and then executed. Every store key is built only here ([`keys`]), so no two places
+//! can spell one differently, and no two kinds of record can collide.
 
 use crm_domain::{ContactEmail, Lead};
 use crm_notion::WebhookEvent;
@@ -186,6 +186,79 @@ pub mod keys {
         let digest = hex::encode(Sha256::digest(email.as_str().as_bytes()));
         format!("email:{}", &digest[..32])
     }
+
+    /// A lead's create whose answer was lost: the next attempt looks before it creates.
+    pub fn unsure(submission: &str) -> String {
+        format!("unsure:{submission}")
+    }
+
+    /// The Slack user with this email (empty when Slack knows none), remembered a while.
+    pub fn slack_user(email: &ContactEmail) -> String {
+        format!("slack-user:{}", self::email(email))
+    }
+
+    /// The claim on one contact of one import run (by its address's hash).
+    pub fn import_contact(run: &str, email: &ContactEmail) -> String {
+        format!("import:{run}:{}", self::email(email))
+    }
+
+    /// The claim on one deal of one import run.
+    pub fn import_deal(run: &str, deal: &str) -> String {
+        format!("import-deal:{run}:{deal}")
+    }
+
+    /// A message being posted under `claim`, written before the post (see `post_once`).
+    pub fn posting(claim: &str) -> String {
+        format!("posting:{claim}")
+    }
+
+    /// A destination's open burst of stage changes: the number of its current batch.
+    pub fn burst_pointer(destination: &str) -> String {
+        format!("burst:{destination}")
+    }
+
+    /// One batch of a destination's burst.
+    pub fn burst_batch(destination: &str, seq: i64) -> String {
+        format!("burst:{destination}:{seq}")
+    }
+
+    /// The batches opened on one day, for the redrive to post what a worker left.
+    pub fn burst_registry(day: chrono::NaiveDate) -> String {
+        format!("burst-registry:{day}")
+    }
+
+    /// A batch posted.
+    pub fn burst_posted(batch: &str) -> String {
+        format!("posted:{batch}")
+    }
+
+    /// The batch an attempt was adding a held message to.
+    pub fn burst_holding(message: &str) -> String {
+        format!("holding:{message}")
+    }
+
+    /// The claim on posting one held message, or one batch's summary.
+    pub fn burst_sent(message_or_batch: &str) -> String {
+        format!("sent:{message_or_batch}")
+    }
+
+    /// When the webhook's handshake window ends (the entry's version, Unix ms).
+    pub const HANDSHAKE_WINDOW: &str = "webhook:handshake-open-until";
+
+    /// The Deals schema's ids and its database (see `crate::deals`).
+    pub const DEALS_SCHEMA: &str = "notion:deals-schema";
+
+    /// This integration's Notion bot user, whose own edits the worker ignores.
+    pub const NOTION_BOT_USER: &str = "notion:bot-user";
+
+    /// How far the contacts index has caught up with the Contacts data source.
+    pub const CONTACTS_INDEX: &str = "notion:contacts-index";
+
+    /// The Activities data source has no submission property (read once, remembered).
+    pub const ACTIVITIES_WITHOUT_SUBMISSION: &str = "notion:activities-without-submission";
+
+    /// The presence group of the processes spending Notion's budget.
+    pub const NOTION_BUDGET: &str = "notion";
 }
 
 #[cfg(test)]
@@ -240,6 +313,67 @@ mod tests {
         );
     }
 
+    /// Each family of keys starts with its own word: no key of one family can be read
+    /// as another's.
+    #[test]
+    fn key_families_are_apart() {
+        let email = ContactEmail::parse("ann@example.com").unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 2).unwrap();
+        let families = [
+            ("lead", keys::lead_claim("own:1")),
+            ("event", event_id("e")),
+            ("deal", keys::deal_stage("p")),
+            ("announce", keys::announcement("p", 1, "won")),
+            ("captcha", keys::captcha_token("t")),
+            ("spam", keys::spam("own:1")),
+            ("local", keys::LOCAL_WEBHOOK_TOKENS.to_owned()),
+            ("digest", keys::digest(day)),
+            ("redrive", keys::REDRIVE.to_owned()),
+            ("ops", keys::OPS_BACKLOG.to_owned()),
+            ("ops", keys::ops_creates_held(1)),
+            ("ops", keys::ops_alarm("m")),
+            ("ops", keys::ops_parked("i")),
+            ("hold", keys::CREATES_HELD.to_owned()),
+            ("email", keys::email(&email)),
+            ("unsure", keys::unsure("own:1")),
+            ("slack-user", keys::slack_user(&email)),
+            ("import", keys::import_contact("r", &email)),
+            ("import-deal", keys::import_deal("r", "d")),
+            ("posting", keys::posting("announce:p:1:won")),
+            ("burst", keys::burst_pointer("sales")),
+            ("burst", keys::burst_batch("sales", 1)),
+            ("burst-registry", keys::burst_registry(day)),
+            ("posted", keys::burst_posted("burst:sales:1")),
+            ("holding", keys::burst_holding("announce:p:1:won")),
+            ("sent", keys::burst_sent("burst:sales:1")),
+            ("webhook", keys::HANDSHAKE_WINDOW.to_owned()),
+            ("notion", keys::DEALS_SCHEMA.to_owned()),
+            ("notion", keys::NOTION_BOT_USER.to_owned()),
+            ("notion", keys::CONTACTS_INDEX.to_owned()),
+            ("notion", keys::ACTIVITIES_WITHOUT_SUBMISSION.to_owned()),
+        ];
+        for (family, key) in &families {
+            assert_eq!(key.split(':').next(), Some(*family), "{key}");
+        }
+        let mut words: Vec<&str> = families.iter().map(|(f, _)| *f).collect();
+        words.dedup();
+        let distinct: std::collections::BTreeSet<&str> = words.iter().copied().collect();
+        assert_eq!(
+            words.len(),
+            distinct.len(),
+            "a family's keys are listed together"
+        );
+        // Of one family, the shapes differ by their fixed words or their number of parts.
+        let notion: std::collections::BTreeSet<&str> = [
+            keys::DEALS_SCHEMA,
+            keys::NOTION_BOT_USER,
+            keys::CONTACTS_INDEX,
+            keys::ACTIVITIES_WITHOUT_SUBMISSION,
+        ]
+        .into();
+        assert_eq!(notion.len(), 4);
+    }
+
     #[test]
     fn keys_never_hold_an_address() {
         let email = ContactEmail::parse("ann@example.com").unwrap();
@@ -247,5 +381,11 @@ mod tests {
         assert!(key.starts_with("email:") && !key.contains("ann"), "{key}");
         assert_eq!(keys::announcement("p", 7, " Won "), "announce:p:7:won");
         assert_eq!(keys::lead_claim("own:1"), lead_id("own:1"));
+        for key in [
+            keys::slack_user(&email),
+            keys::import_contact("run", &email),
+        ] {
+            assert!(!key.contains("ann") && !key.contains('@'), "{key}");
+        }
     }
 }

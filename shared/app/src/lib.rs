@@ -6,6 +6,7 @@
 pub mod budget_share;
 pub mod burst;
 pub mod contact_write;
+pub mod deals;
 pub mod destination;
 pub mod digest;
 pub mod import;

@@ -53,7 +53,7 @@ impl NotPosted {
 }
 
 fn posting_key(claim: &Claim<'_, impl Idempotency>) -> String {
-    format!("posting:{}", claim.key())
+    crate::inbox::keys::posting(claim.key())
 }
 
 /// Posts `message` once under `claim`, as the module describes.

@@ -118,7 +118,7 @@ impl<S: CacheRead + CacheWrite> Directory<'_, S> {
 
     /// The Slack user with this email, remembered for a while either way.
     pub async fn slack_user(&self, email: &ContactEmail) -> Result<Option<String>, LookupError> {
-        let key = format!("slack-user:{}", keys::email(email));
+        let key = keys::slack_user(email);
         if let Some(known) = self.store.cache_get(&key).await? {
             let kept_for = if known.value.is_empty() {
                 NOT_FOUND_FOR

@@ -10,9 +10,10 @@
 //!
 //! # Why these eight record kinds
 //!
-//! * **dedupe** — "have I seen this before?" for webhook event ids. Notion redelivers
-//!   for about a day, so a dedupe mark carries an expiry and may be claimed again once
-//!   it has passed.
+//! * **dedupe** — "have I seen this before?", for a while: a mark carries an expiry and
+//!   may be claimed again once it has passed (spam a browser form answered as kept, so
+//!   that the same spam again is answered as a duplicate; webhook events need none:
+//!   their inbox id is their dedupe).
 //! * **lease** — a short per-name lock (per canonical email) so two workers can never
 //!   create two contacts for one person.
 //! * **idempotency** — a unit of work that is `in_progress` (owned, with a lease) and

@@ -158,7 +158,7 @@ impl<S: ImportStore> Importer<S> {
             .owner
             .as_ref()
             .and_then(|o| world.people.get(&o.trim().to_lowercase()).cloned());
-        let key = format!("import-deal:{run}:{}", deal.key());
+        let key = crate::inbox::keys::import_deal(run, &deal.key());
         let p = &target.properties;
         let mut values: BTreeMap<String, PropertyValue> = BTreeMap::new();
         values.insert(p.name.clone(), PropertyValue::title(&deal.name));

@@ -191,7 +191,7 @@ impl<S: ImportStore> Importer<S> {
     }
 
     async fn one(&self, run: &str, contact: &Contact, existing: &Existing) -> Outcome {
-        let key = format!("import:{run}:{}", contact.email.as_str());
+        let key = crate::inbox::keys::import_contact(run, &contact.email);
         let key = key.as_str();
         self.claimed(key, |resumed| async move {
             // A run killed after its create may have made the contact: look before

@@ -4,7 +4,6 @@
 //! answered 200 unless it could not be stored.
 
 mod error;
-mod parent;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -26,11 +25,9 @@ pub const HANDLED: &[&str] = &["page.properties_updated", "page.created"];
 /// Notion deliveries are small; anything larger is not one.
 const MAX_BODY_BYTES: usize = 256 * 1024;
 
+use crate::deals::{self, FIRST_DATA_SOURCE_VERSION, Mismatch, Relevance};
+use crate::inbox::keys;
 pub use error::WebhookError;
-pub use parent::{FIRST_DATA_SOURCE_VERSION, Mismatch, Relevance, classify};
-
-/// Where the handshake window's end is kept (as the cache entry's version, Unix ms).
-const HANDSHAKE_WINDOW_KEY: &str = "webhook:handshake-open-until";
 
 /// Opens the window in which a verification handshake is accepted, for `minutes`
 /// (what `crm webhook listen` does). Without it, anyone who finds the URL could plant a
@@ -44,7 +41,7 @@ pub async fn open_handshake_window<S: CacheWrite>(
         .now()
         .as_millis()
         .saturating_add(i64::try_from(minutes.saturating_mul(60_000)).unwrap_or(i64::MAX));
-    store.cache_put(HANDSHAKE_WINDOW_KEY, "", until).await?;
+    store.cache_put(keys::HANDSHAKE_WINDOW, "", until).await?;
     Ok(until)
 }
 
@@ -175,7 +172,7 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
         // A page event the worker will act on: read it whole, as the worker will.
         let event = serde_json::from_value::<WebhookEvent>(envelope.clone())
             .map_err(|_| WebhookError::NotAnEvent)?;
-        if parent::is_before_data_sources(event.api_version.as_deref())
+        if deals::is_before_data_sources(event.api_version.as_deref())
             && !self.warned_old_version.swap(true, Ordering::Relaxed)
         {
             tracing::warn!(
@@ -193,7 +190,7 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
             true => self.deals_database().await,
             false => None,
         };
-        match parent::classify(
+        match deals::classify(
             event.data.parent.as_ref(),
             &self.deals_data_source,
             deals_database.as_ref(),
@@ -224,7 +221,7 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
         if let Some(known) = self.deals_database.get() {
             return Some(known.clone());
         }
-        let learnt = crate::worker::known_deals_database(&self.store).await?;
+        let learnt = deals::known_deals_database(&self.store).await?;
         Some(self.deals_database.get_or_init(|| learnt).clone())
     }
 
@@ -303,7 +300,7 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
         let now = self.clock.now().as_millis();
         let window = self
             .store
-            .cache_get(HANDSHAKE_WINDOW_KEY)
+            .cache_get(keys::HANDSHAKE_WINDOW)
             .await
             .map_err(WebhookError::Store)?;
         if window.is_none_or(|w| now >= w.version) {
@@ -362,7 +359,7 @@ mod tests {
             .unwrap();
         assert_eq!(until, i64::MAX);
         let stored = store
-            .cache_get(HANDSHAKE_WINDOW_KEY)
+            .cache_get(keys::HANDSHAKE_WINDOW)
             .await
             .unwrap()
             .unwrap();

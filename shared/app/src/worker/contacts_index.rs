@@ -35,7 +35,6 @@ use super::WorkerStore;
 use crate::inbox::keys;
 
 /// When the index last caught up with Notion (its version, in Unix milliseconds).
-const WATERMARK_KEY: &str = "notion:contacts-index";
 /// How often a lookup widens its query to catch the index up. Bounds the extra rows a
 /// burst of leads reads (each catch-up returns the contacts edited since the last).
 pub const CATCH_UP_EVERY_MS: i64 = 60_000;
@@ -124,7 +123,7 @@ impl<S: WorkerStore> Contacts<'_, S> {
     async fn scope(&self, now_ms: i64) -> Result<Scope, LookupError> {
         let watermark = self
             .store
-            .cache_get(WATERMARK_KEY)
+            .cache_get(keys::CONTACTS_INDEX)
             .await?
             .map(|e| e.version);
         Ok(match watermark {
@@ -180,7 +179,9 @@ impl<S: WorkerStore> Contacts<'_, S> {
         let found = oldest.get(&keys::email(email)).map(|p| (*p).clone());
         if scope != Scope::Address {
             self.index(&oldest, now_ms).await?;
-            self.store.cache_put(WATERMARK_KEY, "", now_ms).await?;
+            self.store
+                .cache_put(keys::CONTACTS_INDEX, "", now_ms)
+                .await?;
             tracing::info!(
                 contacts = oldest.len(),
                 full = scope == Scope::Everything,

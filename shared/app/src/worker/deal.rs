@@ -14,15 +14,14 @@ use crm_notion::{NotionClient, NotionError, Page, PropertyValue, WebhookEvent};
 use crm_settings::{Secrets, SecretsSource};
 use crm_slack::{Destination, SlackMessage};
 use crm_store::{Claimed, Claims, StoreError};
-use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
 use super::WorkerStore;
 use super::{Attempt, Outcome, Worker};
+use crate::deals::{self, DealSchema, Relevance, SchemaError, classify};
 use crate::inbox::keys;
 use crate::post_once::{self, NotPosted, Posted, UNCONFIRMED};
 use crate::slack_people::{Directory, LookupError, Person, people_of};
-use crate::webhook::{Relevance, classify};
 
 #[derive(Debug, thiserror::Error)]
 enum DealFailure {
@@ -64,34 +63,9 @@ impl DealFailure {
     }
 }
 
-/// Property ids of the Deals data source that events and reads use, and the database
-/// that holds it (which events of subscriptions before data sources name instead).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct DealSchema {
-    stage: String,
-    name: String,
-    value: Option<String>,
-    owner: Option<String>,
-    #[serde(default)]
-    database: Option<String>,
-}
-
-const SCHEMA_KEY: &str = "notion:deals-schema";
 /// How far ahead of our clock an event's time is believed (Notion's clock may differ a
 /// little; a forged far-future time may not).
 const MAX_CLOCK_AHEAD_MS: i64 = 5 * 60_000;
-const BOT_KEY: &str = "notion:bot-user";
-/// How long the schema's ids are trusted before being read again (ids survive
-/// renames; a re-read catches a property that was replaced).
-const SCHEMA_TTL_MS: i64 = 3_600_000;
-
-/// The Deals database id as last read from the schema, if it has been read. A data
-/// source never moves to another database, so the age of the entry does not matter.
-pub async fn known_deals_database<S: crm_store::CacheRead>(store: &S) -> Option<NotionId> {
-    let cached = store.cache_get(SCHEMA_KEY).await.ok()??;
-    let schema: DealSchema = serde_json::from_str(&cached.value).ok()?;
-    NotionId::parse(schema.database.as_deref()?).ok()
-}
 
 pub async fn process<S: WorkerStore, P: SecretsSource>(
     worker: &Worker<S, P>,
@@ -367,40 +341,30 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
 
     /// The ids of the Deals properties, read from the schema and cached.
     async fn schema(&self) -> Result<DealSchema, DealFailure> {
-        let store = &self.worker.store;
-        let now = self.worker.clock.now().as_millis();
-        if let Some(cached) = store.cache_get(SCHEMA_KEY).await?
-            && now - cached.version < SCHEMA_TTL_MS
-            && let Ok(schema) = serde_json::from_str(&cached.value)
-        {
-            return Ok(schema);
-        }
-        let ds = self
-            .notion
-            .retrieve_data_source(&self.worker.settings.deals_data_source)
-            .await?;
-        let names = &self.worker.settings.properties.deals;
-        let id = |name: &str| ds.properties.get(name).map(|p| p.id.clone());
-        let schema = DealSchema {
-            stage: id(&names.stage).ok_or_else(|| DealFailure::NoProperty(names.stage.clone()))?,
-            name: id(&names.name).ok_or_else(|| DealFailure::NoProperty(names.name.clone()))?,
-            value: id(&names.value),
-            owner: id(&names.owner),
-            database: ds.parent.database_id.clone(),
-        };
-        let json = serde_json::to_string(&schema).unwrap_or_default();
-        store.cache_put(SCHEMA_KEY, &json, now).await?;
-        Ok(schema)
+        let w = self.worker;
+        deals::schema(
+            &w.store,
+            self.notion,
+            &w.settings.deals_data_source,
+            &w.settings.properties.deals,
+            w.clock.now().as_millis(),
+        )
+        .await
+        .map_err(|e| match e {
+            SchemaError::Notion(e) => DealFailure::Notion(e),
+            SchemaError::Store(e) => DealFailure::Store(e),
+            SchemaError::NoProperty(name) => DealFailure::NoProperty(name),
+        })
     }
 
     /// This integration's bot user id, read once and cached.
     async fn bot_id(&self) -> Result<String, DealFailure> {
         let store = &self.worker.store;
-        if let Some(cached) = store.cache_get(BOT_KEY).await? {
+        if let Some(cached) = store.cache_get(keys::NOTION_BOT_USER).await? {
             return Ok(cached.value);
         }
         let bot = self.notion.retrieve_bot_user().await?;
-        store.cache_put(BOT_KEY, &bot.id, 0).await?;
+        store.cache_put(keys::NOTION_BOT_USER, &bot.id, 0).await?;
         Ok(bot.id)
     }
 }

@@ -66,7 +66,6 @@ impl LeadFailure {
 }
 
 /// Set when the Activities schema was found without the Submission ID property.
-const NO_SUBMISSION_PROPERTY: &str = "notion:activities-without-submission";
 /// How long that finding is trusted before the property is tried again.
 const SCHEMA_RECHECK_MS: i64 = 3_600_000;
 
@@ -297,7 +296,7 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
     }
 
     fn unsure_key(&self) -> String {
-        format!("unsure:{}", self.submission)
+        keys::unsure(self.submission)
     }
 
     /// Waits for Notion's queries to catch up with a write, then looks.
@@ -331,7 +330,7 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
                 let now = self.worker.clock.now().as_millis();
                 self.worker
                     .store
-                    .cache_put(NO_SUBMISSION_PROPERTY, "", now)
+                    .cache_put(keys::ACTIVITIES_WITHOUT_SUBMISSION, "", now)
                     .await?;
                 Ok(self.create(&self.activity(contact_id, false)).await?.id)
             }
@@ -344,7 +343,12 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
     async fn has_submission_property(&self) -> Result<bool, LeadFailure> {
         let now = self.worker.clock.now().as_millis();
         Ok(
-            match self.worker.store.cache_get(NO_SUBMISSION_PROPERTY).await? {
+            match self
+                .worker
+                .store
+                .cache_get(keys::ACTIVITIES_WITHOUT_SUBMISSION)
+                .await?
+            {
                 Some(seen) => now - seen.version >= SCHEMA_RECHECK_MS,
                 None => true,
             },

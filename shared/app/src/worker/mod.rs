@@ -21,7 +21,6 @@ mod lead;
 
 pub use budget::{MARGIN as DEADLINE_MARGIN, item_worst_case, lease_for, may_start};
 pub use contacts_index::IndexGate;
-pub(crate) use deal::known_deals_database;
 pub use lanes::Ran;
 
 use std::sync::Arc;

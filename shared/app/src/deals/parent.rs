@@ -7,8 +7,8 @@
 //!
 //! So an event is about Deals when it names the Deals data source, or, in the older
 //! shape, the database that holds it. That database id is learnt from the data source's
-//! schema (its `parent`), which the worker reads; until it is known, an older-shape event
-//! is let through and the worker, which knows, decides.
+//! schema (its `parent`, see `schema.rs`), which the worker reads; until it is known, an
+//! older-shape event is let through and the worker, which knows, decides.
 
 use crm_domain::NotionId;
 use crm_notion::EventParent;
