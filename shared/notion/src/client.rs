@@ -13,7 +13,7 @@ use crate::types::{
     CreateDatabase, CreatePage, DataSource, Database, Page, QueryRequest, QueryResponse,
     UpdatePage, UserRef,
 };
-use crm_pacing::{Limiter, RetryPolicy, Tries, parse_retry_after};
+use crm_pacing::{Call, Ending, Heard, Limiter, RetryPolicy, paced, parse_retry_after};
 
 /// The API version every request is sent with.
 pub const NOTION_VERSION: &str = "2026-03-11";
@@ -394,66 +394,62 @@ impl NotionClient {
         // or its caller's deadline, when it gave one.
         let own = started + self.retry.max_elapsed;
         let deadline = self.wait_until.map_or(own, |until| until.max(own));
-        let mut tries = Tries::default();
-        let mut last_error = None;
-        loop {
-            let Some(ticket) = self.limiter.acquire_before(Some(deadline)).await else {
-                return Err(last_error.unwrap_or_else(|| NotionError::Paced {
-                    method: method.to_string(),
-                    path: path.to_owned(),
-                }));
-            };
-            let outcome = self.send_once(&method, path, query, body.as_ref()).await;
-            self.tell_limiter(ticket, &outcome);
-            let refused = outcome.as_ref().is_err_and(NotionError::is_rate_refusal);
-            let wait = match &outcome {
-                Ok(_) => None,
-                // The limiter holds every call of the process until Notion's
-                // `Retry-After` is over, however long: the next turn is the wait.
-                Err(_) if refused => Some(Duration::ZERO),
-                Err(err) => self.retry_wait(err, repeat, tries.retries()),
-            };
-            let Some(wait) = wait else {
-                return outcome.and_then(|value| decode(&method, path, value));
-            };
-            tries.count(refused);
-            let may = if refused {
-                tries.refused < self.retry.max_refusals
-            } else {
-                self.retry.may_retry(tries, started.elapsed(), wait)
-            };
-            if !may {
-                return outcome.and_then(|value| decode(&method, path, value));
-            }
-            if let Err(err) = &outcome {
-                let wait_ms = match self.limiter.paused_until() {
-                    Some(until) if refused => until.saturating_duration_since(Instant::now()),
-                    _ => wait,
+        let call = format!("{method} {path}");
+        let call = Call {
+            service: "Notion",
+            call: &call,
+        };
+        let unsent = || NotionError::Paced {
+            method: method.to_string(),
+            path: path.to_owned(),
+        };
+        let value = paced(
+            &self.limiter,
+            &self.retry,
+            deadline,
+            call,
+            unsent,
+            |retry| {
+                let (method, body) = (&method, body.as_ref());
+                async move {
+                    let outcome = self.send_once(method, path, query, body).await;
+                    self.ending(outcome, repeat, retry)
                 }
-                .as_millis() as u64;
-                tracing::warn!(%method, path, retry = tries.retries(), wait_ms, error = %err, "retrying Notion call");
-            }
-            last_error = outcome.err();
-            if !wait.is_zero() {
-                tokio::time::sleep(wait).await;
-            }
-        }
+            },
+        )
+        .await?;
+        decode(&method, path, value)
     }
 
-    /// What an answer says about the budget: a 429 or 529 pauses every call of the
-    /// process and slows the pace; any other answer from Notion means it took the call.
-    /// A transport failure says nothing about the budget.
-    fn tell_limiter(&self, ticket: crm_pacing::Ticket, outcome: &Result<Value, NotionError>) {
+    /// How an answer ended, for the paced loop. A 429 or 529 pauses every call of the
+    /// process and slows the pace; any other answer from Notion means it took the call;
+    /// a transport failure says nothing about the budget. Only rate refusals and what
+    /// [`retry_wait`](Self::retry_wait) allows are tried again.
+    fn ending(
+        &self,
+        outcome: Result<Value, NotionError>,
+        repeat: Repeat,
+        retry: u32,
+    ) -> Ending<Value, NotionError> {
         self.tally.sent.fetch_add(1, Ordering::Relaxed);
-        if outcome.as_ref().is_err_and(NotionError::is_rate_refusal) {
+        let err = match outcome {
+            Ok(value) => return Ending::done(Ok(value), Heard::Took),
+            Err(err) => err,
+        };
+        if err.is_rate_refusal() {
             self.tally.refused.fetch_add(1, Ordering::Relaxed);
+            let retry_after = err.retry_after();
+            return Ending::refused(err, retry_after);
         }
-        match outcome {
-            Err(err) if err.is_rate_refusal() => self.limiter.limited(ticket, err.retry_after()),
+        let heard = match &err {
             // A blocked integration's 429 says nothing about the pace.
-            Err(NotionError::Api(e)) if e.status == 429 => {}
-            Ok(_) | Err(NotionError::Api(_)) => self.limiter.succeeded(ticket),
-            Err(_) => {}
+            NotionError::Api(e) if e.status == 429 => Heard::Nothing,
+            NotionError::Api(_) => Heard::Took,
+            _ => Heard::Nothing,
+        };
+        match self.retry_wait(&err, repeat, retry) {
+            Some(wait) => Ending::again(err, heard, wait),
+            None => Ending::done(Err(err), heard),
         }
     }
 

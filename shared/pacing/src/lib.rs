@@ -3,9 +3,11 @@
 //! that spaces requests before they are sent, and the waits between retries.
 
 mod limiter;
+mod paced;
 mod retry;
 mod share;
 
 pub use limiter::{Basis, Estimate, Limiter, START_RATE, Ticket};
+pub use paced::{Call, Ending, Heard, paced};
 pub use retry::{RetryPolicy, Tries, parse_retry_after};
 pub use share::{MARGIN, share_of};

@@ -16,10 +16,8 @@ pub struct RetryPolicy {
     pub max_elapsed: Duration,
     /// First backoff delay; doubles per attempt, with jitter.
     pub base_delay: Duration,
-    /// Longest single wait, for backoff and for a `Retry-After` the caller sleeps itself
-    /// ([`after_rate_limit`](Self::after_rate_limit), Slack's). A client that leaves the
-    /// wait to its [`Limiter`](crate::Limiter)'s pause (Notion's, whose spent window may
-    /// ask for a minute or more) is not capped by it.
+    /// Longest single backoff. A `Retry-After` is not capped by it: the limiter holds
+    /// every call until it is over, and the call's deadline bounds that wait.
     pub max_delay: Duration,
 }
 
@@ -53,14 +51,6 @@ impl RetryPolicy {
             .saturating_mul(2u32.saturating_pow(retry.min(16)));
         let jittered = exp.mul_f64(0.5 + fastrand::f64());
         jittered.min(self.max_delay)
-    }
-
-    /// The wait before retrying after a 429/529: what the server asked for, capped.
-    pub fn after_rate_limit(&self, retry_after: Option<Duration>, retry: u32) -> Duration {
-        match retry_after {
-            Some(wait) => wait.min(self.max_delay),
-            None => self.backoff(retry),
-        }
     }
 }
 
@@ -143,13 +133,5 @@ mod tests {
             assert!(d2 >= Duration::from_millis(200) && d2 <= Duration::from_millis(600));
             assert!(p.backoff(30) <= Duration::from_secs(1));
         }
-        assert_eq!(
-            p.after_rate_limit(Some(Duration::from_secs(60)), 0),
-            Duration::from_secs(1)
-        );
-        assert_eq!(
-            p.after_rate_limit(Some(Duration::from_millis(300)), 3),
-            Duration::from_millis(300)
-        );
     }
 }

@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use crm_pacing::{Limiter, RetryPolicy, Tries, parse_retry_after};
+use crm_pacing::{Call, Ending, Heard, Limiter, RetryPolicy, paced, parse_retry_after};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
@@ -209,10 +209,8 @@ impl SlackClient {
     }
 
     /// Sends with `send` at `limiter`'s pace, retrying what may be retried, for as long
-    /// as the call's time budget lasts — the one retry loop of every Slack call.
-    /// Waiting for the pace counts against the budget: with many posts queued for one
-    /// destination, a post gives up unsent rather than outlast it. A 429 makes every
-    /// call at this pace wait, and the pace slow.
+    /// as the call's time budget lasts (the paced loop every client shares: see
+    /// `crm_pacing::paced`). A 429 makes every call at this pace wait, and the pace slow.
     pub(crate) async fn paced<T, F, Fut>(
         &self,
         limiter: &Limiter,
@@ -223,48 +221,35 @@ impl SlackClient {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, Attempt>>,
     {
-        let started = Instant::now();
         let policy = &self.config.retry;
-        let deadline = started + policy.max_elapsed;
-        let mut tries = Tries::default();
-        let mut last_error = None;
-        loop {
-            let Some(ticket) = limiter.acquire_before(Some(deadline)).await else {
-                return Err(last_error.unwrap_or(SlackError::Paced));
-            };
-            let (error, wait, refused) = match send().await {
-                Ok(answer) => {
-                    limiter.succeeded(ticket);
-                    return Ok(answer);
+        let deadline = Instant::now() + policy.max_elapsed;
+        let call = Call {
+            service: "Slack",
+            call: what,
+        };
+        paced(
+            limiter,
+            policy,
+            deadline,
+            call,
+            || SlackError::Paced,
+            |retry| {
+                let sent = send();
+                async move {
+                    match sent.await {
+                        Ok(answer) => Ending::done(Ok(answer), Heard::Took),
+                        Err(Attempt::Final(e)) => Ending::done(Err(e), Heard::Nothing),
+                        Err(Attempt::RateLimited(retry_after)) => {
+                            Ending::refused(SlackError::Unavailable { status: 429 }, retry_after)
+                        }
+                        Err(Attempt::Again(e)) => {
+                            Ending::again(e, Heard::Nothing, policy.backoff(retry))
+                        }
+                    }
                 }
-                Err(Attempt::Final(e)) => return Err(e),
-                Err(Attempt::RateLimited(retry_after)) => {
-                    limiter.limited(ticket, retry_after);
-                    (
-                        SlackError::Unavailable { status: 429 },
-                        policy.after_rate_limit(retry_after, tries.retries()),
-                        true,
-                    )
-                }
-                Err(Attempt::Again(e)) => (e, policy.backoff(tries.retries()), false),
-            };
-            tries.count(refused);
-            if !policy.may_retry(tries, started.elapsed(), wait) {
-                return Err(error);
-            }
-            if refused {
-                tracing::warn!(
-                    call = what,
-                    retry = tries.retries(),
-                    wait_ms = wait.as_millis() as u64,
-                    "Slack asked to wait (429); waiting, then trying again"
-                );
-            } else {
-                tracing::warn!(call = what, retry = tries.retries(), wait_ms = wait.as_millis() as u64, error = %error, "retrying a Slack call");
-            }
-            last_error = Some(error);
-            tokio::time::sleep(wait).await;
-        }
+            },
+        )
+        .await
     }
 
     async fn send_once(
