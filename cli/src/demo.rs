@@ -11,21 +11,23 @@ use crm_domain::browser_form::snippet::{Send, snippet};
 /// The name of the browser form the demo page posts to.
 pub const FORM: &str = "demo";
 
-/// The `browser_forms` entry of the local config: the form of the demo site at
+/// The `browser_forms` setting of the local config: the form of the demo site at
 /// `site` (its thank-you page there), also posted from the local page at `page` — each
-/// by 127.0.0.1 and by localhost, the names a browser may be given.
-pub fn form_toml(site: &str, page: &str) -> String {
+/// by 127.0.0.1 and by localhost, the names a browser may be given. A person takes
+/// longer than a second to fill a form; a script does not.
+pub fn forms_json(site: &str, page: &str) -> String {
     let origins: Vec<String> = [site, page]
         .iter()
         .flat_map(|o| [o.to_string(), o.replace("://127.0.0.1:", "://localhost:")])
-        .map(|o| format!("\"{o}\""))
         .collect();
-    format!(
-        "[browser_forms.{FORM}]\norigins = [{}]\nthank_you = \"{site}/thanks.html\"\n\
-         # A person takes longer than a second to fill a form; a script does not.\n\
-         min_fill_seconds = 1\n",
-        origins.join(", ")
-    )
+    serde_json::json!({
+        FORM: {
+            "origins": origins,
+            "thank_you": format!("{site}/thanks.html"),
+            "min_fill_seconds": 1,
+        }
+    })
+    .to_string()
 }
 
 /// The demo site's pages for `form`, whose snippet posts to `intake_base`.

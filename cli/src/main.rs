@@ -12,6 +12,7 @@
 //! * `crm form-snippet` — the HTML of a browser form, to paste into a site.
 //! * `crm emulator` — the Notion emulator alone.
 
+mod app;
 mod bridge;
 mod demo;
 mod form_snippet;

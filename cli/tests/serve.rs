@@ -120,3 +120,34 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
     let dm = product.wait_for_line("a DM to Dana", |l| l.starts_with("[slack:dm @dana]"));
     assert!(dm.contains("Proposal → Negotiation: Dana"), "{dm}");
 }
+
+/// A port in use stops the start with a sentence that names the port and the flag.
+#[test]
+fn a_port_in_use_is_named_with_the_flag_that_changes_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let data = std::env::temp_dir().join(format!("crm-port-in-use-{}", std::process::id()));
+    for (flag, args) in [
+        ("--port", vec!["--port", port.as_str()]),
+        (
+            "--demo-port",
+            vec!["--port", "0", "--demo-port", port.as_str()],
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crm"))
+            .arg("serve")
+            .args(&args)
+            .arg("--data")
+            .arg(&data)
+            .env_remove("CRM_CONFIG_FILE")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{said}");
+        assert!(
+            said.contains(&format!("port {port} is in use")) && said.contains(flag),
+            "{flag}: {said}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&data);
+}

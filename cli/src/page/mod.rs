@@ -27,7 +27,7 @@ use crm_slack::receiver::{Place, SlackReceiver};
 use crm_store::prelude::*;
 use serde::Deserialize;
 
-use crate::serve::App;
+use crate::app::App;
 use html::{Demo, FeedEntry, Screen};
 
 /// The Notion behind the page.

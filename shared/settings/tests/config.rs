@@ -319,3 +319,40 @@ fn browser_forms_come_as_json_or_as_toml_tables_and_mistakes_name_the_form() {
     .unwrap_err();
     assert!(err.mentions("CRM_CAPTCHA_TIMEOUT_MS"), "{err}");
 }
+
+/// A config a program builds is checked as a file's is, its secrets kept as given, and
+/// the environment still has the last word.
+#[test]
+fn a_built_in_config_is_checked_like_a_file_and_env_is_layered_over_it() {
+    let settings = || {
+        vec![
+            ("table_name", "local".to_owned()),
+            ("contacts_data_source_id", CONTACTS.to_owned()),
+            ("deals_data_source_id", DEALS.to_owned()),
+            ("activities_data_source_id", ACTIVITIES.to_owned()),
+            ("stale_days", "10".to_owned()),
+        ]
+    };
+    let secrets = crm_settings::Secrets {
+        notion_token: Some("ntn_local".to_owned().into()),
+        ..Default::default()
+    };
+    let s = Settings::built_in(
+        "(built-in)",
+        settings(),
+        secrets.clone(),
+        env(&[("CRM_STALE_DAYS", "12")]),
+    )
+    .unwrap();
+    assert_eq!(s.table_name, "local");
+    assert_eq!(s.stale.days, 12, "the environment wins");
+    let SecretsLocation::Inline(kept) = &s.secrets else {
+        panic!("{:?}", s.secrets)
+    };
+    assert!(kept.notion_token.is_some());
+
+    let mut wrong = settings();
+    wrong.push(("stale_dayz", "3".to_owned()));
+    let err = Settings::built_in("(built-in)", wrong, secrets, Vec::new()).unwrap_err();
+    assert!(err.mentions("stale_dayz in (built-in)"), "{err}");
+}

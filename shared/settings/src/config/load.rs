@@ -151,16 +151,43 @@ impl Settings {
         file: Option<(&str, &str)>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
+        Self::layered(env, |values| match file {
+            Some((file_name, text)) => layer_file(values, file_name, text),
+            None => Ok(None),
+        })
+    }
+
+    /// Loads a config a program builds (`crm serve`'s built-in one): `settings` by their
+    /// names, as a config file's keys, checked and parsed as the file's would be, and its
+    /// secrets as values; `env` layered over it, as over a file.
+    pub fn built_in(
+        name: &'static str,
+        settings: impl IntoIterator<Item = (&'static str, String)>,
+        secrets: Secrets,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        Self::layered(env, |values| {
+            for (key, value) in settings {
+                let setting = format!("{key} in {name}");
+                values.layer(known(key), Some(value), Origin::File(name), setting);
+            }
+            Ok(Some((name, Ok(secrets))))
+        })
+    }
+
+    /// The defaults, then what `first` layers (a file's settings, returning its
+    /// secrets), then `env`.
+    fn layered<'a>(
+        env: impl IntoIterator<Item = (String, String)>,
+        first: impl FnOnce(&mut Values<'a>) -> Result<InlineSecrets<'a>, ConfigError>,
+    ) -> Result<Self, ConfigError> {
         let mut values = Values {
             raw: table::all()
                 .filter_map(|s| Some((s.name, (s.default?.to_owned(), Origin::Default))))
                 .collect(),
             problems: Vec::new(),
         };
-        let inline_secrets = match file {
-            Some((file_name, text)) => layer_file(&mut values, file_name, text)?,
-            None => None,
-        };
+        let inline_secrets = first(&mut values)?;
         for (key, value) in env {
             let Some(name) = key.strip_prefix(ENV_PREFIX).filter(|_| key != CONFIG_FILE) else {
                 continue;

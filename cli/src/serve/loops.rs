@@ -1,0 +1,122 @@
+//! The parts AWS plays, played locally with the same code: the stream (new inbox items
+//! to the worker at once), the redrive's schedule, and the digest's 09:00.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crm_store::InboxStatus;
+use crm_store::prelude::*;
+
+use crate::app::App;
+
+/// Starts every loop; they run until the process ends.
+pub(super) fn spawn_all(app: &Arc<App>) {
+    tokio::spawn(work_loop(Arc::clone(app)));
+    tokio::spawn(digest_loop(Arc::clone(app)));
+    tokio::spawn(redrive_loop(Arc::clone(app)));
+}
+
+/// The stream's job locally: new inbox items go to the worker at once. What fails is
+/// the redrive's, as in AWS.
+async fn work_loop(app: Arc<App>) {
+    loop {
+        match app.store.inbox_list_open(50).await {
+            Ok(items) => {
+                // Side by side, as the Lambda worker does with a batch.
+                let pending = items
+                    .into_iter()
+                    .filter(|i| i.status == InboxStatus::Pending)
+                    .map(|i| ((), i))
+                    .collect();
+                app.worker.run_items(pending, None).await;
+            }
+            Err(e) => tracing::error!(error = %e, "could not read the inbox"),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The redrive's schedule locally: every minute (five in AWS), the same code.
+async fn redrive_loop(app: Arc<App>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        if let Err(e) = app.redrive.run(None).await {
+            tracing::warn!(error = %e, "redrive failed; trying again in a minute");
+        }
+    }
+}
+
+/// The scheduler's job locally: the digest at 09:00 in the configured time zone, each
+/// day, as EventBridge Scheduler fires it ([`Daily`]); a run that fails is tried again
+/// a minute later (the digest posts at most once a day on its own).
+async fn digest_loop(app: Arc<App>) {
+    let tz = app.digest.settings.stale.timezone;
+    let now = || chrono::Utc::now().with_timezone(&tz);
+    let mut daily = Daily::starting(now());
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let t = now();
+        if !daily.due(t) {
+            continue;
+        }
+        match app.digest.run().await {
+            Ok(_) => daily.ran(t),
+            Err(e) => tracing::warn!(error = %e, "digest failed; will try again in a minute"),
+        }
+    }
+}
+
+/// 09:00 each day in local time (DST moves the UTC hour, not this one). A server
+/// started after 09:00 waits for the next day's, as a schedule created then would; the
+/// local page's "Run the digest now" runs it at once.
+struct Daily {
+    last: Option<chrono::NaiveDate>,
+}
+
+impl Daily {
+    const HOUR: u32 = 9;
+
+    fn starting(now: chrono::DateTime<chrono_tz::Tz>) -> Self {
+        let past = chrono::Timelike::hour(&now) >= Self::HOUR;
+        Self {
+            last: past.then(|| now.date_naive()),
+        }
+    }
+
+    fn due(&self, now: chrono::DateTime<chrono_tz::Tz>) -> bool {
+        chrono::Timelike::hour(&now) >= Self::HOUR && self.last != Some(now.date_naive())
+    }
+
+    fn ran(&mut self, now: chrono::DateTime<chrono_tz::Tz>) {
+        self.last = Some(now.date_naive());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Daily;
+    use chrono::TimeZone;
+    use chrono_tz::Europe::Berlin;
+
+    fn at(d: u32, h: u32, m: u32) -> chrono::DateTime<chrono_tz::Tz> {
+        Berlin.with_ymd_and_hms(2026, 3, d, h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn the_digest_is_due_at_nine_once_a_day_and_not_at_a_late_start() {
+        let mut daily = Daily::starting(at(27, 8, 59));
+        assert!(!daily.due(at(27, 8, 59)));
+        assert!(daily.due(at(27, 9, 0)));
+        assert!(daily.due(at(27, 9, 1)), "a failed run is due again");
+        daily.ran(at(27, 9, 1));
+        assert!(!daily.due(at(27, 23, 59)));
+        assert!(!daily.due(at(28, 8, 0)));
+        assert!(daily.due(at(28, 9, 0)));
+
+        let late = Daily::starting(at(27, 14, 0));
+        assert!(!late.due(at(27, 14, 1)), "not at start after 09:00");
+        // Berlin moves to summer time on 2026-03-29: 09:00 stays 09:00.
+        assert!(!late.due(at(29, 8, 59)));
+        assert!(late.due(at(29, 9, 0)));
+    }
+}
