@@ -11,12 +11,11 @@ use std::time::{Duration, Instant};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::{Env, FORM_SECRET, Row, WEBHOOK_TOKEN, variables};
-use crm_domain::intake::own;
-use crm_domain::notion_signature;
+use crm_testkit::request::{notion_signed, own_signed};
 use crm_domain::{Clock, SystemClock};
 
 const FUNCTIONS: &[&str] = &[
@@ -104,18 +103,11 @@ async fn failed(State(api): State<Api>, body: String) -> StatusCode {
 }
 
 /// An HTTP API (payload 2.0) event for `path`, as API Gateway and Function URLs send it.
-fn http_event(path: &str, headers: Value, body: &str) -> String {
-    let fixture = include_str!("../../shared/app/tests/fixtures/apigw-v2-lead.json");
-    let mut event: Value = serde_json::from_str(fixture).unwrap_or_default();
-    event["rawPath"] = json!(path);
-    event["routeKey"] = json!(format!("POST {path}"));
-    event["requestContext"]["http"]["path"] = json!(path);
-    if let (Some(all), Some(extra)) = (event["headers"].as_object_mut(), headers.as_object()) {
-        all.insert("content-length".into(), json!(body.len().to_string()));
-        all.extend(extra.clone());
-    }
-    event["body"] = json!(body);
-    event.to_string()
+fn http_event(path: &str, headers: &[(&str, String)], body: &str) -> String {
+    crm_testkit::request::HttpEvent::post(path, body)
+        .headers(headers)
+        .event()
+        .to_string()
 }
 
 /// A typical first event for each function, and what its answer should contain.
@@ -127,10 +119,8 @@ fn event(name: &str, run: usize) -> (String, &'static str) {
                 "message": "hello"
             })
             .to_string();
-            let ts = SystemClock.now().as_secs().to_string();
-            let sig = own::sign(FORM_SECRET.as_bytes(), &ts, body.as_bytes());
-            let headers = json!({"x-form-timestamp": ts, "x-form-signature": sig});
-            (http_event("/lead", headers, &body), "\"statusCode\":202")
+            let headers = own_signed(FORM_SECRET, SystemClock.now().as_secs(), body.as_bytes());
+            (http_event("/lead", &headers, &body), "\"statusCode\":202")
         }
         "notion-webhook" => {
             // Signed, of a type the worker does not act on: verified and answered.
@@ -140,8 +130,8 @@ fn event(name: &str, run: usize) -> (String, &'static str) {
                 "timestamp": "2026-11-24T09:12:04.000Z"
             })
             .to_string();
-            let headers = json!({notion_signature::HEADER: notion_signature::sign(WEBHOOK_TOKEN, body.as_bytes())});
-            (http_event("/", headers, &body), "\"statusCode\":200")
+            let headers = [notion_signed(WEBHOOK_TOKEN, body.as_bytes())];
+            (http_event("/", &headers, &body), "\"statusCode\":200")
         }
         // A batch the stream filter let through with nothing left to do.
         "worker" => (json!({"Records": []}).to_string(), "batchItemFailures"),

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crm_app::inbox::{event_id, lead_id};
 use crm_app::worker::Worker;
-use crm_domain::notion_signature;
+use crm_testkit::request::{HttpEvent, notion_signed};
 use crm_notion_emulator::{
     DEFAULT_TOKEN, Emulator, FaultAction, FaultRule, RateLimit, SeededWorkspace, StageKind,
 };
@@ -282,7 +282,7 @@ async fn accept_leads(
     let (emulator, ws) = budget(model, latency_ms).await?;
     let mut workers = Vec::new();
     let mut emails = Vec::new();
-    let store = fresh_dynamo(env).await?;
+    let store = fresh_dynamo().await?;
     for p in 0..processes {
         let ports = ports_on(env, &emulator, &ws, store.clone(), None)?;
         let intake = ports.intake();
@@ -398,7 +398,7 @@ async fn shared(env: &Env, model: Model) -> Result<Row, Error> {
 async fn deals(env: &Env) -> Result<Row, Error> {
     let latency_ms = 200;
     let (emulator, ws) = budget(STRICT, latency_ms).await?;
-    let ports = ports_on(env, &emulator, &ws, fresh_dynamo(env).await?, None)?;
+    let ports = ports_on(env, &emulator, &ws, fresh_dynamo().await?, None)?;
     let notion = ports.notion.with_token(DEFAULT_TOKEN.to_owned().into());
     let stage_id = notion
         .retrieve_data_source(&ws.deals_data_source_id)
@@ -416,13 +416,10 @@ async fn deals(env: &Env) -> Result<Row, Error> {
             &ws.deals_data_source_id,
         )?;
         let event = deal_event(i, &page, &ws, &stage_id);
-        let sig = notion_signature::sign(crate::WEBHOOK_TOKEN, event.as_bytes());
-        let mut request = lambda_http::Request::new(lambda_http::Body::Text(event));
-        *request.method_mut() = lambda_http::http::Method::POST;
-        request
-            .headers_mut()
-            .insert(notion_signature::HEADER, sig.parse()?);
-        webhook.handle(request).await;
+        let signed = [notion_signed(crate::WEBHOOK_TOKEN, event.as_bytes())];
+        webhook
+            .handle(HttpEvent::post("/", event).headers(&signed).request())
+            .await;
         ids.push(event_id(&format!("bench-deal-{i}")));
     }
     let announced = || -> usize { stages.iter().map(|s| env.slack.to(s).len()).sum() };

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crm_app::Ports;
-use crm_domain::intake::own;
+use crm_testkit::request::{HttpEvent, own_signed};
 use crm_domain::notion_signature;
 use crm_domain::{Clock, SystemClock};
 use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, SeededWorkspace, StageKind};
@@ -75,8 +75,7 @@ async fn setup() -> Result<Env, Box<dyn std::error::Error>> {
         crm_testkit::local_endpoint(var)?;
     }
     let aws = crm_settings::sdk_config().await;
-    let table = format!("crm-bench-{}", uuid::Uuid::new_v4());
-    DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&aws), &table).await?;
+    let (_, table) = crm_testkit::aws::new_table("crm-bench").await;
     let emulator = Emulator::start(0, DEFAULT_TOKEN).await?;
     let ws = emulator.seed_crm(StageKind::Status);
     let slack = SlackReceiver::start(0, false).await?;
@@ -87,15 +86,7 @@ async fn setup() -> Result<Env, Box<dyn std::error::Error>> {
         "slack_webhooks": {"won": slack.url("won"), "lost": slack.url("lost"),
                            "negotiation": slack.url("negotiation"), "digest": slack.url("digest")},
     });
-    let arn = aws_sdk_secretsmanager::Client::new(&aws)
-        .create_secret()
-        .name(format!("crm-bench-{}", uuid::Uuid::new_v4()))
-        .secret_string(secret.to_string())
-        .send()
-        .await?
-        .arn()
-        .unwrap_or_default()
-        .to_owned();
+    let arn = crm_testkit::aws::new_secret("crm-bench", &secret.to_string()).await;
     Ok(Env {
         emulator,
         ws,
@@ -170,27 +161,8 @@ fn dynamo(env: &Env) -> DynamoStore {
 }
 
 pub fn signed_lead(body: &str) -> lambda_http::Request {
-    let ts = SystemClock.now().as_secs().to_string();
-    let sig = own::sign(FORM_SECRET.as_bytes(), &ts, body.as_bytes());
-    let mut request = lambda_http::Request::new(lambda_http::Body::Text(body.to_owned()));
-    *request.method_mut() = lambda_http::http::Method::POST;
-    *request.uri_mut() = "/lead".parse().unwrap_or_default();
-    let headers = request.headers_mut();
-    headers.insert(
-        "content-type",
-        "application/json"
-            .parse()
-            .unwrap_or_else(|_| unreachable!()),
-    );
-    headers.insert(
-        "x-form-timestamp",
-        ts.parse().unwrap_or_else(|_| unreachable!()),
-    );
-    headers.insert(
-        "x-form-signature",
-        sig.parse().unwrap_or_else(|_| unreachable!()),
-    );
-    request
+    let headers = own_signed(FORM_SECRET, SystemClock.now().as_secs(), body.as_bytes());
+    HttpEvent::post("/lead", body).headers(&headers).request()
 }
 
 fn percentiles(mut samples: Vec<Duration>) -> String {
@@ -368,9 +340,7 @@ async fn notion_calls(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std:
 }
 
 /// A store on a new, empty table: so one measurement never processes another's items.
-pub async fn fresh_dynamo(env: &Env) -> Result<DynamoStore, Box<dyn std::error::Error>> {
-    let client = aws_sdk_dynamodb::Client::new(&env.aws);
-    let table = format!("crm-bench-{}", uuid::Uuid::new_v4());
-    DynamoStore::create_table(&client, &table).await?;
+pub async fn fresh_dynamo() -> Result<DynamoStore, Box<dyn std::error::Error>> {
+    let (client, table) = crm_testkit::aws::new_table("crm-bench").await;
     Ok(DynamoStore::new(client, table, Arc::new(SystemClock)))
 }

@@ -30,14 +30,15 @@ pub fn run(args: &SignArgs) -> Result<(), Box<dyn std::error::Error>> {
         .as_secs()
         .to_string();
     let sig = own::sign(secret.as_bytes(), &ts, args.body.as_bytes());
+    let (timestamp, signature) = (own::TIMESTAMP_HEADER, own::SIGNATURE_HEADER);
     match &args.curl {
         Some(url) => println!(
-            "curl -sS -X POST {url} -H 'content-type: application/json' -H 'x-form-timestamp: {ts}' -H 'x-form-signature: {sig}' --data '{}'",
+            "curl -sS -X POST {url} -H 'content-type: application/json' -H '{timestamp}: {ts}' -H '{signature}: {sig}' --data '{}'",
             args.body.replace('\'', r"'\''")
         ),
         None => {
-            println!("X-Form-Timestamp: {ts}");
-            println!("X-Form-Signature: {sig}");
+            println!("{timestamp}: {ts}");
+            println!("{signature}: {sig}");
         }
     }
     Ok(())

@@ -42,17 +42,7 @@ fn said(out: &Output) -> String {
 }
 
 async fn new_secret(name: &str, document: Value) -> String {
-    let aws = crm_settings::sdk_config().await;
-    aws_sdk_secretsmanager::Client::new(&aws)
-        .create_secret()
-        .name(format!("{name}-{}", std::process::id()))
-        .secret_string(document.to_string())
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned()
+    crm_testkit::aws::new_secret(name, &document.to_string()).await
 }
 
 async fn secret_text(arn: &str) -> String {
@@ -189,12 +179,7 @@ async fn with_stack_the_commands_read_the_secret_and_the_settings_from_the_stack
     crm_testkit::require_local_aws();
     let stack = format!("crm-deployed-{}", std::process::id());
     let arn = new_secret("crm-stack", deployed_document()).await;
-    let aws = crm_settings::sdk_config().await;
-    let table = format!("crm-stack-{}", std::process::id());
-    let ddb = aws_sdk_dynamodb::Client::new(&aws);
-    crm_store::DynamoStore::create_table(&ddb, &table)
-        .await
-        .unwrap();
+    let (ddb, table) = crm_testkit::aws::new_table("crm-stack").await;
     let id = "0123456789abcdef0123456789abcdef";
     let mut env = crm_testkit::function_env(&table, &arn, [id, id, id]);
     env.push(("CRM_NOTION_BASE_URL".into(), "http://127.0.0.1:9".into()));

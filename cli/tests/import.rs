@@ -484,22 +484,12 @@ async fn deals_land_once_with_their_contact_owner_and_stage() {
 async fn with_the_deployed_settings_progress_is_kept_in_dynamodb() {
     crm_testkit::require_local_aws();
     let s = setup("dynamo").await;
-    let aws = crm_settings::sdk_config().await;
-    let table = format!("crm-import-{}", std::process::id());
-    let ddb = aws_sdk_dynamodb::Client::new(&aws);
-    crm_store::DynamoStore::create_table(&ddb, &table)
-        .await
-        .unwrap();
-    let arn = aws_sdk_secretsmanager::Client::new(&aws)
-        .create_secret()
-        .name(format!("crm-import-{}", std::process::id()))
-        .secret_string(json!({"notion_token": DEFAULT_TOKEN}).to_string())
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
+    let (ddb, table) = crm_testkit::aws::new_table("crm-import").await;
+    let arn = crm_testkit::aws::new_secret(
+        "crm-import",
+        &json!({"notion_token": DEFAULT_TOKEN}).to_string(),
+    )
+    .await;
     let mut env = crm_testkit::function_env(
         &table,
         &arn,

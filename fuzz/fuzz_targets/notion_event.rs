@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
             last_error: None,
             received_at: Timestamp::from_millis(0),
             updated_at: Timestamp::from_millis(0),
+            not_before: None,
         };
         let _ = Work::parse(&item);
     }

@@ -1,7 +1,6 @@
 //! What the fuzz targets share: the handlers built once over an in-memory store and
 //! in-memory secrets, and an API Gateway / Function URL event around arbitrary input.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use crm_app::webhook::NotionWebhook;
 use crm_domain::{Clock, ManualClock, NotionId, Timestamp};
 use crm_settings::{CachedSecrets, FormSettings, MemorySecrets, Secrets};
 use crm_store::SqliteStore;
+use crm_testkit::request::{Encoding, HttpEvent, notion_signed, own_signed};
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -39,10 +39,7 @@ pub fn handlers() -> &'static Handlers {
                 .into_iter()
                 .map(|p| (p.to_owned(), secret(FORM_SECRET)))
                 .collect(),
-            slack_webhooks: BTreeMap::new(),
-            slack_bot_token: None,
-            captcha_secrets: BTreeMap::new(),
-            problems: Vec::new(),
+            ..Secrets::default()
         };
         let secrets = Arc::new(CachedSecrets::new(
             MemorySecrets::new(secrets),
@@ -133,40 +130,29 @@ impl HttpInput {
         if self.sign {
             // For the browser form: the page's origin, as a browser sends it.
             headers.insert("origin".into(), json!("https://a.com"));
-            let ts = NOW_SECS.to_string();
-            let own = crm_domain::intake::own::sign(FORM_SECRET.as_bytes(), &ts, &self.body);
-            headers.insert("x-form-timestamp".into(), json!(ts));
-            headers.insert("x-form-signature".into(), json!(own));
-            let notion = crm_domain::notion_signature::sign(WEBHOOK_TOKEN, &self.body);
-            headers.insert("x-notion-signature".into(), json!(notion));
+            // The timestamp and signature; the content type stays the input's.
+            for (name, value) in own_signed(FORM_SECRET, NOW_SECS, &self.body) {
+                if name != "content-type" {
+                    headers.insert(name.into(), json!(value));
+                }
+            }
+            let (name, value) = notion_signed(WEBHOOK_TOKEN, &self.body);
+            headers.insert(name.into(), json!(value));
         }
-        let body = if self.base64 {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD.encode(&self.body)
+        let headers: Vec<(String, String)> = headers
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
+            .collect();
+        let encoding = if self.base64 {
+            Encoding::Base64
         } else {
-            String::from_utf8_lossy(&self.body).into_owned()
+            Encoding::Text
         };
-        json!({
-            "version": "2.0",
-            "routeKey": format!("POST {path}"),
-            "rawPath": path,
-            "rawQueryString": "",
-            "headers": headers,
-            "requestContext": {
-                "accountId": "123456789012",
-                "apiId": "api",
-                "domainName": "example.execute-api.eu-west-1.amazonaws.com",
-                "domainPrefix": "example",
-                "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "fuzz"},
-                "requestId": "fuzz",
-                "routeKey": format!("POST {path}"),
-                "stage": "$default",
-                "time": "28/Nov/2026:10:00:00 +0000",
-                "timeEpoch": NOW_SECS * 1000,
-            },
-            "body": body,
-            "isBase64Encoded": self.base64,
-        })
+        HttpEvent::post(path, self.body.clone())
+            .headers(&headers)
+            .encoding(encoding)
+            .from_ip("192.0.2.1")
+            .event()
         .to_string()
     }
 }

@@ -142,19 +142,15 @@ impl LocalProduct {
 /// scheme, timestamped); returns the answer's status.
 pub async fn send_signed(intake: &str, secret: &str, lead: &Value) -> u16 {
     let body = lead.to_string();
-    let ts = std::time::SystemTime::now()
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs()
-        .to_string();
-    crm_http::client()
-        .post(intake)
-        .header("content-type", "application/json")
-        .header("x-form-timestamp", &ts)
-        .header(
-            "x-form-signature",
-            crm_domain::intake::own::sign(secret.as_bytes(), &ts, body.as_bytes()),
-        )
+        .as_secs();
+    let mut request = crm_http::client().post(intake);
+    for (name, value) in crm_testkit::request::own_signed(secret, now as i64, body.as_bytes()) {
+        request = request.header(name, value);
+    }
+    request
         .body(body)
         .send()
         .await

@@ -7,27 +7,20 @@ use crm_app::Context;
 use crm_domain::ManualClock;
 use crm_settings::Settings;
 use crm_store::prelude::*;
-use crm_store::{DynamoStore, PutOutcome};
+use crm_store::PutOutcome;
 use secrecy::ExposeSecret;
 
 #[tokio::test]
 async fn context_reads_the_secret_by_arn_and_uses_the_configured_table() {
-    crm_testkit::require_local_aws();
-    let aws = crm_settings::sdk_config().await;
-    let table = format!("crm-test-{}", uuid::Uuid::new_v4());
-    DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&aws), &table)
-        .await
-        .unwrap();
-    let secret = aws_sdk_secretsmanager::Client::new(&aws)
-        .create_secret()
-        .name(format!("crm-test-{}", uuid::Uuid::new_v4()))
-        .secret_string(r#"{"notion_token":"ntn_context_test","form_secrets":{"own":"s3"}}"#)
-        .send()
-        .await
-        .unwrap();
+    let (_, table) = crm_testkit::aws::new_table("crm-test").await;
+    let arn = crm_testkit::aws::new_secret(
+        "crm-test",
+        r#"{"notion_token":"ntn_context_test","form_secrets":{"own":"s3"}}"#,
+    )
+    .await;
     let env = crm_testkit::function_env(
         &table,
-        secret.arn().unwrap(),
+        &arn,
         [
             "1c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d",
             "2c2b3a4d5e6f4a7b8c9d0e1f2a3b4c5d",

@@ -9,14 +9,14 @@ use common::Harness;
 use crm_app::digest::Digest;
 use crm_domain::Clock;
 use crm_notion_emulator::DEFAULT_TOKEN;
-use crm_settings::SecretsManagerSource;
+
 use crm_slack::receiver::SlackReceiver;
 use serde_json::json;
 
 struct Setup {
     h: Harness,
     slack: SlackReceiver,
-    digest: Digest<crm_store::SqliteStore, SecretsManagerSource>,
+    digest: Digest<crm_store::SqliteStore, common::TestSecrets>,
 }
 
 async fn setup() -> Setup {

@@ -235,7 +235,7 @@ fn worker_whose_calls_have<S: Store + Clone>(
     h: &Harness<S>,
     timeout: Duration,
     tweak: impl FnOnce(&mut crm_notion::NotionConfig),
-) -> Worker<S, crm_settings::SecretsManagerSource> {
+) -> Worker<S, common::TestSecrets> {
     let mut worker = h.ports.worker();
     let mut config = crm_app::runtime::notion_config(&h.ports.settings);
     config.pacing = crm_notion::Pacing::Fixed { rate: 500.0 };

@@ -17,7 +17,7 @@ use crm_app::redrive::Redrive;
 use crm_app::worker::Worker;
 use crm_notion::NotionClient;
 use crm_notion_emulator::{FaultAction, FaultRule};
-use crm_settings::SecretsManagerSource;
+
 use crm_store::InboxStatus;
 use crm_store::prelude::*;
 use serde_json::json;
@@ -29,9 +29,9 @@ const STEP: Duration = Duration::from_secs(5 * 60);
 struct Rig<S: Store + Clone = crm_store::SqliteStore> {
     d: Deals<S>,
     deal: String,
-    worker: Worker<S, SecretsManagerSource>,
-    redrive: Redrive<S, SecretsManagerSource>,
-    digest: Digest<S, SecretsManagerSource>,
+    worker: Worker<S, common::TestSecrets>,
+    redrive: Redrive<S, common::TestSecrets>,
+    digest: Digest<S, common::TestSecrets>,
 }
 
 async fn rig<S: Store + Clone + Send + Sync + 'static>(d: Deals<S>) -> Rig<S> {

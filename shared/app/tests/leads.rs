@@ -13,6 +13,7 @@ use crm_domain::signature::{hmac_sha256, to_base64, to_hex};
 use crm_notion_emulator::{BlockLimit, BlockRefusal, FaultAction, FaultRule, TextCase};
 use crm_store::InboxStatus;
 use crm_store::prelude::*;
+use crm_testkit::request::own_signed;
 use serde_json::{Value, json};
 
 fn today_in_berlin(h: &Harness) -> String {
@@ -406,16 +407,14 @@ async fn every_rejection_has_its_status_and_code_and_stores_nothing() {
         401,
         "unauthorized",
     ));
-    let stale_ts = (h.clock.now().as_secs() - 301).to_string();
-    let stale_sig =
-        crm_domain::intake::own::sign(common::OWN_SECRET.as_bytes(), &stale_ts, body.as_bytes());
+    let stale = own_signed(
+        common::OWN_SECRET,
+        h.clock.now().as_secs() - 301,
+        body.as_bytes(),
+    );
     cases.push((
         "stale timestamp",
-        vec![
-            json_ct.clone(),
-            ("x-form-timestamp", stale_ts),
-            ("x-form-signature", stale_sig),
-        ],
+        stale,
         body.clone().into_bytes(),
         401,
         "unauthorized",
@@ -1286,15 +1285,7 @@ async fn a_form_secret_rotation_does_not_refuse_forms() {
     .await;
     h.clock.advance(Duration::from_secs(60));
     let body = json!({"submission_id": "fs-2", "email": "bob@example.com"}).to_string();
-    let ts = h.clock.now().as_secs().to_string();
-    let headers = [
-        ("content-type", "application/json".to_owned()),
-        ("x-form-timestamp", ts.clone()),
-        (
-            "x-form-signature",
-            crm_domain::intake::own::sign(rotated.as_bytes(), &ts, body.as_bytes()),
-        ),
-    ];
+    let headers = own_signed(rotated, h.clock.now().as_secs(), body.as_bytes());
     assert_eq!(h.post("/lead", &headers, body.as_bytes()).await.0, 202);
     // The old secret no longer signs.
     let body = json!({"submission_id": "fs-3", "email": "cy@example.com"}).to_string();

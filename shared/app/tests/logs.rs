@@ -35,8 +35,9 @@ async fn no_secret_and_no_address_reaches_a_log_line() {
     }
     let body = json!({"email": "eve@example.com"}).to_string();
     let mut headers = d.h.own_headers(body.as_bytes());
-    headers.retain(|(k, _)| *k != "x-form-signature");
-    headers.push(("x-form-signature", "sha256=00".into()));
+    let signature = crm_domain::intake::own::SIGNATURE_HEADER;
+    headers.retain(|(k, _)| *k != signature);
+    headers.push((signature, "sha256=00".into()));
     assert_eq!(d.h.post("/lead", &headers, body.as_bytes()).await.0, 401);
     let invalid = json!({"email": "fay@@example.com"});
     assert_eq!(d.h.post_lead(&invalid).await.0, 422);

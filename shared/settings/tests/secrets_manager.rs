@@ -34,15 +34,8 @@ fn document(notion_token: &str) -> String {
 }
 
 /// Creates a uniquely named secret and returns its ARN.
-async fn create_secret(client: &Client, value: &str) -> String {
-    let out = client
-        .create_secret()
-        .name(format!("crm-test-{}", uuid::Uuid::new_v4()))
-        .secret_string(value)
-        .send()
-        .await
-        .expect("create secret");
-    out.arn().expect("arn").to_owned()
+async fn create_secret(_client: &Client, value: &str) -> String {
+    crm_testkit::aws::new_secret("crm-test", value).await
 }
 
 #[tokio::test]

@@ -18,12 +18,9 @@ async fn client() -> Client {
 }
 
 async fn fresh_table() -> (Client, String) {
-    let client = client().await;
-    let table = format!("crm-test-{}", uuid::Uuid::new_v4());
-    DynamoStore::create_table(&client, &table)
-        .await
-        .expect("create table");
-    (client, table)
+    // Never let these tests reach a real AWS account.
+    client().await;
+    crm_testkit::aws::new_table("crm-test").await
 }
 
 async fn fresh() -> (Arc<DynamoStore>, ManualClock) {

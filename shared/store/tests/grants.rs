@@ -65,10 +65,7 @@ impl Intercept for Recorder {
 async fn recorded_store() -> (DynamoStore, Recorder, ManualClock) {
     crm_testkit::local_endpoint("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|why| panic!("{why}"));
     let config = crm_settings::sdk_config().await;
-    let table = format!("crm-grants-{}", uuid::Uuid::new_v4());
-    DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&config), &table)
-        .await
-        .expect("create table");
+    let (_, table) = crm_testkit::aws::new_table("crm-grants").await;
     let recorder = Recorder::default();
     let client = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&config)

@@ -2,11 +2,16 @@
 //! local servers `make test` starts, retry timings that keep them fast, the variables a
 //! deployed function gets, and a child process that is stopped by its PID.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod browser;
 pub mod captcha;
+pub mod request;
 mod throttle;
+mod wait;
 
 pub use throttle::ThrottlingProxy;
+pub use wait::{eventually, eventually_sync};
 
 use std::process::Child;
 use std::time::Duration;

@@ -7,14 +7,13 @@ use std::time::Duration;
 use crm_app::webhook::NotionWebhook;
 use crm_domain::notion_signature;
 use crm_notion_emulator::DEFAULT_TOKEN;
-use crm_settings::SecretsManagerSource;
 use crm_slack::receiver::SlackReceiver;
 use crm_store::{DynamoStore, SqliteStore, Store};
 use serde_json::{Value, json};
 
 use super::{Harness, serve_function};
 
-pub type Webhook<S> = NotionWebhook<S, SecretsManagerSource>;
+pub type Webhook<S> = NotionWebhook<S, super::TestSecrets>;
 
 pub struct Deals<S: Store + Clone = SqliteStore> {
     pub h: Arc<Harness<S>>,

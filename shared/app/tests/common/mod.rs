@@ -1,6 +1,8 @@
-//! The real handlers against real local servers: DynamoDB Local (store), moto (secrets)
-//! and the Notion emulator. Requests are built from the checked-in API Gateway fixture;
-//! stream events from what the table holds.
+//! The real handlers against real local servers: DynamoDB Local (store) and the Notion
+//! emulator; secrets in memory, rotated as an operator would rotate the deployed one
+//! (reading them from Secrets Manager is `context.rs`'s test). Requests are built by
+//! `crm_testkit::request` from the checked-in API Gateway event; stream events from what
+//! the table holds.
 
 #![allow(dead_code)]
 
@@ -11,16 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::Event;
-use base64::Engine;
 use crm_app::Ports;
 use crm_app::intake::Intake;
 use crm_app::redrive::Redrive;
 use crm_app::worker::Worker;
-use crm_domain::intake::own;
+use crm_testkit::request::{Encoding, HttpEvent, own_signed};
 use crm_domain::{Clock, ManualClock};
 use crm_notion::NotionClient;
 use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, SeededWorkspace, StageKind};
-use crm_settings::{CachedSecrets, SecretsManagerSource, Settings};
+use crm_settings::{CachedSecrets, MemorySecrets, Secrets, Settings};
 use crm_store::{DynamoStore, InboxItem, SqliteStore, Store};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -31,8 +32,10 @@ pub const TYPEFORM_SECRET: &str = "typeform-secret-e41c";
 pub const FORMSPREE_SECRET: &str = "formspree-secret-09fd";
 pub const WEBFLOW_SECRET: &str = "webflow-client-secret-77ab";
 
-pub type TestIntake<S = SqliteStore> = Intake<S, SecretsManagerSource>;
-pub type TestWorker<S = SqliteStore> = Worker<S, SecretsManagerSource>;
+/// Where the handlers read secrets: memory, replaced by [`Harness::rotate_secret`].
+pub type TestSecrets = MemorySecrets;
+pub type TestIntake<S = SqliteStore> = Intake<S, TestSecrets>;
+pub type TestWorker<S = SqliteStore> = Worker<S, TestSecrets>;
 
 /// The handlers built through the same [`Ports`] the functions use, over a store `S`:
 /// SQLite in memory unless a test is about DynamoDB (its conditional writes under
@@ -40,14 +43,12 @@ pub type TestWorker<S = SqliteStore> = Worker<S, SecretsManagerSource>;
 pub struct Harness<S: Store + Clone = SqliteStore> {
     pub emulator: Emulator,
     pub ws: SeededWorkspace,
-    pub ports: Ports<S, SecretsManagerSource>,
+    pub ports: Ports<S, TestSecrets>,
     pub store: S,
     pub intake: Arc<TestIntake<S>>,
     pub worker: Arc<TestWorker<S>>,
-    pub redrive: Arc<Redrive<S, SecretsManagerSource>>,
+    pub redrive: Arc<Redrive<S, TestSecrets>>,
     pub clock: ManualClock,
-    /// The Secrets Manager secret (on moto) the functions read.
-    pub secret_arn: String,
     /// The DynamoDB table, when the store is DynamoDB Local.
     pub table: Option<(aws_sdk_dynamodb::Client, String)>,
     seq: std::sync::atomic::AtomicU64,
@@ -129,23 +130,13 @@ impl<S: Store + Clone> Harness<S> {
         secret: Value,
         table: Option<(aws_sdk_dynamodb::Client, String)>,
     ) -> Self {
-        crm_testkit::require_local_aws();
-        let aws = crm_settings::sdk_config().await;
-        let arn = aws_sdk_secretsmanager::Client::new(&aws)
-            .create_secret()
-            .name(format!("crm-test-{}", uuid::Uuid::new_v4()))
-            .secret_string(secret.to_string())
-            .send()
-            .await
-            .unwrap()
-            .arn()
-            .unwrap()
-            .to_owned();
+        // The settings name a secret; the handlers are given the secrets themselves.
+        let arn = "arn:aws:secretsmanager:eu-west-1:000000000000:secret:in-memory";
         let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
         let ws = emulator.seed_crm(StageKind::Status);
         let mut env = crm_testkit::function_env(
             table_name,
-            &arn,
+            arn,
             [
                 &ws.contacts_data_source_id,
                 &ws.deals_data_source_id,
@@ -166,7 +157,7 @@ impl<S: Store + Clone> Harness<S> {
         }
         let settings = Settings::load(None, env).unwrap();
         let secrets = Arc::new(CachedSecrets::new(
-            SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(&aws), &arn),
+            MemorySecrets::new(Secrets::from_json(&secret.to_string()).unwrap()),
             Duration::from_secs(300),
             Arc::new(clock.clone()),
         ));
@@ -191,7 +182,6 @@ impl<S: Store + Clone> Harness<S> {
             store,
             ports,
             clock,
-            secret_arn: arn,
             table,
             seq: std::sync::atomic::AtomicU64::new(1),
         }
@@ -215,7 +205,7 @@ impl<S: Store + Clone> Harness<S> {
 
     /// A worker as a process of its own, paced as the deployed settings pace it (no rate
     /// set: it finds Notion's budget), over the harness's table.
-    pub fn deployed_worker(&self) -> crm_app::worker::Worker<S, SecretsManagerSource> {
+    pub fn deployed_worker(&self) -> crm_app::worker::Worker<S, TestSecrets> {
         let mut worker = self.ports.worker();
         worker.notion = self.deployed_notion();
         worker.settings.settle = self.worker.settings.settle;
@@ -269,62 +259,20 @@ impl<S: Store + Clone> Harness<S> {
         body: &[u8],
         ip: &str,
     ) -> Response<Body> {
-        let mut event: Value = serde_json::from_str(&fixture("apigw-v2-lead.json")).unwrap();
-        event["rawPath"] = json!(path);
-        event["requestContext"]["http"]["path"] = json!(path);
-        event["requestContext"]["http"]["method"] = json!(method);
-        event["requestContext"]["http"]["sourceIp"] = json!(ip);
-        event["routeKey"] = json!(format!("{method} {path}"));
-        let map = event["headers"].as_object_mut().unwrap();
-        map.insert("content-length".into(), json!(body.len().to_string()));
-        map.remove("content-type");
-        map.remove("accept");
-        for (k, v) in headers {
-            map.insert(k.to_lowercase(), json!(v));
-        }
-        // As an HTTP API delivers it (payload 2.0): a body is text only for `text/*`,
-        // JSON, XML and JavaScript; every other type — a form's url-encoded or multipart
-        // post among them, and a body with no type — comes base64-encoded.
-        let content_type = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-            .map(|(_, v)| {
-                v.split(';')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_ascii_lowercase()
-            });
-        let text = content_type.as_deref().is_some_and(|ct| {
-            ct.starts_with("text/")
-                || [
-                    "application/json",
-                    "application/xml",
-                    "application/javascript",
-                ]
-                .contains(&ct)
-        });
-        if text {
-            event["body"] = json!(String::from_utf8_lossy(body));
-            event["isBase64Encoded"] = json!(false);
-        } else {
-            event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
-            event["isBase64Encoded"] = json!(true);
-        }
-        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let request = HttpEvent::post(path, body)
+            .method(method)
+            .headers(headers)
+            .from_ip(ip)
+            .encoding(Encoding::AsGateway)
+            .request();
         self.intake.handle(request).await
     }
 
-    /// Writes a new version of the secret, as an operator rotating a token would.
+    /// Writes a new version of the secret, as an operator rotating a token would: the
+    /// handlers see it when their cache next reads it.
     pub async fn rotate_secret(&self, secret: Value) {
-        let aws = crm_settings::sdk_config().await;
-        aws_sdk_secretsmanager::Client::new(&aws)
-            .put_secret_value()
-            .secret_id(&self.secret_arn)
-            .secret_string(secret.to_string())
-            .send()
-            .await
-            .unwrap();
+        let secrets = Secrets::from_json(&secret.to_string()).unwrap();
+        self.ports.secrets.source().replace(secrets);
     }
 
     /// POSTs `body` to `path` through the intake handler, as API Gateway would deliver it.
@@ -361,13 +309,7 @@ impl<S: Store + Clone> Harness<S> {
     }
 
     pub fn own_headers(&self, body: &[u8]) -> Vec<(&'static str, String)> {
-        let ts = self.clock.now().as_secs().to_string();
-        let signature = own::sign(OWN_SECRET.as_bytes(), &ts, body);
-        vec![
-            ("content-type", "application/json".into()),
-            ("x-form-timestamp", ts),
-            ("x-form-signature", signature),
-        ]
+        own_signed(OWN_SECRET, self.clock.now().as_secs(), body)
     }
 
     /// The stream event DynamoDB would emit for the INSERT of these inbox items, built
@@ -575,23 +517,11 @@ pub fn api_gateway_request(
     body: &[u8],
     base64: bool,
 ) -> Request {
-    let mut event: Value = serde_json::from_str(&fixture("apigw-v2-lead.json")).unwrap();
-    event["rawPath"] = json!(path);
-    event["requestContext"]["http"]["path"] = json!(path);
-    event["routeKey"] = json!(format!("POST {path}"));
-    let map = event["headers"].as_object_mut().unwrap();
-    map.insert("content-length".into(), json!(body.len().to_string()));
-    map.remove("content-type");
-    for (k, v) in headers {
-        map.insert(k.to_lowercase(), json!(v));
-    }
-    event["isBase64Encoded"] = json!(base64);
-    event["body"] = if base64 {
-        json!(base64::engine::general_purpose::STANDARD.encode(body))
-    } else {
-        json!(String::from_utf8_lossy(body))
-    };
-    lambda_http::request::from_str(&event.to_string()).unwrap()
+    let encoding = if base64 { Encoding::Base64 } else { Encoding::Text };
+    HttpEvent::post(path, body)
+        .headers(headers)
+        .encoding(encoding)
+        .request()
 }
 
 pub fn read(response: Response<Body>) -> (u16, Value) {
@@ -702,8 +632,8 @@ fn test_slack(api_base: &str) -> crm_slack::SlackClient {
 
 /// The worker and the redrive from `ports`, with the test's settle time.
 fn handlers<S: Store + Clone>(
-    ports: &Ports<S, SecretsManagerSource>,
-) -> (Arc<TestWorker<S>>, Arc<Redrive<S, SecretsManagerSource>>) {
+    ports: &Ports<S, TestSecrets>,
+) -> (Arc<TestWorker<S>>, Arc<Redrive<S, TestSecrets>>) {
     let mut worker = ports.worker();
     let mut redrive = ports.redrive();
     // The emulator's queries lag only when a test says so, and then by less.

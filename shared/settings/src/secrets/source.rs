@@ -130,6 +130,11 @@ impl MemorySecrets {
     pub fn new(secrets: Secrets) -> Self {
         Self(std::sync::RwLock::new(secrets))
     }
+
+    /// Replaces the secrets, as an operator writing a new version of the secret would.
+    pub fn replace(&self, secrets: Secrets) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = secrets;
+    }
 }
 
 impl SecretsWriter for MemorySecrets {
