@@ -15,8 +15,8 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::{Env, FORM_SECRET, Row, WEBHOOK_TOKEN, variables};
-use crm_testkit::request::{notion_signed, own_signed};
 use crm_domain::{Clock, SystemClock};
+use crm_testkit::request::{notion_signed, own_signed};
 
 const FUNCTIONS: &[&str] = &[
     "lead-intake",

@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 
 use crm_app::inbox::{event_id, lead_id};
 use crm_app::worker::Worker;
-use crm_testkit::request::{HttpEvent, notion_signed};
 use crm_notion_emulator::{
     DEFAULT_TOKEN, Emulator, FaultAction, FaultRule, RateLimit, SeededWorkspace, StageKind,
 };
 use crm_settings::SecretsManagerSource;
 use crm_store::{DynamoStore, Store};
+use crm_testkit::request::{HttpEvent, notion_signed};
 use serde_json::{Value, json};
 
 use crate::{Env, Row, fresh_dynamo, ports_on, signed_lead};

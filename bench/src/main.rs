@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crm_app::Ports;
-use crm_testkit::request::{HttpEvent, own_signed};
 use crm_domain::notion_signature;
 use crm_domain::{Clock, SystemClock};
 use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, SeededWorkspace, StageKind};
@@ -21,6 +20,7 @@ use crm_settings::{CachedSecrets, SecretsManagerSource, Settings};
 use crm_slack::receiver::SlackReceiver;
 use crm_store::prelude::*;
 use crm_store::{DynamoStore, SqliteStore};
+use crm_testkit::request::{HttpEvent, own_signed};
 use serde_json::json;
 
 pub const FORM_SECRET: &str = "bench-form-secret";

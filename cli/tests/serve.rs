@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::LocalProduct;
 use serde_json::{Value, json};
@@ -36,35 +36,29 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
         "{notion}/__admin/data_sources/{}/pages",
         ws["contacts_data_source_id"].as_str().unwrap()
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let local = crm_testkit::eventually("the contact written", Duration::from_secs(20), || async {
         let pages: Vec<Value> = http
             .get(&contacts_url)
             .send()
             .await
-            .unwrap()
+            .ok()?
             .json()
             .await
-            .unwrap();
+            .ok()?;
         let local = pages
             .iter()
             .filter(|p| p["properties"]["Email"]["email"] == "Local@Example.com")
             .count();
-        if local > 0 {
-            assert_eq!(local, 1, "one contact for the lead");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the worker did not write the contact"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        (local > 0).then_some(local)
+    })
+    .await;
+    assert_eq!(local, 1, "one contact for the lead");
 
     let deals = ws["deals_data_source_id"].as_str().unwrap();
     // A deal made by a person in `stage`, then moved by them to `to`.
+    let inbox = product.url("inbox");
     let moved = |properties: Value, to: &'static str| {
-        let (http, notion) = (http.clone(), notion.clone());
+        let (http, notion, inbox) = (http.clone(), notion.clone(), inbox.clone());
         async move {
             let deal: Value = http
                 .post(format!("{notion}/__admin/data_sources/{deals}/pages"))
@@ -75,7 +69,21 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
                 .json()
                 .await
                 .unwrap();
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            // Moved once Notion has told of its creation and the worker has handled it,
+            // as a person would move it later.
+            crm_testkit::eventually("the creation handled", Duration::from_secs(20), || async {
+                let idle: Value = http
+                    .get(format!("{notion}/__admin/webhooks/idle"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                let open: Vec<Value> = http.get(&inbox).send().await.ok()?.json().await.ok()?;
+                (idle["idle"] == true && open.is_empty()).then_some(())
+            })
+            .await;
             http.patch(format!(
                 "{notion}/__admin/pages/{}",
                 deal["id"].as_str().unwrap()

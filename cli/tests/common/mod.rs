@@ -120,21 +120,15 @@ impl LocalProduct {
 
     /// Waits until the contacts include `email`; returns them all.
     pub async fn wait_for_contact(&self, email: &str) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
+        let what = format!("the contact {email} written");
+        crm_testkit::eventually(&what, Duration::from_secs(20), || async {
             let contacts = self.new_pages("contacts").await;
-            if contacts
+            contacts
                 .iter()
                 .any(|c| c["properties"]["Email"]["email"] == email)
-            {
-                return contacts;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the worker did not write {email}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+                .then_some(contacts)
+        })
+        .await
     }
 }
 
@@ -150,13 +144,7 @@ pub async fn send_signed(intake: &str, secret: &str, lead: &Value) -> u16 {
     for (name, value) in crm_testkit::request::own_signed(secret, now as i64, body.as_bytes()) {
         request = request.header(name, value);
     }
-    request
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    request.body(body).send().await.unwrap().status().as_u16()
 }
 
 /// A config file `crm.toml` in `dir` for `crm` to work on the workspace `ws` of the

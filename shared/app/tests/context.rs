@@ -6,8 +6,8 @@ use std::time::Duration;
 use crm_app::Context;
 use crm_domain::ManualClock;
 use crm_settings::Settings;
-use crm_store::prelude::*;
 use crm_store::PutOutcome;
+use crm_store::prelude::*;
 use secrecy::ExposeSecret;
 
 #[tokio::test]

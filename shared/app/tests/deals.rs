@@ -716,9 +716,11 @@ async fn a_stage_change_notion_pauses_too_long_for_waits_in_the_inbox_and_is_pos
 
     // The pause ends (on the wall clock, as Notion's does); the redrive posts it once,
     // and a redelivery of the stream record posts nothing more.
-    let left = until.since(d.h.clock.now());
-    tokio::time::sleep(left).await;
-    d.h.clock.advance(left);
+    crm_testkit::eventually("Notion's pause over", Duration::from_secs(10), || async {
+        worker.notion.paused_until().is_none().then_some(())
+    })
+    .await;
+    d.h.clock.advance(until.since(d.h.clock.now()));
     d.h.redrive.run(None).await.unwrap();
     assert!(d.h.open_ids().await.is_empty());
     assert!(

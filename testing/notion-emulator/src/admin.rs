@@ -32,6 +32,7 @@ pub fn routes(shared: Shared) -> Router {
         .route("/__admin/webhooks/flush", post(flush))
         .route("/__admin/webhooks/redeliver", post(redeliver))
         .route("/__admin/webhooks/deliveries", get(deliveries))
+        .route("/__admin/webhooks/idle", get(deliveries_idle))
         .route(
             "/__admin/data_sources/{id}/pages",
             get(list_pages).post(person_creates_page),
@@ -201,6 +202,12 @@ async fn redeliver(State(shared): State<Shared>, Json(body): Json<RedeliverBody>
 
 async fn deliveries(State(shared): State<Shared>) -> Json<Value> {
     Json(json!(lock(&shared).webhooks.deliveries))
+}
+
+/// Whether every event emitted so far has been delivered (or given up on): for a test
+/// of another process's emulator to wait for, as `Emulator::deliveries_idle` does.
+async fn deliveries_idle(State(shared): State<Shared>) -> Json<Value> {
+    Json(json!({"idle": lock(&shared).webhooks.idle()}))
 }
 
 async fn list_pages(State(shared): State<Shared>, Path(id): Path<String>) -> Json<Value> {

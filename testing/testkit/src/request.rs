@@ -125,8 +125,12 @@ impl HttpEvent {
             });
         content_type.is_some_and(|ct| {
             ct.starts_with("text/")
-                || ["application/json", "application/xml", "application/javascript"]
-                    .contains(&ct.as_str())
+                || [
+                    "application/json",
+                    "application/xml",
+                    "application/javascript",
+                ]
+                .contains(&ct.as_str())
         })
     }
 }
@@ -145,5 +149,8 @@ pub fn own_signed(secret: &str, timestamp_secs: i64, body: &[u8]) -> Vec<(&'stat
 
 /// The header Notion signs a delivery with.
 pub fn notion_signed(token: &str, body: &[u8]) -> (&'static str, String) {
-    (notion_signature::HEADER, notion_signature::sign(token, body))
+    (
+        notion_signature::HEADER,
+        notion_signature::sign(token, body),
+    )
 }

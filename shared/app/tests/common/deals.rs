@@ -112,7 +112,8 @@ impl<S: Store + Clone + Send + Sync + 'static> Deals<S> {
 
     /// Waits until the emulator has delivered `n` events that were answered 200.
     pub async fn delivered(&self, n: usize) {
-        for _ in 0..200 {
+        let what = format!("{n} deliveries answered 200");
+        crm_testkit::eventually(&what, Duration::from_secs(5), || async {
             let ok = self
                 .h
                 .emulator
@@ -120,12 +121,9 @@ impl<S: Store + Clone + Send + Sync + 'static> Deals<S> {
                 .iter()
                 .filter(|d| d.status == Some(200))
                 .count();
-            if ok >= n {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("deliveries: {:?}", self.h.emulator.deliveries());
+            (ok >= n).then_some(())
+        })
+        .await;
     }
 
     /// Runs the worker over every open inbox item, as the stream would.

@@ -17,12 +17,12 @@ use crm_app::Ports;
 use crm_app::intake::Intake;
 use crm_app::redrive::Redrive;
 use crm_app::worker::Worker;
-use crm_testkit::request::{Encoding, HttpEvent, own_signed};
 use crm_domain::{Clock, ManualClock};
 use crm_notion::NotionClient;
 use crm_notion_emulator::{DEFAULT_TOKEN, Emulator, SeededWorkspace, StageKind};
 use crm_settings::{CachedSecrets, MemorySecrets, Secrets, Settings};
 use crm_store::{DynamoStore, InboxItem, SqliteStore, Store};
+use crm_testkit::request::{Encoding, HttpEvent, own_signed};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
@@ -517,7 +517,11 @@ pub fn api_gateway_request(
     body: &[u8],
     base64: bool,
 ) -> Request {
-    let encoding = if base64 { Encoding::Base64 } else { Encoding::Text };
+    let encoding = if base64 {
+        Encoding::Base64
+    } else {
+        Encoding::Text
+    };
     HttpEvent::post(path, body)
         .headers(headers)
         .encoding(encoding)

@@ -141,14 +141,13 @@ impl Received {
 
     /// Waits until `n` events arrived (or panics after 10 s).
     pub async fn wait_for(&self, n: usize) -> Vec<Value> {
-        for _ in 0..200 {
+        let what = format!("{n} events");
+        let within = std::time::Duration::from_secs(10);
+        crm_testkit::eventually(&what, within, || async {
             let events = self.events();
-            if events.len() >= n {
-                return events;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("expected {n} events, got {:?}", self.events());
+            (events.len() >= n).then_some(events)
+        })
+        .await
     }
 }
 
