@@ -161,6 +161,12 @@ impl SlackClient {
         self.limiter_for(webhook, "", self.config.per_second)
     }
 
+    /// Until when posts to `webhook` wait out a pause Slack asked for (a 429's
+    /// `Retry-After`), if one is on now.
+    pub fn paused_until(&self, webhook: &SecretString) -> Option<tokio::time::Instant> {
+        self.limiter(webhook).paused_until()
+    }
+
     /// The limiter of one pace: a webhook, or a Web API method (and channel) for one
     /// token. Keyed by a hash, so that no secret is held as a key.
     pub(crate) fn limiter_for(

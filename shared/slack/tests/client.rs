@@ -175,10 +175,10 @@ async fn a_429_pauses_every_post_to_that_destination_only() {
         let (c, won) = (slack_client.clone(), won.clone());
         tokio::spawn(async move { c.post(&won, &message("w0")).await })
     };
-    while slack.attempts() == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    crm_testkit::eventually("the 429 heard", Duration::from_secs(5), || async {
+        slack_client.paused_until(&won).map(|_| ())
+    })
+    .await;
     let timed = |url: SecretString, text: &'static str| {
         let c = slack_client.clone();
         async move {
