@@ -114,24 +114,7 @@ async fn the_local_page_shows_the_crm_moving() {
     );
     // Notion's event and its redeliveries delivered, and every one handled: none has
     // posted again.
-    let notion_url = product.info["notion"].as_str().unwrap().to_owned();
-    crm_testkit::eventually(
-        "Notion's deliveries made",
-        Duration::from_secs(20),
-        || async {
-            let idle: serde_json::Value = crm_http::client()
-                .get(format!("{notion_url}/__admin/webhooks/idle"))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            (idle["idle"] == true).then_some(())
-        },
-    )
-    .await;
-    inbox_drained(&product, "every delivery handled").await;
+    product.settled("every delivery handled").await;
     assert_eq!(
         feed_count(&browser, "→ Won: Soylent expansion").await,
         1,
@@ -285,30 +268,13 @@ async fn deal_won_by_a_person(
     // A person moves it later, once the worker has seen it made (else both events
     // may find it won already, and the move is told as `Now Won`).
     assert!(notion.deliveries_idle(Duration::from_secs(10)).await);
-    inbox_drained(product, "the creation was handled").await;
+    product.settled("the creation was handled").await;
     notion
         .update_page_as_person(
             deal["id"].as_str().unwrap(),
             json!({"Stage": {"select": {"name": "won"}}}),
         )
         .unwrap();
-}
-
-/// Waits until the product's inbox holds nothing open: every event and lead it took is
-/// done.
-async fn inbox_drained(product: &LocalProduct, what: &str) {
-    crm_testkit::eventually(what, Duration::from_secs(20), || async {
-        let open: Vec<serde_json::Value> = crm_http::client()
-            .get(product.url("inbox"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        open.is_empty().then_some(())
-    })
-    .await;
 }
 
 /// The page until `pred` accepts it (within 20 s).
@@ -383,7 +349,7 @@ async fn with_a_real_notion_the_page_shows_the_inbox_the_feed_and_links_only() {
         notion.deliveries().len() >= 4,
         "two events, each delivered twice"
     );
-    inbox_drained(&product, "the second deliveries handled too").await;
+    product.settled("the second deliveries handled too").await;
     let html = http.get(&page).send().await.unwrap().text().await.unwrap();
     assert_eq!(slack.to("won").len(), 1, "Slack got it once");
     assert_eq!(html.matches("Lead → Won: ").count(), 1, "shown once");

@@ -56,9 +56,9 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
 
     let deals = ws["deals_data_source_id"].as_str().unwrap();
     // A deal made by a person in `stage`, then moved by them to `to`.
-    let inbox = product.url("inbox");
+    let product = &product;
     let moved = |properties: Value, to: &'static str| {
-        let (http, notion, inbox) = (http.clone(), notion.clone(), inbox.clone());
+        let (http, notion) = (http.clone(), notion.clone());
         async move {
             let deal: Value = http
                 .post(format!("{notion}/__admin/data_sources/{deals}/pages"))
@@ -71,19 +71,7 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
                 .unwrap();
             // Moved once Notion has told of its creation and the worker has handled it,
             // as a person would move it later.
-            crm_testkit::eventually("the creation handled", Duration::from_secs(20), || async {
-                let idle: Value = http
-                    .get(format!("{notion}/__admin/webhooks/idle"))
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
-                let open: Vec<Value> = http.get(&inbox).send().await.ok()?.json().await.ok()?;
-                (idle["idle"] == true && open.is_empty()).then_some(())
-            })
-            .await;
+            product.settled("the creation handled").await;
             http.patch(format!(
                 "{notion}/__admin/pages/{}",
                 deal["id"].as_str().unwrap()

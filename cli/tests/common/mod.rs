@@ -66,6 +66,19 @@ impl LocalProduct {
         product
     }
 
+    /// Waits until Notion's webhook deliveries are all made and the product's inbox
+    /// holds nothing open: everything told has been handled.
+    pub async fn settled(&self, what: &str) {
+        let idle = format!("{}/__admin/webhooks/idle", self.url("notion"));
+        let inbox = self.url("inbox");
+        crm_testkit::eventually(what, Duration::from_secs(20), || async {
+            let idle: Value = get_json(&idle).await?;
+            let open: Vec<Value> = get_json(&inbox).await?;
+            (idle["idle"] == true && open.is_empty()).then_some(())
+        })
+        .await;
+    }
+
     /// A string of the banner.
     pub fn url(&self, key: &str) -> String {
         self.info[key]
@@ -130,6 +143,18 @@ impl LocalProduct {
         })
         .await
     }
+}
+
+/// GETs `url` as JSON; `None` while it cannot be read.
+pub async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> Option<T> {
+    crm_http::client()
+        .get(url)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()
 }
 
 /// Posts `lead` to `intake` signed with `secret` as a site's server signs it (the own
