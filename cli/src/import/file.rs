@@ -2,13 +2,20 @@
 //! Windows-1252 (what Excel saves on Windows), `,` or `;` between fields (`;` where the
 //! decimal separator is a comma).
 
-use crm_domain::import::Row;
 use crm_domain::import::formula::restored;
+use crm_domain::import::{Reject, Row, by_shape};
 
 /// The file, read.
 pub struct Table {
     pub headers: Vec<String>,
+    /// The rows of the header's shape.
     pub rows: Vec<Row>,
+    /// Rows of another shape, each with its reason (see `crm_domain::import::shape`).
+    pub misshapen: Vec<Reject>,
+    /// Rows of a report's footer, skipped.
+    pub footer: usize,
+    /// Every row as read, by line, for the rejects file.
+    pub all: Vec<Row>,
     /// What the bytes were read as, for the summary.
     pub encoding: &'static str,
     pub separator: char,
@@ -40,9 +47,13 @@ pub fn read(bytes: &[u8]) -> Result<Table, String> {
             cells: record.iter().map(|c| restored(c).to_owned()).collect(),
         });
     }
+    let shaped = by_shape(headers.len(), rows.clone());
     Ok(Table {
         headers,
-        rows,
+        rows: shaped.rows,
+        misshapen: shaped.rejects,
+        footer: shaped.footer,
+        all: rows,
         encoding,
         separator,
     })

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use crm_app::Ports;
 use crm_app::import::{ImportActivity, ImportSettings, ImportStore, Importer, Report};
-use crm_domain::import::{Plan, detect, fit_statuses, parse_overrides, plan};
+use crm_domain::import::dates::file_order;
+use crm_domain::import::{DateOrder, Field, Plan, detect, fit_statuses, parse_overrides, plan};
 use crm_domain::lead::MAX_SOURCE_LEN;
 use crm_domain::{Clock, SystemClock};
 use crm_settings::{CachedSecrets, MemorySecrets, SecretsLocation, SecretsSource, Settings};
@@ -54,6 +55,10 @@ pub struct ImportArgs {
     /// Print what would be done, without writing.
     #[arg(long)]
     dry_run: bool,
+    /// How slashed dates read when a column cannot tell (`3/4/2026`): `mdy` (US exports)
+    /// or `dmy`. A column with a date like `8/15/2025` or `15/08/2025` tells by itself.
+    #[arg(long, value_parser = parse_dates)]
+    dates: Option<DateOrder>,
     /// Where rows that cannot be imported are written (default: FILE.rejects.csv).
     #[arg(long)]
     rejects: Option<PathBuf>,
@@ -91,15 +96,34 @@ pub async fn run(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
         None => Vec::new(),
     };
     let run = hex::encode(&Sha256::digest(&bytes)[..8]);
+    if table.footer > 0 {
+        println!(
+            "skipped the report's footer ({} lines at the end)",
+            table.footer
+        );
+    }
     if args.deals {
-        let columns = crm_domain::import::deals::detect(&table.headers).ok_or_else(|| {
+        use crm_domain::import::deals::{DealField, detect, plan_deals};
+        let columns = detect(&table.headers).ok_or_else(|| {
             format!(
                 "no column names the deal (headers: {}); call it \"Deal Name\" or \"Title\"",
                 table.headers.join(", ")
             )
         })?;
-        let planned = crm_domain::import::deals::plan_deals(&columns, table.rows.iter().cloned());
+        let dated = date_columns(&columns, DealField::CloseDate);
+        let order = file_order(&table.headers, &dated, &table.rows, args.dates)?;
+        let mut planned = plan_deals(&columns, table.rows.iter().cloned(), order);
+        planned.rejects.extend(table.misshapen.iter().cloned());
         return with_ports(&args, &table, Planned::Deals(planned), &run).await;
+    }
+    let telling = crm_domain::import::deals::telling_deal_headers(&table.headers);
+    if !telling.is_empty() {
+        return Err(format!(
+            "{} holds deals (columns {}): import it with --deals, after the contacts",
+            args.file.display(),
+            telling.join(", ")
+        )
+        .into());
     }
     let mapping = detect(&table.headers, &overrides)?;
     let mut columns: Vec<String> = mapping
@@ -122,8 +146,26 @@ pub async fn run(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
             mapping.unused.join(", ")
         );
     }
-    let planned = plan(&mapping, table.rows.iter().cloned());
+    let dated = date_columns(&mapping.columns, Field::LastContacted);
+    let order = file_order(&table.headers, &dated, &table.rows, args.dates)?;
+    let mut planned = plan(&mapping, table.rows.iter().cloned(), order);
+    planned.rejects.extend(table.misshapen.iter().cloned());
     with_ports(&args, &table, Planned::Contacts(planned), &run).await
+}
+
+/// `--dates`.
+fn parse_dates(text: &str) -> Result<DateOrder, String> {
+    DateOrder::parse(text)
+        .ok_or_else(|| format!("{text:?}: say mdy (month first) or dmy (day first)"))
+}
+
+/// The columns that hold `field`.
+fn date_columns<F: PartialEq>(columns: &[(usize, F)], field: F) -> Vec<usize> {
+    columns
+        .iter()
+        .filter(|(_, f)| *f == field)
+        .map(|(i, _)| *i)
+        .collect()
 }
 
 /// What the file holds, read.
@@ -349,54 +391,64 @@ pub(super) fn conclude(
         .unwrap_or_else(|| rejects_beside(&args.file));
     if counts.unreadable_dates > 0 {
         println!(
-            "{} dates could not be read (YYYY-MM-DD expected) and were left out",
+            "{} dates could not be read (YYYY-MM-DD, or M/D/YYYY and D/M/YYYY in the file's order) and were left out",
             counts.unreadable_dates
         );
     }
+    let what = counts.what;
     let Some((report, stopped)) = outcome else {
         println!(
-            "dry run: {} {} to write ({} rows merged into them), {} rows rejected, {} blank",
+            "dry run: {} {what} to write ({} rows merged into them), {} rows rejected, {} blank",
             counts.total,
-            counts.what,
             counts.merged,
             counts.rejects.len(),
             counts.blank
         );
-        write_rejects(&rejects_path, table, counts.rejects)?;
+        keep_rejects(&rejects_path, table, counts.rejects.iter());
         return Ok(());
     };
     let rejected = counts.rejects.len() + report.rejected.len();
-    write_rejects(
-        &rejects_path,
-        table,
-        counts.rejects.iter().chain(&report.rejected),
-    )?;
     let see = if rejected > 0 {
         format!(" (see {})", rejects_path.display())
     } else {
         String::new()
     };
-    let earlier = if report.earlier > 0 {
-        format!(
-            "; {} of them by an earlier run of this file",
-            report.earlier
-        )
-    } else {
-        String::new()
-    };
     let not_written = report.failed.len() + report.busy.len();
-    println!(
-        "{}created {}, updated {}, unchanged {}, merged in file {}, rejected {rejected}{see}, failed {not_written}, in {:.1} s{earlier}",
-        counts.prefix,
-        report.created,
-        report.updated,
-        report.unchanged,
-        counts.merged,
-        started.elapsed().as_secs_f64(),
+    let now = report.created + report.updated + report.unchanged;
+    // The summary first: whatever happens to the rejects file, what was written is said.
+    if now == 0 && not_written == 0 && report.earlier > 0 {
+        println!(
+            "{}nothing to do: all {} {what} done by an earlier run of this file; rejected {rejected}{see}, in {:.1} s",
+            counts.prefix,
+            report.earlier,
+            started.elapsed().as_secs_f64(),
+        );
+    } else {
+        let earlier = if report.earlier > 0 {
+            format!(
+                "; {} more done by an earlier run of this file",
+                report.earlier
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "{}created {}, updated {}, unchanged {}, merged in file {}, rejected {rejected}{see}, failed {not_written}, in {:.1} s{earlier}",
+            counts.prefix,
+            report.created,
+            report.updated,
+            report.unchanged,
+            counts.merged,
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    keep_rejects(
+        &rejects_path,
+        table,
+        counts.rejects.iter().chain(&report.rejected),
     );
-    let what = counts.what;
     if stopped {
-        let done = report.created + report.updated + report.unchanged;
+        let done = now + report.earlier;
         return Err(format!(
             "stopped with about {} {what} not written yet: run the same command again to go on",
             counts.total.saturating_sub(done + not_written)
@@ -416,6 +468,21 @@ pub(super) fn conclude(
         );
     }
     Err(format!("{not_written} {what} were not written: run the same command again").into())
+}
+
+/// Writes the rejects file; a file that cannot be written is said, and the run's
+/// outcome stands (what was written to Notion is written).
+fn keep_rejects<'a>(
+    path: &Path,
+    table: &file::Table,
+    rejects: impl IntoIterator<Item = &'a crm_domain::import::Reject>,
+) {
+    if let Err(e) = write_rejects(path, table, rejects) {
+        eprintln!(
+            "the rejected rows could not be written to {}: {e}",
+            path.display()
+        );
+    }
 }
 
 /// Writes every unit with `write` (the engine's run), behind a progress bar, Ctrl-C
@@ -489,20 +556,26 @@ pub(super) fn write_rejects<'a>(
         let _ = std::fs::remove_file(path);
         return Ok(());
     }
-    let mut out = csv::Writer::from_writer(Vec::new());
+    // Rows keep their own number of values (a row of another shape is a reject too).
+    let mut out = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
     let mut header = vec!["line".to_owned(), "reason".to_owned()];
     header.extend(table.headers.iter().map(|h| inert(h)));
     out.write_record(&header)?;
     for reject in rejects {
         let mut record = vec![reject.line.to_string(), inert(&reject.reason)];
-        if let Some(row) = table.rows.iter().find(|r| r.line == reject.line) {
+        if let Some(row) = table.all.iter().find(|r| r.line == reject.line) {
             // Shown as text in a spreadsheet, whatever the export held.
             record.extend(row.cells.iter().map(|c| inert(c)));
         }
         out.write_record(&record)?;
     }
     let bytes = out.into_inner().map_err(|e| e.to_string())?;
-    std::fs::File::create(path)?.write_all(&bytes)?;
+    // A byte-order mark: Excel then reads the file as UTF-8 (accents and all).
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(b"\xEF\xBB\xBF")?;
+    file.write_all(&bytes)?;
     Ok(())
 }
 

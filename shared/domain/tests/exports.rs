@@ -26,7 +26,7 @@ fn contact(name: &str) -> (Vec<Field>, crm_domain::import::Contact) {
     let (headers, cells) = read(name);
     let mapping = detect(&headers, &[]).unwrap_or_else(|e| panic!("{name}: {e}"));
     let fields = mapping.columns.iter().map(|(_, f)| *f).collect();
-    let mut p = plan(&mapping, [Row { line: 2, cells }]);
+    let mut p = plan(&mapping, [Row { line: 2, cells }], None);
     assert!(p.rejects.is_empty(), "{name}: {:?}", p.rejects);
     (fields, p.contacts.remove(0))
 }

@@ -62,7 +62,8 @@ pub struct Report {
     /// The keys of those another run held (see [`Outcome::Busy`]): a person's address,
     /// a deal's key.
     pub busy: Vec<String>,
-    /// Of the above, those an earlier run of the same file wrote.
+    /// Those an earlier run of the same file wrote (not counted as created, updated or
+    /// unchanged by this one).
     pub earlier: usize,
 }
 
@@ -82,9 +83,14 @@ impl Report {
     /// `shown`, from the file's `lines`.
     pub fn add(&mut self, key: &str, shown: &str, lines: &[u64], outcome: Outcome) {
         let outcome = match outcome {
+            // Counted as the earlier run's; only its refusal is kept again, so the
+            // rejects file stays whole.
             Outcome::Earlier(inner) => {
                 self.earlier += 1;
-                *inner
+                match *inner {
+                    Outcome::Rejected(reason) => Outcome::Rejected(reason),
+                    _ => return,
+                }
             }
             o => o,
         };

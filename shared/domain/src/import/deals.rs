@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use super::columns::fold;
+use super::dates::DateOrder;
 use super::plan::{Reject, Row, date_counted, first_value};
 use crate::email::ContactEmail;
 
@@ -92,6 +93,34 @@ pub fn detect(headers: &[String]) -> Option<Vec<(usize, DealField)>> {
         .then_some(columns)
 }
 
+/// The headers that say a file holds deals, not contacts: a column named for the deal
+/// (`Deal - Title`, `Deal Name`, `Opportunity Name`), or a stage beside an amount. Empty
+/// when none does.
+pub fn telling_deal_headers(headers: &[String]) -> Vec<String> {
+    let folded: Vec<String> = headers.iter().map(|h| fold(h)).collect();
+    let named: Vec<String> = headers
+        .iter()
+        .zip(&folded)
+        .filter(|(_, f)| {
+            f.starts_with("deal ") || f.starts_with("deal - ") || f.starts_with("opportunity")
+        })
+        .map(|(h, _)| h.trim().to_owned())
+        .collect();
+    if !named.is_empty() {
+        return named;
+    }
+    let stage = folded
+        .iter()
+        .position(|f| ["stage", "pipeline stage"].contains(&f.as_str()));
+    let amount = folded
+        .iter()
+        .position(|f| ["amount", "value"].contains(&f.as_str()));
+    match (stage, amount) {
+        (Some(s), Some(a)) => vec![headers[s].trim().to_owned(), headers[a].trim().to_owned()],
+        _ => Vec::new(),
+    }
+}
+
 /// What makes two deals one: the name (case and spaces aside), `|`, the contact's
 /// canonical email (empty without one). For the file's rows and Notion's deals alike.
 pub fn deal_key(name: &str, contact: Option<&str>) -> String {
@@ -134,7 +163,12 @@ pub struct DealPlan {
     pub unreadable_dates: usize,
 }
 
-pub fn plan_deals(columns: &[(usize, DealField)], rows: impl IntoIterator<Item = Row>) -> DealPlan {
+/// The rows as deals; slashed dates read in `dates` (see `dates::file_order`).
+pub fn plan_deals(
+    columns: &[(usize, DealField)],
+    rows: impl IntoIterator<Item = Row>,
+    dates: Option<DateOrder>,
+) -> DealPlan {
     let mut out = DealPlan::default();
     let mut by_key: HashMap<String, usize> = HashMap::new();
     for row in rows {
@@ -168,7 +202,11 @@ pub fn plan_deals(columns: &[(usize, DealField)], rows: impl IntoIterator<Item =
                 continue;
             }
         };
-        let close_date = date_counted(value(DealField::CloseDate), &mut out.unreadable_dates);
+        let close_date = date_counted(
+            value(DealField::CloseDate),
+            dates,
+            &mut out.unreadable_dates,
+        );
         let deal = Deal {
             name,
             stage: value(DealField::Stage),
@@ -302,6 +340,7 @@ mod tests {
                 row(6, &["Odd", "12k?", "", "", "", ""]),
                 row(7, &["Odd", "", "", "", "not-an-email", ""]),
             ],
+            None,
         );
         assert_eq!(p.deals.len(), 2, "one per name and contact");
         let acme = &p.deals[0];
@@ -315,7 +354,7 @@ mod tests {
         assert_eq!(
             (p.deals[1].close_date, p.unreadable_dates),
             (None, 1),
-            "a date not written YYYY-MM-DD is left out and counted"
+            "a slashed date with no order for the file is left out and counted"
         );
         let reasons: Vec<(u64, &str)> = p
             .rejects
@@ -328,6 +367,30 @@ mod tests {
         assert!(
             detect(&["Email".to_owned()]).is_none(),
             "no deal name column"
+        );
+        assert_eq!(
+            telling_deal_headers(&headers),
+            [
+                "Deal - Title",
+                "Deal - Value",
+                "Deal - Stage",
+                "Deal - Owner",
+                "Deal - Expected close date"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_contacts_export_tells_no_deal_and_a_stage_beside_an_amount_does() {
+        let h = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        assert!(telling_deal_headers(&h(&["Email", "Name", "Lead Status", "Company"])).is_empty());
+        assert_eq!(
+            telling_deal_headers(&h(&["Name", "Stage", "Amount", "Email"])),
+            ["Stage", "Amount"]
+        );
+        assert_eq!(
+            telling_deal_headers(&h(&["Opportunity Name", "Email"])),
+            ["Opportunity Name"]
         );
     }
 }

@@ -3,9 +3,13 @@
 //! (checked, one per person). Reading the file and writing to Notion are `crm`'s.
 
 pub mod columns;
+pub mod dates;
 pub mod deals;
 pub mod formula;
 pub mod plan;
+pub mod shape;
 
 pub use columns::{Field, Mapping, MappingError, detect, parse_overrides};
+pub use dates::{DateColumnError, DateOrder};
 pub use plan::{Contact, ContactFields, Plan, Reject, Row, fit_statuses, plan};
+pub use shape::{Shaped, by_shape};

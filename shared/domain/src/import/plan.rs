@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use super::columns::{Field, Mapping};
+use super::dates::{DateOrder, read_date};
 use crate::email::ContactEmail;
 use crate::lead::{MAX_PHONE_LEN, MAX_SOURCE_LEN, cut};
 
@@ -78,7 +79,12 @@ pub struct Plan {
     pub unreadable_dates: usize,
 }
 
-pub fn plan(mapping: &Mapping, rows: impl IntoIterator<Item = Row>) -> Plan {
+/// The rows as contacts; slashed dates read in `dates` (see `dates::file_order`).
+pub fn plan(
+    mapping: &Mapping,
+    rows: impl IntoIterator<Item = Row>,
+    dates: Option<DateOrder>,
+) -> Plan {
     let mut out = Plan::default();
     let mut by_email: HashMap<String, usize> = HashMap::new();
     for row in rows {
@@ -87,25 +93,26 @@ pub fn plan(mapping: &Mapping, rows: impl IntoIterator<Item = Row>) -> Plan {
             continue;
         }
         let value = |field: Field| first_value(&mapping.columns, &row.cells, field);
-        let email = match value(Field::Email) {
-            None => {
+        let Some(raw) = value(Field::Email) else {
+            out.rejects.push(Reject {
+                line: row.line,
+                reason: "no email".into(),
+            });
+            continue;
+        };
+        // The first address is the contact's; the others go into its notes.
+        let all = addresses(&raw);
+        let email = match ContactEmail::parse(all[0]) {
+            Ok(email) => email,
+            Err(e) => {
                 out.rejects.push(Reject {
                     line: row.line,
-                    reason: "no email".into(),
+                    reason: e.to_string(),
                 });
                 continue;
             }
-            Some(raw) => match ContactEmail::parse(&raw) {
-                Ok(email) => email,
-                Err(e) => {
-                    out.rejects.push(Reject {
-                        line: row.line,
-                        reason: e.to_string(),
-                    });
-                    continue;
-                }
-            },
         };
+        let others = (all.len() > 1).then(|| format!("Other addresses: {}", all[1..].join(", ")));
         let name = value(Field::Name).or_else(|| {
             let parts: Vec<String> = [value(Field::FirstName), value(Field::LastName)]
                 .into_iter()
@@ -113,7 +120,15 @@ pub fn plan(mapping: &Mapping, rows: impl IntoIterator<Item = Row>) -> Plan {
                 .collect();
             (!parts.is_empty()).then(|| parts.join(" "))
         });
-        let last_contacted = date_counted(value(Field::LastContacted), &mut out.unreadable_dates);
+        let last_contacted = date_counted(
+            value(Field::LastContacted),
+            dates,
+            &mut out.unreadable_dates,
+        );
+        let notes = match (value(Field::Notes), others) {
+            (Some(notes), Some(others)) => Some(format!("{notes}\n{others}")),
+            (notes, others) => notes.or(others),
+        };
         let fields = ContactFields {
             name,
             company: value(Field::Company),
@@ -121,7 +136,7 @@ pub fn plan(mapping: &Mapping, rows: impl IntoIterator<Item = Row>) -> Plan {
             status: value(Field::Status),
             // A select option cannot hold a comma.
             source: value(Field::Source).map(|s| cut(s.replace(',', " "), MAX_SOURCE_LEN)),
-            notes: value(Field::Notes),
+            notes,
             last_contacted,
         };
         match by_email.get(email.as_str()) {
@@ -182,19 +197,31 @@ pub fn fit_statuses(contacts: &mut [Contact], options: &[String]) -> usize {
 
 /// A date cell's date; one that is there but cannot be read is counted in `unreadable`
 /// (the summary says how many were left out).
-pub(super) fn date_counted(cell: Option<String>, unreadable: &mut usize) -> Option<NaiveDate> {
+pub(super) fn date_counted(
+    cell: Option<String>,
+    order: Option<DateOrder>,
+    unreadable: &mut usize,
+) -> Option<NaiveDate> {
     let text = cell?;
-    let parsed = date(&text);
+    let parsed = read_date(&text, order);
     if parsed.is_none() {
         *unreadable += 1;
     }
     parsed
 }
 
-/// A date as exports write it: `2026-11-02`, `2026-11-02 10:00`, `2026-11-02T10:00:00Z`.
-fn date(text: &str) -> Option<NaiveDate> {
-    let day = text.get(..10)?;
-    NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
+/// A cell's addresses: exports put several in one (Pipedrive `a@x.com, b@y.com`, Google
+/// `a@x.com ::: b@y.com`). A cell with one `@` is one address, however it is written
+/// (the address's own rules then say what is wrong with it).
+pub fn addresses(cell: &str) -> Vec<&str> {
+    if cell.matches('@').count() < 2 {
+        return vec![cell.trim()];
+    }
+    cell.split(":::")
+        .flat_map(|part| part.split([',', ';']))
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
@@ -239,6 +266,46 @@ mod tests {
     }
 
     #[test]
+    fn a_cell_of_several_addresses_is_the_first_and_the_others_are_noted() {
+        let headers: Vec<String> = ["Person - Email", "Notes"].map(str::to_owned).to_vec();
+        let mapping = detect(&headers, &[]).unwrap();
+        let p = plan(
+            &mapping,
+            rows(&[
+                &["ann@example.com, ann@home.example", "met at a fair"],
+                &["bo@example.com ::: bo@private.example ::: b@x.co", ""],
+                &["not an address, cy@example.com", ""],
+            ]),
+            None,
+        );
+        let notes: Vec<(&str, Option<&str>)> = p
+            .contacts
+            .iter()
+            .map(|c| (c.email.as_str(), c.fields.notes.as_deref()))
+            .collect();
+        assert_eq!(
+            notes,
+            [
+                (
+                    "ann@example.com",
+                    Some("met at a fair\nOther addresses: ann@home.example")
+                ),
+                (
+                    "bo@example.com",
+                    Some("Other addresses: bo@private.example, b@x.co")
+                ),
+            ]
+        );
+        assert_eq!(
+            p.rejects.len(),
+            1,
+            "the first address decides: {:?}",
+            p.rejects
+        );
+        assert_eq!(addresses(" a@b.co "), ["a@b.co"]);
+    }
+
+    #[test]
     fn one_person_in_many_rows_is_one_contact_with_the_latest_values() {
         let headers: Vec<String> = [
             "Email",
@@ -269,6 +336,7 @@ mod tests {
                 &["not-an-email", "X", "", "", "", ""],
                 &["", "Nobody", "", "", "", ""],
             ]),
+            None,
         );
         assert_eq!(p.contacts.len(), 2);
         let ann = &p.contacts[0];
