@@ -83,6 +83,7 @@ pub async fn measure(rows: &mut Vec<Row>) -> Result<(), Error> {
             line: i as u64 + 2,
             cells,
         }),
+        None,
     );
 
     let mut config = NotionConfig::new(emulator.base_url(), SecretString::from(DEFAULT_TOKEN));

@@ -235,3 +235,91 @@ async fn dates_that_cannot_tell_their_order_ask_for_it() {
         "2026-04-03"
     );
 }
+
+/// Pipedrive's deals export: its default pipeline's stages, won and lost deals (whose
+/// stage column keeps the stage they were won in), a deal in another currency than
+/// Value shows, and a stage no table knows. The dry run rejects what the run rejects;
+/// a second run changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipedrive_deals_land_in_their_stages_won_and_lost_included() {
+    let deals = "Deal - Title,Deal - Value,Deal - Currency,Deal - Stage,Deal - Status,Person - Email,Deal - Expected close date\n\
+Acme renewal,1200,USD,Proposal Made,open,ann@example.com,2026-12-01\n\
+Beta pilot,800,USD,Negotiations Started,won,bo@example.com,11/15/2026\n\
+Gamma,300,USD,Contact Made,lost,ann@example.com,\n\
+Delta,500,EUR,Lead In,open,bo@example.com,\n\
+Omega,100,USD,Mystery Stage,open,ann@example.com,\n";
+    let e = Export::new("pipedrive-deals", deals.as_bytes()).await;
+    for email in ["ann@example.com", "bo@example.com"] {
+        e.emulator
+            .create_page_as_person(
+                serde_json::json!({"Name": {"title": [{"text": {"content": email}}]}, "Email": {"email": email}}),
+                &e.ws.contacts_data_source_id,
+            )
+            .unwrap();
+    }
+    let dry = e.import(&["--deals", "--dry-run"]);
+    let s = said(&dry);
+    assert!(dry.status.success(), "{s}");
+    assert!(
+        s.contains("deal columns: Deal - Title → name, Deal - Value → value, Deal - Currency → currency, Deal - Stage → stage, Deal - Status → status"),
+        "{s}"
+    );
+    let dry_rejects = e.rejects();
+    assert!(
+        e.emulator.pages(&e.ws.deals_data_source_id).is_empty(),
+        "a dry run writes nothing"
+    );
+
+    let out = e.import(&["--deals"]);
+    let s = said(&out);
+    assert!(out.status.success(), "{s}");
+    assert!(
+        s.contains("deals: created 3,") && s.contains("rejected 2"),
+        "{s}"
+    );
+    assert_eq!(
+        e.rejects(),
+        dry_rejects,
+        "the dry run rejected what the run rejects"
+    );
+    let rejects = e.rejects();
+    assert!(
+        rejects.contains("5,\"the value is in euro, and Value shows dollar"),
+        "{rejects}"
+    );
+    assert!(
+        rejects.contains("--stage \"\"Mystery Stage=<option>\"\""),
+        "{rejects}"
+    );
+    let stages: BTreeMap<String, String> = e
+        .emulator
+        .pages(&e.ws.deals_data_source_id)
+        .into_iter()
+        .map(|p| {
+            (
+                text(&p["properties"], "Deal Name"),
+                p["properties"]["Stage"]["status"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, String> = [
+        ("Acme renewal", "proposal"),
+        ("Beta pilot", "won"),
+        ("Gamma", "lost"),
+    ]
+    .map(|(n, s)| (n.to_owned(), s.to_owned()))
+    .into();
+    assert_eq!(stages, expected);
+
+    let again = e.import(&["--deals", "--stage", "Mystery Stage=qualified"]);
+    let s = said(&again);
+    assert!(again.status.success(), "{s}");
+    assert_eq!(
+        e.emulator.pages(&e.ws.deals_data_source_id).len(),
+        4,
+        "the deal whose stage was named is written, the rest left as they were: {s}"
+    );
+}

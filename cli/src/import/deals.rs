@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use crm_app::Ports;
-use crm_app::import::{DealTarget, ImportStore, Importer};
+use crm_app::import::{DealTarget, ImportStore, Importer, Outcome};
+use crm_domain::import::Reject;
 use crm_domain::import::deals::DealPlan;
 use crm_settings::SecretsSource;
 use crm_store::Store;
@@ -27,7 +28,9 @@ where
     let target = DealTarget {
         deals: ports.settings.notion.deals.to_string(),
         properties: ports.settings.properties.deals.clone(),
+        stage_map: args.stage_map()?,
     };
+    let mut unmatched = Vec::new();
     let work = async {
         let (world, notes) = importer.deal_world(&target).await?;
         for note in notes {
@@ -52,6 +55,17 @@ where
             );
         }
         if args.dry_run {
+            // What the run would reject, found the way the run finds it.
+            for deal in &planned.deals {
+                if let Err(Outcome::Rejected(reason)) =
+                    importer.matched(&target, deal, &world).await
+                {
+                    unmatched.extend(deal.lines.iter().map(|&line| Reject {
+                        line,
+                        reason: reason.clone(),
+                    }));
+                }
+            }
             return Ok::<_, crm_notion::NotionError>(None);
         }
         let outcome = write_all(
@@ -72,6 +86,7 @@ where
         .budget_share
         .spending(&ports.store, &importer.notion, work)
         .await?;
+    let rejects: Vec<Reject> = planned.rejects.iter().cloned().chain(unmatched).collect();
     conclude(
         args,
         table,
@@ -83,7 +98,7 @@ where
             merged: planned.merged,
             blank: planned.blank,
             unreadable_dates: planned.unreadable_dates,
-            rejects: &planned.rejects,
+            rejects: &rejects,
         },
         started,
     )

@@ -55,6 +55,11 @@ pub struct ImportArgs {
     /// Print what would be done, without writing.
     #[arg(long)]
     dry_run: bool,
+    /// With --deals: the export's stages and the Stage option each becomes, where the
+    /// built-in table of Pipedrive's, HubSpot's and Salesforce's default pipelines does
+    /// not say: "Contact Made=qualified,Demo Scheduled=proposal".
+    #[arg(long)]
+    stage: Option<String>,
     /// How slashed dates read when a column cannot tell (`3/4/2026`): `mdy` (US exports)
     /// or `dmy`. A column with a date like `8/15/2025` or `15/08/2025` tells by itself.
     #[arg(long, value_parser = parse_dates)]
@@ -104,12 +109,27 @@ pub async fn run(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
     }
     if args.deals {
         use crm_domain::import::deals::{DealField, detect, plan_deals};
+        // Said wrong, said before anything is read from Notion.
+        args.stage_map()?;
         let columns = detect(&table.headers).ok_or_else(|| {
             format!(
                 "no column names the deal (headers: {}); call it \"Deal Name\" or \"Title\"",
                 table.headers.join(", ")
             )
         })?;
+        let mut shown: Vec<String> = columns
+            .iter()
+            .map(|(i, f)| format!("{} → {}", table.headers[*i].trim(), f.name()))
+            .collect();
+        shown.dedup();
+        println!(
+            "{}: {} rows ({}, '{}'); deal columns: {}",
+            args.file.display(),
+            table.rows.len(),
+            table.encoding,
+            table.separator,
+            shown.join(", ")
+        );
         let dated = date_columns(&columns, DealField::CloseDate);
         let order = file_order(&table.headers, &dated, &table.rows, args.dates)?;
         let mut planned = plan_deals(&columns, table.rows.iter().cloned(), order);
@@ -151,6 +171,18 @@ pub async fn run(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut planned = plan(&mapping, table.rows.iter().cloned(), order);
     planned.rejects.extend(table.misshapen.iter().cloned());
     with_ports(&args, &table, Planned::Contacts(planned), &run).await
+}
+
+impl ImportArgs {
+    /// `--stage`, read.
+    pub(super) fn stage_map(&self) -> Result<Vec<(String, String)>, String> {
+        match &self.stage {
+            Some(text) => {
+                crm_domain::import::deals::parse_stage_map(text).map_err(|e| format!("--stage {e}"))
+            }
+            None => Ok(Vec::new()),
+        }
+    }
 }
 
 /// `--dates`.
@@ -496,7 +528,7 @@ pub(super) async fn write_all<U: Clone>(
     settings: &ImportSettings,
     write: impl AsyncFn(&[U], &AtomicBool, &dyn Fn()) -> Report,
 ) -> (Report, bool) {
-    let bar = progress::Progress::new(units.len() as u64);
+    let bar = progress::Progress::new(units.len() as u64, what);
     let (stop, listener) = stop_on_ctrl_c(what);
     let mut report = write(units, &stop, &|| bar.tick()).await;
     let deadline = Instant::now() + settings.lease + Duration::from_secs(5);

@@ -7,24 +7,27 @@ use std::time::Instant;
 
 pub struct Progress {
     bar: Option<indicatif::ProgressBar>,
+    /// `contacts` or `deals`.
+    what: &'static str,
     total: u64,
     done: AtomicU64,
     started: Instant,
 }
 
 impl Progress {
-    pub fn new(total: u64) -> Self {
+    pub fn new(total: u64, what: &'static str) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(total);
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} contacts · {per_sec} · {eta} left {msg}",
-            ) {
+            let template =
+                format!("{{bar:40}} {{pos}}/{{len}} {what} · {{per_sec}} · {{eta}} left {{msg}}");
+            if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
                 bar.set_style(style);
             }
             bar
         });
         Self {
             bar,
+            what,
             total,
             done: AtomicU64::new(0),
             started: Instant::now(),
@@ -42,8 +45,9 @@ impl Progress {
                     let rate = done as f64 / secs;
                     let left = (self.total - done) as f64 / rate.max(0.001);
                     eprintln!(
-                        "import: {done}/{} contacts ({} %), {rate:.1}/s, about {left:.0} s left",
+                        "import: {done}/{} {} ({} %), {rate:.1}/s, about {left:.0} s left",
                         self.total,
+                        self.what,
                         done * 100 / self.total.max(1)
                     );
                 }

@@ -35,6 +35,7 @@ fn importer(h: &Harness) -> (Importer<crm_store::SqliteStore>, DealTarget) {
     let target = DealTarget {
         deals: h.ws.deals_data_source_id.clone(),
         properties: h.ports.settings.properties.deals.clone(),
+        stage_map: Vec::new(),
     };
     (importer, target)
 }
@@ -74,6 +75,7 @@ fn deal(name: &str, contact: &str, line: u64) -> Deal {
         owner: None,
         contact: Some(crm_domain::ContactEmail::parse(contact).unwrap()),
         close_date: None,
+        currency: None,
         lines: vec![line],
     }
 }

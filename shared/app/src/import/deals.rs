@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicBool;
 
 use crm_domain::ContactEmail;
-use crm_domain::import::deals::{Deal, deal_key};
+use crm_domain::import::deals::{Deal, deal_key, match_stage};
 use crm_notion::filter::{Condition, Text};
 use crm_notion::{
     CreatePage, Filter, NotionError, Page, PropertyValue, QueryRequest, Sort, UpdatePage, UserRef,
@@ -31,6 +31,8 @@ pub struct DealWorld {
     /// The Stage property's options, and whether it is a status (else a select).
     pub stages: Vec<String>,
     pub stage_is_status: bool,
+    /// The Value property's number format (`dollar`, `euro`, …), when it has one.
+    pub value_format: Option<String>,
     /// People by lower-case email and by lower-case name; empty when the integration
     /// may not list users.
     pub people: HashMap<String, String>,
@@ -41,6 +43,16 @@ pub struct DealWorld {
 pub struct DealTarget {
     pub deals: String,
     pub properties: DealProperties,
+    /// `--stage`: the export's stages (folded) and the Stage option each becomes.
+    pub stage_map: Vec<(String, String)>,
+}
+
+/// A deal matched with the workspace: its contact's page, its Stage option, its owner.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Matched {
+    pub contact: Option<String>,
+    pub stage: Option<String>,
+    pub owner: Option<String>,
 }
 
 impl<S: ImportStore> Importer<S> {
@@ -81,6 +93,13 @@ impl<S: ImportStore> Importer<S> {
             .map(|s| s.options().into_iter().map(|o| o.name).collect())
             .unwrap_or_default();
         let stage_is_status = stage.is_some_and(|s| s.kind == "status");
+        let value_format = schema
+            .properties
+            .get(&p.value)
+            .and_then(|v| v.config.get("number"))
+            .and_then(|n| n.get("format"))
+            .and_then(|f| f.as_str())
+            .map(str::to_owned);
         let people = match self.notion.list_users().await {
             Ok(users) => people_index(&users),
             Err(e) if e.status() == Some(403) => {
@@ -96,6 +115,7 @@ impl<S: ImportStore> Importer<S> {
                 complete: existing.complete && deals_complete,
                 stages,
                 stage_is_status,
+                value_format,
                 people,
             },
             notes,
@@ -117,6 +137,61 @@ impl<S: ImportStore> Importer<S> {
             .await
     }
 
+    /// Matches `deal` with the workspace, or says why it cannot be written as it is (a
+    /// contact not imported, a stage Stage has no option for, a value in another
+    /// currency than Value shows): the same for a dry run and a run, and known before
+    /// anything is written, so no claim is taken and a fix in Notion lets the next run
+    /// write it.
+    pub async fn matched(
+        &self,
+        target: &DealTarget,
+        deal: &Deal,
+        world: &DealWorld,
+    ) -> Result<Matched, Outcome> {
+        let contact = match &deal.contact {
+            None => None,
+            Some(email) => match world.contacts.get(email.as_str()) {
+                Some(id) => Some(id.clone()),
+                None if !world.complete => match self.find(email).await {
+                    Ok(Some(page)) => Some(page.id),
+                    Ok(None) => return Err(no_contact(email)),
+                    Err(e) => return Err(Outcome::Failed(e.to_string())),
+                },
+                None => return Err(no_contact(email)),
+            },
+        };
+        let stage = match &deal.stage {
+            None => None,
+            Some(stage) => match match_stage(stage, &world.stages, &target.stage_map) {
+                Some(option) => Some(option),
+                None => {
+                    return Err(Outcome::Rejected(format!(
+                        "the stage {stage:?} is not one of Stage's options ({}): name the option with --stage \"{}=<option>\"",
+                        world.stages.join(", "),
+                        stage.trim()
+                    )));
+                }
+            },
+        };
+        if let (Some(currency), Some(format), Some(_)) =
+            (deal.currency, world.value_format.as_deref(), deal.value)
+            && currency != format
+        {
+            return Err(Outcome::Rejected(format!(
+                "the value is in {currency}, and Value shows {format}: set Value's number format to {currency} in Notion (or write the values in {format}), then run again"
+            )));
+        }
+        let owner = deal
+            .owner
+            .as_ref()
+            .and_then(|o| world.people.get(&o.trim().to_lowercase()).cloned());
+        Ok(Matched {
+            contact,
+            stage,
+            owner,
+        })
+    }
+
     async fn one_deal(
         &self,
         run: &str,
@@ -124,40 +199,14 @@ impl<S: ImportStore> Importer<S> {
         deal: &Deal,
         world: &DealWorld,
     ) -> Outcome {
-        // What cannot be matched is known before anything is written, and may be fixed
-        // in Notion (a contact imported, a stage added) before the next run: no claim.
-        let contact_id = match &deal.contact {
-            None => None,
-            Some(email) => match world.contacts.get(email.as_str()) {
-                Some(id) => Some(id.clone()),
-                None if !world.complete => match self.find(email).await {
-                    Ok(Some(page)) => Some(page.id),
-                    Ok(None) => return no_contact(email),
-                    Err(e) => return Outcome::Failed(e.to_string()),
-                },
-                None => return no_contact(email),
-            },
+        let Matched {
+            contact: contact_id,
+            stage,
+            owner,
+        } = match self.matched(target, deal, world).await {
+            Ok(matched) => matched,
+            Err(outcome) => return outcome,
         };
-        let stage = match &deal.stage {
-            None => None,
-            Some(stage) => match world
-                .stages
-                .iter()
-                .find(|o| o.eq_ignore_ascii_case(stage.trim()))
-            {
-                Some(option) => Some(option.clone()),
-                None => {
-                    return Outcome::Rejected(format!(
-                        "the stage {stage:?} is not one of Stage's options ({})",
-                        world.stages.join(", ")
-                    ));
-                }
-            },
-        };
-        let owner = deal
-            .owner
-            .as_ref()
-            .and_then(|o| world.people.get(&o.trim().to_lowercase()).cloned());
         let key = crate::inbox::keys::import_deal(run, &deal.key());
         let p = &target.properties;
         let mut values: BTreeMap<String, PropertyValue> = BTreeMap::new();

@@ -30,7 +30,7 @@ use futures::StreamExt;
 
 use crate::contact_write::{self, ContactValues};
 
-pub use deals::{DealTarget, DealWorld};
+pub use deals::{DealTarget, DealWorld, Matched};
 pub use outcome::{Outcome, Report};
 
 crm_store::port!(

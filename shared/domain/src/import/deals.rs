@@ -22,6 +22,27 @@ pub enum DealField {
     /// The contact's email, matched with the Contacts.
     Contact,
     CloseDate,
+    /// Won, lost or open (Pipedrive's `Deal - Status`): a won or lost deal is in that
+    /// stage whatever its stage column says (Pipedrive keeps the stage it was won in).
+    Status,
+    /// The currency of the value (Pipedrive's `Deal - Currency`, HubSpot's `Currency`).
+    Currency,
+}
+
+impl DealField {
+    /// The field as the import's summary names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Stage => "stage",
+            Self::Value => "value",
+            Self::Owner => "owner",
+            Self::Contact => "contact",
+            Self::CloseDate => "close_date",
+            Self::Status => "status",
+            Self::Currency => "currency",
+        }
+    }
 }
 
 const ALIASES: &[(DealField, &[&str])] = &[
@@ -63,6 +84,11 @@ const ALIASES: &[(DealField, &[&str])] = &[
             "email - home",
             "email - other",
         ],
+    ),
+    (DealField::Status, &["status", "deal status"]),
+    (
+        DealField::Currency,
+        &["currency", "deal currency", "currency code"],
     ),
     (
         DealField::CloseDate,
@@ -121,6 +147,116 @@ pub fn telling_deal_headers(headers: &[String]) -> Vec<String> {
     }
 }
 
+/// The stages of the default pipelines of the CRMs people leave (Pipedrive, HubSpot by
+/// its labels and its internal names, Salesforce), folded, with the stage of this
+/// product's Deals schema each is: used when the Stage property has no option of the
+/// export's own name.
+const STAGE_SYNONYMS: &[(&str, &str)] = &[
+    // Pipedrive.
+    ("lead in", "lead"),
+    ("contact made", "qualified"),
+    ("prospect qualified", "qualified"),
+    ("needs defined", "qualified"),
+    ("demo scheduled", "proposal"),
+    ("proposal made", "proposal"),
+    ("negotiations started", "negotiation"),
+    // HubSpot.
+    ("appointment scheduled", "qualified"),
+    ("appointmentscheduled", "qualified"),
+    ("qualified to buy", "qualified"),
+    ("qualifiedtobuy", "qualified"),
+    ("presentation scheduled", "proposal"),
+    ("presentationscheduled", "proposal"),
+    ("decision maker bought-in", "negotiation"),
+    ("decisionmakerboughtin", "negotiation"),
+    ("contract sent", "negotiation"),
+    ("contractsent", "negotiation"),
+    ("closed won", "won"),
+    ("closedwon", "won"),
+    ("closed lost", "lost"),
+    ("closedlost", "lost"),
+    // Salesforce.
+    ("prospecting", "lead"),
+    ("qualification", "qualified"),
+    ("needs analysis", "qualified"),
+    ("value proposition", "proposal"),
+    ("proposal/price quote", "proposal"),
+    ("negotiation/review", "negotiation"),
+];
+
+/// `--stage "Contact Made=qualified,Demo Scheduled=proposal"`: the export's stage (any
+/// case) and the Stage option it becomes.
+pub fn parse_stage_map(text: &str) -> Result<Vec<(String, String)>, String> {
+    text.split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .map(|pair| {
+            let (from, to) = pair.split_once('=').ok_or_else(|| {
+                format!("{pair:?}: write it as \"<the export's stage>=<a Stage option>\"")
+            })?;
+            let (from, to) = (fold(from), to.trim().to_owned());
+            if from.is_empty() || to.is_empty() {
+                return Err(format!("{pair:?}: both sides of = are needed"));
+            }
+            Ok((from, to))
+        })
+        .collect()
+}
+
+/// The Stage option an export's stage becomes, among `options` (Notion's, any case): as
+/// `--stage` says, else the option of its own name, else the default pipelines' stage
+/// it is. `None` when none is an option.
+pub fn match_stage(raw: &str, options: &[String], given: &[(String, String)]) -> Option<String> {
+    let folded = fold(raw);
+    let option = |name: &str| {
+        options
+            .iter()
+            .find(|o| o.trim().eq_ignore_ascii_case(name.trim()))
+            .cloned()
+    };
+    if let Some((_, to)) = given.iter().find(|(from, _)| *from == folded) {
+        return option(to);
+    }
+    option(raw).or_else(|| {
+        STAGE_SYNONYMS
+            .iter()
+            .find(|(from, _)| *from == folded)
+            .and_then(|(_, to)| option(to))
+    })
+}
+
+/// Currencies as exports write them (a code, or a symbol), by Notion's number format.
+const CURRENCIES: &[(&str, Option<char>, &str)] = &[
+    ("USD", Some('$'), "dollar"),
+    ("EUR", Some('€'), "euro"),
+    ("GBP", Some('£'), "pound"),
+    ("JPY", Some('¥'), "yen"),
+    ("INR", Some('₹'), "rupee"),
+    ("CHF", None, "franc"),
+    ("CAD", None, "canadian_dollar"),
+    ("AUD", None, "australian_dollar"),
+];
+
+/// The currency an amount (or a currency column) is written in — a code before or
+/// after the number, or a symbol — as Notion's number formats name it; `None` when it
+/// says none.
+pub fn amount_currency(text: &str) -> Option<&'static str> {
+    let text = text.trim();
+    let upper = text.to_ascii_uppercase();
+    CURRENCIES
+        .iter()
+        .find(|(code, symbol, _)| {
+            upper.starts_with(code)
+                || upper.ends_with(code)
+                || symbol.is_some_and(|s| text.contains(s))
+        })
+        .map(|(_, _, format)| *format)
+}
+
+/// A currency column's value as Notion's number format names it (`EUR` → `euro`).
+pub fn currency_format(code: &str) -> Option<&'static str> {
+    amount_currency(code)
+}
+
 /// What makes two deals one: the name (case and spaces aside), `|`, the contact's
 /// canonical email (empty without one). For the file's rows and Notion's deals alike.
 pub fn deal_key(name: &str, contact: Option<&str>) -> String {
@@ -143,6 +279,8 @@ pub struct Deal {
     pub owner: Option<String>,
     pub contact: Option<ContactEmail>,
     pub close_date: Option<NaiveDate>,
+    /// The currency its value was written in, as Notion's number formats name it.
+    pub currency: Option<&'static str>,
     pub lines: Vec<u64>,
 }
 
@@ -207,9 +345,18 @@ pub fn plan_deals(
             dates,
             &mut out.unreadable_dates,
         );
+        // Won or lost says where the deal is; an open one is where its stage says.
+        let stage = match value(DealField::Status).map(|s| fold(&s)).as_deref() {
+            Some(status @ ("won" | "lost")) => Some(status.to_owned()),
+            _ => value(DealField::Stage),
+        };
+        let currency = value(DealField::Currency)
+            .and_then(|c| currency_format(&c))
+            .or_else(|| value(DealField::Value).and_then(|v| amount_currency(&v)));
         let deal = Deal {
             name,
-            stage: value(DealField::Stage),
+            stage,
+            currency,
             value: amount,
             owner: value(DealField::Owner),
             contact,
@@ -377,6 +524,102 @@ mod tests {
                 "Deal - Owner",
                 "Deal - Expected close date"
             ]
+        );
+    }
+
+    #[test]
+    fn stages_of_the_default_pipelines_find_the_schemas_and_given_ones_win() {
+        let options: Vec<String> = crate::schema::STAGES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        for (export, stage) in [
+            ("Contact Made", "qualified"),
+            ("Negotiations Started", "negotiation"),
+            ("closedwon", "won"),
+            ("Closed Lost", "lost"),
+            ("Presentation Scheduled", "proposal"),
+            ("Negotiation/Review", "negotiation"),
+            ("WON", "won"),
+        ] {
+            assert_eq!(
+                match_stage(export, &options, &[]).as_deref(),
+                Some(stage),
+                "{export}"
+            );
+        }
+        assert_eq!(match_stage("Mystery", &options, &[]), None);
+        let given = parse_stage_map("Mystery=Qualified, Contact Made = proposal").unwrap();
+        assert_eq!(
+            match_stage("mystery", &options, &given).as_deref(),
+            Some("qualified")
+        );
+        assert_eq!(
+            match_stage("Contact Made", &options, &given).as_deref(),
+            Some("proposal"),
+            "a given stage wins over the table"
+        );
+        assert_eq!(
+            match_stage(
+                "Mystery",
+                &options,
+                &parse_stage_map("Mystery=nope").unwrap()
+            ),
+            None
+        );
+        assert!(parse_stage_map("Contact Made").unwrap_err().contains("="));
+        // A workspace with a stage of the export's own name keeps it.
+        let own = vec!["Contact Made".to_owned(), "qualified".to_owned()];
+        assert_eq!(
+            match_stage("contact made", &own, &[]).as_deref(),
+            Some("Contact Made")
+        );
+    }
+
+    #[test]
+    fn a_values_currency_is_read_from_its_symbol_code_or_column() {
+        assert_eq!(amount_currency("$12,000.50"), Some("dollar"));
+        assert_eq!(amount_currency("12.000,50 €"), Some("euro"));
+        assert_eq!(amount_currency("EUR 1 200"), Some("euro"));
+        assert_eq!(amount_currency("1200 GBP"), Some("pound"));
+        assert_eq!(amount_currency("1200"), None);
+        assert_eq!(currency_format(" eur "), Some("euro"));
+        let headers: Vec<String> = [
+            "Deal - Title",
+            "Deal - Value",
+            "Deal - Currency",
+            "Deal - Status",
+            "Deal - Stage",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let columns = detect(&headers).unwrap();
+        let row = |cells: &[&str]| Row {
+            line: 2,
+            cells: cells.iter().map(|c| (*c).to_owned()).collect(),
+        };
+        let p = plan_deals(
+            &columns,
+            [
+                row(&["A", "100", "EUR", "open", "Proposal Made"]),
+                row(&["B", "100", "", "won", "Proposal Made"]),
+                row(&["C", "100", "", "Lost", "Contact Made"]),
+            ],
+            None,
+        );
+        let got: Vec<(Option<&str>, Option<&str>)> = p
+            .deals
+            .iter()
+            .map(|d| (d.stage.as_deref(), d.currency))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("Proposal Made"), Some("euro")),
+                (Some("won"), None),
+                (Some("lost"), None)
+            ],
+            "won or lost whatever the stage column says"
         );
     }
 
