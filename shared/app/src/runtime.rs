@@ -186,6 +186,10 @@ impl<S: Store + Clone, P: SecretsWriter> Ports<S, P> {
             Arc::clone(&self.clock),
             self.settings.notion.deals.clone(),
         )
+        .knowing([
+            self.settings.notion.contacts.clone(),
+            self.settings.notion.activities.clone(),
+        ])
     }
 }
 

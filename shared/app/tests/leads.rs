@@ -468,10 +468,18 @@ async fn every_rejection_has_its_status_and_code_and_stores_nothing() {
         assert_eq!(status, want_status, "{what}: {response}");
         assert_eq!(response["error"], want_code, "{what}: {response}");
         if want_status == 401 {
-            assert_eq!(
-                response,
-                json!({"error": "unauthorized"}),
-                "{what}: no detail"
+            // Which check failed, as Stripe says it: never the secret or the expected
+            // signature.
+            let reason = match what {
+                "unsigned" => "missing_signature",
+                "wrong signature" => "signature_mismatch",
+                _ => "stale_timestamp",
+            };
+            assert_eq!(response["reason"], reason, "{what}: {response}");
+            let said = response.to_string();
+            assert!(
+                !said.contains(common::OWN_SECRET) && !said.contains("sha256="),
+                "{what}: {said}"
             );
         }
         if want_status == 422 {
@@ -515,7 +523,15 @@ async fn a_missing_provider_secret_fails_closed() {
             body.as_bytes(),
         )
         .await;
-    assert_eq!((status, response), (401, json!({"error": "unauthorized"})));
+    assert_eq!(
+        (status, &response["error"], &response["reason"]),
+        (
+            401,
+            &json!("unauthorized"),
+            &json!("provider_not_configured")
+        ),
+        "fails closed, and says why to the sender setting it up"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -291,3 +291,42 @@ async fn a_refused_delivery_is_logged_once_per_cause_and_counted_each_time() {
     assert_eq!(logs.lines_with("delivery refused"), 2);
     assert_eq!(d.post_event(&event, &token).await.0, 200);
 }
+
+/// Events for the pages the product writes itself (a contact, an Activity) are expected:
+/// they are ignored without the warning that says "check CRM_DEALS_DATA_SOURCE_ID",
+/// which an event for a data source the product does not know still gets.
+#[tokio::test]
+async fn the_products_own_contact_pages_raise_no_mismatch_warning() {
+    let (_guard, logs) = Logs::capture();
+    let d = Deals::new().await;
+    let token = d.subscribe().await;
+    d.h.emulator
+        .create_page_as_person(
+            serde_json::json!({"Name": {"title": [{"text": {"content": "Ann"}}]}, "Email": {"email": "ann@example.com"}}),
+            &d.h.ws.contacts_data_source_id,
+        )
+        .unwrap();
+    d.delivered(1).await;
+    assert_eq!(
+        logs.lines_with("neither the Deals data source"),
+        0,
+        "{}",
+        logs.text()
+    );
+    let elsewhere = serde_json::json!({
+        "id": "5c6f2a6e-0d51-4b8e-9a51-3d4b2b6f0a11", "timestamp": "2026-11-24T09:00:00.000Z",
+        "type": "page.created", "authors": [{"id": "u1", "type": "person"}],
+        "entity": {"id": "59833787-2cf9-4fdf-8782-e53db20768a5", "type": "page"},
+        "data": {"parent": {"id": "0ef2e755-4912-8096-91c1-00376a88a5ca", "type": "database",
+                            "data_source_id": "1ef2e755-4912-8096-91c1-00376a88a5cb"}},
+    })
+    .to_string();
+    let signature = crm_domain::notion_signature::sign(&token, elsewhere.as_bytes());
+    assert_eq!(d.post(&elsewhere, &signature).await.0, 200);
+    assert_eq!(
+        logs.lines_with("neither the Deals data source"),
+        1,
+        "{}",
+        logs.text()
+    );
+}

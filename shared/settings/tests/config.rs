@@ -217,6 +217,21 @@ fn toml_problems_name_the_key_and_the_file() {
     let err = Settings::load(Some(("crm.toml", &toml)), Vec::new()).unwrap_err();
     assert!(err.mentions("secrets.notion_token in crm.toml"), "{err}");
 
+    // An unknown entry stops the start, and says so (not "ignored"), with the field meant.
+    let toml = LOCAL_TOML.replace(
+        "notion_token = \"ntn_local_token_value\"",
+        "notion_token = \"ntn_local_token_value\"\nslack_webhook = \"https://hooks.slack.com/x\"",
+    );
+    let err = Settings::load(Some(("crm.toml", &toml)), Vec::new()).unwrap_err();
+    let said = err.to_string();
+    assert!(err.mentions("secrets.slack_webhook in crm.toml"), "{said}");
+    assert!(
+        said.contains("did you mean slack_webhooks?")
+            && said.contains("does not start")
+            && !said.contains("ignored"),
+        "{said}"
+    );
+
     let err = Settings::load(Some(("crm.toml", "table_name = ")), Vec::new()).unwrap_err();
     assert!(
         err.to_string().contains("crm.toml: not valid TOML"),

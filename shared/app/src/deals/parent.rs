@@ -32,8 +32,13 @@ pub enum Mismatch {
     /// The configured "data source" id is the id of the database the event's data
     /// source sits in: the operator pasted the database id.
     ConfiguredDatabaseId { data_source: String },
-    /// Another data source, database, page or workspace.
-    Elsewhere { kind: String, id: String },
+    /// Another data source, database, page or workspace (`data_source`: the data source
+    /// the event names, when it names one).
+    Elsewhere {
+        kind: String,
+        id: String,
+        data_source: Option<String>,
+    },
 }
 
 /// Classifies a page event's parent against the configured Deals data source and, once
@@ -47,6 +52,7 @@ pub fn classify(
         return Relevance::Other(Mismatch::Elsewhere {
             kind: "none".into(),
             id: String::new(),
+            data_source: None,
         });
     };
     let parent_id = NotionId::parse(&parent.id).ok();
@@ -69,6 +75,7 @@ pub fn classify(
     Relevance::Other(Mismatch::Elsewhere {
         kind: parent.kind.clone(),
         id: parent.id.clone(),
+        data_source: parent.data_source_id.clone(),
     })
 }
 

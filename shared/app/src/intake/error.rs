@@ -65,9 +65,15 @@ impl IntakeError {
         }
     }
 
-    /// The JSON body. A refused signature says nothing more than `unauthorized`.
+    /// The JSON body. A refused signature says which check failed (as Stripe's
+    /// webhooks do), so a sender can fix its signing; never anything of the secret.
     pub fn body(&self) -> Value {
         match self {
+            Self::Unauthorized { reason, .. } => json!({
+                "error": self.code(),
+                "reason": signature_code(reason),
+                "message": reason.to_string(),
+            }),
             Self::Malformed(e) => json!({"error": self.code(), "message": e.to_string()}),
             Self::Invalid(e) => json!({"error": self.code(), "message": e.to_string()}),
             Self::TooLarge => {
@@ -106,6 +112,17 @@ impl IntakeError {
             }
             _ => tracing::warn!(error = %chain, code = self.code(), "lead refused"),
         }
+    }
+}
+
+/// Which check a signature failed, as the body names it.
+fn signature_code(reason: &SignatureError) -> &'static str {
+    match reason {
+        SignatureError::MissingSecret => "provider_not_configured",
+        SignatureError::MissingHeader(_) => "missing_signature",
+        SignatureError::Malformed(_) => "malformed_signature",
+        SignatureError::Mismatch => "signature_mismatch",
+        SignatureError::Stale { .. } => "stale_timestamp",
     }
 }
 

@@ -96,7 +96,9 @@ impl FormError {
             }
             Self::Invalid(e) => e.to_string(),
             Self::Body(e) => e.to_string(),
-            Self::TooLarge => "The form is too long (at most 64 KiB).".into(),
+            Self::TooLarge => {
+                "Your message is too long to send. Please shorten it to under 60,000 characters and send it again.".into()
+            }
             Self::RateLimited => {
                 "Too many messages came from your network in the last minute. Please wait a minute and send the form again.".into()
             }

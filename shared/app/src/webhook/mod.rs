@@ -51,6 +51,8 @@ pub struct NotionWebhook<S, P> {
     clock: Arc<dyn Clock>,
     /// Only events about pages of the Deals data source are kept.
     deals_data_source: NotionId,
+    /// See [`NotionWebhook::knowing`].
+    own_sources: Vec<NotionId>,
     /// The database that holds the Deals data source, once the worker has read it:
     /// events of subscriptions on API versions before data sources name only it.
     deals_database: OnceLock<NotionId>,
@@ -86,11 +88,19 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
             secrets,
             clock,
             deals_data_source,
+            own_sources: Vec::new(),
             deals_database: OnceLock::new(),
             warned_old_version: AtomicBool::new(false),
             warned_mismatch: AtomicBool::new(false),
             said: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// The product's other data sources (Contacts, Activities): events for the pages it
+    /// writes there are expected, and ignored without a warning.
+    pub fn knowing(mut self, own: impl IntoIterator<Item = NotionId>) -> Self {
+        self.own_sources = own.into_iter().collect();
+        self
     }
 
     /// Whether `cause` was not logged in the last [`SAY_AGAIN_AFTER_MS`] (and now is).
@@ -228,6 +238,17 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
     /// Says once per process why page events are being dropped: most often a
     /// misconfiguration that would otherwise look like "Slack never hears anything".
     fn warn_mismatch(&self, mismatch: &Mismatch) {
+        if let Mismatch::Elsewhere {
+            data_source: Some(ds),
+            ..
+        } = mismatch
+            && NotionId::parse(ds).is_ok_and(|ds| self.own_sources.contains(&ds))
+        {
+            tracing::debug!(
+                "an event for a page of the product's own Contacts or Activities; ignored"
+            );
+            return;
+        }
         if self.warned_mismatch.swap(true, Ordering::Relaxed) {
             tracing::debug!(?mismatch, "page event not about Deals; ignored");
             return;
@@ -238,7 +259,7 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
                 data_source = %data_source,
                 "CRM_DEALS_DATA_SOURCE_ID holds the Deals database id, not its data source id: set it to {data_source}; until then every deal event is ignored"
             ),
-            Mismatch::Elsewhere { kind, id } => tracing::warn!(
+            Mismatch::Elsewhere { kind, id, .. } => tracing::warn!(
                 parent_type = %kind,
                 parent_id = %id,
                 deals_data_source = %self.deals_data_source,

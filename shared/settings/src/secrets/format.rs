@@ -75,6 +75,45 @@ pub struct SecretsFormatError {
     pub reason: String,
 }
 
+/// The fields of the document.
+#[cfg(feature = "file")]
+const FIELDS: &[&str] = &[
+    "notion_token",
+    "notion_webhook_token",
+    "notion_webhook_candidates",
+    "form_secrets",
+    "slack_webhooks",
+    "slack_bot_token",
+    "captcha_secrets",
+];
+
+/// A problem of a config file's `[secrets]` table, as its reader hears it: a file is
+/// not read with an entry left out (the deployed secret is, and says so in the log), so
+/// the start stops — saying that, and the field meant when the name is near one.
+#[cfg(feature = "file")]
+fn in_a_file(problem: &SecretsFormatError) -> SecretsFormatError {
+    let reason = problem
+        .reason
+        .split(" (ignored")
+        .next()
+        .unwrap_or(&problem.reason);
+    let unknown = problem.reason.starts_with("unknown field");
+    let near = FIELDS.iter().find(|f| {
+        let key = problem.field.as_str();
+        key.len() > 3 && (f.starts_with(key) || key.starts_with(**f))
+    });
+    let meant = match near {
+        Some(field) if unknown => format!(": did you mean {field}?"),
+        _ => String::new(),
+    };
+    format_error(
+        problem.field.clone(),
+        format!(
+            "{reason}{meant} (crm does not start with an entry it cannot read: fix or remove it)"
+        ),
+    )
+}
+
 pub(super) fn format_error(
     field: impl Into<String>,
     reason: impl Into<String>,
@@ -112,7 +151,7 @@ impl Secrets {
         }
         let secrets = Self::from_value(&Value::Object(json))?;
         match secrets.problems.first() {
-            Some(problem) => Err(problem.clone()),
+            Some(problem) => Err(in_a_file(problem)),
             None => Ok(secrets),
         }
     }
