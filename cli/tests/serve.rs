@@ -31,6 +31,22 @@ async fn a_lead_and_a_won_deal_go_through_the_local_product() {
     let lead =
         json!({"email": "Local@Example.com", "name": "Local Lead", "message": "Hi from a form"});
     assert_eq!(common::send_signed(&intake, &secret, &lead).await, 202);
+    // The console says it in one line a person reads, and prints no metric document
+    // (the functions' lines for CloudWatch).
+    let skipped = std::cell::RefCell::new(Vec::new());
+    let said = product.wait_for_line("the lead's line", |l| {
+        skipped.borrow_mut().push(l.to_owned());
+        l.starts_with("lead ")
+    });
+    assert!(
+        said.starts_with("lead l***@example.com (own:") && said.ends_with("): in Notion"),
+        "{said}"
+    );
+    let skipped = skipped.into_inner();
+    assert!(
+        skipped.iter().all(|l| !l.contains("CloudWatchMetrics")),
+        "{skipped:#?}"
+    );
 
     let contacts_url = format!(
         "{notion}/__admin/data_sources/{}/pages",

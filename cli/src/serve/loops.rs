@@ -7,6 +7,9 @@ use std::time::Duration;
 use crm_store::InboxStatus;
 use crm_store::prelude::*;
 
+use crm_app::inbox::Work;
+use crm_app::worker::{Outcome, Ran};
+
 use crate::app::App;
 
 /// Starts every loop; they run until the process ends.
@@ -26,13 +29,42 @@ async fn work_loop(app: Arc<App>) {
                 let pending = items
                     .into_iter()
                     .filter(|i| i.status == InboxStatus::Pending)
-                    .map(|i| ((), i))
+                    .map(|i| (lead_of(&i), i))
                     .collect();
-                app.worker.run_items(pending, None).await;
+                for (lead, ran) in app.worker.run_items(pending, None).await {
+                    if let (Some(lead), Ran::Finished { outcome, .. }) = (lead, ran) {
+                        println!("{}", said(&lead, &outcome));
+                    }
+                }
             }
             Err(e) => tracing::error!(error = %e, "could not read the inbox"),
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// `ann… (own:42)`: a lead as the console names it (the address redacted, as in every
+/// log); `None` for what is not a lead (a deal's event: its Slack line says it).
+fn lead_of(item: &crm_store::InboxItem) -> Option<String> {
+    match Work::parse(item).ok()? {
+        Work::Lead { lead, submission } => {
+            Some(format!("{} ({submission})", lead.email.redacted()))
+        }
+        Work::Event(_) => None,
+    }
+}
+
+/// One line per lead, as a person reads it.
+fn said(lead: &str, outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Done => format!("lead {lead}: in Notion"),
+        Outcome::Retry(why) => {
+            format!("lead {lead}: not yet in Notion ({why}); tried again by itself")
+        }
+        Outcome::Wait { reason, .. } => format!("lead {lead}: waits ({reason}); goes on by itself"),
+        Outcome::Failed(why) => {
+            format!("lead {lead}: parked ({why}); once that is fixed, Replay on the page writes it")
+        }
     }
 }
 

@@ -42,16 +42,25 @@ pub struct ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    crm_app::place::in_serve();
     {
         use tracing_subscriber::layer::SubscriberExt;
         use tracing_subscriber::util::SubscriberInitExt;
+        // The console is read by a person: what went wrong, what is asked of them, and
+        // (from the loops) a line per lead; `RUST_LOG=info` shows the functions' logs.
+        let filter = match std::env::var("RUST_LOG") {
+            Ok(_) => crm_app::telemetry::filter(),
+            Err(_) => tracing_subscriber::filter::Targets::new()
+                .with_default(tracing::Level::WARN)
+                .with_target(crm_app::place::OPERATOR, tracing::Level::INFO),
+        };
         tracing_subscriber::registry()
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_target(false)
                     .with_writer(std::io::stderr),
             )
-            .with(crm_app::telemetry::filter())
+            .with(filter)
             .init();
     }
     Server::build(&args).await?.run_until_stopped().await

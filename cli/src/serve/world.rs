@@ -71,9 +71,8 @@ impl World {
         let emulator = Arc::new(Emulator::start(0, DEFAULT_TOKEN).await?);
         let workspace = emulator.seed_crm(StageKind::Status);
         let stale = crate::demo::seed_data(&emulator, &workspace, chrono::Utc::now().date_naive())?;
-        tracing::info!(
-            stale,
-            "demo data seeded: contacts (some stale), deals in every stage, activities"
+        eprintln!(
+            "demo data: contacts ({stale} of them not contacted in over 30 days), deals in every stage, activities"
         );
         let slack = Arc::new(SlackReceiver::start(0, true).await?);
         let demo_listener = crate::serve::bind(demo_port, "--demo-port").await?;
@@ -172,6 +171,6 @@ async fn local_slack_for(
         let url = SecretString::from(slack.url(&name));
         secrets.slack_webhooks.insert(name, url);
     }
-    tracing::info!("the config names no Slack: messages go to the console and the local page");
+    eprintln!("the config names no Slack: messages go to the console and the local page");
     Ok(Some(slack))
 }

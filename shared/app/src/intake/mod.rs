@@ -239,7 +239,10 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
 /// Logs a kept lead under its submission id; the word its answer says (`accepted` for
 /// a new one, `duplicate` for a retry of one already kept).
 fn log_kept(status: StatusCode, submission_id: &str) -> &'static str {
-    tracing::Span::current().record("submission_id", submission_id);
+    // Recorded when the lead was read; again only when the kept id is a derived one.
+    if submission_id.contains('~') {
+        tracing::Span::current().record("submission_id", submission_id);
+    }
     let word = if status == StatusCode::ACCEPTED {
         "accepted"
     } else {

@@ -105,11 +105,13 @@ impl WebhookError {
         match self {
             Self::NoToken => tracing::error!(
                 error = %chain, code,
-                "resend the token from the subscription's page in Notion, after `crm webhook listen`"
+                "resend the token from the subscription's page in Notion, after you {}",
+                crate::place::open_the_handshake()
             ),
             Self::HandshakeClosed => tracing::warn!(
                 error = %chain, code,
-                "to connect a subscription, run `crm webhook listen`, then click Resend token in Notion"
+                "to connect a subscription, {}, then click Resend token in Notion",
+                crate::place::open_the_handshake()
             ),
             Self::Secrets(_) | Self::Store(_) => {
                 tracing::error!(error = %chain, code, "delivery not stored; Notion will retry")

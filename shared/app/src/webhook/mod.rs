@@ -299,6 +299,7 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
             Ok(Some(place)) => {
                 self.secrets.invalidate().await;
                 tracing::info!(
+                    target: crate::place::OPERATOR,
                     offered = secrets.notion_webhook_candidates.len(),
                     "the first signed event proved which offered token is Notion's: pinned in {place}, the other offers forgotten"
                 );
@@ -331,6 +332,7 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
             Ok(Some(place)) => {
                 self.secrets.invalidate().await;
                 tracing::info!(
+                    target: crate::place::OPERATOR,
                     "Notion verification token kept in {place}; copy it from there into Notion's Verify dialog (with several there, the newest is the one Notion just sent); Notion's first signed event pins it"
                 );
             }
