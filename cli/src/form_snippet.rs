@@ -13,9 +13,9 @@ pub struct FormSnippetArgs {
     /// The form's name (a key of the `browser_forms` setting).
     form: String,
     /// The intake's URL: the stack's `IntakeUrl` output (a trailing `/lead` is dropped),
-    /// or `crm serve`'s address.
-    #[arg(long, default_value = "http://127.0.0.1:3000")]
-    intake: String,
+    /// or `crm serve`'s address (the running one's by default).
+    #[arg(long)]
+    intake: Option<String>,
     /// Send the form with `fetch()` and show the answer on the page, instead of a plain
     /// post that ends on the thank-you page.
     #[arg(long)]
@@ -24,11 +24,20 @@ pub struct FormSnippetArgs {
     /// variable (the stack's `BrowserForms` parameter).
     #[arg(long, env = "CRM_CONFIG_FILE")]
     config: Option<PathBuf>,
+    /// The data folder of a running `crm serve`, whose forms and address are used when
+    /// nothing else is given.
+    #[arg(long, default_value = ".crm-local")]
+    data: PathBuf,
 }
 
 pub fn run(args: &FormSnippetArgs) -> Result<(), Box<dyn std::error::Error>> {
     let form = find(args)?;
-    let base = args.intake.trim_end_matches('/');
+    let intake = args
+        .intake
+        .clone()
+        .or_else(|| crate::local::url(&args.data))
+        .unwrap_or_else(|| "http://127.0.0.1:3000".into());
+    let base = intake.trim_end_matches('/');
     let base = base.strip_suffix("/lead").unwrap_or(base);
     let send = if args.fetch { Send::Fetch } else { Send::Plain };
     print!("{}", snippet(&form, base, send));
@@ -36,7 +45,13 @@ pub fn run(args: &FormSnippetArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn find(args: &FormSnippetArgs) -> Result<FormConfig, Box<dyn std::error::Error>> {
-    let mut forms = match &args.config {
+    let config = args.config.clone().or_else(|| {
+        std::env::var("CRM_BROWSER_FORMS")
+            .is_err()
+            .then(|| crate::local::config(&args.data))
+            .flatten()
+    });
+    let mut forms = match &config {
         Some(path) => {
             Settings::from_file_and_env(path, std::env::vars())?
                 .forms

@@ -17,6 +17,7 @@ mod bridge;
 mod demo;
 mod form_snippet;
 mod import;
+mod local;
 mod page;
 mod replay;
 mod secret;

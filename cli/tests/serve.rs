@@ -163,3 +163,54 @@ fn a_port_in_use_is_named_with_the_flag_that_changes_it() {
     }
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// With `crm serve` running, `crm import`, `crm replay` and `crm form-snippet` need no
+/// config and no token: they use what it left in its data folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_commands_work_on_the_running_local_product_with_no_config() {
+    let product = LocalProduct::start("others");
+    let crm = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_crm"));
+        command.args(args).arg("--data").arg(&product.data);
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("CRM_")) {
+            command.env_remove(key);
+        }
+        let out = command.output().unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), said)
+    };
+    let csv = product.data.join("people.csv");
+    std::fs::write(&csv, "Email,Name\nbrought@example.com,Brought Along\n").unwrap();
+    let (ok, said) = crm(&["import", csv.to_str().unwrap()]);
+    assert!(ok && said.contains("created 1,"), "{said}");
+    assert!(
+        said.contains("using the running crm serve's settings"),
+        "{said}"
+    );
+    let contacts = product.wait_for_contact("brought@example.com").await;
+    assert_eq!(
+        contacts
+            .iter()
+            .filter(|c| c["properties"]["Email"]["email"] == "brought@example.com")
+            .count(),
+        1
+    );
+
+    let (ok, said) = crm(&["replay"]);
+    assert!(ok && said.contains("still failing"), "{said}");
+    assert!(
+        said.contains("replaying the inbox of the running crm serve"),
+        "{said}"
+    );
+
+    let (ok, said) = crm(&["form-snippet", "demo"]);
+    let intake = product.url("intake");
+    assert!(
+        ok && said.contains(&format!("{intake}/form/demo")),
+        "{said}"
+    );
+}

@@ -71,7 +71,8 @@ pub struct ImportArgs {
     #[arg(long)]
     concurrency: Option<usize>,
     /// A TOML config (settings and a `[secrets]` table, as for `crm serve`); without one,
-    /// the deployed `CRM_*` settings and AWS credentials.
+    /// the deployed `CRM_*` settings and AWS credentials — or, with neither, the running
+    /// `crm serve`'s own (it leaves them in its data folder).
     #[arg(long, env = "CRM_CONFIG_FILE")]
     config: Option<PathBuf>,
     /// Where the local store is (with `--config`).
@@ -213,7 +214,11 @@ async fn with_ports(
     mut planned: Planned,
     run: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    match &args.config {
+    let config = args
+        .config
+        .clone()
+        .or_else(|| crate::local::config(&args.data));
+    match &config {
         Some(path) => {
             let settings = Settings::from_file_and_env(path, std::env::vars())?;
             let SecretsLocation::Inline(secrets) = &settings.secrets else {

@@ -89,6 +89,9 @@ pub struct Server {
     page: Arc<crate::page::Page>,
     /// The demo site's URL, when it is served.
     demo_page: Option<String>,
+    /// The data folder, where the built-in product's settings are left for the other
+    /// commands while it runs.
+    data: PathBuf,
 }
 
 impl Server {
@@ -110,10 +113,12 @@ impl Server {
         if let Some(Emulated {
             emulator,
             workspace,
+            settings,
             ..
         }) = &world.emulated
         {
             crate::demo::remember_stages(&store, emulator, workspace).await?;
+            crate::local::leave(&args.data, settings, &world.secrets, &base)?;
         }
         let demo = world.emulated.as_mut().and_then(|e| e.demo.take());
         let demo_page = match (demo, world.settings.forms.forms.get(crate::demo::FORM)) {
@@ -139,6 +144,7 @@ impl Server {
             world,
             page,
             demo_page,
+            data: args.data.clone(),
         })
     }
 
@@ -152,6 +158,7 @@ impl Server {
             world,
             page,
             demo_page,
+            data,
         } = self;
         let router = routes::router(Arc::clone(&app)).merge(crate::page::routes(page));
         let server = tokio::spawn(async move {
@@ -177,11 +184,12 @@ impl Server {
         // The work starts once the first line is out: what it prints (Slack messages)
         // comes after the line a user or a script reads the URLs from.
         loops::spawn_all(&app);
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            r = server => { r??; }
-        }
-        Ok(())
+        let stopped = tokio::select! {
+            _ = tokio::signal::ctrl_c() => Ok(()),
+            r = server => r.map_err(Into::into).and_then(|r| r.map_err(Into::into)),
+        };
+        crate::local::forget(&data);
+        stopped
     }
 }
 

@@ -38,6 +38,8 @@ pub(super) struct Emulated {
     pub workspace: Workspace,
     /// The demo site's listener and origin, until it is served.
     pub demo: Option<(TcpListener, String)>,
+    /// The built-in settings by name, for the other commands (`crate::local`).
+    pub settings: Vec<(&'static str, String)>,
 }
 
 impl World {
@@ -77,9 +79,10 @@ impl World {
         let slack = Arc::new(SlackReceiver::start(0, true).await?);
         let demo_listener = crate::serve::bind(demo_port, "--demo-port").await?;
         let demo_origin = format!("http://{}", demo_listener.local_addr()?);
+        let by_name = local_settings(&emulator, &workspace, &slack, &demo_origin, base);
         let settings = Settings::built_in(
             "(built-in local config)",
-            local_settings(&emulator, &workspace, &slack, &demo_origin, base),
+            by_name.clone(),
             local_secrets(&slack),
             std::env::vars(),
         )?;
@@ -96,6 +99,7 @@ impl World {
                 emulator,
                 workspace,
                 demo: Some((demo_listener, demo_origin)),
+                settings: by_name,
             }),
         })
     }

@@ -15,7 +15,8 @@ pub struct LocalProduct {
     /// The banner: every URL, the form secret, the seeded workspace.
     pub info: Value,
     lines: mpsc::Receiver<String>,
-    data: std::path::PathBuf,
+    /// Its data folder (`--data`).
+    pub data: std::path::PathBuf,
     _server: Running,
 }
 
