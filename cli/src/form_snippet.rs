@@ -1,5 +1,5 @@
 //! `crm form-snippet <form>`: the HTML of a configured browser form, ready to paste into
-//! a site (the README shows what it prints).
+//! a site (docs/leads.md shows what it prints).
 
 use std::path::PathBuf;
 

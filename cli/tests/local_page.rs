@@ -5,7 +5,7 @@
 //! inbox with its reason, and the replay carries it out once the fault is gone.
 //!
 //! Each state is photographed into `target/screenshots/` (`make screenshots` copies them
-//! to `docs/screenshots/` for the README).
+//! to `docs/screenshots/` for the README), and its first test follows the README's Try it.
 
 mod common;
 
@@ -53,12 +53,54 @@ async fn feed_count(browser: &Browser, text: &str) -> u64 {
         .unwrap_or_default()
 }
 
+/// The README's "Try it", as written: what it tells a newcomer to click, and what it
+/// says they will see.
+struct TryIt {
+    /// The labels it names in bold (`**Send a lead**`).
+    labels: Vec<String>,
+    /// The Slack line step 2 promises (`*Negotiation → Won: …*`).
+    won: String,
+}
+
+fn readme_try_it() -> TryIt {
+    let readme = include_str!("../../README.md");
+    let start = readme.find("## Try it").expect("the README has Try it");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let labels = section
+        .split("**")
+        .skip(1)
+        .step_by(2)
+        .filter(|l| !l.starts_with("http"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    let won = section
+        .split("Slack feed shows")
+        .nth(1)
+        .and_then(|rest| rest.split('*').nth(1))
+        .expect("step 2 quotes the Slack line")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    TryIt { labels, won }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_page_shows_the_crm_moving() {
+    let try_it = readme_try_it();
     let product = LocalProduct::start("local-page");
     let page = product.url("page");
     let browser = Browser::start().await;
     browser.goto(&page).await;
+    // What the page shows along the steps, for the README's labels (one shows only once
+    // Notion is made to fail).
+    let page_text = async || {
+        let text = browser
+            .execute("return document.body.innerText;", json!([]))
+            .await;
+        text.as_str().unwrap_or_default().to_lowercase()
+    };
+    let mut shown = page_text().await;
     assert_eq!(
         browser
             .execute(
@@ -128,6 +170,14 @@ async fn the_local_page_shows_the_crm_moving() {
         .await;
     let line = line.as_str().unwrap_or_default();
     assert!(line.contains("$32,000") && line.contains("@dana"), "{line}");
+    assert!(
+        line.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains(&try_it.won),
+        "the README promises {:?}; the feed shows {line:?}",
+        try_it.won
+    );
     assert!(!line.contains("&amp;") && !line.contains("&lt;"), "{line}");
     browser.screenshot_of("#slack", &shot("won")).await;
 
@@ -161,6 +211,15 @@ async fn the_local_page_shows_the_crm_moving() {
             "return document.querySelector('#fault-off');",
         )
         .await;
+    // Every button and form the README's Try it names is on the page, by that name.
+    shown += &page_text().await;
+    assert!(try_it.labels.len() >= 6, "{:?}", try_it.labels);
+    for label in &try_it.labels {
+        assert!(
+            shown.contains(&label.to_lowercase()),
+            "the README names {label:?}; the page does not show it"
+        );
+    }
     send_lead(
         &browser,
         "wait@example.com",
@@ -371,7 +430,7 @@ async fn with_a_real_notion_the_page_shows_the_inbox_the_feed_and_links_only() {
         "no address in the inbox"
     );
 
-    // `POST /replay` (the README's curl for the replay button) writes it once the
+    // `POST /replay` (docs/local.md's curl for the replay button) writes it once the
     // fault is gone.
     notion.clear_faults();
     let replayed: serde_json::Value = http

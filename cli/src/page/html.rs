@@ -145,7 +145,7 @@ fn board(deals: &[DealCard]) -> String {
             &format!("<div class=\"column\" data-stage=\"{stage}\"><h3>{stage}</h3>{cards}</div>");
     }
     format!(
-        "<section id=\"board\"><h2>Deals <small>change a stage as a person would in Notion: the change reaches Slack through the webhook, the inbox and the worker</small></h2>\
+        "<section id=\"board\"><h2>Deals <small>move a deal: pick a stage and press Move, as a person would in Notion; the change reaches Slack through the webhook, the inbox and the worker</small></h2>\
          <div class=\"board\" id=\"board-live\" data-live>{columns}</div></section>\n"
     )
 }

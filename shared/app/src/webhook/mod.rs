@@ -187,7 +187,7 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
         {
             tracing::warn!(
                 api_version = event.api_version.as_deref().unwrap_or_default(),
-                "this Notion webhook subscription sends events in an API version before {FIRST_DATA_SOURCE_VERSION}: they name the Deals database, not its data source. They are handled, but recreate the subscription with API version 2026-03-11 (README, 'Connect Notion')"
+                "this Notion webhook subscription sends events in an API version before {FIRST_DATA_SOURCE_VERSION}: they name the Deals database, not its data source. They are handled, but recreate the subscription with API version 2026-03-11 (docs/deploy.md, 'Connect Notion')"
             );
         }
         // Only the older shape names no data source; the newer needs no store read.
