@@ -323,3 +323,59 @@ Omega,100,USD,Mystery Stage,open,ann@example.com,\n";
         "the deal whose stage was named is written, the rest left as they were: {s}"
     );
 }
+
+/// Each vendor's contacts export (the header rows as HubSpot, Pipedrive, Google Contacts
+/// in both its formats, Mailchimp and a plain spreadsheet write them:
+/// `shared/domain/tests/fixtures/exports/`) lands as its contact with its name and
+/// company, and a second run changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_vendors_contacts_export_lands_and_a_second_run_changes_nothing() {
+    let fixtures = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/domain/tests/fixtures/exports"
+    );
+    for (file, email, name, company) in [
+        ("hubspot.csv", "ann.lee@example.com", "Ann Lee", "Acme Inc"),
+        ("pipedrive.csv", "bo@example.org", "Bo Diaz", "Globex"),
+        (
+            "google-contacts.csv",
+            "cy@example.net",
+            "Cy Young",
+            "Initech",
+        ),
+        (
+            "google-contacts-legacy.csv",
+            "dee@example.com",
+            "Dee Park",
+            "Umbrella",
+        ),
+        ("mailchimp.csv", "eve@example.com", "Eve Stone", "Hooli"),
+        ("plain.csv", "fay@example.com", "Fay Wu", "Wu & Co"),
+    ] {
+        let bytes = std::fs::read(format!("{fixtures}/{file}")).unwrap();
+        let e = Export::new(file.trim_end_matches(".csv"), &bytes).await;
+        let out = e.import(&[]);
+        assert!(out.status.success(), "{file}: {}", said(&out));
+        let contacts = e.contacts();
+        assert_eq!(contacts.len(), 1, "{file}: {contacts:?}");
+        let contact = contacts
+            .get(email)
+            .unwrap_or_else(|| panic!("{file}: {contacts:?}"));
+        assert_eq!(
+            (text(contact, "Name"), text(contact, "Company")),
+            (name.to_owned(), company.to_owned()),
+            "{file}"
+        );
+        let again = e.import(&[]);
+        assert!(
+            said(&again).contains("nothing to do: all 1 people done by an earlier run"),
+            "{file}: {}",
+            said(&again)
+        );
+        assert_eq!(
+            e.contacts(),
+            contacts,
+            "{file}: the second run changed nothing"
+        );
+    }
+}
