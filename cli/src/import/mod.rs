@@ -118,19 +118,7 @@ pub async fn run(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
                 table.headers.join(", ")
             )
         })?;
-        let mut shown: Vec<String> = columns
-            .iter()
-            .map(|(i, f)| format!("{} → {}", table.headers[*i].trim(), f.name()))
-            .collect();
-        shown.dedup();
-        println!(
-            "{}: {} rows ({}, '{}'); deal columns: {}",
-            args.file.display(),
-            table.rows.len(),
-            table.encoding,
-            table.separator,
-            shown.join(", ")
-        );
+        announce(&args, &table, "deal columns", &columns, |f| f.name());
         let dated = date_columns(&columns, DealField::CloseDate);
         let order = file_order(&table.headers, &dated, &table.rows, args.dates)?;
         let mut planned = plan_deals(&columns, table.rows.iter().cloned(), order);
@@ -147,20 +135,7 @@ pub async fn run(args: ImportArgs) -> Result<(), Box<dyn std::error::Error>> {
         .into());
     }
     let mapping = detect(&table.headers, &overrides)?;
-    let mut columns: Vec<String> = mapping
-        .columns
-        .iter()
-        .map(|(i, f)| format!("{} → {f}", table.headers[*i].trim()))
-        .collect();
-    columns.dedup();
-    println!(
-        "{}: {} rows ({}, '{}'); columns: {}",
-        args.file.display(),
-        table.rows.len(),
-        table.encoding,
-        table.separator,
-        columns.join(", ")
-    );
+    announce(&args, &table, "columns", &mapping.columns, |f| f.name());
     if !mapping.unused.is_empty() {
         println!(
             "not imported: {} (name one with --map \"<column>=<field>\")",
@@ -184,6 +159,29 @@ impl ImportArgs {
             None => Ok(Vec::new()),
         }
     }
+}
+
+/// The file as read, and which column feeds which field.
+fn announce<F: Copy>(
+    args: &ImportArgs,
+    table: &file::Table,
+    what: &str,
+    columns: &[(usize, F)],
+    name: impl Fn(F) -> &'static str,
+) {
+    let mut shown: Vec<String> = columns
+        .iter()
+        .map(|(i, f)| format!("{} → {}", table.headers[*i].trim(), name(*f)))
+        .collect();
+    shown.dedup();
+    println!(
+        "{}: {} rows ({}, '{}'); {what}: {}",
+        args.file.display(),
+        table.rows.len(),
+        table.encoding,
+        table.separator,
+        shown.join(", ")
+    );
 }
 
 /// `--dates`.
