@@ -15,6 +15,7 @@ pub mod loopback;
 pub mod notion_id;
 pub mod notion_signature;
 pub mod ops;
+pub mod pipeline;
 pub mod redact;
 pub mod redrive;
 pub mod schema;

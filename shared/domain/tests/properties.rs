@@ -153,3 +153,83 @@ proptest! {
         prop_assert_eq!(is_stale(touch, today, days), stale_by_hand);
     }
 }
+
+proptest! {
+    /// The report's figures against a naive count of the same deals: every open deal in
+    /// exactly one stage's total, the forecast and the open value as plain sums, the win
+    /// rate as won over closed in 90 days, and each named list exactly the deals its rule
+    /// names.
+    #[test]
+    fn pipeline_figures_match_a_naive_count(
+        deals in proptest::collection::vec(
+            (0usize..8, proptest::option::of(0u32..100_000), 0i64..200, 0i64..400, proptest::option::of(-60i64..60), any::<bool>(), any::<bool>()),
+            0..40,
+        ),
+    ) {
+        use crm_domain::pipeline::{PipelineDeal, ReportRules, Since, pipeline};
+        let stages = ["lead", "qualified", "proposal", "negotiation", "won", "lost", "custom", ""];
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap();
+        let today = now.date_naive();
+        let rules = ReportRules {
+            stages: stages[..6].iter().map(|s| (*s).to_owned()).collect(),
+            probability: [("lead", 0.1), ("qualified", 0.25), ("proposal", 0.5), ("negotiation", 0.75), ("custom", 0.3)]
+                .iter().map(|(s, p)| ((*s).to_owned(), *p)).collect(),
+            rot_days: [("lead", 14), ("proposal", 21), ("custom", 5)]
+                .iter().map(|(s, d)| ((*s).to_owned(), *d)).collect(),
+        };
+        let deals: Vec<PipelineDeal> = deals
+            .iter()
+            .enumerate()
+            .map(|(i, (stage, value, since_days, created_extra, close, owned, seen))| {
+                let since = now - chrono::Duration::days(*since_days);
+                let created = since - chrono::Duration::days(*created_extra);
+                PipelineDeal {
+                    name: format!("Deal {i}"),
+                    url: format!("https://www.notion.so/{i}"),
+                    stage: (!stages[*stage].is_empty()).then(|| stages[*stage].to_owned()),
+                    value: value.map(f64::from),
+                    owners: if *owned { vec!["Dana".to_owned()] } else { Vec::new() },
+                    close_date: close.map(|d| today + chrono::Duration::days(d)),
+                    created,
+                    since: if *seen { Since::Moved(since) } else { Since::Created(since) },
+                }
+            })
+            .collect();
+        let p = pipeline(&deals, &rules, now, today);
+
+        let open: Vec<&PipelineDeal> = deals.iter().filter(|d| !matches!(d.stage.as_deref(), Some("won" | "lost"))).collect();
+        let counted: usize = p.by_stage.iter().map(|s| s.count).sum();
+        prop_assert_eq!(counted, open.len());
+        let open_value: f64 = open.iter().filter_map(|d| d.value).sum();
+        prop_assert!((p.open_value - open_value).abs() < 1e-6);
+        let staged: f64 = p.by_stage.iter().map(|s| s.value).sum();
+        prop_assert!((staged - open_value).abs() < 1e-6);
+        let forecast: f64 = open.iter().map(|d| {
+            d.value.unwrap_or(0.0) * rules.probability.get(d.stage.as_deref().unwrap_or("")).copied().unwrap_or(0.0)
+        }).sum();
+        prop_assert!((p.forecast - forecast).abs() < 1e-6);
+
+        let quarter = now - chrono::Duration::days(90);
+        let closed = |stage: &str| deals.iter().filter(|d| d.stage.as_deref() == Some(stage) && d.since.at() >= quarter).count();
+        let (won, lost) = (closed("won"), closed("lost"));
+        let rate = (won + lost > 0).then(|| won as f64 / (won + lost) as f64);
+        prop_assert_eq!(p.win_rate_90, rate);
+        prop_assert_eq!(p.median_days_to_win.is_some(), won > 0);
+
+        let week = now - chrono::Duration::days(7);
+        let in_week = |stage: &str| deals.iter().filter(|d| d.stage.as_deref() == Some(stage) && d.since.at() >= week).count();
+        prop_assert_eq!(p.won_week.len(), in_week("won"));
+        prop_assert_eq!(p.lost_week.len(), in_week("lost"));
+
+        let rotting = open.iter().filter(|d| {
+            rules.rot_days.get(d.stage.as_deref().unwrap_or("")).is_some_and(|limit| (now - d.since.at()).num_days() > i64::from(*limit))
+        }).count();
+        prop_assert_eq!(p.rotting.len(), rotting);
+        prop_assert!(p.rotting.windows(2).all(|w| w[0].days >= w[1].days), "longest first");
+        let slipped = open.iter().filter(|d| d.close_date.is_some_and(|c| c < today)).count();
+        prop_assert_eq!(p.slipped.len(), slipped);
+        prop_assert_eq!(p.missing_owner.len(), open.iter().filter(|d| d.owners.is_empty()).count());
+        prop_assert_eq!(p.missing_value.len(), open.iter().filter(|d| d.value.is_none()).count());
+        prop_assert_eq!(p.missing_close_date.len(), open.iter().filter(|d| d.close_date.is_none()).count());
+    }
+}

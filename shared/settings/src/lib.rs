@@ -17,8 +17,8 @@ pub use aws::sdk_config;
 pub use config::{
     ActivityLog, ActivityProperties, ConfigError, ContactProperties, DealProperties, ENV_PREFIX,
     FormSettings, LeadSettings, MAX_CAPTCHA_TIMEOUT_MS, NotionSettings, Problem, PropertyNames,
-    RedriveSettings, SecretsLocation, Settings, SlackSettings, StageRoute, StaleSettings,
-    required_setting_names, setting_names,
+    RedriveSettings, ReportSettings, SecretsLocation, Settings, SlackSettings, StageRoute,
+    StaleSettings, required_setting_names, setting_names,
 };
 pub use secrets::{
     CachedSecrets, FORM_PROVIDERS, MAX_WEBHOOK_CANDIDATES, MemorySecrets, MissingSecret, Secrets,

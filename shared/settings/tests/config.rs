@@ -371,3 +371,31 @@ fn a_built_in_config_is_checked_like_a_file_and_env_is_layered_over_it() {
     let err = Settings::built_in("(built-in)", wrong, secrets, Vec::new()).unwrap_err();
     assert!(err.mentions("stale_dayz in (built-in)"), "{err}");
 }
+
+/// The weekly report's weights and rot limits: per stage, with defaults for the
+/// schema's open stages, and a wrong entry named with its setting.
+#[test]
+fn the_reports_stage_weights_and_limits_are_read_per_stage() {
+    let s = Settings::load(None, complete_env()).unwrap();
+    assert_eq!(s.report.probabilities.get("proposal"), Some(&0.5));
+    assert_eq!(s.report.rot_days.get("negotiation"), Some(&10));
+    assert_eq!(s.report.destination, "report");
+    let s = Settings::load(
+        None,
+        with(complete_env(), "CRM_REPORT_STAGE_PROBABILITIES", "Lead=0.2, demo=0.4"),
+    )
+    .unwrap();
+    assert_eq!(
+        s.report.probabilities.into_iter().collect::<Vec<_>>(),
+        [("demo".to_owned(), 0.4), ("lead".to_owned(), 0.2)]
+    );
+    for (name, value) in [
+        ("CRM_REPORT_STAGE_PROBABILITIES", "lead=1.5"),
+        ("CRM_REPORT_STAGE_PROBABILITIES", "lead"),
+        ("CRM_REPORT_ROTTING_DAYS", "lead=0"),
+        ("CRM_REPORT_ROTTING_DAYS", "lead=3,lead=4"),
+    ] {
+        let err = Settings::load(None, with(complete_env(), name, value)).unwrap_err();
+        assert!(err.mentions(name), "{value}: {err}");
+    }
+}

@@ -15,7 +15,7 @@ pub use load::{ENV_PREFIX, required_setting_names, setting_names};
 pub use parse::MAX_CAPTCHA_TIMEOUT_MS;
 pub use table::{
     ActivityProperties, ContactProperties, DealProperties, FormSettings, LeadSettings,
-    NotionSettings, PropertyNames, RedriveSettings, SlackSettings, StaleSettings,
+    NotionSettings, PropertyNames, RedriveSettings, ReportSettings, SlackSettings, StaleSettings,
 };
 
 /// Where a form submission is written: an Activity page of its own (Notion counts each
@@ -50,6 +50,7 @@ pub struct Settings {
     pub leads: LeadSettings,
     pub forms: FormSettings,
     pub redrive: RedriveSettings,
+    pub report: ReportSettings,
 }
 
 impl Settings {
@@ -64,6 +65,7 @@ impl Settings {
         let leads = LeadSettings::parse(values);
         let forms = FormSettings::parse(values);
         let redrive = RedriveSettings::parse(values);
+        let report = ReportSettings::parse(values);
         let table::Basics {
             table_name,
             stack,
@@ -83,6 +85,7 @@ impl Settings {
             leads: leads?,
             forms: forms?,
             redrive: redrive?,
+            report: report?,
         })
     }
 }

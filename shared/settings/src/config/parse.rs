@@ -158,6 +158,45 @@ pub fn list(v: &str) -> Parsed<Vec<String>> {
     }
 }
 
+/// `stage=value` pairs, the stage lower-cased, each value read by `value`.
+fn per_stage<T>(
+    v: &str,
+    value: impl Fn(&str) -> Option<T>,
+    what: &str,
+) -> Parsed<std::collections::BTreeMap<String, T>> {
+    let mut out = std::collections::BTreeMap::new();
+    for entry in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let Some((stage, raw)) = entry.split_once('=') else {
+            return Err(format!("entry {entry:?}: expected stage={what}"));
+        };
+        let stage = stage.trim().to_lowercase();
+        let parsed =
+            value(raw.trim()).ok_or_else(|| format!("entry {entry:?}: {raw:?} is not {what}"))?;
+        if stage.is_empty() || out.insert(stage.clone(), parsed).is_some() {
+            return Err(format!("entry {entry:?}: a stage once each"));
+        }
+    }
+    Ok(out)
+}
+
+/// `lead=0.1,proposal=0.5`: each stage's chance of winning, 0 to 1.
+pub fn probabilities(v: &str) -> Parsed<std::collections::BTreeMap<String, f64>> {
+    per_stage(
+        v,
+        |p| p.parse::<f64>().ok().filter(|p| (0.0..=1.0).contains(p)),
+        "a probability from 0 to 1",
+    )
+}
+
+/// `lead=14,proposal=10`: each stage's days before a deal rots.
+pub fn stage_days(v: &str) -> Parsed<std::collections::BTreeMap<String, u32>> {
+    per_stage(
+        v,
+        |d| d.parse::<u32>().ok().filter(|d| *d > 0),
+        "a number of days over 0",
+    )
+}
+
 /// `won,lost=alerts,negotiation`: a stage, optionally `=destination` (defaults to the
 /// stage's own name).
 pub fn routes(v: &str) -> Parsed<Vec<StageRoute>> {

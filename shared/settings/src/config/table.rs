@@ -14,8 +14,8 @@ use crm_domain::schema::{self, Property, Source};
 use super::load::Values;
 use super::parse::{
     activity_log, boolean, burst, burst_seconds, burst_threshold, captcha_timeout, concurrency,
-    days, forms, http_url, list, minutes, notion_id, rate_ceiling, routes, secrets_ttl, table_name,
-    text, timezone,
+    days, forms, http_url, list, minutes, notion_id, probabilities, rate_ceiling, routes,
+    secrets_ttl, stage_days, table_name, text, timezone,
 };
 
 /// One row of the table.
@@ -182,6 +182,31 @@ settings_group! {
 }
 
 settings_group! {
+    /// The weekly pipeline report: how it weighs open deals, when a deal rots, and where
+    /// it goes.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct ReportSettings {
+        /// The chance of winning a deal in each open stage, for the weighted forecast
+        /// (`stage=probability`, 0 to 1; a stage left out counts 0).
+        pub probabilities: std::collections::BTreeMap<String, f64> = (
+            "report_stage_probabilities",
+            Some("lead=0.1,qualified=0.25,proposal=0.5,negotiation=0.75"),
+            probabilities
+        ),
+        /// Days a deal may stay in each stage before it rots (`stage=days`; a stage left
+        /// out never rots).
+        pub rot_days: std::collections::BTreeMap<String, u32> = (
+            "report_rotting_days",
+            Some("lead=14,qualified=21,proposal=14,negotiation=10"),
+            stage_days
+        ),
+        /// The Slack destination of the report: a key of the secret's `slack_webhooks`,
+        /// or the bot's channel of that name.
+        pub destination: String = ("report_destination", Some("report"), text),
+    }
+}
+
+settings_group! {
     /// The redrive of work that did not finish, and who hears about it.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct RedriveSettings {
@@ -291,6 +316,7 @@ pub fn all() -> impl Iterator<Item = Spec> {
         LeadSettings::TABLE,
         FormSettings::TABLE,
         RedriveSettings::TABLE,
+        ReportSettings::TABLE,
         ContactProperties::TABLE,
         DealProperties::TABLE,
         ActivityProperties::TABLE,
