@@ -382,7 +382,11 @@ fn the_reports_stage_weights_and_limits_are_read_per_stage() {
     assert_eq!(s.report.destination, "report");
     let s = Settings::load(
         None,
-        with(complete_env(), "CRM_REPORT_STAGE_PROBABILITIES", "Lead=0.2, demo=0.4"),
+        with(
+            complete_env(),
+            "CRM_REPORT_STAGE_PROBABILITIES",
+            "Lead=0.2, demo=0.4",
+        ),
     )
     .unwrap();
     assert_eq!(
