@@ -45,12 +45,11 @@ pub fn run(args: &FormSnippetArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn find(args: &FormSnippetArgs) -> Result<FormConfig, Box<dyn std::error::Error>> {
-    let config = args.config.clone().or_else(|| {
-        std::env::var("CRM_BROWSER_FORMS")
-            .is_err()
-            .then(|| crate::local::config(&args.data))
-            .flatten()
-    });
+    let config = match &args.config {
+        Some(path) => Some(path.clone()),
+        None if std::env::var("CRM_BROWSER_FORMS").is_err() => crate::local::config(&args.data)?,
+        None => None,
+    };
     let mut forms = match &config {
         Some(path) => {
             Settings::from_file_and_env(path, std::env::vars())?

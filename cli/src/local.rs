@@ -48,16 +48,38 @@ fn deployed_settings_given() -> bool {
     std::env::vars().any(|(k, _)| k.starts_with(ENV_PREFIX) && k != "CRM_CONFIG_FILE")
 }
 
-/// The local product's config, when no other is given and `crm serve` left one.
-pub fn config(data: &Path) -> Option<PathBuf> {
+/// The local product's config, when no other is given and `crm serve` left one; an
+/// error when the `crm serve` that left it no longer answers (killed rather than
+/// stopped: its emulator is gone with it).
+pub fn config(data: &Path) -> Result<Option<PathBuf>, String> {
     let path = data.join(CONFIG);
-    (!deployed_settings_given() && path.is_file()).then(|| {
-        eprintln!(
-            "using the running crm serve's settings ({})",
+    if deployed_settings_given() || !path.is_file() {
+        return Ok(None);
+    }
+    if !url(data).is_some_and(|u| answers(&u)) {
+        return Err(format!(
+            "{} was left by a crm serve that is no longer running: start it again (make local), or pass --config",
             path.display()
-        );
-        path
-    })
+        ));
+    }
+    eprintln!(
+        "using the running crm serve's settings ({})",
+        path.display()
+    );
+    Ok(Some(path))
+}
+
+/// Whether something listens at `url`'s address (`http://127.0.0.1:3000`).
+fn answers(url: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    let address = url.trim_start_matches("http://").trim_end_matches('/');
+    address
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|a| {
+            std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_millis(500)).is_ok()
+        })
 }
 
 /// The running local product's address, when no deployment is named and `crm serve`

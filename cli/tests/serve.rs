@@ -214,3 +214,31 @@ async fn the_other_commands_work_on_the_running_local_product_with_no_config() {
         "{said}"
     );
 }
+
+/// What a `crm serve` killed (not stopped) left behind is not used as if it ran: the
+/// command says so and how to go on.
+#[test]
+fn settings_left_by_a_serve_that_no_longer_runs_are_said_to_be_stale() {
+    let data = std::env::temp_dir().join(format!("crm-stale-local-{}", std::process::id()));
+    std::fs::create_dir_all(&data).unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    std::fs::write(data.join("serve.url"), format!("http://127.0.0.1:{port}")).unwrap();
+    std::fs::write(data.join("local.toml"), "table_name = \"local\"\n").unwrap();
+    let csv = data.join("people.csv");
+    std::fs::write(&csv, "Email\nann@example.com\n").unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_crm"));
+    command.arg("import").arg(&csv).arg("--data").arg(&data);
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("CRM_")) {
+        command.env_remove(key);
+    }
+    let out = command.output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("no longer running") && said.contains("make local"),
+        "{said}"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -212,10 +212,10 @@ async fn with_ports(
     mut planned: Planned,
     run: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let config = args
-        .config
-        .clone()
-        .or_else(|| crate::local::config(&args.data));
+    let config = match &args.config {
+        Some(path) => Some(path.clone()),
+        None => crate::local::config(&args.data)?,
+    };
     match &config {
         Some(path) => {
             let settings = Settings::from_file_and_env(path, std::env::vars())?;
