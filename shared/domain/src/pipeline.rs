@@ -261,16 +261,11 @@ mod tests {
     }
 
     fn rules() -> ReportRules {
-        let stages = [
-            "lead",
-            "qualified",
-            "proposal",
-            "negotiation",
-            "won",
-            "lost",
-        ];
         ReportRules {
-            stages: stages.iter().map(|s| (*s).to_owned()).collect(),
+            stages: crate::schema::STAGES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             probability: [
                 ("lead", 0.1),
                 ("qualified", 0.2),

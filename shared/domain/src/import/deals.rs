@@ -242,19 +242,17 @@ const CURRENCIES: &[(&str, Option<char>, &str)] = &[
 pub fn amount_currency(text: &str) -> Option<&'static str> {
     let text = text.trim();
     let upper = text.to_ascii_uppercase();
-    CURRENCIES
+    // A code says more than a symbol: `AUD $100` is in Australian dollars.
+    let by_code = CURRENCIES
         .iter()
-        .find(|(code, symbol, _)| {
-            upper.starts_with(code)
-                || upper.ends_with(code)
-                || symbol.is_some_and(|s| text.contains(s))
+        .find(|(code, _, _)| upper.starts_with(code) || upper.ends_with(code));
+    by_code
+        .or_else(|| {
+            CURRENCIES
+                .iter()
+                .find(|(_, symbol, _)| symbol.is_some_and(|s| text.contains(s)))
         })
         .map(|(_, _, format)| *format)
-}
-
-/// A currency column's value as Notion's number format names it (`EUR` → `euro`).
-pub fn currency_format(code: &str) -> Option<&'static str> {
-    amount_currency(code)
 }
 
 /// What makes two deals one: the name (case and spaces aside), `|`, the contact's
@@ -351,7 +349,7 @@ pub fn plan_deals(
             _ => value(DealField::Stage),
         };
         let currency = value(DealField::Currency)
-            .and_then(|c| currency_format(&c))
+            .and_then(|c| amount_currency(&c))
             .or_else(|| value(DealField::Value).and_then(|v| amount_currency(&v)));
         let deal = Deal {
             name,
@@ -583,7 +581,16 @@ mod tests {
         assert_eq!(amount_currency("EUR 1 200"), Some("euro"));
         assert_eq!(amount_currency("1200 GBP"), Some("pound"));
         assert_eq!(amount_currency("1200"), None);
-        assert_eq!(currency_format(" eur "), Some("euro"));
+        assert_eq!(
+            amount_currency(" eur "),
+            Some("euro"),
+            "a currency column's code"
+        );
+        assert_eq!(
+            amount_currency("AUD $100"),
+            Some("australian_dollar"),
+            "a code before a symbol"
+        );
         let headers: Vec<String> = [
             "Deal - Title",
             "Deal - Value",
