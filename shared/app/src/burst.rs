@@ -134,6 +134,7 @@ pub struct Bursts<'a, S> {
     pub store: &'a S,
     pub slack: &'a SlackClient,
     pub clock: &'a dyn Clock,
+    pub pause: &'a dyn crate::pause::Pause,
     pub settings: BurstSettings,
     pub touched: &'a Touched,
 }
@@ -289,7 +290,7 @@ impl<S: BurstStore> Bursts<'_, S> {
             if deadline.is_some_and(|d| Instant::now() + wait.min(POLL) > d) {
                 return Ok(false);
             }
-            tokio::time::sleep(wait.min(POLL)).await;
+            self.pause.pause(wait.min(POLL)).await;
         };
         self.post(batch, &closed, secrets).await?;
         let now = self.clock.now().as_millis();

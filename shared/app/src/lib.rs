@@ -13,6 +13,7 @@ pub mod import;
 pub mod inbox;
 pub mod intake;
 pub mod local_secrets;
+pub mod pause;
 pub mod place;
 pub mod post_once;
 pub mod redrive;

@@ -70,6 +70,8 @@ pub enum ContextError {
 pub struct Ports<S, P> {
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
+    /// How the handlers wait for `clock` (a sleep, unless a test's clock is manual).
+    pub pause: Arc<dyn crate::pause::Pause>,
     pub store: S,
     pub secrets: Arc<CachedSecrets<P>>,
     /// Paced for the whole process; each use takes the current token from `secrets`.
@@ -115,6 +117,7 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
             captcha: crate::intake::CaptchaVerifier::new(&settings.forms)?,
             settings,
             clock,
+            pause: Arc::new(crate::pause::Sleep),
             store,
             secrets,
             index_gate: Arc::default(),
@@ -168,6 +171,7 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
             slack: self.slack.clone(),
             secrets: Arc::clone(&self.secrets),
             clock: Arc::clone(&self.clock),
+            pause: Arc::clone(&self.pause),
             settings,
             index_gate: Arc::clone(&self.index_gate),
             budget_share: Arc::clone(&self.budget_share),

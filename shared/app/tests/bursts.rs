@@ -21,22 +21,14 @@ async fn deals() -> Deals {
     d
 }
 
-/// Drains the inbox while the test's clock runs a second every 20 ms: the worker waits
-/// for its held messages to fall due on that clock.
+/// Drains the inbox: the worker waits for its held messages to fall due, moving the
+/// test's clock by each wait (`ManualPause`).
 async fn drain<S: crm_store::Store + Clone + Send + Sync + 'static>(d: &Deals<S>) -> Vec<String> {
-    let h = Arc::clone(&d.h);
-    let work = tokio::spawn(async move {
-        let open = h.open_ids().await;
-        if open.is_empty() {
-            return Vec::new();
-        }
-        h.run_worker(&open).await
-    });
-    while !work.is_finished() {
-        d.h.clock.advance(Duration::from_secs(1));
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let open = d.h.open_ids().await;
+    if open.is_empty() {
+        return Vec::new();
     }
-    work.await.unwrap()
+    d.h.run_worker(&open).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -133,14 +125,21 @@ async fn held_messages_a_run_could_not_wait_for_are_posted_by_the_redrive() {
     let open = d.h.open_ids().await;
     let event = d.h.stream_event(&open).await;
     let worker = Arc::clone(&d.h);
+    d.h.pause.hold();
     let run = tokio::spawn(async move { worker.worker.handle_stream(event, None).await });
-    crm_testkit::eventually("the message held", Duration::from_secs(10), || async {
-        let item = d.h.store.inbox_get(&open[0]).await.unwrap().unwrap();
-        (item.status == crm_store::InboxStatus::Done).then_some(())
+    crm_testkit::eventually("the run waiting", Duration::from_secs(10), || async {
+        (d.h.pause.waiting() == 1).then_some(())
     })
     .await;
-    // Killed at once: the message is in its batch, which the worker was waiting on.
+    let item = d.h.store.inbox_get(&open[0]).await.unwrap().unwrap();
+    assert_eq!(
+        item.status,
+        crm_store::InboxStatus::Done,
+        "its message is held"
+    );
     run.abort();
+    let _ = run.await;
+    d.h.pause.release(Duration::ZERO);
     assert!(d.texts("won").is_empty(), "not due yet");
     let early = d.h.redrive.run(None).await.unwrap();
     assert_eq!(early.bursts, 0, "still not due");
@@ -253,15 +252,18 @@ async fn two_workers_holding_one_burst_at_once_post_one_summary() {
     assert_eq!(open.len(), 20);
     let (first, second) = open.split_at(10);
     let other = Arc::new(d.h.ports.worker());
+    // Both runs hold their messages and wait for the batch together; then it falls due.
+    d.h.pause.hold();
     let runs = [
         (Arc::clone(&d.h.worker), d.h.stream_event(first).await),
         (other, d.h.stream_event(second).await),
     ]
     .map(|(worker, event)| tokio::spawn(async move { worker.handle_stream(event, None).await }));
-    while !runs.iter().all(|r| r.is_finished()) {
-        d.h.clock.advance(Duration::from_secs(1));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    crm_testkit::eventually("both runs waiting", Duration::from_secs(30), || async {
+        (d.h.pause.waiting() == 2).then_some(())
+    })
+    .await;
+    d.h.pause.release(Duration::from_secs(11));
     for run in runs {
         assert!(run.await.unwrap().batch_item_failures.is_empty());
     }

@@ -171,6 +171,8 @@ pub struct Worker<S, P> {
     pub slack: SlackClient,
     pub secrets: Arc<CachedSecrets<P>>,
     pub clock: Arc<dyn Clock>,
+    /// How waits for `clock` are made (held Slack messages wait for their batch).
+    pub pause: Arc<dyn crate::pause::Pause>,
     pub settings: WorkerSettings,
     /// One catch-up of the contacts index at a time in this process.
     pub index_gate: Arc<contacts_index::IndexGate>,
@@ -187,6 +189,7 @@ impl<S: WorkerStore, P> Worker<S, P> {
             store: &self.store,
             slack: &self.slack,
             clock: self.clock.as_ref(),
+            pause: self.pause.as_ref(),
             settings: self.settings.burst,
             touched: &self.touched,
         }

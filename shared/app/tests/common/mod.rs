@@ -49,6 +49,8 @@ pub struct Harness<S: Store + Clone = SqliteStore> {
     pub worker: Arc<TestWorker<S>>,
     pub redrive: Arc<Redrive<S, TestSecrets>>,
     pub clock: ManualClock,
+    /// How the handlers wait for `clock`: they move it themselves, unless held.
+    pub pause: crm_app::pause::ManualPause,
     /// The DynamoDB table, when the store is DynamoDB Local.
     pub table: Option<(aws_sdk_dynamodb::Client, String)>,
     seq: std::sync::atomic::AtomicU64,
@@ -149,8 +151,7 @@ impl<S: Store + Clone> Harness<S> {
             ("CRM_TIMEZONE", "Europe/Berlin".into()),
             // No test reaches Slack: the Web API is a local receiver's, or nowhere.
             ("CRM_SLACK_API_BASE", "http://127.0.0.1:9/api".into()),
-            // Messages are posted at once unless a test is about bursts: holding them
-            // waits on the clock, which the tests move by hand.
+            // Messages are posted at once unless a test is about bursts.
             ("CRM_SLACK_BURST_THRESHOLD", "0".into()),
         ] {
             env.push((name.into(), value));
@@ -172,6 +173,8 @@ impl<S: Store + Clone> Harness<S> {
         notion.pacing = crm_notion::Pacing::Fixed { rate: 500.0 };
         ports.notion = NotionClient::new(notion).unwrap();
         ports.slack = test_slack(&ports.settings.slack.api_base);
+        let pause = crm_app::pause::ManualPause::new(clock.clone());
+        ports.pause = Arc::new(pause.clone());
         let (worker, redrive) = handlers(&ports);
         Self {
             emulator,
@@ -182,6 +185,7 @@ impl<S: Store + Clone> Harness<S> {
             store,
             ports,
             clock,
+            pause,
             table,
             seq: std::sync::atomic::AtomicU64::new(1),
         }
