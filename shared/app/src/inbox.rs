@@ -122,6 +122,11 @@ pub mod keys {
         format!("deal:{page_id}")
     }
 
+    /// Every stage transition applied to a deal page, each under its event's time.
+    pub fn stage_history(page_id: &str) -> String {
+        format!("stage-history:{page_id}")
+    }
+
     /// The claim on announcing one transition: the deal, the state it moves from (the
     /// time of the last applied event) and the stage it moves to.
     pub fn announcement(page_id: &str, since_ms: i64, stage: &str) -> String {
@@ -323,6 +328,7 @@ mod tests {
             ("lead", keys::lead_claim("own:1")),
             ("event", event_id("e")),
             ("deal", keys::deal_stage("p")),
+            ("stage-history", keys::stage_history("p")),
             ("announce", keys::announcement("p", 1, "won")),
             ("captcha", keys::captcha_token("t")),
             ("spam", keys::spam("own:1")),

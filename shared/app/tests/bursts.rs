@@ -223,7 +223,7 @@ async fn a_held_message_slack_left_unconfirmed_is_never_posted_again() {
 
     d.h.clock.advance(Duration::from_secs(600));
     assert_eq!(d.h.redrive.run(None).await.unwrap().bursts, 0);
-    let last = d.h.emulator.deliveries().last().unwrap().event_id.clone();
+    let last = d.last_event();
     assert!(d.h.emulator.redeliver(&last));
     d.delivered(3).await;
     assert!(drain(&d).await.is_empty());

@@ -52,7 +52,7 @@ async fn the_owner_is_mentioned_in_the_channel_and_told_by_dm_once() {
     );
 
     // Notion redelivers the event, and the stream hands the item to a second worker.
-    let last = d.h.emulator.deliveries().last().unwrap().event_id.clone();
+    let last = d.last_event();
     assert!(d.h.emulator.redeliver(&last));
     d.delivered(3).await;
     d.drain().await;
@@ -168,7 +168,7 @@ async fn a_refused_bot_token_parks_the_event_naming_the_setting() {
         moved(&d, &deal, "negotiation", 2).await.is_empty(),
         "parked, not retried by the stream"
     );
-    let id = inbox_id(&d.h.emulator.deliveries().last().unwrap().event_id);
+    let id = inbox_id(&d.last_event());
     let item = d.h.store.inbox_get(&id).await.unwrap().unwrap();
     assert_eq!(item.status, InboxStatus::Parked);
     let reason = item.last_error.unwrap();

@@ -61,6 +61,37 @@ pub fn changed(previous: Option<&str>, current: Option<&str>) -> bool {
 
 /// `12000.0` → `$12,000`; `99.5` → `$99.50`.
 pub fn money(value: f64) -> String {
+    money_as(value, "dollar")
+}
+
+/// An amount in a Notion number format (`dollar`, `euro`, `pound`, …): `€12,000`. A
+/// format with no currency (`number`, `number_with_commas`, a percent) is the number,
+/// grouped; a currency without a symbol of its own is its code (`CHF 12,000`).
+pub fn money_as(value: f64, format: &str) -> String {
+    let prefix = match format {
+        "dollar" => "$",
+        "euro" => "€",
+        "pound" => "£",
+        "yen" => "¥",
+        "rupee" => "₹",
+        "won" => "₩",
+        "yuan" => "CN¥",
+        "real" => "R$",
+        "ruble" => "₽",
+        "franc" => "CHF ",
+        "canadian_dollar" => "CA$",
+        "australian_dollar" => "A$",
+        "new_zealand_dollar" => "NZ$",
+        "hong_kong_dollar" => "HK$",
+        "singapore_dollar" => "S$",
+        "mexican_peso" => "MX$",
+        "krona" => "SEK ",
+        "norwegian_krone" => "NOK ",
+        "danish_krone" => "DKK ",
+        "zloty" => "PLN ",
+        "rand" => "R ",
+        _ => "",
+    };
     let negative = value < 0.0;
     let cents = (value.abs() * 100.0).round() as u64;
     let (whole, frac) = (cents / 100, cents % 100);
@@ -74,9 +105,9 @@ pub fn money(value: f64) -> String {
     }
     let sign = if negative { "-" } else { "" };
     if frac == 0 {
-        format!("{sign}${grouped}")
+        format!("{sign}{prefix}{grouped}")
     } else {
-        format!("{sign}${grouped}.{frac:02}")
+        format!("{sign}{prefix}{grouped}.{frac:02}")
     }
 }
 
@@ -371,6 +402,14 @@ mod tests {
         assert!(!changed(Some("Won"), Some("won ")));
         assert!(changed(None, Some("won")));
         assert!(!changed(Some("won"), None));
+    }
+
+    #[test]
+    fn money_is_in_the_schemas_currency() {
+        assert_eq!(money_as(12_000.0, "euro"), "€12,000");
+        assert_eq!(money_as(1_500.5, "franc"), "CHF 1,500.50");
+        assert_eq!(money_as(-3.0, "pound"), "-£3");
+        assert_eq!(money_as(1_234_567.0, "number_with_commas"), "1,234,567");
     }
 
     #[test]

@@ -186,7 +186,7 @@ pub mod contacts {
 
 /// Deals' properties.
 pub mod deals {
-    use super::{Kind, Property, STAGES, Source, property};
+    use super::{Kind, Property, STAGES, Source, optional, property};
 
     pub const NAME: Property = property("Deal Name", "deals_name_property", Kind::Title);
     pub const STAGE: Property = property("Stage", "deals_stage_property", Kind::Stage(STAGES));
@@ -199,6 +199,10 @@ pub mod deals {
     pub const OWNER: Property = property("Owner", "deals_owner_property", Kind::People);
     pub const CLOSE_DATE: Property =
         property("Close Date", "deals_close_date_property", Kind::Date);
+    /// When the deal entered its stage, as the worker saw it move; written by the
+    /// product. Without it the weekly report reads the product's own records instead.
+    pub const STAGE_SINCE: Property =
+        optional("Stage Since", "deals_stage_since_property", Kind::Date);
 }
 
 /// Activities' properties.
@@ -260,6 +264,7 @@ pub const SCHEMA: [DataSource; 3] = [
             deals::CONTACT,
             deals::OWNER,
             deals::CLOSE_DATE,
+            deals::STAGE_SINCE,
         ],
     },
     DataSource {

@@ -231,5 +231,19 @@ proptest! {
         prop_assert_eq!(p.missing_owner.len(), open.iter().filter(|d| d.owners.is_empty()).count());
         prop_assert_eq!(p.missing_value.len(), open.iter().filter(|d| d.value.is_none()).count());
         prop_assert_eq!(p.missing_close_date.len(), open.iter().filter(|d| d.close_date.is_none()).count());
+
+        // Each week's wins, counted naively: a win belongs to the week whose seven days
+        // (ending at a multiple of seven days before now) hold its time.
+        prop_assert_eq!(p.won_by_week.len(), crm_domain::pipeline::WEEKS);
+        for (k, w) in p.won_by_week.iter().enumerate() {
+            let ends = now - chrono::Duration::days(7 * (crm_domain::pipeline::WEEKS - 1 - k) as i64);
+            let starts = ends - chrono::Duration::days(7);
+            let wins: Vec<&PipelineDeal> = deals.iter().filter(|d| {
+                d.stage.as_deref() == Some("won") && d.since.at() >= starts && d.since.at() < ends
+            }).collect();
+            prop_assert_eq!(w.count, wins.len(), "week {}", k);
+            let value: f64 = wins.iter().filter_map(|d| d.value).sum();
+            prop_assert!((w.value - value).abs() < 1e-6);
+        }
     }
 }

@@ -53,6 +53,8 @@ pub struct DeliveryRecord {
     pub attempt: u32,
     /// The receiver's status, or `None` when it could not be reached.
     pub status: Option<u16>,
+    /// Every author of the event is the integration's own bot (its own edit).
+    pub by_bot: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -364,6 +366,9 @@ async fn deliver(shared: &Shared, sub: &Subscription, mut event: Value, first: u
                 .to_owned(),
             attempt,
             status,
+            by_bot: event["authors"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty() && a.iter().all(|x| x["type"] == "bot")),
         });
         let ok = status.is_some_and(|s| (200..300).contains(&s));
         if ok || attempt >= MAX_ATTEMPTS {

@@ -2,8 +2,9 @@
 //! which events are about Deals ([`classify`]), and the schema's ids the worker reads
 //! deals by ([`DealSchema`], cached in the store). The webhook asks the first before it
 //! keeps an event (with the database id the cache holds, once the worker has read it);
-//! the worker asks both before it acts on one.
+//! the worker asks both before it acts on one. And how each deal moved ([`history`]).
 
+pub mod history;
 mod parent;
 mod schema;
 

@@ -27,6 +27,9 @@ pub struct DealSchema {
     pub owner: Option<String>,
     #[serde(default)]
     pub database: Option<String>,
+    /// Where the worker writes when a deal entered its stage (an optional property).
+    #[serde(default)]
+    pub stage_since: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +65,7 @@ pub async fn schema<S: CacheRead + CacheWrite>(
         value: id(&names.value),
         owner: id(&names.owner),
         database: ds.parent.database_id.clone(),
+        stage_since: id(&names.stage_since),
     };
     let json = serde_json::to_string(&schema).unwrap_or_default();
     store.cache_put(keys::DEALS_SCHEMA, &json, now_ms).await?;

@@ -57,6 +57,8 @@ pub struct NotionWebhook<S, P> {
     /// events of subscriptions on API versions before data sources name only it.
     deals_database: OnceLock<NotionId>,
     /// Each operator-facing warning is logged once per process, not once per event.
+    /// This integration's bot user, once the worker has read and cached it.
+    bot: OnceLock<String>,
     warned_old_version: AtomicBool,
     warned_mismatch: AtomicBool,
     /// When each cause of a refusal was last logged: a subscription whose deliveries
@@ -72,7 +74,7 @@ pub use crate::inbox::event_id as inbox_id;
 
 crm_store::port!(
     /// What the webhook receiver keeps: the event in the inbox; it reads whether the
-    /// handshake window is open.
+    /// handshake window is open, and the bot user the worker cached.
     pub WebhookStore: InboxWrite, CacheRead
 );
 
@@ -90,6 +92,7 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
             deals_data_source,
             own_sources: Vec::new(),
             deals_database: OnceLock::new(),
+            bot: OnceLock::new(),
             warned_old_version: AtomicBool::new(false),
             warned_mismatch: AtomicBool::new(false),
             said: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -211,6 +214,14 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
                 return Ok("ignored");
             }
         }
+        // The product's own edits (a deal's Stage Since, a contact it filled) need no
+        // work: dropped here once the bot is known, else by the worker.
+        if let Some(bot) = self.bot().await
+            && event.is_only_by(bot)
+        {
+            tracing::debug!("our own change");
+            return Ok("ignored");
+        }
         let item = crate::inbox::event_item(id, body);
         match self
             .store
@@ -233,6 +244,15 @@ impl<S: WebhookStore, P: SecretsWriter> NotionWebhook<S, P> {
         }
         let learnt = deals::known_deals_database(&self.store).await?;
         Some(self.deals_database.get_or_init(|| learnt).clone())
+    }
+
+    /// The integration's bot user id, as the worker cached it (`None` until it has).
+    async fn bot(&self) -> Option<&str> {
+        if self.bot.get().is_none() {
+            let cached = self.store.cache_get(keys::NOTION_BOT_USER).await.ok()??;
+            let _ = self.bot.set(cached.value);
+        }
+        self.bot.get().map(String::as_str)
     }
 
     /// Says once per process why page events are being dropped: most often a

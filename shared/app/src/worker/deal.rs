@@ -10,7 +10,7 @@
 use chrono::DateTime;
 use crm_domain::NotionId;
 use crm_domain::deal::{Deal, Move, Owner, changed};
-use crm_notion::{NotionClient, NotionError, Page, PropertyValue, WebhookEvent};
+use crm_notion::{NotionClient, NotionError, Page, PropertyValue, UpdatePage, WebhookEvent};
 use crm_settings::{Secrets, SecretsSource};
 use crm_slack::{Destination, SlackMessage};
 use crm_store::{Claimed, Claims, StoreError};
@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use super::WorkerStore;
 use super::{Attempt, Outcome, Worker};
+use crate::deals::history::{self, Transition};
 use crate::deals::{self, DealSchema, Relevance, SchemaError, classify};
 use crate::inbox::keys;
 use crate::post_once::{self, NotPosted, Posted, UNCONFIRMED};
@@ -192,8 +193,45 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
                 self.tell_owners(&claim, previous.as_deref(), &deal).await?;
             }
         }
+        let moved = Transition {
+            from: previous,
+            to: stage.clone(),
+            at_ms: event_ms,
+        };
+        self.keep(&page.id, &moved, &schema).await?;
         record_stage(store, &page.id, &stage, event_ms).await?;
         Ok(())
+    }
+
+    /// Keeps the applied transition in the deal's history and writes its time to the
+    /// deal's `Stage Since` (when the schema has it). Both may be repeated: a retry
+    /// writes the same. Done before the stage is recorded as applied, so a failure here
+    /// leaves the transition to the retry. The webhook ignores the edit (it is the
+    /// integration's own, and not of the stage).
+    async fn keep(
+        &self,
+        page_id: &str,
+        moved: &Transition,
+        schema: &DealSchema,
+    ) -> Result<(), DealFailure> {
+        history::keep(&self.worker.store, page_id, moved).await?;
+        let Some(property) = &schema.stage_since else {
+            return Ok(());
+        };
+        let update = UpdatePage {
+            properties: [(property.clone(), PropertyValue::date(moved.notion_date()))].into(),
+            in_trash: None,
+        };
+        match self.notion.update_page(page_id, &update).await {
+            Ok(_) => Ok(()),
+            // The property changed type or went away since the schema was read: the
+            // history still has the time, and the schema is read again within the hour.
+            Err(e) if e.status() == Some(400) => {
+                tracing::warn!(error = %e, "could not write the deal's Stage Since; the report reads the product's own record");
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The deal's owners, mentioned where Slack knows them (with a bot token), else

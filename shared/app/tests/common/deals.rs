@@ -110,7 +110,9 @@ impl<S: Store + Clone + Send + Sync + 'static> Deals<S> {
         self.h.emulator.subscribe(&self.url).await
     }
 
-    /// Waits until the emulator has delivered `n` events that were answered 200.
+    /// Waits until the emulator has delivered `n` events of people's changes that were
+    /// answered 200. (The worker's own edits — a deal's `Stage Since` — are delivered
+    /// too, and ignored by the webhook.)
     pub async fn delivered(&self, n: usize) {
         let what = format!("{n} deliveries answered 200");
         crm_testkit::eventually(&what, Duration::from_secs(5), || async {
@@ -119,11 +121,24 @@ impl<S: Store + Clone + Send + Sync + 'static> Deals<S> {
                 .emulator
                 .deliveries()
                 .iter()
-                .filter(|d| d.status == Some(200))
+                .filter(|d| d.status == Some(200) && !d.by_bot)
                 .count();
             (ok >= n).then_some(())
         })
         .await;
+    }
+
+    /// The id of the last event delivered about a person's change.
+    pub fn last_event(&self) -> String {
+        self.h
+            .emulator
+            .deliveries()
+            .iter()
+            .rev()
+            .find(|d| !d.by_bot)
+            .expect("an event was delivered")
+            .event_id
+            .clone()
     }
 
     /// Runs the worker over every open inbox item, as the stream would.

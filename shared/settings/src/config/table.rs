@@ -244,6 +244,7 @@ property_group! {
         pub contact = schema::deals::CONTACT,
         pub owner = schema::deals::OWNER,
         pub close_date = schema::deals::CLOSE_DATE,
+        pub stage_since = schema::deals::STAGE_SINCE,
     }
 }
 

@@ -14,8 +14,15 @@
 //! * **Slipped:** open deals whose close date is past.
 //! * **Missing:** open deals without an owner, a value or a close date.
 //!
+//! * **Won by week:** the value won in each of the last 12 weeks (the chart's second
+//!   half), oldest first.
+//!
 //! A deal the product never saw move counts from its creation, and says so
 //! ([`Since::Created`]).
+
+mod message;
+
+pub use message::report_message;
 
 use std::collections::BTreeMap;
 
@@ -111,6 +118,21 @@ pub struct Pipeline {
     pub missing_owner: Vec<Named>,
     pub missing_value: Vec<Named>,
     pub missing_close_date: Vec<Named>,
+    /// The value won in each of the last [`WEEKS`] weeks, oldest first: each week the
+    /// seven days ending at a multiple of seven days before `now`.
+    pub won_by_week: Vec<WeekWon>,
+}
+
+/// How many weeks of wins the report charts.
+pub const WEEKS: usize = 12;
+
+/// One week's wins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeekWon {
+    /// The week's first day (in UTC).
+    pub starts: NaiveDate,
+    pub count: usize,
+    pub value: f64,
 }
 
 fn named(deal: &PipelineDeal, days: i64) -> Named {
@@ -138,6 +160,14 @@ pub fn pipeline(
 ) -> Pipeline {
     let mut out = Pipeline::default();
     let week = now - Duration::days(7);
+    let weeks_start = now - Duration::days(7 * WEEKS as i64);
+    out.won_by_week = (0..WEEKS)
+        .map(|k| WeekWon {
+            starts: (weeks_start + Duration::days(7 * k as i64)).date_naive(),
+            count: 0,
+            value: 0.0,
+        })
+        .collect();
     let quarter = now - Duration::days(90);
     // Stages in the pipeline's order, then any other a deal names, by name.
     let mut order: Vec<String> = rules
@@ -173,6 +203,13 @@ pub fn pipeline(
             Some(WON) => {
                 if entered >= week {
                     out.won_week.push(named(deal, 0));
+                }
+                if entered >= weeks_start && entered < now {
+                    let k = ((entered - weeks_start).num_days() / 7) as usize;
+                    if let Some(w) = out.won_by_week.get_mut(k.min(WEEKS - 1)) {
+                        w.count += 1;
+                        w.value += deal.value.unwrap_or(0.0);
+                    }
                 }
                 if entered >= quarter {
                     won_90 += 1;
@@ -336,6 +373,17 @@ mod tests {
         assert_eq!(names(&p.missing_owner), ["Nobody's"]);
         assert_eq!(names(&p.missing_value), ["Nobody's"]);
         assert_eq!(names(&p.missing_close_date), ["Nobody's"]);
+        // Weeks end on the 30th at 09:00: Won1 (27th) in the last, Won2 (11th) three
+        // weeks back.
+        let won: Vec<(usize, f64)> = p.won_by_week.iter().map(|w| (w.count, w.value)).collect();
+        assert_eq!(won.len(), WEEKS);
+        assert_eq!(won[WEEKS - 1], (1, 3000.0));
+        assert_eq!(won[WEEKS - 3], (1, 500.0));
+        assert_eq!(won.iter().map(|w| w.0).sum::<usize>(), 2);
+        assert_eq!(
+            p.won_by_week[WEEKS - 1].starts,
+            NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+        );
     }
 
     #[test]
