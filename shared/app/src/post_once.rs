@@ -56,13 +56,29 @@ fn posting_key(claim: &Claim<'_, impl Idempotency>) -> String {
     crate::inbox::keys::posting(claim.key())
 }
 
-/// Posts `message` once under `claim`, as the module describes.
+/// Posts `message` once under `claim`, as the module describes. With the bot, the claim
+/// keeps the id of the channel posted in as its result (see [`posted_in`]).
 pub async fn post<S: PostStore>(
     claim: Claim<'_, S>,
     slack: &SlackClient,
     to: &Destination,
     message: &SlackMessage,
     now_ms: i64,
+) -> Result<Posted, NotPosted> {
+    send_once(claim, now_ms, slack.send(to, message)).await
+}
+
+/// The channel a post completed under `result` (a claim's) went to, when Slack said.
+pub fn posted_in(result: Option<&str>) -> Option<&str> {
+    result.filter(|r| *r != UNCONFIRMED && !r.is_empty())
+}
+
+/// Sends once under `claim` with `send` (a post, an upload: anything that shares one
+/// message), as the module describes; `send` answers the channel id when it knows it.
+pub async fn send_once<S: PostStore>(
+    claim: Claim<'_, S>,
+    now_ms: i64,
+    send: impl std::future::Future<Output = Result<Option<String>, SlackError>>,
 ) -> Result<Posted, NotPosted> {
     let store = claim.store();
     let marker = posting_key(&claim);
@@ -81,9 +97,9 @@ pub async fn post<S: PostStore>(
         claim.fail("could not record the post").await;
         return Err(NotPosted::Store(e));
     }
-    match slack.send(to, message).await {
-        Ok(()) => {
-            complete(claim, None).await;
+    match send.await {
+        Ok(channel) => {
+            complete(claim, channel.as_deref()).await;
             Ok(Posted::Now)
         }
         Err(e) if e.may_have_posted() => {

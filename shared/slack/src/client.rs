@@ -189,11 +189,16 @@ impl SlackClient {
     }
 
     /// Posts `message` where `to` says: an incoming webhook, or a channel with the bot.
-    pub async fn send(&self, to: &Destination, message: &SlackMessage) -> Result<(), SlackError> {
+    /// With the bot, the id of the channel Slack posted in (a destination may name it).
+    pub async fn send(
+        &self,
+        to: &Destination,
+        message: &SlackMessage,
+    ) -> Result<Option<String>, SlackError> {
         match to {
-            Destination::Webhook(url) => self.post(url, message).await,
+            Destination::Webhook(url) => self.post(url, message).await.map(|()| None),
             Destination::Channel { token, channel } => {
-                self.post_message(token, channel, message).await.map(|_| ())
+                self.post_message(token, channel, message).await.map(Some)
             }
         }
     }

@@ -29,6 +29,8 @@ use crate::client::{Attempt, SlackClient, SlackError};
 
 /// Tier 3: "50+ per minute".
 const TIER_3_PER_SECOND: f64 = 50.0 / 60.0;
+/// Tier 4: "100+ per minute".
+pub(crate) const TIER_4_PER_SECOND: f64 = 100.0 / 60.0;
 
 /// Errors that say the token itself is refused: a person fixes the secret.
 const TOKEN_REFUSED: &[&str] = &[
@@ -52,7 +54,7 @@ const MAY_HAVE_ACTED: &[&str] = &[
 
 /// Which calls may be sent again when their answer is lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Repeat {
+pub(crate) enum Repeat {
     /// Sending it twice does what sending it once does.
     Safe,
     /// Sending it twice may post twice.
@@ -136,7 +138,7 @@ impl SlackClient {
             })
     }
 
-    async fn web_api(
+    pub(crate) async fn web_api(
         &self,
         token: &SecretString,
         method: &'static str,
@@ -218,6 +220,7 @@ impl SlackClient {
             "not_in_channel" => "invite the app to the channel (/invite @app)",
             "channel_not_found" => "check the channel in the route, and that the app may see it",
             "is_archived" => "the channel is archived: route the stage to another one",
+            "file_not_found" => "the upload was not finished or was shared already",
             _ => "",
         };
         Err(Attempt::Final(SlackError::Api {
@@ -228,7 +231,7 @@ impl SlackClient {
     }
 }
 
-enum Request {
+pub(crate) enum Request {
     Json(Value),
     Query(Vec<(&'static str, String)>),
 }

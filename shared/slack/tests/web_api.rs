@@ -288,3 +288,78 @@ async fn the_feed_holds_every_post_in_order_with_its_place() {
     assert_eq!(texts, ["first", "second", "third", "fourth"]);
     assert_eq!(feed[3].body["blocks"][0]["type"], "divider");
 }
+
+/// A file goes through Slack's upload flow: a URL, the bytes, then shared once in the
+/// channel with its message; Slack takes a channel's id here, not its name.
+#[tokio::test]
+async fn a_file_is_uploaded_and_shared_once_with_its_message() {
+    use crm_slack::Upload;
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let c = client(&slack);
+    let bytes = b"\x89PNG\r\n\x1a\nnot really a chart".to_vec();
+    let text = message("The week");
+    let file = Upload {
+        filename: "pipeline.png",
+        title: "Pipeline",
+        alt_text: "open deals by stage",
+        bytes: &bytes,
+        message: Some(&text),
+    };
+    c.upload_file(&token(), "C_SALES", &file).await.unwrap();
+    let files = slack.files();
+    assert_eq!(files.len(), 1);
+    let shared = &files[0];
+    assert_eq!(
+        (
+            shared.channel_name.as_str(),
+            shared.title.as_str(),
+            shared.filename.as_str()
+        ),
+        ("sales", "Pipeline", "pipeline.png")
+    );
+    assert_eq!(shared.bytes, bytes);
+    assert_eq!(shared.length, bytes.len() as u64);
+    assert_eq!(shared.message["blocks"][0]["text"]["text"], "The week");
+    assert_eq!(
+        slack.api_calls(),
+        ["files.getUploadURLExternal", "files.completeUploadExternal"]
+    );
+    assert_eq!(slack.feed().len(), 1, "one message in the channel");
+
+    // A name where an id belongs is refused, and nothing is shared.
+    let refused = c.upload_file(&token(), "#sales", &file).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("channel_not_found"),
+        "{refused}"
+    );
+    assert_eq!(slack.files().len(), 1);
+}
+
+/// Completing an upload whose answer was lost is never repeated: Slack may have shared
+/// it. A lost answer before that (asking for the URL) is simply asked again.
+#[tokio::test]
+async fn an_unconfirmed_share_is_not_repeated_and_a_lost_url_is_asked_again() {
+    use crm_slack::Upload;
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let c = client(&slack);
+    let file = Upload {
+        filename: "pipeline.png",
+        title: "Pipeline",
+        alt_text: "",
+        bytes: b"png",
+        message: None,
+    };
+    slack.fail_method("files.getUploadURLExternal", 1, "internal_error");
+    slack.fail_method("files.completeUploadExternal", 1, "internal_error");
+    let err = c.upload_file(&token(), "C_SALES", &file).await.unwrap_err();
+    assert!(err.may_have_posted(), "{err}");
+    let calls = slack.api_calls();
+    assert_eq!(
+        calls,
+        [
+            "files.getUploadURLExternal",
+            "files.getUploadURLExternal",
+            "files.completeUploadExternal"
+        ]
+    );
+}

@@ -182,6 +182,7 @@ impl<S: RedriveStore, P: SecretsSource> Redrive<S, P> {
             .slack
             .send(&to, &message)
             .await
+            .map(|_| ())
             .map_err(|e| e.to_string())
     }
 }

@@ -19,7 +19,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::Value;
 
+mod files;
 mod web_api;
+pub use files::SharedFile;
 pub use web_api::{BotPost, LOCAL_BOT_TOKEN, SlackChannel, SlackUser};
 
 /// One message as received.
@@ -141,6 +143,7 @@ impl SlackReceiver {
         }));
         let app = axum::Router::new()
             .route("/hooks/{*hook}", post(receive))
+            .route("/upload/{id}", post(files::upload))
             .route(
                 "/api/{method}",
                 axum::routing::get(web_api::call).post(web_api::call),
@@ -215,6 +218,11 @@ impl SlackReceiver {
             .into_iter()
             .filter(|p| p.dm_with.as_deref() == Some(handle))
             .collect()
+    }
+
+    /// Every file shared in a channel, in order.
+    pub fn files(&self) -> Vec<SharedFile> {
+        self.lock().workspace.files.clone()
     }
 
     /// The Web API methods called, in order, however they were answered.

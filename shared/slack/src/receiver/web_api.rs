@@ -1,5 +1,5 @@
-//! The Web API part of the receiver: `chat.postMessage`, `users.lookupByEmail` and
-//! `conversations.open`, with Slack's documented request and answer shapes
+//! The Web API part of the receiver: `chat.postMessage`, `users.lookupByEmail`,
+//! `conversations.open` and the upload flow (`files.rs`), with Slack's documented request and answer shapes
 //! (docs.slack.dev/apis/web-api and each method's reference page):
 //!
 //! * arguments in the query string, a form body (`application/x-www-form-urlencoded`),
@@ -83,6 +83,11 @@ pub(super) struct Workspace {
     /// Each call's method, in order, answered however.
     pub calls: Vec<String>,
     next_ts: u64,
+    /// Uploads handed out and not yet completed, by file id.
+    pub uploads: HashMap<String, super::files::Pending>,
+    /// Files shared in channels, in order.
+    pub files: Vec<super::files::SharedFile>,
+    pub next_file: u64,
 }
 
 impl Workspace {
@@ -128,16 +133,19 @@ impl Default for Workspace {
             faults: HashMap::new(),
             calls: Vec::new(),
             next_ts: 1,
+            uploads: HashMap::new(),
+            files: Vec::new(),
+            next_file: 0,
         }
     }
 }
 
-fn ok(mut fields: Value) -> Response {
+pub(super) fn ok(mut fields: Value) -> Response {
     fields["ok"] = Value::Bool(true);
     axum::Json(fields).into_response()
 }
 
-fn error(word: &str) -> Response {
+pub(super) fn error(word: &str) -> Response {
     axum::Json(json!({"ok": false, "error": word})).into_response()
 }
 
@@ -311,6 +319,30 @@ pub(super) async fn call(
                 }
                 (None, _) => error("users_list_not_supplied"),
                 _ => error("user_not_found"),
+            }
+        }
+        "files.getUploadURLExternal" => super::files::get_upload_url(ws, &args, &headers),
+        "files.completeUploadExternal" => {
+            match super::files::complete(ws, &args, blocks_text_limit) {
+                Ok(shared) => {
+                    for file in &shared {
+                        if echo {
+                            println!("[slack:#{}] a file: {}", file.channel_name, file.title);
+                        }
+                        let mut body = file.message.clone();
+                        body["files"] = json!([{"id": file.id, "title": file.title}]);
+                        inner.feed.push(super::Posted::new(
+                            super::Place::Channel(file.channel_name.clone()),
+                            body,
+                        ));
+                    }
+                    let files: Vec<Value> = shared
+                        .iter()
+                        .map(|f| json!({"id": f.id, "title": f.title}))
+                        .collect();
+                    ok(json!({ "files": files }))
+                }
+                Err(word) => error(word),
             }
         }
         _ => error("unknown_method"),
