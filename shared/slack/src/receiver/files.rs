@@ -149,7 +149,7 @@ pub(super) fn complete(
         .collect();
     if ids
         .iter()
-        .any(|(id, _)| !ws.uploads.get(id).is_some_and(|p| p.bytes.is_some()))
+        .any(|(id, _)| ws.uploads.get(id).is_none_or(|p| p.bytes.is_none()))
     {
         return Err("file_not_found");
     }
