@@ -161,6 +161,12 @@ pub mod keys {
         format!("digest:{day}")
     }
 
+    /// The claim on one week's pipeline report (an ISO week: `2026-W50`); its chart's
+    /// claim is this with `:chart`.
+    pub fn report(week: chrono::IsoWeek) -> String {
+        format!("report:{}-W{:02}", week.year(), week.week())
+    }
+
     /// The lease that lets one redrive run at a time.
     pub const REDRIVE: &str = "redrive";
 
@@ -334,6 +340,7 @@ mod tests {
             ("spam", keys::spam("own:1")),
             ("local", keys::LOCAL_WEBHOOK_TOKENS.to_owned()),
             ("digest", keys::digest(day)),
+            ("report", keys::report(chrono::Datelike::iso_week(&day))),
             ("redrive", keys::REDRIVE.to_owned()),
             ("ops", keys::OPS_BACKLOG.to_owned()),
             ("ops", keys::ops_creates_held(1)),

@@ -17,6 +17,7 @@ pub mod pause;
 pub mod place;
 pub mod post_once;
 pub mod redrive;
+pub mod report;
 pub mod runtime;
 pub mod slack_people;
 pub mod telemetry;

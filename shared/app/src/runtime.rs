@@ -150,6 +150,24 @@ impl<S: Store + Clone, P: SecretsSource> Ports<S, P> {
         }
     }
 
+    /// The weekly pipeline report, with the chart renderer of the function that posts
+    /// it (none elsewhere: the report is then text alone).
+    pub fn report(
+        &self,
+        chart: Option<Arc<dyn crate::report::Chart>>,
+    ) -> crate::report::PipelineReport<S, P> {
+        crate::report::PipelineReport {
+            store: self.store.clone(),
+            notion: self.notion.clone(),
+            slack: self.slack.clone(),
+            secrets: Arc::clone(&self.secrets),
+            clock: Arc::clone(&self.clock),
+            settings: crate::report::ReportSettings::from_settings(&self.settings),
+            budget_share: Arc::clone(&self.budget_share),
+            chart,
+        }
+    }
+
     /// The redrive: the worker's code, run on a schedule over what the stream left.
     pub fn redrive(&self) -> Redrive<S, P> {
         Redrive {

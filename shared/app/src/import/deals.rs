@@ -96,9 +96,7 @@ impl<S: ImportStore> Importer<S> {
         let value_format = schema
             .properties
             .get(&p.value)
-            .and_then(|v| v.config.get("number"))
-            .and_then(|n| n.get("format"))
-            .and_then(|f| f.as_str())
+            .and_then(|v| v.number_format())
             .map(str::to_owned);
         let people = match self.notion.list_users().await {
             Ok(users) => people_index(&users),

@@ -54,6 +54,14 @@ impl PropertySchema {
             .and_then(|o| serde_json::from_value(o.clone()).ok())
             .unwrap_or_default()
     }
+
+    /// A number property's format (`dollar`, `euro`, `number`, …).
+    pub fn number_format(&self) -> Option<&str> {
+        self.config
+            .get("number")
+            .and_then(|n| n.get("format"))
+            .and_then(Value::as_str)
+    }
 }
 
 /// A database: the container of one or more data sources.
