@@ -9,6 +9,7 @@ use crm_app::Ports;
 use crm_app::digest::Digest;
 use crm_app::intake::Intake;
 use crm_app::redrive::Redrive;
+use crm_app::report::PipelineReport;
 use crm_app::webhook::NotionWebhook;
 use crm_app::worker::Worker;
 use crm_domain::Clock;
@@ -25,6 +26,7 @@ pub(crate) struct App {
     pub(crate) webhook: NotionWebhook<Store_, Secrets_>,
     pub(crate) worker: Worker<Store_, Secrets_>,
     pub(crate) digest: Digest<Store_, Secrets_>,
+    pub(crate) report: PipelineReport<Store_, Secrets_>,
     pub(crate) redrive: Redrive<Store_, Secrets_>,
     pub(crate) store: Store_,
 }
@@ -53,6 +55,7 @@ impl App {
             webhook: ports.webhook(),
             worker: ports.worker(),
             digest: ports.digest(),
+            report: ports.report(Some(Arc::new(crm_chart::PngChart))),
             redrive: ports.redrive(),
             store,
         })

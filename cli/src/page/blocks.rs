@@ -153,6 +153,31 @@ fn emphasis(toks: &[Tok]) -> Vec<Option<&'static str>> {
     tags
 }
 
+/// The files a message shares (the report's chart), as images served by the page.
+pub fn files_html(body: &Value) -> String {
+    body["files"]
+        .as_array()
+        .map(|files| {
+            files
+                .iter()
+                .filter_map(|f| {
+                    let id = f["id"].as_str()?;
+                    // Ids are the local Slack's own (`F` and digits); anything else is
+                    // not linked.
+                    if !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                        return None;
+                    }
+                    let title = f["title"].as_str().unwrap_or("a file");
+                    Some(format!(
+                        "<img class=\"file\" src=\"/local/files/{id}\" alt=\"{}\">",
+                        escape(title)
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -89,7 +89,7 @@ h2{font-size:1.1rem}h2 small{font-weight:normal;color:#777}table{border-collapse
 .column h3{font-size:.9rem;text-transform:capitalize;margin:.3rem 0}.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.4rem .5rem;margin:.4rem 0}\
 .card b{display:block}.card small{color:#666;display:block}.card form{margin-top:.3rem;display:flex;gap:.3rem}\
 .two{display:flex;gap:1rem;flex-wrap:wrap}.two>section{flex:1;min-width:22rem}\
-.message{border-left:3px solid #4a154b;padding:.1rem .6rem;margin:.6rem 0}.message .place{color:#666;font-size:.85em}.message p{margin:.2rem 0}.context{color:#666;font-size:.9em}\
+.message{border-left:3px solid #4a154b;padding:.1rem .6rem;margin:.6rem 0}.message img.file{max-width:100%;border:1px solid #ddd;margin:.3rem 0}.message .place{color:#666;font-size:.85em}.message p{margin:.2rem 0}.context{color:#666;font-size:.9em}\
 .mention{background:#e8f2fb;color:#1264a3;border-radius:3px;padding:0 .15rem}\
 .stale{background:#fde8e8;color:#9b1c1c;border-radius:4px;padding:0 .3rem;font-size:.85em}.new{background:#e5f6e8;color:#1e6b2e;border-radius:4px;padding:0 .3rem;font-size:.85em}\
 .failed td{background:#fff1f0}.muted{color:#777}button{cursor:pointer}";
@@ -125,6 +125,8 @@ fn actions(demo: &Demo) -> String {
 <section id="run"><h2>Run things now</h2>
 <p>The digest names the leads nobody touched in {days} days (it runs daily at 09:00, once a day).</p>
 <form method="post" action="/local/digest"><button id="run-digest">Run the digest now</button></form>
+<p>The pipeline report sums up the deals by stage, the forecast, the week's wins and losses and the deals that stopped moving, with a chart (it runs Mondays at 09:00, once a week).</p>
+<form method="post" action="/local/report"><button id="run-report">Send the report now</button></form>
 <h2>Break things</h2><div id="fault" data-live>{fault}</div>
 </section></div>
 "#,

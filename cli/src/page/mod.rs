@@ -1,12 +1,13 @@
 //! The local page at the root of `crm serve`: the CRM as the Notion emulator holds it
 //! (contacts, a deal board, activities), the Slack feed, the inbox with replay, a lead
-//! form and "run the digest now". Server-rendered, with a few lines of script that read
+//! form, "run the digest now" and "send the report now" (with the report's chart, as
+//! Slack shows it). Server-rendered, with a few lines of script that read
 //! the live parts again every few seconds.
 //!
 //! Every button goes the product's own way: a lead through the browser-form route, a
 //! stage change through the emulator's person route (so Notion's webhook, the inbox and
-//! the worker carry it to Slack, as in production), the digest and the replay through
-//! the same handlers as the scheduler and `crm replay`. With a real Notion the page
+//! the worker carry it to Slack, as in production), the digest, the report and the
+//! replay through the same handlers as the scheduler and `crm replay`. With a real Notion the page
 //! shows only the inbox, the feed and links to the databases.
 
 mod blocks;
@@ -91,6 +92,8 @@ pub fn routes(page: Arc<Page>) -> Router {
         .route("/", get(show))
         .route("/local/deals/{id}/stage", post(move_deal))
         .route("/local/digest", post(run_digest))
+        .route("/local/report", post(run_report))
+        .route("/local/files/{id}", get(file))
         .route("/local/replay", post(replay))
         .route("/local/fault", post(fault))
         .route_layer(axum::middleware::from_fn(local_only))
@@ -243,7 +246,8 @@ fn feed(slack: &Slack) -> (Vec<FeedEntry>, String) {
                         Place::Channel(name) => format!("#{name}"),
                         Place::Dm(who) => format!("DM to @{who}"),
                     },
-                    html: blocks::message_html(&posted.body, &handle),
+                    html: blocks::message_html(&posted.body, &handle)
+                        + &blocks::files_html(&posted.body),
                 })
                 .collect();
             (
@@ -323,6 +327,37 @@ async fn run_digest(State(page): State<Arc<Page>>) -> Response {
         Err(e) => format!("The digest failed: {e}"),
     });
     Redirect::to("/#slack").into_response()
+}
+
+async fn run_report(State(page): State<Arc<Page>>) -> Response {
+    page.tell(match page.app.report.run().await {
+        Ok(r) if r.posted => format!(
+            "Pipeline report posted for {}: {} deal{}{} (see the Slack feed).",
+            r.week,
+            r.deals,
+            if r.deals == 1 { "" } else { "s" },
+            if r.chart { ", with its chart" } else { "" }
+        ),
+        Ok(r) if r.ran && r.deals == 0 => "There are no deals: nothing was posted.".into(),
+        Ok(r) if r.ran => "Slack did not confirm the report; it is not posted again.".into(),
+        Ok(r) => format!(
+            "The report for {} was already posted: it goes out once a week. Restart `make local` for a fresh week.",
+            r.week
+        ),
+        Err(e) => format!("The report failed: {e}"),
+    });
+    Redirect::to("/#slack").into_response()
+}
+
+/// A file the bot shared in the local Slack (the report's chart), as Slack shows it.
+async fn file(State(page): State<Arc<Page>>, Path(id): Path<String>) -> Response {
+    let Slack::Console(slack) = &page.slack else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match slack.files().into_iter().find(|f| f.id == id) {
+        Some(f) => ([(header::CONTENT_TYPE, "image/png")], f.bytes).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn replay(State(page): State<Arc<Page>>) -> Response {

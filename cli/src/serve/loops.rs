@@ -1,5 +1,6 @@
 //! The parts AWS plays, played locally with the same code: the stream (new inbox items
-//! to the worker at once), the redrive's schedule, and the digest's 09:00.
+//! to the worker at once), the redrive's schedule, the digest's 09:00 and the weekly
+//! report's Monday 09:00.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use crate::app::App;
 pub(super) fn spawn_all(app: &Arc<App>) {
     tokio::spawn(work_loop(Arc::clone(app)));
     tokio::spawn(digest_loop(Arc::clone(app)));
+    tokio::spawn(report_loop(Arc::clone(app)));
     tokio::spawn(redrive_loop(Arc::clone(app)));
 }
 
@@ -79,44 +81,96 @@ async fn redrive_loop(app: Arc<App>) {
 }
 
 /// The scheduler's job locally: the digest at 09:00 in the configured time zone, each
-/// day, as EventBridge Scheduler fires it ([`Daily`]); a run that fails is tried again
-/// a minute later (the digest posts at most once a day on its own).
+/// day, as EventBridge Scheduler fires it ([`At`]); a run that fails is tried again a
+/// minute later (the digest posts at most once a day on its own).
 async fn digest_loop(app: Arc<App>) {
     let tz = app.digest.settings.stale.timezone;
+    scheduled(At::daily(), tz, "digest", || async {
+        app.digest
+            .run()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .await;
+}
+
+/// The weekly pipeline report at 09:00 each Monday (the template's default day), as the
+/// digest's: it posts at most once a week on its own.
+async fn report_loop(app: Arc<App>) {
+    let tz = app.report.settings.timezone;
+    scheduled(At::weekly(chrono::Weekday::Mon), tz, "report", || async {
+        app.report
+            .run()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .await;
+}
+
+/// Runs `job` when `at` is due, looking every minute; a failed run is due again.
+async fn scheduled<F, Fut>(mut at: At, tz: chrono_tz::Tz, what: &str, job: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
     let now = || chrono::Utc::now().with_timezone(&tz);
-    let mut daily = Daily::starting(now());
+    at.start(now());
     loop {
         tokio::time::sleep(Duration::from_secs(60)).await;
         let t = now();
-        if !daily.due(t) {
+        if !at.due(t) {
             continue;
         }
-        match app.digest.run().await {
-            Ok(_) => daily.ran(t),
-            Err(e) => tracing::warn!(error = %e, "digest failed; will try again in a minute"),
+        match job().await {
+            Ok(()) => at.ran(t),
+            Err(e) => {
+                tracing::warn!(error = %e, job = what, "a scheduled run failed; will try again in a minute")
+            }
         }
     }
 }
 
-/// 09:00 each day in local time (DST moves the UTC hour, not this one). A server
-/// started after 09:00 waits for the next day's, as a schedule created then would; the
-/// local page's "Run the digest now" runs it at once.
-struct Daily {
+/// 09:00 each day, or each week on one day, in local time (DST moves the UTC hour, not
+/// this one). A server started after 09:00 waits for the next one, as a schedule created
+/// then would; the local page's buttons run the jobs at once.
+struct At {
+    weekday: Option<chrono::Weekday>,
     last: Option<chrono::NaiveDate>,
 }
 
-impl Daily {
+impl At {
     const HOUR: u32 = 9;
 
-    fn starting(now: chrono::DateTime<chrono_tz::Tz>) -> Self {
-        let past = chrono::Timelike::hour(&now) >= Self::HOUR;
+    fn daily() -> Self {
         Self {
-            last: past.then(|| now.date_naive()),
+            weekday: None,
+            last: None,
         }
     }
 
+    fn weekly(day: chrono::Weekday) -> Self {
+        Self {
+            weekday: Some(day),
+            last: None,
+        }
+    }
+
+    fn on_its_day(&self, now: chrono::DateTime<chrono_tz::Tz>) -> bool {
+        self.weekday
+            .is_none_or(|d| chrono::Datelike::weekday(&now) == d)
+    }
+
+    fn start(&mut self, now: chrono::DateTime<chrono_tz::Tz>) {
+        let past = chrono::Timelike::hour(&now) >= Self::HOUR && self.on_its_day(now);
+        self.last = past.then(|| now.date_naive());
+    }
+
     fn due(&self, now: chrono::DateTime<chrono_tz::Tz>) -> bool {
-        chrono::Timelike::hour(&now) >= Self::HOUR && self.last != Some(now.date_naive())
+        chrono::Timelike::hour(&now) >= Self::HOUR
+            && self.on_its_day(now)
+            && self.last != Some(now.date_naive())
     }
 
     fn ran(&mut self, now: chrono::DateTime<chrono_tz::Tz>) {
@@ -126,7 +180,7 @@ impl Daily {
 
 #[cfg(test)]
 mod tests {
-    use super::Daily;
+    use super::At;
     use chrono::TimeZone;
     use chrono_tz::Europe::Berlin;
 
@@ -136,7 +190,8 @@ mod tests {
 
     #[test]
     fn the_digest_is_due_at_nine_once_a_day_and_not_at_a_late_start() {
-        let mut daily = Daily::starting(at(27, 8, 59));
+        let mut daily = At::daily();
+        daily.start(at(27, 8, 59));
         assert!(!daily.due(at(27, 8, 59)));
         assert!(daily.due(at(27, 9, 0)));
         assert!(daily.due(at(27, 9, 1)), "a failed run is due again");
@@ -145,10 +200,31 @@ mod tests {
         assert!(!daily.due(at(28, 8, 0)));
         assert!(daily.due(at(28, 9, 0)));
 
-        let late = Daily::starting(at(27, 14, 0));
+        let mut late = At::daily();
+        late.start(at(27, 14, 0));
         assert!(!late.due(at(27, 14, 1)), "not at start after 09:00");
         // Berlin moves to summer time on 2026-03-29: 09:00 stays 09:00.
         assert!(!late.due(at(29, 8, 59)));
         assert!(late.due(at(29, 9, 0)));
+    }
+
+    #[test]
+    fn the_report_is_due_at_nine_on_its_day_once() {
+        // 2026-03-23 is a Monday.
+        let mut weekly = At::weekly(chrono::Weekday::Mon);
+        weekly.start(at(22, 12, 0));
+        assert!(!weekly.due(at(22, 9, 30)), "a Sunday");
+        assert!(!weekly.due(at(23, 8, 59)));
+        assert!(weekly.due(at(23, 9, 0)));
+        weekly.ran(at(23, 9, 0));
+        assert!(!weekly.due(at(23, 10, 0)));
+        assert!(!weekly.due(at(24, 9, 0)), "a Tuesday");
+        assert!(weekly.due(at(30, 9, 0)), "the next Monday");
+        let mut late = At::weekly(chrono::Weekday::Mon);
+        late.start(at(23, 14, 0));
+        assert!(
+            !late.due(at(23, 14, 1)),
+            "not at a start after 09:00 on its day"
+        );
     }
 }

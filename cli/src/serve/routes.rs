@@ -1,6 +1,6 @@
 //! The endpoints of `crm serve`: the intake and the webhook as API Gateway and the
 //! Function URL call them (through the bridge), and the local-only ones the page and
-//! scripts use (run the digest, list the inbox, replay).
+//! scripts use (run the digest or the report, list the inbox, replay).
 
 use std::sync::Arc;
 
@@ -26,6 +26,7 @@ pub(super) fn router(app: Arc<App>) -> Router {
         .merge(
             Router::new()
                 .route("/digest", post(digest))
+                .route("/report", post(report))
                 .route("/inbox", get(inbox))
                 .route("/replay", post(replay))
                 .route_layer(axum::middleware::from_fn(crate::page::local_only)),
@@ -65,6 +66,18 @@ async fn webhook(
 async fn digest(State(app): State<Arc<App>>) -> Response {
     match app.digest.run().await {
         Ok(report) => axum::Json(json!(report)).into_response(),
+        Err(e) => (
+            axum::http::StatusCode::BAD_GATEWAY,
+            axum::Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+/// The weekly pipeline report now, as `POST /digest` runs the digest: once a week.
+async fn report(State(app): State<Arc<App>>) -> Response {
+    match app.report.run().await {
+        Ok(outcome) => axum::Json(json!(outcome)).into_response(),
         Err(e) => (
             axum::http::StatusCode::BAD_GATEWAY,
             axum::Json(json!({"error": e.to_string()})),

@@ -130,6 +130,8 @@ fn local_settings(
         ("notion_rate_per_second", "10".into()),
         ("slack_api_base", slack.api_url()),
         ("slack_burst_hold_seconds", "2".into()),
+        // The report goes to a channel the bot is in, so its chart is shared too.
+        ("report_destination", "#sales".into()),
         ("browser_forms", crate::demo::forms_json(demo_origin, base)),
     ]
 }
@@ -152,7 +154,7 @@ fn local_secrets(slack: &SlackReceiver) -> Secrets {
 }
 
 /// A config that names no Slack (no webhook, no bot token) gets the local Slack: each
-/// destination the settings use (stage routes, the digest, ops) is one of its webhooks,
+/// destination the settings use (stage routes, the digest, ops, the report) is one of its webhooks,
 /// printed to the console and shown on the page. A real Notion can be tried before
 /// Slack is set up.
 async fn local_slack_for(
@@ -170,6 +172,7 @@ async fn local_slack_for(
         .chain([
             settings.stale.destination.clone(),
             settings.redrive.ops_destination.clone(),
+            settings.report.destination.clone(),
         ]);
     for name in names {
         let url = SecretString::from(slack.url(&name));
