@@ -311,7 +311,17 @@ async fn move_deal(
 }
 
 async fn run_digest(State(page): State<Arc<Page>>) -> Response {
-    page.tell(match page.app.digest.run().await {
+    // The day's other job, as the schedule runs them together: the owners' DMs.
+    let rotting = match page.app.report.tell_rotting().await {
+        Ok(r) if r.told > 0 => format!(
+            " {} owner{} got their rotting deals by DM.",
+            r.owners,
+            if r.owners == 1 { "" } else { "s" }
+        ),
+        Ok(_) => String::new(),
+        Err(e) => format!(" The rotting deals' DMs failed: {e}"),
+    };
+    let digest = match page.app.digest.run().await {
         Ok(r) if r.posted => format!(
             "Digest posted for {}: {} stale lead{} (see the Slack feed).",
             r.date,
@@ -325,7 +335,8 @@ async fn run_digest(State(page): State<Arc<Page>>) -> Response {
             r.date
         ),
         Err(e) => format!("The digest failed: {e}"),
-    });
+    };
+    page.tell(digest + &rotting);
     Redirect::to("/#slack").into_response()
 }
 

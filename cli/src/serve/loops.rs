@@ -9,6 +9,7 @@ use crm_store::InboxStatus;
 use crm_store::prelude::*;
 
 use crm_app::inbox::Work;
+use crm_app::scheduled::Job;
 use crm_app::worker::{Outcome, Ran};
 
 use crate::app::App;
@@ -80,17 +81,15 @@ async fn redrive_loop(app: Arc<App>) {
     }
 }
 
-/// The scheduler's job locally: the digest at 09:00 in the configured time zone, each
-/// day, as EventBridge Scheduler fires it ([`At`]); a run that fails is tried again a
-/// minute later (the digest posts at most once a day on its own).
+/// The scheduler's job locally: the digest and the owners' rotting-deal DMs at 09:00 in
+/// the configured time zone, each day, as EventBridge Scheduler fires them ([`At`]); a
+/// run that fails is tried again a minute later (each posts at most once a day).
 async fn digest_loop(app: Arc<App>) {
     let tz = app.digest.settings.stale.timezone;
     scheduled(At::daily(), tz, "digest", || async {
-        app.digest
-            .run()
+        crm_app::scheduled::run(Job::Daily, &app.digest, &app.report)
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string())
     })
     .await;
 }
@@ -100,11 +99,9 @@ async fn digest_loop(app: Arc<App>) {
 async fn report_loop(app: Arc<App>) {
     let tz = app.report.settings.timezone;
     scheduled(At::weekly(chrono::Weekday::Mon), tz, "report", || async {
-        app.report
-            .run()
+        crm_app::scheduled::run(Job::Weekly, &app.digest, &app.report)
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string())
     })
     .await;
 }

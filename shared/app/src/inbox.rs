@@ -161,6 +161,17 @@ pub mod keys {
         format!("digest:{day}")
     }
 
+    /// The claim on one owner's DM of their rotting deals, for a day.
+    pub fn rotting_dm(day: chrono::NaiveDate, slack_user: &str) -> String {
+        format!("rotting:{day}:{slack_user}")
+    }
+
+    /// The claim on telling `slack_user` that the deal `page_id` rots in the stage it
+    /// entered at `since_ms`: once per stint in a stage.
+    pub fn rotting_told(page_id: &str, since_ms: i64, slack_user: &str) -> String {
+        format!("rotting-told:{page_id}:{since_ms}:{slack_user}")
+    }
+
     /// The claim on one week's pipeline report (an ISO week: `2026-W50`); its chart's
     /// claim is this with `:chart`.
     pub fn report(week: chrono::IsoWeek) -> String {
@@ -341,6 +352,8 @@ mod tests {
             ("local", keys::LOCAL_WEBHOOK_TOKENS.to_owned()),
             ("digest", keys::digest(day)),
             ("report", keys::report(chrono::Datelike::iso_week(&day))),
+            ("rotting", keys::rotting_dm(day, "U1")),
+            ("rotting-told", keys::rotting_told("p", 1, "U1")),
             ("redrive", keys::REDRIVE.to_owned()),
             ("ops", keys::OPS_BACKLOG.to_owned()),
             ("ops", keys::ops_creates_held(1)),

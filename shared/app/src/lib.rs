@@ -19,6 +19,7 @@ pub mod post_once;
 pub mod redrive;
 pub mod report;
 pub mod runtime;
+pub mod scheduled;
 pub mod slack_people;
 pub mod telemetry;
 pub mod webhook;

@@ -307,3 +307,113 @@ async fn without_a_bot_token_the_report_is_text_to_the_report_webhook() {
             .contains("Open: 1 deal worth $1,000")
     );
 }
+
+/// Each owner Slack knows hears of their rotting deals by DM, once a day, and of each
+/// deal once per stint in a stage: a deal that moves and rots again is told again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn owners_hear_of_their_rotting_deals_once_per_stint() {
+    let d = Deals::with_bot(ROUTED).await;
+    let now = DateTime::from_timestamp_millis(d.h.clock.now().as_millis()).unwrap();
+    let dana = d.h.ws.people[0].0.clone();
+    let sam = d.h.ws.people[1].0.clone();
+    let acme = seed(
+        &d,
+        now,
+        &Seed {
+            name: "Acme",
+            stage: "lead",
+            value: Some(10_000.0),
+            owner: Some(&dana),
+            close_in_days: None,
+            created_days_ago: 40,
+            since_days_ago: None,
+        },
+    );
+    // Sam has no Slack account: his deal rots in the report only.
+    seed(
+        &d,
+        now,
+        &Seed {
+            name: "Initech",
+            stage: "proposal",
+            value: Some(1.0),
+            owner: Some(&sam),
+            close_in_days: None,
+            created_days_ago: 60,
+            since_days_ago: Some(20),
+        },
+    );
+    seed(
+        &d,
+        now,
+        &Seed {
+            name: "Fresh",
+            stage: "proposal",
+            value: Some(1.0),
+            owner: Some(&dana),
+            close_in_days: None,
+            created_days_ago: 2,
+            since_days_ago: Some(2),
+        },
+    );
+    let r = report(&d);
+
+    let first = r.tell_rotting().await.unwrap();
+    assert_eq!(
+        (first.rotting, first.owners, first.told),
+        (2, 1, 1),
+        "{first:?}"
+    );
+    let dms = d.slack.dms_to("dana");
+    assert_eq!(dms.len(), 1);
+    let text = dms[0].text();
+    assert!(
+        text.starts_with("One of your deals has stopped moving"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Acme — 40 days in Lead (since it was created), past its 14-day limit"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Fresh") && !text.contains("Initech"),
+        "{text}"
+    );
+    let link = serde_json::to_string(&dms[0].body["blocks"]).unwrap();
+    assert!(link.contains("|Acme>") && link.contains("notion"), "{link}");
+
+    // Again today, and tomorrow: nothing more about Acme in this stint.
+    assert_eq!(r.tell_rotting().await.unwrap().told, 0);
+    d.h.clock.advance(Duration::from_secs(86_400));
+    assert_eq!(r.tell_rotting().await.unwrap().told, 0);
+    assert_eq!(d.slack.dms_to("dana").len(), 1);
+    assert!(
+        d.slack.channel_posts("sales").is_empty(),
+        "the channel hears only in the report"
+    );
+
+    // Acme moves on, and rots in its new stage: told again. (The operator's `crm
+    // webhook listen` first: a day has passed since the harness opened its window.)
+    crm_app::webhook::open_handshake_window(&d.h.store, &d.h.clock, 10)
+        .await
+        .unwrap();
+    d.subscribe().await;
+    d.move_to(&acme, "qualified");
+    d.delivered(1).await;
+    assert!(d.drain().await.is_empty());
+    d.h.clock.advance(Duration::from_secs(22 * 86_400));
+    let again = r.tell_rotting().await.unwrap();
+    assert_eq!(
+        again.told, 2,
+        "Acme in its new stint, and Fresh now past proposal's 14: {again:?}"
+    );
+    let dms = d.slack.dms_to("dana");
+    assert_eq!(dms.len(), 2);
+    assert!(
+        dms[1]
+            .text()
+            .contains("in Qualified, past its 21-day limit"),
+        "{}",
+        dms[1].text()
+    );
+}

@@ -11,6 +11,7 @@
 //! both done posts nothing.
 
 mod read;
+mod rotting;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ use serde::Serialize;
 use crate::post_once::{self, NotPosted, Posted};
 
 pub use read::Read;
+pub use rotting::RottingOutcome;
 
 crm_store::port!(
     /// What the report keeps: its claims on the week and the chart (and the marks of a
@@ -106,6 +108,8 @@ pub enum ReportError {
     Unroutable(#[from] crate::destination::Unroutable),
     #[error("the Deals data source has no property named {0:?}")]
     NoProperty(String),
+    #[error("telling the deals' owners in Slack: {0}")]
+    Owners(String),
 }
 
 /// A week's claims are kept past every retry, and past the week.
@@ -125,13 +129,7 @@ struct Made {
 
 impl<S: ReportStore, P: SecretsSource> PipelineReport<S, P> {
     pub async fn run(&self) -> Result<ReportOutcome, ReportError> {
-        let tz = self.settings.timezone;
-        let today = Utc
-            .timestamp_millis_opt(self.clock.now().as_millis())
-            .single()
-            .unwrap_or_else(Utc::now)
-            .with_timezone(&tz)
-            .date_naive();
+        let today = self.today();
         let week = today.iso_week();
         let key = crate::inbox::keys::report(week);
         let mut outcome = ReportOutcome {
@@ -261,6 +259,34 @@ impl<S: ReportStore, P: SecretsSource> PipelineReport<S, P> {
 
     /// Reads every deal and makes the report.
     async fn make(&self, today: NaiveDate, secrets: &Secrets) -> Result<Made, ReportError> {
+        let deals = self.read_deals(secrets).await?;
+        let now = self.now();
+        let reads: Vec<_> = deals.reads.into_iter().map(|r| r.deal).collect();
+        let figures = pipeline(&reads, &deals.rules, now, today);
+        let (text, blocks) = report_message(&figures, &deals.currency, today, deals.complete);
+        Ok(Made {
+            figures,
+            currency: deals.currency,
+            deals: reads.len(),
+            message: SlackMessage { text, blocks },
+        })
+    }
+
+    fn now(&self) -> chrono::DateTime<Utc> {
+        Utc.timestamp_millis_opt(self.clock.now().as_millis())
+            .single()
+            .unwrap_or_else(Utc::now)
+    }
+
+    fn today(&self) -> NaiveDate {
+        self.now()
+            .with_timezone(&self.settings.timezone)
+            .date_naive()
+    }
+
+    /// Every deal of the Deals data source, with the rules the report weighs them by
+    /// (the schema's stages in its order) and its currency.
+    async fn read_deals(&self, secrets: &Secrets) -> Result<Deals, ReportError> {
         let reading = async {
             let notion = self
                 .notion
@@ -312,23 +338,23 @@ impl<S: ReportStore, P: SecretsSource> PipelineReport<S, P> {
         let (reads, stages, currency, complete) = tokio::time::timeout(READING, read)
             .await
             .map_err(|_| ReportError::OutOfTime)??;
-        let rules = ReportRules {
-            stages,
-            probability: self.settings.report.probabilities.clone(),
-            rot_days: self.settings.report.rot_days.clone(),
-        };
-        let deals: Vec<_> = reads.into_iter().map(|r| r.deal).collect();
-        let now = Utc
-            .timestamp_millis_opt(self.clock.now().as_millis())
-            .single()
-            .unwrap_or_else(Utc::now);
-        let figures = pipeline(&deals, &rules, now, today);
-        let (text, blocks) = report_message(&figures, &currency, today, complete);
-        Ok(Made {
-            figures,
+        Ok(Deals {
+            reads,
+            rules: ReportRules {
+                stages,
+                probability: self.settings.report.probabilities.clone(),
+                rot_days: self.settings.report.rot_days.clone(),
+            },
             currency,
-            deals: deals.len(),
-            message: SlackMessage { text, blocks },
+            complete,
         })
     }
+}
+
+/// The deals as read, and how to weigh them.
+struct Deals {
+    reads: Vec<Read>,
+    rules: ReportRules,
+    currency: String,
+    complete: bool,
 }

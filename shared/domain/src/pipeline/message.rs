@@ -116,6 +116,38 @@ pub fn report_message(
     (plain.join("\n"), sections(&lines))
 }
 
+/// An owner's DM about their deals that crossed their stage's limit: each with its link,
+/// its stage and how long it has been there.
+pub fn rotting_message(deals: &[(Named, String, u32)]) -> (String, Vec<Value>) {
+    let n = deals.len();
+    let mut lines = vec![if n == 1 {
+        "*One of your deals has stopped moving*".to_owned()
+    } else {
+        format!("*{n} of your deals have stopped moving*")
+    }];
+    for (deal, stage, limit) in deals.iter().take(LISTED * 4) {
+        let from = if deal.from_creation {
+            " (since it was created)"
+        } else {
+            ""
+        };
+        lines.push(format!(
+            "• {} — {} days in {}{from}, past its {limit}-day limit",
+            link(deal),
+            deal.days,
+            escape(&title(stage))
+        ));
+    }
+    if n > LISTED * 4 {
+        lines.push(format!("…and {} more", n - LISTED * 4));
+    }
+    let plain: Vec<String> = lines
+        .iter()
+        .map(|l| crate::slack::plain_text(l.trim_matches('*'), |_| None))
+        .collect();
+    (plain.join("\n"), sections(&lines))
+}
+
 /// A heading with its count and up to [`LISTED`] deals, each with `detail`; nothing
 /// when the list is empty.
 fn listed(
@@ -246,5 +278,30 @@ mod tests {
         assert!(!text.contains("Slipped"), "an empty list is not shown");
         let json = serde_json::to_string(&blocks).unwrap();
         assert!(json.contains("<https://www.notion.so/Acme|Acme>"), "{json}");
+    }
+
+    #[test]
+    fn an_owners_dm_names_each_deal_its_stage_and_its_days() {
+        let mut created = named("Acme", 40);
+        created.from_creation = true;
+        let (text, blocks) = rotting_message(&[
+            (created, "lead".into(), 14),
+            (named("Initech", 20), "proposal".into(), 14),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "2 of your deals have stopped moving");
+        assert_eq!(
+            lines[1],
+            "• Acme — 40 days in Lead (since it was created), past its 14-day limit"
+        );
+        assert_eq!(
+            lines[2],
+            "• Initech — 20 days in Proposal, past its 14-day limit"
+        );
+        assert!(
+            serde_json::to_string(&blocks)
+                .unwrap()
+                .contains("|Initech>")
+        );
     }
 }

@@ -22,7 +22,7 @@
 
 mod message;
 
-pub use message::report_message;
+pub use message::{report_message, rotting_message};
 
 use std::collections::BTreeMap;
 
@@ -229,10 +229,7 @@ pub fn pipeline(
                 let value = deal.value.unwrap_or(0.0);
                 out.open_value += value;
                 out.forecast += value * rules.probability.get(stage).copied().unwrap_or(0.0);
-                let in_stage = days_between(entered, now);
-                if let Some(limit) = rules.rot_days.get(stage)
-                    && in_stage > i64::from(*limit)
-                {
+                if let Some(in_stage) = rotting_days(deal, rules, now) {
                     out.rotting.push(named(deal, in_stage));
                 }
                 if let Some(close) = deal.close_date
@@ -259,6 +256,19 @@ pub fn pipeline(
     out.slipped
         .sort_by(|a, b| b.days.cmp(&a.days).then(a.name.cmp(&b.name)));
     out
+}
+
+/// Days an open deal has been in its stage, when that is past the stage's limit: the
+/// one rule of rotting, for the report and for the owners' DMs.
+pub fn rotting_days(deal: &PipelineDeal, rules: &ReportRules, now: DateTime<Utc>) -> Option<i64> {
+    if !deal.is_open() {
+        return None;
+    }
+    let limit = rules
+        .rot_days
+        .get(deal.stage.as_deref().unwrap_or_default())?;
+    let in_stage = days_between(deal.since.at(), now);
+    (in_stage > i64::from(*limit)).then_some(in_stage)
 }
 
 /// The median of whole days: the middle one, or the mean of the two middle ones.
