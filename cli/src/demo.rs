@@ -198,24 +198,68 @@ pub fn seed_data(
         ids.push(id);
     }
     let owner = |i: usize| json!({"people": [{"id": ws.people[i % ws.people.len()].0}]});
-    // (deal, stage, value, contact index, owner index)
-    let deals: &[(&str, &str, f64, usize, usize)] = &[
-        ("Acme pilot", "lead", 4_000.0, 0, 0),
-        ("Globex rollout", "qualified", 18_000.0, 1, 1),
-        ("Initech renewal", "proposal", 9_500.0, 2, 0),
-        ("Soylent expansion", "negotiation", 32_000.0, 8, 0),
-        ("Tyrell support", "won", 12_000.0, 9, 1),
-        ("Cyberdyne trial", "lost", 6_000.0, 10, 1),
+    // (deal, stage, value, contact index, owner index, created and in its stage (days
+    // ago; none: never seen moving), close date (days from today)): a pipeline whose
+    // weekly report has something in every part — a win this week, a deal rotting since
+    // it was created, one rotting in proposal past its close date.
+    type DemoDeal = (
+        &'static str,
+        &'static str,
+        f64,
+        usize,
+        usize,
+        i64,
+        Option<i64>,
+        i64,
+    );
+    let deals: &[DemoDeal] = &[
+        ("Acme pilot", "lead", 4_000.0, 0, 0, 25, None, 40),
+        (
+            "Globex rollout",
+            "qualified",
+            18_000.0,
+            1,
+            1,
+            30,
+            Some(8),
+            20,
+        ),
+        (
+            "Initech renewal",
+            "proposal",
+            9_500.0,
+            2,
+            0,
+            45,
+            Some(18),
+            -3,
+        ),
+        (
+            "Soylent expansion",
+            "negotiation",
+            32_000.0,
+            8,
+            0,
+            50,
+            Some(4),
+            10,
+        ),
+        ("Tyrell support", "won", 12_000.0, 9, 1, 40, Some(5), -5),
+        ("Cyberdyne trial", "lost", 6_000.0, 10, 1, 60, Some(12), -12),
     ];
-    for (name, stage, value, contact, who) in deals {
-        emulator.create_page_as_person(
-            json!({
-                "Deal Name": title(name), "Stage": {"status": {"name": stage}},
-                "Value": {"number": value}, "Contact": {"relation": [{"id": ids[*contact]}]},
-                "Owner": owner(*who),
-            }),
-            &ws.deals_data_source_id,
-        )?;
+    let at = |n: i64| chrono::Utc::now() - chrono::Duration::days(n);
+    for (name, stage, value, contact, who, created, since, close) in deals {
+        let mut properties = json!({
+            "Deal Name": title(name), "Stage": {"status": {"name": stage}},
+            "Value": {"number": value}, "Contact": {"relation": [{"id": ids[*contact]}]},
+            "Owner": owner(*who), "Close Date": {"date": {"start": days_ago(-close)}},
+        });
+        if let Some(since) = since {
+            properties["Stage Since"] = json!({"date": {"start": at(*since).to_rfc3339()}});
+        }
+        let page = emulator.create_page_as_person(properties, &ws.deals_data_source_id)?;
+        let id = page["id"].as_str().unwrap_or_default();
+        emulator.set_page_times(id, Some(at(*created)), Some(at(since.unwrap_or(*created))));
     }
     for (contact, kind, details, ago) in [
         (1, "call", "Intro call: wants a quote for 40 seats", 5),

@@ -1,7 +1,8 @@
 //! The local page of `make local` in a real browser (headless Chromium over WebDriver):
 //! a lead sent from its form lands as a contact; a deal moved on its board reaches the
 //! Slack feed once, through Notion's webhook, the inbox and the worker; "Run the digest
-//! now" names the seeded stale leads; a lead that meets a Notion fault waits in the
+//! now" names the seeded stale leads and DMs an owner their rotting deals; "Send the
+//! report now" posts the pipeline report with its chart; a lead that meets a Notion fault waits in the
 //! inbox with its reason, and the replay carries it out once the fault is gone.
 //!
 //! Each state is photographed into `target/screenshots/` (`make screenshots` copies them
@@ -202,6 +203,60 @@ async fn the_local_page_shows_the_crm_moving() {
         "the button says what it did"
     );
     browser.screenshot_of("#slack", &shot("digest")).await;
+    // The day's other job: Dana's rotting deals, by DM (Acme since it was created,
+    // Initech 18 days in proposal).
+    let dm = browser
+        .wait_for(
+            "the rotting deals' DM",
+            "var m = [...document.querySelectorAll('#feed .message')].find(m => m.innerText.includes('stopped moving')); return m && m.innerText;",
+        )
+        .await;
+    let dm = dm.as_str().unwrap_or_default();
+    assert!(dm.contains("DM to @dana"), "{dm}");
+    assert!(
+        dm.contains("Acme pilot") && dm.contains("Initech renewal"),
+        "{dm}"
+    );
+    assert!(
+        !dm.contains("Globex"),
+        "Globex is within qualified's limit: {dm}"
+    );
+
+    // 3b. The weekly pipeline report, now: its figures and its chart, as Slack shows them.
+    browser.click("#run-report").await;
+    let report = browser
+        .wait_for(
+            "the report in the feed",
+            "var m = [...document.querySelectorAll('#feed .message')].find(m => m.innerText.includes('Pipeline report')); return m && m.innerText;",
+        )
+        .await;
+    let report = report.as_str().unwrap_or_default();
+    // By hand: open are Acme (lead), Globex (qualified), Initech (proposal); Tyrell was
+    // won 5 days ago and Soylent on the board just now; Cyberdyne lost 12 days ago.
+    for line in [
+        "Open: 3 deals worth $31,500 · weighted forecast $9,650",
+        "Won in the last 7 days: 2 · $44,000",
+        "Win rate (90 days): 67 %",
+        "Slipped (close date past) — 1",
+    ] {
+        assert!(report.contains(line), "{line:?} in {report}");
+    }
+    let chart = browser
+        .wait_for(
+            "the chart, loaded",
+            "var i = document.querySelector('#feed img.file'); return i && i.complete && i.naturalWidth > 0 && [i.naturalWidth, i.naturalHeight];",
+        )
+        .await;
+    assert_eq!(
+        chart,
+        json!([1000, 520]),
+        "the chart Slack took, as the page shows it"
+    );
+    assert!(
+        browser.text("#notice").await.contains("with its chart"),
+        "the button says what it did"
+    );
+    browser.screenshot_of("#slack", &shot("report")).await;
 
     // 4. Notion fails page writes: the lead waits in the inbox, with the reason.
     browser.click("#fault-on").await;
