@@ -1,6 +1,6 @@
 use clap::Args;
 use crm_cli::limits::limits;
-use crm_cli::workspace::{Created, check, create};
+use crm_cli::workspace::{Created, create, examine};
 use crm_notion::{NotionClient, NotionConfig};
 use secrecy::SecretString;
 
@@ -55,9 +55,12 @@ pub async fn run(args: SetupArgs) -> Result<(), Box<dyn std::error::Error>> {
             deals: args.deals.unwrap_or_default(),
             activities: args.activities.unwrap_or_default(),
         };
-        let mismatches = check(&notion, &ids, &names, &["new lead".to_owned()]).await?;
+        let (mismatches, notes) = examine(&notion, &ids, &names, &["new lead".to_owned()]).await?;
         for line in limits(&notion, &ids).await?.lines() {
             println!("{line}");
+        }
+        for note in &notes {
+            println!("{note}");
         }
         if mismatches.is_empty() {
             println!("The three data sources fit the CRM schema.");

@@ -101,11 +101,30 @@ pub async fn check(
     names: &PropertyNames,
     open_statuses: &[String],
 ) -> Result<Vec<Mismatch>, NotionError> {
+    Ok(examine(notion, ids, names, open_statuses).await?.0)
+}
+
+/// [`check`], and the optional properties the data sources lack, each as a line: what
+/// the product does without it, and how to add it.
+pub async fn examine(
+    notion: &NotionClient,
+    ids: &Created,
+    names: &PropertyNames,
+    open_statuses: &[String],
+) -> Result<(Vec<Mismatch>, Vec<String>), NotionError> {
     let mut out = Vec::new();
+    let mut notes = Vec::new();
     for ds in SCHEMA {
         let actual = notion.retrieve_data_source(ids.id(ds.source)).await?;
         for (property, name) in names.of(ds.source) {
-            if property.optional && !actual.properties.contains_key(name) {
+            if let Some(without) = property.without
+                && !actual.properties.contains_key(name)
+            {
+                notes.push(format!(
+                    "{} › {name} is missing (optional): without it {without}. To add it: a {} property named \"{name}\".",
+                    ds.title,
+                    property.kind.accepted_types()[0].replace('_', " "),
+                ));
                 continue;
             }
             if let Some(problem) = compare(property.kind, name, &actual, ids) {
@@ -120,7 +139,7 @@ pub async fn check(
             missing_statuses(&actual, &names.contacts.status, open_statuses, &mut out);
         }
     }
-    Ok(out)
+    Ok((out, notes))
 }
 
 /// What is wrong with the property `name` of `ds`, which should be of `kind`.

@@ -175,3 +175,35 @@ async fn the_check_warns_a_free_workspace_of_its_block_limit_and_not_a_paid_one(
         assert!(said.contains(words), "{words:?} in {said}");
     }
 }
+
+/// A Deals data source from before `Stage Since` fits, and the check says what the
+/// property adds and how to add it.
+#[tokio::test]
+async fn a_missing_optional_property_is_noted_with_what_it_adds() {
+    let emulator = Emulator::start(0, DEFAULT_TOKEN).await.unwrap();
+    let ws = emulator.seed_crm(StageKind::Status);
+    assert!(emulator.remove_property(&ws.deals_data_source_id, "Stage Since"));
+    let notion = client(&emulator);
+    let names = crm_settings::PropertyNames::defaults();
+    let ids = Created {
+        contacts: ws.contacts_data_source_id.clone(),
+        deals: ws.deals_data_source_id.clone(),
+        activities: ws.activities_data_source_id.clone(),
+    };
+    let (mismatches, notes) =
+        crm_cli::workspace::examine(&notion, &ids, &names, &["new lead".to_owned()])
+            .await
+            .unwrap();
+    assert!(mismatches.is_empty(), "{mismatches:?}");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].starts_with("Deals › Stage Since is missing (optional)"),
+        "{}",
+        notes[0]
+    );
+    assert!(
+        notes[0].contains("a date property named \"Stage Since\""),
+        "{}",
+        notes[0]
+    );
+}

@@ -114,9 +114,15 @@ pub struct Property {
     /// `CRM_CONTACTS_EMAIL_PROPERTY` in the environment.
     pub setting: &'static str,
     pub kind: Kind,
-    /// A data source without it still works (`crm setup` creates it, and its check does
-    /// not require it).
-    pub optional: bool,
+    /// `Some` when a data source without it still works (`crm setup` creates it, and its
+    /// check only notes it): what the product does without it.
+    pub without: Option<&'static str>,
+}
+
+impl Property {
+    pub fn is_optional(&self) -> bool {
+        self.without.is_some()
+    }
 }
 
 /// One data source of the model.
@@ -133,13 +139,18 @@ const fn property(name: &'static str, setting: &'static str, kind: Kind) -> Prop
         name,
         setting,
         kind,
-        optional: false,
+        without: None,
     }
 }
 
-const fn optional(name: &'static str, setting: &'static str, kind: Kind) -> Property {
+const fn optional(
+    name: &'static str,
+    setting: &'static str,
+    kind: Kind,
+    without: &'static str,
+) -> Property {
     Property {
-        optional: true,
+        without: Some(without),
         ..property(name, setting, kind)
     }
 }
@@ -181,7 +192,12 @@ pub mod contacts {
     pub const NOTES: Property = property("Notes", "contacts_notes_property", Kind::RichText);
     /// Who looks after the lead: with a Slack bot token, each owner gets their stale
     /// leads as a DM.
-    pub const OWNER: Property = optional("Owner", "contacts_owner_property", Kind::People);
+    pub const OWNER: Property = optional(
+        "Owner",
+        "contacts_owner_property",
+        Kind::People,
+        "every stale lead goes to the channel's digest; with it, each owner gets their own by DM",
+    );
 }
 
 /// Deals' properties.
@@ -201,8 +217,12 @@ pub mod deals {
         property("Close Date", "deals_close_date_property", Kind::Date);
     /// When the deal entered its stage, as the worker saw it move; written by the
     /// product. Without it the weekly report reads the product's own records instead.
-    pub const STAGE_SINCE: Property =
-        optional("Stage Since", "deals_stage_since_property", Kind::Date);
+    pub const STAGE_SINCE: Property = optional(
+        "Stage Since",
+        "deals_stage_since_property",
+        Kind::Date,
+        "the weekly report reads when a deal entered its stage from the product's own records, and nobody sees it in Notion",
+    );
 }
 
 /// Activities' properties.
