@@ -27,7 +27,7 @@ const FUNCTIONS: &[&str] = &[
 ];
 const RUNS: usize = 10;
 
-fn bootstrap(name: &str) -> PathBuf {
+pub(crate) fn bootstrap(name: &str) -> PathBuf {
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     PathBuf::from(target).join("release").join(name)
 }
@@ -175,24 +175,102 @@ fn median(mut values: Vec<Duration>) -> Duration {
     values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
-pub async fn measure(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::error::Error>> {
-    let api = Api::default();
-    let app = axum::Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(answered),
-        )
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/error",
-            post(|s: State<Api>, _: Path<String>, b: String| failed(s, b)),
-        )
-        .route("/2018-06-01/runtime/init/error", post(failed))
-        .with_state(api.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?.to_string();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+/// The Runtime API stand-in, listening on 127.0.0.1.
+pub(crate) struct RuntimeApi {
+    api: Api,
+    address: String,
+}
 
+/// One invocation of a bootstrap as a new Lambda instance: when it was ready, when it
+/// answered, what it answered, and its memory then.
+pub(crate) struct Invocation {
+    pub ready: Option<Duration>,
+    pub answered: Option<Duration>,
+    pub answer: String,
+    /// Resident memory just after it answered, and its peak (MB).
+    pub rss_mb: Option<f64>,
+    pub peak_mb: Option<f64>,
+}
+
+impl RuntimeApi {
+    pub(crate) async fn start() -> Result<Self, Box<dyn std::error::Error>> {
+        let api = Api::default();
+        let app = axum::Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(answered),
+            )
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/error",
+                post(|s: State<Api>, _: Path<String>, b: String| failed(s, b)),
+            )
+            .route("/2018-06-01/runtime/init/error", post(failed))
+            .with_state(api.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?.to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Self { api, address })
+    }
+
+    /// Starts the bootstrap at `path` with `vars`, gives it `event`, waits up to
+    /// `within` for its answer, and stops it.
+    pub(crate) async fn invoke(
+        &self,
+        path: &std::path::Path,
+        name: &str,
+        vars: Vec<(String, String)>,
+        event: String,
+        within: Duration,
+    ) -> Result<Invocation, Box<dyn std::error::Error>> {
+        *self.api.run() = Run {
+            event: Some(event),
+            ..Run::default()
+        };
+        let started = Instant::now();
+        let mut child = tokio::process::Command::new(path)
+            .envs(vars)
+            .env("AWS_LAMBDA_RUNTIME_API", &self.address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        tokio::time::timeout(within, self.api.answered.notified()).await?;
+        // Idle again, waiting for its next event: what it holds between invocations.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let status = child
+            .id()
+            .map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default())
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|kb| kb / 1024.0)
+        };
+        let (rss_mb, peak_mb) = (field("VmRSS:"), field("VmHWM:"));
+        child.kill().await?;
+        let run = self.api.run();
+        Ok(Invocation {
+            ready: run.ready.map(|r| r.duration_since(started)),
+            answered: run.answered.map(|a| a.duration_since(started)),
+            answer: run.answer.clone(),
+            rss_mb,
+            peak_mb,
+        })
+    }
+}
+
+pub async fn measure(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = RuntimeApi::start().await?;
     for name in FUNCTIONS {
         rows.push(match lambda_package(name) {
             Some((arch, bootstrap, zip)) => (
@@ -223,47 +301,22 @@ pub async fn measure(env: &Env, rows: &mut Vec<Row>) -> Result<(), Box<dyn std::
         let (mut ready, mut first_answer, mut rss, mut wrong) = (vec![], vec![], vec![], None);
         for run in 0..RUNS {
             let (event, expected) = event(name, run);
-            *api.run() = Run {
-                event: Some(event),
-                ..Run::default()
-            };
-            let started = Instant::now();
-            let mut child = tokio::process::Command::new(&path)
-                .envs(variables(env, None))
-                .env("AWS_LAMBDA_RUNTIME_API", &address)
-                .env("AWS_LAMBDA_FUNCTION_NAME", name)
-                .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-                .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-                .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
-                .env("RUST_LOG", "warn")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .spawn()?;
-            tokio::time::timeout(Duration::from_secs(30), api.answered.notified()).await?;
-            // Idle again, waiting for its next event: what it holds between invocations.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            if let Some(pid) = child.id() {
-                let status =
-                    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-                if let Some(kb) = status
-                    .lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|v| v.parse::<f64>().ok())
-                {
-                    rss.push(kb / 1024.0);
-                }
+            let ran = runtime
+                .invoke(
+                    &path,
+                    name,
+                    variables(env, None),
+                    event,
+                    Duration::from_secs(30),
+                )
+                .await?;
+            rss.extend(ran.rss_mb);
+            if let (Some(r), Some(a)) = (ran.ready, ran.answered) {
+                ready.push(r);
+                first_answer.push(a);
             }
-            child.kill().await?;
-            let run = api.run();
-            if let (Some(r), Some(a)) = (run.ready, run.answered) {
-                ready.push(r.duration_since(started));
-                first_answer.push(a.duration_since(started));
-            }
-            if !run.answer.contains(expected) || run.answer.starts_with("error") {
-                wrong.get_or_insert_with(|| run.answer.chars().take(200).collect::<String>());
+            if !ran.answer.contains(expected) || ran.answer.starts_with("error") {
+                wrong.get_or_insert_with(|| ran.answer.chars().take(200).collect::<String>());
             }
         }
         rss.sort_by(f64::total_cmp);

@@ -3,11 +3,12 @@
 //! Runs against the same local servers as the tests (DynamoDB Local and moto, started
 //! by `infra/test-servers.sh run`), the Notion emulator and the Slack receiver. The
 //! bootstraps measured for cold start, memory and size are the release builds of the
-//! four functions for this machine.
+//! five functions for this machine.
 
 mod coldstart;
 mod drain;
 mod import;
+mod report;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,6 +64,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if wanted("coldstart") {
         coldstart::measure(&env, &mut rows).await?;
     }
+    if wanted("report") {
+        report::measure(&env, &mut rows).await?;
+    }
     println!("\n| measurement | result |\n|---|---|");
     for (what, result) in rows {
         println!("| {what} | {result} |");
@@ -84,7 +88,8 @@ async fn setup() -> Result<Env, Box<dyn std::error::Error>> {
         "notion_webhook_token": WEBHOOK_TOKEN,
         "form_secrets": {"own": FORM_SECRET},
         "slack_webhooks": {"won": slack.url("won"), "lost": slack.url("lost"),
-                           "negotiation": slack.url("negotiation"), "digest": slack.url("digest")},
+                           "negotiation": slack.url("negotiation"), "digest": slack.url("digest"),
+                           "report": slack.url("report")},
     });
     let arn = crm_testkit::aws::new_secret("crm-bench", &secret.to_string()).await;
     Ok(Env {
@@ -104,7 +109,7 @@ pub fn variables(env: &Env, rate: Option<f64>) -> Vec<(String, String)> {
 }
 
 /// The same, towards another emulator (another integration's budget) and table.
-fn variables_on(
+pub fn variables_on(
     env: &Env,
     emulator: &Emulator,
     ws: &SeededWorkspace,

@@ -257,6 +257,21 @@ async fn the_local_page_shows_the_crm_moving() {
         "the button says what it did"
     );
     browser.screenshot_of("#slack", &shot("report")).await;
+    // `POST /report` the same week, as a script would: nothing more is posted.
+    let again: serde_json::Value = crm_http::client()
+        .post(format!("{}/report", page.trim_end_matches('/')))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&again["ran"], &again["posted"]),
+        (&json!(false), &json!(false)),
+        "{again}"
+    );
+    assert_eq!(feed_count(&browser, "Pipeline report").await, 1);
 
     // 4. Notion fails page writes: the lead waits in the inbox, with the reason.
     browser.click("#fault-on").await;

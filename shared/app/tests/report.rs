@@ -26,6 +26,29 @@ struct Seed<'a> {
     since_days_ago: Option<i64>,
 }
 
+/// A [`Seed`] in one line: name, stage, value, owner, close date (days from now), created
+/// and in its stage since (days ago).
+#[allow(clippy::too_many_arguments)]
+fn deal<'a>(
+    name: &'a str,
+    stage: &'a str,
+    value: Option<f64>,
+    owner: Option<&'a str>,
+    close_in_days: Option<i64>,
+    created_days_ago: i64,
+    since_days_ago: Option<i64>,
+) -> Seed<'a> {
+    Seed {
+        name,
+        stage,
+        value,
+        owner,
+        close_in_days,
+        created_days_ago,
+        since_days_ago,
+    }
+}
+
 fn ago(now: DateTime<Utc>, days: i64) -> DateTime<Utc> {
     now - chrono::Duration::days(days)
 }
@@ -73,94 +96,23 @@ async fn the_weekly_report_matches_a_hand_count_and_is_posted_once_with_its_char
     let now = DateTime::from_timestamp_millis(d.h.clock.now().as_millis()).unwrap();
     let dana = d.h.ws.people[0].0.clone();
     let sam = d.h.ws.people[1].0.clone();
+    #[rustfmt::skip]
     let deals = [
         // Never seen moving: counted from its creation 40 days ago, past lead's 14.
-        Seed {
-            name: "Acme",
-            stage: "lead",
-            value: Some(10_000.0),
-            owner: Some(&dana),
-            close_in_days: Some(30),
-            created_days_ago: 40,
-            since_days_ago: None,
-        },
-        Seed {
-            name: "Vandelay",
-            stage: "lead",
-            value: None,
-            owner: Some(&dana),
-            close_in_days: None,
-            created_days_ago: 1,
-            since_days_ago: None,
-        },
+        deal("Acme", "lead", Some(10_000.0), Some(&dana), Some(30), 40, None),
+        deal("Vandelay", "lead", None, Some(&dana), None, 1, None),
         // Its close date passed 5 days ago.
-        Seed {
-            name: "Globex",
-            stage: "qualified",
-            value: Some(20_000.0),
-            owner: Some(&dana),
-            close_in_days: Some(-5),
-            created_days_ago: 20,
-            since_days_ago: Some(10),
-        },
+        deal("Globex", "qualified", Some(20_000.0), Some(&dana), Some(-5), 20, Some(10)),
         // 20 days in proposal, past its 14.
-        Seed {
-            name: "Initech",
-            stage: "proposal",
-            value: Some(30_000.0),
-            owner: Some(&sam),
-            close_in_days: Some(10),
-            created_days_ago: 60,
-            since_days_ago: Some(20),
-        },
-        Seed {
-            name: "Umbrella",
-            stage: "negotiation",
-            value: Some(40_000.0),
-            owner: None,
-            close_in_days: None,
-            created_days_ago: 30,
-            since_days_ago: Some(3),
-        },
+        deal("Initech", "proposal", Some(30_000.0), Some(&sam), Some(10), 60, Some(20)),
+        deal("Umbrella", "negotiation", Some(40_000.0), None, None, 30, Some(3)),
         // Won 30 days ago, 20 days after it was created.
-        Seed {
-            name: "Stark",
-            stage: "won",
-            value: Some(5_000.0),
-            owner: Some(&dana),
-            close_in_days: Some(-30),
-            created_days_ago: 50,
-            since_days_ago: Some(30),
-        },
-        Seed {
-            name: "Wayne",
-            stage: "lost",
-            value: Some(7_000.0),
-            owner: Some(&dana),
-            close_in_days: Some(0),
-            created_days_ago: 40,
-            since_days_ago: Some(2),
-        },
+        deal("Stark", "won", Some(5_000.0), Some(&dana), Some(-30), 50, Some(30)),
+        deal("Wayne", "lost", Some(7_000.0), Some(&dana), Some(0), 40, Some(2)),
         // Won long ago: outside the 90 days.
-        Seed {
-            name: "Oldco",
-            stage: "won",
-            value: Some(1_000.0),
-            owner: Some(&dana),
-            close_in_days: Some(-120),
-            created_days_ago: 150,
-            since_days_ago: Some(120),
-        },
+        deal("Oldco", "won", Some(1_000.0), Some(&dana), Some(-120), 150, Some(120)),
         // Moved to won now, through the webhook and the worker.
-        Seed {
-            name: "Hooli",
-            stage: "negotiation",
-            value: Some(50_000.0),
-            owner: Some(&dana),
-            close_in_days: Some(1),
-            created_days_ago: 15,
-            since_days_ago: Some(5),
-        },
+        deal("Hooli", "negotiation", Some(50_000.0), Some(&dana), Some(1), 15, Some(5)),
     ];
     let ids: Vec<String> = deals.iter().map(|s| seed(&d, now, s)).collect();
     d.subscribe().await;
@@ -251,15 +203,7 @@ async fn a_chart_a_run_could_not_share_is_shared_by_the_next_run_alone() {
     seed(
         &d,
         now,
-        &Seed {
-            name: "Acme",
-            stage: "proposal",
-            value: Some(1_000.0),
-            owner: None,
-            close_in_days: None,
-            created_days_ago: 3,
-            since_days_ago: Some(1),
-        },
+        &deal("Acme", "proposal", Some(1_000.0), None, None, 3, Some(1)),
     );
     let r = report(&d);
     d.slack
@@ -285,15 +229,7 @@ async fn without_a_bot_token_the_report_is_text_to_the_report_webhook() {
     seed(
         &d,
         now,
-        &Seed {
-            name: "Acme",
-            stage: "proposal",
-            value: Some(1_000.0),
-            owner: None,
-            close_in_days: None,
-            created_days_ago: 3,
-            since_days_ago: Some(1),
-        },
+        &deal("Acme", "proposal", Some(1_000.0), None, None, 3, Some(1)),
     );
     let r = d.h.ports.report(Some(Arc::new(crm_chart::PngChart)));
     let outcome = r.run().await.unwrap();
@@ -319,42 +255,34 @@ async fn owners_hear_of_their_rotting_deals_once_per_stint() {
     let acme = seed(
         &d,
         now,
-        &Seed {
-            name: "Acme",
-            stage: "lead",
-            value: Some(10_000.0),
-            owner: Some(&dana),
-            close_in_days: None,
-            created_days_ago: 40,
-            since_days_ago: None,
-        },
+        &deal("Acme", "lead", Some(10_000.0), Some(&dana), None, 40, None),
     );
     // Sam has no Slack account: his deal rots in the report only.
     seed(
         &d,
         now,
-        &Seed {
-            name: "Initech",
-            stage: "proposal",
-            value: Some(1.0),
-            owner: Some(&sam),
-            close_in_days: None,
-            created_days_ago: 60,
-            since_days_ago: Some(20),
-        },
+        &deal(
+            "Initech",
+            "proposal",
+            Some(1.0),
+            Some(&sam),
+            None,
+            60,
+            Some(20),
+        ),
     );
     seed(
         &d,
         now,
-        &Seed {
-            name: "Fresh",
-            stage: "proposal",
-            value: Some(1.0),
-            owner: Some(&dana),
-            close_in_days: None,
-            created_days_ago: 2,
-            since_days_ago: Some(2),
-        },
+        &deal(
+            "Fresh",
+            "proposal",
+            Some(1.0),
+            Some(&dana),
+            None,
+            2,
+            Some(2),
+        ),
     );
     let r = report(&d);
 
