@@ -172,6 +172,7 @@ async fn the_summary_of_a_huge_burst_is_a_message_slack_takes() {
                 stage: Some("won".into()),
                 value: Some(12_000.0),
                 owners: vec![Owner::named("Dana Lee")],
+                currency: None,
             },
         })
         .collect();

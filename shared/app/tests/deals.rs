@@ -870,3 +870,28 @@ async fn without_a_stage_since_property_moves_are_announced_and_kept() {
         .unwrap();
     assert_eq!(kept.last().unwrap().to, "negotiation");
 }
+
+/// A Deals data source whose Value is in euros is announced in euros.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn amounts_are_announced_in_the_value_propertys_currency() {
+    let d = Deals::new().await;
+    assert!(d.h.emulator.set_property_config(
+        &d.h.ws.deals_data_source_id,
+        "Value",
+        json!({"format": "euro"})
+    ));
+    d.subscribe().await;
+    let deal = d.new_deal("Alpenglow");
+    d.delivered(1).await;
+    assert!(d.drain().await.is_empty());
+    d.move_to(&deal, "negotiation");
+    d.delivered(2).await;
+    assert!(d.drain().await.is_empty());
+    let posted = d.texts("negotiation");
+    assert_eq!(posted.len(), 1);
+    assert!(
+        posted[0].starts_with("Lead → Negotiation: Alpenglow — €12,000 (Dana Lee)"),
+        "{}",
+        posted[0]
+    );
+}

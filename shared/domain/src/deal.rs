@@ -13,6 +13,16 @@ pub struct Deal {
     pub stage: Option<String>,
     pub value: Option<f64>,
     pub owners: Vec<Owner>,
+    /// The Value property's Notion number format (`euro`, …); dollars when unknown.
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
+impl Deal {
+    /// An amount as this deal's Value property shows it.
+    pub fn money(&self, value: f64) -> String {
+        money_as(value, self.currency.as_deref().unwrap_or("dollar"))
+    }
 }
 
 /// A person who owns a deal: named, and mentioned when they are known in Slack.
@@ -143,7 +153,7 @@ pub fn announcement(
     };
     let mut tail = String::new();
     if let Some(v) = deal.value {
-        tail.push_str(&format!(" — {}", money(v)));
+        tail.push_str(&format!(" — {}", deal.money(v)));
     }
     if !deal.owners.is_empty() {
         let owners: Vec<String> = deal.owners.iter().map(Owner::shown).collect();
@@ -206,7 +216,8 @@ pub fn summary(moves: &[Move]) -> (String, Vec<Value>) {
     for (stage, count, value) in &stages {
         headline.push_str(&format!(" · {count} → {}", escape(stage)));
         if let Some(v) = value {
-            headline.push_str(&format!(" ({})", money(*v)));
+            // One Deals data source, one format: the first move's says it.
+            headline.push_str(&format!(" ({})", moves[0].deal.money(*v)));
         }
     }
     let mut lines = vec![format!("*{headline}*")];
@@ -251,7 +262,29 @@ mod tests {
             stage: Some(stage.into()),
             value: Some(12_000.0),
             owners: vec![Owner::named("Dana Lee")],
+            currency: None,
         }
+    }
+
+    /// A Deals data source in euros announces euros, alone and in a summary.
+    #[test]
+    fn amounts_are_in_the_value_propertys_format() {
+        let mut won = deal("won");
+        won.currency = Some("euro".into());
+        let (text, _) = announcement(Some("negotiation"), &won, None);
+        assert!(text.contains("Acme renewal — €12,000 (Dana Lee)"), "{text}");
+        let moves = vec![
+            Move {
+                previous: None,
+                deal: won.clone(),
+            };
+            2
+        ];
+        let (text, _) = summary(&moves);
+        assert!(
+            text.starts_with("2 deals moved · 2 → Won (€24,000)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -339,6 +339,26 @@ impl Emulator {
         self.state().set_property_id(data_source_id, name, id)
     }
 
+    /// Replaces a property's configuration (`{"format": "euro"}` for a number), as a
+    /// person editing the column would.
+    pub fn set_property_config(
+        &self,
+        data_source_id: &str,
+        name: &str,
+        config: serde_json::Value,
+    ) -> bool {
+        let mut state = self.state();
+        let Some(p) = state
+            .data_sources
+            .get_mut(data_source_id)
+            .and_then(|ds| ds.properties.iter_mut().find(|p| p.name == name))
+        else {
+            return false;
+        };
+        p.config = config;
+        true
+    }
+
     /// Deletes a property from a data source's schema, as a person editing the table
     /// would: for workspaces set up before a property existed.
     pub fn remove_property(&self, data_source_id: &str, name: &str) -> bool {

@@ -30,6 +30,9 @@ pub struct DealSchema {
     /// Where the worker writes when a deal entered its stage (an optional property).
     #[serde(default)]
     pub stage_since: Option<String>,
+    /// The Value property's number format (`dollar`, `euro`, …): how amounts are shown.
+    #[serde(default)]
+    pub value_format: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +69,11 @@ pub async fn schema<S: CacheRead + CacheWrite>(
         owner: id(&names.owner),
         database: ds.parent.database_id.clone(),
         stage_since: id(&names.stage_since),
+        value_format: ds
+            .properties
+            .get(&names.value)
+            .and_then(|p| p.number_format())
+            .map(str::to_owned),
     };
     let json = serde_json::to_string(&schema).unwrap_or_default();
     store.cache_put(keys::DEALS_SCHEMA, &json, now_ms).await?;

@@ -445,6 +445,7 @@ fn read_deal(page: &Page, schema: &DealSchema) -> (Deal, Vec<Person>) {
         stage,
         value,
         owners: people.iter().map(|p| Owner::named(&p.name)).collect(),
+        currency: schema.value_format.clone(),
     };
     (deal, people)
 }
