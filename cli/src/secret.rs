@@ -87,7 +87,7 @@ impl Field {
     fn about(&self) -> String {
         match self {
             Field::Top("notion_token") => "the Notion integration's token (ntn_…), or a personal access token: every Notion call uses it".into(),
-            Field::Top("slack_bot_token") => "a Slack app's bot token (xoxb-…): channels by name, owners mentioned and sent DMs".into(),
+            Field::Top("slack_bot_token") => "a Slack app's bot token (xoxb-…): channels by name, owners mentioned and sent DMs, the weekly report's chart".into(),
             Field::Top(_) => "the Notion webhook's verification token: the handshake fills it in; set it only to move a subscription here".into(),
             Field::Entry("form_secrets", p) => format!("the signing secret of the {p} form route: without it the route refuses every post"),
             Field::Entry("slack_webhooks", name) => format!(
@@ -95,6 +95,7 @@ impl Field {
                 match name.as_str() {
                     "ops" => "alarms and work that needs a person",
                     "digest" => "the daily stale-lead digest",
+                    "report" => "the weekly pipeline report",
                     "won" | "lost" | "negotiation" => "deals moved to that stage",
                     _ => "a route's destination, as CRM_SLACK_ROUTES names it",
                 }
