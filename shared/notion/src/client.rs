@@ -236,15 +236,30 @@ impl NotionClient {
         data_source_id: &str,
         request: &QueryRequest,
     ) -> Result<(Vec<Page>, bool), NotionError> {
-        let mut request = request.clone();
         let mut pages = Vec::new();
+        let complete = self
+            .query_each(data_source_id, request, |batch| pages.extend(batch))
+            .await?;
+        Ok((pages, complete))
+    }
+
+    /// Every page matching the query, handed to `each` one response at a time, so a
+    /// caller that keeps only what it needs of each page never holds them all (the
+    /// weekly report over every deal). The same flag as [`query_all`](Self::query_all).
+    pub async fn query_each(
+        &self,
+        data_source_id: &str,
+        request: &QueryRequest,
+        mut each: impl FnMut(Vec<Page>),
+    ) -> Result<bool, NotionError> {
+        let mut request = request.clone();
         loop {
             let response = self.query_data_source(data_source_id, &request).await?;
             let complete = response.is_complete();
-            pages.extend(response.results);
+            each(response.results);
             match (response.has_more, response.next_cursor) {
                 (true, Some(cursor)) => request.start_cursor = Some(cursor),
-                _ => return Ok((pages, complete)),
+                _ => return Ok(complete),
             }
         }
     }

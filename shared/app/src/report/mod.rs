@@ -318,13 +318,14 @@ impl<S: ReportStore, P: SecretsSource> PipelineReport<S, P> {
                 page_size: Some(100),
                 ..QueryRequest::default()
             };
-            let (pages, complete) = notion
-                .query_all(&self.settings.deals_data_source, &request)
+            // Each response's pages become deals as they come: the report never holds
+            // every page of a large pipeline at once.
+            let mut reads: Vec<Read> = Vec::new();
+            let complete = notion
+                .query_each(&self.settings.deals_data_source, &request, |pages| {
+                    reads.extend(pages.iter().filter_map(|page| read::deal(page, p)));
+                })
                 .await?;
-            let mut reads: Vec<Read> = pages
-                .iter()
-                .filter_map(|page| read::deal(page, p))
-                .collect();
             if !has_since {
                 for r in &mut reads {
                     read::since_from_history(&self.store, r).await?;
