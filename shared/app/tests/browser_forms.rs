@@ -101,7 +101,7 @@ async fn with_forms(extra: &str) -> Harness {
     h
 }
 
-async fn process_all(h: &Harness) {
+async fn process_all<S: crm_store::Store + Clone + Send + Sync + 'static>(h: &Harness<S>) {
     let ids = h.pending_ids().await;
     assert!(h.run_worker(&ids).await.is_empty(), "every lead processed");
 }
@@ -716,6 +716,51 @@ async fn a_form_sent_again_with_its_spent_captcha_token_is_kept_once() {
     .await;
     assert_eq!(forged.status, 303);
     assert_eq!(h.pending_ids().await.len(), 1);
+}
+
+/// hCaptcha has no idempotency key: a token it verified for a post the store then
+/// refused (the visitor sent again, as asked) is "already seen" the second time. A token
+/// this product never recorded, which the provider calls used or expired, is kept once,
+/// marked unverified — never a real lead dropped as spam; a second use of it is spam.
+#[tokio::test]
+async fn an_hcaptcha_token_spent_by_a_post_the_store_refused_keeps_the_resend() {
+    let upstream = crm_testkit::local_endpoint("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
+    let proxy = crm_testkit::ThrottlingProxy::start(&upstream)
+        .await
+        .unwrap();
+    let double = CaptchaDouble::start().await;
+    let mut h = Harness::dynamo_through(common::default_secret(), proxy.url()).await;
+    h.use_forms(
+        &forms(&captcha_forms(crm_testkit::captcha::SITE_KEY)),
+        Some((&double, Duration::from_secs(2))),
+    );
+    let token = double.issue();
+    let body = format!("email=resend%40example.com&submission_id=view-7&h-captcha-response={token}");
+
+    proxy.throttle_next(usize::MAX);
+    let unavailable = post(&h, "hhuman", &from_page(SITE, URLENCODED), &body).await;
+    assert_eq!(unavailable.status, 503, "{}", unavailable.body);
+    proxy.throttle_next(0);
+
+    let again = post(&h, "hhuman", &from_page(SITE, URLENCODED), &body).await;
+    assert_eq!(again.status, 303);
+    assert_eq!(
+        h.pending_ids().await,
+        [inbox_id("form:hhuman:view-7")],
+        "kept, not taken for spam"
+    );
+    // The same token for someone else is spam.
+    let other = format!("email=other%40example.com&submission_id=view-8&h-captcha-response={token}");
+    assert_eq!(post(&h, "hhuman", &from_page(SITE, URLENCODED), &other).await.status, 303);
+    assert_eq!(h.pending_ids().await.len(), 1);
+    process_all(&h).await;
+    let activities = h.activities();
+    assert_eq!(activities.len(), 1);
+    assert!(
+        text(&activities[0], "Details").contains("captcha unverified"),
+        "{}",
+        text(&activities[0], "Details")
+    );
 }
 
 /// One solved captcha is one lead. The same token sent again under the same submission
