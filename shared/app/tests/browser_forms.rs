@@ -735,7 +735,8 @@ async fn an_hcaptcha_token_spent_by_a_post_the_store_refused_keeps_the_resend() 
         Some((&double, Duration::from_secs(2))),
     );
     let token = double.issue();
-    let body = format!("email=resend%40example.com&submission_id=view-7&h-captcha-response={token}");
+    let body =
+        format!("email=resend%40example.com&submission_id=view-7&h-captcha-response={token}");
 
     proxy.throttle_next(usize::MAX);
     let unavailable = post(&h, "hhuman", &from_page(SITE, URLENCODED), &body).await;
@@ -750,8 +751,14 @@ async fn an_hcaptcha_token_spent_by_a_post_the_store_refused_keeps_the_resend() 
         "kept, not taken for spam"
     );
     // The same token for someone else is spam.
-    let other = format!("email=other%40example.com&submission_id=view-8&h-captcha-response={token}");
-    assert_eq!(post(&h, "hhuman", &from_page(SITE, URLENCODED), &other).await.status, 303);
+    let other =
+        format!("email=other%40example.com&submission_id=view-8&h-captcha-response={token}");
+    assert_eq!(
+        post(&h, "hhuman", &from_page(SITE, URLENCODED), &other)
+            .await
+            .status,
+        303
+    );
     assert_eq!(h.pending_ids().await.len(), 1);
     process_all(&h).await;
     let activities = h.activities();

@@ -197,7 +197,8 @@ impl<S: IntakeStore, P: SecretsSource> Intake<S, P> {
                     Gate::Ask(claim) => {
                         let verdict = self
                             .check_captcha(form, captcha, token, ip.as_deref(), &fingerprint)
-                            .await;
+                            .await
+                            .first_sight();
                         vouched::record(claim, &fingerprint, &verdict).await;
                         verdict
                     }

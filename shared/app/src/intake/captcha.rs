@@ -31,6 +31,32 @@ pub enum Verdict {
     Misconfigured(String),
 }
 
+/// Codes that say only that a token was used before or timed out.
+const SPENT: &[&str] = &["timeout-or-duplicate", "invalid-or-already-seen-response"];
+
+impl Verdict {
+    /// The verdict on a token this product has no record of (its claim is new). A
+    /// provider that calls it used or expired may be speaking of a verification of ours
+    /// whose record was lost — the store refused the post it vouched for, and the
+    /// visitor sent the form again, as asked; hCaptcha has no idempotency key to bind
+    /// its answer to the submission, as Turnstile's is. Such a lead is kept, marked
+    /// unverified, instead of dropped as spam; the claim then records it, so the token
+    /// buys nothing more: one token is still at most one lead.
+    pub fn first_sight(self) -> Self {
+        match self {
+            Self::NotAPerson(codes)
+                if !codes.is_empty() && codes.iter().all(|c| SPENT.contains(&c.as_str())) =>
+            {
+                Self::Unverified(format!(
+                    "the captcha provider says the token was used or expired ({}), and no earlier post with it was kept",
+                    codes.join(",")
+                ))
+            }
+            other => other,
+        }
+    }
+}
+
 /// The siteverify client: one per process, its timeout the setting's.
 #[derive(Debug, Clone)]
 pub struct CaptchaVerifier {
@@ -246,6 +272,19 @@ impl CaptchaVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_first_seen_spent_is_kept_unverified_and_a_refused_one_is_not() {
+        let spent = Verdict::NotAPerson(vec!["invalid-or-already-seen-response".into()]);
+        assert!(
+            matches!(spent.first_sight(), Verdict::Unverified(r) if r.contains("already-seen"))
+        );
+        let refused = Verdict::NotAPerson(vec!["invalid-input-response".into()]);
+        assert_eq!(refused.clone().first_sight(), refused);
+        let mixed = Verdict::NotAPerson(vec!["timeout-or-duplicate".into(), "bad-request".into()]);
+        assert_eq!(mixed.clone().first_sight(), mixed);
+        assert_eq!(Verdict::Person.first_sight(), Verdict::Person);
+    }
 
     fn answer(success: bool, codes: &[&str]) -> Option<Answer> {
         Some(Answer {

@@ -17,7 +17,9 @@
 //!   spam: the twin keeps the lead, and the answers look alike.
 //!
 //! When the store cannot be reached the provider alone decides, as before: its tokens
-//! are single-use, so a lost record costs a resend, never a second lead. So it does for
+//! are single-use, so a lost record never buys a second lead. The resend it asks for
+//! finds no record, and a provider that calls the token spent is then taken as having
+//! verified the lost post (`Verdict::first_sight`): kept once, marked unverified. So it does for
 //! the test site keys' tokens, the same for every post (`captcha::TEST_TOKENS`).
 
 use std::time::Duration;
