@@ -54,6 +54,18 @@ async fn feed_count(browser: &Browser, text: &str) -> u64 {
         .unwrap_or_default()
 }
 
+/// Waits for the feed's message containing `text`; returns it as the page shows it.
+async fn feed_message(browser: &Browser, text: &str) -> String {
+    let script = format!(
+        "var m = [...document.querySelectorAll('#feed .message')].find(m => m.innerText.includes({})); return m && m.innerText;",
+        serde_json::to_string(text).unwrap()
+    );
+    let found = browser
+        .wait_for(&format!("{text:?} in the feed"), &script)
+        .await;
+    found.as_str().unwrap_or_default().to_owned()
+}
+
 /// The README's "Try it", as written: what it tells a newcomer to click, and what it
 /// says they will see.
 struct TryIt {
@@ -163,13 +175,7 @@ async fn the_local_page_shows_the_crm_moving() {
         1,
         "posted once"
     );
-    let line = browser
-        .execute(
-            "return [...document.querySelectorAll('#feed .message')].find(m => m.innerText.includes('→ Won')).innerText;",
-            json!([]),
-        )
-        .await;
-    let line = line.as_str().unwrap_or_default();
+    let line = feed_message(&browser, "→ Won").await;
     assert!(line.contains("$32,000") && line.contains("@dana"), "{line}");
     assert!(
         line.split_whitespace()
@@ -184,13 +190,7 @@ async fn the_local_page_shows_the_crm_moving() {
 
     // 3. The digest, now: the seeded stale leads, and no fresh one.
     browser.click("#run-digest").await;
-    let digest = browser
-        .wait_for(
-            "the digest in the feed",
-            "var m = [...document.querySelectorAll('#feed .message')].find(m => m.innerText.includes('not contacted in over')); return m && m.innerText;",
-        )
-        .await;
-    let digest = digest.as_str().unwrap_or_default();
+    let digest = feed_message(&browser, "not contacted in over").await;
     for stale in ["Cleo Tan", "Dev Shah", "Eli Moss", "Fay Wu", "Gus Lind"] {
         assert!(digest.contains(stale), "{stale} in {digest}");
     }
@@ -205,13 +205,7 @@ async fn the_local_page_shows_the_crm_moving() {
     browser.screenshot_of("#slack", &shot("digest")).await;
     // The day's other job: Dana's rotting deals, by DM (Acme since it was created,
     // Initech 18 days in proposal).
-    let dm = browser
-        .wait_for(
-            "the rotting deals' DM",
-            "var m = [...document.querySelectorAll('#feed .message')].find(m => m.innerText.includes('stopped moving')); return m && m.innerText;",
-        )
-        .await;
-    let dm = dm.as_str().unwrap_or_default();
+    let dm = feed_message(&browser, "stopped moving").await;
     assert!(dm.contains("DM to @dana"), "{dm}");
     assert!(
         dm.contains("Acme pilot") && dm.contains("Initech renewal"),
@@ -224,13 +218,7 @@ async fn the_local_page_shows_the_crm_moving() {
 
     // 3b. The weekly pipeline report, now: its figures and its chart, as Slack shows them.
     browser.click("#run-report").await;
-    let report = browser
-        .wait_for(
-            "the report in the feed",
-            "var m = [...document.querySelectorAll('#feed .message')].find(m => m.innerText.includes('Pipeline report')); return m && m.innerText;",
-        )
-        .await;
-    let report = report.as_str().unwrap_or_default();
+    let report = feed_message(&browser, "Pipeline report").await;
     // By hand: open are Acme (lead), Globex (qualified), Initech (proposal); Tyrell was
     // won 5 days ago and Soylent on the board just now; Cyberdyne lost 12 days ago.
     for line in [
