@@ -659,12 +659,13 @@ async fn a_wrong_captcha_secret_keeps_leads_and_says_what_to_fix() {
     );
 }
 
-/// A visitor whose post the store could not take (503: "send the form again") sends the
-/// same form again, with the same single-use captcha token still in it; a double click
-/// sends it twice. Turnstile documents `idempotency_key` for exactly this: the same check
-/// asked again gets the same answer. The lead must be kept once, never taken for spam.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_form_sent_again_with_its_spent_captcha_token_is_kept_once() {
+/// The captcha forms on DynamoDB Local behind a proxy that can refuse the store's calls
+/// (as DynamoDB's throttling does), with the siteverify double.
+async fn captcha_forms_behind_a_throttle() -> (
+    crm_testkit::ThrottlingProxy,
+    CaptchaDouble,
+    Harness<crm_store::DynamoStore>,
+) {
     let upstream = crm_testkit::local_endpoint("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
     let proxy = crm_testkit::ThrottlingProxy::start(&upstream)
         .await
@@ -675,6 +676,16 @@ async fn a_form_sent_again_with_its_spent_captcha_token_is_kept_once() {
         &forms(&captcha_forms(crm_testkit::captcha::SITE_KEY)),
         Some((&double, Duration::from_secs(2))),
     );
+    (proxy, double, h)
+}
+
+/// A visitor whose post the store could not take (503: "send the form again") sends the
+/// same form again, with the same single-use captcha token still in it; a double click
+/// sends it twice. Turnstile documents `idempotency_key` for exactly this: the same check
+/// asked again gets the same answer. The lead must be kept once, never taken for spam.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_form_sent_again_with_its_spent_captcha_token_is_kept_once() {
+    let (proxy, double, h) = captcha_forms_behind_a_throttle().await;
     let token = double.issue();
     let body =
         format!("email=again%40example.com&submission_id=view-9&cf-turnstile-response={token}");
@@ -724,16 +735,7 @@ async fn a_form_sent_again_with_its_spent_captcha_token_is_kept_once() {
 /// marked unverified — never a real lead dropped as spam; a second use of it is spam.
 #[tokio::test]
 async fn an_hcaptcha_token_spent_by_a_post_the_store_refused_keeps_the_resend() {
-    let upstream = crm_testkit::local_endpoint("AWS_ENDPOINT_URL_DYNAMODB").unwrap();
-    let proxy = crm_testkit::ThrottlingProxy::start(&upstream)
-        .await
-        .unwrap();
-    let double = CaptchaDouble::start().await;
-    let mut h = Harness::dynamo_through(common::default_secret(), proxy.url()).await;
-    h.use_forms(
-        &forms(&captcha_forms(crm_testkit::captcha::SITE_KEY)),
-        Some((&double, Duration::from_secs(2))),
-    );
+    let (proxy, double, h) = captcha_forms_behind_a_throttle().await;
     let token = double.issue();
     let body =
         format!("email=resend%40example.com&submission_id=view-7&h-captcha-response={token}");
