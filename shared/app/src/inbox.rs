@@ -172,10 +172,14 @@ pub mod keys {
         format!("rotting-told:{page_id}:{since_ms}:{slack_user}")
     }
 
-    /// The claim on one week's pipeline report (an ISO week: `2026-W50`); its chart's
-    /// claim is this with `:chart`.
+    /// The claim on one week's pipeline report (an ISO week: `2026-W50`).
     pub fn report(week: chrono::IsoWeek) -> String {
         format!("report:{}-W{:02}", week.year(), week.week())
+    }
+
+    /// The claim on sharing that week's chart.
+    pub fn report_chart(week: chrono::IsoWeek) -> String {
+        format!("{}:chart", report(week))
     }
 
     /// The lease that lets one redrive run at a time.
@@ -352,6 +356,10 @@ mod tests {
             ("local", keys::LOCAL_WEBHOOK_TOKENS.to_owned()),
             ("digest", keys::digest(day)),
             ("report", keys::report(chrono::Datelike::iso_week(&day))),
+            (
+                "report",
+                keys::report_chart(chrono::Datelike::iso_week(&day)),
+            ),
             ("rotting", keys::rotting_dm(day, "U1")),
             ("rotting-told", keys::rotting_told("p", 1, "U1")),
             ("redrive", keys::REDRIVE.to_owned()),

@@ -895,3 +895,27 @@ async fn amounts_are_announced_in_the_value_propertys_currency() {
         posted[0]
     );
 }
+
+/// `Stage Since` removed after the schema was read: Notion refuses the write (400), and
+/// the move is still announced once and kept; the item is done, not failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stage_since_notion_refuses_does_not_hold_the_move_back() {
+    let d = Deals::new().await;
+    d.subscribe().await;
+    let deal = d.new_deal("Pied Piper");
+    d.delivered(1).await;
+    assert!(d.drain().await.is_empty(), "the schema is read and cached");
+    assert!(
+        d.h.emulator
+            .remove_property(&d.h.ws.deals_data_source_id, "Stage Since")
+    );
+    d.move_to(&deal, "won");
+    d.delivered(2).await;
+    assert!(d.drain().await.is_empty(), "done, not failed");
+    assert_eq!(d.texts("won").len(), 1);
+    let kept = crm_app::deals::history::of(&d.h.store, &deal)
+        .await
+        .unwrap();
+    assert_eq!(kept.last().unwrap().to, "won");
+    assert!(d.h.emulator.answered(400) >= 1, "Notion refused the write");
+}

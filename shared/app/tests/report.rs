@@ -345,3 +345,27 @@ async fn owners_hear_of_their_rotting_deals_once_per_stint() {
         dms[1].text()
     );
 }
+
+/// A DM Slack refused (the conversation could not be opened) tells nobody and loses
+/// nothing: the deals are handed back, and the scheduler's retry tells the owner once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rotting_dm_slack_refused_is_sent_by_the_retry() {
+    let d = Deals::with_bot(ROUTED).await;
+    let now = DateTime::from_timestamp_millis(d.h.clock.now().as_millis()).unwrap();
+    let dana = d.h.ws.people[0].0.clone();
+    seed(
+        &d,
+        now,
+        &deal("Acme", "lead", Some(1.0), Some(&dana), None, 40, None),
+    );
+    let r = report(&d);
+    d.slack
+        .fail_method("conversations.open", 1, "account_inactive");
+    let refused = r.tell_rotting().await.unwrap_err();
+    assert!(refused.to_string().contains("slack_bot_token"), "{refused}");
+    assert!(d.slack.dms_to("dana").is_empty());
+    let retry = r.tell_rotting().await.unwrap();
+    assert_eq!(retry.told, 1, "{retry:?}");
+    assert_eq!(d.slack.dms_to("dana").len(), 1);
+    assert_eq!(r.tell_rotting().await.unwrap().told, 0);
+}

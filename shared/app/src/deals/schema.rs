@@ -27,9 +27,11 @@ pub struct DealSchema {
     pub owner: Option<String>,
     #[serde(default)]
     pub database: Option<String>,
-    /// Where the worker writes when a deal entered its stage (an optional property).
+    /// Where the worker writes when a deal entered its stage (an optional property), by
+    /// name: a page write's keys are names or ids, and only names are documented in
+    /// the form every other write here uses (ids arrive URL-encoded).
     #[serde(default)]
-    pub stage_since: Option<String>,
+    pub stage_since_name: Option<String>,
     /// The Value property's number format (`dollar`, `euro`, …): how amounts are shown.
     #[serde(default)]
     pub value_format: Option<String>,
@@ -68,7 +70,10 @@ pub async fn schema<S: CacheRead + CacheWrite>(
         value: id(&names.value),
         owner: id(&names.owner),
         database: ds.parent.database_id.clone(),
-        stage_since: id(&names.stage_since),
+        stage_since_name: ds
+            .properties
+            .contains_key(&names.stage_since)
+            .then(|| names.stage_since.clone()),
         value_format: ds
             .properties
             .get(&names.value)

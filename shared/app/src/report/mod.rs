@@ -146,7 +146,7 @@ impl<S: ReportStore, P: SecretsSource> PipelineReport<S, P> {
                 // A run that failed after the text leaves the chart to this one.
                 if let Some(channel) = post_once::posted_in(result.as_deref()) {
                     outcome.chart = self
-                        .share_chart(&key, &secrets, channel, None, today)
+                        .share_chart(week, &secrets, channel, None, today)
                         .await?;
                 }
                 return Ok(outcome);
@@ -187,7 +187,7 @@ impl<S: ReportStore, P: SecretsSource> PipelineReport<S, P> {
             && let Some(channel) = post_once::posted_in(result.as_deref())
         {
             outcome.chart = self
-                .share_chart(&key, &secrets, channel, Some(&made), today)
+                .share_chart(week, &secrets, channel, Some(&made), today)
                 .await?;
         }
         Ok(outcome)
@@ -198,7 +198,7 @@ impl<S: ReportStore, P: SecretsSource> PipelineReport<S, P> {
     /// cannot be drawn is logged and left out; the text said everything already.
     async fn share_chart(
         &self,
-        key: &str,
+        week: chrono::IsoWeek,
         secrets: &Secrets,
         channel: &str,
         made: Option<&Made>,
@@ -207,7 +207,7 @@ impl<S: ReportStore, P: SecretsSource> PipelineReport<S, P> {
         let (Some(chart), Some(token)) = (&self.chart, &secrets.slack_bot_token) else {
             return Ok(false);
         };
-        let chart_key = format!("{key}:chart");
+        let chart_key = crate::inbox::keys::report_chart(week);
         let claim = match self
             .store
             .claim(&chart_key, CLAIM_LEASE, CLAIM_RETENTION)

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crm_domain::pipeline::{Named, Since, rotting_days, rotting_message};
+use crm_domain::pipeline::{Named, rotting_days, rotting_message};
 use crm_settings::SecretsSource;
 use crm_slack::{Destination, SlackMessage};
 use crm_store::{Claimed, Claims};
@@ -89,14 +89,7 @@ impl<S: ReportStore, P: SecretsSource> PipelineReport<S, P> {
                 .get(&stage)
                 .copied()
                 .unwrap_or_default();
-            let named = Named {
-                name: read.deal.name.clone(),
-                url: read.deal.url.clone(),
-                value: read.deal.value,
-                owners: read.deal.owners.clone(),
-                days,
-                from_creation: matches!(read.deal.since, Since::Created(_)),
-            };
+            let named = Named::of(&read.deal, days);
             let since_ms = read.deal.since.at().timestamp_millis();
             for person in &read.people {
                 let Some(email) = &person.email else { continue };

@@ -215,7 +215,7 @@ impl<S: WorkerStore, P: SecretsSource> Run<'_, S, P> {
         schema: &DealSchema,
     ) -> Result<(), DealFailure> {
         history::keep(&self.worker.store, page_id, moved).await?;
-        let Some(property) = &schema.stage_since else {
+        let Some(property) = &schema.stage_since_name else {
             return Ok(());
         };
         let update = UpdatePage {

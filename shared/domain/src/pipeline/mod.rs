@@ -135,6 +135,13 @@ pub struct WeekWon {
     pub value: f64,
 }
 
+impl Named {
+    /// `deal`, named with `days` (in its stage, or past its close date).
+    pub fn of(deal: &PipelineDeal, days: i64) -> Self {
+        named(deal, days)
+    }
+}
+
 fn named(deal: &PipelineDeal, days: i64) -> Named {
     Named {
         name: deal.name.clone(),
