@@ -363,3 +363,61 @@ async fn an_unconfirmed_share_is_not_repeated_and_a_lost_url_is_asked_again() {
         ]
     );
 }
+
+/// The receiver's upload flow by hand, as Slack documents it: a completed upload without
+/// a `channel_id` stays private (shared nowhere, no message), a second completion of the
+/// same file is refused, and an upload whose bytes never came is not found.
+#[tokio::test]
+async fn the_receivers_upload_flow_keeps_slacks_rules() {
+    let slack = SlackReceiver::start(0, false).await.unwrap();
+    let http = reqwest::Client::new();
+    let call = |method: &str, body: serde_json::Value| {
+        let request = http
+            .post(format!("{}/{method}", slack.api_url()))
+            .bearer_auth(LOCAL_BOT_TOKEN)
+            .json(&body);
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        call("files.getUploadURLExternal", json!({"filename": "a.png"})).await["error"],
+        "invalid_arguments",
+        "no length"
+    );
+    let asked = call(
+        "files.getUploadURLExternal",
+        json!({"filename": "a.png", "length": 3}),
+    )
+    .await;
+    let (url, id) = (
+        asked["upload_url"].as_str().unwrap(),
+        asked["file_id"].as_str().unwrap(),
+    );
+    let complete = json!({"files": [{"id": id, "title": "A"}]});
+    assert_eq!(
+        call("files.completeUploadExternal", complete.clone()).await["error"],
+        "file_not_found",
+        "the bytes never came"
+    );
+    let uploaded = http.post(url).body(b"png".to_vec()).send().await.unwrap();
+    assert_eq!(uploaded.status(), 200);
+    assert_eq!(
+        call("files.completeUploadExternal", complete.clone()).await["ok"],
+        true
+    );
+    let files = slack.files();
+    assert_eq!((files.len(), files[0].channel.as_str()), (1, ""), "private");
+    assert!(slack.feed().is_empty(), "shared nowhere");
+    assert_eq!(
+        call("files.completeUploadExternal", complete).await["error"],
+        "file_not_found",
+        "completed once only"
+    );
+}

@@ -10,7 +10,8 @@
 //!   and not yet completed ("can only be called once"): otherwise `file_not_found`
 //!   (the page lists that word; which case gives which word it does not say, so one
 //!   word serves all three). `channel_id` must be a channel's id — Slack takes no name
-//!   here — the app is in: `channel_not_found`, `not_in_channel`. `blocks` are checked
+//!   here — the app is in: `channel_not_found`, `not_in_channel`; without one the file
+//!   stays private ("If not specified the file will be private"). `blocks` are checked
 //!   as `chat.postMessage`'s are, and ignored when `initial_comment` is given.
 
 use std::sync::{Arc, Mutex};
@@ -37,6 +38,7 @@ pub(super) struct Pending {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SharedFile {
     pub id: String,
+    /// Empty for a file left private (no `channel_id`).
     pub channel: String,
     pub channel_name: String,
     pub filename: String,
@@ -123,12 +125,20 @@ pub(super) fn complete(
         .get("channel_id")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let channel = ws
-        .channels
-        .iter()
-        .find(|c| c.id == channel_id)
-        .cloned()
-        .ok_or("channel_not_found")?;
+    // "If not specified the file will be private": shared nowhere, kept all the same.
+    let channel = if channel_id.is_empty() {
+        super::web_api::SlackChannel {
+            id: String::new(),
+            name: String::new(),
+            member: true,
+        }
+    } else {
+        ws.channels
+            .iter()
+            .find(|c| c.id == channel_id)
+            .cloned()
+            .ok_or("channel_not_found")?
+    };
     if !channel.member {
         return Err("not_in_channel");
     }

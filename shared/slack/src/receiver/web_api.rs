@@ -325,7 +325,7 @@ pub(super) async fn call(
         "files.completeUploadExternal" => {
             match super::files::complete(ws, &args, blocks_text_limit) {
                 Ok(shared) => {
-                    for file in &shared {
+                    for file in shared.iter().filter(|f| !f.channel.is_empty()) {
                         if echo {
                             println!("[slack:#{}] a file: {}", file.channel_name, file.title);
                         }
